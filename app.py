@@ -1,0 +1,56 @@
+"""The application factory: a table of contents of QualExam."""
+
+from collections.abc import Mapping
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config
+
+
+def create_app(config=None) -> Flask:
+    """Build the app. `config` is a Config subclass (tests pass TestConfig) or a mapping of overrides."""
+    app = Flask(__name__, instance_relative_config=True)
+    cls = config if isinstance(config, type) else Config
+    app.config.from_object(cls)
+    app.config.update(cls.from_env(app.instance_path))
+    if isinstance(config, Mapping):
+        app.config.update(config)
+    if app.config.get("TRUSTED_PROXIES"):
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from core import i18n
+    from core.errors import register_error_handlers
+    from core.extensions import csrf, db, login_manager, migrate
+    from core.models import init_transactions
+    from core.security import register_security_headers
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    i18n.init_app(app)
+    init_transactions(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+
+    import accounts
+    import archive
+    import exam
+    import question_bank
+    import reports
+
+    for package in (accounts, question_bank, exam, archive, reports):
+        app.register_blueprint(package.bp)
+
+    from accounts.cli import accounts_cli, cadres_cli
+    from demo.cli import demo_cli
+
+    for group in (accounts_cli, cadres_cli, demo_cli):
+        app.cli.add_command(group)
+
+    import core.audit  # noqa: F401  (its model belongs to the schema)
+
+    return app

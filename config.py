@@ -1,0 +1,84 @@
+"""Configuration classes; everything environment-dependent is read when the app is created, not at import."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load_secret_key(instance_path: str) -> str:
+    """Return SECRET_KEY from the environment, else one generated once and kept in instance/secret_key."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create with 0600 so the key is never world-readable, even briefly.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Production defaults. `from_env` fills what depends on the environment and the instance folder."""
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "qe_session"
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session: an exam can outlast an hour
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
+
+    #: Login throttling: failures counted in this window, per account and per client address.
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    #: Higher than per account: a whole office often shares one NAT address.
+    LOGIN_MAX_FAILURES_PER_IP = 20
+
+    CADRES_PER_PAGE = 20
+    TESTING = False
+
+    @classmethod
+    def from_env(cls, instance_path: str) -> dict:
+        values = {}
+        db_url = os.environ.get("DATABASE_URL")
+        if db_url:
+            # Accept the short scheme people copy from hosting docs; SQLAlchemy needs the driver named.
+            if db_url.startswith("postgres://"):
+                db_url = "postgresql+psycopg://" + db_url[len("postgres://") :]
+            elif db_url.startswith("postgresql://"):
+                db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
+        else:
+            db_url = "sqlite:///" + str(Path(instance_path) / "qualexam.db")
+        values["SQLALCHEMY_DATABASE_URI"] = db_url
+        values["SECRET_KEY"] = load_secret_key(instance_path)
+        values["SESSION_COOKIE_SECURE"] = env_bool("QE_COOKIE_SECURE", True)
+        if os.environ.get("QE_TRUSTED_PROXIES"):
+            values["TRUSTED_PROXIES"] = int(os.environ["QE_TRUSTED_PROXIES"])
+        return values
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-only-secret-key-not-for-production"  # noqa: S105
+    SESSION_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = True
+
+    @classmethod
+    def from_env(cls, instance_path: str) -> dict:
+        return {}

@@ -1,0 +1,76 @@
+"""DomainError and the app's error pages: JSON for API and JSON-asking requests, HTML for the rest."""
+
+import logging
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the domain refused an operation; `message` is shown to the user as it is (already translated)."""
+
+    def __init__(self, message, *, code: str = "domain_error", status: int = 400):
+        super().__init__(str(message))
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def _render(status: int, title: str, message: str, code: str):
+    if wants_json():
+        return jsonify(error={"code": code, "message": message}), status
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def _http_error(exc: HTTPException):
+    titles = {
+        400: (_("Bad request"), _("The request could not be understood.")),
+        401: (_("Please log in"), _("You need to log in to see this page.")),
+        403: (_("Access denied"), _("You do not have permission to see this page.")),
+        404: (_("Page not found"), _("The page you asked for does not exist.")),
+        405: (_("Method not allowed"), _("This action is not allowed here.")),
+        413: (_("File too large"), _("The uploaded file is too large.")),
+        429: (_("Too many requests"), _("Too many requests. Please wait a moment and try again.")),
+    }
+    title, message = titles.get(exc.code, (exc.name, exc.description or ""))
+    return _render(exc.code or 500, title, message, code=str(exc.code))
+
+
+def _csrf_error(exc: CSRFError):
+    log.warning("CSRF rejected: %s %s (%s)", request.method, request.path, exc.description)
+    return _render(
+        400,
+        _("Security check failed"),
+        _("The form has expired or did not come from this site. Please reload the page and try again."),
+        code="csrf",
+    )
+
+
+def _domain_error(exc: DomainError):
+    return _render(exc.status, _("Not possible"), str(exc.message), code=exc.code)
+
+
+def _server_error(exc: Exception):
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    from core.extensions import db
+
+    db.session.rollback()
+    return _render(500, _("Server error"), _("Something went wrong on our side. Please try again."), code="500")
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(Exception, _server_error)

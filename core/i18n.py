@@ -1,0 +1,41 @@
+"""Locale and time-zone selection, and the Jinja filters that show UTC times in Asia/Shanghai."""
+
+from flask import current_app, has_request_context, session
+from flask_babel import format_date, format_datetime, get_locale
+from flask_login import current_user
+
+
+def select_locale() -> str:
+    """The user's saved choice, else the session's (before login), else Simplified Chinese (also outside requests:
+    CLI commands and background work speak the default language)."""
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def localtime(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Show an aware UTC datetime in the configured zone (Asia/Shanghai)."""
+    if value is None:
+        return ""
+    return format_datetime(value, fmt)
+
+
+def localdate(value, fmt: str = "yyyy-MM-dd") -> str:
+    if value is None:
+        return ""
+    return format_date(value, fmt)
+
+
+def init_app(app) -> None:
+    from core.extensions import babel
+
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.globals["get_locale"] = get_locale

@@ -1,0 +1,157 @@
+"""Every permission decision in QualExam: views and services ask here, templates only hide what this forbids.
+
+The policy is domain-free. It needs of a user only `is_authenticated`, `role_names` (a set of Role values) and
+`unit_scope_paths` (materialised paths of the units the user administers); of a target only `unit_path`, and
+`account_roles` when the target is (or belongs to) an account.
+"""
+
+from enum import StrEnum
+from functools import wraps
+
+from flask import abort
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import false, or_
+
+from core.extensions import login_manager
+
+
+class Role(StrEnum):
+    SYSTEM_ADMIN = "system_admin"
+    ORG_ADMIN = "org_admin"
+    UNIT_ADMIN = "unit_admin"
+    AUTHOR = "author"
+    GRADER = "grader"
+    CADRE = "cadre"
+
+
+ROLE_LABELS = {
+    Role.SYSTEM_ADMIN: _l("System administrator"),
+    Role.ORG_ADMIN: _l("Organisation department administrator"),
+    Role.UNIT_ADMIN: _l("Unit administrator"),
+    Role.AUTHOR: _l("Question author"),
+    Role.GRADER: _l("Grader"),
+    Role.CADRE: _l("Cadre"),
+}
+
+#: Roles whose scope is the whole district.
+DISTRICT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.ORG_ADMIN})
+ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.ORG_ADMIN, Role.UNIT_ADMIN})
+
+# action -> roles that may perform it. Actions on a unit-bound target also need the target in the user's scope.
+_ACTIONS: dict[str, frozenset[Role]] = {
+    "admin.access": ADMIN_ROLES | {Role.AUTHOR, Role.GRADER},
+    "cadre.view": ADMIN_ROLES,
+    "cadre.manage": ADMIN_ROLES,
+    "cadre.import": ADMIN_ROLES,
+    "account.reset_password": ADMIN_ROLES,
+    "unit.view": ADMIN_ROLES,
+    "unit.manage": DISTRICT_ROLES,
+    "role.assign": DISTRICT_ROLES,
+    "question_bank.author": DISTRICT_ROLES | {Role.AUTHOR},
+    "exam.manage": DISTRICT_ROLES,
+    "exam.grade": DISTRICT_ROLES | {Role.GRADER},
+    "reports.view": ADMIN_ROLES,
+    "archive.manage": ADMIN_ROLES,
+}
+
+#: Actions whose target, when given, must lie within the user's unit scope.
+_SCOPED_ACTIONS = frozenset({"cadre.view", "cadre.manage", "account.reset_password", "unit.view", "archive.manage"})
+
+
+#: How much an account can do; nobody but a system admin manages an account that ranks as high as their own.
+_ROLE_RANK = {Role.SYSTEM_ADMIN: 3, Role.ORG_ADMIN: 2, Role.UNIT_ADMIN: 1}
+
+
+def _rank(roles) -> int:
+    return max((_ROLE_RANK.get(r, 0) for r in roles), default=0)
+
+
+def outranks(user, target_roles) -> bool:
+    """May `user` manage an account holding `target_roles`? (Stops a unit admin resetting an org admin's password.)"""
+    return Role.SYSTEM_ADMIN in user.role_names or _rank(user.role_names) > _rank(target_roles)
+
+
+def known_actions() -> frozenset[str]:
+    return frozenset(_ACTIONS)
+
+
+def has_district_scope(user) -> bool:
+    return bool(user.is_authenticated and user.role_names & DISTRICT_ROLES)
+
+
+def in_scope(user, unit_path: str | None) -> bool:
+    """True when a unit (by its materialised path) is within what the user administers."""
+    if has_district_scope(user):
+        return True
+    if unit_path is None or Role.UNIT_ADMIN not in user.role_names:
+        return False
+    return any(unit_path.startswith(p) for p in user.unit_scope_paths)
+
+
+def can(user, action: str, target=None) -> bool:
+    """May `user` do `action` (on `target`, an object with `unit_path`, when given)?"""
+    if action not in _ACTIONS:
+        raise KeyError(f"unknown action {action!r}")
+    if user is None or not user.is_authenticated:
+        return False
+    if not user.role_names & _ACTIONS[action]:
+        return False
+    if target is not None and action in _SCOPED_ACTIONS:
+        if not in_scope(user, target.unit_path):
+            return False
+        target_roles = getattr(target, "account_roles", None)
+        if target_roles is not None and action != "cadre.view" and not outranks(user, target_roles):
+            return False
+    return True
+
+
+def can_grant_role(user, role: Role) -> bool:
+    """Only a system admin makes system admins; district admins grant every other role."""
+    if not can(user, "role.assign"):
+        return False
+    return role != Role.SYSTEM_ADMIN or Role.SYSTEM_ADMIN in user.role_names
+
+
+def require(action: str, target=None, user=None) -> None:
+    """Abort with 403 unless the (current) user may do `action`."""
+    user = current_user if user is None else user
+    if not can(user, action, target):
+        abort(403)
+
+
+def scope_filter(user, unit_path_column):
+    """A SQL condition restricting rows to the user's unit scope (by a column holding a unit's path)."""
+    if has_district_scope(user):
+        return unit_path_column.isnot(None)
+    if not user.is_authenticated or Role.UNIT_ADMIN not in user.role_names or not user.unit_scope_paths:
+        return false()
+    return or_(*(unit_path_column.startswith(p, autoescape=True) for p in user.unit_scope_paths))
+
+
+def permission_required(action: str):
+    """View decorator: log in first (401 → login page), then 403 unless the user may do `action`."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            require(action)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def login_required(view):
+    """Like Flask-Login's, but kept here so every access rule has one home."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return wrapped

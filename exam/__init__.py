@@ -1,0 +1,5 @@
+"""Exams: definitions, papers, attempts, timing, grading and the candidate JSON API (built in a later issue)."""
+
+from flask import Blueprint
+
+bp = Blueprint("exam", __name__, url_prefix="/exams")

@@ -1,0 +1,5 @@
+"""Question banks: banks, categories, versioned questions, import/export formats (built in a later issue)."""
+
+from flask import Blueprint
+
+bp = Blueprint("question_bank", __name__, url_prefix="/banks")
