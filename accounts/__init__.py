@@ -1,0 +1,7 @@
+"""Accounts: users, roles, login sessions, the unit tree and cadre profiles."""
+
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)
+
+from accounts import views  # noqa: E402,F401  (registers the routes on bp)

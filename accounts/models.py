@@ -1,0 +1,290 @@
+"""Users and their roles, login sessions and attempts, the unit tree and cadre profiles."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.extensions import db
+from core.models import UTCDateTime, now_utc
+from core.policy import Role
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Rank(StrEnum):
+    """Cadre ranks of a district, highest first."""
+
+    SECTION_CHIEF = "section_chief"
+    DEPUTY_SECTION_CHIEF = "deputy_section_chief"
+    STOCK_LEVEL = "stock_level"
+    STAFF = "staff"
+
+
+class Education(StrEnum):
+    DOCTORATE = "doctorate"
+    MASTER = "master"
+    BACHELOR = "bachelor"
+    COLLEGE = "college"
+    SECONDARY = "secondary"
+
+
+class PoliticalStatus(StrEnum):
+    CPC_MEMBER = "cpc_member"
+    CPC_PROBATIONARY = "cpc_probationary"
+    CYL_MEMBER = "cyl_member"
+    DEMOCRATIC_PARTY = "democratic_party"
+    MASSES = "masses"
+
+
+class CadreStatus(StrEnum):
+    SERVING = "serving"
+    RETIRED = "retired"
+    TRANSFERRED = "transferred"
+
+
+class UnitKind(StrEnum):
+    PARTY_COMMITTEE = "party_committee"
+    DEPARTMENT = "department"
+    TOWN = "town"
+    STREET = "street"
+    OTHER = "other"
+
+
+LABELS = {
+    Gender.MALE: _l("Male"),
+    Gender.FEMALE: _l("Female"),
+    Rank.SECTION_CHIEF: _l("Section chief"),
+    Rank.DEPUTY_SECTION_CHIEF: _l("Deputy section chief"),
+    Rank.STOCK_LEVEL: _l("Stock-level"),
+    Rank.STAFF: _l("Staff member"),
+    Education.DOCTORATE: _l("Doctorate"),
+    Education.MASTER: _l("Master's degree"),
+    Education.BACHELOR: _l("Bachelor's degree"),
+    Education.COLLEGE: _l("Junior college"),
+    Education.SECONDARY: _l("Secondary school or below"),
+    PoliticalStatus.CPC_MEMBER: _l("CPC member"),
+    PoliticalStatus.CPC_PROBATIONARY: _l("CPC probationary member"),
+    PoliticalStatus.CYL_MEMBER: _l("Communist Youth League member"),
+    PoliticalStatus.DEMOCRATIC_PARTY: _l("Democratic party member"),
+    PoliticalStatus.MASSES: _l("No party affiliation"),
+    CadreStatus.SERVING: _l("Serving"),
+    CadreStatus.RETIRED: _l("Retired"),
+    CadreStatus.TRANSFERRED: _l("Transferred out"),
+    UnitKind.PARTY_COMMITTEE: _l("Party committee organ"),
+    UnitKind.DEPARTMENT: _l("District department"),
+    UnitKind.TOWN: _l("Town"),
+    UnitKind.STREET: _l("Sub-district"),
+    UnitKind.OTHER: _l("Other"),
+}
+
+
+def label(value) -> str:
+    """The translated label of an enum value (or the value itself when it has none)."""
+    return str(LABELS.get(value, value or ""))
+
+
+def _enum_check(column: str, enum: type[StrEnum], name: str) -> CheckConstraint:
+    values = ", ".join(f"'{v.value}'" for v in enum)
+    return CheckConstraint(f"{column} IN ({values})", name=name)
+
+
+class Unit(db.Model):
+    """A node of the organisation tree; `path` ("/1/4/9/") makes subtree queries one indexed prefix match."""
+
+    __tablename__ = "units"
+    __table_args__ = (_enum_check("kind", UnitKind, "kind_valid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32), default=UnitKind.OTHER)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    #: Materialised path of ids from the root, e.g. "/1/4/"; a unit's subtree is every path starting with it.
+    path: Mapped[str] = mapped_column(String(255), index=True, default="")
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    parent: Mapped["Unit | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Unit"]] = relationship(back_populates="parent", order_by="Unit.sort_order, Unit.id")
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") - 2
+
+    @property
+    def unit_path(self) -> str:
+        return self.path
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.code} {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    """An account. The username is the employee number (工号)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: Set for imported and reset accounts: the user must choose a password before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The chosen interface language; null means the default (Simplified Chinese).
+    locale: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list["RoleAssignment"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    cadre: Mapped["Cadre | None"] = relationship(back_populates="user", uselist=False)
+
+    #: The login session this object was loaded for (set by the user loader); Flask-Login stores it as the id.
+    session_key = None
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)  # scrypt, Werkzeug's default
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str | None:
+        return self.session_key
+
+    @property
+    def role_names(self) -> frozenset[Role]:
+        return frozenset(Role(r.role) for r in self.roles)
+
+    @property
+    def account_roles(self) -> frozenset[Role]:
+        return self.role_names
+
+    @property
+    def unit_scope_paths(self) -> tuple[str, ...]:
+        return tuple(r.unit.path for r in self.roles if r.role == Role.UNIT_ADMIN and r.unit is not None)
+
+    @property
+    def unit_path(self) -> str | None:
+        """The user's own unit (as a cadre), so a user can be the target of scoped actions."""
+        return self.cadre.unit.path if self.cadre else None
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class RoleAssignment(db.Model):
+    """One role held by a user; a unit admin's assignment names the unit whose subtree they administer."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role", "unit_id", name="uq_role_assignments_user_role_unit"),
+        _enum_check("role", Role, "role_valid"),
+        CheckConstraint("(role = 'unit_admin') = (unit_id IS NOT NULL)", name="unit_iff_unit_admin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+
+
+class Cadre(db.Model):
+    """A cadre's profile (干部信息), one per user account that belongs to a cadre."""
+
+    __tablename__ = "cadres"
+    __table_args__ = (
+        _enum_check("gender", Gender, "gender_valid"),
+        _enum_check("rank", Rank, "rank_valid"),
+        _enum_check("education", Education, "education_valid"),
+        _enum_check("political_status", PoliticalStatus, "political_status_valid"),
+        _enum_check("status", CadreStatus, "status_valid"),
+        Index("ix_cadres_unit_rank", "unit_id", "rank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    gender: Mapped[str] = mapped_column(String(16))
+    birth_date: Mapped[date] = mapped_column(Date, index=True)
+    rank: Mapped[str] = mapped_column(String(32))
+    position: Mapped[str] = mapped_column(String(100), default="")
+    education: Mapped[str] = mapped_column(String(32))
+    political_status: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    status: Mapped[str] = mapped_column(String(16), default=CadreStatus.SERVING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+    user: Mapped[User] = relationship(back_populates="cadre", lazy="joined")
+    unit: Mapped[Unit] = relationship(lazy="joined")
+
+    @property
+    def unit_path(self) -> str:
+        return self.unit.path
+
+    @property
+    def account_roles(self) -> frozenset[Role]:
+        return self.user.role_names
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def employee_number(self) -> str:
+        return self.user.username
+
+    def age_on(self, day: date) -> int:
+        years = day.year - self.birth_date.year
+        return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
+
+
+class LoginSession(db.Model):
+    """A server-side login session. The cookie holds only its random key, which is new at every login."""
+
+    __tablename__ = "login_sessions"
+
+    #: 256-bit random key (URL-safe); the only thing the session cookie carries for the login.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginAttempt(db.Model):
+    """Every login attempt, kept to throttle guessing per account and per address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The username as typed (normalised), whether or not such an account exists.
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

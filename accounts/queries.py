@@ -1,0 +1,68 @@
+"""Read queries over cadres and units, always limited to the viewer's scope."""
+
+from datetime import date
+
+from sqlalchemy import Select, or_, select
+
+from accounts.models import Cadre, Unit, User
+from core.policy import scope_filter
+
+#: Age bands offered by the cadre list: (key, lowest age, highest age), ages inclusive.
+AGE_BANDS = {
+    "under35": (None, 34),
+    "35to44": (35, 44),
+    "45to54": (45, 54),
+    "55plus": (55, None),
+}
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a non-leap year
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_condition(min_age: int | None, max_age: int | None, today: date):
+    """Birth-date condition for min_age <= age <= max_age on `today` (either end open when None)."""
+    conditions = []
+    if min_age is not None:
+        conditions.append(Cadre.birth_date <= years_before(today, min_age))
+    if max_age is not None:
+        conditions.append(Cadre.birth_date > years_before(today, max_age + 1))
+    return conditions
+
+
+def cadres_query(
+    viewer,
+    *,
+    today: date,
+    q: str = "",
+    unit: Unit | None = None,
+    rank: str = "",
+    age_band: str = "",
+    include_inactive: bool = False,
+) -> Select:
+    """Cadres the viewer may see, filtered; `unit` includes its sub-units."""
+    stmt = select(Cadre).join(Cadre.user).join(Cadre.unit).where(scope_filter(viewer, Unit.path))
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(User.name.ilike(like), User.username.ilike(like), Cadre.position.ilike(like)))
+    if unit is not None:
+        stmt = stmt.where(Unit.path.startswith(unit.path, autoescape=True))
+    if rank:
+        stmt = stmt.where(Cadre.rank == rank)
+    if age_band in AGE_BANDS:
+        stmt = stmt.where(*age_condition(*AGE_BANDS[age_band], today))
+    if not include_inactive:
+        stmt = stmt.where(User.active.is_(True))
+    return stmt.order_by(Unit.path, User.username)
+
+
+def users_query(q: str = "") -> Select:
+    """All accounts (for district admins), optionally matching a name or username."""
+    stmt = select(User).order_by(User.username)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(User.username.ilike(like), User.name.ilike(like)))
+    return stmt

@@ -1,0 +1,407 @@
+"""Account, unit and cadre rules. Functions flush and never commit; the request or CLI command commits once."""
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import (
+    Cadre,
+    CadreStatus,
+    Education,
+    Gender,
+    LoginAttempt,
+    LoginSession,
+    PoliticalStatus,
+    Rank,
+    RoleAssignment,
+    Unit,
+    UnitKind,
+    User,
+)
+from core import audit
+from core.errors import DomainError
+from core.extensions import db
+from core.policy import Role, can, can_grant_role, has_district_scope
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
+PHONE_RE = re.compile(r"^[0-9+\- ]{0,20}$")
+# Letters and digits that cannot be mistaken for each other when read aloud or off a printout.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105
+MIN_PASSWORD_LENGTH = 8
+
+
+# ---------------------------------------------------------------- passwords and login
+
+
+def generate_initial_password(length: int = 10) -> str:
+    """A random one-time password with at least one letter and one digit."""
+    while True:
+        pw = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw):
+            return pw
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why a new password is not acceptable (empty list when it is)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(_("The password must be at least %(n)d characters long.", n=MIN_PASSWORD_LENGTH))
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"[0-9]", password)):
+        problems.append(_("The password must contain both letters and digits."))
+    if password.lower() == username.lower():
+        problems.append(_("The password must not be the same as the username."))
+    return problems
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip()
+
+
+def _recent_failures(column, value: str, now: datetime) -> int:
+    window = timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    return db.session.scalar(
+        select(func.count(LoginAttempt.id)).where(
+            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > now - window
+        )
+    )
+
+
+def login_locked(username: str, ip: str, now: datetime) -> bool:
+    cfg = current_app.config
+    return (
+        _recent_failures(LoginAttempt.username, username.lower(), now) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+        or _recent_failures(LoginAttempt.ip, ip, now) >= cfg["LOGIN_MAX_FAILURES_PER_IP"]
+    )
+
+
+def authenticate(username: str, password: str, ip: str, now: datetime) -> User:
+    """Check a login. Raises DomainError for a throttled account/address or bad credentials; records every try.
+
+    While throttled even the right password is refused, or throttling would only slow guessing, not stop it.
+    """
+    username = normalise_username(username)
+    key = username.lower()
+    if login_locked(key, ip, now):
+        db.session.add(LoginAttempt(username=key, ip=ip, succeeded=False, at=now))
+        audit.record("login.throttled", target=username[:128], at=now)
+        minutes = current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"] // 60
+        raise DomainError(
+            _("Too many failed logins. Please try again in %(minutes)d minutes.", minutes=minutes),
+            code="login_throttled",
+            status=429,
+        )
+    user = db.session.scalar(select(User).where(func.lower(User.username) == key))
+    ok = user is not None and user.check_password(password) and user.active
+    db.session.add(LoginAttempt(username=key, ip=ip, succeeded=ok, at=now))
+    if not ok:
+        audit.record("login.failed", target=username[:128], actor=user, at=now)
+        if user is not None and not user.active and user.check_password(password):
+            raise DomainError(_("This account has been deactivated."), code="account_inactive", status=200)
+        raise DomainError(_("Wrong username or password."), code="bad_credentials", status=200)
+    return user
+
+
+def start_session(user: User, ip: str | None, user_agent: str | None, now: datetime) -> LoginSession:
+    """Create a new login session with a fresh random key (the session id is never reused across logins)."""
+    ls = LoginSession(
+        key=secrets.token_urlsafe(32), user=user, created_at=now, ip=ip, user_agent=(user_agent or "")[:255]
+    )
+    db.session.add(ls)
+    user.last_login_at = now
+    user.session_key = ls.key
+    audit.record("login.succeeded", actor=user, target=f"user:{user.id}", at=now)
+    db.session.flush()
+    return ls
+
+
+def load_session_user(key: str) -> User | None:
+    """The user of a live login session, or None (ended, unknown, or the account is deactivated)."""
+    ls = db.session.scalar(select(LoginSession).where(LoginSession.key == key, LoginSession.ended_at.is_(None)))
+    if ls is None or not ls.user.active:
+        return None
+    ls.user.session_key = key
+    return ls.user
+
+
+def end_session(key: str | None, now: datetime) -> None:
+    if key:
+        db.session.execute(
+            update(LoginSession).where(LoginSession.key == key, LoginSession.ended_at.is_(None)).values(ended_at=now)
+        )
+
+
+def end_all_sessions(user: User, now: datetime, except_key: str | None = None) -> None:
+    stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    if except_key:
+        stmt = stmt.where(LoginSession.key != except_key)
+    db.session.execute(stmt.values(ended_at=now))
+
+
+def change_password(user: User, current: str, new: str, now: datetime) -> None:
+    """Change one's own password; other sessions of the user are logged out."""
+    if not user.check_password(current):
+        raise DomainError(_("The current password is wrong."), code="bad_password")
+    if current == new:
+        raise DomainError(_("The new password must differ from the current one."), code="same_password")
+    problems = password_problems(new, user.username)
+    if problems:
+        raise DomainError(" ".join(problems), code="weak_password")
+    user.set_password(new)
+    user.must_change_password = False
+    user.password_changed_at = now
+    end_all_sessions(user, now, except_key=user.session_key)
+    audit.record("password.changed", actor=user, target=f"user:{user.id}", at=now)
+    db.session.flush()
+
+
+def reset_password(actor: User, user: User, now: datetime) -> str:
+    """Give `user` a new one-time password (returned once), to be changed at next login; ends their sessions."""
+    if not can(actor, "account.reset_password", user):
+        raise DomainError(_("You may not reset this account's password."), code="forbidden", status=403)
+    password = generate_initial_password()
+    user.set_password(password)
+    user.must_change_password = True
+    user.password_changed_at = now
+    end_all_sessions(user, now)
+    audit.record("password.reset", actor=actor, target=f"user:{user.id}", at=now)
+    db.session.flush()
+    return password
+
+
+def create_admin(username: str, password: str, name: str | None, now: datetime) -> User:
+    """The first system administrator of an install (CLI). The password is the operator's own: no forced change."""
+    username = normalise_username(username)
+    if not USERNAME_RE.match(username):
+        raise DomainError(_("A username is 2 to 32 letters, digits, '.', '_' or '-'."), code="bad_username")
+    if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
+        raise DomainError(_("The username %(u)s is already taken.", u=username), code="duplicate_username")
+    problems = password_problems(password, username)
+    if problems:
+        raise DomainError(" ".join(problems), code="weak_password")
+    user = User(username=username, name=name or username, must_change_password=False, password_changed_at=now)
+    user.set_password(password)
+    user.roles.append(RoleAssignment(role=Role.SYSTEM_ADMIN))
+    db.session.add(user)
+    audit.record("admin.created", target=username, at=now)
+    db.session.flush()
+    return user
+
+
+def set_locale(user, locale: str) -> None:
+    if locale not in current_app.config["LANGUAGES"]:
+        raise DomainError(_("Unknown language."), code="bad_locale")
+    if user.is_authenticated:
+        user.locale = locale
+
+
+# ---------------------------------------------------------------- roles
+
+
+def grant_role(actor: User, user: User, role: Role, unit: Unit | None = None) -> RoleAssignment:
+    if not can_grant_role(actor, role):
+        raise DomainError(_("You may not grant this role."), code="forbidden", status=403)
+    if (role == Role.UNIT_ADMIN) != (unit is not None):
+        raise DomainError(_("A unit administrator needs a unit; other roles take none."), code="bad_role_unit")
+    for existing in user.roles:
+        if existing.role == role and existing.unit_id == (unit.id if unit else None):
+            return existing
+    assignment = RoleAssignment(role=role, unit=unit)
+    user.roles.append(assignment)
+    audit.record("role.granted", actor=actor, target=f"user:{user.id}", detail={"role": role, "unit": unit and unit.id})
+    db.session.flush()
+    return assignment
+
+
+def revoke_role(actor: User, assignment: RoleAssignment) -> None:
+    role = Role(assignment.role)
+    if not can_grant_role(actor, role):
+        raise DomainError(_("You may not revoke this role."), code="forbidden", status=403)
+    if role == Role.SYSTEM_ADMIN:
+        remaining = db.session.scalar(
+            select(func.count(RoleAssignment.id)).where(RoleAssignment.role == Role.SYSTEM_ADMIN)
+        )
+        if remaining <= 1:
+            raise DomainError(_("The last system administrator cannot be removed."), code="last_admin")
+    user = assignment.user
+    user.roles.remove(assignment)
+    audit.record("role.revoked", actor=actor, target=f"user:{user.id}", detail={"role": role})
+    db.session.flush()
+
+
+# ---------------------------------------------------------------- units
+
+
+def create_unit(code: str, name: str, kind: str, parent: Unit | None, sort_order: int = 0) -> Unit:
+    code, name = code.strip(), name.strip()
+    if not code or not name:
+        raise DomainError(_("A unit needs a code and a name."), code="bad_unit")
+    if kind not in set(UnitKind):
+        raise DomainError(_("Unknown unit kind."), code="bad_unit")
+    if db.session.scalar(select(Unit.id).where(Unit.code == code)):
+        raise DomainError(_("The unit code %(code)s is already in use.", code=code), code="duplicate_unit")
+    unit = Unit(code=code, name=name, kind=kind, parent=parent, sort_order=sort_order, path="")
+    db.session.add(unit)
+    db.session.flush()  # the id is part of the path
+    unit.path = (parent.path if parent else "/") + f"{unit.id}/"
+    db.session.flush()
+    return unit
+
+
+def update_unit(unit: Unit, *, name: str, kind: str, parent: Unit | None, sort_order: int) -> Unit:
+    """Rename or move a unit; moving rewrites the paths of its whole subtree."""
+    if parent is not None and parent.path.startswith(unit.path):
+        raise DomainError(_("A unit cannot be moved under itself or its own sub-unit."), code="unit_cycle")
+    if kind not in set(UnitKind):
+        raise DomainError(_("Unknown unit kind."), code="bad_unit")
+    unit.name, unit.kind, unit.sort_order = name.strip(), kind, sort_order
+    if parent is not unit.parent:
+        old_path = unit.path
+        new_path = (parent.path if parent else "/") + f"{unit.id}/"
+        unit.parent = parent
+        for node in db.session.scalars(select(Unit).where(Unit.path.startswith(old_path, autoescape=True))):
+            node.path = new_path + node.path[len(old_path) :]
+    db.session.flush()
+    return unit
+
+
+def unit_tree(root_paths: tuple[str, ...] | None = None) -> list[Unit]:
+    """Units in tree order (depth-first, by sort order); limited to subtrees of `root_paths` when given."""
+    units = list(db.session.scalars(select(Unit)))
+    by_parent: dict[int | None, list[Unit]] = {}
+    for u in units:
+        by_parent.setdefault(u.parent_id, []).append(u)
+    ordered: list[Unit] = []
+
+    def walk(parent_id):
+        for u in sorted(by_parent.get(parent_id, []), key=lambda u: (u.sort_order, u.id)):
+            ordered.append(u)
+            walk(u.id)
+
+    walk(None)
+    if root_paths is not None:
+        ordered = [u for u in ordered if any(u.path.startswith(p) for p in root_paths)]
+    return ordered
+
+
+def units_in_scope(user) -> list[Unit]:
+    return unit_tree(None if has_district_scope(user) else user.unit_scope_paths)
+
+
+# ---------------------------------------------------------------- cadres
+
+
+@dataclass
+class CadreData:
+    """Validated fields of a cadre; `unit` is a Unit."""
+
+    employee_number: str
+    name: str
+    gender: str
+    birth_date: date
+    unit: Unit
+    rank: str
+    position: str
+    education: str
+    political_status: str
+    phone: str = ""
+    status: str = CadreStatus.SERVING
+
+
+def cadre_data_problems(data: CadreData, today: date) -> list[str]:
+    problems = []
+    if not USERNAME_RE.match(data.employee_number or ""):
+        problems.append(_("An employee number is 2 to 32 letters, digits, '.', '_' or '-'."))
+    if not data.name.strip():
+        problems.append(_("The name is required."))
+    if len(data.name) > 64:
+        problems.append(_("The name is too long (at most 64 characters)."))
+    if data.birth_date > today or data.birth_date.year < 1900:
+        problems.append(_("The birth date is not plausible."))
+    for value, enum in (
+        (data.gender, Gender),
+        (data.rank, Rank),
+        (data.education, Education),
+        (data.political_status, PoliticalStatus),
+        (data.status, CadreStatus),
+    ):
+        if value not in set(enum):
+            problems.append(_("Unknown value: %(v)s", v=value))
+    if not PHONE_RE.match(data.phone or ""):
+        problems.append(_("The phone number may contain only digits, spaces, '+' and '-'."))
+    return problems
+
+
+def _check_cadre_write(actor: User, data: CadreData, today: date) -> None:
+    if not can(actor, "cadre.manage", data.unit):
+        raise DomainError(_("The unit is outside your scope."), code="forbidden", status=403)
+    problems = cadre_data_problems(data, today)
+    if problems:
+        raise DomainError(" ".join(problems), code="invalid_cadre")
+
+
+def create_cadre(actor: User, data: CadreData, now: datetime) -> tuple[Cadre, str]:
+    """Create a cadre and their account with a one-time password (returned once, never stored in clear)."""
+    _check_cadre_write(actor, data, now.date())
+    number = data.employee_number.strip()
+    if db.session.scalar(select(User.id).where(func.lower(User.username) == number.lower())):
+        raise DomainError(_("The employee number %(n)s already exists.", n=number), code="duplicate_number")
+    password = generate_initial_password()
+    user = User(username=number, name=data.name.strip(), must_change_password=True)
+    user.set_password(password)
+    user.roles.append(RoleAssignment(role=Role.CADRE))
+    cadre = Cadre(user=user, created_at=now, updated_at=now)
+    _apply(cadre, data)
+    db.session.add(cadre)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # a concurrent create of the same number
+        raise DomainError(_("The employee number %(n)s already exists.", n=number), code="duplicate_number") from exc
+    audit.record("cadre.created", actor=actor, target=f"user:{user.id}", at=now)
+    return cadre, password
+
+
+def update_cadre(actor: User, cadre: Cadre, data: CadreData, now: datetime) -> Cadre:
+    """Edit a cadre's profile. The employee number (login name) does not change here."""
+    if not can(actor, "cadre.manage", cadre):
+        raise DomainError(_("This cadre is outside your scope."), code="forbidden", status=403)
+    data.employee_number = cadre.employee_number
+    _check_cadre_write(actor, data, now.date())
+    _apply(cadre, data)
+    cadre.user.name = data.name.strip()
+    cadre.updated_at = now
+    audit.record("cadre.updated", actor=actor, target=f"user:{cadre.user_id}", at=now)
+    db.session.flush()
+    return cadre
+
+
+def set_cadre_active(actor: User, cadre: Cadre, active: bool, now: datetime) -> None:
+    """Deactivate (no login, ends sessions) or reactivate a cadre's account. Records are kept either way."""
+    if not can(actor, "cadre.manage", cadre):
+        raise DomainError(_("This cadre is outside your scope."), code="forbidden", status=403)
+    if cadre.user_id == actor.id and not active:
+        raise DomainError(_("You cannot deactivate your own account."), code="self_deactivate")
+    cadre.user.active = active
+    if not active:
+        end_all_sessions(cadre.user, now)
+    audit.record("cadre.activated" if active else "cadre.deactivated", actor=actor, target=f"user:{cadre.user_id}")
+    db.session.flush()
+
+
+def _apply(cadre: Cadre, data: CadreData) -> None:
+    cadre.user.name = data.name.strip()
+    cadre.unit = data.unit
+    cadre.gender = data.gender
+    cadre.birth_date = data.birth_date
+    cadre.rank = data.rank
+    cadre.position = data.position.strip()
+    cadre.education = data.education
+    cadre.political_status = data.political_status
+    cadre.phone = (data.phone or "").strip()
+    cadre.status = data.status

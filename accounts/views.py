@@ -1,0 +1,468 @@
+"""Pages of accounts: login, password, language, dashboard, and the admin pages for cadres, units and roles."""
+
+import secrets
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from accounts import bp, importing, queries, services
+from accounts.forms import (
+    ActionForm,
+    CadreFilterForm,
+    CadreForm,
+    ChangePasswordForm,
+    ImportUploadForm,
+    LanguageForm,
+    LoginForm,
+    RoleForm,
+    UnitForm,
+)
+from accounts.models import Cadre, RoleAssignment, Unit, User, label
+from core import policy
+from core.errors import DomainError, wants_json
+from core.extensions import db, login_manager
+from core.forms import options
+from core.models import now_utc
+from core.policy import ROLE_LABELS, Role, login_required, permission_required
+
+# Endpoints a user who must change their password may still reach.
+_PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accounts.set_language", "static"}
+
+
+@login_manager.user_loader
+def _load_user(session_key: str):
+    return services.load_session_user(session_key)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    if wants_json():
+        return {"error": {"code": "401", "message": _("Please log in.")}}, 401
+    flash(_("Please log in to see this page."), "info")
+    return redirect(url_for("accounts.login", next=request.full_path if request.query_string else request.path))
+
+
+@bp.before_app_request
+def _force_password_change():
+    if (
+        current_user.is_authenticated
+        and current_user.must_change_password
+        and request.endpoint not in _PASSWORD_CHANGE_EXEMPT
+    ):
+        if wants_json():
+            return {"error": {"code": "password_change_required", "message": _("Please change your password.")}}, 403
+        return redirect(url_for("accounts.change_password"))
+
+
+@bp.app_context_processor
+def _inject_helpers():
+    return {
+        "can": lambda action, target=None: policy.can(current_user, action, target),
+        "label": label,
+        "role_label": lambda role: ROLE_LABELS.get(Role(role), role),
+        "language_form": LanguageForm(),
+        "languages": current_app.config["LANGUAGES"],
+    }
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths, so the login form cannot become an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+# ---------------------------------------------------------------- login, logout, password, language
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.dashboard"))
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        now = now_utc()
+        ip = request.remote_addr or "unknown"
+        try:
+            user = services.authenticate(form.username.data, form.password.data, ip, now)
+        except DomainError as exc:
+            error, status = exc.message, (429 if exc.code == "login_throttled" else 200)
+            db.session.commit()  # the failed attempt must count even though the response is an error
+        else:
+            locale = session.get("locale")
+            session.clear()  # a fresh session at login: nothing from before the login carries over
+            if locale and not user.locale:
+                user.locale = locale
+            services.start_session(user, ip, request.user_agent.string, now)
+            login_user(user)
+            session.permanent = True
+            if user.must_change_password:
+                flash(_("Please choose a new password before you continue."), "warning")
+                return redirect(url_for("accounts.change_password"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("accounts.dashboard"))
+    return render_template("accounts/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    services.end_session(current_user.session_key, now_utc())
+    locale = current_user.locale
+    logout_user()
+    session.clear()
+    if locale:
+        session["locale"] = locale
+    flash(_("You have logged out."), "success")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current.data, form.new.data, now_utc())
+        except DomainError as exc:
+            form.new.errors.append(exc.message)
+        else:
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("accounts.dashboard"))
+    return render_template("accounts/change_password.html", form=form, forced=current_user.must_change_password)
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    form = LanguageForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.set_locale(current_user, form.locale.data)
+    session["locale"] = form.locale.data
+    return redirect(_safe_next(form.next.data) or url_for("accounts.dashboard"))
+
+
+@bp.route("/")
+@login_required
+def dashboard():
+    return render_template("accounts/dashboard.html", cadre=current_user.cadre, today=date.today())
+
+
+# ---------------------------------------------------------------- cadres
+
+
+def _get_cadre(cadre_id: int, action: str) -> Cadre:
+    cadre = db.session.get(Cadre, cadre_id) or abort(404)
+    policy.require(action, cadre)
+    return cadre
+
+
+def _unit_choices(blank: str | None = None):
+    units = services.units_in_scope(current_user)
+    choices = [(u.id, "\u3000" * u.depth + u.name) for u in units]
+    return options(([(0, blank)] if blank else []) + choices)
+
+
+@bp.route("/admin/cadres")
+@permission_required("cadre.view")
+def cadres():
+    form = CadreFilterForm(request.args)
+    units = services.units_in_scope(current_user)
+    form.unit.choices = options(
+        [("", _("All units in my scope"))] + [(str(u.id), "\u3000" * u.depth + u.name) for u in units]
+    )
+    unit = next((u for u in units if str(u.id) == form.unit.data), None)
+    stmt = queries.cadres_query(
+        current_user,
+        today=date.today(),
+        q=form.q.data or "",
+        unit=unit,
+        rank=form.rank.data or "",
+        age_band=form.age.data or "",
+        include_inactive=form.inactive.data == "1",
+    )
+    page = db.paginate(stmt, per_page=current_app.config["CADRES_PER_PAGE"], error_out=False)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return render_template(
+        "accounts/cadres.html", form=form, page=page, args=args, today=date.today(), action_form=ActionForm()
+    )
+
+
+def _cadre_data(form: CadreForm, unit: Unit) -> services.CadreData:
+    return services.CadreData(
+        employee_number=form.employee_number.data.strip(),
+        name=form.name.data,
+        gender=form.gender.data,
+        birth_date=form.birth_date.data,
+        unit=unit,
+        rank=form.rank.data,
+        position=form.position.data or "",
+        education=form.education.data,
+        political_status=form.political_status.data,
+        phone=form.phone.data or "",
+        status=form.status.data,
+    )
+
+
+@bp.route("/admin/cadres/new", methods=["GET", "POST"])
+@permission_required("cadre.manage")
+def cadre_new():
+    form = CadreForm()
+    form.unit_id.choices = _unit_choices()
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data) or abort(400)
+        try:
+            cadre, password = services.create_cadre(current_user, _cadre_data(form, unit), now_utc())
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            return render_template("accounts/initial_password.html", user=cadre.user, password=password, new=True)
+    return render_template("accounts/cadre_form.html", form=form, cadre=None)
+
+
+@bp.route("/admin/cadres/<int:cadre_id>/edit", methods=["GET", "POST"])
+@permission_required("cadre.manage")
+def cadre_edit(cadre_id: int):
+    cadre = _get_cadre(cadre_id, "cadre.manage")
+    form = CadreForm(obj=cadre, employee_number=cadre.employee_number, name=cadre.name)
+    form.unit_id.choices = _unit_choices()
+    form.employee_number.render_kw = {"readonly": True}
+    if request.method == "POST":
+        form.employee_number.data = cadre.employee_number
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data) or abort(400)
+        try:
+            services.update_cadre(current_user, cadre, _cadre_data(form, unit), now_utc())
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("The profile of %(name)s has been saved.", name=cadre.name), "success")
+            return redirect(url_for("accounts.cadres"))
+    return render_template(
+        "accounts/cadre_form.html", form=form, cadre=cadre, action_form=ActionForm(), today=date.today()
+    )
+
+
+@bp.route("/admin/cadres/<int:cadre_id>/deactivate", methods=["POST"])
+@permission_required("cadre.manage")
+def cadre_deactivate(cadre_id: int):
+    return _set_active(cadre_id, False)
+
+
+@bp.route("/admin/cadres/<int:cadre_id>/activate", methods=["POST"])
+@permission_required("cadre.manage")
+def cadre_activate(cadre_id: int):
+    return _set_active(cadre_id, True)
+
+
+def _set_active(cadre_id: int, active: bool):
+    cadre = _get_cadre(cadre_id, "cadre.manage")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.set_cadre_active(current_user, cadre, active, now_utc())
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        if active:
+            flash(_("The account of %(name)s is active again.", name=cadre.name), "success")
+        else:
+            flash(_("The account of %(name)s has been deactivated.", name=cadre.name), "success")
+    return redirect(url_for("accounts.cadre_edit", cadre_id=cadre.id))
+
+
+@bp.route("/admin/users/<int:user_id>/reset-password", methods=["POST"])
+@permission_required("account.reset_password")
+def reset_password(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    policy.require("account.reset_password", user)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    password = services.reset_password(current_user, user, now_utc())
+    return render_template("accounts/initial_password.html", user=user, password=password, new=False)
+
+
+# ---------------------------------------------------------------- import
+
+
+def _import_dir() -> Path:
+    path = Path(current_app.instance_path) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pending_import_path():
+    """The upload awaiting confirmation; its token lives in the uploader's session, so nobody else can commit it."""
+    token = session.get("cadre_import")
+    if not token or not token.isalnum():
+        return None
+    path = _import_dir() / f"{token}.xlsx"
+    return path if path.exists() else None
+
+
+@bp.route("/admin/cadres/import", methods=["GET", "POST"])
+@permission_required("cadre.import")
+def cadre_import():
+    form = ImportUploadForm()
+    result = None
+    if form.validate_on_submit():
+        token = secrets.token_hex(16)
+        path = _import_dir() / f"{token}.xlsx"
+        form.file.data.save(path)
+        old = _pending_import_path()
+        if old:
+            old.unlink(missing_ok=True)
+        session["cadre_import"] = token
+        with path.open("rb") as fh:
+            result = importing.parse_cadre_workbook(fh, current_user, date.today())
+    return render_template("accounts/import.html", form=form, result=result, commit_form=ActionForm())
+
+
+@bp.route("/admin/cadres/import/commit", methods=["POST"])
+@permission_required("cadre.import")
+def cadre_import_commit():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    path = _pending_import_path()
+    if path is None:
+        flash(_("No checked file is waiting. Please upload it again."), "error")
+        return redirect(url_for("accounts.cadre_import"))
+    with path.open("rb") as fh:
+        result = importing.parse_cadre_workbook(fh, current_user, date.today())
+    if not result.ok:  # something changed since the preview (e.g. a number was taken meanwhile)
+        return render_template("accounts/import.html", form=ImportUploadForm(), result=result, commit_form=ActionForm())
+    credentials = importing.commit_cadre_import(current_user, result, now_utc())
+    db.session.commit()  # before the upload is deleted: a failed commit must leave it to retry
+    path.unlink(missing_ok=True)
+    session.pop("cadre_import", None)
+    return render_template("accounts/import_done.html", credentials=credentials, export_form=ActionForm())
+
+
+@bp.route("/admin/cadres/import/template")
+@permission_required("cadre.import")
+def cadre_import_template():
+    return Response(
+        importing.build_template(current_user),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=cadre-import-template.xlsx"},
+    )
+
+
+@bp.route("/admin/cadres/import/credentials", methods=["POST"])
+@permission_required("cadre.import")
+def cadre_import_credentials():
+    """Turn the one-time passwords the browser was just shown back into a workbook. Nothing is looked up:
+    the server never keeps initial passwords in clear, so it can only format what the page holds."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    fields = [request.form.getlist(k) for k in ("number", "name", "unit", "password")]
+    if len({len(f) for f in fields}) != 1 or len(fields[0]) > importing.MAX_ROWS:
+        abort(400)
+    credentials = [importing.Credential(*row) for row in zip(*fields, strict=True)]
+    return Response(
+        importing.build_credentials_workbook(credentials),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=initial-passwords.xlsx", "Cache-Control": "no-store"},
+    )
+
+
+# ---------------------------------------------------------------- units
+
+
+@bp.route("/admin/units")
+@permission_required("unit.view")
+def units():
+    return render_template("accounts/units.html", units=services.units_in_scope(current_user))
+
+
+@bp.route("/admin/units/new", methods=["GET", "POST"])
+@bp.route("/admin/units/<int:unit_id>/edit", methods=["GET", "POST"])
+@permission_required("unit.manage")
+def unit_form(unit_id: int | None = None):
+    unit = db.session.get(Unit, unit_id) if unit_id else None
+    if unit_id and unit is None:
+        abort(404)
+    form = UnitForm(obj=unit)
+    form.parent_id.choices = options(
+        [(0, _("(top level)"))]
+        + [(u.id, "\u3000" * u.depth + u.name) for u in services.unit_tree() if unit is None or u.id != unit.id]
+    )
+    if unit is not None:
+        form.code.render_kw = {"readonly": True}
+        if request.method == "GET":
+            form.parent_id.data = unit.parent_id or 0
+    if form.validate_on_submit():
+        parent = db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None
+        try:
+            if unit is None:
+                services.create_unit(form.code.data, form.name.data, form.kind.data, parent, form.sort_order.data or 0)
+            else:
+                services.update_unit(
+                    unit, name=form.name.data, kind=form.kind.data, parent=parent, sort_order=form.sort_order.data or 0
+                )
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("The unit has been saved."), "success")
+            return redirect(url_for("accounts.units"))
+    return render_template("accounts/unit_form.html", form=form, unit=unit)
+
+
+# ---------------------------------------------------------------- accounts and roles
+
+
+@bp.route("/admin/users")
+@permission_required("role.assign")
+def users():
+    q = (request.args.get("q") or "").strip()
+    page = db.paginate(queries.users_query(q), per_page=current_app.config["CADRES_PER_PAGE"], error_out=False)
+    return render_template("accounts/users.html", page=page, q=q)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@permission_required("role.assign")
+def user_roles(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    form = RoleForm()
+    form.role.choices = options((r.value, ROLE_LABELS[r]) for r in Role if policy.can_grant_role(current_user, r))
+    form.unit_id.choices = _unit_choices(blank=_("(none)"))
+    if form.validate_on_submit():
+        unit = db.session.get(Unit, form.unit_id.data) if form.unit_id.data else None
+        try:
+            services.grant_role(current_user, user, Role(form.role.data), unit)
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(_("The role has been granted."), "success")
+            return redirect(url_for("accounts.user_roles", user_id=user.id))
+    return render_template("accounts/user_roles.html", user=user, form=form, action_form=ActionForm())
+
+
+@bp.route("/admin/roles/<int:assignment_id>/revoke", methods=["POST"])
+@permission_required("role.assign")
+def revoke_role(assignment_id: int):
+    assignment = db.session.get(RoleAssignment, assignment_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    user_id = assignment.user_id
+    services.revoke_role(current_user, assignment)
+    flash(_("The role has been removed."), "success")
+    return redirect(url_for("accounts.user_roles", user_id=user_id))
