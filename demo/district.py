@@ -1,0 +1,124 @@
+"""A small, made-up district for demonstrations and manual testing: units, one account per role, ~40 cadres."""
+
+import random
+from datetime import date
+
+from sqlalchemy import func, select
+
+from accounts import services
+from accounts.models import CadreStatus, Education, Gender, PoliticalStatus, Rank, RoleAssignment, UnitKind, User
+from core.extensions import db
+from core.policy import Role
+
+#: Every demo account shares this password and is not asked to change it (demo only).
+DEMO_PASSWORD = "demo2026qe"
+
+# (code, name, kind, parent code)
+UNITS = (
+    ("ZZB", "区委组织部", UnitKind.PARTY_COMMITTEE, None),
+    ("QWB", "区委办公室", UnitKind.PARTY_COMMITTEE, "ZZB"),
+    ("FGJ", "区发展和改革局", UnitKind.DEPARTMENT, "ZZB"),
+    ("CZJ", "区财政局", UnitKind.DEPARTMENT, "ZZB"),
+    ("JYJ", "区教育局", UnitKind.DEPARTMENT, "ZZB"),
+    ("SWJ", "区商务局", UnitKind.DEPARTMENT, "ZZB"),
+    ("CGJD", "城关街道", UnitKind.STREET, "ZZB"),
+    ("CGJD-SQ", "城关街道社区服务中心", UnitKind.OTHER, "CGJD"),
+    ("DHJD", "东湖街道", UnitKind.STREET, "ZZB"),
+    ("QSZ", "青山镇", UnitKind.TOWN, "ZZB"),
+    ("QSZ-NY", "青山镇农业综合服务中心", UnitKind.OTHER, "QSZ"),
+    ("QSZ-DZB", "青山镇党政综合办公室", UnitKind.OTHER, "QSZ"),
+    ("LHZ", "柳河镇", UnitKind.TOWN, "ZZB"),
+)
+
+# (username, name, roles, unit code of their profile or None, unit administered)
+ROLE_ACCOUNTS = (
+    ("admin", "系统管理员", (Role.SYSTEM_ADMIN,), None, None),
+    ("zzb001", "周建平", (Role.ORG_ADMIN, Role.CADRE), "ZZB", None),
+    ("qsz001", "林晓燕", (Role.UNIT_ADMIN, Role.CADRE), "QSZ", "QSZ"),
+    ("author01", "陈思远", (Role.AUTHOR, Role.CADRE), "ZZB", None),
+    ("grader01", "赵雅琴", (Role.GRADER, Role.CADRE), "ZZB", None),
+    ("cadre01", "王浩然", (Role.CADRE,), "QSZ-NY", None),
+)
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+# fmt: off
+_GIVEN = (
+    "文博", "思琪", "子涵", "俊杰", "雨欣", "浩宇", "佳怡", "志强", "海燕", "明辉", "晓东",
+    "丽娟", "建国", "秀英", "伟", "静", "磊", "敏", "洋", "艳", "勇", "军", "杰",
+    "娜", "国庆", "春梅", "立新", "红霞", "振华", "晓丽", "宇航", "欣怡", "宏伟", "婷婷",
+    "鹏飞", "慧敏", "子轩", "梦瑶", "天宇", "嘉欣",
+)
+# fmt: on
+# Positions by rank and by the kind of unit (a town has a 镇长, a bureau a 局长).
+_POSITIONS = {
+    Rank.SECTION_CHIEF: {
+        UnitKind.TOWN: ("镇长", "党委书记"),
+        UnitKind.STREET: ("街道办事处主任", "党工委书记"),
+        UnitKind.DEPARTMENT: ("局长",),
+        None: ("主任",),
+    },
+    Rank.DEPUTY_SECTION_CHIEF: {
+        UnitKind.TOWN: ("副镇长", "党委副书记"),
+        UnitKind.STREET: ("街道办事处副主任",),
+        UnitKind.DEPARTMENT: ("副局长",),
+        None: ("副主任", "副部长"),
+    },
+    Rank.STOCK_LEVEL: {UnitKind.DEPARTMENT: ("股长",), None: ("办公室主任", "站长", "科长")},
+    Rank.STAFF: {None: ("科员", "办事员", "综合岗")},
+}
+
+
+def database_is_empty() -> bool:
+    return not db.session.scalar(select(func.count(User.id)))
+
+
+def load(now) -> list[tuple[str, str, str]]:
+    """Create the demo district in an empty database; returns (username, password, roles) of the role accounts."""
+    units = {}
+    for code, name, kind, parent in UNITS:
+        units[code] = services.create_unit(code, name, kind, units.get(parent), sort_order=len(units))
+
+    rng = random.Random(2026)
+    accounts = []
+    admin = None
+    for username, name, roles, unit_code, administers in ROLE_ACCOUNTS:
+        if unit_code is None:
+            user = services.create_admin(username, DEMO_PASSWORD, name, now)
+            admin = user
+        else:
+            cadre, _ = services.create_cadre(admin, _cadre_data(rng, username, name, units[unit_code], young=True), now)
+            user = cadre.user
+            for role in roles:
+                if role != Role.CADRE:
+                    user.roles.append(RoleAssignment(role=role, unit=units[administers] if administers else None))
+        user.set_password(DEMO_PASSWORD)
+        user.must_change_password = False
+        accounts.append((username, DEMO_PASSWORD, ", ".join(r.value for r in roles)))
+
+    cadre_units = [u for code, u in units.items() if code != "ZZB"]
+    for i in range(40):
+        name = _SURNAMES[i % len(_SURNAMES)] + _GIVEN[(i * 7) % len(_GIVEN)]
+        data = _cadre_data(rng, f"QE{1001 + i}", name, cadre_units[i % len(cadre_units)], young=i % 2 == 0)
+        if i in (37, 39):
+            data.status = CadreStatus.RETIRED
+        services.create_cadre(admin, data, now)
+    db.session.flush()
+    return accounts
+
+
+def _cadre_data(rng: random.Random, number: str, name: str, unit, young: bool) -> services.CadreData:
+    # Half the cadres are under 35 in 2026: the first qualification exams are for them.
+    birth_year = rng.randint(1992, 2000) if young else rng.randint(1968, 1991)
+    rank = rng.choices(list(Rank), weights=(1, 2, 3, 4) if young else (3, 3, 2, 2))[0]
+    return services.CadreData(
+        employee_number=number,
+        name=name,
+        gender=rng.choice(list(Gender)),
+        birth_date=date(birth_year, rng.randint(1, 12), rng.randint(1, 28)),
+        unit=unit,
+        rank=rank,
+        position=rng.choice(_POSITIONS[rank].get(unit.kind) or _POSITIONS[rank][None]),
+        education=rng.choices(list(Education), weights=(1, 4, 8, 3, 1))[0],
+        political_status=rng.choices(list(PoliticalStatus), weights=(12, 1, 2, 1, 2))[0],
+        phone=f"139{rng.randint(10000000, 99999999)}",
+    )
