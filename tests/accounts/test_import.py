@@ -1,0 +1,271 @@
+"""Bulk import of cadres from .xlsx, in the UI and the CLI: good files import whole, bad files change nothing."""
+
+import io
+import re
+from datetime import date, datetime
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from accounts import importing
+from accounts.models import Cadre, User
+from tests.factories import make_cadre, make_unit, make_user
+
+HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
+
+
+def good_rows():
+    return [
+        ["QE5001", "李文博", "男", date(1994, 3, 2), "QSZ", "副科级", "副镇长", "大学本科", "中共党员", "13900001111"],
+        ["QE5002", "王思琪", "女", "1996/7/15", "青山镇", "科员", "", "硕士研究生", "共青团员", ""],
+        ["QE5003", "赵志强", "male", "1988-11-30", "QSZ", "Section chief", "镇长", "bachelor", "CPC member", None],
+    ]
+
+
+def workbook(rows, headers=HEADERS) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(headers)
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def town(db):
+    unit = make_unit("青山镇", code="QSZ", kind="town")
+    db.session.commit()
+    return unit
+
+
+def count_cadres(db):
+    return db.session.scalar(select(func.count(Cadre.id)))
+
+
+def parse(data, actor):
+    return importing.parse_cadre_workbook(io.BytesIO(data), actor, date(2026, 11, 28))
+
+
+def issue_texts(result):
+    return [str(i) for i in result.issues]
+
+
+# ---------------------------------------------------------------- the parser and the commit
+
+
+def test_good_file_parses_all_spellings(app, town):
+    admin = make_user(roles=("org_admin",))
+    result = parse(workbook(good_rows()), admin)
+    assert result.ok, issue_texts(result)
+    first, second, third = (r.data for r in result.rows)
+    assert (first.gender, first.rank, first.education) == ("male", "deputy_section_chief", "bachelor")
+    assert second.birth_date == date(1996, 7, 15) and second.unit.id == town.id
+    assert (third.gender, third.rank, third.political_status) == ("male", "section_chief", "cpc_member")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda rows: rows[1].__setitem__(3, "1996年13月1日"), r"第3行 D列（出生日期）：.*不是有效日期"),
+        (lambda rows: rows[1].__setitem__(3, "last spring"), r"第3行 D列（出生日期）"),
+        (lambda rows: rows[2].__setitem__(4, "不存在的单位"), r"第4行 E列（单位）：.*不存在"),
+        (lambda rows: rows[0].__setitem__(1, ""), r"第2行 B列（姓名）：.*必填"),
+        (lambda rows: rows[0].__setitem__(2, "未知"), r"第2行 C列（性别）：.*男、女"),
+        (lambda rows: rows[2].__setitem__(0, "QE5001"), r"第4行 A列（工号）：.*第2行"),
+        (lambda rows: rows[0].__setitem__(3, datetime(2099, 1, 1)), r"第2行：.*出生日期"),
+    ],
+    ids=["impossible-date", "not-a-date", "unknown-unit", "empty-required", "bad-choice", "dup-in-file", "future"],
+)
+def test_bad_cells_are_reported_by_row_and_column(app, town, mutate, expected):
+    admin = make_user(roles=("org_admin",))
+    rows = good_rows()
+    mutate(rows)
+    result = parse(workbook(rows), admin)
+    assert not result.ok
+    assert any(re.search(expected, text) for text in issue_texts(result)), issue_texts(result)
+
+
+def test_existing_employee_number_is_reported_not_merged(app, town):
+    make_cadre(unit=town, user=make_user(username="QE5002"))
+    admin = make_user(roles=("org_admin",))
+    result = parse(workbook(good_rows()), admin)
+    assert any("第3行 A列（工号）" in t and "已存在" in t for t in issue_texts(result)), issue_texts(result)
+
+
+def test_wrong_header_is_reported(app, town):
+    admin = make_user(roles=("org_admin",))
+    headers = [*HEADERS[:2], "性 别?", *HEADERS[3:]]
+    result = parse(workbook(good_rows(), headers), admin)
+    texts = issue_texts(result)
+    assert any("第1行 C列（性 别?）" in t for t in texts), texts
+    assert any("性别" in t and "缺少" in t for t in texts), texts
+
+
+def test_not_a_workbook(app):
+    admin = make_user(roles=("org_admin",))
+    result = parse(b"this is not a spreadsheet", admin)
+    assert len(result.issues) == 1 and ".xlsx" in issue_texts(result)[0]
+    assert not result.rows
+
+
+def test_unit_outside_the_importers_scope(app, town):
+    other = make_unit("柳河镇", code="LHZ")
+    unit_admin = make_user(roles=("unit_admin",), unit=other)
+    result = parse(workbook(good_rows()), unit_admin)
+    assert any("管辖范围" in t for t in issue_texts(result)), issue_texts(result)
+
+
+def test_empty_rows_are_skipped_and_empty_file_is_an_error(app, town):
+    admin = make_user(roles=("org_admin",))
+    rows = good_rows()
+    rows.insert(1, [None] * 10)
+    assert parse(workbook(rows), admin).ok
+    assert not parse(workbook([]), admin).ok
+
+
+def test_template_round_trip(app, town):
+    admin = make_user(roles=("org_admin",))
+    wb = load_workbook(io.BytesIO(importing.build_template(admin)))
+    assert [c.value for c in wb.worksheets[0][1]] == HEADERS
+    assert wb.worksheets[0].freeze_panes == "A2"
+    codes = [row[0] for row in wb.worksheets[1].iter_rows(min_row=2, values_only=True) if row[0]]
+    assert "QSZ" in codes
+    ws = wb.worksheets[0]
+    ws.append(good_rows()[0])
+    buf = io.BytesIO()
+    wb.save(buf)
+    assert parse(buf.getvalue(), admin).ok
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def upload(client, data, name="cadres.xlsx"):
+    return client.post_form(
+        "/admin/cadres/import",
+        {"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_ui_import_preview_then_commit(client, auth, db, town):
+    auth.login_as("org_admin")
+    before = count_cadres(db)
+    html = upload(client, workbook(good_rows())).get_data(as_text=True)
+    assert "李文博" in html and "/admin/cadres/import/commit" in html
+    assert count_cadres(db) == before  # the preview writes nothing
+
+    response = client.post_form("/admin/cadres/import/commit")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert count_cadres(db) == before + 3
+    passwords = re.findall(r"<td><code>([^<]+)</code></td>", html)
+    assert len(passwords) == 3
+    user = db.session.scalar(select(User).where(User.username == "QE5001"))
+    assert user.must_change_password and user.check_password(passwords[0])
+
+    # The one-time passwords can be exported from the page that shows them.
+    form = {"number": ["QE5001"], "name": ["李文博"], "unit": ["青山镇"], "password": [passwords[0]]}
+    export = client.post_form("/admin/cadres/import/credentials", form)
+    sheet = load_workbook(io.BytesIO(export.data)).active
+    assert [c.value for c in sheet[2]] == ["QE5001", "李文博", "青山镇", passwords[0]]
+    # A second commit finds nothing pending.
+    assert client.post_form("/admin/cadres/import/commit").status_code == 302
+
+
+def test_ui_bad_file_lists_problems_and_writes_nothing(client, auth, db, town):
+    auth.login_as("org_admin")
+    rows = good_rows()
+    rows[1][3] = "不是日期"
+    rows[2][4] = "火星镇"
+    before = count_cadres(db)
+    response = upload(client, workbook(rows))
+    html = response.get_data(as_text=True)
+    assert "第3行 D列（出生日期）" in html and "第4行 E列（单位）" in html
+    assert "/admin/cadres/import/commit" not in html
+    assert client.post_form("/admin/cadres/import/commit").status_code == 200  # re-checked, refused again
+    assert count_cadres(db) == before
+
+
+def test_ui_import_in_english(client, auth, db, town):
+    auth.login_as("org_admin")
+    client.post_form("/language", {"locale": "en"})
+    rows = good_rows()
+    rows[0][1] = ""
+    html = upload(client, workbook(rows)).get_data(as_text=True)
+    assert "Row 2, column B (姓名): This cell is required." in html
+
+
+def test_commit_rechecks_what_changed_since_the_preview(client, auth, db, town):
+    auth.login_as("org_admin")
+    upload(client, workbook(good_rows()))
+    make_user(username="QE5003")  # someone takes a number between preview and commit
+    db.session.commit()
+    before = count_cadres(db)
+    html = client.post_form("/admin/cadres/import/commit").get_data(as_text=True)
+    assert "第4行 A列（工号）" in html
+    assert count_cadres(db) == before
+
+
+def test_template_download(client, auth, db, town):
+    auth.login_as("unit_admin", unit=town)
+    response = client.get("/admin/cadres/import/template")
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    assert [c.value for c in load_workbook(io.BytesIO(response.data)).active[1]] == HEADERS
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def cli_admin(db):
+    admin = make_user(username="root", roles=("system_admin",))
+    db.session.commit()
+    return admin
+
+
+def test_cli_import_dry_run_then_real(runner, db, town, cli_admin, tmp_path):
+    path = tmp_path / "cadres.xlsx"
+    path.write_bytes(workbook(good_rows()))
+    before = count_cadres(db)
+    result = runner.invoke(args=["cadres", "import", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert count_cadres(db) == before
+    out = tmp_path / "passwords.xlsx"
+    result = runner.invoke(args=["cadres", "import", str(path), "--passwords-out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert count_cadres(db) == before + 3
+    rows = list(load_workbook(out).active.iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in rows] == ["QE5001", "QE5002", "QE5003"]
+
+
+def test_cli_import_bad_file_exits_nonzero_and_writes_nothing(runner, db, town, cli_admin, tmp_path):
+    rows = good_rows()
+    rows[0][0] = ""
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(workbook(rows))
+    before = count_cadres(db)
+    result = runner.invoke(args=["cadres", "import", str(path)])
+    assert result.exit_code == 1
+    assert "第2行 A列（工号）" in result.output
+    assert count_cadres(db) == before
+
+
+def test_cli_template(runner, db, town, cli_admin, tmp_path):
+    out = tmp_path / "template.xlsx"
+    result = runner.invoke(args=["cadres", "template", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [c.value for c in load_workbook(out).active[1]] == HEADERS
+
+
+def test_cli_create_admin(runner, db):
+    result = runner.invoke(args=["accounts", "create-admin", "boss", "--password-stdin"], input="Str0ngPassword\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "boss"))
+    assert user.check_password("Str0ngPassword") and "system_admin" in user.role_names
+    result = runner.invoke(args=["accounts", "create-admin", "boss2", "--password-stdin"], input="weak\n")
+    assert result.exit_code != 0
+    assert db.session.scalar(select(User).where(User.username == "boss2")) is None

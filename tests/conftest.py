@@ -1,0 +1,205 @@
+"""Fixtures: one migrated database per run (SQLite, or PostgreSQL when TEST_DATABASE_URL says so), emptied after
+every test; `app`, `client`, `runner`, `db` and `auth` as in Flask's tutorial."""
+
+import os
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import make_url, text
+
+from app import create_app
+from config import TestConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _postgres_database(base_url: str):
+    """Create a throwaway database on the server of `base_url`; return (url, drop) or raise if unreachable."""
+    import psycopg
+
+    url = make_url(base_url)
+    name = f"qe_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_dsn = url.set(drivername="postgresql", database=url.database or "postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url.set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False), drop
+
+
+_DB_STATE: dict = {}
+
+
+def pytest_configure(config):
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if base.startswith("postgres"):
+        try:
+            url, drop = _postgres_database(base)
+        except Exception as exc:  # server down, bad credentials, driver missing
+            reason = f"PostgreSQL at TEST_DATABASE_URL is not reachable: {exc}"
+            if os.environ.get("TEST_REQUIRE_DB"):
+                raise pytest.UsageError(reason) from exc
+            _DB_STATE["skip"] = reason
+            return
+        _DB_STATE.update(url=url, drop=drop, kind="postgresql")
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="qe-test-"))
+        _DB_STATE.update(url=f"sqlite:///{tmp / 'test.db'}", kind="sqlite", tmp=tmp)
+
+
+def pytest_report_header(config):
+    if "skip" in _DB_STATE:
+        return f"database: SKIPPED ({_DB_STATE['skip']})"
+    return f"database: {_DB_STATE.get('kind')} {make_url(_DB_STATE['url']).render_as_string()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if "skip" in _DB_STATE:
+        marker = pytest.mark.skip(reason=_DB_STATE["skip"])
+        for item in items:
+            item.add_marker(marker)
+
+
+def pytest_unconfigure(config):
+    if "drop" in _DB_STATE:
+        _DB_STATE.pop("drop")()
+
+
+class CSRFClient(FlaskClient):
+    """A test client that can post forms the way a browser does: with the CSRF token of its session.
+
+    Each request runs in an app context of its own (fresh `g`, fresh database session), as in production, even
+    though the test itself holds one open: state never leaks from the test or an earlier request into a request.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        html = self.get("/login", follow_redirects=True).get_data(as_text=True)
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def post_form(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    return _DB_STATE["url"]
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url, tmp_path_factory):
+    """Build the schema once per run through the migrations, exactly as `flask db upgrade` does."""
+    from flask_migrate import upgrade
+
+    app = _make_app(database_url, tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        from core.extensions import db
+
+        db.engine.dispose()
+    return True
+
+
+def _make_app(database_url, instance_path, **overrides):
+    cfg = type("RunConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+    app = create_app(cfg)
+    app.instance_path = str(instance_path)
+    app.test_client_class = CSRFClient
+    return app
+
+
+def _empty_all_tables(db):
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+@pytest.fixture
+def app(_migrated, database_url, tmp_path):
+    app = _make_app(database_url, tmp_path / "instance")
+    from core.extensions import db
+
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables(db)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    from core.extensions import db
+
+    return db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client, app):
+        self.client = client
+        self.app = app
+
+    def login(self, username, password=None):
+        from tests.factories import PASSWORD
+
+        return self.client.post_form("/login", {"username": username, "password": password or PASSWORD})
+
+    def login_as(self, role, **kwargs):
+        """Create a user holding `role` (see factories.make_user_with_role) and log in; returns the user."""
+        from core.extensions import db
+        from tests.factories import make_user_with_role
+
+        user = make_user_with_role(role, **kwargs)
+        db.session.commit()
+        response = self.login(user.username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    def logout(self):
+        return self.client.post_form("/logout")
+
+
+@pytest.fixture
+def auth(client, app):
+    return AuthActions(client, app)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (TEST_FORBID_SKIPS=1) a skipped test is a failure: a silently skipped database or browser run
+    must not pass for a green one."""
+    if not os.environ.get("TEST_FORBID_SKIPS"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"TEST_FORBID_SKIPS: {skipped} test(s) were skipped; failing the run.", red=True)
+        session.exitstatus = 1

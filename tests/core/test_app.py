@@ -1,0 +1,75 @@
+"""The factory, configuration, migrations, error pages and CSRF."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from app import create_app
+from config import Config, load_secret_key
+from tests.factories import make_user
+
+
+def test_secret_key_is_generated_once_into_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = load_secret_key(str(tmp_path))
+    assert len(first) >= 40
+    assert load_secret_key(str(tmp_path)) == first
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert load_secret_key(str(tmp_path)) == "from-the-environment"
+
+
+def test_database_url_selects_postgresql(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://qe@db.example/qualexam")
+    values = Config.from_env(str(tmp_path))
+    assert values["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://qe@db.example/qualexam"
+    monkeypatch.delenv("DATABASE_URL")
+    assert Config.from_env(str(tmp_path))["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert Config.from_env(str(tmp_path))["SESSION_COOKIE_SECURE"] is True  # secure unless told otherwise
+
+
+def test_production_factory_builds_without_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/prod.db")
+    app = create_app()
+    assert not app.testing and app.config["SESSION_COOKIE_SECURE"]
+    assert {"accounts", "question_bank", "exam", "archive", "reports"} <= set(app.blueprints)
+
+
+def test_models_and_migrations_agree(app, db):
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    assert diff == [], "models changed without a migration: run `flask db migrate`"
+
+
+def test_post_without_csrf_token_is_rejected(client, db):
+    make_user(username="C1001")
+    db.session.commit()
+    response = client.post("/login", data={"username": "C1001", "password": "Passw0rd-test"})
+    assert response.status_code == 400
+    assert "安全校验失败" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_json_post_without_csrf_header_is_rejected(client, auth, db):
+    auth.login_as("cadre")
+    response = client.post("/language", json={"locale": "en"}, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "csrf"
+    token = client.csrf_token()
+    response = client.post("/language", data={"locale": "en"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 302  # the header is accepted in place of the form field
+
+
+def test_404_page_is_html_and_translated(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
+
+
+def test_unexpected_errors_roll_back_and_show_500(app, client):
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.get("/boom")
+    assert response.status_code == 500

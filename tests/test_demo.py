@@ -1,0 +1,32 @@
+"""The demo district: loads into an empty database only, and every demo account can log in."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from accounts.models import Cadre, Unit
+from demo import district
+
+
+def test_demo_load_and_every_account_logs_in(runner, db, app):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert "admin" in result.output and district.DEMO_PASSWORD in result.output
+    assert db.session.scalar(select(func.count(Cadre.id))) >= 40
+    assert db.session.scalar(select(func.count(Unit.id))) == len(district.UNITS)
+    for username, *_ in district.ROLE_ACCOUNTS:
+        client = app.test_client()
+        response = client.post_form("/login", {"username": username, "password": district.DEMO_PASSWORD})
+        assert response.status_code == 302 and response.headers["Location"] == "/", username
+        assert client.get("/").status_code == 200
+    # Mixed ages around the under-35 line of the first exams, and every rank.
+    ages = [c.age_on(date(2026, 11, 28)) for c in db.session.scalars(select(Cadre))]
+    assert min(ages) < 35 <= max(ages)
+    assert len({c.rank for c in db.session.scalars(select(Cadre))}) == 4
+
+
+def test_demo_load_refuses_a_non_empty_database(runner, db):
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    assert runner.invoke(args=["demo", "load"]).exit_code != 0
+    result = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert result.exit_code == 0 and "not loaded" in result.output
