@@ -1,0 +1,54 @@
+# QualExam: `make run` serves the demo district; `make test` runs the whole suite. Both install into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install translations run test test-browser browser-deps lint fmt extract-messages
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP) translations
+
+## Compile the .po catalogues (kept in git) into .mo files (not kept).
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d translations 2>&1 | grep -v '^$$' || true
+	@test -f translations/zh_Hans_CN/LC_MESSAGES/messages.mo
+
+## Serve on http://127.0.0.1:5000 (plain HTTP, so the session cookie may not be marked Secure here).
+run: install
+	QE_COOKIE_SECURE=0 $(FLASK) db upgrade
+	QE_COOKIE_SECURE=0 $(FLASK) demo load --if-empty
+	QE_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
+
+## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server.
+test: install
+	$(BIN)/pytest
+
+## Only the real-browser tests (installs Debian's Chromium first when run as root).
+test-browser: install browser-deps
+	TEST_REQUIRE_BROWSER=1 $(BIN)/pytest -m browser
+
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests."; exit 1; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Refresh the catalogues after changing visible strings; then translate the new entries in the zh_Hans_CN .po.
+extract-messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
