@@ -1,7 +1,7 @@
 """`flask accounts …` and `flask cadres …`: first admin, cadre import and its template."""
 
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -39,6 +39,16 @@ def create_admin(username, name, password_stdin):
         raise click.ClickException(str(exc.message)) from exc
     db.session.commit()
     click.echo(f"System administrator {username} created.")
+
+
+@accounts_cli.command("prune-logins")
+@click.option("--days", default=90, show_default=True, help="Keep this many days of login records.")
+@with_appcontext
+def prune_logins(days):
+    """Delete old login attempts and ended login sessions (run it from cron)."""
+    attempts, sessions = services.prune_login_records(now_utc() - timedelta(days=days))
+    db.session.commit()
+    click.echo(f"Deleted {attempts} login attempt(s) and {sessions} ended session(s) older than {days} days.")
 
 
 @click.group("cadres", help="Import cadres and write the import template.")

@@ -204,7 +204,8 @@ def _validate_rows(rows, positions, actor, today, result: ImportResult) -> None:
     by_code, by_name = _unit_lookup()
     vocab = {key: enum_vocabulary(enum) for key, enum in ENUM_COLUMNS.items()}
     columns = {c.key: c for c in COLUMNS}
-    seen_numbers: dict[str, int] = {}
+    seen_numbers: dict[str, int] = {}  # lower-cased number -> first row
+    spelled: dict[str, str] = {}  # lower-cased number -> as written
     parsed: list[tuple[int, dict]] = []
 
     for row_no, values in enumerate(rows, start=2):
@@ -264,12 +265,21 @@ def _validate_rows(rows, positions, actor, today, result: ImportResult) -> None:
                 problem("employee_number", _("Employee number %(n)s also appears in row %(r)d.", n=number, r=first))
             else:
                 seen_numbers[number.lower()] = row_no
+                spelled[number.lower()] = number
         if len(result.issues) == row_issues:
             parsed.append((row_no, fields))
 
+    # Numbers already in the system are reported on every row that has one, even rows with other problems.
     existing = _existing_numbers(list(seen_numbers))
+    number_col = get_column_letter(positions["employee_number"] + 1)
+    for key, row_no in seen_numbers.items():
+        if key in existing:
+            message = _("Employee number %(n)s already exists in the system.", n=spelled[key])
+            result.issues.append(ImportIssue(row_no, number_col, columns["employee_number"].header_zh, message))
     for row_no, fields in parsed:
         number = fields["employee_number"]
+        if number.lower() in existing:
+            continue
         data = CadreData(
             employee_number=number,
             name=fields["name"],
@@ -283,15 +293,10 @@ def _validate_rows(rows, positions, actor, today, result: ImportResult) -> None:
             phone=fields.get("phone", ""),
             status=CadreStatus.SERVING,
         )
-        if number.lower() in existing:
-            col = get_column_letter(positions["employee_number"] + 1)
-            result.issues.append(
-                ImportIssue(row_no, col, "工号", _("Employee number %(n)s already exists in the system.", n=number))
-            )
-            continue
         for message in cadre_data_problems(data, today):
             result.issues.append(ImportIssue(row_no, None, None, message))
         result.rows.append(ImportRow(row_no, data))
+    result.issues.sort(key=lambda issue: (issue.row or 0, len(issue.column or ""), issue.column or ""))
 
 
 def _existing_numbers(numbers: list[str]) -> set[str]:

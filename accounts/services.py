@@ -4,11 +4,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import (
     Cadre,
@@ -63,6 +65,15 @@ def normalise_username(username: str) -> str:
     return (username or "").strip()
 
 
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _dummy_password_check(password: str) -> None:
+    check_password_hash(_dummy_hash(), password)
+
+
 def _recent_failures(column, value: str, now: datetime) -> int:
     window = timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
     return db.session.scalar(
@@ -97,6 +108,8 @@ def authenticate(username: str, password: str, ip: str, now: datetime) -> User:
             status=429,
         )
     user = db.session.scalar(select(User).where(func.lower(User.username) == key))
+    if user is None:
+        _dummy_password_check(password)  # same cost as a real check: timing does not reveal which usernames exist
     ok = user is not None and user.check_password(password) and user.active
     db.session.add(LoginAttempt(username=key, ip=ip, succeeded=ok, at=now))
     if not ok:
@@ -141,6 +154,15 @@ def end_all_sessions(user: User, now: datetime, except_key: str | None = None) -
     if except_key:
         stmt = stmt.where(LoginSession.key != except_key)
     db.session.execute(stmt.values(ended_at=now))
+
+
+def prune_login_records(before: datetime) -> tuple[int, int]:
+    """Delete login attempts and ended sessions older than `before`; returns how many of each."""
+    attempts = db.session.execute(delete(LoginAttempt).where(LoginAttempt.at < before)).rowcount
+    sessions = db.session.execute(
+        delete(LoginSession).where(LoginSession.ended_at.is_not(None), LoginSession.ended_at < before)
+    ).rowcount
+    return attempts, sessions
 
 
 def change_password(user: User, current: str, new: str, now: datetime) -> None:

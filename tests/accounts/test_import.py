@@ -95,6 +95,16 @@ def test_existing_employee_number_is_reported_not_merged(app, town):
     assert any("第3行 A列（工号）" in t and "已存在" in t for t in issue_texts(result)), issue_texts(result)
 
 
+def test_existing_number_is_reported_even_on_a_row_with_other_problems(app, town):
+    make_user(username="QE5001")
+    admin = make_user(roles=("org_admin",))
+    rows = good_rows()
+    rows[0][5] = "处长"
+    texts = issue_texts(parse(workbook(rows), admin))
+    assert texts[0].startswith("第2行 A列（工号）") and "QE5001" in texts[0], texts
+    assert texts[1].startswith("第2行 F列（职级）"), texts
+
+
 def test_wrong_header_is_reported(app, town):
     admin = make_user(roles=("org_admin",))
     headers = [*HEADERS[:2], "性 别?", *HEADERS[3:]]

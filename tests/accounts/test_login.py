@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from accounts import services
 from accounts.models import LoginAttempt, LoginSession, User
@@ -182,3 +182,18 @@ def test_security_headers(client):
     response = client.get("/login")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_prune_login_records(runner, db):
+    old = now_utc() - timedelta(days=100)
+    user = make_user()
+    db.session.add(LoginAttempt(username="x", ip="1.1.1.1", succeeded=False, at=old))
+    db.session.add(LoginAttempt(username="x", ip="1.1.1.1", succeeded=False, at=now_utc()))
+    db.session.add(LoginSession(key="k-old", user=user, created_at=old, ended_at=old))
+    db.session.add(LoginSession(key="k-live", user=user, created_at=old))
+    db.session.commit()
+    result = runner.invoke(args=["accounts", "prune-logins", "--days", "90"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(LoginAttempt.id))) == 1
+    assert set(db.session.scalars(select(LoginSession.key))) == {"k-live"}
