@@ -24,7 +24,7 @@ translations: $(STAMP)
 ## Serve on http://127.0.0.1:5000 (plain HTTP, so the session cookie may not be marked Secure here).
 run: install
 	QE_COOKIE_SECURE=0 $(FLASK) db upgrade
-	QE_COOKIE_SECURE=0 $(FLASK) demo load --if-empty
+	QE_COOKIE_SECURE=0 QE_ALLOW_DEMO=1 $(FLASK) demo load --if-empty
 	QE_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server.
@@ -50,5 +50,5 @@ fmt: $(STAMP)
 
 ## Refresh the catalogues after changing visible strings; then translate the new entries in the zh_Hans_CN .po.
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --no-location --sort-output -o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete

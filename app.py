@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
         app.config.update(config)
     if app.config.get("TRUSTED_PROXIES"):
         n = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
     from core import i18n
     from core.errors import register_error_handlers
@@ -47,8 +47,9 @@ def create_app(config=None) -> Flask:
 
     from accounts.cli import accounts_cli, cadres_cli
     from demo.cli import demo_cli
+    from question_bank.cli import banks_cli, questions_cli
 
-    for group in (accounts_cli, cadres_cli, demo_cli):
+    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, demo_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

@@ -18,15 +18,21 @@ def load_secret_key(instance_path: str) -> str:
     if key:
         return key
     path = Path(instance_path) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    # Create with 0600 so the key is never world-readable, even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+    if not path.exists():
+        # Written whole under a temporary name, then linked into place: several workers starting at once agree on
+        # one key, and none ever reads a half-written file. 0600 from the start: never world-readable.
+        tmp = path.with_name(f"secret_key.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)  # fails if another worker won the race; its key is then the key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 class Config:
@@ -49,8 +55,12 @@ class Config:
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     #: Higher than per account: a whole office often shares one NAT address.
     LOGIN_MAX_FAILURES_PER_IP = 20
+    #: A login session ends this long after login, or after this long without a request.
+    SESSION_MAX_HOURS = 12
+    SESSION_IDLE_MINUTES = 120
 
     CADRES_PER_PAGE = 20
+    QUESTIONS_PER_PAGE = 20
     TESTING = False
 
     @classmethod

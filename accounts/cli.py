@@ -1,7 +1,7 @@
 """`flask accounts …` and `flask cadres …`: first admin, cadre import and its template."""
 
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -12,7 +12,7 @@ from accounts import importing, services
 from accounts.models import RoleAssignment, User
 from core.errors import DomainError
 from core.extensions import db
-from core.models import now_utc
+from core.models import local_today, now_utc
 from core.policy import Role
 
 
@@ -56,7 +56,7 @@ def cadres_cli():
     pass
 
 
-def _cli_actor() -> User:
+def cli_actor() -> User:
     """The CLI acts as the first system administrator, so imports are audited against a real account."""
     actor = db.session.scalar(
         select(User).join(RoleAssignment).where(RoleAssignment.role == Role.SYSTEM_ADMIN).order_by(User.id)
@@ -71,7 +71,7 @@ def _cli_actor() -> User:
 @with_appcontext
 def template(output):
     """Write the .xlsx import template."""
-    Path(output).write_bytes(importing.build_template(_cli_actor()))
+    Path(output).write_bytes(importing.build_template(cli_actor()))
     click.echo(f"Template written to {output}")
 
 
@@ -86,9 +86,9 @@ def template(output):
 @with_appcontext
 def import_cadres(file, dry_run, passwords_out):
     """Import cadres from an .xlsx file: all rows or none. Exit status 1 on any error."""
-    actor = _cli_actor()
+    actor = cli_actor()
     with open(file, "rb") as fh:
-        result = importing.parse_cadre_workbook(fh, actor, date.today())
+        result = importing.parse_cadre_workbook(fh, actor, local_today())
     if not result.ok:
         for issue in result.issues:
             click.echo(str(issue), err=True)

@@ -42,10 +42,6 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField(_l("Change password"))
 
 
-class ActionForm(FlaskForm):
-    """An empty form: a POST button that carries only the CSRF token."""
-
-
 class LanguageForm(FlaskForm):
     locale = HiddenField(validators=[DataRequired()])
     next = HiddenField()

@@ -1,6 +1,5 @@
 """Bulk import of cadres from .xlsx: the template, all-or-nothing validation with row/column messages, the commit."""
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -8,8 +7,7 @@ from datetime import date, datetime
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import func, select
@@ -19,9 +17,20 @@ from accounts.services import CadreData, cadre_data_problems, create_cadre, unit
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
+from core.imports import ImportIssue
 from core.policy import can
+from core.spreadsheets import (
+    HEADER_FONT,
+    append_row,
+    new_workbook,
+    open_uploaded_workbook,
+    sheet_rows,
+    style_header,
+    to_bytes,
+)
 
-MAX_ROWS = 5000
+#: Each new account costs one scrypt hash (~80 ms here): 1,000 rows fit in one web request; use the CLI for more.
+MAX_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -45,27 +54,6 @@ COLUMNS = (
     Column("phone", "手机号码", _l("Phone"), required=False),
 )
 ENUM_COLUMNS = {"gender": Gender, "rank": Rank, "education": Education, "political_status": PoliticalStatus}
-
-
-@dataclass
-class ImportIssue:
-    row: int | None
-    column: str | None  # letter, e.g. "C"
-    header: str | None
-    message: str
-
-    def __str__(self) -> str:
-        if self.row and self.column:
-            return _(
-                "Row %(row)d, column %(col)s (%(header)s): %(msg)s",
-                row=self.row,
-                col=self.column,
-                header=self.header,
-                msg=self.message,
-            )
-        if self.row:
-            return _("Row %(row)d: %(msg)s", row=self.row, msg=self.message)
-        return self.message
 
 
 @dataclass
@@ -176,25 +164,39 @@ def _unit_lookup() -> tuple[dict[str, Unit], dict[str, list[Unit]]]:
 def parse_cadre_workbook(stream, actor, today: date) -> ImportResult:
     """Read and validate an uploaded workbook; writes nothing. Every problem is reported with row and column."""
     result = ImportResult()
-    try:
-        wb = load_workbook(stream, read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a file that is not a workbook
-        result.issues.append(ImportIssue(None, None, None, _("The file is not a valid .xlsx workbook.")))
+    wb, error = open_uploaded_workbook(stream.read())
+    if error:
+        result.issues.append(ImportIssue(None, None, None, error))
         return result
     try:
-        ws = wb.worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            result.issues.append(ImportIssue(None, None, None, _("The workbook is empty.")))
-            return result
-        positions, issues = _match_headers(header)
-        result.issues.extend(issues)
-        if issues:
-            return result
-        _validate_rows(rows, positions, actor, today, result)
-    finally:
-        wb.close()
+        rows = sheet_rows(wb, MAX_ROWS + 1)
+    except ValueError as exc:
+        message = (
+            _("Too many rows (at most %(n)d).", n=MAX_ROWS)
+            if str(exc) == "too many rows"
+            else _("The workbook is damaged and cannot be read.")
+        )
+        result.issues.append(ImportIssue(None, None, None, message))
+        return result
+    for row_no, values in rows:
+        for idx, (_value, is_formula) in enumerate(values):
+            if is_formula:
+                result.issues.append(
+                    ImportIssue(
+                        row_no, get_column_letter(idx + 1), None, _("Formulas are not accepted; type the value.")
+                    )
+                )
+    if result.issues:
+        return result
+    rows = [(row_no, [v for v, _f in values]) for row_no, values in rows]
+    if not rows:
+        result.issues.append(ImportIssue(None, None, None, _("The workbook is empty.")))
+        return result
+    positions, issues = _match_headers(rows[0][1])
+    result.issues.extend(issues)
+    if issues:
+        return result
+    _validate_rows(rows[1:], positions, actor, today, result)
     if not result.rows and not result.issues:
         result.issues.append(ImportIssue(None, None, None, _("The workbook has no cadre rows.")))
     return result
@@ -208,14 +210,11 @@ def _validate_rows(rows, positions, actor, today, result: ImportResult) -> None:
     spelled: dict[str, str] = {}  # lower-cased number -> as written
     parsed: list[tuple[int, dict]] = []
 
-    for row_no, values in enumerate(rows, start=2):
+    for row_no, values in rows:
         values = tuple(values or ())
         cells = {key: (values[idx] if idx < len(values) else None) for key, idx in positions.items()}
         if all(_cell_text(v) == "" for v in cells.values()):
             continue
-        if len(parsed) >= MAX_ROWS:
-            result.issues.append(ImportIssue(row_no, None, None, _("Too many rows (at most %(n)d).", n=MAX_ROWS)))
-            return
         row_issues = len(result.issues)
 
         def problem(key: str, message: str, row_no=row_no) -> None:
@@ -296,7 +295,7 @@ def _validate_rows(rows, positions, actor, today, result: ImportResult) -> None:
         for message in cadre_data_problems(data, today):
             result.issues.append(ImportIssue(row_no, None, None, message))
         result.rows.append(ImportRow(row_no, data))
-    result.issues.sort(key=lambda issue: (issue.row or 0, len(issue.column or ""), issue.column or ""))
+    result.issues.sort(key=ImportIssue.sort_key)
 
 
 def _existing_numbers(numbers: list[str]) -> set[str]:
@@ -329,18 +328,6 @@ def commit_cadre_import(actor, result: ImportResult, now: datetime) -> list[Cred
 
 # ---------------------------------------------------------------- workbooks we hand out
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="DDE7F3")
-
-
-def _style_header(ws, widths) -> None:
-    for idx, width in enumerate(widths, start=1):
-        cell = ws.cell(row=1, column=idx)
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
-        ws.column_dimensions[get_column_letter(idx)].width = width
-    ws.freeze_panes = "A2"
-
 
 def build_template(actor) -> bytes:
     """The import template: Chinese headers, an example row, drop-down lists, and a sheet of units and values."""
@@ -348,19 +335,19 @@ def build_template(actor) -> bytes:
     ws = wb.active
     ws.title = "干部信息"
     ws.append([c.header_zh for c in COLUMNS])
-    _style_header(ws, [12, 10, 8, 14, 28, 14, 20, 18, 16, 16])
+    style_header(ws, [12, 10, 8, 14, 28, 14, 20, 18, 16, 16])
     ref = wb.create_sheet("填写说明")
     ref.append(["单位代码", "单位名称", "上级单位"])
     units = units_in_scope(actor)
     for u in units:
-        ref.append([u.code, u.name, u.parent.name if u.parent else ""])
-    _style_header(ref, [14, 30, 30])
+        append_row(ref, [u.code, u.name, u.parent.name if u.parent else ""])
+    style_header(ref, [14, 30, 30])
 
     lists_col = 5
     for key, enum in ENUM_COLUMNS.items():
         labels = [_zh_label(v) for v in enum]
         letter = get_column_letter(lists_col)
-        ref.cell(row=1, column=lists_col, value=next(c.header_zh for c in COLUMNS if c.key == key)).font = _HEADER_FONT
+        ref.cell(row=1, column=lists_col, value=next(c.header_zh for c in COLUMNS if c.key == key)).font = HEADER_FONT
         for i, text in enumerate(labels, start=2):
             ref.cell(row=i, column=lists_col, value=text)
         ref.column_dimensions[letter].width = 18
@@ -385,19 +372,11 @@ def build_template(actor) -> bytes:
         for row in range(2, 202):
             ws[f"{letter}{row}"].number_format = "@"  # keep leading zeros
     ref.cell(row=len(units) + 3, column=1, value="单位一栏填写单位代码或单位全称；出生日期格式如 1990-05-01。")
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return to_bytes(wb)
 
 
 def build_credentials_workbook(credentials: list[Credential]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "初始密码"
-    ws.append(["工号", "姓名", "单位", "初始密码"])
+    wb, ws = new_workbook("初始密码", ["工号", "姓名", "单位", "初始密码"], [14, 12, 30, 16])
     for c in credentials:
-        ws.append([c.employee_number, c.name, c.unit, c.password])
-    _style_header(ws, [14, 12, 30, 16])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+        append_row(ws, [c.employee_number, c.name, c.unit, c.password])
+    return to_bytes(wb)

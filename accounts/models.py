@@ -5,7 +5,18 @@ from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -128,7 +139,7 @@ class Unit(db.Model):
 
 
 class User(UserMixin, db.Model):
-    """An account. The username is the employee number (工号)."""
+    """An account. The username is the employee number (工号), unique whatever its letter case."""
 
     __tablename__ = "users"
 
@@ -185,6 +196,10 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+# Usernames are compared without letter case (login, duplicates); the database makes that a guarantee.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class RoleAssignment(db.Model):
@@ -262,11 +277,13 @@ class LoginSession(db.Model):
 
     __tablename__ = "login_sessions"
 
-    #: 256-bit random key (URL-safe); the only thing the session cookie carries for the login.
+    #: SHA-256 (hex) of the 256-bit random key that the session cookie carries; the key itself is never stored.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Updated at most once a minute; a session idle for longer than SESSION_IDLE_MINUTES ends.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(255))
 
@@ -287,4 +304,6 @@ class LoginAttempt(db.Model):
     username: Mapped[str] = mapped_column(String(64))
     ip: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
+    #: Refused because the account or address was locked; not counted as a failure.
+    throttled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

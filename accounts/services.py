@@ -1,5 +1,7 @@
 """Account, unit and cadre rules. Functions flush and never commit; the request or CLI command commits once."""
 
+import hashlib
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -8,7 +10,7 @@ from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -74,32 +76,66 @@ def _dummy_password_check(password: str) -> None:
     check_password_hash(_dummy_hash(), password)
 
 
+def ip_key(ip: str | None) -> str:
+    """The address a login attempt counts against; an IPv6 client counts by its /64, which one host controls."""
+    try:
+        addr = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return (ip or "unknown")[:64]
+    if addr.version == 6:
+        if addr.ipv4_mapped:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{addr}/64", strict=False))
+    return str(addr)
+
+
 def _recent_failures(column, value: str, now: datetime) -> int:
     window = timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
     return db.session.scalar(
         select(func.count(LoginAttempt.id)).where(
-            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > now - window
+            column == value,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.throttled.is_(False),
+            LoginAttempt.at > now - window,
         )
     )
 
 
-def login_locked(username: str, ip: str, now: datetime) -> bool:
+def login_locked(username: str, ip: str, now: datetime, pending: int = 0) -> bool:
+    """Has the account or the address used up its failures? `pending` attempts already recorded for this try are
+    counted as failures too (see begin_login_attempt)."""
     cfg = current_app.config
     return (
-        _recent_failures(LoginAttempt.username, username.lower(), now) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-        or _recent_failures(LoginAttempt.ip, ip, now) >= cfg["LOGIN_MAX_FAILURES_PER_IP"]
+        _recent_failures(LoginAttempt.username, username.lower(), now) - pending
+        >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+        or _recent_failures(LoginAttempt.ip, ip_key(ip), now) - pending >= cfg["LOGIN_MAX_FAILURES_PER_IP"]
     )
 
 
-def authenticate(username: str, password: str, ip: str, now: datetime) -> User:
-    """Check a login. Raises DomainError for a throttled account/address or bad credentials; records every try.
+def begin_login_attempt(username: str, ip: str, now: datetime) -> LoginAttempt:
+    """Record a login attempt before its password is checked, as a failure until it succeeds.
+
+    The caller commits it before calling authenticate(): parallel guesses then see each other, so a burst of
+    requests cannot get more password checks than the limit allows.
+    """
+    attempt = LoginAttempt(
+        username=normalise_username(username).lower()[:64], ip=ip_key(ip), succeeded=False, throttled=False, at=now
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    return attempt
+
+
+def authenticate(attempt: LoginAttempt, username: str, password: str, now: datetime) -> User:
+    """Check a login recorded by begin_login_attempt. Raises DomainError for a throttled account or address, or
+    bad credentials.
 
     While throttled even the right password is refused, or throttling would only slow guessing, not stop it.
+    Throttled attempts do not count as failures, so a lock ends one window after the last real failure.
     """
     username = normalise_username(username)
-    key = username.lower()
-    if login_locked(key, ip, now):
-        db.session.add(LoginAttempt(username=key, ip=ip, succeeded=False, at=now))
+    if login_locked(attempt.username, attempt.ip, now, pending=1):
+        attempt.throttled = True
         audit.record("login.throttled", target=username[:128], at=now)
         minutes = current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"] // 60
         raise DomainError(
@@ -107,37 +143,59 @@ def authenticate(username: str, password: str, ip: str, now: datetime) -> User:
             code="login_throttled",
             status=429,
         )
-    user = db.session.scalar(select(User).where(func.lower(User.username) == key))
+    user = db.session.scalar(select(User).where(func.lower(User.username) == attempt.username))
     if user is None:
         _dummy_password_check(password)  # same cost as a real check: timing does not reveal which usernames exist
-    ok = user is not None and user.check_password(password) and user.active
-    db.session.add(LoginAttempt(username=key, ip=ip, succeeded=ok, at=now))
-    if not ok:
+        password_ok = False
+    else:
+        password_ok = user.check_password(password)
+    if not (password_ok and user.active):
         audit.record("login.failed", target=username[:128], actor=user, at=now)
-        if user is not None and not user.active and user.check_password(password):
+        if password_ok:
             raise DomainError(_("This account has been deactivated."), code="account_inactive", status=200)
         raise DomainError(_("Wrong username or password."), code="bad_credentials", status=200)
+    attempt.succeeded = True
     return user
+
+
+def _hash_key(key: str) -> str:
+    """Login sessions are stored by the SHA-256 of their key: a copy of the table lets nobody in."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def start_session(user: User, ip: str | None, user_agent: str | None, now: datetime) -> LoginSession:
     """Create a new login session with a fresh random key (the session id is never reused across logins)."""
+    key = secrets.token_urlsafe(32)
     ls = LoginSession(
-        key=secrets.token_urlsafe(32), user=user, created_at=now, ip=ip, user_agent=(user_agent or "")[:255]
+        key=_hash_key(key), user=user, created_at=now, last_seen_at=now, ip=ip, user_agent=(user_agent or "")[:255]
     )
     db.session.add(ls)
     user.last_login_at = now
-    user.session_key = ls.key
+    user.session_key = key
     audit.record("login.succeeded", actor=user, target=f"user:{user.id}", at=now)
     db.session.flush()
     return ls
 
 
-def load_session_user(key: str) -> User | None:
-    """The user of a live login session, or None (ended, unknown, or the account is deactivated)."""
-    ls = db.session.scalar(select(LoginSession).where(LoginSession.key == key, LoginSession.ended_at.is_(None)))
+def load_session_user(key: str, now: datetime) -> User | None:
+    """The user of a live login session, or None (ended, unknown, expired, or the account is deactivated).
+
+    A session lasts at most SESSION_MAX_HOURS, and ends after SESSION_IDLE_MINUTES without a request.
+    """
+    ls = db.session.scalar(
+        select(LoginSession).where(LoginSession.key == _hash_key(key), LoginSession.ended_at.is_(None))
+    )
     if ls is None or not ls.user.active:
         return None
+    cfg = current_app.config
+    last_seen = ls.last_seen_at or ls.created_at
+    if now - ls.created_at > timedelta(hours=cfg["SESSION_MAX_HOURS"]) or now - last_seen > timedelta(
+        minutes=cfg["SESSION_IDLE_MINUTES"]
+    ):
+        ls.ended_at = now
+        return None
+    if now - last_seen > timedelta(seconds=60):  # at most one write a minute per session
+        ls.last_seen_at = now
     ls.user.session_key = key
     return ls.user
 
@@ -145,22 +203,24 @@ def load_session_user(key: str) -> User | None:
 def end_session(key: str | None, now: datetime) -> None:
     if key:
         db.session.execute(
-            update(LoginSession).where(LoginSession.key == key, LoginSession.ended_at.is_(None)).values(ended_at=now)
+            update(LoginSession)
+            .where(LoginSession.key == _hash_key(key), LoginSession.ended_at.is_(None))
+            .values(ended_at=now)
         )
 
 
 def end_all_sessions(user: User, now: datetime, except_key: str | None = None) -> None:
     stmt = update(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
     if except_key:
-        stmt = stmt.where(LoginSession.key != except_key)
+        stmt = stmt.where(LoginSession.key != _hash_key(except_key))
     db.session.execute(stmt.values(ended_at=now))
 
 
 def prune_login_records(before: datetime) -> tuple[int, int]:
-    """Delete login attempts and ended sessions older than `before`; returns how many of each."""
+    """Delete login attempts, and sessions ended or started, before `before`; returns how many of each."""
     attempts = db.session.execute(delete(LoginAttempt).where(LoginAttempt.at < before)).rowcount
     sessions = db.session.execute(
-        delete(LoginSession).where(LoginSession.ended_at.is_not(None), LoginSession.ended_at < before)
+        delete(LoginSession).where(or_(LoginSession.ended_at < before, LoginSession.created_at < before))
     ).rowcount
     return attempts, sessions
 
@@ -226,7 +286,7 @@ def set_locale(user, locale: str) -> None:
 
 
 def grant_role(actor: User, user: User, role: Role, unit: Unit | None = None) -> RoleAssignment:
-    if not can_grant_role(actor, role):
+    if not can_grant_role(actor, role, user.role_names):
         raise DomainError(_("You may not grant this role."), code="forbidden", status=403)
     if (role == Role.UNIT_ADMIN) != (unit is not None):
         raise DomainError(_("A unit administrator needs a unit; other roles take none."), code="bad_role_unit")
@@ -242,7 +302,7 @@ def grant_role(actor: User, user: User, role: Role, unit: Unit | None = None) ->
 
 def revoke_role(actor: User, assignment: RoleAssignment) -> None:
     role = Role(assignment.role)
-    if not can_grant_role(actor, role):
+    if not can_grant_role(actor, role, assignment.user.role_names):
         raise DomainError(_("You may not revoke this role."), code="forbidden", status=403)
     if role == Role.SYSTEM_ADMIN:
         remaining = db.session.scalar(

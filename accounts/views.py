@@ -1,7 +1,7 @@
 """Pages of accounts: login, password, language, dashboard, and the admin pages for cadres, units and roles."""
 
+import io
 import secrets
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +21,6 @@ from flask_login import current_user, login_user, logout_user
 
 from accounts import bp, importing, queries, services
 from accounts.forms import (
-    ActionForm,
     CadreFilterForm,
     CadreForm,
     ChangePasswordForm,
@@ -35,9 +34,10 @@ from accounts.models import Cadre, RoleAssignment, Unit, User, label
 from core import policy
 from core.errors import DomainError, wants_json
 from core.extensions import db, login_manager
-from core.forms import options
-from core.models import now_utc
+from core.forms import ActionForm, options
+from core.models import local_today, now_utc
 from core.policy import ROLE_LABELS, Role, login_required, permission_required
+from core.uploads import pending_upload_dir
 
 # Endpoints a user who must change their password may still reach.
 _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accounts.set_language", "static"}
@@ -45,7 +45,7 @@ _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accou
 
 @login_manager.user_loader
 def _load_user(session_key: str):
-    return services.load_session_user(session_key)
+    return services.load_session_user(session_key, now_utc())
 
 
 @login_manager.unauthorized_handler
@@ -102,8 +102,10 @@ def login():
     if form.validate_on_submit():
         now = now_utc()
         ip = request.remote_addr or "unknown"
+        attempt = services.begin_login_attempt(form.username.data, ip, now)
+        db.session.commit()  # visible to parallel attempts before this one's password is checked
         try:
-            user = services.authenticate(form.username.data, form.password.data, ip, now)
+            user = services.authenticate(attempt, form.username.data, form.password.data, now)
         except DomainError as exc:
             error, status = exc.message, (429 if exc.code == "login_throttled" else 200)
             db.session.commit()  # the failed attempt must count even though the response is an error
@@ -163,7 +165,7 @@ def set_language():
 @bp.route("/")
 @login_required
 def dashboard():
-    return render_template("accounts/dashboard.html", cadre=current_user.cadre, today=date.today())
+    return render_template("accounts/dashboard.html", cadre=current_user.cadre, today=local_today())
 
 
 # ---------------------------------------------------------------- cadres
@@ -192,7 +194,7 @@ def cadres():
     unit = next((u for u in units if str(u.id) == form.unit.data), None)
     stmt = queries.cadres_query(
         current_user,
-        today=date.today(),
+        today=local_today(),
         q=form.q.data or "",
         unit=unit,
         rank=form.rank.data or "",
@@ -200,9 +202,9 @@ def cadres():
         include_inactive=form.inactive.data == "1",
     )
     page = db.paginate(stmt, per_page=current_app.config["CADRES_PER_PAGE"], error_out=False)
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    args = {name: form[name].data for name in ("q", "unit", "rank", "age", "inactive") if form[name].data}
     return render_template(
-        "accounts/cadres.html", form=form, page=page, args=args, today=date.today(), action_form=ActionForm()
+        "accounts/cadres.html", form=form, page=page, args=args, today=local_today(), action_form=ActionForm()
     )
 
 
@@ -257,7 +259,7 @@ def cadre_edit(cadre_id: int):
             flash(_("The profile of %(name)s has been saved.", name=cadre.name), "success")
             return redirect(url_for("accounts.cadres"))
     return render_template(
-        "accounts/cadre_form.html", form=form, cadre=cadre, action_form=ActionForm(), today=date.today()
+        "accounts/cadre_form.html", form=form, cadre=cadre, action_form=ActionForm(), today=local_today()
     )
 
 
@@ -304,9 +306,7 @@ def reset_password(user_id: int):
 
 
 def _import_dir() -> Path:
-    path = Path(current_app.instance_path) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return pending_upload_dir(current_app.instance_path)
 
 
 def _pending_import_path():
@@ -324,15 +324,16 @@ def cadre_import():
     form = ImportUploadForm()
     result = None
     if form.validate_on_submit():
-        token = secrets.token_hex(16)
-        path = _import_dir() / f"{token}.xlsx"
-        form.file.data.save(path)
         old = _pending_import_path()
         if old:
             old.unlink(missing_ok=True)
-        session["cadre_import"] = token
-        with path.open("rb") as fh:
-            result = importing.parse_cadre_workbook(fh, current_user, date.today())
+        session.pop("cadre_import", None)
+        data = form.file.data.read()
+        result = importing.parse_cadre_workbook(io.BytesIO(data), current_user, local_today())
+        if result.ok:  # only a clean file waits for confirmation
+            token = secrets.token_hex(16)
+            (_import_dir() / f"{token}.xlsx").write_bytes(data)
+            session["cadre_import"] = token
     return render_template("accounts/import.html", form=form, result=result, commit_form=ActionForm())
 
 
@@ -346,7 +347,7 @@ def cadre_import_commit():
         flash(_("No checked file is waiting. Please upload it again."), "error")
         return redirect(url_for("accounts.cadre_import"))
     with path.open("rb") as fh:
-        result = importing.parse_cadre_workbook(fh, current_user, date.today())
+        result = importing.parse_cadre_workbook(fh, current_user, local_today())
     if not result.ok:  # something changed since the preview (e.g. a number was taken meanwhile)
         return render_template("accounts/import.html", form=ImportUploadForm(), result=result, commit_form=ActionForm())
     credentials = importing.commit_cadre_import(current_user, result, now_utc())
@@ -442,7 +443,8 @@ def users():
 def user_roles(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     form = RoleForm()
-    form.role.choices = options((r.value, ROLE_LABELS[r]) for r in Role if policy.can_grant_role(current_user, r))
+    grantable = [r for r in Role if policy.can_grant_role(current_user, r, user.role_names)]
+    form.role.choices = options((r.value, ROLE_LABELS[r]) for r in grantable)
     form.unit_id.choices = _unit_choices(blank=_("(none)"))
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data) if form.unit_id.data else None
@@ -453,7 +455,9 @@ def user_roles(user_id: int):
         else:
             flash(_("The role has been granted."), "success")
             return redirect(url_for("accounts.user_roles", user_id=user.id))
-    return render_template("accounts/user_roles.html", user=user, form=form, action_form=ActionForm())
+    return render_template(
+        "accounts/user_roles.html", user=user, form=form, action_form=ActionForm(), can_change=bool(grantable)
+    )
 
 
 @bp.route("/admin/roles/<int:assignment_id>/revoke", methods=["POST"])

@@ -1,6 +1,7 @@
 """Base column types and mixins shared by every domain's models."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -8,6 +9,15 @@ from sqlalchemy.types import TypeDecorator
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+#: The district's calendar: ages, "under 35 on the exam day" and dates typed by people are Beijing dates.
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Asia/Shanghai (the server itself may run on UTC)."""
+    return (now or now_utc()).astimezone(LOCAL_ZONE).date()
 
 
 class UTCDateTime(TypeDecorator):

@@ -48,7 +48,10 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "unit.view": ADMIN_ROLES,
     "unit.manage": DISTRICT_ROLES,
     "role.assign": DISTRICT_ROLES,
-    "question_bank.author": DISTRICT_ROLES | {Role.AUTHOR},
+    "bank.view": DISTRICT_ROLES | {Role.AUTHOR, Role.GRADER},
+    "bank.create": DISTRICT_ROLES | {Role.AUTHOR},
+    "bank.manage": DISTRICT_ROLES | {Role.AUTHOR},
+    "question.review": DISTRICT_ROLES | {Role.AUTHOR},
     "exam.manage": DISTRICT_ROLES,
     "exam.grade": DISTRICT_ROLES | {Role.GRADER},
     "reports.view": ADMIN_ROLES,
@@ -57,10 +60,15 @@ _ACTIONS: dict[str, frozenset[Role]] = {
 
 #: Actions whose target, when given, must lie within the user's unit scope.
 _SCOPED_ACTIONS = frozenset({"cadre.view", "cadre.manage", "account.reset_password", "unit.view", "archive.manage"})
+#: Bank actions: district admins on every bank; authors on the banks of their own unit (and its sub-units);
+#: graders read every bank (they mark against reference answers) and change none.
+_BANK_ACTIONS = frozenset({"bank.view", "bank.create", "bank.manage", "question.review"})
 
 
 #: How much an account can do; nobody but a system admin manages an account that ranks as high as their own.
-_ROLE_RANK = {Role.SYSTEM_ADMIN: 3, Role.ORG_ADMIN: 2, Role.UNIT_ADMIN: 1}
+#: Authors and graders rank with unit admins: a unit admin manages plain cadres only, so cannot take over the
+#: account of someone who writes questions or marks answers.
+_ROLE_RANK = {Role.SYSTEM_ADMIN: 3, Role.ORG_ADMIN: 2, Role.UNIT_ADMIN: 1, Role.AUTHOR: 1, Role.GRADER: 1}
 
 
 def _rank(roles) -> int:
@@ -89,6 +97,25 @@ def in_scope(user, unit_path: str | None) -> bool:
     return any(unit_path.startswith(p) for p in user.unit_scope_paths)
 
 
+def in_bank_scope(user, unit_path: str | None, write: bool) -> bool:
+    if has_district_scope(user):
+        return True
+    if not write and Role.GRADER in user.role_names:
+        return True
+    own = getattr(user, "unit_path", None)
+    return bool(Role.AUTHOR in user.role_names and own and unit_path and unit_path.startswith(own))
+
+
+def bank_scope_filter(user, unit_path_column):
+    """SQL condition: banks (by their owner unit's path) the user may see."""
+    if has_district_scope(user) or Role.GRADER in user.role_names:
+        return unit_path_column.isnot(None)
+    own = getattr(user, "unit_path", None)
+    if Role.AUTHOR in user.role_names and own:
+        return unit_path_column.startswith(own, autoescape=True)
+    return false()
+
+
 def can(user, action: str, target=None) -> bool:
     """May `user` do `action` (on `target`, an object with `unit_path`, when given)?"""
     if action not in _ACTIONS:
@@ -97,6 +124,8 @@ def can(user, action: str, target=None) -> bool:
         return False
     if not user.role_names & _ACTIONS[action]:
         return False
+    if target is not None and action in _BANK_ACTIONS:
+        return in_bank_scope(user, target.unit_path, write=action != "bank.view")
     if target is not None and action in _SCOPED_ACTIONS:
         if not in_scope(user, target.unit_path):
             return False
@@ -106,11 +135,14 @@ def can(user, action: str, target=None) -> bool:
     return True
 
 
-def can_grant_role(user, role: Role) -> bool:
-    """Only a system admin makes system admins; district admins grant every other role."""
+def can_grant_role(user, role: Role, target_roles=frozenset()) -> bool:
+    """Only a system admin makes system admins; district admins grant every other role, to accounts they outrank
+    (an organisation-department admin cannot change a peer's roles)."""
     if not can(user, "role.assign"):
         return False
-    return role != Role.SYSTEM_ADMIN or Role.SYSTEM_ADMIN in user.role_names
+    if role == Role.SYSTEM_ADMIN and Role.SYSTEM_ADMIN not in user.role_names:
+        return False
+    return outranks(user, target_roles)
 
 
 def require(action: str, target=None, user=None) -> None:

@@ -18,6 +18,8 @@ def register_security_headers(app) -> None:
     def _security_headers(response):
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if app.config.get("SESSION_COOKIE_SECURE"):  # served over HTTPS: browsers should never use plain HTTP
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")  # pages carry personal data
         return response

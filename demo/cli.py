@@ -1,5 +1,7 @@
 """`flask demo load`."""
 
+import os
+
 import click
 from flask.cli import with_appcontext
 
@@ -17,7 +19,11 @@ def demo_cli():
 @click.option("--if-empty", is_flag=True, help="Do nothing (successfully) when the database already has accounts.")
 @with_appcontext
 def load(if_empty):
-    """Fill an empty database with the demo district and print the demo accounts."""
+    """Fill an empty database with the demo district and print the demo accounts (QE_ALLOW_DEMO=1 only)."""
+    if os.environ.get("QE_ALLOW_DEMO") != "1":
+        raise click.ClickException(
+            "The demo district has well-known passwords; set QE_ALLOW_DEMO=1 to load it (make run does)."
+        )
     if not district.database_is_empty():
         if if_empty:
             click.echo("The database already has accounts; demo data not loaded.")

@@ -9,6 +9,10 @@ from accounts import services
 from accounts.models import CadreStatus, Education, Gender, PoliticalStatus, Rank, RoleAssignment, UnitKind, User
 from core.extensions import db
 from core.policy import Role
+from demo import questions
+from question_bank import services as qb
+from question_bank.richtext import from_text
+from question_bank.types import Content
 
 #: Every demo account shares this password and is not asked to change it (demo only).
 DEMO_PASSWORD = "demo2026qe"
@@ -95,6 +99,7 @@ def load(now) -> list[tuple[str, str, str]]:
         user.must_change_password = False
         accounts.append((username, DEMO_PASSWORD, ", ".join(r.value for r in roles)))
 
+    _load_banks(units["ZZB"], {a[0]: a for a in ROLE_ACCOUNTS}, now)
     cadre_units = [u for code, u in units.items() if code != "ZZB"]
     for i in range(40):
         name = _SURNAMES[i % len(_SURNAMES)] + _GIVEN[(i * 7) % len(_GIVEN)]
@@ -104,6 +109,49 @@ def load(now) -> list[tuple[str, str, str]]:
         services.create_cadre(admin, data, now)
     db.session.flush()
     return accounts
+
+
+def _load_banks(owner_unit, role_accounts, now) -> None:
+    """The two demo banks, written by the demo author and approved by the organisation-department admin."""
+    author = db.session.scalar(select(User).where(User.username == "author01"))
+    reviewer = db.session.scalar(select(User).where(User.username == "zzb001"))
+    banks = {
+        b["code"]: qb.create_bank(reviewer, b["code"], b["name"], b["subject"], owner_unit, b["description"], now)
+        for b in questions.BANKS
+    }
+    for i, item in enumerate(questions.QUESTIONS):
+        bank = banks[item["bank"]]
+        answer = item["answer"]
+        if item["type"] == "essay":
+            answer = {"reference": from_text(answer["reference"]), "scoring_points": answer["scoring_points"]}
+        content = Content(
+            stem=from_text(item["stem"]),
+            options=[from_text(o) for o in item.get("options", [])],
+            answer=answer,
+            points=item.get("points")
+            or (10.0 if item["type"] == "essay" else 2.0 if item["type"] == "multiple" else 1.0),
+            explanation=from_text(item.get("explanation", "")),
+            reference=item.get("reference", ""),
+        )
+        question = qb.create_question(
+            author,
+            bank,
+            item["type"],
+            content,
+            now,
+            category=qb.ensure_category_path(bank, item.get("category", "")),
+            tags=item.get("tags", []),
+            difficulty=item.get("difficulty", 3),
+        )
+        # Most are through review and active; a few stay in the workflow so every state can be seen.
+        if i % 40 == 7:
+            continue
+        qb.submit_for_review(author, question, now)
+        if i % 40 == 13:
+            continue
+        qb.approve(reviewer, question, now)
+        if i % 80 == 21:
+            qb.retire(reviewer, question, now)
 
 
 def _cadre_data(rng: random.Random, number: str, name: str, unit, young: bool) -> services.CadreData:

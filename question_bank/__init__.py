@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("question_bank", __name__, url_prefix="/banks")
+
+from question_bank import views  # noqa: E402,F401  (registers the routes on bp)

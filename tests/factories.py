@@ -73,3 +73,53 @@ def make_user_with_role(role, unit=None, **kwargs) -> User:
     if role == Role.CADRE:
         return make_cadre(unit=unit, **kwargs).user
     return make_user(roles=(role,), **kwargs)
+
+
+def make_bank(code=None, owner_unit=None, actor=None, subject="政治理论"):
+    from core.models import now_utc
+    from question_bank.services import create_bank
+
+    n = next(_seq)
+    actor = actor or make_user(roles=(Role.SYSTEM_ADMIN,))
+    return create_bank(actor, code or f"B{n}", f"题库{n}", subject, owner_unit or make_unit(), "", now_utc())
+
+
+def content(qtype="single", **overrides):
+    from question_bank.richtext import from_text
+    from question_bank.types import Content
+
+    base = {
+        "single": dict(
+            stem="我国的根本政治制度是______。",
+            options=["人民代表大会制度", "民族区域自治制度", "基层群众自治制度"],
+            answer=[0],
+        ),
+        "multiple": dict(
+            stem="下列属于纪律处分种类的有",
+            options=["警告", "严重警告", "罚款", "开除党籍"],
+            answer=[0, 1, 3],
+            points=2,
+        ),
+        "truefalse": dict(stem="公务员年度考核结果分为四个等次。", answer=True),
+        "fill": dict(
+            stem="党的最高领导机关是党的______和它所产生的______。", answer=[["全国代表大会"], ["中央委员会"]]
+        ),
+        "essay": dict(
+            stem="简述请示与报告的区别。",
+            answer={"reference": "行文目的不同……", "scoring_points": ["目的", "时机"]},
+            points=10,
+        ),
+    }[qtype]
+    data = {**base, **overrides}
+    data["stem"] = from_text(data["stem"])
+    data["options"] = [from_text(o) for o in data.get("options", [])]
+    return Content(**data)
+
+
+def make_question(bank=None, qtype="single", actor=None, status="draft", **overrides):
+    from core.models import now_utc
+    from question_bank.services import create_question
+
+    bank = bank or make_bank()
+    actor = actor or make_user(roles=(Role.SYSTEM_ADMIN,))
+    return create_question(actor, bank, qtype, content(qtype, **overrides), now_utc(), status=status)

@@ -2,10 +2,22 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from accounts.models import Cadre, Unit
 from demo import district
+
+
+@pytest.fixture(autouse=True)
+def _allow_demo(monkeypatch):
+    monkeypatch.setenv("QE_ALLOW_DEMO", "1")
+
+
+def test_demo_needs_to_be_allowed(runner, db, monkeypatch):
+    monkeypatch.delenv("QE_ALLOW_DEMO")
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code != 0 and "QE_ALLOW_DEMO" in result.output
 
 
 def test_demo_load_and_every_account_logs_in(runner, db, app):

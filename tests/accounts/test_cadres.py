@@ -48,7 +48,7 @@ def test_create_cadre_shows_one_time_password_and_forces_change(client, auth, db
 
 def test_duplicate_employee_number_is_refused(client, auth, db):
     unit = make_unit()
-    make_user(username="QE9001")
+    make_user(username="qe9001")  # the same number in other letter case
     db.session.commit()
     auth.login_as("org_admin")
     response = client.post_form("/admin/cadres/new", {**NEW_CADRE, "unit_id": unit.id})
@@ -141,11 +141,12 @@ def test_empty_state_is_helpful(client, auth, db):
     assert 'class="card empty"' in html
 
 
-def test_cadre_cannot_deactivate_self(app, db):
-    unit = make_unit()
-    admin = make_user_with_role("unit_admin", unit=unit)
-    with pytest.raises(DomainError):
-        services.set_cadre_active(admin, admin.cadre, False, now_utc())
+def test_admin_cannot_deactivate_self(app, db):
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    cadre = make_cadre(user=admin)
+    with pytest.raises(DomainError) as exc:
+        services.set_cadre_active(admin, cadre, False, now_utc())
+    assert exc.value.code == "self_deactivate"
 
 
 def test_unit_move_rewrites_subtree_paths(app, db):
@@ -189,6 +190,30 @@ def test_grant_and_revoke_roles(client, auth, db):
     client.post_form(f"/admin/roles/{assignment.id}/revoke")
     db.session.expire_all()
     assert db.session.get(User, user.id).roles == []
+
+
+def test_org_admin_cannot_change_a_peers_roles(client, auth, db):
+    peer = make_user_with_role("org_admin")
+    db.session.commit()
+    auth.login_as("org_admin")
+    assert client.post_form(f"/admin/roles/{peer.roles[0].id}/revoke").status_code == 403
+    db.session.expire_all()
+    assert Role.ORG_ADMIN in db.session.get(User, peer.id).role_names
+    with pytest.raises(DomainError):
+        services.grant_role(make_user(roles=(Role.ORG_ADMIN,)), peer, Role.GRADER)
+
+
+def test_unit_admin_cannot_touch_author_or_grader_accounts(client, auth, db):
+    town = make_unit("青山镇")
+    author = make_cadre(unit=town, roles=(Role.AUTHOR, Role.CADRE))
+    grader = make_cadre(unit=town, roles=(Role.GRADER, Role.CADRE))
+    plain = make_cadre(unit=town)
+    db.session.commit()
+    auth.login_as("unit_admin", unit=town)
+    for target in (author, grader):
+        assert client.post_form(f"/admin/users/{target.user_id}/reset-password").status_code == 403
+        assert client.post_form(f"/admin/cadres/{target.id}/deactivate").status_code == 403
+    assert client.post_form(f"/admin/users/{plain.user_id}/reset-password").status_code == 200
 
 
 def test_last_system_admin_cannot_be_removed(app, db):

@@ -196,7 +196,7 @@ def test_ui_bad_file_lists_problems_and_writes_nothing(client, auth, db, town):
     html = response.get_data(as_text=True)
     assert "第3行 D列（出生日期）" in html and "第4行 E列（单位）" in html
     assert "/admin/cadres/import/commit" not in html
-    assert client.post_form("/admin/cadres/import/commit").status_code == 200  # re-checked, refused again
+    assert client.post_form("/admin/cadres/import/commit").status_code == 302  # a bad file is never kept pending
     assert count_cadres(db) == before
 
 

@@ -2,11 +2,13 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from accounts import services
 from accounts.models import LoginAttempt, LoginSession, User
 from core.audit import AuditEvent
+from core.errors import DomainError
 from core.models import now_utc
 from tests.factories import PASSWORD, make_cadre, make_user
 
@@ -77,14 +79,41 @@ def test_throttling_after_five_failures_per_account(client, auth, db, app):
 
 
 def test_throttle_window_expires(app, db):
-    make_user(username="A1006")
-    db.session.commit()
-    then = now_utc() - timedelta(minutes=16)
+    now = now_utc()
+    for minutes in (20, 19, 18, 17, 16):
+        db.session.add(
+            LoginAttempt(username="a1006", ip="10.0.0.1", succeeded=False, at=now - timedelta(minutes=minutes))
+        )
+    assert not services.login_locked("a1006", "10.0.0.1", now)  # all five are older than 15 minutes
+    assert services.login_locked("a1006", "10.0.0.1", now - timedelta(minutes=10))  # ten minutes ago they were not
+
+
+def test_throttled_attempts_do_not_extend_the_lock(app, db):
+    now = now_utc()
     for _ in range(5):
-        db.session.add(LoginAttempt(username="a1006", ip="10.0.0.1", succeeded=False, at=then))
-    assert not services.login_locked("a1006", "10.0.0.1", now_utc())
-    db.session.add(LoginAttempt(username="a1006", ip="10.0.0.1", succeeded=False, at=now_utc()))
-    assert services.login_locked("a1006", "10.0.0.1", then + timedelta(minutes=1))
+        db.session.add(LoginAttempt(username="a1013", ip="10.0.0.2", succeeded=False, at=now - timedelta(minutes=14)))
+    for _ in range(10):
+        db.session.add(LoginAttempt(username="a1013", ip="10.0.0.2", succeeded=False, throttled=True, at=now))
+    assert services.login_locked("a1013", "10.0.0.2", now)
+    assert not services.login_locked("a1013", "10.0.0.2", now + timedelta(minutes=2))
+
+
+def test_parallel_attempts_count_before_their_password_is_checked(app, db):
+    """Attempts in flight (recorded, not yet decided) count: a burst gets no more password checks than the limit."""
+    make_user(username="A1014")
+    now = now_utc()
+    in_flight = [services.begin_login_attempt("A1014", "10.0.0.3", now) for _ in range(5)]
+    attempt = services.begin_login_attempt("A1014", "10.0.0.3", now)
+    with pytest.raises(DomainError) as exc:
+        services.authenticate(attempt, "A1014", PASSWORD, now)
+    assert exc.value.code == "login_throttled" and attempt.throttled
+    assert all(not a.succeeded for a in in_flight)
+
+
+def test_ipv6_clients_count_by_their_64_network():
+    assert services.ip_key("2001:db8:1:2:aaaa::1") == services.ip_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert services.ip_key("::ffff:10.1.2.3") == "10.1.2.3"
+    assert services.ip_key("10.1.2.3") == "10.1.2.3"
 
 
 def test_throttling_per_address(app, db):
@@ -119,6 +148,34 @@ def test_deactivation_ends_live_sessions(client, auth, db, app):
     services.set_cadre_active(admin, cadre, False, now_utc())
     db.session.commit()
     assert client.get("/").status_code == 302
+    sessions = db.session.scalars(select(LoginSession).where(LoginSession.user_id == cadre.user_id)).all()
+    assert sessions and all(s.ended_at is not None for s in sessions)
+
+
+def test_session_keys_are_stored_hashed(client, auth, db):
+    user = make_user(username="A1015")
+    db.session.commit()
+    auth.login("A1015")
+    cookie_key = db.session.scalar(select(LoginSession.key).where(LoginSession.user_id == user.id))
+    with client.session_transaction() as sess:
+        raw = sess["_user_id"]
+    assert raw != cookie_key and len(cookie_key) == 64
+
+
+def test_sessions_expire_when_idle_or_old(client, auth, db, app):
+    user = make_user(username="A1016")
+    db.session.commit()
+    auth.login("A1016")
+    assert client.get("/").status_code == 200
+    ls = db.session.scalar(select(LoginSession).where(LoginSession.user_id == user.id))
+    ls.last_seen_at = now_utc() - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
+    db.session.commit()
+    assert client.get("/").status_code == 302  # idle too long
+    auth.login("A1016")
+    ls = db.session.scalar(select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None)))
+    ls.created_at = now_utc() - timedelta(hours=app.config["SESSION_MAX_HOURS"] + 1)
+    db.session.commit()
+    assert client.get("/").status_code == 302  # too old, however active
 
 
 def test_forced_password_change_at_first_login(client, auth, db):
@@ -190,7 +247,8 @@ def test_prune_login_records(runner, db):
     db.session.add(LoginAttempt(username="x", ip="1.1.1.1", succeeded=False, at=old))
     db.session.add(LoginAttempt(username="x", ip="1.1.1.1", succeeded=False, at=now_utc()))
     db.session.add(LoginSession(key="k-old", user=user, created_at=old, ended_at=old))
-    db.session.add(LoginSession(key="k-live", user=user, created_at=old))
+    db.session.add(LoginSession(key="k-abandoned", user=user, created_at=old))
+    db.session.add(LoginSession(key="k-live", user=user, created_at=now_utc()))
     db.session.commit()
     result = runner.invoke(args=["accounts", "prune-logins", "--days", "90"])
     assert result.exit_code == 0, result.output

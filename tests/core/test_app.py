@@ -1,5 +1,6 @@
 """The factory, configuration, migrations, error pages and CSRF."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -35,6 +36,9 @@ def test_production_factory_builds_without_arguments(tmp_path, monkeypatch):
     assert {"accounts", "question_bank", "exam", "archive", "reports"} <= set(app.blueprints)
 
 
+# SQLite cannot reflect the expression index on lower(username); it is checked on PostgreSQL.
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_models_and_migrations_agree(app, db):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
@@ -65,11 +69,36 @@ def test_404_page_is_html_and_translated(client):
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
 
 
-def test_unexpected_errors_roll_back_and_show_500(app, client):
+def test_unexpected_errors_roll_back_and_show_500(app, client, db):
+    from sqlalchemy import select
+
+    from accounts.models import User
+    from core.extensions import db as database
+
     @app.route("/boom")
     def boom():
+        database.session.add(User(username="halfway", name="x", password_hash="x"))
+        database.session.flush()
         raise RuntimeError("boom")
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = client.get("/boom")
     assert response.status_code == 500
+    assert db.session.scalar(select(User).where(User.username == "halfway")) is None
+
+
+def test_refused_requests_commit_nothing(app, client, db):
+    from sqlalchemy import select
+
+    from accounts.models import User
+    from core.errors import DomainError
+    from core.extensions import db as database
+
+    @app.route("/refuse")
+    def refuse():
+        database.session.add(User(username="refused", name="x", password_hash="x"))
+        database.session.flush()
+        raise DomainError("no")
+
+    assert client.get("/refuse").status_code == 400
+    assert db.session.scalar(select(User).where(User.username == "refused")) is None

@@ -1,0 +1,38 @@
+"""What every importer reports: problems that name the row (or line), the column or field, and what is wrong."""
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+
+
+@dataclass
+class ImportIssue:
+    row: int | None  # 1-based row of a sheet, or line of a text file
+    column: str | None  # column letter in a sheet, e.g. "C"
+    header: str | None  # the column's header or the field's name
+    message: str
+    is_line: bool = False  # a line of a text file rather than a row of a sheet
+
+    def __str__(self) -> str:
+        if self.row and self.is_line:
+            if self.header:
+                return _("Line %(row)d, %(field)s: %(msg)s", row=self.row, field=self.header, msg=self.message)
+            return _("Line %(row)d: %(msg)s", row=self.row, msg=self.message)
+        if self.row and self.column and not self.header:
+            return _("Row %(row)d, column %(col)s: %(msg)s", row=self.row, col=self.column, msg=self.message)
+        if self.row and self.column:
+            return _(
+                "Row %(row)d, column %(col)s (%(header)s): %(msg)s",
+                row=self.row,
+                col=self.column,
+                header=self.header,
+                msg=self.message,
+            )
+        if self.row and self.header:
+            return _("Row %(row)d (%(header)s): %(msg)s", row=self.row, header=self.header, msg=self.message)
+        if self.row:
+            return _("Row %(row)d: %(msg)s", row=self.row, msg=self.message)
+        return self.message
+
+    def sort_key(self):
+        return (self.row or 0, len(self.column or ""), self.column or "")

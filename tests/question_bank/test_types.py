@@ -1,0 +1,81 @@
+"""The question types in isolation: keys from text, checks, and grading (pure functions)."""
+
+import pytest
+
+from question_bank.types import QUESTION_TYPES, BadKey, Content, FillMatching, letters_to_indexes, type_from_name
+
+single, multiple, tf, fill, essay = (QUESTION_TYPES[c] for c in ("single", "multiple", "truefalse", "fill", "essay"))
+
+
+def test_letters():
+    assert letters_to_indexes("ACD") == [0, 2, 3]
+    assert letters_to_indexes("a、c, d") == [0, 2, 3]
+    with pytest.raises(BadKey):
+        letters_to_indexes("AZ")
+    with pytest.raises(BadKey):
+        letters_to_indexes("")
+
+
+def test_single_key_from_text():
+    assert single.key_from_text("B", 4) == [1]
+    with pytest.raises(BadKey):
+        single.key_from_text("AB", 4)  # two answers for a single choice
+    with pytest.raises(BadKey):
+        single.key_from_text("E", 4)  # out of range
+
+
+def test_multiple_key_from_text():
+    assert multiple.key_from_text("DBA", 4) == [0, 1, 3]
+    with pytest.raises(BadKey):
+        multiple.key_from_text("A", 4)
+
+
+def test_truefalse_words():
+    assert tf.key_from_text("正确") is True and tf.key_from_text("×") is False and tf.key_from_text("T") is True
+    with pytest.raises(BadKey):
+        tf.key_from_text("也许")
+
+
+def test_fill_key_and_blank_count():
+    assert fill.key_from_text("甲|乙;丙", blank_count=2) == [["甲", "乙"], ["丙"]]
+    with pytest.raises(BadKey):
+        fill.key_from_text("甲", blank_count=2)
+
+
+def test_choice_checks():
+    good = Content(stem="x", options=["a", "b"], answer=[0])
+    assert single.check(good) == []
+    assert single.check(Content(stem="x", options=["a"], answer=[0]))  # too few options
+    assert single.check(Content(stem="x", options=["a", "a"], answer=[0]))  # duplicate option
+    assert single.check(Content(stem="x", options=["a", "b"], answer=[2]))  # answer out of range
+    assert multiple.check(Content(stem="x", options=["a", "b", "c"], answer=[1]))  # one answer for multiple
+    assert single.check(Content(stem="x", options=[str(i) for i in range(9)], answer=[0]))  # nine options
+
+
+def test_grading_choice():
+    assert single.grade([2], 2) == 1.0 and single.grade([2], 1) == 0.0 and single.grade([2], None) == 0.0
+    assert multiple.grade([0, 2], [2, 0]) == 1.0
+    assert multiple.grade([0, 2], [0]) == 0.0
+    assert multiple.grade([0, 2, 3], [0, 3], policy="partial") == pytest.approx(2 / 3)
+    assert multiple.grade([0, 2], [0, 1], policy="partial") == 0.0  # a wrong option earns nothing
+    assert multiple.grade([0, 2], [], policy="partial") == 0.0
+    assert tf.grade(True, True) == 1.0 and tf.grade(True, False) == 0.0 and tf.grade(True, "true") == 0.0
+
+
+def test_grading_fill_matching():
+    key = [["人民代表大会制度"], ["ABC", "abc公司"]]
+    assert fill.grade(key, ["人民代表大会制度", "ＡＢＣ"]) == 1.0  # full-width letters
+    assert fill.grade(key, [" 人民代表大会制度。", "abc"]) == 1.0  # spaces, punctuation, case
+    assert fill.grade(key, ["人民代表大会", "abc"]) == 0.5
+    strict = {"ignore_case": False, "ignore_width": False, "ignore_punct": False}
+    assert fill.grade(key, ["人民代表大会制度。", "abc"], settings=strict) == 0.0
+    assert FillMatching().normalise("  Ａ，b  ") == "ab"
+
+
+def test_essay_is_graded_by_hand():
+    assert essay.grade({"reference": "", "scoring_points": []}, "anything") is None
+
+
+def test_type_names():
+    assert type_from_name("单选题") == "single" and type_from_name("论述题") == "essay"
+    assert type_from_name("Single") == "single" and type_from_name("连线题") is None
