@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test test-browser browser-deps lint fmt extract-messages
+.PHONY: install translations run test test-browser browser-deps lint fmt extract-messages bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ browser-deps:
 	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests."; exit 1; fi
+
+## Benchmarks (SQLite, and PostgreSQL at BENCH_PG_URL or the local server); results are appended to bench/RESULTS.md.
+bench: install
+	$(BIN)/python bench/bench_question_bank.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

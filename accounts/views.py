@@ -37,7 +37,7 @@ from core.extensions import db, login_manager
 from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import ROLE_LABELS, Role, login_required, permission_required
-from core.uploads import pending_upload_dir
+from core.uploads import claim, pending_upload_dir
 
 # Endpoints a user who must change their password may still reach.
 _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accounts.set_language", "static"}
@@ -343,17 +343,22 @@ def cadre_import_commit():
     if not ActionForm().validate_on_submit():
         abort(400)
     path = _pending_import_path()
-    if path is None:
+    claimed = claim(path) if path else None  # of two clicks on the confirmation only one imports
+    if claimed is None:
         flash(_("No checked file is waiting. Please upload it again."), "error")
         return redirect(url_for("accounts.cadre_import"))
-    with path.open("rb") as fh:
-        result = importing.parse_cadre_workbook(fh, current_user, local_today())
-    if not result.ok:  # something changed since the preview (e.g. a number was taken meanwhile)
-        return render_template("accounts/import.html", form=ImportUploadForm(), result=result, commit_form=ActionForm())
-    credentials = importing.commit_cadre_import(current_user, result, now_utc())
-    db.session.commit()  # before the upload is deleted: a failed commit must leave it to retry
-    path.unlink(missing_ok=True)
     session.pop("cadre_import", None)
+    try:
+        with claimed.open("rb") as fh:
+            result = importing.parse_cadre_workbook(fh, current_user, local_today())
+        if not result.ok:  # something changed since the preview (e.g. a number was taken meanwhile)
+            return render_template(
+                "accounts/import.html", form=ImportUploadForm(), result=result, commit_form=ActionForm()
+            )
+        credentials = importing.commit_cadre_import(current_user, result, now_utc())
+        db.session.commit()
+    finally:
+        claimed.unlink(missing_ok=True)
     return render_template("accounts/import_done.html", credentials=credentials, export_form=ActionForm())
 
 

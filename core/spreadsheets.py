@@ -11,7 +11,7 @@ from openpyxl.utils import get_column_letter
 HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDE7F3")
 #: Cells starting with these are read as formulas by Excel (CSV injection); text is stored as text.
-FORMULA_PREFIXES = ("=", "+", "-", "@")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def append_row(ws, values) -> None:
@@ -47,13 +47,16 @@ def to_bytes(wb: Workbook) -> bytes:
 
 
 def csv_safe(value: str) -> str:
-    """A CSV cell Excel will not evaluate: text that starts like a formula gets a leading apostrophe."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+    """A CSV cell Excel will not evaluate: text that starts like a formula (or with an apostrophe, so that the
+    inverse is exact) gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith((*FORMULA_PREFIXES, "'")):
+        return "'" + value
+    return value
 
 
 def csv_unsafe(value: str) -> str:
     """The inverse of csv_safe, for reading back what we wrote."""
-    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith((*FORMULA_PREFIXES, "'")):
         return value[1:]
     return value
 
@@ -87,14 +90,21 @@ def open_uploaded_workbook(data: bytes):
     return wb, None
 
 
+#: Columns read from an uploaded sheet; anything further right is ignored. (openpyxl pads every row to the width the
+#: sheet *declares*, so a tiny file declaring A1:XFD40 would otherwise unpack into millions of cells.)
+MAX_COLUMNS = 64
+
+
 def sheet_rows(wb, limit: int):
-    """(row number, [values]) of the first sheet, formulas as "=…" strings; stops after `limit` rows.
+    """(row number, [(value, is_formula)]) of the first sheet's first MAX_COLUMNS columns; stops after `limit` rows.
 
     Raises ValueError on a damaged sheet, and when the sheet has more than `limit` rows.
     """
     rows = []
     try:
-        for row_no, cells in enumerate(wb.worksheets[0].iter_rows(), start=1):
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()  # do not trust the declared size
+        for row_no, cells in enumerate(ws.iter_rows(max_col=MAX_COLUMNS), start=1):
             if row_no > limit:
                 raise ValueError("too many rows")
             rows.append((row_no, [(c.value, getattr(c, "data_type", None) == "f") for c in cells]))

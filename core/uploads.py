@@ -1,5 +1,6 @@
 """Uploaded files that wait for a confirmation (import previews) live in instance/imports for a day at most."""
 
+import os
 import time
 from pathlib import Path
 
@@ -18,3 +19,13 @@ def pending_upload_dir(instance_path: str) -> Path:
         except OSError:  # another worker removed it first
             pass
     return path
+
+
+def claim(path: Path) -> Path | None:
+    """Take a pending upload for committing, atomically: of two requests (a double click) only one gets it."""
+    claimed = path.with_name(f"{path.name}.claimed-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        os.rename(path, claimed)
+    except FileNotFoundError:
+        return None
+    return claimed

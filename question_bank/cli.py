@@ -105,13 +105,11 @@ def export_questions(bank_code, fmt, output, status):
     if status:
         stmt = stmt.where(Question.status == status)
     questions = list(db.session.scalars(stmt))
-    data, skipped = transfer.export_questions(questions, fmt)
+    data, skipped, written = transfer.export_questions(questions, fmt)
     Path(output).write_bytes(data)
     for line in skipped:
         click.echo(f"not exported: {line}", err=True)
-    click.echo(
-        f"{len(questions) - sum(1 for s in skipped if s.startswith('Question'))} question(s) written to {output}."
-    )
+    click.echo(f"{written} of {len(questions)} question(s) written to {output}.")
 
 
 @questions_cli.command("template")

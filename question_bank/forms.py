@@ -25,10 +25,6 @@ class CategoryForm(FlaskForm):
     parent_id = SelectField(_l("Under"), coerce=int)
 
 
-class RenameForm(FlaskForm):
-    name = StringField(_l("New name"), validators=[DataRequired(), Length(max=100)])
-
-
 class QuestionForm(FlaskForm):
     stem = TextAreaField(_l("Stem"), validators=[DataRequired(), Length(max=20000)])
     # Fields of other question types are not on the page: each is optional here, and the type's own rules
@@ -148,7 +144,8 @@ def form_content(form: QuestionForm, qtype: str) -> Content:
         opts = [getattr(form, f"option_{i}").data or "" for i in range(min(count, MAX_OPTIONS))]
     settings: dict = {}
     if qtype == "single":
-        answer: object = [int(form.correct.data)] if (form.correct.data or "").isdigit() else []
+        choice = form.correct.data or ""
+        answer: object = [int(choice)] if choice.isascii() and choice.isdigit() else []
     elif qtype == "multiple":
         try:
             answer = letters_to_indexes(form.correct_many.data or "")

@@ -1,6 +1,7 @@
 """Images in questions: checked by content (not by name), stored under instance/, named by their SHA-256."""
 
 import hashlib
+import os
 from pathlib import Path
 
 from flask import current_app
@@ -43,7 +44,9 @@ def store_image(data: bytes) -> str:
     name = f"{hashlib.sha256(data).hexdigest()}.{ext}"
     path = image_dir() / name
     if not path.exists():
-        path.write_bytes(data)
+        tmp = path.with_name(f"{name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # whole or not at all: a half-written file never gets the final name
     return IMAGE_URL_PREFIX + name
 
 

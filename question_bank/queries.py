@@ -1,11 +1,11 @@
 """Reads over banks and questions, limited to what the viewer may see."""
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from accounts.models import Unit, User
 from core.extensions import db
 from core.policy import bank_scope_filter
-from question_bank.models import Bank, Category, Question, QuestionStatus, Tag, question_tags
+from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionVersion, Tag, question_tags
 
 SORTS = {
     "newest": (Question.id.desc(),),
@@ -65,6 +65,11 @@ def review_queue(viewer, banks_stmt: Select) -> Select:
         select(Question)
         .where(Question.bank_id.in_(bank_ids), Question.status == QuestionStatus.IN_REVIEW)
         .where((Question.author_id != viewer.id) | Question.author_id.is_(None))
+        .where(
+            Question.current_version.has(
+                or_(QuestionVersion.created_by_id.is_(None), QuestionVersion.created_by_id != viewer.id)
+            )
+        )
         .order_by(Question.submitted_at)
     )
 

@@ -1,13 +1,18 @@
 """How a question looks to a candidate: the stem with its blanks as inputs, and lettered options."""
 
+import itertools
+import re
+
 from markupsafe import Markup, escape
 
 from question_bank.types import BLANK_RE, LETTERS
 
+_TAG_SPLIT_RE = re.compile(r"(<[^>]*>)")
+
 
 def stem_with_blanks(stem_html: str, name: str = "blank", disabled: bool = False) -> Markup:
-    """The (sanitised) stem with each ______ replaced by a labelled text input."""
-    counter = iter(range(1, 1000))
+    """The (sanitised) stem with each ______ in its text (never inside a tag) replaced by a labelled input."""
+    counter = itertools.count(1)
 
     def replace(_match) -> str:
         n = next(counter)
@@ -17,7 +22,10 @@ def stem_with_blanks(stem_html: str, name: str = "blank", disabled: bool = False
             f'autocomplete="off"{" disabled" if disabled else ""}>'
         )
 
-    return Markup(BLANK_RE.sub(replace, stem_html))  # noqa: S704  (the stem is sanitised HTML)
+    parts = _TAG_SPLIT_RE.split(stem_html)
+    # Even pieces are text between tags, odd ones the tags themselves.
+    html = "".join(part if i % 2 else BLANK_RE.sub(replace, part) for i, part in enumerate(parts))
+    return Markup(html)  # noqa: S704  (the stem is sanitised HTML)
 
 
 def letter(i: int) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Unit
 from core import audit
@@ -19,18 +20,20 @@ from core.errors import DomainError
 from core.extensions import db
 from core.policy import can
 from question_bank.models import STATUS_LABELS, Bank, Category, Question, QuestionStatus, QuestionVersion, Tag
-from question_bank.richtext import sanitize, to_text
+from question_bank.richtext import sanitize, strip_controls, to_text
 from question_bank.types import QUESTION_TYPES, Content, count_blanks
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MAX_TAGS = 10
 
 # status -> statuses it may move to
+# Only approve() ever makes a question active, and only a reviewer other than its authors may approve: nothing
+# (restoring, editing) reaches the active pool without review.
 _TRANSITIONS = {
-    QuestionStatus.DRAFT: {QuestionStatus.IN_REVIEW, QuestionStatus.RETIRED},
+    QuestionStatus.DRAFT: {QuestionStatus.IN_REVIEW},
     QuestionStatus.IN_REVIEW: {QuestionStatus.ACTIVE, QuestionStatus.DRAFT},
-    QuestionStatus.ACTIVE: {QuestionStatus.RETIRED},
-    QuestionStatus.RETIRED: {QuestionStatus.ACTIVE},
+    QuestionStatus.ACTIVE: {QuestionStatus.RETIRED, QuestionStatus.IN_REVIEW},
+    QuestionStatus.RETIRED: {QuestionStatus.IN_REVIEW},
 }
 
 
@@ -81,19 +84,41 @@ class _UnitTarget:
         return self.unit.path
 
 
+MAX_CATEGORY_DEPTH = 8
+_CATEGORY_SEPARATORS = re.compile(r"[/／>]")
+
+
+def category_name_problem(name: str) -> str | None:
+    if not name or _CATEGORY_SEPARATORS.search(name) or len(name) > 100:
+        return _("A category name is 1 to 100 characters without '/' or '>'.")
+    return None
+
+
+def category_path_problem(path: str) -> str | None:
+    """Why a 'chapter/section/point' path cannot be made, or None."""
+    names = split_category_path(path)
+    if len(names) > MAX_CATEGORY_DEPTH:
+        return _("A category path has at most %(n)d levels.", n=MAX_CATEGORY_DEPTH)
+    return next((p for p in map(category_name_problem, names) if p), None)
+
+
 def create_category(bank: Bank, name: str, parent: Category | None = None, sort_order: int = 0) -> Category:
     name = (name or "").strip()
-    if not name or "/" in name or len(name) > 100:
-        raise DomainError(_("A category name is 1 to 100 characters and has no '/'."), code="bad_category")
+    problem = category_name_problem(name)
+    if problem:
+        raise DomainError(problem, code="bad_category")
+    if parent is not None and parent.depth + 1 >= MAX_CATEGORY_DEPTH:
+        raise DomainError(_("A category path has at most %(n)d levels.", n=MAX_CATEGORY_DEPTH), code="bad_category")
     if parent is not None and parent.bank_id != bank.id:
         raise DomainError(_("The parent category belongs to another bank."), code="bad_category")
-    existing = db.session.scalar(
-        select(Category).where(
-            Category.bank_id == bank.id,
-            Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id,
-            Category.name == name,
+    with db.session.no_autoflush:
+        existing = db.session.scalar(
+            select(Category).where(
+                Category.bank_id == bank.id,
+                Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id,
+                Category.name == name,
+            )
         )
-    )
     if existing:
         return existing
     category = Category(bank_id=bank.id, parent=parent, name=name, sort_order=sort_order, path="")
@@ -128,8 +153,19 @@ def category_path_names(category: Category | None, by_id: dict[int, Category] | 
 
 def rename_category(category: Category, name: str) -> None:
     name = (name or "").strip()
-    if not name or "/" in name or len(name) > 100:
-        raise DomainError(_("A category name is 1 to 100 characters and has no '/'."), code="bad_category")
+    problem = category_name_problem(name)
+    if problem:
+        raise DomainError(problem, code="bad_category")
+    sibling = db.session.scalar(
+        select(Category.id).where(
+            Category.bank_id == category.bank_id,
+            Category.parent_id.is_(None) if category.parent_id is None else Category.parent_id == category.parent_id,
+            Category.name == name,
+            Category.id != category.id,
+        )
+    )
+    if sibling:
+        raise DomainError(_("Another category here already has that name."), code="duplicate_category")
     category.name = name
     db.session.flush()
 
@@ -165,12 +201,18 @@ def split_tags(text: str) -> list[str]:
     return [t.strip() for t in re.split(r"[,，、;；\n]", text or "") if t.strip()]
 
 
-def get_tags(names: list[str]) -> list[Tag]:
-    """Tags by name, created where missing."""
-    names = list(dict.fromkeys(n.strip()[:50] for n in names if n and n.strip()))
+def get_tags(names: list[str], cache: dict[str, Tag] | None = None) -> list[Tag]:
+    """Tags by name, created where missing. A `cache` (name -> Tag) spares the query when many questions are made."""
+    names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+    if any(len(n) > 50 for n in names):
+        raise DomainError(_("A knowledge point has at most 50 characters."), code="long_tag")
     if len(names) > MAX_TAGS:
         raise DomainError(_("At most %(n)d knowledge points per question.", n=MAX_TAGS), code="too_many_tags")
-    found = {t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(names)))} if names else {}
+    found = cache if cache is not None else {}
+    missing = [n for n in names if n not in found]
+    if missing:
+        with db.session.no_autoflush:
+            found.update({t.name: t for t in db.session.scalars(select(Tag).where(Tag.name.in_(missing)))})
     for name in names:
         if name not in found:
             found[name] = Tag(name=name)
@@ -192,7 +234,7 @@ def clean_content(qtype: str, content: Content) -> Content:
     content.stem = sanitize(content.stem)
     content.options = [sanitize(o) for o in content.options] if QUESTION_TYPES[qtype].has_options else []
     content.explanation = sanitize(content.explanation)
-    content.reference = (content.reference or "").strip()[:255]
+    content.reference = strip_controls((content.reference or "").strip())
     if qtype == "essay" and isinstance(content.answer, dict):
         content.answer = {
             "reference": sanitize(content.answer.get("reference", "")),
@@ -211,10 +253,12 @@ def content_problems(qtype: str, content: Content) -> list[tuple[str, str]]:
         problems.append(("stem", _("The stem is empty.")))
     try:
         points = float(content.points)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         points = -1
-    if not 0 < points <= 1000:
-        problems.append(("points", _("Points must be a number above 0 and at most 1000.")))
+    if not 0.1 <= points <= 1000 or round(points, 2) != points:
+        problems.append(("points", _("Points are a number from 0.1 to 1000 with at most two decimals.")))
+    if len(content.reference or "") > 255:
+        problems.append(("reference", _("The reference has at most 255 characters.")))
     problems += QUESTION_TYPES[qtype].check(content, count_blanks(stem_text))
     return problems
 
@@ -270,6 +314,7 @@ def create_question(
     difficulty: int = 3,
     status: str = QuestionStatus.DRAFT,
     flush: bool = True,
+    tag_cache: dict[str, Tag] | None = None,
 ) -> Question:
     """A new question (a draft unless `status` says otherwise) with its first version."""
     if not can(actor, "bank.manage", bank):
@@ -287,7 +332,7 @@ def create_question(
         created_at=now,
         updated_at=now,
     )
-    question.tags = get_tags(list(tags))
+    question.tags = get_tags(list(tags), tag_cache)
     db.session.add(question)
     _new_version(question, content, actor, now, number=1)
     if flush:
@@ -323,7 +368,16 @@ def update_question(
         number = (max((v.number for v in question.versions), default=0)) + 1
         new_version = _new_version(question, content, actor, now, number)
         audit.record("question.edited", actor=actor, target=f"question:{question.id}", detail={"version": number})
-    db.session.flush()
+        if question.status == QuestionStatus.ACTIVE:  # new wording is reviewed before papers use it
+            _move(question, QuestionStatus.IN_REVIEW)
+            question.submitted_at = now
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError as exc:  # two people saved a new version at the same moment
+        raise DomainError(
+            _("Someone else saved this question at the same moment. Reload it and try again."), code="edit_conflict"
+        ) from exc
     return new_version
 
 
@@ -359,14 +413,23 @@ def _status_label(status) -> str:
 def submit_for_review(actor, question: Question, now: datetime) -> None:
     if not can(actor, "bank.manage", question.bank):
         raise DomainError(_("You may not submit questions of this bank."), code="forbidden", status=403)
+    if question.status != QuestionStatus.DRAFT:
+        raise DomainError(_("Only a draft can be submitted for review."), code="bad_transition")
     _move(question, QuestionStatus.IN_REVIEW)
     question.submitted_at = now
     db.session.flush()
 
 
-def approve(reviewer, question: Question, now: datetime, comment: str = "") -> None:
-    """出题 → 审题 → 入库: a reviewer other than the author puts the question into the bank's active pool."""
+def approve(reviewer, question: Question, now: datetime, comment: str = "", version_id: int | None = None) -> None:
+    """出题 → 审题 → 入库: a reviewer other than the author puts the question into the bank's active pool.
+
+    With `version_id` (the version the reviewer read), a question edited meanwhile is refused, not approved unseen.
+    """
     _check_reviewer(reviewer, question)
+    if version_id is not None and version_id != question.current_version_id:
+        raise DomainError(
+            _("The question was changed while you were reviewing it. Please read it again."), code="stale_review"
+        )
     _move(question, QuestionStatus.ACTIVE)
     question.reviewer_id, question.reviewed_at, question.review_comment = reviewer.id, now, (comment or "").strip()
     audit.record("question.approved", actor=reviewer, target=f"question:{question.id}", at=now)
@@ -385,7 +448,8 @@ def return_to_author(reviewer, question: Question, now: datetime, comment: str) 
 def _check_reviewer(reviewer, question: Question) -> None:
     if not can(reviewer, "question.review", question.bank):
         raise DomainError(_("You may not review questions of this bank."), code="forbidden", status=403)
-    if question.author_id == reviewer.id:
+    last_editor = question.current_version.created_by_id if question.current_version else None
+    if reviewer.id in (question.author_id, last_editor):
         raise DomainError(_("A question is reviewed by someone other than its author."), code="own_question")
 
 
@@ -398,10 +462,13 @@ def retire(actor, question: Question, now: datetime) -> None:
 
 
 def restore(actor, question: Question, now: datetime) -> None:
-    if not can(actor, "question.review", question.bank):
+    """A retired question goes back to review (not straight into the pool)."""
+    if not can(actor, "bank.manage", question.bank):
         raise DomainError(_("You may not restore questions of this bank."), code="forbidden", status=403)
-    _move(question, QuestionStatus.ACTIVE)
-    question.updated_at = now
+    if question.status != QuestionStatus.RETIRED:
+        raise DomainError(_("Only a retired question can be restored."), code="bad_transition")
+    _move(question, QuestionStatus.IN_REVIEW)
+    question.updated_at = question.submitted_at = now
     db.session.flush()
 
 
@@ -424,6 +491,7 @@ class BulkResult:
 def bulk_update(actor, questions: list[Question], action: str, now: datetime, **kwargs) -> BulkResult:
     """Move, tag, set difficulty or retire many questions; each question the rules refuse is reported, not fatal."""
     result = BulkResult()
+    tag_cache: dict[str, Tag] = {}
     for q in questions:
         if not can(actor, "bank.manage", q.bank):
             result.refused.append(_("Question %(id)d: not in a bank you manage.", id=q.id))
@@ -435,7 +503,7 @@ def bulk_update(actor, questions: list[Question], action: str, now: datetime, **
                     raise DomainError(_("The category belongs to another bank."))
                 q.category = category
             elif action == "tag":
-                q.tags = get_tags([t.name for t in q.tags] + list(kwargs["tags"]))
+                q.tags = get_tags([t.name for t in q.tags] + list(kwargs["tags"]), tag_cache)
             elif action == "difficulty":
                 q.difficulty = _check_difficulty(kwargs["difficulty"])
             elif action == "retire":
@@ -459,6 +527,9 @@ class DuplicateIndex:
 
     THRESHOLD = 0.85
     _AFFIX = 6
+    #: Stems that begin or end alike are common ("下列关于…", "…说法正确的是"): compare with at most this many
+    #: per bucket (the latest), so a large import stays linear.
+    MAX_COMPARISONS = 60
 
     def __init__(self, entries=()):
         self._exact: dict[str, list[int]] = {}
@@ -478,11 +549,15 @@ class DuplicateIndex:
             return []
         found = list(self._exact.get(fp, []))
         for key in {"<" + fp[: self._AFFIX], ">" + fp[-self._AFFIX :]}:
-            for ident, other in self._buckets.get(key, []):
+            for ident, other in self._buckets.get(key, [])[-self.MAX_COMPARISONS :]:
                 if ident in found or other == fp:
                     continue
                 matcher = difflib.SequenceMatcher(None, fp, other, autojunk=False)
-                if matcher.real_quick_ratio() >= self.THRESHOLD and matcher.ratio() >= self.THRESHOLD:
+                if (
+                    matcher.real_quick_ratio() >= self.THRESHOLD
+                    and matcher.quick_ratio() >= self.THRESHOLD
+                    and matcher.ratio() >= self.THRESHOLD
+                ):
                     found.append(ident)
         return found
 

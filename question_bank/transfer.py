@@ -45,11 +45,11 @@ def export_items(questions: list[Question]):
     return [(q, q.current_version, services.category_path_names(q.category, by_id)) for q in questions]
 
 
-def export_questions(questions: list[Question], fmt: str) -> tuple[bytes, list[str]]:
-    """The file and the list of what it could not hold (never silently dropped)."""
+def export_questions(questions: list[Question], fmt: str) -> tuple[bytes, list[str], int]:
+    """The file, the list of what it could not hold (never silently dropped), and how many questions it holds."""
     items = export_items(questions)
     if fmt in ("xlsx", "csv"):
         rows = [table.question_row(q, v, path) for q, v, path in items]
-        return (table.write_xlsx(rows) if fmt == "xlsx" else table.write_csv(rows)), []
-    text, skipped = (gift.write if fmt == "gift" else aiken.write)(items)
-    return text.encode("utf-8"), skipped
+        return (table.write_xlsx(rows) if fmt == "xlsx" else table.write_csv(rows)), [], len(rows)
+    text, skipped, written = (gift.write if fmt == "gift" else aiken.write)(items)
+    return text.encode("utf-8"), skipped, written

@@ -21,6 +21,7 @@ from question_bank.richtext import to_text
 
 LETTERS = "ABCDEFGH"
 MIN_OPTIONS, MAX_OPTIONS = 2, 8
+MAX_BLANKS = 20
 #: A blank in a fill-in stem: three or more underscores (authors type "______").
 BLANK_RE = re.compile(r"_{3,}")
 _TRUE_WORDS = {"正确", "对", "是", "√", "✓", "t", "true", "y", "yes", "1"}
@@ -137,7 +138,7 @@ class SingleChoice(_Choice):
     def check(self, content, blank_count=0):
         problems = self._check_options(content)
         key = content.answer
-        if not (isinstance(key, list) and len(key) == 1 and isinstance(key[0], int)):
+        if not (isinstance(key, list) and len(key) == 1 and _is_index(key[0])):
             problems.append(("answer", _("A single-choice question has exactly one right option.")))
         elif not 0 <= key[0] < len(content.options):
             problems.append(("answer", _("The answer names an option that does not exist.")))
@@ -162,7 +163,7 @@ class MultipleChoice(_Choice):
     def check(self, content, blank_count=0):
         problems = self._check_options(content)
         key = content.answer
-        if not (isinstance(key, list) and all(isinstance(i, int) for i in key) and len(set(key)) >= 2):
+        if not (isinstance(key, list) and all(_is_index(i) for i in key) and len(set(key)) >= 2):
             problems.append(("answer", _("A multiple-choice question has at least two right options.")))
         elif any(not 0 <= i < len(content.options) for i in key):
             problems.append(("answer", _("The answer names an option that does not exist.")))
@@ -220,6 +221,8 @@ class FillBlank(QuestionType):
         problems = []
         if blank_count == 0:
             problems.append(("stem", _("A fill-in question needs at least one blank (______) in the stem.")))
+        if blank_count > MAX_BLANKS:
+            problems.append(("stem", _("A question has at most %(n)d blanks.", n=MAX_BLANKS)))
         if not (isinstance(key, list) and key and all(isinstance(b, list) and b for b in key)):
             problems.append(("answer", _("Every blank needs at least one accepted answer.")))
         elif any(not str(a).strip() for b in key for a in b):
@@ -231,14 +234,18 @@ class FillBlank(QuestionType):
         return problems
 
     def key_to_text(self, answer) -> str:
-        return ";".join("|".join(str(a) for a in accepted) for accepted in answer)
+        """Blanks separated by ';', accepted answers by '|'; a ';', '；', '|' or '\\' inside an answer is escaped."""
+        return ";".join("|".join(re.sub(r"([;；|\\])", r"\\\1", str(a)) for a in accepted) for accepted in answer)
 
     def key_from_text(self, text, option_count=0, blank_count=0):
-        """'answer one|synonym;answer two' -> [["answer one", "synonym"], ["answer two"]]."""
+        """'answer one|synonym;answer two' -> [["answer one", "synonym"], ["answer two"]] (backslash escapes)."""
         text = str(text or "").strip()
         if not text:
             raise BadKey(_("Every blank needs at least one accepted answer."))
-        blanks = [[a.strip() for a in part.split("|") if a.strip()] for part in re.split(r"[;；]", text)]
+        blanks = [
+            [a.strip() for a in _split_escaped(part, "|") if a.strip()]
+            for part in _split_escaped(text, ";；", unescape=False)
+        ]
         if any(not b for b in blanks):
             raise BadKey(_("An accepted answer is empty."))
         if blank_count and len(blanks) != blank_count:
@@ -301,6 +308,29 @@ def type_from_name(name: str) -> str | None:
         if key in names:
             return code
     return None
+
+
+def _is_index(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _split_escaped(text: str, separators: str, unescape: bool = True) -> list[str]:
+    """Split at unescaped separators; drop the escaping backslashes unless `unescape` is False."""
+    parts, current, i = [], [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            current.append(text[i + 1] if unescape else text[i : i + 2])
+            i += 2
+            continue
+        if c in separators:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        i += 1
+    parts.append("".join(current))
+    return parts
 
 
 def _check_range(indexes: list[int], option_count: int, text: str) -> None:

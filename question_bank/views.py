@@ -14,10 +14,10 @@ from accounts.services import unit_tree
 from core import policy
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import ActionForm, options
+from core.forms import options
 from core.models import now_utc
 from core.policy import permission_required
-from core.uploads import pending_upload_dir
+from core.uploads import claim, pending_upload_dir
 from question_bank import bp, images, queries, rendering, services, transfer
 from question_bank.formats import FORMAT_LABELS, commit, table
 from question_bank.forms import (
@@ -27,7 +27,6 @@ from question_bank.forms import (
     FilterForm,
     ImportForm,
     QuestionForm,
-    RenameForm,
     ReviewForm,
     fill_form,
     form_content,
@@ -167,7 +166,6 @@ def bank(code: str):
         args=args,
         tree=tree,
         category_form=_new_category_form(bank),
-        rename_form=RenameForm(),
         bulk=bulk,
         export_formats=FORMAT_LABELS,
     )
@@ -196,34 +194,21 @@ def category_create(code: str):
     return redirect(url_for("question_bank.bank", code=bank.code))
 
 
-@bp.route("/<code>/categories/<int:category_id>/rename", methods=["POST"])
+@bp.route("/<code>/categories/change", methods=["POST"])
 @permission_required("bank.manage")
-def category_rename(code: str, category_id: int):
+def category_change(code: str):
+    """Rename or delete one category (chosen from a list, so the page needs no form per category)."""
     bank = _bank(code, "bank.manage")
-    category = _category(bank, category_id)
-    form = RenameForm()
-    if not form.validate_on_submit():
-        abort(400)
+    category = _category(bank, request.form.get("category_id", type=int)) or abort(400)
     try:
-        services.rename_category(category, form.name.data)
+        if request.form.get("op") == "delete":
+            services.delete_category(category)
+            flash(_("The category has been deleted."), "success")
+        else:
+            services.rename_category(category, request.form.get("name", ""))
+            flash(_("The category has been renamed."), "success")
     except DomainError as exc:
         flash(exc.message, "error")
-    return redirect(url_for("question_bank.bank", code=bank.code))
-
-
-@bp.route("/<code>/categories/<int:category_id>/delete", methods=["POST"])
-@permission_required("bank.manage")
-def category_delete(code: str, category_id: int):
-    bank = _bank(code, "bank.manage")
-    category = _category(bank, category_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        services.delete_category(category)
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("The category has been deleted."), "success")
     return redirect(url_for("question_bank.bank", code=bank.code))
 
 
@@ -301,7 +286,9 @@ def question_edit(question_id: int):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            if version is not None:
+            if version is not None and question.status == QuestionStatus.IN_REVIEW:
+                flash(_("Saved as version %(n)d; it is reviewed before papers use it.", n=version.number), "success")
+            elif version is not None:
                 flash(_("Saved as version %(n)d; earlier versions are kept.", n=version.number), "success")
             else:
                 flash(_("The question has been saved."), "success")
@@ -343,7 +330,7 @@ _WORKFLOW = {
     "approve": ("question.review", services.approve, _l("Approved: the question is now active.")),
     "return": ("question.review", services.return_to_author, _l("Returned to the author.")),
     "retire": ("bank.manage", services.retire, _l("The question is retired.")),
-    "restore": ("question.review", services.restore, _l("The question is active again.")),
+    "restore": ("bank.manage", services.restore, _l("The question is back in review.")),
 }
 
 
@@ -356,7 +343,9 @@ def question_step(question_id: int, step: str):
     if not form.validate_on_submit():
         abort(400)
     try:
-        if step in ("approve", "return"):
+        if step == "approve":
+            run(current_user, question, now_utc(), form.comment.data or "", request.form.get("version_id", type=int))
+        elif step == "return":
             run(current_user, question, now_utc(), form.comment.data or "")
         else:
             run(current_user, question, now_utc())
@@ -514,15 +503,21 @@ def import_commit(code: str):
     status = pending.get("status", "draft")
     if status == "active" and not policy.has_district_scope(current_user):
         abort(403)
-    result = transfer.read_file(pending["format"], path.read_bytes(), bank)
-    if not result.ok:
-        return render_template(
-            "question_bank/import.html", bank=bank, form=_import_form(bank), result=result, formats=FORMAT_LABELS
-        )
-    count = commit(current_user, bank, result, now_utc(), status=QuestionStatus(status))
-    db.session.commit()  # before the upload is deleted: a failed commit must leave it to retry
-    path.unlink(missing_ok=True)
+    claimed = claim(path)
+    if claimed is None:  # a second click on the same confirmation: the first one is importing it
+        flash(_("This file is already being imported."), "warning")
+        return redirect(url_for("question_bank.bank", code=bank.code))
     session.pop("question_import", None)
+    try:
+        result = transfer.read_file(pending["format"], claimed.read_bytes(), bank)
+        if not result.ok:
+            return render_template(
+                "question_bank/import.html", bank=bank, form=_import_form(bank), result=result, formats=FORMAT_LABELS
+            )
+        count = commit(current_user, bank, result, now_utc(), status=QuestionStatus(status))
+        db.session.commit()
+    finally:
+        claimed.unlink(missing_ok=True)
     flash(_("%(n)d question(s) imported.", n=count), "success")
     return redirect(url_for("question_bank.bank", code=bank.code))
 
@@ -545,7 +540,7 @@ def export(code: str):
     if fmt not in transfer.FORMATS:
         abort(404)
     _form, _tree, stmt = _filtered(bank, sort="oldest")
-    data, skipped = transfer.export_questions(list(db.session.scalars(stmt)), fmt)
+    data, skipped, _written = transfer.export_questions(list(db.session.scalars(stmt)), fmt)
     filename = f"{bank.code}.{transfer.EXTENSIONS[fmt]}"
     response = Response(data, mimetype=transfer.MIMETYPES[fmt])
     response.headers["Content-Disposition"] = f"attachment; filename={filename}"
@@ -566,7 +561,7 @@ def export_check(code: str):
     form, _tree, stmt = _filtered(bank, sort="oldest")
     args = _filter_args(form)
     questions = list(db.session.scalars(stmt))
-    _data, skipped = transfer.export_questions(questions, fmt) if fmt in ("gift", "aiken") else (b"", [])
+    skipped = transfer.export_questions(questions, fmt)[1] if fmt in ("gift", "aiken") else []
     return render_template(
         "question_bank/export_check.html", bank=bank, fmt=fmt, skipped=skipped, args=args, formats=FORMAT_LABELS
     )

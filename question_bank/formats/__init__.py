@@ -131,16 +131,23 @@ def _validate_one(raw: RawQuestion, result: ImportResult) -> ParsedQuestion | No
     if raw.points not in (None, ""):
         try:
             points = float(raw.points)
-        except (TypeError, ValueError):
+            if points != points:  # NaN
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
             result.issues.append(issue(raw, "points", _("“%(v)s” is not a number.", v=raw.points)))
     difficulty = 3
     if raw.difficulty not in (None, ""):
         try:
             difficulty = int(float(raw.difficulty))
-            if float(raw.difficulty) != difficulty or not 1 <= difficulty <= 5:
+            if isinstance(raw.difficulty, bool) or float(raw.difficulty) != difficulty or not 1 <= difficulty <= 5:
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             result.issues.append(issue(raw, "difficulty", _("Difficulty is a whole number from 1 to 5.")))
+    problem = services.category_path_problem(raw.category)
+    if problem:
+        result.issues.append(issue(raw, "category", problem))
+    if any(len(t) > 50 for t in raw.tags):
+        result.issues.append(issue(raw, "tags", _("A knowledge point has at most 50 characters.")))
     content = Content(
         stem=raw.stem,
         options=list(raw.options),
@@ -195,10 +202,10 @@ def commit(actor, bank: Bank, result: ImportResult, now: datetime, status=Questi
     """Create every question of a clean import. Raises before anything is flushed if the import has issues."""
     if not result.ok:
         raise DomainError(_("The file has errors; nothing was imported."), code="import_invalid")
-    categories: dict[str, object] = {}
+    # Categories first: each new one is flushed for its id, which is cheap before the questions are pending.
+    categories = {path: services.ensure_category_path(bank, path) for path in {q.category for q in result.questions}}
+    tag_cache: dict = {}
     for i, q in enumerate(result.questions, start=1):
-        if q.category not in categories:
-            categories[q.category] = services.ensure_category_path(bank, q.category)
         services.create_question(
             actor,
             bank,
@@ -210,6 +217,7 @@ def commit(actor, bank: Bank, result: ImportResult, now: datetime, status=Questi
             difficulty=q.difficulty,
             status=status,
             flush=i % 500 == 0,
+            tag_cache=tag_cache,
         )
         if progress:
             progress(1)

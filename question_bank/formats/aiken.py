@@ -79,7 +79,7 @@ def _parse(block: list[tuple[int, str]], result: ImportResult) -> RawQuestion | 
     return raw
 
 
-def write(items) -> tuple[str, list[str]]:
+def write(items) -> tuple[str, list[str], int]:
     """items: (question, version, category path). Only single-choice questions can be written."""
     out, skipped = [], []
     for q, v, _path in items:
@@ -90,6 +90,7 @@ def write(items) -> tuple[str, list[str]]:
         lines += [f"{LETTERS[i]}. {' '.join(to_text(o).split())}" for i, o in enumerate(v.options)]
         lines.append(f"ANSWER: {LETTERS[v.answer[0]]}")
         out.append("\n".join(lines))
+    written = len(out)
     if out:
         skipped.insert(0, _("Aiken keeps only the stem, the options and the answer of each question."))
-    return "\n\n".join(out) + ("\n" if out else ""), skipped
+    return "\n\n".join(out) + ("\n" if out else ""), skipped, written

@@ -13,7 +13,8 @@ from flask_babel import gettext as _
 from core.imports import ImportIssue
 from question_bank.formats import FIELD_LABELS, ImportResult, RawQuestion, validate
 from question_bank.richtext import from_text, is_plain, sanitize, to_text
-from question_bank.types import BLANK_RE, count_blanks
+from question_bank.services import split_tags
+from question_bank.types import BLANK_RE, FillMatching, count_blanks
 
 _SPECIAL = "~=#{}:"
 _META_PREFIX = "// qualexam:"
@@ -121,8 +122,10 @@ def _brace_balance(line: str) -> int:
 
 
 def _moodle_category(path: str) -> str:
+    """Moodle's "$course$/top/Chapter/Section" -> "Chapter/Section" (only the leading context parts are dropped)."""
     parts = [p.strip() for p in path.strip().split("/") if p.strip()]
-    parts = [p for p in parts if p not in ("$course$", "$system$", "$module$", "$coursecategory$", "top", "默认")]
+    while parts and parts[0] in ("$course$", "$system$", "$module$", "$coursecategory$", "$cat1$", "top"):
+        parts.pop(0)
     return "/".join(parts)
 
 
@@ -190,6 +193,8 @@ def _parse_block(line: int, block: str, result: ImportResult) -> RawQuestion | N
         raw.answer = {"reference": "", "scoring_points": []}
         return raw
     if re.fullmatch(r"(T|TRUE|F|FALSE)(\s*#.*)?", answers, flags=re.DOTALL):
+        if "#" in answers:
+            result.warnings.append(_line_issue(line, "answer", _("Feedback on single answers is not kept.")))
         raw.type, raw.type_name = "truefalse", "truefalse"
         raw.stem = text_of((prefix + suffix).strip())
         raw.answer = answers.upper().startswith("T")
@@ -217,6 +222,13 @@ def _parse_block(line: int, block: str, result: ImportResult) -> RawQuestion | N
             piece = piece[:feedback_at]
         parsed.append((lead, weight, piece.strip()))
     middle = suffix.strip() != ""
+    if any(w is not None and 0 < w < 100 and lead == "=" for lead, w, _p in parsed) or (
+        sum(1 for _lead, w, _p in parsed if w is not None and w > 0) == 1
+        and any(w is not None and 0 < w < 100 for _lead, w, _p in parsed)
+    ):
+        result.warnings.append(
+            _line_issue(line, "answer", _("Partial credit on an answer is not kept: it counts as fully right."))
+        )
     if all(lead == "=" for lead, _w, _p in parsed):
         raw.type, raw.type_name = "fill", "fill"
         raw.stem = text_of(prefix + _BLANK + suffix)
@@ -252,23 +264,40 @@ def _apply_meta(raw: RawQuestion, meta: tuple[int, str], result: ImportResult) -
     except ValueError:
         result.issues.append(_line_issue(line, None, _("The qualexam comment is not valid JSON.")))
         return
+
+    def listed(key: str) -> list[str]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            result.issues.append(
+                _line_issue(line, None, _("“%(k)s” in the qualexam comment must be a list of texts.", k=key))
+            )
+            return []
+        return value
+
+    settings = data.get("settings", {})
+    if not isinstance(settings, dict) or not all(isinstance(v, bool) for v in settings.values()):
+        result.issues.append(
+            _line_issue(line, None, _("“settings” in the qualexam comment must map names to true/false."))
+        )
+        settings = {}
     raw.difficulty = data.get("difficulty", raw.difficulty)
     raw.points = data.get("points", raw.points)
-    raw.tags = [str(t) for t in data.get("tags", [])]
+    raw.tags = [t for tag in listed("tags") for t in split_tags(tag)]
     raw.reference = str(data.get("reference", ""))
-    raw.settings = data.get("settings", {}) if isinstance(data.get("settings"), dict) else {}
+    raw.settings = {k: v for k, v in settings.items() if k in FillMatching.__dataclass_fields__}
     if raw.type == "essay":
         raw.answer = {
             "reference": sanitize(str(data.get("essay_reference", ""))),
-            "scoring_points": [str(p) for p in data.get("scoring_points", [])],
+            "scoring_points": listed("scoring_points"),
         }
 
 
 # ---------------------------------------------------------------- writing
 
 
-def write(items) -> tuple[str, list[str]]:
-    """items: (question, version, category path). Returns the GIFT text and what could not be written."""
+def write(items) -> tuple[str, list[str], int]:
+    """items: (question, version, category path). Returns the GIFT text, what could not be written, and how many
+    questions were."""
     out, skipped, category = [], [], None
     for q, v, path in items:
         if q.type == "fill" and count_blanks(to_text(v.stem)) != 1:
@@ -287,12 +316,13 @@ def write(items) -> tuple[str, list[str]]:
             meta["scoring_points"] = v.answer.get("scoring_points", [])
         out.append(f"{_META_PREFIX} {json.dumps(meta, ensure_ascii=False)}")
         out.append(_question_text(q, v) + "\n")
-    return "\n".join(out), skipped
+    return "\n".join(out), skipped, len(items) - len(skipped)
 
 
 def _question_text(q, v) -> str:
     parts = [v.stem, v.explanation or "", *(v.options or [])]
-    html = not all(is_plain(p) for p in parts)
+    # HTML mode also when an option says "->": in plain GIFT that marks a matching question; as HTML it is "-&gt;".
+    html = not all(is_plain(p) for p in parts) or any("->" in to_text(o) for o in v.options or [])
 
     def enc(markup: str) -> str:
         return escape(markup if html else to_text(markup))

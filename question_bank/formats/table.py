@@ -9,6 +9,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from core.imports import ImportIssue
 from core.spreadsheets import (
+    MAX_COLUMNS,
     append_row,
     csv_safe,
     csv_unsafe,
@@ -177,25 +178,38 @@ def read_xlsx(data: bytes) -> ImportResult:
     return result
 
 
-def decode_csv(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (which covers GBK and GB2312: what Chinese Excel saves)."""
+def decode_csv(data: bytes) -> tuple[str, str | None]:
+    """UTF-8 (with or without BOM), else GB18030 (which covers GBK and GB2312: what Chinese Excel saves).
+
+    Returns the text and, when GB18030 was used, a warning naming the first line that was not UTF-8: a UTF-8 file
+    with one bad byte would otherwise be read as GB18030 without a word and turn into nonsense.
+    """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        return data[3:].decode("utf-8"), None
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        text = data.decode("gb18030")
+        line = data[: exc.start].count(b"\n") + 1
+        return text, _(
+            "The file is not UTF-8 (from line %(n)d on); it was read as GB18030/GBK. Check the preview.", n=line
+        )
 
 
 def read_csv(data: bytes) -> ImportResult:
     result = ImportResult()
     try:
-        text = decode_csv(data)
+        text, warning = decode_csv(data)
     except UnicodeDecodeError:
         result.issues.append(ImportIssue(None, None, None, _("The file is neither UTF-8 nor GB18030/GBK text.")))
         return result
+    if warning:
+        result.warnings.append(ImportIssue(None, None, None, warning))
     try:
-        rows = [(i, [csv_unsafe(v) for v in row]) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)]
+        rows = [
+            (i, [csv_unsafe(v) for v in row[:MAX_COLUMNS]])
+            for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+        ]
     except csv.Error as exc:
         result.issues.append(ImportIssue(None, None, None, _("The CSV file is malformed: %(e)s", e=str(exc))))
         return result

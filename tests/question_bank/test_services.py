@@ -3,14 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from core.errors import DomainError
 from core.models import now_utc
 from core.policy import Role
 from question_bank import services
-from question_bank.models import QuestionStatus, QuestionVersion
-from question_bank.richtext import from_text, sanitize
+from question_bank.models import QuestionStatus, QuestionVersion  # noqa: F401
+from question_bank.richtext import IMAGE_URL_PREFIX, from_text, sanitize
 from tests.factories import content, make_bank, make_cadre, make_question, make_unit, make_user
 
 
@@ -29,7 +28,7 @@ def test_editing_makes_a_new_version_and_keeps_the_old_one(app, db):
     assert old.stem == v1_stem and old.number == 1
     assert q.current_version.id == v2.id and v2.number == 2 and "改过的题干" in v2.stem
     assert v2.created_by_id == editor.id
-    assert q.status == QuestionStatus.ACTIVE
+    assert q.status == QuestionStatus.IN_REVIEW  # the new wording is reviewed before papers use it
     changes = services.version_diff(old, v2)
     assert [c["field"] for c in changes] == ["stem"]
     assert any(line.startswith("+") and "改过的题干" in line for line in changes[0]["lines"])
@@ -109,6 +108,12 @@ def test_stems_are_sanitised(app, db):
     assert "script" not in q.current_version.stem and "onclick" not in q.current_version.stem
     assert "evil" not in q.current_version.stem
     assert sanitize("<b>粗</b>") == "<b>粗</b>"
+    # Underscores in an attribute never become a blank, and attributes other than an image's are dropped.
+    from question_bank.rendering import stem_with_blanks
+
+    stem = sanitize(f'<span title="___">甲</span><img src="{IMAGE_URL_PREFIX}{"a" * 64}.png" alt="x___y">乙______')
+    assert "title" not in stem and "___" not in stem.split("乙")[0]
+    assert str(stem_with_blanks(stem)).count("<input") == 1
 
 
 def test_likely_duplicates(app, db):
@@ -143,4 +148,59 @@ def test_category_paths(app, db):
     with pytest.raises(DomainError):
         services.delete_category(c.parent)  # not empty
     services.delete_category(c)
-    assert db.session.scalar(select(QuestionVersion).limit(1)) is None
+    db.session.flush()
+    assert services.category_path_names(c.parent) == "党章党规/纪律处分"
+    assert [x.name for x in services.category_tree(bank)] == ["党章党规", "纪律处分"]
+    with pytest.raises(DomainError):
+        services.create_category(bank, "甲>乙")
+    sibling = services.ensure_category_path(bank, "党章党规/其他")
+    with pytest.raises(DomainError):
+        services.rename_category(sibling, "纪律处分")
+
+
+def test_editing_an_active_question_sends_it_to_review(app, db):
+    unit = make_unit()
+    author = make_cadre(unit=unit, roles=(Role.AUTHOR, Role.CADRE)).user
+    editor = make_cadre(unit=unit, roles=(Role.AUTHOR, Role.CADRE)).user
+    reviewer = make_cadre(unit=unit, roles=(Role.AUTHOR, Role.CADRE)).user
+    q = make_question(bank=make_bank(owner_unit=unit), actor=author, status="active")
+    version = services.update_question(
+        editor, q, content("single", stem="新的措辞______"), now_utc(), category=None, tags=[], difficulty=3
+    )
+    assert q.status == QuestionStatus.IN_REVIEW
+    with pytest.raises(DomainError):
+        services.approve(editor, q, now_utc())  # the last editor is an author too
+    with pytest.raises(DomainError) as exc:
+        services.approve(reviewer, q, now_utc(), version_id=version.id - 1)  # read an older version
+    assert exc.value.code == "stale_review"
+    services.approve(reviewer, q, now_utc(), version_id=version.id)
+    assert q.status == QuestionStatus.ACTIVE
+
+
+def test_restore_goes_through_review(app, db):
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    q = make_question(status="active")
+    with pytest.raises(DomainError):
+        services.retire(admin, make_question(), now_utc())  # a draft is not retired, just never submitted
+    services.retire(admin, q, now_utc())
+    services.restore(admin, q, now_utc())
+    assert q.status == QuestionStatus.IN_REVIEW
+
+
+def test_new_tag_on_many_questions_at_once(app, db):
+    bank = make_bank()
+    questions = [make_question(bank=bank, stem=f"题{i}______") for i in range(3)]
+    services.bulk_update(make_user(roles=(Role.ORG_ADMIN,)), questions, "tag", now_utc(), tags=["全新的知识点"])
+    db.session.flush()
+    assert all([t.name for t in q.tags] == ["全新的知识点"] for q in questions)
+
+
+def test_duplicate_index_compares_a_bounded_number_of_alike_stems(app, monkeypatch):
+    index = services.DuplicateIndex()
+    for i in range(3000):
+        index.add(i + 1, services.fingerprint(f"下列关于宪法的说法正确的是第{i}条{'甲乙丙丁'[i % 4] * (i % 7)}"))
+    made = []
+    real = services.difflib.SequenceMatcher
+    monkeypatch.setattr(services.difflib, "SequenceMatcher", lambda *a, **k: made.append(1) or real(*a, **k))
+    index.match(services.fingerprint("下列关于宪法的说法正确的是第99999条"))
+    assert 0 < len(made) <= 2 * services.DuplicateIndex.MAX_COMPARISONS  # not one per stored stem

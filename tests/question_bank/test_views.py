@@ -27,13 +27,16 @@ ROUTES = {
     "question_bank.bank_form#edit": ("GET", "/banks/{bank}/edit", MANAGE),
     "question_bank.bank": ("GET", "/banks/{bank}/", VIEW),
     "question_bank.category_create": ("POST", "/banks/{bank}/categories", MANAGE),
-    "question_bank.category_rename": ("POST", "/banks/{bank}/categories/{category}/rename", MANAGE),
-    "question_bank.category_delete": ("POST", "/banks/{bank}/categories/{category}/delete", MANAGE),
+    "question_bank.category_change": ("POST", "/banks/{bank}/categories/change", MANAGE),
     "question_bank.question_new": ("GET", "/banks/{bank}/questions/new?type=fill", MANAGE),
     "question_bank.question_edit": ("GET", "/banks/questions/{question}/edit", MANAGE),
     "question_bank.question": ("GET", "/banks/questions/{question}", VIEW),
     "question_bank.question_version": ("GET", "/banks/questions/{question}/versions/1", VIEW),
     "question_bank.question_step": ("POST", "/banks/questions/{question}/submit", MANAGE),
+    "question_bank.question_step#approve": ("POST", "/banks/questions/{question}/approve", MANAGE),
+    "question_bank.question_step#return": ("POST", "/banks/questions/{question}/return", MANAGE),
+    "question_bank.question_step#retire": ("POST", "/banks/questions/{question}/retire", MANAGE),
+    "question_bank.question_step#restore": ("POST", "/banks/questions/{question}/restore", MANAGE),
     "question_bank.bulk": ("POST", "/banks/{bank}/bulk", MANAGE),
     "question_bank.preview": ("POST", "/banks/preview?type=single", MANAGE),
     "question_bank.review": ("GET", "/banks/review", MANAGE),
@@ -82,7 +85,8 @@ def test_access_matrix(client, auth, db, app, role, route):
         response = client.post_form(url, {"image": (io.BytesIO(PNG), "a.png")}, content_type="multipart/form-data")
     else:
         response = client.post_form(
-            url, {"name": "新名", "action": "difficulty", "difficulty": "2", "qid": question.id}
+            url,
+            {"name": "新名", "action": "difficulty", "difficulty": "2", "qid": question.id, "category_id": category.id},
         )
     if role in allowed:
         assert response.status_code in (200, 302), (role, route, response.status_code)
@@ -190,7 +194,7 @@ def test_review_queue_and_approval(client, auth, db):
     db.session.commit()
     auth.login(author.username)
     client.post_form(f"/banks/questions/{q.id}/submit")
-    assert "暂无" in client.get("/banks/review").get_data(as_text=True) or q.id  # own questions are not listed
+    assert f"/banks/questions/{q.id}" not in client.get("/banks/review").get_data(as_text=True)  # not one's own
     client.post_form(f"/banks/questions/{q.id}/approve")
     db.session.expire_all()
     assert db.session.get(Question, q.id).status == QuestionStatus.IN_REVIEW  # nobody approves their own
@@ -276,7 +280,8 @@ def test_images_are_checked_by_content(client, auth, db):
     assert url.startswith(IMAGE_URL_PREFIX) and url.endswith(".png")
     served = client.get(url)
     assert served.status_code == 200 and served.mimetype == "image/png" and served.data == PNG
-    assert client.get("/banks/images/../../secret_key").status_code == 404
+    assert client.get("/banks/images/secret_key.png").status_code == 404
+    assert client.get(f"/banks/images/{'0' * 64}.png").status_code == 404
 
 
 def test_create_bank_page(client, auth, db):
@@ -312,3 +317,70 @@ def test_cli_banks_and_questions(runner, db, tmp_path):
     bad.write_bytes(xlsx([row(answer="Q")]))
     result = runner.invoke(args=["questions", "import", str(bad), "--bank", "CLI1"])
     assert result.exit_code == 1 and "第2行 K列（答案）" in result.output
+
+
+def test_rename_and_delete_categories(client, auth, db):
+    from question_bank.models import Category
+    from question_bank.services import ensure_category_path
+
+    bank = make_bank(code="CAT")
+    leaf = ensure_category_path(bank, "章/节")
+    db.session.commit()
+    leaf_id, parent_id = leaf.id, leaf.parent_id
+    auth.login_as("org_admin")
+    client.post_form("/banks/CAT/categories/change", {"category_id": leaf_id, "op": "rename", "name": "新节"})
+    db.session.expire_all()
+    assert db.session.get(Category, leaf_id).name == "新节"
+    client.post_form("/banks/CAT/categories/change", {"category_id": parent_id, "op": "delete"})
+    db.session.expire_all()
+    assert db.session.scalar(select(Category).where(Category.id == parent_id)) is not None  # not empty: refused
+    client.post_form("/banks/CAT/categories/change", {"category_id": leaf_id, "op": "delete"})
+    db.session.expire_all()
+    assert db.session.scalar(select(Category).where(Category.id == leaf_id)) is None
+
+
+def test_author_of_another_unit_cannot_write(client, auth, db):
+    bank = make_bank(code="OTHR", owner_unit=make_unit())
+    question = make_question(bank=bank)
+    from question_bank.services import ensure_category_path
+
+    category = ensure_category_path(bank, "章")
+    outsider = make_cadre(unit=make_unit(), roles=(Role.AUTHOR, Role.CADRE)).user
+    db.session.commit()
+    auth.login(outsider.username)
+    for method, template, _allowed in ROUTES.values():
+        if "{bank}" not in template and "{question}" not in template:
+            continue
+        url = template.format(bank="OTHR", question=question.id, category=category.id, image="x")
+        response = client.get(url) if method == "GET" else client.post_form(url, {"qid": question.id})
+        assert response.status_code == 403, url
+    db.session.expire_all()
+    assert db.session.get(Question, question.id).status == QuestionStatus.DRAFT
+
+
+def test_retire_and_restore_cannot_skip_review(client, auth, db):
+    unit = make_unit()
+    author = make_cadre(unit=unit, roles=(Role.AUTHOR, Role.CADRE)).user
+    q = make_question(bank=make_bank(owner_unit=unit), actor=author)
+    db.session.commit()
+    auth.login(author.username)
+    for step in ("retire", "restore", "approve"):
+        client.post_form(f"/banks/questions/{q.id}/{step}")
+    db.session.expire_all()
+    assert db.session.get(Question, q.id).status == QuestionStatus.DRAFT
+
+
+def test_double_confirmation_imports_once(client, auth, db):
+    bank = make_bank(code="TWICE")
+    db.session.commit()
+    auth.login_as("org_admin")
+    client.post_form(
+        "/banks/TWICE/import", {"file": (io.BytesIO(xlsx([row()])), "q.xlsx")}, content_type="multipart/form-data"
+    )
+    with client.session_transaction() as sess:
+        pending = dict(sess["question_import"])
+    assert client.post_form("/banks/TWICE/import/commit").status_code == 302
+    with client.session_transaction() as sess:
+        sess["question_import"] = pending  # a second tab still holding the confirmation
+    client.post_form("/banks/TWICE/import/commit")
+    assert db.session.scalar(select(func.count(Question.id)).where(Question.bank_id == bank.id)) == 1
