@@ -131,7 +131,8 @@ class Question(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: Plain text of the current stem and options, for substring search (Chinese included).
+    #: Plain text of the current stem and options, case- and width-folded (services.search_key), for substring
+    #: search (Chinese included).
     search_text: Mapped[str] = mapped_column(Text, default="")
     #: The normalised stem (no spaces, punctuation or width differences), for finding likely duplicates.
     fingerprint: Mapped[str] = mapped_column(String(255), default="")

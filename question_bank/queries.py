@@ -6,6 +6,7 @@ from accounts.models import Unit, User
 from core.extensions import db
 from core.policy import bank_scope_filter
 from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionVersion, Tag, question_tags
+from question_bank.services import search_key
 
 SORTS = {
     "newest": (Question.id.desc(),),
@@ -41,7 +42,7 @@ def questions_query(
     """Questions of one bank; `category` includes its sub-categories; `q` is a substring of stem or options."""
     stmt = select(Question).where(Question.bank_id == bank.id)
     if q:
-        stmt = stmt.where(Question.search_text.icontains(q.strip(), autoescape=True))
+        stmt = stmt.where(Question.search_text.contains(search_key(q.strip()), autoescape=True))
     if qtype:
         stmt = stmt.where(Question.type == qtype)
     if difficulty:

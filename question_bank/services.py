@@ -223,6 +223,12 @@ def get_tags(names: list[str], cache: dict[str, Tag] | None = None) -> list[Tag]
 # ---------------------------------------------------------------- checking content
 
 
+def search_key(text: str) -> str:
+    """Text as the search compares it: full-width folded to half-width, case folded. Stored that way, a search is
+    a plain LIKE (on PostgreSQL about four times cheaper per row than ILIKE)."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def fingerprint(stem_text: str) -> str:
     """The stem reduced to what makes it the same question: no spaces, punctuation, case or width differences."""
     text = unicodedata.normalize("NFKC", stem_text).casefold()
@@ -297,7 +303,7 @@ def _new_version(question: Question, content: Content, actor, now, number: int) 
     db.session.add(version)
     question.current_version = version
     stem_text = to_text(content.stem)
-    question.search_text = "\n".join([stem_text, *(to_text(o) for o in content.options)])
+    question.search_text = search_key("\n".join([stem_text, *(to_text(o) for o in content.options)]))
     question.fingerprint = fingerprint(stem_text)
     return version
 

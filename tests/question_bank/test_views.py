@@ -216,6 +216,9 @@ def test_search_filters_and_bulk(client, auth, db):
     auth.login_as("org_admin")
     html = client.get("/banks/SRCH/?q=宪法").get_data(as_text=True)
     assert "关于宪法" in html and "关于公文" not in html
+    make_question(bank=bank, stem="ＷＴＯ规则______", status="active")
+    db.session.commit()
+    assert "规则" in client.get("/banks/SRCH/?q=wto").get_data(as_text=True)  # width and case folded
     html = client.get("/banks/SRCH/?status=draft").get_data(as_text=True)
     assert "关于公文" in html and "关于宪法" not in html
     ids = db.session.scalars(select(Question.id).where(Question.bank_id == bank.id)).all()
