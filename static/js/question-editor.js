@@ -51,9 +51,11 @@
     refreshPreview();
   }
 
+  // [command, face, key of the translated label on the form]
   var TOOLS = [
-    ["bold", "B"], ["italic", "I"], ["underline", "U"], ["subscript", "x₂"], ["superscript", "x²"],
-    ["insertUnorderedList", "•"],
+    ["bold", "B", "labelBold"], ["italic", "I", "labelItalic"], ["underline", "U", "labelUnderline"],
+    ["subscript", "x₂", "labelSubscript"], ["superscript", "x²", "labelSuperscript"],
+    ["insertUnorderedList", "•", "labelList"],
   ];
 
   form.querySelectorAll("textarea[data-rich]").forEach(function (textarea) {
@@ -74,14 +76,16 @@
       var b = document.createElement("button");
       b.type = "button";
       b.textContent = tool[1];
-      b.title = tool[0];
+      b.title = form.dataset[tool[2]] || tool[0];
+      b.setAttribute("aria-label", b.title);
       b.addEventListener("click", function () { editor.focus(); document.execCommand(tool[0]); sync(editor, textarea); });
       bar.appendChild(b);
     });
     var img = document.createElement("button");
     img.type = "button";
     img.textContent = "🖼";
-    img.title = "image";
+    img.title = form.dataset.labelImage || "image";
+    img.setAttribute("aria-label", img.title);
     img.addEventListener("click", function () { uploadImage(editor, textarea); });
     bar.appendChild(img);
     editor.addEventListener("input", function () { sync(editor, textarea); });
