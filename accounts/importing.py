@@ -23,8 +23,7 @@ from core.spreadsheets import (
     HEADER_FONT,
     append_row,
     new_workbook,
-    open_uploaded_workbook,
-    sheet_rows,
+    read_uploaded_sheet,
     style_header,
     to_bytes,
 )
@@ -164,31 +163,9 @@ def _unit_lookup() -> tuple[dict[str, Unit], dict[str, list[Unit]]]:
 def parse_cadre_workbook(stream, actor, today: date) -> ImportResult:
     """Read and validate an uploaded workbook; writes nothing. Every problem is reported with row and column."""
     result = ImportResult()
-    wb, error = open_uploaded_workbook(stream.read())
-    if error:
-        result.issues.append(ImportIssue(None, None, None, error))
-        return result
-    try:
-        rows = sheet_rows(wb, MAX_ROWS + 1)
-    except ValueError as exc:
-        message = (
-            _("Too many rows (at most %(n)d).", n=MAX_ROWS)
-            if str(exc) == "too many rows"
-            else _("The workbook is damaged and cannot be read.")
-        )
-        result.issues.append(ImportIssue(None, None, None, message))
-        return result
-    for row_no, values in rows:
-        for idx, (_value, is_formula) in enumerate(values):
-            if is_formula:
-                result.issues.append(
-                    ImportIssue(
-                        row_no, get_column_letter(idx + 1), None, _("Formulas are not accepted; type the value.")
-                    )
-                )
+    rows, result.issues = read_uploaded_sheet(stream.read(), MAX_ROWS)
     if result.issues:
         return result
-    rows = [(row_no, [v for v, _f in values]) for row_no, values in rows]
     if not rows:
         result.issues.append(ImportIssue(None, None, None, _("The workbook is empty.")))
         return result

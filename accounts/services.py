@@ -31,6 +31,7 @@ from accounts.models import (
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
+from core.models import tree_order
 from core.policy import Role, can, can_grant_role, has_district_scope
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
@@ -354,18 +355,7 @@ def update_unit(unit: Unit, *, name: str, kind: str, parent: Unit | None, sort_o
 
 def unit_tree(root_paths: tuple[str, ...] | None = None) -> list[Unit]:
     """Units in tree order (depth-first, by sort order); limited to subtrees of `root_paths` when given."""
-    units = list(db.session.scalars(select(Unit)))
-    by_parent: dict[int | None, list[Unit]] = {}
-    for u in units:
-        by_parent.setdefault(u.parent_id, []).append(u)
-    ordered: list[Unit] = []
-
-    def walk(parent_id):
-        for u in sorted(by_parent.get(parent_id, []), key=lambda u: (u.sort_order, u.id)):
-            ordered.append(u)
-            walk(u.id)
-
-    walk(None)
+    ordered = tree_order(db.session.scalars(select(Unit)), lambda u: (u.sort_order, u.id))
     if root_paths is not None:
         ordered = [u for u in ordered if any(u.path.startswith(p) for p in root_paths)]
     return ordered

@@ -57,3 +57,19 @@ def init_transactions(app) -> None:
         else:
             db.session.rollback()
         return response
+
+
+def tree_order(nodes, sort_key) -> list:
+    """Nodes with `id` and `parent_id` in depth-first order, siblings by `sort_key` (units, categories)."""
+    by_parent: dict = {}
+    for node in nodes:
+        by_parent.setdefault(node.parent_id, []).append(node)
+    ordered: list = []
+
+    def walk(parent_id):
+        for node in sorted(by_parent.get(parent_id, []), key=sort_key):
+            ordered.append(node)
+            walk(node.id)
+
+    walk(None)
+    return ordered

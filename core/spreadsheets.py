@@ -8,6 +8,8 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from core.imports import ImportIssue
+
 HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDE7F3")
 #: Cells starting with these are read as formulas by Excel (CSV injection); text is stored as text.
@@ -115,3 +117,27 @@ def sheet_rows(wb, limit: int):
     finally:
         wb.close()
     return rows
+
+
+def read_uploaded_sheet(data: bytes, max_rows: int) -> tuple[list[tuple[int, list]], list]:
+    """The first sheet of an uploaded .xlsx as (row number, [values]) rows, or the problems that stop its import
+    (not a workbook, too large, macros, damaged, more than `max_rows` data rows, formulas: each named by cell)."""
+    wb, error = open_uploaded_workbook(data)
+    if error:
+        return [], [ImportIssue(None, None, None, error)]
+    try:
+        cells = sheet_rows(wb, max_rows + 1)  # the header row comes on top
+    except ValueError as exc:
+        message = (
+            _("Too many rows (at most %(n)d).", n=max_rows)
+            if str(exc) == "too many rows"
+            else _("The workbook is damaged and cannot be read.")
+        )
+        return [], [ImportIssue(None, None, None, message)]
+    issues = [
+        ImportIssue(row_no, get_column_letter(idx + 1), None, _("Formulas are not accepted; type the value."))
+        for row_no, values in cells
+        for idx, (_value, is_formula) in enumerate(values)
+        if is_formula
+    ]
+    return [(row_no, [v for v, _f in values]) for row_no, values in cells], issues

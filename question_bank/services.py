@@ -18,6 +18,7 @@ from accounts.models import Unit
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
+from core.models import tree_order
 from core.policy import can
 from question_bank.models import STATUS_LABELS, Bank, Category, Question, QuestionStatus, QuestionVersion, Tag
 from question_bank.richtext import sanitize, strip_controls, to_text
@@ -182,19 +183,8 @@ def delete_category(category: Category) -> None:
 
 def category_tree(bank: Bank) -> list[Category]:
     """The bank's categories in tree order."""
-    categories = list(db.session.scalars(select(Category).where(Category.bank_id == bank.id)))
-    by_parent: dict[int | None, list[Category]] = {}
-    for c in categories:
-        by_parent.setdefault(c.parent_id, []).append(c)
-    ordered: list[Category] = []
-
-    def walk(parent_id):
-        for c in sorted(by_parent.get(parent_id, []), key=lambda c: (c.sort_order, c.name)):
-            ordered.append(c)
-            walk(c.id)
-
-    walk(None)
-    return ordered
+    categories = db.session.scalars(select(Category).where(Category.bank_id == bank.id))
+    return tree_order(categories, lambda c: (c.sort_order, c.name))
 
 
 def split_tags(text: str) -> list[str]:

@@ -14,8 +14,7 @@ from core.spreadsheets import (
     csv_safe,
     csv_unsafe,
     new_workbook,
-    open_uploaded_workbook,
-    sheet_rows,
+    read_uploaded_sheet,
     to_bytes,
 )
 from question_bank.formats import FIELD_LABELS, MAX_QUESTIONS, ImportResult, RawQuestion, validate
@@ -146,30 +145,7 @@ def _rows_to_raws(rows, result: ImportResult) -> list[RawQuestion]:
 def read_xlsx(data: bytes) -> ImportResult:
     """Parse and check an .xlsx. Formulas are refused (never evaluated), macros and external links never run."""
     result = ImportResult()
-    wb, error = open_uploaded_workbook(data)
-    if error:
-        result.issues.append(ImportIssue(None, None, None, error))
-        return result
-    try:
-        cells = sheet_rows(wb, MAX_QUESTIONS + 1)
-    except ValueError as exc:
-        message = (
-            _("Too many rows (at most %(n)d).", n=MAX_QUESTIONS)
-            if str(exc) == "too many rows"
-            else _("The workbook is damaged and cannot be read.")
-        )
-        result.issues.append(ImportIssue(None, None, None, message))
-        return result
-    rows = []
-    for row_no, values in cells:
-        for idx, (_value, is_formula) in enumerate(values):
-            if is_formula:
-                result.issues.append(
-                    ImportIssue(
-                        row_no, get_column_letter(idx + 1), None, _("Formulas are not accepted; type the value.")
-                    )
-                )
-        rows.append((row_no, [None if f else v for v, f in values]))
+    rows, result.issues = read_uploaded_sheet(data, MAX_QUESTIONS)
     if result.issues:
         return result
     raws = _rows_to_raws(rows, result)
