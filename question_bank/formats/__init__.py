@@ -12,6 +12,7 @@ from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import ImportIssue
+from core.policy import has_district_scope
 from question_bank import services
 from question_bank.models import Bank, Question, QuestionStatus
 from question_bank.richtext import to_text
@@ -202,6 +203,9 @@ def commit(actor, bank: Bank, result: ImportResult, now: datetime, status=Questi
     """Create every question of a clean import. Raises before anything is flushed if the import has issues."""
     if not result.ok:
         raise DomainError(_("The file has errors; nothing was imported."), code="import_invalid")
+    if status == QuestionStatus.ACTIVE and not has_district_scope(actor):
+        # Straight into the pool, past review: only for the organisation department's own trusted banks.
+        raise DomainError(_("Only district administrators import questions as active."), code="forbidden", status=403)
     # Categories first: each new one is flushed for its id, which is cheap before the questions are pending.
     categories = {path: services.ensure_category_path(bank, path) for path in {q.category for q in result.questions}}
     tag_cache: dict = {}

@@ -343,3 +343,16 @@ def test_csv_read_as_gb18030_is_said(app, db):
     data = csv_bytes([row(stem="中文题干______")], "gbk")
     result = transfer.read_file("csv", data, None)
     assert result.ok and any("GB18030" in str(w) for w in result.warnings)
+
+
+def test_only_district_admins_import_straight_to_active(app, db):
+    from core.errors import DomainError
+    from tests.factories import make_cadre, make_unit
+
+    unit = make_unit()
+    author = make_cadre(unit=unit, roles=(Role.AUTHOR, Role.CADRE)).user
+    bank = make_bank(owner_unit=unit)
+    result = transfer.read_file("xlsx", xlsx([row()]), bank)
+    with pytest.raises(DomainError):
+        commit(author, bank, result, now_utc(), status="active")
+    assert commit(author, bank, result, now_utc(), status="in_review") == 1
