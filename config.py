@@ -59,6 +59,9 @@ class Config:
     SESSION_MAX_HOURS = 12
     SESSION_IDLE_MINUTES = 120
 
+    #: A save this long after the deadline is still taken (the network's delay); later ones are refused.
+    EXAM_SAVE_GRACE_SECONDS = 30
+
     CADRES_PER_PAGE = 20
     QUESTIONS_PER_PAGE = 20
     TESTING = False

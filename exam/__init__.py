@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("exam", __name__, url_prefix="/exams")
+
+from exam import models  # noqa: E402,F401  (the exam tables belong to the schema)

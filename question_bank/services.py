@@ -468,10 +468,12 @@ def restore(actor, question: Question, now: datetime) -> None:
     db.session.flush()
 
 
-def record_exposure(questions: list[Question], now: datetime) -> None:
-    """Count one more paper for each question (called by the exam engine when it builds a paper)."""
-    for q in questions:
-        q.exposure_count = (q.exposure_count or 0) + 1
+def record_exposure(papers_per_question: dict[int, int], now: datetime) -> None:
+    """Count the papers that now use each question (question id -> how many new papers); for the exam engine."""
+    if not papers_per_question:
+        return
+    for q in db.session.scalars(select(Question).where(Question.id.in_(papers_per_question))):
+        q.exposure_count = (q.exposure_count or 0) + papers_per_question[q.id]
         q.last_used_at = now
 
 

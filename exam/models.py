@@ -1,0 +1,316 @@
+"""Exams, their sections and paper rules, candidates, the papers drawn for them, attempts and answers."""
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from accounts.models import User
+from core.extensions import db
+from core.models import UTCDateTime, now_utc
+from question_bank.models import Bank, Category, QuestionVersion
+
+
+class ExamStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    RELEASED = "released"  # results released
+
+
+class Phase(StrEnum):
+    """Where an exam stands at a given moment: its status and its window together."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"  # published, not yet open
+    OPEN = "open"
+    CLOSED = "closed"
+    RELEASED = "released"
+
+
+class PaperMode(StrEnum):
+    FIXED = "fixed"  # the same chosen question versions for everyone
+    DRAWN = "drawn"  # each candidate's own paper, drawn from rules
+
+
+class ReleasePolicy(StrEnum):
+    IMMEDIATE = "immediate"
+    AFTER_CLOSE = "after_close"
+    MANUAL = "manual"
+
+
+class ReviewPolicy(StrEnum):
+    SCORE = "score"
+    ANSWERS = "answers"
+    EXPLANATIONS = "explanations"
+
+
+class AttemptStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"  # by the candidate
+    EXPIRED = "expired"  # finalized by the server at the deadline
+
+
+def _check(column, enum, name):
+    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in enum)})", name=name)
+
+
+class Exam(db.Model):
+    __tablename__ = "exams"
+    __table_args__ = (
+        _check("status", ExamStatus, "status_valid"),
+        _check("paper_mode", PaperMode, "paper_mode_valid"),
+        _check("release_policy", ReleasePolicy, "release_policy_valid"),
+        _check("review_policy", ReviewPolicy, "review_policy_valid"),
+        _check("mc_policy", ("all_or_nothing", "partial"), "mc_policy_valid"),
+        CheckConstraint("closes_at > opens_at", name="window_order"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("attempts_allowed >= 1", name="attempts_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(50))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=ExamStatus.DRAFT)
+    paper_mode: Mapped[str] = mapped_column(String(16), default=PaperMode.DRAWN)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts_allowed: Mapped[int] = mapped_column(Integer, default=1)
+    pass_mark: Mapped[float] = mapped_column(Numeric(7, 2, asdecimal=False))
+    shuffle_questions: Mapped[bool] = mapped_column(Boolean, default=True)
+    shuffle_options: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Hash of the optional access code announced in the exam room (never stored in clear).
+    access_code_hash: Mapped[str | None] = mapped_column(String(255))
+    mc_policy: Mapped[str] = mapped_column(String(16), default="all_or_nothing")
+    release_policy: Mapped[str] = mapped_column(String(16), default=ReleasePolicy.AFTER_CLOSE)
+    review_policy: Mapped[str] = mapped_column(String(16), default=ReviewPolicy.SCORE)
+    #: Auto-submit after this many focus losses; null: off.
+    focus_loss_limit: Mapped[int | None] = mapped_column(Integer)
+    #: Who may sit the exam: {"unit_ids": [...], "ranks": [...], "max_age": 35, "age_on": "2026-12-05",
+    #: "political_statuses": [...]}; an empty or missing list means any.
+    eligibility: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set at the first start: from then on nothing a candidate may have seen can change.
+    first_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sections: Mapped[list["ExamSection"]] = relationship(
+        back_populates="exam", order_by="ExamSection.position", cascade="all, delete-orphan"
+    )
+
+    def phase(self, now: datetime) -> Phase:
+        if self.status == ExamStatus.DRAFT:
+            return Phase.DRAFT
+        if self.status == ExamStatus.RELEASED:
+            return Phase.RELEASED
+        if now < self.opens_at:
+            return Phase.PUBLISHED
+        return Phase.OPEN if now < self.closes_at else Phase.CLOSED
+
+    @property
+    def total_points(self) -> float:
+        return sum(s.total_points for s in self.sections)
+
+    @property
+    def age_on(self) -> date | None:
+        value = (self.eligibility or {}).get("age_on")
+        return date.fromisoformat(value) if value else None
+
+
+class ExamSection(db.Model):
+    """一、单选题 …: one question type, the same points for each of its questions."""
+
+    __tablename__ = "exam_sections"
+    __table_args__ = (UniqueConstraint("exam_id", "position", name="uq_exam_sections_exam_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(100))
+    qtype: Mapped[str] = mapped_column(String(16))
+    points_per_question: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+
+    exam: Mapped[Exam] = relationship(back_populates="sections")
+    rules: Mapped[list["SectionRule"]] = relationship(
+        back_populates="section", order_by="SectionRule.id", cascade="all, delete-orphan"
+    )
+    fixed_items: Mapped[list["FixedItem"]] = relationship(
+        back_populates="section", order_by="FixedItem.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def question_count(self) -> int:
+        if self.exam.paper_mode == PaperMode.FIXED:
+            return len(self.fixed_items)
+        return sum(r.count for r in self.rules)
+
+    @property
+    def total_points(self) -> float:
+        return self.question_count * float(self.points_per_question)
+
+
+class SectionRule(db.Model):
+    """Draw `count` active questions of the section's type from a bank (optionally one category subtree, one tag,
+    a difficulty range)."""
+
+    __tablename__ = "section_rules"
+    __table_args__ = (
+        CheckConstraint("count > 0", name="count_positive"),
+        CheckConstraint("difficulty_min BETWEEN 1 AND 5 AND difficulty_max BETWEEN difficulty_min AND 5",
+                        name="difficulty_range"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("exam_sections.id", ondelete="CASCADE"), index=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="RESTRICT"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="RESTRICT"))
+    tag: Mapped[str | None] = mapped_column(String(50))
+    difficulty_min: Mapped[int] = mapped_column(Integer, default=1)
+    difficulty_max: Mapped[int] = mapped_column(Integer, default=5)
+    count: Mapped[int] = mapped_column(Integer)
+
+    section: Mapped[ExamSection] = relationship(back_populates="rules")
+    bank: Mapped[Bank] = relationship()
+    category: Mapped[Category | None] = relationship()
+
+
+class FixedItem(db.Model):
+    __tablename__ = "fixed_items"
+    __table_args__ = (UniqueConstraint("section_id", "position", name="uq_fixed_items_section_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("exam_sections.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="RESTRICT"))
+
+    section: Mapped[ExamSection] = relationship(back_populates="fixed_items")
+    version: Mapped[QuestionVersion] = relationship()
+
+
+class ExamCandidate(db.Model):
+    """A person added to or removed from an exam by hand, and per-candidate extra time (accommodation)."""
+
+    __tablename__ = "exam_candidates"
+    __table_args__ = (UniqueConstraint("exam_id", "user_id", name="uq_exam_candidates_exam_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: True: added by hand; False: removed by hand; None: as the rules say (the row only carries extra time).
+    included: Mapped[bool | None] = mapped_column(Boolean)
+    extra_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class Paper(db.Model):
+    """The paper of one candidate (drawn ahead of the start by `exams prepare`, or at the start)."""
+
+    __tablename__ = "papers"
+    __table_args__ = (UniqueConstraint("exam_id", "user_id", name="uq_papers_exam_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The random seed the paper was drawn and shuffled with: the same seed gives the same paper.
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    items: Mapped[list["PaperItem"]] = relationship(
+        back_populates="paper", order_by="PaperItem.position", cascade="all, delete-orphan"
+    )
+
+
+class PaperItem(db.Model):
+    __tablename__ = "paper_items"
+    __table_args__ = (UniqueConstraint("paper_id", "position", name="uq_paper_items_paper_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    #: 1-based place of the question in the paper, as the candidate sees it.
+    position: Mapped[int] = mapped_column(Integer)
+    section_id: Mapped[int] = mapped_column(ForeignKey("exam_sections.id", ondelete="CASCADE"))
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="RESTRICT"))
+    #: The order the options are shown in: option_order[i] is the original index shown at place i.
+    option_order: Mapped[list] = mapped_column(JSON, default=list)
+    points: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+
+    paper: Mapped[Paper] = relationship(back_populates="items")
+    section: Mapped[ExamSection] = relationship()
+    version: Mapped[QuestionVersion] = relationship(lazy="joined")
+
+
+class Attempt(db.Model):
+    __tablename__ = "attempts"
+    __table_args__ = (
+        _check("status", AttemptStatus, "status_valid"),
+        UniqueConstraint("exam_id", "user_id", "number", name="uq_attempts_exam_user_number"),
+        # One attempt in progress per candidate and exam, whatever races there are: the database decides.
+        Index(
+            "uq_attempts_one_open",
+            "exam_id",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'in_progress'"),
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: 1 for the first attempt; the exam's attempts_allowed caps it (checked, and unique per candidate).
+    number: Mapped[int] = mapped_column(Integer)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.IN_PROGRESS)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the time is up: min(start + duration + extra time, the window's close), fixed at the start.
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    score: Mapped[float | None] = mapped_column(Numeric(7, 2, asdecimal=False))
+    #: True once every item has a score (essays by hand); the score and pass/fail are final then.
+    fully_graded: Mapped[bool] = mapped_column(Boolean, default=False)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+
+    exam: Mapped[Exam] = relationship()
+    paper: Mapped[Paper] = relationship()
+    user: Mapped[User] = relationship()
+
+    def time_left(self, now: datetime) -> timedelta:
+        return max(self.deadline_at - now, timedelta(0))
+
+
+class Answer(db.Model):
+    """The latest saved answer to one item of an attempt (a higher client sequence number wins)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("attempt_id", "position", name="uq_answers_attempt_position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    #: The answer in the shape of its question type, options by their index in the question version (the client's
+    #: shown indexes are mapped through the paper item's option order on saving); SQL NULL when unanswered.
+    value: Mapped[object | None] = mapped_column(JSON(none_as_null=True))
+    seq: Mapped[int] = mapped_column(Integer)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Points earned; null until graded (essays wait for a grader).
+    points: Mapped[float | None] = mapped_column(Numeric(6, 2, asdecimal=False))

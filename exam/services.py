@@ -1,0 +1,508 @@
+"""The exam engine's rules: eligibility, paper drawing, publishing, and server-timed attempts with their grading.
+
+Functions take `now` and flush without committing. The guarantees (a candidate never loses an answer that was
+acknowledged, never gets more or less time than the rules give, never sees a key early) hold because:
+- the deadline is fixed at the start and every save checks it in the same transaction as the write, with the
+  attempt row locked where the database can (PostgreSQL);
+- the database, not code, allows one attempt in progress per candidate and exam;
+- a save only replaces an answer with a higher client sequence number.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import false, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash
+
+from accounts.models import Cadre, CadreStatus, Unit, User
+from accounts.queries import years_before
+from core import audit
+from core.errors import DomainError
+from core.extensions import db
+from exam.models import (
+    Answer,
+    Attempt,
+    AttemptStatus,
+    Exam,
+    ExamCandidate,
+    ExamStatus,
+    Paper,
+    PaperItem,
+    PaperMode,
+    Phase,
+    SectionRule,
+)
+from question_bank.models import Category, Question, QuestionStatus, QuestionVersion, Tag, question_tags
+from question_bank.richtext import to_text
+from question_bank.services import record_exposure
+from question_bank.types import QUESTION_TYPES, count_blanks
+
+# ---------------------------------------------------------------- eligibility
+
+
+def _rule_conditions(exam: Exam):
+    """SQL conditions over Cadre/User/Unit for the exam's eligibility rules."""
+    rules = exam.eligibility or {}
+    conditions = [User.active.is_(True), Cadre.status == CadreStatus.SERVING]
+    unit_ids = rules.get("unit_ids") or []
+    if unit_ids:  # the units and their sub-units
+        paths = list(db.session.scalars(select(Unit.path).where(Unit.id.in_(unit_ids))))
+        conditions.append(or_(*(Unit.path.startswith(p, autoescape=True) for p in paths)) if paths else false())
+    if rules.get("ranks"):
+        conditions.append(Cadre.rank.in_(rules["ranks"]))
+    if rules.get("political_statuses"):
+        conditions.append(Cadre.political_status.in_(rules["political_statuses"]))
+    if rules.get("max_age") and exam.age_on:
+        # "Under N on the reference date": born after the day N years before it.
+        conditions.append(Cadre.birth_date > years_before(exam.age_on, int(rules["max_age"])))
+    return conditions
+
+
+def eligible_user_ids(exam: Exam) -> set[int]:
+    """Who may sit the exam: the rules' cadres, plus people added by hand, minus people removed by hand."""
+    stmt = select(User.id).join(Cadre, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
+    ids = set(db.session.scalars(stmt.where(*_rule_conditions(exam))))
+    for override in db.session.scalars(select(ExamCandidate).where(ExamCandidate.exam_id == exam.id)):
+        if override.included is True and override.user.active:
+            ids.add(override.user_id)
+        elif override.included is False:
+            ids.discard(override.user_id)
+    return ids
+
+
+def is_eligible(exam: Exam, user: User) -> bool:
+    return user.id in eligible_user_ids(exam) if user.active else False
+
+
+@dataclass
+class Verdict:
+    eligible: bool
+    reasons: list[str]
+
+
+def eligibility_verdict(exam: Exam, user: User) -> Verdict:
+    """Whether a person may sit the exam, and why (or why not), rule by rule."""
+    override = db.session.scalar(
+        select(ExamCandidate).where(ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id)
+    )
+    if not user.active:
+        return Verdict(False, [_("The account is deactivated.")])
+    if override is not None and override.included is False:
+        return Verdict(False, [_("Removed from this exam by hand.")])
+    if override is not None and override.included is True:
+        return Verdict(True, [_("Added to this exam by hand.")])
+    cadre = user.cadre
+    if cadre is None:
+        return Verdict(False, [_("Has no cadre profile.")])
+    rules, reasons, ok = exam.eligibility or {}, [], True
+    if cadre.status != CadreStatus.SERVING:
+        ok = False
+        reasons.append(_("Not serving."))
+    if rules.get("unit_ids"):
+        paths = list(db.session.scalars(select(Unit.path).where(Unit.id.in_(rules["unit_ids"]))))
+        inside = any(cadre.unit.path.startswith(p) for p in paths)
+        ok &= inside
+        reasons.append(
+            _("Unit %(u)s is within the exam's units.", u=cadre.unit.name)
+            if inside
+            else _("Unit %(u)s is outside the exam's units.", u=cadre.unit.name)
+        )
+    if rules.get("ranks"):
+        match = cadre.rank in rules["ranks"]
+        ok &= match
+        reasons.append(_("Rank matches.") if match else _("Rank does not match."))
+    if rules.get("political_statuses"):
+        match = cadre.political_status in rules["political_statuses"]
+        ok &= match
+        reasons.append(_("Political status matches.") if match else _("Political status does not match."))
+    if rules.get("max_age") and exam.age_on:
+        age = cadre.age_on(exam.age_on)
+        young = age < int(rules["max_age"])
+        ok &= young
+        reasons.append(
+            _("Age %(a)d on %(d)s is under %(n)s.", a=age, d=exam.age_on.isoformat(), n=rules["max_age"])
+            if young
+            else _("Age %(a)d on %(d)s is not under %(n)s.", a=age, d=exam.age_on.isoformat(), n=rules["max_age"])
+        )
+    return Verdict(bool(ok), reasons)
+
+
+def eligible_counts_by_unit(exam: Exam) -> list[tuple[str, int]]:
+    ids = eligible_user_ids(exam)
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(Unit.name, func.count(Cadre.id))
+        .join(Cadre, Cadre.unit_id == Unit.id)
+        .where(Cadre.user_id.in_(ids))
+        .group_by(Unit.name, Unit.path)
+        .order_by(Unit.path)
+    )
+    return [(name, n) for name, n in rows]
+
+
+# ---------------------------------------------------------------- papers
+
+
+def _rule_pool(rule: SectionRule, qtype: str) -> list[tuple[int, int]]:
+    """(question id, current version id) of the active questions a rule draws from, in a stable order."""
+    stmt = select(Question.id, Question.current_version_id).where(
+        Question.bank_id == rule.bank_id,
+        Question.type == qtype,
+        Question.status == QuestionStatus.ACTIVE,
+        Question.difficulty.between(rule.difficulty_min, rule.difficulty_max),
+    )
+    if rule.category_id:
+        category = db.session.get(Category, rule.category_id)
+        sub = select(Category.id).where(Category.path.startswith(category.path, autoescape=True))
+        stmt = stmt.where(Question.category_id.in_(sub))
+    if rule.tag:
+        stmt = stmt.where(Question.id.in_(select(question_tags.c.question_id).join(Tag).where(Tag.name == rule.tag)))
+    return [(qid, vid) for qid, vid in db.session.execute(stmt.order_by(Question.id))]
+
+
+def check_pools(exam: Exam) -> list[str]:
+    """Why papers could not be drawn for this exam (empty when every rule's pool is large enough)."""
+    problems = []
+    if not exam.sections:
+        problems.append(_("The exam has no sections."))
+    for section in exam.sections:
+        if exam.paper_mode == PaperMode.FIXED:
+            if not section.fixed_items:
+                problems.append(_("Section “%(s)s” has no questions.", s=section.title))
+            continue
+        if not section.rules:
+            problems.append(_("Section “%(s)s” has no rules.", s=section.title))
+        taken: set[int] = set()
+        for rule in section.rules:
+            pool = [q for q, _v in _rule_pool(rule, section.qtype) if q not in taken]
+            if len(pool) < rule.count:
+                problems.append(
+                    _("Section “%(s)s”: a rule needs %(n)d questions but only %(m)d active ones match.",
+                      s=section.title, n=rule.count, m=len(pool))
+                )  # fmt: skip
+            taken.update(pool[: rule.count])
+    if exam.pass_mark > exam.total_points:
+        problems.append(_("The pass mark is higher than the total points."))
+    return problems
+
+
+def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime) -> Paper:
+    """The paper of one candidate. Deterministic: the same exam and seed give the same questions, order and
+    option order."""
+    rng = random.Random(seed)
+    paper = Paper(exam_id=exam.id, user_id=user_id, seed=seed, created_at=now)
+    position = 0
+    for section in exam.sections:
+        if exam.paper_mode == PaperMode.FIXED:
+            version_ids = [item.question_version_id for item in section.fixed_items]
+        else:
+            version_ids, taken = [], set()
+            for rule in section.rules:
+                pool = [(q, v) for q, v in _rule_pool(rule, section.qtype) if q not in taken]
+                if len(pool) < rule.count:
+                    raise DomainError(_("Not enough active questions for section “%(s)s”.", s=section.title),
+                                      code="pool_too_small")  # fmt: skip
+                chosen = rng.sample(pool, rule.count)
+                taken.update(q for q, _v in chosen)
+                version_ids += [v for _q, v in chosen]
+        if exam.shuffle_questions:
+            rng.shuffle(version_ids)
+        versions = {
+            v.id: v for v in db.session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(version_ids)))
+        }
+        for vid in version_ids:
+            position += 1
+            n_options = len(versions[vid].options or [])
+            order = list(range(n_options))
+            if exam.shuffle_options and n_options:
+                rng.shuffle(order)
+            paper.items.append(
+                PaperItem(position=position, section_id=section.id, question_version_id=vid, option_order=order,
+                          points=float(section.points_per_question))
+            )  # fmt: skip
+    db.session.add(paper)
+    return paper
+
+
+def prepare_papers(exam: Exam, now: datetime) -> int:
+    """Draw the paper of every eligible candidate who has none yet (ahead of the start: starting is then a read
+    and one insert). Returns how many were drawn."""
+    have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id)))
+    drawn = []
+    for user_id in sorted(eligible_user_ids(exam) - have):
+        drawn.append(draw_paper(exam, user_id, random.SystemRandom().randrange(2**31), now))
+    db.session.flush()
+    _count_exposure(drawn, now)
+    return len(drawn)
+
+
+def _count_exposure(papers: list[Paper], now: datetime) -> None:
+    version_ids = [item.question_version_id for p in papers for item in p.items]
+    if not version_ids:
+        return
+    rows = db.session.execute(
+        select(QuestionVersion.id, QuestionVersion.question_id).where(QuestionVersion.id.in_(set(version_ids)))
+    )
+    question_of = {vid: qid for vid, qid in rows}
+    counts: dict[int, int] = {}
+    for vid in version_ids:
+        counts[question_of[vid]] = counts.get(question_of[vid], 0) + 1
+    record_exposure(counts, now)
+
+
+def publish(actor, exam: Exam, now: datetime) -> int:
+    """Check the exam, publish it and prepare the papers; returns how many papers were drawn."""
+    if exam.status != ExamStatus.DRAFT:
+        raise DomainError(_("Only a draft exam can be published."), code="bad_transition")
+    problems = check_pools(exam)
+    if problems:
+        raise DomainError(" ".join(problems), code="exam_incomplete")
+    exam.status, exam.published_at = ExamStatus.PUBLISHED, now
+    audit.record("exam.published", actor=actor, target=f"exam:{exam.code}", at=now)
+    return prepare_papers(exam, now)
+
+
+# ---------------------------------------------------------------- attempts
+
+
+def grace() -> timedelta:
+    return timedelta(seconds=current_app.config["EXAM_SAVE_GRACE_SECONDS"])
+
+
+def _extra_minutes(exam: Exam, user: User) -> int:
+    return (
+        db.session.scalar(
+            select(ExamCandidate.extra_minutes).where(
+                ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id
+            )
+        )
+        or 0
+    )
+
+
+def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None = None) -> Attempt:
+    """Start an attempt, or resume the one in progress. The deadline is fixed here and never moves."""
+    current = db.session.scalar(
+        select(Attempt).where(
+            Attempt.exam_id == exam.id, Attempt.user_id == user.id, Attempt.status == AttemptStatus.IN_PROGRESS
+        )
+    )
+    if current is not None:
+        if now <= current.deadline_at + grace():
+            return current
+        finalize(current, now)
+    if exam.phase(now) != Phase.OPEN:
+        raise DomainError(_("The exam is not open now."), code="exam_not_open", status=409)
+    if exam.access_code_hash and not check_password_hash(exam.access_code_hash, access_code or ""):
+        raise DomainError(_("The access code is wrong."), code="bad_access_code", status=403)
+    paper = db.session.scalar(select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id))
+    if paper is None and not is_eligible(exam, user):
+        raise DomainError(_("You are not a candidate of this exam."), code="not_eligible", status=403)
+    done = db.session.scalar(
+        select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)
+    )
+    if done >= exam.attempts_allowed:
+        raise DomainError(_("You have used all your attempts at this exam."), code="no_attempts_left", status=409)
+    if paper is None:  # not prepared ahead (added late): draw it now
+        paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now)
+        db.session.flush()
+        _count_exposure([paper], now)
+    available = timedelta(minutes=exam.duration_minutes + _extra_minutes(exam, user))
+    attempt = Attempt(
+        exam_id=exam.id,
+        user_id=user.id,
+        number=done + 1,
+        paper_id=paper.id,
+        status=AttemptStatus.IN_PROGRESS,
+        started_at=now,
+        deadline_at=min(now + available, exam.closes_at),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+            db.session.flush()
+    except IntegrityError:
+        # A concurrent start (a double click, a second tab) made it first: resume that one.
+        existing = db.session.scalar(
+            select(Attempt).where(
+                Attempt.exam_id == exam.id, Attempt.user_id == user.id, Attempt.status == AttemptStatus.IN_PROGRESS
+            )
+        )
+        if existing is None:  # the other start is not visible to this transaction yet (SQLite): try again
+            raise DomainError(
+                _("Your attempt is being started. Please try again in a moment."), code="start_conflict", status=409
+            ) from None
+        return existing
+    if exam.first_started_at is None:
+        exam.first_started_at = now
+    return attempt
+
+
+def _locked(attempt: Attempt) -> Attempt:
+    """The attempt row again, locked until the transaction ends (PostgreSQL; SQLite serialises writers)."""
+    return db.session.scalar(
+        select(Attempt).where(Attempt.id == attempt.id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def save_answer(attempt: Attempt, position: int, value, seq: int, now: datetime) -> Answer:
+    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
+    one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace)."""
+    attempt = _locked(attempt)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        raise DomainError(_("This attempt has ended; the answer was not saved."), code="attempt_ended", status=409)
+    if now > attempt.deadline_at + grace():
+        finalize(attempt, now)
+        raise DomainError(_("The time is up; the answer was not saved."), code="deadline_passed", status=409)
+    item = db.session.scalar(
+        select(PaperItem).where(PaperItem.paper_id == attempt.paper_id, PaperItem.position == position)
+    )
+    if item is None:
+        raise DomainError(_("There is no question %(n)d in this paper.", n=position), code="no_such_item", status=404)
+    stored = to_original(item, parse_answer(item, value))
+    where = (Answer.attempt_id == attempt.id, Answer.position == position)
+    for _try in range(3):
+        # One statement decides, so two writers can never let an older answer overwrite a newer one.
+        replaced = db.session.execute(
+            update(Answer)
+            .where(*where, Answer.seq < seq)
+            .values(value=stored, seq=seq, saved_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        existing = db.session.scalar(select(Answer).where(*where).execution_options(populate_existing=True))
+        if replaced or existing is not None:
+            return existing  # replaced, or an answer with an equal or higher sequence is already stored
+        try:
+            with db.session.begin_nested():  # the first save of the item; a concurrent one may win the insert
+                answer = Answer(attempt_id=attempt.id, position=position, value=stored, seq=seq, saved_at=now)
+                db.session.add(answer)
+                db.session.flush()
+            return answer
+        except IntegrityError:
+            continue
+    raise DomainError(_("The answer could not be saved; please try again."), code="save_conflict", status=409)
+
+
+def parse_answer(item: PaperItem, value):
+    """Check an answer's shape for its question type (option indexes as shown); None clears the answer."""
+    qtype = item.section.qtype
+    n = len(item.option_order)
+    bad = DomainError(_("This answer does not fit question %(n)d.", n=item.position), code="bad_answer")
+    if value is None:
+        return None
+    if qtype == "single":
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < n):
+            raise bad
+    elif qtype == "multiple":
+        if not (
+            isinstance(value, list)
+            and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < n for i in value)
+        ):
+            raise bad
+        value = sorted(set(value))
+    elif qtype == "truefalse":
+        if not isinstance(value, bool):
+            raise bad
+    elif qtype == "fill":
+        blanks = count_blanks(to_text(item.version.stem))
+        if not (
+            isinstance(value, list)
+            and len(value) == blanks
+            and all(isinstance(v, str) and len(v) <= 500 for v in value)
+        ):
+            raise bad
+    elif not (isinstance(value, str) and len(value) <= 20000):
+        raise bad
+    return value
+
+
+def to_original(item: PaperItem, value):
+    """Option indexes as shown -> as in the question version (what the key speaks of)."""
+    order = item.option_order or []
+    if item.section.qtype == "single" and value is not None:
+        return order[value]
+    if item.section.qtype == "multiple" and value is not None:
+        return sorted(order[i] for i in value)
+    return value
+
+
+def submit(attempt: Attempt, now: datetime) -> Attempt:
+    """End an attempt by the candidate's choice. Harmless twice; past the deadline it is finalized as expired."""
+    attempt = _locked(attempt)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return attempt
+    if now > attempt.deadline_at + grace():
+        return finalize(attempt, now)
+    attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
+    grade(attempt)
+    return attempt
+
+
+def finalize(attempt: Attempt, now: datetime) -> Attempt:
+    """End an overdue attempt with the answers saved in time (nothing saved before the deadline is lost)."""
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        attempt.status, attempt.ended_at = AttemptStatus.EXPIRED, min(now, attempt.deadline_at + grace())
+        grade(attempt)
+    return attempt
+
+
+def finalize_overdue(now: datetime) -> int:
+    overdue = list(
+        db.session.scalars(
+            select(Attempt).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now - grace())
+        )
+    )
+    for attempt in overdue:
+        finalize(_locked(attempt), now)
+    db.session.flush()
+    return len(overdue)
+
+
+def grade(attempt: Attempt) -> None:
+    """Grade every objective item (pure functions per type); essays wait for a grader. The score is set once all
+    items have points."""
+    exam = attempt.exam
+    answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
+    items = list(db.session.scalars(select(PaperItem).where(PaperItem.paper_id == attempt.paper_id)))
+    all_graded = True
+    for item in items:
+        kind = QUESTION_TYPES[item.section.qtype]
+        answer = answers.get(item.position)
+        if kind.manual:
+            if answer is None or answer.value in (None, ""):
+                if answer is None:
+                    answer = Answer(attempt_id=attempt.id, position=item.position, value=None, seq=0,
+                                    saved_at=attempt.ended_at)  # fmt: skip
+                    db.session.add(answer)
+                answer.points = 0.0  # nothing written: nothing to grade
+            elif answer.points is None:
+                all_graded = False
+            continue
+        share = kind.grade(item.version.answer, answer.value if answer else None, item.version.settings, exam.mc_policy)
+        if answer is None:
+            answer = Answer(attempt_id=attempt.id, position=item.position, value=None, seq=0, saved_at=attempt.ended_at)
+            db.session.add(answer)
+        answer.points = round(float(item.points) * share, 2)
+    db.session.flush()
+    if all_graded:
+        total = sum(
+            float(a.points or 0) for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))
+        )
+        attempt.score, attempt.fully_graded, attempt.passed = round(total, 2), True, total >= float(exam.pass_mark)
+
+
+def result_visible(attempt: Attempt, now: datetime) -> bool:
+    """May the candidate see their score now (the exam's release policy)?"""
+    exam = attempt.exam
+    if attempt.status == AttemptStatus.IN_PROGRESS:
+        return False
+    if exam.status == ExamStatus.RELEASED:
+        return True
+    if exam.release_policy == "immediate":
+        return True
+    return exam.release_policy == "after_close" and now >= exam.closes_at
