@@ -24,13 +24,14 @@ def create_app(config=None) -> Flask:
     from core.errors import register_error_handlers
     from core.extensions import csrf, db, login_manager, migrate
     from core.models import init_transactions
-    from core.security import register_security_headers
+    from core.security import register_csrf, register_security_headers
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     csrf.init_app(app)
+    register_csrf(app)
     i18n.init_app(app)
     init_transactions(app)
     register_error_handlers(app)
@@ -44,12 +45,16 @@ def create_app(config=None) -> Flask:
 
     for package in (accounts, question_bank, exam, archive, reports):
         app.register_blueprint(package.bp)
+    from exam.api import api_bp
+
+    app.register_blueprint(api_bp)
 
     from accounts.cli import accounts_cli, cadres_cli
     from demo.cli import demo_cli
+    from exam.cli import exams_cli
     from question_bank.cli import banks_cli, questions_cli
 
-    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, demo_cli):
+    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, demo_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

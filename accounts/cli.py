@@ -51,6 +51,20 @@ def prune_logins(days):
     click.echo(f"Deleted {attempts} login attempt(s) and {sessions} ended session(s) older than {days} days.")
 
 
+@accounts_cli.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", help="What the token is for.")
+@with_appcontext
+def token(username, name):
+    """Mint a personal API token for USERNAME (printed once; only its hash is kept)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"No account {username!r}.")
+    value = services.create_api_token(user, name, now_utc())
+    db.session.commit()
+    click.echo(value)
+
+
 @click.group("cadres", help="Import cadres and write the import template.")
 def cadres_cli():
     pass

@@ -307,3 +307,22 @@ class LoginAttempt(db.Model):
     #: Refused because the account or address was locked; not counted as a failure.
     throttled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class ApiToken(db.Model):
+    """A personal API token for scripts and integrations (sent as `Authorization: Bearer …`).
+
+    Only its SHA-256 is stored; the token itself is shown once, when it is made.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

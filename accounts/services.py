@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import (
+    ApiToken,
     Cadre,
     CadreStatus,
     Education,
@@ -224,6 +225,40 @@ def prune_login_records(before: datetime) -> tuple[int, int]:
         delete(LoginSession).where(or_(LoginSession.ended_at < before, LoginSession.created_at < before))
     ).rowcount
     return attempts, sessions
+
+
+TOKEN_PREFIX = "qe_"  # noqa: S105  (a visible marker, not a secret)
+
+
+def create_api_token(user: User, name: str, now: datetime) -> str:
+    """A new personal API token for `user`; returned once, stored only as its SHA-256."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, name=(name or "API")[:100], token_hash=_hash_key(token), created_at=now))
+    audit.record("token.created", actor=user, target=f"user:{user.id}", detail={"name": name}, at=now)
+    db.session.flush()
+    return token
+
+
+def revoke_api_token(user: User, token_id: int, now: datetime) -> None:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise DomainError(_("No such token."), code="not_found", status=404)
+    token.revoked_at = now
+    db.session.flush()
+
+
+def load_token_user(token: str, now: datetime) -> User | None:
+    """The active user a live API token belongs to, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _hash_key(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+        row.last_used_at = now  # at most one write every few minutes per token
+    return row.user
 
 
 def change_password(user: User, current: str, new: str, now: datetime) -> None:

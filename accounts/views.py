@@ -37,6 +37,7 @@ from core.extensions import db, login_manager
 from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import ROLE_LABELS, Role, login_required, permission_required
+from core.security import bearer_token
 from core.uploads import claim, pending_upload_dir
 
 # Endpoints a user who must change their password may still reach.
@@ -45,7 +46,15 @@ _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accou
 
 @login_manager.user_loader
 def _load_user(session_key: str):
+    if bearer_token() is not None:  # a request that brings a token is judged by the token alone
+        return None
     return services.load_session_user(session_key, now_utc())
+
+
+@login_manager.request_loader
+def _load_token_user(_request):
+    token = bearer_token()
+    return services.load_token_user(token, now_utc()) if token else None
 
 
 @login_manager.unauthorized_handler
@@ -165,7 +174,12 @@ def set_language():
 @bp.route("/")
 @login_required
 def dashboard():
-    return render_template("accounts/dashboard.html", cadre=current_user.cadre, today=local_today())
+    from exam.services import exams_for  # here, not at the top: exam's models import accounts' models
+
+    now = now_utc()
+    return render_template(
+        "accounts/dashboard.html", cadre=current_user.cadre, today=local_today(), exams=exams_for(current_user), now=now
+    )
 
 
 # ---------------------------------------------------------------- cadres

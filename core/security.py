@@ -1,6 +1,28 @@
-"""HTTP security headers sent with every response."""
+"""HTTP security headers sent with every response, and CSRF checks for every state change."""
 
 from flask import request
+
+from core.extensions import csrf
+
+
+def bearer_token() -> str | None:
+    """The API token of a request sent with `Authorization: Bearer …`, if any."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() or None if header.startswith("Bearer ") else None
+
+
+def register_csrf(app) -> None:
+    """CSRF on every state-changing request that relies on the session cookie (forms, and JSON via the
+    X-CSRFToken header). A request authenticated by an API token carries no ambient credential to forge, so
+    it needs none; such requests never fall back to the session (see accounts.views)."""
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+
+    @app.before_request
+    def _check_csrf():
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or bearer_token() is not None:
+            return
+        csrf.protect()
+
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -1,16 +1,20 @@
 """A small, made-up district for demonstrations and manual testing: units, one account per role, ~40 cadres."""
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
 from accounts import services
 from accounts.models import CadreStatus, Education, Gender, PoliticalStatus, Rank, RoleAssignment, UnitKind, User
 from core.extensions import db
+from core.models import local_today
 from core.policy import Role
 from demo import questions
+from exam import services as exam_services
+from exam.models import Exam, ExamSection, SectionRule
 from question_bank import services as qb
+from question_bank.models import Bank
 from question_bank.richtext import from_text
 from question_bank.types import Content
 
@@ -108,6 +112,7 @@ def load(now) -> list[tuple[str, str, str]]:
             data.status = CadreStatus.RETIRED
         services.create_cadre(admin, data, now)
     db.session.flush()
+    _load_exams(units["ZZB"], now)
     return accounts
 
 
@@ -152,6 +157,41 @@ def _load_banks(owner_unit, role_accounts, now) -> None:
         qb.approve(reviewer, question, now)
         if i % 80 == 21:
             qb.retire(reviewer, question, now)
+
+
+# (code, title, subject, bank, ranks, sections: (title, type, count, points), pass mark, release, review)
+EXAMS = (
+    ("ZZLL2026", "2026年度科级干部政治理论水平任职资格考试", "政治理论", "ZZLL",
+     ["section_chief", "deputy_section_chief"],
+     (("一、单选题", "single", 10, 2), ("二、多选题", "multiple", 5, 4), ("三、判断题", "truefalse", 10, 1),
+      ("四、填空题", "fill", 5, 2), ("五、论述题", "essay", 2, 20)), 60, "after_close", "score"),
+    ("GWZS2026", "2026年度岗位知识水平任职资格考试（练习）", "岗位知识", "GWZS", [],
+     (("一、单选题", "single", 10, 3), ("二、多选题", "multiple", 5, 4), ("三、判断题", "truefalse", 10, 2),
+      ("四、填空题", "fill", 5, 2)), 60, "immediate", "explanations"),
+)  # fmt: skip
+
+
+def _load_exams(top_unit, now) -> None:
+    """Two published exams for cadres under 35, open for a month so the demo can be tried at once."""
+    reviewer = db.session.scalar(select(User).where(User.username == "zzb001"))
+    opens = now - timedelta(hours=1)
+    for code, title, subject, bank_code, ranks, sections, pass_mark, release, review in EXAMS:
+        bank = db.session.scalar(select(Bank).where(Bank.code == bank_code))
+        exam = Exam(
+            code=code, title=title, subject=subject, duration_minutes=90, opens_at=opens,
+            closes_at=opens + timedelta(days=30), pass_mark=pass_mark, release_policy=release, review_policy=review,
+            instructions="本场考试限时90分钟，答案随作答自动保存；时间到系统自动交卷。请独立作答。",
+            eligibility={"unit_ids": [top_unit.id], "ranks": ranks, "max_age": 35,
+                         "age_on": local_today(opens).isoformat()},
+            created_by_id=reviewer.id, created_at=now,
+        )  # fmt: skip
+        for i, (section_title, qtype, count, points) in enumerate(sections, start=1):
+            section = ExamSection(position=i, title=section_title, qtype=qtype, points_per_question=points)
+            section.rules.append(SectionRule(bank=bank, count=count))
+            exam.sections.append(section)
+        db.session.add(exam)
+        db.session.flush()
+        exam_services.publish(reviewer, exam, now)
 
 
 def _cadre_data(rng: random.Random, number: str, name: str, unit, young: bool) -> services.CadreData:

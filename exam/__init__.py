@@ -4,4 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("exam", __name__, url_prefix="/exams")
 
-from exam import models  # noqa: E402,F401  (the exam tables belong to the schema)
+from exam import models  # noqa: E402  (the exam tables belong to the schema)
+
+
+@bp.app_context_processor
+def _exam_labels():
+    return {"phase_labels": models.PHASE_LABELS}

@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -38,6 +39,15 @@ class Phase(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     RELEASED = "released"
+
+
+PHASE_LABELS = {
+    Phase.DRAFT: _l("Draft"),
+    Phase.PUBLISHED: _l("Not yet open"),
+    Phase.OPEN: _l("Open now"),
+    Phase.CLOSED: _l("Closed"),
+    Phase.RELEASED: _l("Results released"),
+}
 
 
 class PaperMode(StrEnum):

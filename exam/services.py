@@ -75,7 +75,31 @@ def eligible_user_ids(exam: Exam) -> set[int]:
 
 
 def is_eligible(exam: Exam, user: User) -> bool:
-    return user.id in eligible_user_ids(exam) if user.active else False
+    """eligible_user_ids for one person, without listing everyone."""
+    if not user.active:
+        return False
+    override = db.session.scalar(
+        select(ExamCandidate.included).where(ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id)
+    )
+    if override is not None:
+        return override
+    stmt = select(User.id).join(Cadre, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
+    return db.session.scalar(stmt.where(User.id == user.id, *_rule_conditions(exam))) is not None
+
+
+def exams_for(user: User) -> list[tuple[Exam, int, int | None]]:
+    """(exam, attempts used, id of the attempt in progress) of every published exam the person may sit or sat."""
+    attempts: dict[int, list[Attempt]] = {}
+    for a in db.session.scalars(select(Attempt).where(Attempt.user_id == user.id)):
+        attempts.setdefault(a.exam_id, []).append(a)
+    papers = set(db.session.scalars(select(Paper.exam_id).where(Paper.user_id == user.id)))
+    out = []
+    for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at)):
+        mine = attempts.get(exam.id, [])
+        if mine or exam.id in papers or is_eligible(exam, user):
+            open_id = next((a.id for a in mine if a.status == AttemptStatus.IN_PROGRESS), None)
+            out.append((exam, len(mine), open_id))
+    return out
 
 
 @dataclass
@@ -287,11 +311,7 @@ def _extra_minutes(exam: Exam, user: User) -> int:
 
 def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None = None) -> Attempt:
     """Start an attempt, or resume the one in progress. The deadline is fixed here and never moves."""
-    current = db.session.scalar(
-        select(Attempt).where(
-            Attempt.exam_id == exam.id, Attempt.user_id == user.id, Attempt.status == AttemptStatus.IN_PROGRESS
-        )
-    )
+    current = _in_progress(exam, user)
     if current is not None:
         if now <= current.deadline_at + grace():
             return current
@@ -307,6 +327,9 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)
     )
     if done >= exam.attempts_allowed:
+        current = _in_progress(exam, user)  # a concurrent start may have made it since the first look
+        if current is not None:
+            return current
         raise DomainError(_("You have used all your attempts at this exam."), code="no_attempts_left", status=409)
     if paper is None:  # not prepared ahead (added late): draw it now
         paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now)
@@ -328,11 +351,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
             db.session.flush()
     except IntegrityError:
         # A concurrent start (a double click, a second tab) made it first: resume that one.
-        existing = db.session.scalar(
-            select(Attempt).where(
-                Attempt.exam_id == exam.id, Attempt.user_id == user.id, Attempt.status == AttemptStatus.IN_PROGRESS
-            )
-        )
+        existing = _in_progress(exam, user)
         if existing is None:  # the other start is not visible to this transaction yet (SQLite): try again
             raise DomainError(
                 _("Your attempt is being started. Please try again in a moment."), code="start_conflict", status=409
@@ -341,6 +360,14 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     if exam.first_started_at is None:
         exam.first_started_at = now
     return attempt
+
+
+def _in_progress(exam: Exam, user: User) -> Attempt | None:
+    return db.session.scalar(
+        select(Attempt).where(
+            Attempt.exam_id == exam.id, Attempt.user_id == user.id, Attempt.status == AttemptStatus.IN_PROGRESS
+        )
+    )
 
 
 def _locked(attempt: Attempt) -> Attempt:
@@ -357,7 +384,7 @@ def save_answer(attempt: Attempt, position: int, value, seq: int, now: datetime)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This attempt has ended; the answer was not saved."), code="attempt_ended", status=409)
     if now > attempt.deadline_at + grace():
-        finalize(attempt, now)
+        # Refused, and the request rolls back: finalization is left to the next read, submit or the cron job.
         raise DomainError(_("The time is up; the answer was not saved."), code="deadline_passed", status=409)
     item = db.session.scalar(
         select(PaperItem).where(PaperItem.paper_id == attempt.paper_id, PaperItem.position == position)
@@ -464,8 +491,8 @@ def finalize_overdue(now: datetime) -> int:
 
 
 def grade(attempt: Attempt) -> None:
-    """Grade every objective item (pure functions per type); essays wait for a grader. The score is set once all
-    items have points."""
+    """Grade every objective item (pure functions per type); essays wait for a grader (their hand-given points are
+    kept when grading again). The score is set once all items have points."""
     exam = attempt.exam
     answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     items = list(db.session.scalars(select(PaperItem).where(PaperItem.paper_id == attempt.paper_id)))

@@ -21,7 +21,7 @@ def run_threads(app, work, n):
                 work(i)
                 database.session.commit()
         except Exception as exc:  # noqa: BLE001  (collected and asserted below)
-            errors.append(repr(exc))
+            errors.append(getattr(exc, "code", None) or repr(exc))
         finally:
             with app.app_context():
                 database.session.remove()
@@ -84,4 +84,4 @@ def test_two_concurrent_starts_make_one_attempt(app, db):
         assert errors == [] and len(started_ids) == 2 and len(set(started_ids)) == 1  # the second resumed it
     else:  # SQLite: the loser may not see the winner's row yet; it is told to retry, never given a second one
         assert len(started_ids) + len(errors) == 2
-        assert all("being started" in e for e in errors)
+        assert errors in ([], ["start_conflict"]), errors

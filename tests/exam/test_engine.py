@@ -257,7 +257,8 @@ def test_saves_after_the_deadline_plus_grace_are_refused_and_not_stored(app, db)
         services.save_answer(attempt, 3, right_answer(attempt, 3), seq=1, now=T0 + timedelta(minutes=30, seconds=31))
     assert exc.value.code == "deadline_passed"
     assert db.session.scalar(select(func.count(Answer.id)).where(Answer.value.is_not(None))) == 2
-    # The refused save also finalized the attempt, with the two answers saved in time.
+    # Finalized later (here by the overdue sweep) with the two answers saved in time.
+    assert services.finalize_overdue(T0 + timedelta(minutes=31)) == 1
     assert attempt.status == AttemptStatus.EXPIRED and attempt.score == 4.0
 
 

@@ -1,0 +1,115 @@
+"""`flask exams …`: publish, prepare papers, finalize overdue attempts, regrade, and exams as JSON files."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from accounts.cli import cli_actor
+from core.errors import DomainError
+from core.extensions import db
+from core.models import now_utc
+from exam import files, services
+from exam.models import Attempt, AttemptStatus, Exam
+
+
+@click.group("exams", help="Exams: publish, prepare, finalize, regrade, export and import.")
+def exams_cli():
+    pass
+
+
+def _exam(code: str) -> Exam:
+    exam = db.session.scalar(select(Exam).where(Exam.code == code))
+    if exam is None:
+        raise click.ClickException(f"No exam with code {code!r}.")
+    return exam
+
+
+def _run(action):
+    try:
+        result = action()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    return result
+
+
+@exams_cli.command("publish")
+@click.argument("code")
+@with_appcontext
+def publish(code):
+    """Check an exam's rules, publish it and draw every candidate's paper."""
+    exam = _exam(code)
+    drawn = _run(lambda: services.publish(cli_actor(), exam, now_utc()))
+    click.echo(f"Exam {code} published; {drawn} paper(s) drawn.")
+
+
+@exams_cli.command("prepare")
+@click.argument("code")
+@with_appcontext
+def prepare(code):
+    """Draw the papers of candidates who have none yet (run before the start; safe to repeat)."""
+    exam = _exam(code)
+    drawn = _run(lambda: services.prepare_papers(exam, now_utc()))
+    click.echo(f"{drawn} paper(s) drawn for {code}.")
+
+
+@exams_cli.command("finalize-overdue")
+@with_appcontext
+def finalize_overdue():
+    """Finalize attempts left open past their deadline (run every minute from cron)."""
+    count = _run(lambda: services.finalize_overdue(now_utc()))
+    click.echo(f"{count} overdue attempt(s) finalized.")
+
+
+@exams_cli.command("regrade")
+@click.argument("code")
+@with_appcontext
+def regrade(code):
+    """Grade every ended attempt of an exam again (after a key correction)."""
+    exam = _exam(code)
+
+    def run():
+        attempts = db.session.scalars(
+            select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)
+        ).all()
+        for attempt in attempts:
+            services.grade(attempt)
+        return len(attempts)
+
+    click.echo(f"{_run(run)} attempt(s) regraded.")
+
+
+@exams_cli.command("export")
+@click.argument("code")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def export(code, output):
+    """Write an exam's definition as JSON (format: docs/exam-file.md)."""
+    Path(output).write_text(json.dumps(files.export_exam(_exam(code)), ensure_ascii=False, indent=2), encoding="utf-8")
+    click.echo(f"Exam {code} written to {output}.")
+
+
+@exams_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--code", help="Give the imported exam this code (default: the file's).")
+@with_appcontext
+def import_(file, code):
+    """Create a draft exam from a JSON exam file. Exit status 1 on any problem; nothing is written then."""
+    try:
+        data = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        click.echo(f"Not a JSON exam file: {exc}", err=True)
+        sys.exit(1)
+    try:
+        exam = files.import_exam(cli_actor(), data, now_utc(), code=code)
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(str(exc.message), err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(f"Exam {exam.code} imported as a draft.")

@@ -1,0 +1,178 @@
+"""Exams as JSON files (format: docs/exam-file.md): export a definition, import it as a new draft.
+
+Units, banks and categories are named by code and path, not by database id, so a file travels between installs.
+"""
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts.models import Unit
+from core import audit
+from core.errors import DomainError
+from core.extensions import db
+from exam.models import Exam, ExamSection, FixedItem, PaperMode, ReleasePolicy, ReviewPolicy, SectionRule
+from question_bank.models import Bank, Category, QuestionVersion
+from question_bank.services import category_path_names, split_category_path
+from question_bank.types import QUESTION_TYPES
+
+FORMAT, VERSION = "qualexam-exam", 1
+_SCALARS = ("title", "subject", "instructions", "paper_mode", "duration_minutes", "attempts_allowed", "pass_mark",
+            "shuffle_questions", "shuffle_options", "mc_policy", "release_policy", "review_policy",
+            "focus_loss_limit")  # fmt: skip
+
+
+def export_exam(exam: Exam) -> dict:
+    rules = exam.eligibility or {}
+    units = db.session.scalars(select(Unit.code).where(Unit.id.in_(rules.get("unit_ids") or [])))
+    data = {"format": FORMAT, "version": VERSION, "code": exam.code}
+    data.update({name: getattr(exam, name) for name in _SCALARS})
+    data["opens_at"], data["closes_at"] = exam.opens_at.isoformat(), exam.closes_at.isoformat()
+    data["eligibility"] = {
+        "units": sorted(units),
+        "ranks": rules.get("ranks", []),
+        "political_statuses": rules.get("political_statuses", []),
+        "max_age": rules.get("max_age"),
+        "age_on": rules.get("age_on"),
+    }
+    data["sections"] = []
+    for s in exam.sections:
+        section = {"title": s.title, "qtype": s.qtype, "points_per_question": float(s.points_per_question)}
+        if exam.paper_mode == PaperMode.FIXED:
+            section["questions"] = [
+                {"bank": i.version.question.bank.code, "question": i.version.question_id, "version": i.version.number}
+                for i in s.fixed_items
+            ]
+        else:
+            section["rules"] = [
+                {"bank": r.bank.code, "category": category_path_names(r.category) if r.category else None,
+                 "tag": r.tag, "difficulty": [r.difficulty_min, r.difficulty_max], "count": r.count}
+                for r in s.rules
+            ]  # fmt: skip
+        data["sections"].append(section)
+    return data
+
+
+def _problem(where: str, message: str) -> DomainError:
+    return DomainError(f"{where}: {message}", code="bad_exam_file")
+
+
+def _get(data: dict, key: str, kind, where: str, required: bool = True):
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise _problem(f"{where}{key}", _("missing or of the wrong kind"))
+    return value
+
+
+def import_exam(actor, data: dict, now: datetime, code: str | None = None) -> Exam:
+    """A new draft exam from a file's data; every problem names the place in the file."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+        raise _problem("format", _("not a QualExam exam file of version %(v)d", v=VERSION))
+    code = code or _get(data, "code", str, "")
+    if db.session.scalar(select(Exam.id).where(Exam.code == code)):
+        raise _problem("code", _("an exam with code %(c)s exists already", c=code))
+    try:
+        opens_at = datetime.fromisoformat(_get(data, "opens_at", str, ""))
+        closes_at = datetime.fromisoformat(_get(data, "closes_at", str, ""))
+    except ValueError as exc:
+        raise _problem("opens_at/closes_at", _("not a date and time")) from exc
+    if opens_at.tzinfo is None or closes_at.tzinfo is None or closes_at <= opens_at:
+        raise _problem("opens_at/closes_at", _("give both with a time zone, the close after the opening"))
+    exam = Exam(code=code, opens_at=opens_at, closes_at=closes_at, created_by_id=getattr(actor, "id", None),
+                created_at=now)  # fmt: skip
+    kinds = {"duration_minutes": int, "attempts_allowed": int, "pass_mark": (int, float), "shuffle_questions": bool,
+             "shuffle_options": bool, "focus_loss_limit": int}  # fmt: skip
+    for name in _SCALARS:
+        setattr(exam, name, _get(data, name, kinds.get(name, str), "", required=name != "focus_loss_limit"))
+    choices = {
+        "paper_mode": set(PaperMode),
+        "release_policy": set(ReleasePolicy),
+        "review_policy": set(ReviewPolicy),
+        "mc_policy": {"all_or_nothing", "partial"},
+    }
+    for name, allowed in choices.items():
+        if getattr(exam, name) not in allowed:
+            raise _problem(name, _("one of %(v)s", v=", ".join(sorted(allowed))))
+    exam.eligibility = _eligibility(data.get("eligibility") or {})
+    for i, raw in enumerate(_get(data, "sections", list, ""), start=1):
+        exam.sections.append(_section(exam, raw, i))
+    db.session.add(exam)
+    db.session.flush()
+    audit.record("exam.imported", actor=actor, target=f"exam:{code}", at=now)
+    return exam
+
+
+def _eligibility(raw: dict) -> dict:
+    units = []
+    for unit_code in raw.get("units") or []:
+        unit_id = db.session.scalar(select(Unit.id).where(Unit.code == unit_code))
+        if unit_id is None:
+            raise _problem("eligibility.units", _("unknown unit %(c)s", c=unit_code))
+        units.append(unit_id)
+    return {
+        "unit_ids": units,
+        "ranks": list(raw.get("ranks") or []),
+        "political_statuses": list(raw.get("political_statuses") or []),
+        "max_age": raw.get("max_age"),
+        "age_on": raw.get("age_on"),
+    }
+
+
+def _bank(code, where: str) -> Bank:
+    bank = db.session.scalar(select(Bank).where(Bank.code == code))
+    if bank is None:
+        raise _problem(where, _("unknown bank %(c)s", c=code))
+    return bank
+
+
+def _section(exam: Exam, raw, i: int) -> ExamSection:
+    where = f"sections[{i}]."
+    if not isinstance(raw, dict):
+        raise _problem(where[:-1], _("missing or of the wrong kind"))
+    qtype = _get(raw, "qtype", str, where)
+    if qtype not in QUESTION_TYPES:
+        raise _problem(where + "qtype", _("unknown question type %(t)s", t=qtype))
+    section = ExamSection(position=i, title=_get(raw, "title", str, where), qtype=qtype,
+                          points_per_question=_get(raw, "points_per_question", (int, float), where))  # fmt: skip
+    if exam.paper_mode == PaperMode.FIXED:
+        for j, item in enumerate(_get(raw, "questions", list, where), start=1):
+            spot = f"{where}questions[{j}]"
+            _bank(item.get("bank"), spot + ".bank")
+            version = db.session.scalar(
+                select(QuestionVersion).where(
+                    QuestionVersion.question_id == item.get("question"), QuestionVersion.number == item.get("version")
+                )
+            )
+            if version is None or version.question.bank.code != item.get("bank") or version.question.type != qtype:
+                raise _problem(spot, _("no such question version of this type in that bank"))
+            section.fixed_items.append(FixedItem(position=j, question_version_id=version.id))
+        return section
+    for j, rule in enumerate(_get(raw, "rules", list, where), start=1):
+        spot = f"{where}rules[{j}]"
+        bank = _bank(rule.get("bank"), spot + ".bank")
+        category = None
+        if rule.get("category"):
+            parent = None
+            for name in split_category_path(rule["category"]):
+                parent = db.session.scalar(
+                    select(Category).where(
+                        Category.bank_id == bank.id,
+                        Category.name == name,
+                        Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id,
+                    )
+                )
+                if parent is None:
+                    raise _problem(spot + ".category", _("unknown category %(c)s", c=rule["category"]))
+            category = parent
+        difficulty = rule.get("difficulty") or [1, 5]
+        low, high = (difficulty + [None, None])[:2] if isinstance(difficulty, list) else (None, None)
+        count = rule.get("count")
+        if not (isinstance(count, int) and count > 0 and isinstance(low, int) and isinstance(high, int)
+                and 1 <= low <= high <= 5):  # fmt: skip
+            raise _problem(spot, _("count must be positive and difficulty a range within 1..5"))
+        section.rules.append(SectionRule(bank=bank, category=category, tag=rule.get("tag"), difficulty_min=low,
+                                         difficulty_max=high, count=count))  # fmt: skip
+    return section

@@ -1,0 +1,174 @@
+"""The candidate JSON API: tokens, start/resume, saves, the deadline, submit, results, no key leaks, OpenAPI."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from openapi_spec_validator import validate
+from sqlalchemy import select
+
+from accounts.services import create_api_token
+from core.models import now_utc
+from core.policy import Role
+from exam.models import Answer, Attempt, Exam, ExamSection, SectionRule
+from question_bank import services as qb
+from tests.factories import content, make_bank, make_cadre, make_unit, make_user
+
+SECRET_EXPLANATION = "这是不能提前泄露的解析"
+
+
+@pytest.fixture
+def setup(app, db):
+    """An open exam with one question of each objective type and an essay, and a candidate with a token."""
+    now = now_utc()
+    bank = make_bank()
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    for qtype in ("single", "multiple", "truefalse", "fill", "essay"):
+        q = qb.create_question(admin, bank, qtype, content(qtype, explanation=SECRET_EXPLANATION), now, status="active")
+        assert q.status == "active"
+    unit = make_unit()
+    cadre = make_cadre(unit=unit)
+    exam = Exam(
+        code="API1",
+        title="接口测试考试",
+        subject="政治理论",
+        duration_minutes=60,
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(hours=2),
+        pass_mark=1,
+        eligibility={"unit_ids": [unit.id]},
+        release_policy="immediate",
+        review_policy="explanations",
+    )
+    for i, qtype in enumerate(("single", "multiple", "truefalse", "fill", "essay"), start=1):
+        section = ExamSection(position=i, title=f"第{i}部分", qtype=qtype, points_per_question=2)
+        section.rules.append(SectionRule(bank=bank, count=1))
+        exam.sections.append(section)
+    db.session.add(exam)
+    db.session.flush()
+    from exam import services
+
+    services.publish(admin, exam, now)
+    token = create_api_token(cadre.user, "test", now)
+    db.session.commit()
+    return exam, cadre.user, {"Authorization": f"Bearer {token}"}
+
+
+def test_token_flow_start_save_submit_result(client, db, setup):
+    exam, user, auth = setup
+    exams = client.get("/api/v1/exams", headers=auth).get_json()
+    assert [e["code"] for e in exams] == ["API1"] and exams[0]["phase"] == "open"
+    paper = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()
+    assert len(paper["items"]) == 5 and paper["seconds_left"] > 3500
+    resumed = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()
+    assert resumed["id"] == paper["id"]
+    attempt_id = paper["id"]
+    saved = client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=auth, json={"value": 0, "seq": 2})
+    assert saved.status_code == 200 and saved.get_json()["accepted"]
+    older = client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=auth, json={"value": 1, "seq": 1})
+    assert older.get_json() == {**older.get_json(), "accepted": False, "seq": 2}
+    assert client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["answers"]["1"] == {
+        "value": 0,
+        "seq": 2,
+    }
+    bad = client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=auth, json={"value": "x", "seq": 3})
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad_answer"
+    essay = next(i["position"] for i in paper["items"] if i["type"] == "essay")
+    client.put(f"/api/v1/attempts/{attempt_id}/answers/{essay}", headers=auth, json={"value": "我的论述", "seq": 1})
+    done = client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).get_json()
+    assert done["status"] == "submitted" and done["result"]["fully_graded"] is False  # the essay waits
+    assert done["result"]["review"][0]["explanation"] == SECRET_EXPLANATION  # now allowed by the exam's policy
+    assert client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).status_code == 200  # twice is fine
+
+
+def test_saves_after_the_deadline_are_refused_and_not_stored(client, db, setup):
+    exam, user, auth = setup
+    attempt_id = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()["id"]
+    attempt = db.session.get(Attempt, attempt_id)
+    attempt.deadline_at = now_utc() - timedelta(minutes=1)  # the time ran out a minute ago (grace is 30 s)
+    db.session.commit()
+    response = client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=auth, json={"value": 0, "seq": 1})
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "deadline_passed"
+    assert "时间已到" in response.get_json()["error"]["message"]
+    db.session.expire_all()
+    assert db.session.scalar(select(Answer).where(Answer.attempt_id == attempt_id, Answer.seq > 0)) is None
+    # The next read finalizes it, with what was saved in time.
+    assert client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["status"] == "expired"
+
+
+def test_no_key_material_before_submission(client, db, setup):
+    exam, user, auth = setup
+    attempt = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()
+    client.put(f"/api/v1/attempts/{attempt['id']}/answers/4", headers=auth, json={"value": ["x", "y"], "seq": 1})
+    bodies = [
+        client.get("/api/v1/exams", headers=auth).get_data(as_text=True),
+        client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_data(as_text=True),
+        client.get(f"/api/v1/attempts/{attempt['id']}", headers=auth).get_data(as_text=True),
+        client.put(
+            f"/api/v1/attempts/{attempt['id']}/answers/3", headers=auth, json={"value": True, "seq": 1}
+        ).get_data(as_text=True),
+    ]
+    for body in bodies:
+        assert SECRET_EXPLANATION not in body
+        for word in ("全国代表大会", "中央委员会", "correct", "explanation", "reference", "scoring", "行文目的不同"):
+            assert word not in body, (word, body[:200])
+        data = json.loads(body)
+        keys = json.dumps(data, ensure_ascii=False)
+        assert '"answer"' not in keys and '"key"' not in keys
+
+
+def test_other_peoples_attempts_are_not_found(client, db, setup):
+    exam, user, auth = setup
+    attempt_id = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()["id"]
+    stranger = make_user()
+    token = create_api_token(stranger, "x", now_utc())
+    db.session.commit()
+    other = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/api/v1/attempts/{attempt_id}", headers=other).status_code == 404
+    assert (
+        client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=other, json={"value": 0, "seq": 9}).status_code
+        == 404
+    )
+    assert client.post("/api/v1/exams/API1/attempts", headers=other, json={}).status_code == 403
+
+
+def test_bad_and_revoked_tokens(client, db, setup):
+    assert client.get("/api/v1/exams", headers={"Authorization": "Bearer qe_nonsense"}).status_code == 401
+    exam, user, auth = setup
+    from accounts.models import ApiToken
+    from accounts.services import revoke_api_token
+
+    revoke_api_token(user, db.session.scalar(select(ApiToken.id)), now_utc())
+    db.session.commit()
+    assert client.get("/api/v1/exams", headers=auth).status_code == 401
+
+
+def test_session_calls_need_the_csrf_header(client, auth, db, setup):
+    exam, user, _bearer = setup
+    auth.login(user.username)
+    response = client.post("/api/v1/exams/API1/attempts", json={})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "csrf"
+    response = client.post("/api/v1/exams/API1/attempts", json={}, headers={"X-CSRFToken": client.csrf_token()})
+    assert response.status_code == 200
+
+
+def test_openapi_document_validates_and_covers_every_route(client, app):
+    document = client.get("/api/v1/openapi.json").get_json()
+    validate(document)
+    documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "exam_api.openapi":
+            continue
+        path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method.lower()) in documented, (path, method)
+
+
+def test_every_api_route_needs_a_login(client, app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "exam_api.openapi":
+            continue
+        url = rule.rule.replace("<int:attempt_id>", "1").replace("<int:position>", "1").replace("<code>", "X")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(url, method=method, json={}, headers={"Authorization": "Bearer qe_wrong"})
+            assert response.status_code == 401 and response.get_json()["error"]["code"] == "401", (method, url)
