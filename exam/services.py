@@ -215,12 +215,10 @@ def check_pools(exam: Exam) -> list[str]:
     return problems
 
 
-def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime) -> Paper:
-    """The paper of one candidate. Deterministic: the same exam and seed give the same questions, order and
-    option order."""
+def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
+    """The items of a paper drawn with `seed` (not yet in the session)."""
     rng = random.Random(seed)
-    paper = Paper(exam_id=exam.id, user_id=user_id, seed=seed, created_at=now)
-    position = 0
+    items: list[PaperItem] = []
     for section in exam.sections:
         if exam.paper_mode == PaperMode.FIXED:
             version_ids = [item.question_version_id for item in section.fixed_items]
@@ -240,17 +238,33 @@ def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime) -> Paper:
             v.id: v for v in db.session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(version_ids)))
         }
         for vid in version_ids:
-            position += 1
-            n_options = len(versions[vid].options or [])
-            order = list(range(n_options))
-            if exam.shuffle_options and n_options:
+            order = list(range(len(versions[vid].options or [])))
+            if exam.shuffle_options and order:
                 rng.shuffle(order)
-            paper.items.append(
-                PaperItem(position=position, section_id=section.id, question_version_id=vid, option_order=order,
-                          points=float(section.points_per_question))
+            items.append(
+                PaperItem(position=len(items) + 1, section_id=section.id, section=section, version=versions[vid],
+                          question_version_id=vid, option_order=order, points=float(section.points_per_question))
             )  # fmt: skip
+    return items
+
+
+def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime) -> Paper:
+    """The paper of one candidate. Deterministic: the same exam and seed give the same questions, order and
+    option order."""
+    paper = Paper(exam_id=exam.id, user_id=user_id, seed=seed, created_at=now)
+    paper.items = _paper_items(exam, seed)
     db.session.add(paper)
     return paper
+
+
+def sample_paper(exam: Exam, seed: int) -> list[PaperItem]:
+    """A paper as a candidate would get it, for the admin to look at; nothing is stored."""
+    with db.session.no_autoflush:
+        items = _paper_items(exam, seed)
+    for item in items:
+        if item in db.session:
+            db.session.expunge(item)
+    return items
 
 
 def prepare_papers(exam: Exam, now: datetime) -> int:
