@@ -4,7 +4,8 @@ from datetime import date
 
 from sqlalchemy import Select, or_, select
 
-from accounts.models import Cadre, Unit, User
+from accounts.models import ApiToken, Cadre, Unit, User
+from core.extensions import db
 from core.policy import scope_filter
 
 #: Age bands offered by the cadre list: (key, lowest age, highest age), ages inclusive.
@@ -57,6 +58,12 @@ def cadres_query(
     if not include_inactive:
         stmt = stmt.where(User.active.is_(True))
     return stmt.order_by(Unit.path, User.username)
+
+
+def api_tokens(user) -> list[ApiToken]:
+    return list(
+        db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc()))
+    )
 
 
 def users_query(q: str = "") -> Select:

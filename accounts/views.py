@@ -161,6 +161,23 @@ def change_password():
     return render_template("accounts/change_password.html", form=form, forced=current_user.must_change_password)
 
 
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """Personal API tokens: make one (shown once) or revoke one."""
+    form = ActionForm()
+    new_token = None
+    if form.validate_on_submit():
+        if request.form.get("revoke", type=int):
+            services.revoke_api_token(current_user, request.form.get("revoke", type=int), now_utc())
+            flash(_("The token has been revoked."), "success")
+            return redirect(url_for("accounts.tokens"))
+        new_token = services.create_api_token(current_user, (request.form.get("name") or "").strip(), now_utc())
+    return render_template(
+        "accounts/tokens.html", tokens=queries.api_tokens(current_user), new_token=new_token, form=ActionForm()
+    )
+
+
 @bp.route("/language", methods=["POST"])
 def set_language():
     form = LanguageForm()

@@ -18,6 +18,7 @@ ROUTES = {
     "accounts.set_language": ("POST", "/language", set(ROLES)),
     "accounts.logout": ("POST", "/logout", LOGGED_IN),
     "accounts.change_password": ("GET", "/account/password", LOGGED_IN),
+    "accounts.tokens": ("GET", "/account/tokens", LOGGED_IN),
     "accounts.dashboard": ("GET", "/", LOGGED_IN),
     "accounts.cadres": ("GET", "/admin/cadres", ADMINS),
     "accounts.cadre_new": ("GET", "/admin/cadres/new", ADMINS),

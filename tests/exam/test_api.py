@@ -172,3 +172,17 @@ def test_every_api_route_needs_a_login(client, app):
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             response = client.open(url, method=method, json={}, headers={"Authorization": "Bearer qe_wrong"})
             assert response.status_code == 401 and response.get_json()["error"]["code"] == "401", (method, url)
+
+
+def test_tokens_page_makes_and_revokes(client, auth, db):
+    user = auth.login_as("cadre")
+    html = client.post_form("/account/tokens", {"name": "脚本"}).get_data(as_text=True)
+    import re
+
+    token = re.search(r"<code>(qe_[^<]+)</code>", html).group(1)
+    assert client.get("/api/v1/exams", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    from accounts.models import ApiToken
+
+    token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id))
+    client.post_form("/account/tokens", {"revoke": token_id})
+    assert client.get("/api/v1/exams", headers={"Authorization": f"Bearer {token}"}).status_code == 401
