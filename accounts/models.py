@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.extensions import db
-from core.models import UTCDateTime, now_utc
+from core.models import UTCDateTime, enum_check, now_utc
 from core.policy import Role
 
 
@@ -102,16 +102,11 @@ def label(value) -> str:
     return str(LABELS.get(value, value or ""))
 
 
-def _enum_check(column: str, enum: type[StrEnum], name: str) -> CheckConstraint:
-    values = ", ".join(f"'{v.value}'" for v in enum)
-    return CheckConstraint(f"{column} IN ({values})", name=name)
-
-
 class Unit(db.Model):
     """A node of the organisation tree; `path` ("/1/4/9/") makes subtree queries one indexed prefix match."""
 
     __tablename__ = "units"
-    __table_args__ = (_enum_check("kind", UnitKind, "kind_valid"),)
+    __table_args__ = (enum_check("kind", UnitKind, "kind_valid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -208,7 +203,7 @@ class RoleAssignment(db.Model):
     __tablename__ = "role_assignments"
     __table_args__ = (
         UniqueConstraint("user_id", "role", "unit_id", name="uq_role_assignments_user_role_unit"),
-        _enum_check("role", Role, "role_valid"),
+        enum_check("role", Role, "role_valid"),
         CheckConstraint("(role = 'unit_admin') = (unit_id IS NOT NULL)", name="unit_iff_unit_admin"),
     )
 
@@ -226,11 +221,11 @@ class Cadre(db.Model):
 
     __tablename__ = "cadres"
     __table_args__ = (
-        _enum_check("gender", Gender, "gender_valid"),
-        _enum_check("rank", Rank, "rank_valid"),
-        _enum_check("education", Education, "education_valid"),
-        _enum_check("political_status", PoliticalStatus, "political_status_valid"),
-        _enum_check("status", CadreStatus, "status_valid"),
+        enum_check("gender", Gender, "gender_valid"),
+        enum_check("rank", Rank, "rank_valid"),
+        enum_check("education", Education, "education_valid"),
+        enum_check("political_status", PoliticalStatus, "political_status_valid"),
+        enum_check("status", CadreStatus, "status_valid"),
         Index("ix_cadres_unit_rank", "unit_id", "rank"),
     )
 

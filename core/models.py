@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime
+from sqlalchemy import CheckConstraint, DateTime
 from sqlalchemy.types import TypeDecorator
 
 
@@ -73,3 +73,9 @@ def tree_order(nodes, sort_key) -> list:
 
     walk(None)
     return ordered
+
+
+def enum_check(column: str, values, name: str) -> CheckConstraint:
+    """A check constraint: `column` holds one of `values` (an enum or any iterable of strings)."""
+    allowed = ", ".join("'" + str(v) + "'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)

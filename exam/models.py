@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from core.extensions import db
-from core.models import UTCDateTime, now_utc
+from core.models import UTCDateTime, enum_check, now_utc
 from question_bank.models import Bank, Category, QuestionVersion
 
 
@@ -73,18 +73,14 @@ class AttemptStatus(StrEnum):
     EXPIRED = "expired"  # finalized by the server at the deadline
 
 
-def _check(column, enum, name):
-    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in enum)})", name=name)
-
-
 class Exam(db.Model):
     __tablename__ = "exams"
     __table_args__ = (
-        _check("status", ExamStatus, "status_valid"),
-        _check("paper_mode", PaperMode, "paper_mode_valid"),
-        _check("release_policy", ReleasePolicy, "release_policy_valid"),
-        _check("review_policy", ReviewPolicy, "review_policy_valid"),
-        _check("mc_policy", ("all_or_nothing", "partial"), "mc_policy_valid"),
+        enum_check("status", ExamStatus, "status_valid"),
+        enum_check("paper_mode", PaperMode, "paper_mode_valid"),
+        enum_check("release_policy", ReleasePolicy, "release_policy_valid"),
+        enum_check("review_policy", ReviewPolicy, "review_policy_valid"),
+        enum_check("mc_policy", ("all_or_nothing", "partial"), "mc_policy_valid"),
         CheckConstraint("closes_at > opens_at", name="window_order"),
         CheckConstraint("duration_minutes > 0", name="duration_positive"),
         CheckConstraint("attempts_allowed >= 1", name="attempts_positive"),
@@ -271,7 +267,7 @@ class PaperItem(db.Model):
 class Attempt(db.Model):
     __tablename__ = "attempts"
     __table_args__ = (
-        _check("status", AttemptStatus, "status_valid"),
+        enum_check("status", AttemptStatus, "status_valid"),
         UniqueConstraint("exam_id", "user_id", "number", name="uq_attempts_exam_user_number"),
         # One attempt in progress per candidate and exam, whatever races there are: the database decides.
         Index(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Unit, User
 from core.extensions import db
-from core.models import UTCDateTime, now_utc
+from core.models import UTCDateTime, enum_check, now_utc
 from question_bank.types import QUESTION_TYPES
 
 
@@ -98,17 +98,13 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(50), unique=True)
 
 
-def _enum_check(column, values, name):
-    return CheckConstraint(f"{column} IN ({', '.join(repr(str(v)) for v in values)})", name=name)
-
-
 class Question(db.Model):
     """A question's identity and metadata; what it says lives in its versions."""
 
     __tablename__ = "questions"
     __table_args__ = (
-        _enum_check("type", QUESTION_TYPES, "type_valid"),
-        _enum_check("status", QuestionStatus, "status_valid"),
+        enum_check("type", QUESTION_TYPES, "type_valid"),
+        enum_check("status", QuestionStatus, "status_valid"),
         CheckConstraint("difficulty BETWEEN 1 AND 5", name="difficulty_range"),
         Index("ix_questions_bank_status_type", "bank_id", "status", "type"),
         Index("ix_questions_bank_fingerprint", "bank_id", "fingerprint"),
