@@ -5,6 +5,7 @@ No response carries a key, a correct flag or an explanation before the result an
 """
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -225,7 +226,7 @@ def save(attempt_id: int, position: int):
     attempt = _own_attempt(attempt_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or "value" not in body or not isinstance(body.get("seq"), int):
-        raise DomainError("value and an integer seq are required", code="bad_request")
+        raise DomainError(_("The request needs a value and a whole-number seq."), code="bad_request")
     now = now_utc()
     answer = services.save_answer(attempt, position, body["value"], body["seq"], now)
     # The commit happens before the response is sent (core.models): "saved" is never said of an unsaved answer.
