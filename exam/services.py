@@ -155,6 +155,39 @@ def eligibility_verdict(exam: Exam, user: User) -> Verdict:
     return Verdict(bool(ok), reasons)
 
 
+def set_candidate(
+    actor, exam: Exam, user: User, now: datetime, *, included: bool | None, extra_minutes: int = 0, note: str = ""
+) -> ExamCandidate:
+    """Add a person by hand (included=True), remove them (False) or leave it to the rules (None), and give them
+    extra time. Extra time counts for attempts started afterwards: a started attempt's deadline never moves."""
+    if not 0 <= extra_minutes <= 600:
+        raise DomainError(_("Extra time is 0 to 600 minutes."), code="bad_extra_time")
+    if included is False and _in_progress(exam, user) is not None:
+        raise DomainError(_("This person is sitting the exam now and cannot be removed."), code="in_progress")
+    row = db.session.scalar(
+        select(ExamCandidate).where(ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id)
+    )
+    if row is None:
+        row = ExamCandidate(exam_id=exam.id, user_id=user.id)
+        db.session.add(row)
+    row.included, row.extra_minutes, row.note = included, extra_minutes, (note or "")[:200]
+    audit.record(
+        "exam.candidate",
+        actor=actor,
+        target=f"exam:{exam.code}",
+        detail={"user": user.id, "included": included, "extra_minutes": extra_minutes},
+        at=now,
+    )
+    db.session.flush()
+    if exam.status != ExamStatus.DRAFT and included is not False:
+        prepare_papers(exam, now)  # a person added after publishing gets a paper ahead of their start too
+    return row
+
+
+def candidate_overrides(exam: Exam) -> list[ExamCandidate]:
+    return list(db.session.scalars(select(ExamCandidate).where(ExamCandidate.exam_id == exam.id)))
+
+
 def eligible_counts_by_unit(exam: Exam) -> list[tuple[str, int]]:
     ids = eligible_user_ids(exam)
     if not ids:

@@ -89,8 +89,34 @@ def exam(code: str):
         person=person,
         verdict=verdict,
         sample=sample,
+        overrides=services.candidate_overrides(exam),
         action_form=ActionForm(),
     )
+
+
+@bp.route("/<code>/candidates", methods=["POST"])
+@permission_required("exam.manage")
+def candidate(code: str):
+    """Add or remove one person by hand, or set their extra time (accommodation)."""
+    exam = _exam(code)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    username = (request.form.get("username") or "").strip()
+    person = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    if person is None:
+        flash(_("No account with that employee number."), "error")
+        return redirect(url_for("exam.exam", code=exam.code))
+    included = {"add": True, "remove": False}.get(request.form.get("include"))
+    try:
+        services.set_candidate(
+            current_user, exam, person, now_utc(), included=included,
+            extra_minutes=request.form.get("extra_minutes", 0, type=int), note=request.form.get("note", ""),
+        )  # fmt: skip
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(_("Saved for %(name)s.", name=person.name), "success")
+    return redirect(url_for("exam.exam", code=exam.code, who=person.username))
 
 
 @bp.route("/<code>/publish", methods=["POST"])

@@ -21,6 +21,7 @@ ROUTES = {
     "exam.import_file": ("POST", "/exams/import"),
     "exam.exam": ("GET", "/exams/{code}/"),
     "exam.publish": ("POST", "/exams/{code}/publish"),
+    "exam.candidate": ("POST", "/exams/{code}/candidates"),
     "exam.export": ("GET", "/exams/{code}/export"),
 }
 
@@ -83,3 +84,32 @@ def test_import_and_export_through_the_pages(client, auth, db):
         "/exams/import", {"file": (io.BytesIO(b"{not json"), "e.json")}, content_type="multipart/form-data"
     )
     assert response.headers["Location"].endswith("/exams/")
+
+
+def test_hand_added_person_with_extra_time_gets_a_paper_and_the_time(client, auth, db):
+    from datetime import timedelta
+
+    from exam import services
+    from exam.models import Paper
+    from tests.exam.test_engine import T0
+
+    bank = make_bank()
+    fill_bank(bank, n=3)
+    exam = make_exam(bank, eligibility={"unit_ids": [make_unit().id]}, duration_minutes=60)
+    outsider = make_cadre(unit=make_unit())
+    services.publish(make_cadre(unit=make_unit(), roles=(Role.ORG_ADMIN,)).user, exam, T0 - timedelta(days=1))
+    db.session.commit()
+    auth.login_as("org_admin")
+    form = {"username": outsider.user.username, "include": "add", "extra_minutes": "30", "note": "视力障碍"}
+    client.post_form(f"/exams/{exam.code}/candidates", form)
+    db.session.expire_all()
+    assert db.session.scalar(select(Paper).where(Paper.user_id == outsider.user_id)) is not None
+    attempt = services.start_attempt(db.session.get(Exam, exam.id), outsider.user, T0)
+    assert attempt.deadline_at == T0 + timedelta(minutes=90)
+    db.session.commit()
+    # Nobody is removed in the middle of sitting the exam.
+    client.post_form(f"/exams/{exam.code}/candidates", {**form, "include": "remove"})
+    from exam.models import ExamCandidate
+
+    db.session.expire_all()
+    assert db.session.scalar(select(ExamCandidate.included).where(ExamCandidate.user_id == outsider.user_id)) is True
