@@ -89,7 +89,8 @@ def exam(code: str):
         person=person,
         verdict=verdict,
         sample=sample,
-        overrides=services.candidate_overrides(exam),
+        overrides=(overrides := services.candidate_overrides(exam)),
+        current=next((o for o in overrides if person is not None and o.user_id == person.id), None),
         action_form=ActionForm(),
     )
 

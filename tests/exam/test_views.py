@@ -113,3 +113,16 @@ def test_hand_added_person_with_extra_time_gets_a_paper_and_the_time(client, aut
 
     db.session.expire_all()
     assert db.session.scalar(select(ExamCandidate.included).where(ExamCandidate.user_id == outsider.user_id)) is True
+
+
+def test_candidate_form_shows_what_is_saved(client, auth, db):
+    bank = make_bank()
+    fill_bank(bank, n=3)
+    exam = make_exam(bank)
+    person = make_cadre(unit=make_unit())
+    db.session.commit()
+    auth.login_as("org_admin")
+    client.post_form(f"/exams/{exam.code}/candidates", {"username": person.user.username, "include": "add",
+                                                        "extra_minutes": "25", "note": "照顾"})  # fmt: skip
+    html = client.get(f"/exams/{exam.code}/?who={person.user.username}").get_data(as_text=True)
+    assert '<option value="add" selected>' in html and 'value="25"' in html and 'value="照顾"' in html
