@@ -12,6 +12,7 @@ from accounts import importing, services
 from accounts.models import RoleAssignment, User
 from core.errors import DomainError
 from core.extensions import db
+from core.imports import exit_on_issues
 from core.models import local_today, now_utc
 from core.policy import Role
 
@@ -103,11 +104,7 @@ def import_cadres(file, dry_run, passwords_out):
     actor = cli_actor()
     with open(file, "rb") as fh:
         result = importing.parse_cadre_workbook(fh, actor, local_today())
-    if not result.ok:
-        for issue in result.issues:
-            click.echo(str(issue), err=True)
-        click.echo(f"{len(result.issues)} problem(s) found; nothing was imported.", err=True)
-        sys.exit(1)
+    exit_on_issues(result.issues)
     if dry_run:
         click.echo(f"{len(result.rows)} cadre(s) would be imported; nothing was written (dry run).")
         return

@@ -1,7 +1,9 @@
 """What every importer reports: problems that name the row (or line), the column or field, and what is wrong."""
 
+import sys
 from dataclasses import dataclass
 
+import click
 from flask_babel import gettext as _
 
 
@@ -36,3 +38,13 @@ class ImportIssue:
 
     def sort_key(self):
         return (self.row or 0, len(self.column or ""), self.column or "")
+
+
+def exit_on_issues(issues) -> None:
+    """For import commands: print every problem and exit with status 1 (nothing was written); no-op without any."""
+    if not issues:
+        return
+    for issue in issues:
+        click.echo(str(issue), err=True)
+    click.echo(f"{len(issues)} problem(s) found; nothing was imported.", err=True)
+    sys.exit(1)

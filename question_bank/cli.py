@@ -11,6 +11,7 @@ from accounts.cli import cli_actor
 from accounts.models import Unit
 from core.errors import DomainError
 from core.extensions import db
+from core.imports import exit_on_issues
 from core.models import now_utc
 from question_bank import formats, services, transfer
 from question_bank.formats import table
@@ -72,11 +73,7 @@ def import_questions(file, bank_code, fmt, status, dry_run):
     result = transfer.read_file(fmt, data, bank)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if not result.ok:
-        for issue in result.issues:
-            click.echo(str(issue), err=True)
-        click.echo(f"{len(result.issues)} problem(s) found; nothing was imported.", err=True)
-        sys.exit(1)
+    exit_on_issues(result.issues)
     if dry_run:
         click.echo(f"{len(result.questions)} question(s) would be imported; nothing was written (dry run).")
         return
