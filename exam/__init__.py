@@ -1,4 +1,4 @@
-"""Exams: definitions, papers, attempts, timing, grading and the candidate JSON API (built in a later issue)."""
+"""Exams: definitions, papers, attempts, timing, grading and the candidate JSON API."""
 
 from flask import Blueprint
 
@@ -9,4 +9,12 @@ from exam import models, views  # noqa: E402,F401  (the tables belong to the sch
 
 @bp.app_context_processor
 def _exam_labels():
-    return {"phase_labels": models.PHASE_LABELS}
+    return {
+        "phase_labels": models.PHASE_LABELS,
+        "paper_mode_labels": models.PAPER_MODE_LABELS,
+        "mc_policy_labels": models.MC_POLICY_LABELS,
+        "release_labels": models.RELEASE_LABELS,
+        "review_labels": models.REVIEW_LABELS,
+        "attempt_status_labels": models.ATTEMPT_STATUS_LABELS,
+        "event_labels": models.EVENT_LABELS,
+    }

@@ -29,6 +29,7 @@ EXAM_SCHEMA = {
         "phase": {"type": "string", "enum": [p.value for p in Phase]}, "opens_at": _TIME, "closes_at": _TIME,
         "duration_minutes": {"type": "integer"}, "attempts_allowed": {"type": "integer"},
         "attempts_used": {"type": "integer"}, "attempt_in_progress": {"type": "integer", "nullable": True},
+        "access_code_required": {"type": "boolean"},
     },
 }  # fmt: skip
 ITEM_SCHEMA = {
@@ -45,6 +46,8 @@ ATTEMPT_SCHEMA = {
         "id": {"type": "integer"}, "exam": {"type": "string"}, "status": {"type": "string"},
         "started_at": _TIME, "deadline_at": _TIME, "server_time": _TIME,
         "seconds_left": {"type": "integer"}, "instructions": {"type": "string"},
+        "focus_losses": {"type": "integer"},
+        "focus_loss_limit": {"type": "integer", "nullable": True, "description": "auto-submit at this count"},
         "items": {"type": "array", "items": ITEM_SCHEMA},
         "answers": {"type": "object", "additionalProperties": {
             "type": "object", "properties": {"value": {}, "seq": {"type": "integer"}}}},
@@ -59,6 +62,19 @@ SAVE_REQUEST = {
                                  "fill: list of texts, one per blank; essay: text; null clears"},
         "seq": {"type": "integer", "description": "the client's sequence number; the highest one wins"},
     },
+}  # fmt: skip
+EVENT_REQUEST = {
+    "type": "object",
+    "required": ["kind"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["focus_loss", "paste"]},
+        "detail": {"type": "object", "description": "at most a few short fields, e.g. the question shown"},
+    },
+}
+EVENT_RESPONSE = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "focus_losses": {"type": "integer"},
+                   "focus_loss_limit": {"type": "integer", "nullable": True}},
 }  # fmt: skip
 SAVE_RESPONSE = {
     "type": "object",
@@ -102,6 +118,8 @@ def attempt_payload(attempt: Attempt, now) -> dict:
         "seconds_left": int(attempt.time_left(now).total_seconds())
         if attempt.status == AttemptStatus.IN_PROGRESS
         else 0,
+        "focus_losses": attempt.focus_losses,
+        "focus_loss_limit": exam.focus_loss_limit,
         "result": result_payload(attempt, now),
     }
     if attempt.status == AttemptStatus.IN_PROGRESS:
@@ -183,6 +201,7 @@ def my_exams():
             "opens_at": _iso(exam.opens_at), "closes_at": _iso(exam.closes_at),
             "duration_minutes": exam.duration_minutes, "attempts_allowed": exam.attempts_allowed,
             "attempts_used": used, "attempt_in_progress": open_id,
+            "access_code_required": exam.access_code_hash is not None,
         }
         for exam, used, open_id in services.exams_for(current_user)
     ])  # fmt: skip
@@ -247,6 +266,34 @@ def submit(attempt_id: int):
     now = now_utc()
     attempt = services.submit(_own_attempt(attempt_id), now)
     return jsonify(attempt_payload(attempt, now))
+
+
+def _event_detail(raw) -> dict | None:
+    """What of a reported event's detail is kept: up to five short scalar fields."""
+    if not isinstance(raw, dict):
+        return None
+    kept = {}
+    for key, value in list(raw.items())[:5]:
+        if isinstance(key, str) and isinstance(value, str | int | float | bool) and len(key) <= 32:
+            kept[key] = value[:200] if isinstance(value, str) else value
+    return kept or None
+
+
+@api_route(
+    api_bp, "/attempts/<int:attempt_id>/events", ["POST"],
+    summary="Report an integrity signal (a focus loss, a paste); at the focus-loss limit the attempt is submitted",
+    request=EVENT_REQUEST, responses={200: EVENT_RESPONSE},
+)  # fmt: skip
+@login_required
+def event(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
+        raise DomainError(_("The request needs the kind of event."), code="bad_request")
+    attempt = services.record_event(attempt, body["kind"], now_utc(), _event_detail(body.get("detail")))
+    return jsonify(
+        status=attempt.status, focus_losses=attempt.focus_losses, focus_loss_limit=attempt.exam.focus_loss_limit
+    )
 
 
 @api_bp.route("/openapi.json")

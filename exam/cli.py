@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
 from exam import files, services
-from exam.models import Attempt, AttemptStatus, Exam
+from exam.models import Exam
 
 
 @click.group("exams", help="Exams: publish, prepare, finalize, regrade, export and import.")
@@ -72,16 +72,10 @@ def finalize_overdue():
 def regrade(code):
     """Grade every ended attempt of an exam again (after a key correction)."""
     exam = _exam(code)
-
-    def run():
-        attempts = db.session.scalars(
-            select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)
-        ).all()
-        for attempt in attempts:
-            services.grade(attempt)
-        return len(attempts)
-
-    click.echo(f"{_run(run)} attempt(s) regraded.")
+    changed = _run(lambda: services.regrade(cli_actor(), exam, now_utc()))
+    for attempt, old, new in changed:
+        click.echo(f"attempt {attempt.id} ({attempt.user.username}): {old} -> {new}")
+    click.echo(f"Regraded; {len(changed)} score(s) changed.")
 
 
 @exams_cli.command("export")

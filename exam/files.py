@@ -9,18 +9,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import Unit
-from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from exam.models import Exam, ExamSection, FixedItem, PaperMode, ReleasePolicy, ReviewPolicy, SectionRule
+from exam import definition
+from exam.models import Exam, ExamSection, FixedItem, PaperMode, SectionRule
 from question_bank.models import Bank, Category, QuestionVersion
 from question_bank.services import category_path_names, split_category_path
 from question_bank.types import QUESTION_TYPES
 
 FORMAT, VERSION = "qualexam-exam", 1
-_SCALARS = ("title", "subject", "instructions", "paper_mode", "duration_minutes", "attempts_allowed", "pass_mark",
-            "shuffle_questions", "shuffle_options", "mc_policy", "release_policy", "review_policy",
-            "focus_loss_limit")  # fmt: skip
+_SCALARS = tuple(name for name in definition.SETTINGS if name not in ("opens_at", "closes_at"))
 
 
 def export_exam(exam: Exam) -> dict:
@@ -74,34 +72,20 @@ def import_exam(actor, data: dict, now: datetime, code: str | None = None) -> Ex
     code = code or _get(data, "code", str, "")
     if db.session.scalar(select(Exam.id).where(Exam.code == code)):
         raise _problem("code", _("an exam with code %(c)s exists already", c=code))
+    values = {name: data.get(name) for name in _SCALARS}
     try:
-        opens_at = datetime.fromisoformat(_get(data, "opens_at", str, ""))
-        closes_at = datetime.fromisoformat(_get(data, "closes_at", str, ""))
+        values["opens_at"] = datetime.fromisoformat(_get(data, "opens_at", str, ""))
+        values["closes_at"] = datetime.fromisoformat(_get(data, "closes_at", str, ""))
     except ValueError as exc:
         raise _problem("opens_at/closes_at", _("not a date and time")) from exc
-    if opens_at.tzinfo is None or closes_at.tzinfo is None or closes_at <= opens_at:
-        raise _problem("opens_at/closes_at", _("give both with a time zone, the close after the opening"))
-    exam = Exam(code=code, opens_at=opens_at, closes_at=closes_at, created_by_id=getattr(actor, "id", None),
-                created_at=now)  # fmt: skip
-    kinds = {"duration_minutes": int, "attempts_allowed": int, "pass_mark": (int, float), "shuffle_questions": bool,
-             "shuffle_options": bool, "focus_loss_limit": int}  # fmt: skip
-    for name in _SCALARS:
-        setattr(exam, name, _get(data, name, kinds.get(name, str), "", required=name != "focus_loss_limit"))
-    choices = {
-        "paper_mode": set(PaperMode),
-        "release_policy": set(ReleasePolicy),
-        "review_policy": set(ReviewPolicy),
-        "mc_policy": {"all_or_nothing", "partial"},
-    }
-    for name, allowed in choices.items():
-        if getattr(exam, name) not in allowed:
-            raise _problem(name, _("one of %(v)s", v=", ".join(sorted(allowed))))
+    problems = definition.settings_problems(values)
+    if problems:
+        raise DomainError("; ".join(f"{name}: {message}" for name, message in problems), code="bad_exam_file")
+    exam = definition.create_exam(actor, code, values, now, action="exam.imported")
     exam.eligibility = _eligibility(data.get("eligibility") or {})
     for i, raw in enumerate(_get(data, "sections", list, ""), start=1):
         exam.sections.append(_section(exam, raw, i))
-    db.session.add(exam)
     db.session.flush()
-    audit.record("exam.imported", actor=actor, target=f"exam:{code}", at=now)
     return exam
 
 
@@ -112,13 +96,17 @@ def _eligibility(raw: dict) -> dict:
         if unit_id is None:
             raise _problem("eligibility.units", _("unknown unit %(c)s", c=unit_code))
         units.append(unit_id)
-    return {
+    rules = {
         "unit_ids": units,
         "ranks": list(raw.get("ranks") or []),
         "political_statuses": list(raw.get("political_statuses") or []),
         "max_age": raw.get("max_age"),
         "age_on": raw.get("age_on"),
     }
+    problems = definition.eligibility_problems(rules)
+    if problems:
+        raise _problem(f"eligibility.{problems[0][0]}", problems[0][1])
+    return rules
 
 
 def _bank(code, where: str) -> Bank:

@@ -69,8 +69,30 @@ class ReviewPolicy(StrEnum):
 
 class AttemptStatus(StrEnum):
     IN_PROGRESS = "in_progress"
-    SUBMITTED = "submitted"  # by the candidate
+    SUBMITTED = "submitted"  # by the candidate (or by the server at the focus-loss limit)
     EXPIRED = "expired"  # finalized by the server at the deadline
+
+
+PAPER_MODE_LABELS = {PaperMode.DRAWN: _l("Drawn per candidate from rules"), PaperMode.FIXED: _l("Fixed questions")}
+MC_POLICY_LABELS = {
+    "all_or_nothing": _l("All or nothing"),
+    "partial": _l("Partial credit for a correct subset"),
+}
+RELEASE_LABELS = {
+    ReleasePolicy.IMMEDIATE: _l("At once, on submission"),
+    ReleasePolicy.AFTER_CLOSE: _l("When the exam closes"),
+    ReleasePolicy.MANUAL: _l("By hand"),
+}
+REVIEW_LABELS = {
+    ReviewPolicy.SCORE: _l("Score only"),
+    ReviewPolicy.ANSWERS: _l("Score and correct answers"),
+    ReviewPolicy.EXPLANATIONS: _l("Score, correct answers and explanations"),
+}
+ATTEMPT_STATUS_LABELS = {
+    AttemptStatus.IN_PROGRESS: _l("In progress"),
+    AttemptStatus.SUBMITTED: _l("Submitted"),
+    AttemptStatus.EXPIRED: _l("Ended at the deadline"),
+}
 
 
 class Exam(db.Model):
@@ -295,6 +317,8 @@ class Attempt(db.Model):
     #: True once every item has a score (essays by hand); the score and pass/fail are final then.
     fully_graded: Mapped[bool] = mapped_column(Boolean, default=False)
     passed: Mapped[bool | None] = mapped_column(Boolean)
+    #: Focus losses (切屏) reported by the exam page; the exam's focus-loss limit submits the attempt at the limit.
+    focus_losses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     exam: Mapped[Exam] = relationship()
     paper: Mapped[Paper] = relationship()
@@ -302,6 +326,34 @@ class Attempt(db.Model):
 
     def time_left(self, now: datetime) -> timedelta:
         return max(self.deadline_at - now, timedelta(0))
+
+
+class EventKind(StrEnum):
+    FOCUS_LOSS = "focus_loss"  # the page lost focus: a tab or window switch (切屏)
+    PASTE = "paste"
+    AUTO_SUBMIT = "auto_submit"  # submitted by the server at the exam's focus-loss limit
+
+
+EVENT_LABELS = {
+    EventKind.FOCUS_LOSS: _l("Left the exam page"),
+    EventKind.PASTE: _l("Pasted text"),
+    EventKind.AUTO_SUBMIT: _l("Submitted at the focus-loss limit"),
+}
+
+
+class AttemptEvent(db.Model):
+    """An integrity signal of an attempt, as reported by the exam page or decided by the server, for the admins."""
+
+    __tablename__ = "attempt_events"
+    __table_args__ = (enum_check("kind", EventKind, "kind_valid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: When the server received it (the browser's clock is not trusted).
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Free detail from the page (e.g. the question shown), at most a few short fields.
+    detail: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Answer(db.Model):

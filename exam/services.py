@@ -8,25 +8,29 @@ acknowledged, never gets more or less time than the rules give, never sees a key
 - a save only replaces an answer with a higher client sequence number.
 """
 
+import hashlib
+import hmac
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import Select, and_, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash
 
 from accounts.models import Cadre, CadreStatus, Unit, User
 from accounts.queries import years_before
+from archive.services import record_exam_result
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from exam.models import (
     Answer,
     Attempt,
+    AttemptEvent,
     AttemptStatus,
+    EventKind,
     Exam,
     ExamCandidate,
     ExamStatus,
@@ -62,16 +66,33 @@ def _rule_conditions(exam: Exam):
     return conditions
 
 
+def eligible_condition(exam: Exam):
+    """SQL condition over User (outer-joined to Cadre and Unit): the person may sit the exam. The rules' cadres,
+    plus people added by hand (while their account is active), minus people removed by hand."""
+    by_hand = select(ExamCandidate.user_id).where(ExamCandidate.exam_id == exam.id)
+    added = by_hand.where(ExamCandidate.included.is_(True))
+    removed = by_hand.where(ExamCandidate.included.is_(False))
+    return or_(
+        and_(*_rule_conditions(exam), User.id.not_in(removed)),
+        and_(User.id.in_(added), User.active.is_(True)),
+    )
+
+
+def eligible_people(exam: Exam) -> Select:
+    """The users who may sit the exam, by unit and employee number (outer-joined to Cadre and Unit: a person
+    added by hand may have no cadre profile)."""
+    return (
+        select(User)
+        .outerjoin(Cadre, Cadre.user_id == User.id)
+        .outerjoin(Unit, Cadre.unit_id == Unit.id)
+        .where(eligible_condition(exam))
+        .order_by(Unit.path, User.username)
+    )
+
+
 def eligible_user_ids(exam: Exam) -> set[int]:
-    """Who may sit the exam: the rules' cadres, plus people added by hand, minus people removed by hand."""
-    stmt = select(User.id).join(Cadre, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
-    ids = set(db.session.scalars(stmt.where(*_rule_conditions(exam))))
-    for override in db.session.scalars(select(ExamCandidate).where(ExamCandidate.exam_id == exam.id)):
-        if override.included is True and override.user.active:
-            ids.add(override.user_id)
-        elif override.included is False:
-            ids.discard(override.user_id)
-    return ids
+    """Who may sit the exam (see eligible_condition)."""
+    return set(db.session.scalars(eligible_people(exam).with_only_columns(User.id).order_by(None)))
 
 
 def is_eligible(exam: Exam, user: User) -> bool:
@@ -188,15 +209,13 @@ def candidate_overrides(exam: Exam) -> list[ExamCandidate]:
     return list(db.session.scalars(select(ExamCandidate).where(ExamCandidate.exam_id == exam.id)))
 
 
-def eligible_counts_by_unit(exam: Exam) -> list[tuple[str, int]]:
-    ids = eligible_user_ids(exam)
-    if not ids:
-        return []
+def eligible_counts_by_unit(exam: Exam) -> list[tuple[str | None, int]]:
+    """(unit name, how many may sit the exam) in tree order; None for people without a cadre profile."""
     rows = db.session.execute(
-        select(Unit.name, func.count(Cadre.id))
-        .join(Cadre, Cadre.unit_id == Unit.id)
-        .where(Cadre.user_id.in_(ids))
-        .group_by(Unit.name, Unit.path)
+        eligible_people(exam)
+        .with_only_columns(Unit.name, func.count(User.id))
+        .group_by(Unit.id, Unit.name, Unit.path)
+        .order_by(None)
         .order_by(Unit.path)
     )
     return [(name, n) for name, n in rows]
@@ -205,7 +224,7 @@ def eligible_counts_by_unit(exam: Exam) -> list[tuple[str, int]]:
 # ---------------------------------------------------------------- papers
 
 
-def _rule_pool(rule: SectionRule, qtype: str) -> list[tuple[int, int]]:
+def rule_pool(rule: SectionRule, qtype: str) -> list[tuple[int, int]]:
     """(question id, current version id) of the active questions a rule draws from, in a stable order."""
     stmt = select(Question.id, Question.current_version_id).where(
         Question.bank_id == rule.bank_id,
@@ -236,7 +255,7 @@ def check_pools(exam: Exam) -> list[str]:
             problems.append(_("Section “%(s)s” has no rules.", s=section.title))
         taken: set[int] = set()
         for rule in section.rules:
-            pool = [q for q, _v in _rule_pool(rule, section.qtype) if q not in taken]
+            pool = [q for q, _v in rule_pool(rule, section.qtype) if q not in taken]
             if len(pool) < rule.count:
                 problems.append(
                     _("Section “%(s)s”: a rule needs %(n)d questions but only %(m)d active ones match.",
@@ -258,7 +277,7 @@ def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
         else:
             version_ids, taken = [], set()
             for rule in section.rules:
-                pool = [(q, v) for q, v in _rule_pool(rule, section.qtype) if q not in taken]
+                pool = [(q, v) for q, v in rule_pool(rule, section.qtype) if q not in taken]
                 if len(pool) < rule.count:
                     raise DomainError(_("Not enough active questions for section “%(s)s”.", s=section.title),
                                       code="pool_too_small")  # fmt: skip
@@ -345,7 +364,7 @@ def grace() -> timedelta:
     return timedelta(seconds=current_app.config["EXAM_SAVE_GRACE_SECONDS"])
 
 
-def _extra_minutes(exam: Exam, user: User) -> int:
+def extra_time_of(exam: Exam, user: User) -> int:
     return (
         db.session.scalar(
             select(ExamCandidate.extra_minutes).where(
@@ -354,6 +373,11 @@ def _extra_minutes(exam: Exam, user: User) -> int:
         )
         or 0
     )
+
+
+def available_until(exam: Exam, started_at: datetime, extra: int) -> datetime:
+    """The deadline of an attempt started at `started_at`: duration plus extra time, never past the close."""
+    return min(started_at + timedelta(minutes=exam.duration_minutes + extra), exam.closes_at)
 
 
 def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None = None) -> Attempt:
@@ -365,11 +389,11 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         finalize(current, now)
     if exam.phase(now) != Phase.OPEN:
         raise DomainError(_("The exam is not open now."), code="exam_not_open", status=409)
-    if exam.access_code_hash and not check_password_hash(exam.access_code_hash, access_code or ""):
+    if not is_eligible(exam, user):  # asked even when a paper was drawn: people can be removed after drawing
+        raise DomainError(_("You are not a candidate of this exam."), code="not_eligible", status=403)
+    if exam.access_code_hash and not access_code_matches(exam, access_code):
         raise DomainError(_("The access code is wrong."), code="bad_access_code", status=403)
     paper = db.session.scalar(select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id))
-    if paper is None and not is_eligible(exam, user):
-        raise DomainError(_("You are not a candidate of this exam."), code="not_eligible", status=403)
     done = db.session.scalar(
         select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)
     )
@@ -382,7 +406,6 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now)
         db.session.flush()
         _count_exposure([paper], now)
-    available = timedelta(minutes=exam.duration_minutes + _extra_minutes(exam, user))
     attempt = Attempt(
         exam_id=exam.id,
         user_id=user.id,
@@ -390,7 +413,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         paper_id=paper.id,
         status=AttemptStatus.IN_PROGRESS,
         started_at=now,
-        deadline_at=min(now + available, exam.closes_at),
+        deadline_at=available_until(exam, now, extra_time_of(exam, user)),
     )
     try:
         with db.session.begin_nested():
@@ -407,6 +430,18 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     if exam.first_started_at is None:
         exam.first_started_at = now
     return attempt
+
+
+def access_code_hash(code: str) -> str:
+    """The stored form of an exam's access code: an HMAC under the app's secret key. A room's code is short, so a
+    slow password hash would not protect it from a leaked database, only make a start storm expensive; without the
+    key the HMAC cannot be guessed at all."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return "hmac-sha256$" + hmac.new(key, code.strip().encode(), hashlib.sha256).hexdigest()
+
+
+def access_code_matches(exam: Exam, code: str | None) -> bool:
+    return hmac.compare_digest(exam.access_code_hash or "", access_code_hash(code or ""))
 
 
 def _in_progress(exam: Exam, user: User) -> Attempt | None:
@@ -513,7 +548,7 @@ def submit(attempt: Attempt, now: datetime) -> Attempt:
     if now > attempt.deadline_at + grace():
         return finalize(attempt, now)
     attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
-    grade(attempt)
+    grade(attempt, now)
     return attempt
 
 
@@ -521,25 +556,26 @@ def finalize(attempt: Attempt, now: datetime) -> Attempt:
     """End an overdue attempt with the answers saved in time (nothing saved before the deadline is lost)."""
     if attempt.status == AttemptStatus.IN_PROGRESS:
         attempt.status, attempt.ended_at = AttemptStatus.EXPIRED, min(now, attempt.deadline_at + grace())
-        grade(attempt)
+        grade(attempt, now)
     return attempt
 
 
-def finalize_overdue(now: datetime) -> int:
-    overdue = list(
-        db.session.scalars(
-            select(Attempt).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now - grace())
-        )
-    )
+def finalize_overdue(now: datetime, exam: Exam | None = None) -> int:
+    """Finalize every attempt (of one exam, or of all) left open past its deadline and grace; returns how many."""
+    stmt = select(Attempt).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now - grace())
+    if exam is not None:
+        stmt = stmt.where(Attempt.exam_id == exam.id)
+    overdue = list(db.session.scalars(stmt))
     for attempt in overdue:
         finalize(_locked(attempt), now)
     db.session.flush()
     return len(overdue)
 
 
-def grade(attempt: Attempt) -> None:
+def grade(attempt: Attempt, now: datetime) -> None:
     """Grade every objective item (pure functions per type); essays wait for a grader (their hand-given points are
-    kept when grading again). The score is set once all items have points."""
+    kept when grading again). The score is set once all items have points; the learning archive gets the result
+    in the same transaction."""
     exam = attempt.exam
     answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     items = list(db.session.scalars(select(PaperItem).where(PaperItem.paper_id == attempt.paper_id)))
@@ -568,6 +604,62 @@ def grade(attempt: Attempt) -> None:
             float(a.points or 0) for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))
         )
         attempt.score, attempt.fully_graded, attempt.passed = round(total, 2), True, total >= float(exam.pass_mark)
+    else:
+        attempt.score, attempt.fully_graded, attempt.passed = None, False, None
+    record_exam_result(attempt, now)
+
+
+def regrade(actor, exam: Exam, now: datetime) -> list[tuple[Attempt, float | None, float | None]]:
+    """Grade every ended attempt of an exam again (after a key correction). Returns (attempt, old score, new score)
+    of the attempts whose score changed, and keeps them in one audit entry."""
+    finalize_overdue(now, exam)
+    changed = []
+    ended = select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)
+    for attempt in db.session.scalars(ended.order_by(Attempt.id)).all():
+        old = attempt.score
+        grade(attempt, now)
+        if old != attempt.score:
+            changed.append((attempt, old, attempt.score))
+    audit.record(
+        "exam.regraded",
+        actor=actor,
+        target=f"exam:{exam.code}",
+        detail={"changed": [{"attempt": a.id, "user": a.user_id, "old": o, "new": n} for a, o, n in changed]},
+        at=now,
+    )
+    return changed
+
+
+# ---------------------------------------------------------------- integrity signals
+
+
+def record_event(attempt: Attempt, kind: str, now: datetime, detail: dict | None = None) -> Attempt:
+    """Keep an integrity signal the exam page reports (a focus loss, a paste). At the exam's focus-loss limit the
+    attempt is submitted by the server, with the answers saved so far. Signals after the end are ignored."""
+    if kind not in (EventKind.FOCUS_LOSS, EventKind.PASTE):
+        raise DomainError(_("Unknown kind of event."), code="bad_event")
+    attempt = _locked(attempt)
+    if attempt.status != AttemptStatus.IN_PROGRESS:
+        return attempt
+    if now > attempt.deadline_at + grace():
+        return finalize(attempt, now)
+    db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=now, detail=detail or None))
+    if kind == EventKind.FOCUS_LOSS:
+        attempt.focus_losses += 1
+        limit = attempt.exam.focus_loss_limit
+        if limit and attempt.focus_losses >= limit:
+            db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.AUTO_SUBMIT, at=now,
+                                        detail={"focus_losses": attempt.focus_losses}))  # fmt: skip
+            attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
+            grade(attempt, now)
+    db.session.flush()
+    return attempt
+
+
+def attempt_events(attempt: Attempt) -> list[AttemptEvent]:
+    return list(
+        db.session.scalars(select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id).order_by(AttemptEvent.id))
+    )
 
 
 def result_visible(attempt: Attempt, now: datetime) -> bool:

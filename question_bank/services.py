@@ -469,12 +469,14 @@ def restore(actor, question: Question, now: datetime) -> None:
 
 
 def record_exposure(papers_per_question: dict[int, int], now: datetime) -> None:
-    """Count the papers that now use each question (question id -> how many new papers); for the exam engine."""
+    """Count the papers that now use each question (question id -> how many new papers, negative when papers are
+    discarded); for the exam engine."""
     if not papers_per_question:
         return
     for q in db.session.scalars(select(Question).where(Question.id.in_(papers_per_question))):
-        q.exposure_count = (q.exposure_count or 0) + papers_per_question[q.id]
-        q.last_used_at = now
+        q.exposure_count = max(0, (q.exposure_count or 0) + papers_per_question[q.id])
+        if papers_per_question[q.id] > 0:
+            q.last_used_at = now
 
 
 # ---------------------------------------------------------------- bulk actions

@@ -116,10 +116,17 @@ def content(qtype="single", **overrides):
     return Content(**data)
 
 
-def make_question(bank=None, qtype="single", actor=None, status="draft", **overrides):
+def make_category(bank, name=None, parent=None):
+    from question_bank.services import create_category
+
+    return create_category(bank, name or f"分类{next(_seq)}", parent)
+
+
+def make_question(bank=None, qtype="single", actor=None, status="draft", category=None, difficulty=3, **overrides):
     from core.models import now_utc
     from question_bank.services import create_question
 
     bank = bank or make_bank()
     actor = actor or make_user(roles=(Role.SYSTEM_ADMIN,))
-    return create_question(actor, bank, qtype, content(qtype, **overrides), now_utc(), status=status)
+    return create_question(actor, bank, qtype, content(qtype, **overrides), now_utc(), status=status,
+                           category=category, difficulty=difficulty)  # fmt: skip

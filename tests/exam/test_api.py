@@ -186,3 +186,45 @@ def test_tokens_page_makes_and_revokes(client, auth, db):
     token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id))
     client.post_form("/account/tokens", {"revoke": token_id})
     assert client.get("/api/v1/exams", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_events_are_kept_and_the_focus_loss_limit_submits(client, db, setup):
+    exam, user, auth = setup
+    exam = db.session.get(Exam, exam.id)
+    exam.focus_loss_limit = 2
+    db.session.commit()
+    paper = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()
+    assert paper["focus_losses"] == 0 and paper["focus_loss_limit"] == 2
+    attempt_id = paper["id"]
+    client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=auth, json={"value": 0, "seq": 1})
+    url = f"/api/v1/attempts/{attempt_id}/events"
+    pasted = client.post(url, headers=auth, json={"kind": "paste", "detail": {"position": 5, "x": "y" * 500}})
+    assert pasted.get_json() == {"status": "in_progress", "focus_losses": 0, "focus_loss_limit": 2}
+    first = client.post(url, headers=auth, json={"kind": "focus_loss"}).get_json()
+    assert first["focus_losses"] == 1 and first["status"] == "in_progress"
+    assert client.post(url, headers=auth, json={"kind": "focus_loss"}).get_json()["status"] == "submitted"
+    assert client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["status"] == "submitted"
+    from exam.models import AttemptEvent
+
+    db.session.expire_all()
+    paste = db.session.scalar(select(AttemptEvent).where(AttemptEvent.kind == "paste"))
+    assert paste.detail == {"position": 5, "x": "y" * 200}  # kept short
+    for bad in ({"kind": "auto_submit"}, {"kind": 3}, {}):
+        response = client.post(url, headers=auth, json=bad)
+        assert response.status_code == 400, bad
+    kept = select(Answer.value).where(Answer.attempt_id == attempt_id, Answer.position == 1)
+    assert db.session.scalar(kept) is not None
+
+
+def test_access_code_through_the_api(client, db, setup, app):
+    from exam import definition
+
+    exam, user, auth = setup
+    definition.set_access_code(make_user(roles=(Role.ORG_ADMIN,)), db.session.get(Exam, exam.id), "8866", now_utc())
+    db.session.commit()
+    assert client.get("/api/v1/exams", headers=auth).get_json()[0]["access_code_required"] is True
+    wrong = client.post("/api/v1/exams/API1/attempts", headers=auth, json={"access_code": "1234"})
+    assert wrong.status_code == 403 and wrong.get_json()["error"]["code"] == "bad_access_code"
+    assert db.session.scalar(select(Attempt.id)) is None
+    right = client.post("/api/v1/exams/API1/attempts", headers=auth, json={"access_code": "8866"})
+    assert right.status_code == 200 and right.get_json()["status"] == "in_progress"

@@ -1,0 +1,32 @@
+"""Writes to the learning archive. Exam results come only from the exam engine (`record_exam_result`)."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from archive.models import ExamResultRecord
+from core.extensions import db
+from core.models import local_today
+
+
+def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
+    """Write (or rewrite) the archive record of an ended, graded attempt. Called by the exam engine's grading,
+    in the same transaction, so the archive and the attempt never disagree."""
+    exam = attempt.exam
+    sat_on = local_today(attempt.started_at)
+    values = {
+        "exam_code": exam.code, "exam_title": exam.title, "subject": exam.subject,
+        "attempt_number": attempt.number, "sat_on": sat_on, "year": sat_on.year,
+        "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
+        "total_points": exam.total_points, "pass_mark": float(exam.pass_mark),
+        "score": attempt.score, "passed": attempt.passed, "final": attempt.fully_graded, "updated_at": now,
+    }  # fmt: skip
+    record = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.attempt_id == attempt.id))
+    if record is None:
+        record = ExamResultRecord(attempt_id=attempt.id, user_id=attempt.user_id, exam_id=attempt.exam_id,
+                                  recorded_at=now, **values)  # fmt: skip
+        db.session.add(record)
+    else:
+        for name, value in values.items():
+            setattr(record, name, value)
+    return record
