@@ -1,26 +1,58 @@
-"""Exam administration pages: the list, an exam's definition with its pool check, candidates and a sample paper,
-publishing, and exams as JSON files."""
+"""Exam administration pages: the list, defining an exam (settings, who may sit it, its paper), the pool check and
+a sample paper, candidates by hand, the lifecycle (publish, withdraw, release), attempts, and exams as files."""
 
 import json
 import random
+import re
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
-from accounts.models import User
+from accounts.models import Cadre, Unit, User
+from accounts.services import unit_tree
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import ActionForm
-from core.models import now_utc
+from core.forms import ActionForm, options
+from core.models import local_today, now_utc
 from core.policy import permission_required
-from exam import bp, files, services
-from exam.models import Attempt, Exam, Paper
+from exam import bp, definition, files, services
+from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, RuleForm, SectionForm
+from exam.models import Answer, Attempt, Exam, ExamSection, FixedItem, Paper, SectionRule
+from question_bank.models import Bank, Category, QuestionStatus
+from question_bank.queries import banks_query, questions_query
+from question_bank.services import category_path_names
+from question_bank.types import LETTERS
 
 
 def _exam(code: str) -> Exam:
     return db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
+
+
+def _part(model, ident: int, exam: Exam):
+    """A section, rule or fixed item by id, only if it belongs to `exam`."""
+    row = db.session.get(model, ident)
+    section = row if isinstance(row, ExamSection) else getattr(row, "section", None)
+    if row is None or section.exam_id != exam.id:
+        abort(404)
+    return row
+
+
+def _act(exam: Exam, action, success, to: str = "exam.exam"):
+    """Run one service for a POST button or small form: CSRF first; a refusal is rolled back and shown.
+    `success` is the message, or makes it from what the service returned."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        result = action()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(success(result) if callable(success) else success, "success")
+    return redirect(url_for(to, code=exam.code))
 
 
 @bp.route("/")
@@ -53,10 +85,294 @@ def import_file():
     try:
         exam = files.import_exam(current_user, data, now_utc(), code=request.form.get("code") or None)
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("exam.exams"))
     flash(_("Exam %(code)s imported as a draft.", code=exam.code), "success")
     return redirect(url_for("exam.exam", code=exam.code))
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _show_problems(form, exc: DomainError) -> None:
+    """Put a service's refusal next to the fields it names (or above the form)."""
+    for name, message in getattr(exc, "problems", []):
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            flash(message, "error")
+    if not getattr(exc, "problems", None):
+        flash(exc.message, "error")
+
+
+def _settings(form: ExamForm, locked=frozenset()) -> dict:
+    return {name: getattr(form, name).data for name in definition.SETTINGS if name not in locked}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("exam.manage")
+def exam_new():
+    form = ExamForm()
+    if form.validate_on_submit():
+        try:
+            exam = definition.create_exam(current_user, form.code.data or "", _settings(form), now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            if exc.code in ("bad_code", "code_taken"):
+                form.code.errors = [exc.message]
+            else:
+                _show_problems(form, exc)
+        else:
+            flash(_("Exam %(code)s created as a draft: now say who may sit it and build its paper.", code=exam.code),
+                  "success")  # fmt: skip
+            return redirect(url_for("exam.exam", code=exam.code))
+    return render_template("exam/settings.html", form=form, exam=None, locked=frozenset())
+
+
+@bp.route("/<code>/settings", methods=["GET", "POST"])
+@permission_required("exam.manage")
+def exam_settings(code: str):
+    exam = _exam(code)
+    locked = definition.locked_settings(exam)
+    form = ExamForm(obj=exam)
+    if form.validate_on_submit():
+        try:
+            changed = definition.update_settings(current_user, exam, _settings(form, locked), now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            _show_problems(form, exc)
+        else:
+            flash(_("Saved.") if changed else _("Nothing changed."), "success")
+            return redirect(url_for("exam.exam", code=exam.code))
+    return render_template("exam/settings.html", form=form, exam=exam, locked=locked, code_form=AccessCodeForm())
+
+
+@bp.route("/<code>/access-code", methods=["POST"])
+@permission_required("exam.manage")
+def access_code(code: str):
+    exam = _exam(code)
+    form = AccessCodeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    value = form.access_code.data or ""
+    message = _("Access code set.") if value.strip() else _("The exam needs no access code now.")
+    return _act(exam, lambda: definition.set_access_code(current_user, exam, value, now_utc()), message)
+
+
+# ---------------------------------------------------------------- who may sit it
+
+
+@bp.route("/<code>/eligibility", methods=["GET", "POST"])
+@permission_required("exam.manage")
+def eligibility(code: str):
+    exam = _exam(code)
+    rules = exam.eligibility or {}
+    form = EligibilityForm(data=None if request.method == "POST" else {
+        "unit_ids": rules.get("unit_ids", []), "ranks": rules.get("ranks", []),
+        "political_statuses": rules.get("political_statuses", []), "max_age": rules.get("max_age"),
+        "age_on": exam.age_on,
+    })  # fmt: skip
+    units = unit_tree()
+    form.unit_ids.choices = options((u.id, u.name) for u in units)
+    if form.validate_on_submit():
+        new = {
+            "unit_ids": form.unit_ids.data or [], "ranks": form.ranks.data or [],
+            "political_statuses": form.political_statuses.data or [], "max_age": form.max_age.data,
+            "age_on": form.age_on.data.isoformat() if form.age_on.data else None,
+        }  # fmt: skip
+        try:
+            drawn = definition.set_eligibility(current_user, exam, new, now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            _show_problems(form, exc)
+        else:
+            flash(_("Saved; %(n)d new papers drawn.", n=drawn) if drawn else _("Saved."), "success")
+            return redirect(url_for("exam.exam", code=exam.code))
+    return render_template("exam/eligibility.html", exam=exam, form=form, units=units)
+
+
+@bp.route("/<code>/eligible")
+@permission_required("exam.manage")
+def eligible(code: str):
+    """Everyone who may sit the exam now, with their paper (drawn or not) and any extra time."""
+    exam = _exam(code)
+    people = services.eligible_people(exam).options(selectinload(User.cadre).selectinload(Cadre.unit))
+    page = db.paginate(people, per_page=100, error_out=False)
+    shown = [user.id for user in page.items]
+    drawn = select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.user_id.in_(shown))
+    return render_template(
+        "exam/eligible.html", exam=exam, page=page, papers=set(db.session.scalars(drawn)),
+        overrides={o.user_id: o for o in services.candidate_overrides(exam)}, age_on=exam.age_on or local_today(),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- the paper
+
+
+def _bank_choices():
+    return options((b.id, f"{b.name}（{b.code}）") for b in db.session.scalars(banks_query(current_user)))
+
+
+def _category_choices():
+    """Every category of the visible banks, named by bank and path (the service checks it is in the chosen bank)."""
+    banks = {b.id: b for b in db.session.scalars(banks_query(current_user))}
+    cats = db.session.scalars(select(Category).where(Category.bank_id.in_(banks))).all()
+    by_id = {c.id: c for c in cats}
+    named = sorted((banks[c.bank_id].name, category_path_names(c, by_id), c.id) for c in cats)
+    return options([(0, _("Any category"))] + [(cid, f"{bank} / {path}") for bank, path, cid in named])
+
+
+def _picker(exam: Exam):
+    """Active questions to choose for a fixed section: (section, bank, query, questions) or None."""
+    section_id = request.args.get("pick", type=int)
+    if not section_id:
+        return None
+    section = _part(ExamSection, section_id, exam)
+    bank = db.session.get(Bank, request.args.get("bank", type=int) or 0)
+    q = (request.args.get("q") or "").strip()[:100]
+    found = []
+    if bank is not None:
+        stmt = questions_query(bank, q=q, qtype=section.qtype, status=QuestionStatus.ACTIVE, sort="oldest")
+        found = db.session.scalars(stmt.limit(100)).all()
+    return {"section": section, "bank": bank, "q": q, "questions": found}
+
+
+@bp.route("/<code>/paper")
+@permission_required("exam.manage")
+def paper(code: str):
+    exam = _exam(code)
+    rule_form, section_form = RuleForm(), SectionForm()
+    rule_form.bank_id.choices = _bank_choices()
+    rule_form.category_id.choices = _category_choices()
+    pools = {r.id: definition.rule_pool_size(r) for s in exam.sections for r in s.rules}
+    return render_template(
+        "exam/paper.html", exam=exam, editable=exam.status == "draft", rule_form=rule_form,
+        section_form=section_form, fixed_form=FixedQuestionsForm(), pools=pools, picker=_picker(exam),
+        banks=db.session.scalars(banks_query(current_user)).all(), action_form=ActionForm(),
+        problems=services.check_pools(exam),
+    )  # fmt: skip
+
+
+def _paper_act(exam: Exam, action, success):
+    return _act(exam, action, success, to="exam.paper")
+
+
+def _valid(form) -> None:
+    """Refuse a small form that does not validate, naming what is wrong (shown as a flash by _act)."""
+    if not form.validate_on_submit():
+        raise DomainError(" ".join(e for errors in form.errors.values() for e in errors) or _("Bad request"))
+
+
+def _section_args(form: SectionForm) -> tuple:
+    _valid(form)
+    return form.title.data, form.qtype.data, form.points.data
+
+
+@bp.route("/<code>/sections", methods=["POST"])
+@permission_required("exam.manage")
+def section_add(code: str):
+    exam = _exam(code)
+    return _paper_act(
+        exam,
+        lambda: definition.add_section(current_user, exam, *_section_args(SectionForm()), now_utc()),
+        _("Section added."),
+    )
+
+
+@bp.route("/<code>/sections/<int:section_id>", methods=["POST"])
+@permission_required("exam.manage")
+def section_edit(code: str, section_id: int):
+    exam = _exam(code)
+    section = _part(ExamSection, section_id, exam)
+    return _paper_act(
+        exam,
+        lambda: definition.update_section(current_user, section, *_section_args(SectionForm()), now_utc()),
+        _("Section saved."),
+    )
+
+
+@bp.route("/<code>/sections/<int:section_id>/delete", methods=["POST"])
+@permission_required("exam.manage")
+def section_delete(code: str, section_id: int):
+    exam = _exam(code)
+    section = _part(ExamSection, section_id, exam)
+    return _paper_act(exam, lambda: definition.remove_section(current_user, section, now_utc()), _("Section removed."))
+
+
+@bp.route("/<code>/sections/<int:section_id>/move", methods=["POST"])
+@permission_required("exam.manage")
+def section_move(code: str, section_id: int):
+    exam = _exam(code)
+    section = _part(ExamSection, section_id, exam)
+    step = -1 if request.form.get("direction") == "up" else 1
+    return _paper_act(exam, lambda: definition.move_section(current_user, section, step, now_utc()), _("Moved."))
+
+
+@bp.route("/<code>/sections/<int:section_id>/rules", methods=["POST"])
+@permission_required("exam.manage")
+def rule_add(code: str, section_id: int):
+    exam = _exam(code)
+    section = _part(ExamSection, section_id, exam)
+    form = RuleForm()
+    form.bank_id.choices = _bank_choices()
+
+    def add():
+        _valid(form)
+        category = db.session.get(Category, form.category_id.data) if form.category_id.data else None
+        return definition.add_rule(
+            current_user, section, now_utc(), bank=db.session.get(Bank, form.bank_id.data), category=category,
+            tag=form.tag.data, low=form.difficulty_min.data, high=form.difficulty_max.data, count=form.count.data,
+        )  # fmt: skip
+
+    return _paper_act(exam, add, _("Rule added."))
+
+
+@bp.route("/<code>/rules/<int:rule_id>/delete", methods=["POST"])
+@permission_required("exam.manage")
+def rule_delete(code: str, rule_id: int):
+    exam = _exam(code)
+    rule = _part(SectionRule, rule_id, exam)
+    return _paper_act(exam, lambda: definition.remove_rule(current_user, rule, now_utc()), _("Rule removed."))
+
+
+@bp.route("/<code>/sections/<int:section_id>/questions", methods=["POST"])
+@permission_required("exam.manage")
+def questions_add(code: str, section_id: int):
+    exam = _exam(code)
+    section = _part(ExamSection, section_id, exam)
+    form = FixedQuestionsForm()
+
+    def add():
+        _valid(form)
+        typed = re.findall(r"\d+", form.ids.data or "")
+        ids = [int(n) for n in typed] + list(form.picked.data or [])
+        if not ids:
+            raise DomainError(_("Choose or type the questions to add."), code="bad_item")
+        return definition.add_fixed_questions(current_user, section, ids, now_utc())
+
+    return _paper_act(exam, add, lambda n: _("%(n)d questions added.", n=n))
+
+
+@bp.route("/<code>/items/<int:item_id>/delete", methods=["POST"])
+@permission_required("exam.manage")
+def item_delete(code: str, item_id: int):
+    exam = _exam(code)
+    item = _part(FixedItem, item_id, exam)
+    return _paper_act(exam, lambda: definition.remove_fixed_item(current_user, item, now_utc()), _("Removed."))
+
+
+@bp.route("/<code>/items/<int:item_id>/move", methods=["POST"])
+@permission_required("exam.manage")
+def item_move(code: str, item_id: int):
+    exam = _exam(code)
+    item = _part(FixedItem, item_id, exam)
+    step = -1 if request.form.get("direction") == "up" else 1
+    return _paper_act(exam, lambda: definition.move_fixed_item(current_user, item, step, now_utc()), _("Moved."))
+
+
+# ---------------------------------------------------------------- the exam page and its lifecycle
 
 
 @bp.route("/<code>/")
@@ -78,6 +394,7 @@ def exam(code: str):
                 "stem": item.version.stem, "points": item.points,
                 "options": [item.version.options[i] for i in item.option_order],  # as this candidate would see them
             })  # fmt: skip
+    rules = exam.eligibility or {}
     return render_template(
         "exam/detail.html",
         exam=exam,
@@ -85,6 +402,8 @@ def exam(code: str):
         problems=problems,
         counts=services.eligible_counts_by_unit(exam),
         papers=db.session.scalar(select(func.count(Paper.id)).where(Paper.exam_id == exam.id)),
+        attempts=db.session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id)),
+        rule_units=db.session.scalars(select(Unit.name).where(Unit.id.in_(rules.get("unit_ids") or []))).all(),
         who=who,
         person=person,
         verdict=verdict,
@@ -114,6 +433,7 @@ def candidate(code: str):
             extra_minutes=request.form.get("extra_minutes", 0, type=int), note=request.form.get("note", ""),
         )  # fmt: skip
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
     else:
         flash(_("Saved for %(name)s.", name=person.name), "success")
@@ -124,15 +444,24 @@ def candidate(code: str):
 @permission_required("exam.manage")
 def publish(code: str):
     exam = _exam(code)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        drawn = services.publish(current_user, exam, now_utc())
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Published; %(n)d papers drawn.", n=drawn), "success")
-    return redirect(url_for("exam.exam", code=exam.code))
+    return _act(exam, lambda: services.publish(current_user, exam, now_utc()),
+                lambda n: _("Published; %(n)d papers drawn.", n=n))  # fmt: skip
+
+
+@bp.route("/<code>/withdraw", methods=["POST"])
+@permission_required("exam.manage")
+def withdraw(code: str):
+    exam = _exam(code)
+    return _act(exam, lambda: definition.withdraw(current_user, exam, now_utc()),
+                lambda n: _("Back to draft; %(n)d unused papers discarded.", n=n))  # fmt: skip
+
+
+@bp.route("/<code>/release", methods=["POST"])
+@permission_required("exam.manage")
+def release(code: str):
+    exam = _exam(code)
+    return _act(exam, lambda: definition.release_results(current_user, exam, now_utc()),
+                lambda n: _("Results of %(n)d attempts released.", n=n))  # fmt: skip
 
 
 @bp.route("/<code>/export")
@@ -145,3 +474,57 @@ def export(code: str):
         mimetype="application/json",
         headers={"Content-Disposition": f"attachment; filename={exam.code}.json"},
     )
+
+
+# ---------------------------------------------------------------- attempts (read only)
+
+
+@bp.route("/<code>/attempts")
+@permission_required("exam.manage")
+def attempts(code: str):
+    """Every attempt with its state and score. Overdue attempts are finalized first (no result is shown of an
+    attempt whose time is up but which still looks open); running ones are only read."""
+    exam = _exam(code)
+    now = now_utc()
+    services.finalize_overdue(now, exam)  # committed with the request
+    page = db.paginate(
+        select(Attempt)
+        .options(selectinload(Attempt.user).selectinload(User.cadre).selectinload(Cadre.unit))
+        .where(Attempt.exam_id == exam.id)
+        .order_by(Attempt.started_at.desc(), Attempt.id.desc()),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template("exam/attempts.html", exam=exam, page=page, now=now)
+
+
+@bp.route("/<code>/attempts/<int:attempt_id>")
+@permission_required("exam.manage")
+def attempt(code: str, attempt_id: int):
+    """One attempt as an admin sees it: paper, answers, points, keys and integrity signals. Reading it never
+    changes it: no timer starts or stops, nothing is finalized or graded here."""
+    exam = _exam(code)
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None or attempt.exam_id != exam.id:
+        abort(404)
+    answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
+    return render_template(
+        "exam/attempt.html", exam=exam, attempt=attempt, items=attempt.paper.items, answers=answers,
+        events=services.attempt_events(attempt), now=now_utc(), grace=services.grace(),
+    )  # fmt: skip
+
+
+@bp.app_template_filter("answer_text")
+def answer_text(value, qtype: str) -> str:
+    """A stored answer (option indexes as in the question version) as a person reads it."""
+    if value is None:
+        return "—"
+    if qtype == "single":
+        return LETTERS[value]
+    if qtype == "multiple":
+        return "".join(LETTERS[i] for i in value) or "—"
+    if qtype == "truefalse":
+        return _("True") if value else _("False")
+    if qtype == "fill":
+        return " | ".join(value)
+    return value
