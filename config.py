@@ -61,6 +61,9 @@ class Config:
 
     #: A save this long after the deadline is still taken (the network's delay); later ones are refused.
     EXAM_SAVE_GRACE_SECONDS = 30
+    #: Wrong access codes a candidate may type for one exam within the window before starts are refused for a while.
+    ACCESS_CODE_MAX_FAILURES = 10
+    ACCESS_CODE_WINDOW_SECONDS = 15 * 60
 
     CADRES_PER_PAGE = 20
     QUESTIONS_PER_PAGE = 20

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from core import audit
 from core.api import api_route, openapi_document
 from core.errors import DomainError
 from core.extensions import db
@@ -146,7 +147,8 @@ def attempt_payload(attempt: Attempt, now) -> dict:
 
 
 def result_payload(attempt: Attempt, now) -> dict | None:
-    """The score when the release policy allows; keys and explanations only when the review policy does too."""
+    """The score when the release policy allows; keys and explanations only when the review policy does too, and
+    once nobody can still be answering (services.review_visible)."""
     if not services.result_visible(attempt, now):
         return None
     exam = attempt.exam
@@ -157,7 +159,9 @@ def result_payload(attempt: Attempt, now) -> dict | None:
         "fully_graded": attempt.fully_graded,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
     }
-    if exam.review_policy in (ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS):
+    if exam.review_policy in (ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS) and services.review_visible(
+        attempt, now
+    ):
         answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
         review = []
         for item in attempt.paper.items:
@@ -216,7 +220,14 @@ def start(code: str):
     exam = db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
     body = request.get_json(silent=True) or {}
     now = now_utc()
-    attempt = services.start_attempt(exam, current_user, now, access_code=body.get("access_code"))
+    try:
+        attempt = services.start_attempt(exam, current_user, now, access_code=body.get("access_code"))
+    except DomainError as exc:
+        if exc.code == "bad_access_code":  # counted in a transaction of its own, so the refusal cannot undo it
+            db.session.rollback()
+            audit.record("exam.bad_access_code", actor=current_user, target=f"exam:{exam.code}", at=now)
+            db.session.commit()
+        raise
     return jsonify(attempt_payload(attempt, now))
 
 

@@ -187,6 +187,7 @@ def update_settings(actor, exam: Exam, values: dict, now: datetime) -> list[str]
 
     A later close also gives more time to attempts in progress whose deadline the old close had cut short:
     available time is min(duration + extra time, close − start), and the close is part of that rule."""
+    exam = lock(exam)
     values = _clean({**{name: _value(exam, name) for name in SETTINGS}, **values})
     _refuse(settings_problems(values) + lock_problems(exam, values, now))
     changed = {name: (_value(exam, name), value) for name, value in values.items() if _value(exam, name) != value}
@@ -206,18 +207,29 @@ def update_settings(actor, exam: Exam, values: dict, now: datetime) -> list[str]
 
 
 def _extend_capped_deadlines(exam: Exam, old_close: datetime) -> int:
-    running = db.session.scalars(
+    """Move the deadline of running attempts the old close had cut short to what the rule now gives them (with the
+    extra time each had at its start); returns how many moved."""
+    capped = db.session.scalars(
         select(Attempt).where(
             Attempt.exam_id == exam.id,
             Attempt.status == AttemptStatus.IN_PROGRESS,
             Attempt.deadline_at >= old_close,
         )
     ).all()
-    for attempt in running:
-        extra = services.extra_time_of(exam, attempt.user)
-        entitled = services.available_until(exam, attempt.started_at, extra)
-        attempt.deadline_at = max(attempt.deadline_at, entitled)
-    return len(running)
+    moved = 0
+    for attempt in capped:
+        entitled = services.available_until(exam, attempt.started_at, attempt.extra_minutes)
+        if entitled > attempt.deadline_at:
+            attempt.deadline_at, moved = entitled, moved + 1
+    return moved
+
+
+def lock(exam: Exam) -> Exam:
+    """The exam row again, locked until the transaction ends (PostgreSQL): a first start, which marks the row,
+    happens wholly before or after a change made under this lock."""
+    return db.session.scalar(
+        select(Exam).where(Exam.id == exam.id).with_for_update().execution_options(populate_existing=True)
+    )
 
 
 def set_access_code(actor, exam: Exam, code: str | None, now: datetime) -> None:
@@ -227,7 +239,7 @@ def set_access_code(actor, exam: Exam, code: str | None, now: datetime) -> None:
     code = (code or "").strip()
     if code and not 4 <= len(code) <= 32:
         raise DomainError(_("An access code is 4 to 32 characters."), code="bad_access_code")
-    exam.access_code_hash = services.access_code_hash(code) if code else None
+    exam.access_code_hash = services.access_code_hash(exam, code) if code else None
     audit.record("exam.access_code", actor=actor, target=f"exam:{exam.code}", detail={"set": bool(code)}, at=now)
     db.session.flush()
 
@@ -262,6 +274,7 @@ def eligibility_problems(rules: dict) -> list[tuple[str, str]]:
 def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     """Say who may sit the exam, by rules over cadre profiles (an empty rule means any). A published exam draws
     papers at once for the people the new rules add; returns how many papers were drawn."""
+    exam = lock(exam)
     if exam.status == ExamStatus.RELEASED:
         raise DomainError(_("The results are released: the exam can no longer change."), code="locked")
     rules = {
@@ -277,7 +290,7 @@ def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     audit.record("exam.eligibility", actor=actor, target=f"exam:{exam.code}", detail={"old": old, "new": rules},
                  at=now)  # fmt: skip
     db.session.flush()
-    return services.prepare_papers(exam, now) if exam.status != ExamStatus.DRAFT else 0
+    return services.prepare_papers(exam, now) if exam.status != ExamStatus.DRAFT else 0  # none once closed
 
 
 # ---------------------------------------------------------------- the paper: sections, rules, fixed questions
@@ -291,7 +304,8 @@ def _paper_editable(exam: Exam) -> None:
     raise DomainError(_("Candidates have started: the paper can no longer change."), code="locked")
 
 
-def _section_values(qtype: str, title: str, points) -> tuple[str, str, float]:
+def section_values(qtype: str, title: str, points) -> tuple[str, str, float]:
+    """A section's type, title and points, checked (DomainError names what is wrong)."""
     title = (title or "").strip()
     if qtype not in QUESTION_TYPES:
         raise DomainError(_("Unknown question type."), code="bad_section")
@@ -304,7 +318,7 @@ def _section_values(qtype: str, title: str, points) -> tuple[str, str, float]:
 
 def add_section(actor, exam: Exam, title: str, qtype: str, points, now: datetime) -> ExamSection:
     _paper_editable(exam)
-    qtype, title, points = _section_values(qtype, title, points)
+    qtype, title, points = section_values(qtype, title, points)
     section = ExamSection(position=len(exam.sections) + 1, title=title, qtype=qtype, points_per_question=points)
     exam.sections.append(section)
     db.session.flush()
@@ -315,7 +329,7 @@ def add_section(actor, exam: Exam, title: str, qtype: str, points, now: datetime
 def update_section(actor, section: ExamSection, title: str, qtype: str, points, now: datetime) -> None:
     exam = section.exam
     _paper_editable(exam)
-    qtype, title, points = _section_values(qtype, title, points)
+    qtype, title, points = section_values(qtype, title, points)
     if qtype != section.qtype and section.fixed_items:
         raise DomainError(_("Remove the section's questions before changing its type."), code="bad_section")
     section.title, section.qtype, section.points_per_question = title, qtype, points
@@ -361,7 +375,8 @@ def move_section(actor, section: ExamSection, step: int, now: datetime) -> None:
     db.session.expire(exam, ["sections"])
 
 
-def _rule_values(section: ExamSection, bank: Bank | None, category: Category | None, tag, low, high, count):
+def rule_values(bank: Bank | None, category: Category | None, tag, low, high, count) -> dict:
+    """A drawing rule's fields, checked (DomainError names what is wrong)."""
     if bank is None:
         raise DomainError(_("Choose a question bank."), code="bad_rule")
     if category is not None and category.bank_id != bank.id:
@@ -370,6 +385,8 @@ def _rule_values(section: ExamSection, bank: Bank | None, category: Category | N
         raise DomainError(_("The difficulty is a range within 1 to 5."), code="bad_rule")
     if not (_is_int(count) and 0 < count <= 500):
         raise DomainError(_("A rule draws 1 to 500 questions."), code="bad_rule")
+    if tag is not None and not isinstance(tag, str):
+        raise DomainError(_("A knowledge point is a text."), code="bad_rule")
     tag = (tag or "").strip() or None
     if tag and len(tag) > 50:
         raise DomainError(_("A knowledge point is at most 50 characters."), code="bad_rule")
@@ -385,23 +402,12 @@ def add_rule(actor, section: ExamSection, now: datetime, *, bank, category=None,
     _paper_editable(exam)
     if exam.paper_mode != PaperMode.DRAWN:
         raise DomainError(_("A fixed paper has chosen questions, not drawing rules."), code="bad_rule")
-    rule = SectionRule(**_rule_values(section, bank, category, tag, low, high, count))
+    rule = SectionRule(**rule_values(bank, category, tag, low, high, count))
     section.rules.append(rule)
     db.session.flush()
     audit.record("exam.rule_added", actor=actor, target=f"exam:{exam.code}",
                  detail={"section": section.id, "bank": bank.code, "count": count}, at=now)  # fmt: skip
     return rule
-
-
-def update_rule(actor, rule: SectionRule, now: datetime, *, bank, category=None, tag=None, low=1, high=5,
-                count=1) -> None:  # fmt: skip
-    exam = rule.section.exam
-    _paper_editable(exam)
-    for name, value in _rule_values(rule.section, bank, category, tag, low, high, count).items():
-        setattr(rule, name, value)
-    audit.record("exam.rule_changed", actor=actor, target=f"exam:{exam.code}",
-                 detail={"rule": rule.id, "bank": bank.code, "count": count}, at=now)  # fmt: skip
-    db.session.flush()
 
 
 def remove_rule(actor, rule: SectionRule, now: datetime) -> None:
@@ -479,6 +485,7 @@ def move_fixed_item(actor, item: FixedItem, step: int, now: datetime) -> None:
 def withdraw(actor, exam: Exam, now: datetime) -> int:
     """Take a published exam back to draft before anyone has started; its prepared papers are discarded (and the
     questions' exposure counts with them). Returns how many papers were discarded."""
+    exam = lock(exam)
     started = db.session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id))
     if exam.status != ExamStatus.PUBLISHED or exam.first_started_at is not None or started:
         raise DomainError(_("Only a published exam that nobody has started can go back to draft."),
@@ -491,7 +498,15 @@ def withdraw(actor, exam: Exam, now: datetime) -> int:
         .group_by(QuestionVersion.question_id)
     ).all()
     record_exposure({qid: -n for qid, n in rows}, now)
-    papers = db.session.execute(delete(Paper).where(Paper.exam_id == exam.id)).rowcount
+    paper_ids = set(db.session.scalars(select(Paper.id).where(Paper.exam_id == exam.id)))
+    mine = select(Paper.id).where(Paper.exam_id == exam.id)
+    no_sync = {"synchronize_session": False}  # a paper per candidate, a hundred items each: in bulk, in SQL
+    db.session.execute(delete(PaperItem).where(PaperItem.paper_id.in_(mine)), execution_options=no_sync)
+    papers = db.session.execute(delete(Paper).where(Paper.exam_id == exam.id), execution_options=no_sync).rowcount
+    for obj in list(db.session.identity_map.values()):  # what the session still holds of them is gone too
+        paper_id = obj.id if isinstance(obj, Paper) else obj.paper_id if isinstance(obj, PaperItem) else None
+        if paper_id in paper_ids and obj in db.session:  # (expunging a paper takes its loaded items with it)
+            db.session.expunge(obj)
     exam.status, exam.published_at = ExamStatus.DRAFT, None
     audit.record("exam.withdrawn", actor=actor, target=f"exam:{exam.code}", detail={"papers": papers}, at=now)
     db.session.flush()

@@ -13,9 +13,8 @@ from core.errors import DomainError
 from core.extensions import db
 from exam import definition
 from exam.models import Exam, ExamSection, FixedItem, PaperMode, SectionRule
-from question_bank.models import Bank, Category, QuestionVersion
+from question_bank.models import Bank, Category, QuestionStatus, QuestionVersion
 from question_bank.services import category_path_names, split_category_path
-from question_bank.types import QUESTION_TYPES
 
 FORMAT, VERSION = "qualexam-exam", 1
 _SCALARS = tuple(name for name in definition.SETTINGS if name not in ("opens_at", "closes_at"))
@@ -116,18 +115,28 @@ def _bank(code, where: str) -> Bank:
     return bank
 
 
+def _checked(where: str, check, *args):
+    """Run one of exam.definition's checks, naming the place in the file when it refuses."""
+    try:
+        return check(*args)
+    except DomainError as exc:
+        raise _problem(where, exc.message) from exc
+
+
 def _section(exam: Exam, raw, i: int) -> ExamSection:
+    """One section of the file, checked by the same rules as the pages (exam.definition)."""
     where = f"sections[{i}]."
     if not isinstance(raw, dict):
         raise _problem(where[:-1], _("missing or of the wrong kind"))
-    qtype = _get(raw, "qtype", str, where)
-    if qtype not in QUESTION_TYPES:
-        raise _problem(where + "qtype", _("unknown question type %(t)s", t=qtype))
-    section = ExamSection(position=i, title=_get(raw, "title", str, where), qtype=qtype,
-                          points_per_question=_get(raw, "points_per_question", (int, float), where))  # fmt: skip
+    qtype, title, points = _checked(where[:-1], definition.section_values, raw.get("qtype"), raw.get("title"),
+                                    raw.get("points_per_question"))  # fmt: skip
+    section = ExamSection(position=i, title=title, qtype=qtype, points_per_question=points)
     if exam.paper_mode == PaperMode.FIXED:
+        seen = set()
         for j, item in enumerate(_get(raw, "questions", list, where), start=1):
             spot = f"{where}questions[{j}]"
+            if not isinstance(item, dict):
+                raise _problem(spot, _("missing or of the wrong kind"))
             _bank(item.get("bank"), spot + ".bank")
             version = db.session.scalar(
                 select(QuestionVersion).where(
@@ -136,15 +145,20 @@ def _section(exam: Exam, raw, i: int) -> ExamSection:
             )
             if version is None or version.question.bank.code != item.get("bank") or version.question.type != qtype:
                 raise _problem(spot, _("no such question version of this type in that bank"))
+            if version.question.status != QuestionStatus.ACTIVE or version.question_id in seen:
+                raise _problem(spot, _("the question is not active, or is in the paper twice"))
+            seen.add(version.question_id)
             section.fixed_items.append(FixedItem(position=j, question_version_id=version.id))
         return section
     for j, rule in enumerate(_get(raw, "rules", list, where), start=1):
         spot = f"{where}rules[{j}]"
+        if not isinstance(rule, dict):
+            raise _problem(spot, _("missing or of the wrong kind"))
         bank = _bank(rule.get("bank"), spot + ".bank")
         category = None
         if rule.get("category"):
             parent = None
-            for name in split_category_path(rule["category"]):
+            for name in split_category_path(str(rule["category"])):
                 parent = db.session.scalar(
                     select(Category).where(
                         Category.bank_id == bank.id,
@@ -157,10 +171,6 @@ def _section(exam: Exam, raw, i: int) -> ExamSection:
             category = parent
         difficulty = rule.get("difficulty") or [1, 5]
         low, high = (difficulty + [None, None])[:2] if isinstance(difficulty, list) else (None, None)
-        count = rule.get("count")
-        if not (isinstance(count, int) and count > 0 and isinstance(low, int) and isinstance(high, int)
-                and 1 <= low <= high <= 5):  # fmt: skip
-            raise _problem(spot, _("count must be positive and difficulty a range within 1..5"))
-        section.rules.append(SectionRule(bank=bank, category=category, tag=rule.get("tag"), difficulty_min=low,
-                                         difficulty_max=high, count=count))  # fmt: skip
+        values = _checked(spot, definition.rule_values, bank, category, rule.get("tag"), low, high, rule.get("count"))
+        section.rules.append(SectionRule(**values))
     return section

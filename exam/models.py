@@ -250,14 +250,19 @@ class ExamCandidate(db.Model):
 
 
 class Paper(db.Model):
-    """The paper of one candidate (drawn ahead of the start by `exams prepare`, or at the start)."""
+    """The paper of one attempt of one candidate: the first drawn ahead of the start by `exams prepare`, any later
+    one (when the exam allows several attempts) at its start, so a retake is a fresh paper."""
 
     __tablename__ = "papers"
-    __table_args__ = (UniqueConstraint("exam_id", "user_id", name="uq_papers_exam_user"),)
+    __table_args__ = (
+        UniqueConstraint("exam_id", "user_id", "attempt_number", name="uq_papers_exam_user_attempt_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The attempt this paper is for (1 for the first).
+    attempt_number: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: The random seed the paper was drawn and shuffled with: the same seed gives the same paper.
     seed: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
@@ -310,8 +315,11 @@ class Attempt(db.Model):
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.IN_PROGRESS)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    #: When the time is up: min(start + duration + extra time, the window's close), fixed at the start.
+    #: When the time is up: min(start + duration + extra time, the window's close), fixed at the start (only a
+    #: later close can move it, for an attempt the old close had cut short).
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The candidate's extra time when the attempt started (it counts for this attempt even if changed later).
+    extra_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     score: Mapped[float | None] = mapped_column(Numeric(7, 2, asdecimal=False))
     #: True once every item has a score (essays by hand); the score and pass/fail are final then.

@@ -86,7 +86,7 @@ def eligible_people(exam: Exam) -> Select:
         .outerjoin(Cadre, Cadre.user_id == User.id)
         .outerjoin(Unit, Cadre.unit_id == Unit.id)
         .where(eligible_condition(exam))
-        .order_by(Unit.path, User.username)
+        .order_by(Unit.path.is_(None), Unit.path, User.username)  # people without a unit last, on every database
     )
 
 
@@ -181,6 +181,8 @@ def set_candidate(
 ) -> ExamCandidate:
     """Add a person by hand (included=True), remove them (False) or leave it to the rules (None), and give them
     extra time. Extra time counts for attempts started afterwards: a started attempt's deadline never moves."""
+    if exam.status == ExamStatus.RELEASED:
+        raise DomainError(_("The results are released: the exam can no longer change."), code="locked")
     if not 0 <= extra_minutes <= 600:
         raise DomainError(_("Extra time is 0 to 600 minutes."), code="bad_extra_time")
     if included is False and _in_progress(exam, user) is not None:
@@ -216,7 +218,7 @@ def eligible_counts_by_unit(exam: Exam) -> list[tuple[str | None, int]]:
         .with_only_columns(Unit.name, func.count(User.id))
         .group_by(Unit.id, Unit.name, Unit.path)
         .order_by(None)
-        .order_by(Unit.path)
+        .order_by(Unit.path.is_(None), Unit.path)
     )
     return [(name, n) for name, n in rows]
 
@@ -300,10 +302,10 @@ def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
     return items
 
 
-def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime) -> Paper:
-    """The paper of one candidate. Deterministic: the same exam and seed give the same questions, order and
-    option order."""
-    paper = Paper(exam_id=exam.id, user_id=user_id, seed=seed, created_at=now)
+def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime, attempt_number: int = 1) -> Paper:
+    """The paper of one attempt of a candidate. Deterministic: the same exam and seed give the same questions,
+    order and option order."""
+    paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=attempt_number, seed=seed, created_at=now)
     paper.items = _paper_items(exam, seed)
     db.session.add(paper)
     return paper
@@ -320,9 +322,11 @@ def sample_paper(exam: Exam, seed: int) -> list[PaperItem]:
 
 
 def prepare_papers(exam: Exam, now: datetime) -> int:
-    """Draw the paper of every eligible candidate who has none yet (ahead of the start: starting is then a read
-    and one insert). Returns how many were drawn."""
-    have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id)))
+    """Draw the first paper of every eligible candidate who has none yet (ahead of the start: starting is then a
+    read and one insert). Nothing is drawn once the exam has closed. Returns how many were drawn."""
+    if exam.phase(now) not in (Phase.PUBLISHED, Phase.OPEN):
+        return 0
+    have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1)))
     drawn = []
     for user_id in sorted(eligible_user_ids(exam) - have):
         drawn.append(draw_paper(exam, user_id, random.SystemRandom().randrange(2**31), now))
@@ -391,9 +395,8 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         raise DomainError(_("The exam is not open now."), code="exam_not_open", status=409)
     if not is_eligible(exam, user):  # asked even when a paper was drawn: people can be removed after drawing
         raise DomainError(_("You are not a candidate of this exam."), code="not_eligible", status=403)
-    if exam.access_code_hash and not access_code_matches(exam, access_code):
-        raise DomainError(_("The access code is wrong."), code="bad_access_code", status=403)
-    paper = db.session.scalar(select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id))
+    if exam.access_code_hash:
+        check_access_code(exam, user, access_code, now)
     done = db.session.scalar(
         select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)
     )
@@ -402,10 +405,22 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         if current is not None:
             return current
         raise DomainError(_("You have used all your attempts at this exam."), code="no_attempts_left", status=409)
-    if paper is None:  # not prepared ahead (added late): draw it now
-        paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now)
+    paper = db.session.scalar(
+        select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id, Paper.attempt_number == done + 1)
+    )
+    if paper is None:  # not prepared ahead (added late, or a retake): draw it now
+        paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now, attempt_number=done + 1)
         db.session.flush()
         _count_exposure([paper], now)
+    if exam.first_started_at is None:
+        # The first start fixes what candidates may see. The conditional UPDATE takes the exam's row lock, so an
+        # admin's change (which locks the row too) lands wholly before it or is refused after it; the settings
+        # this start uses are read again behind the lock.
+        db.session.execute(
+            update(Exam).where(Exam.id == exam.id, Exam.first_started_at.is_(None)).values(first_started_at=now)
+        )
+        db.session.refresh(exam)
+    extra = extra_time_of(exam, user)
     attempt = Attempt(
         exam_id=exam.id,
         user_id=user.id,
@@ -413,7 +428,8 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         paper_id=paper.id,
         status=AttemptStatus.IN_PROGRESS,
         started_at=now,
-        deadline_at=available_until(exam, now, extra_time_of(exam, user)),
+        deadline_at=available_until(exam, now, extra),
+        extra_minutes=extra,
     )
     try:
         with db.session.begin_nested():
@@ -427,21 +443,36 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
                 _("Your attempt is being started. Please try again in a moment."), code="start_conflict", status=409
             ) from None
         return existing
-    if exam.first_started_at is None:
-        exam.first_started_at = now
     return attempt
 
 
-def access_code_hash(code: str) -> str:
-    """The stored form of an exam's access code: an HMAC under the app's secret key. A room's code is short, so a
-    slow password hash would not protect it from a leaked database, only make a start storm expensive; without the
-    key the HMAC cannot be guessed at all."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return "hmac-sha256$" + hmac.new(key, code.strip().encode(), hashlib.sha256).hexdigest()
+def access_code_hash(exam: Exam, code: str) -> str:
+    """The stored form of an exam's access code: an HMAC under a key derived from the app's secret key, bound to
+    the exam. A room's code is short, so a slow password hash would not protect it from a leaked database, only
+    make a start storm expensive; without the key the HMAC cannot be guessed at all. (A new SECRET_KEY makes
+    every code invalid: set the codes again.)"""
+    key = hmac.new(current_app.config["SECRET_KEY"].encode(), b"qualexam access codes", hashlib.sha256).digest()
+    message = f"{exam.id}\0{code.strip()}".encode()
+    return "hmac-sha256$" + hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def access_code_matches(exam: Exam, code: str | None) -> bool:
-    return hmac.compare_digest(exam.access_code_hash or "", access_code_hash(code or ""))
+def check_access_code(exam: Exam, user: User, code: str | None, now: datetime) -> None:
+    """Refuse a start with a wrong access code, and any start after too many wrong codes in a short time (the
+    failures are counted in the audit log, written in a transaction of their own by the caller)."""
+    window = now - timedelta(seconds=current_app.config["ACCESS_CODE_WINDOW_SECONDS"])
+    failures = db.session.scalar(
+        select(func.count(audit.AuditEvent.id)).where(
+            audit.AuditEvent.action == "exam.bad_access_code",
+            audit.AuditEvent.at > window,
+            audit.AuditEvent.actor_id == user.id,
+            audit.AuditEvent.target == f"exam:{exam.code}",
+        )
+    )
+    if failures >= current_app.config["ACCESS_CODE_MAX_FAILURES"]:
+        raise DomainError(_("Too many wrong access codes. Please wait a few minutes, or ask the invigilator."),
+                          code="access_code_throttled", status=429)  # fmt: skip
+    if not isinstance(code, str) or not hmac.compare_digest(exam.access_code_hash, access_code_hash(exam, code)):
+        raise DomainError(_("The access code is wrong."), code="bad_access_code", status=403)
 
 
 def _in_progress(exam: Exam, user: User) -> Attempt | None:
@@ -645,7 +676,12 @@ def record_event(attempt: Attempt, kind: str, now: datetime, detail: dict | None
         return finalize(attempt, now)
     db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=now, detail=detail or None))
     if kind == EventKind.FOCUS_LOSS:
-        attempt.focus_losses += 1
+        # Counted in SQL: two reports at once (blur and visibilitychange) both count, even where the row lock
+        # above is a no-op (SQLite serialises the UPDATEs instead).
+        db.session.execute(
+            update(Attempt).where(Attempt.id == attempt.id).values(focus_losses=Attempt.focus_losses + 1)
+        )
+        db.session.refresh(attempt, ["focus_losses"])
         limit = attempt.exam.focus_loss_limit
         if limit and attempt.focus_losses >= limit:
             db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.AUTO_SUBMIT, at=now,
@@ -660,6 +696,16 @@ def attempt_events(attempt: Attempt) -> list[AttemptEvent]:
     return list(
         db.session.scalars(select(AttemptEvent).where(AttemptEvent.attempt_id == attempt.id).order_by(AttemptEvent.id))
     )
+
+
+def review_visible(attempt: Attempt, now: datetime) -> bool:
+    """May the candidate see the keys (and explanations, as the review policy says) now? Only once nobody can
+    still be answering: when results were released by hand, or when the window has closed and its network grace
+    has passed. A score may come sooner (the release policy); the keys never while others sit the exam."""
+    exam = attempt.exam
+    if not result_visible(attempt, now):
+        return False
+    return exam.status == ExamStatus.RELEASED or now >= exam.closes_at + grace()
 
 
 def result_visible(attempt: Attempt, now: datetime) -> bool:

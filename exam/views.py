@@ -4,12 +4,14 @@ a sample paper, candidates by hand, the lifecycle (publish, withdraw, release), 
 import json
 import random
 import re
+from datetime import UTC, datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from wtforms.validators import Optional
 
 from accounts.models import Cadre, Unit, User
 from accounts.services import unit_tree
@@ -107,8 +109,26 @@ def _show_problems(form, exc: DomainError) -> None:
         flash(exc.message, "error")
 
 
-def _settings(form: ExamForm, locked=frozenset()) -> dict:
-    return {name: getattr(form, name).data for name in definition.SETTINGS if name not in locked}
+def _settings(form: ExamForm, exam: Exam | None = None, locked=frozenset()) -> dict:
+    """The settings the form may change. Locked ones are shown disabled (a browser does not send them), and a time
+    the form shows to the minute stays as it is when the minute is unchanged (an imported close may have
+    seconds, and "moving" it a few seconds earlier would be refused after the first start)."""
+    values = {}
+    for name in definition.SETTINGS:
+        value = form[name].data
+        if (
+            name in locked
+            or exam is not None
+            and isinstance(value, datetime)
+            and _minute(value) == _minute(getattr(exam, name))
+        ):
+            continue
+        values[name] = value
+    return values
+
+
+def _minute(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -137,9 +157,11 @@ def exam_settings(code: str):
     exam = _exam(code)
     locked = definition.locked_settings(exam)
     form = ExamForm(obj=exam)
+    for name in locked:
+        form[name].validators = [Optional()]  # disabled on the page, so never sent
     if form.validate_on_submit():
         try:
-            changed = definition.update_settings(current_user, exam, _settings(form, locked), now_utc())
+            changed = definition.update_settings(current_user, exam, _settings(form, exam, locked), now_utc())
         except DomainError as exc:
             db.session.rollback()
             _show_problems(form, exc)

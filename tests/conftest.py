@@ -130,6 +130,7 @@ def _empty_all_tables(db):
         if conn.dialect.name == "postgresql":
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # units refer to units; the order alone cannot do it
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
 

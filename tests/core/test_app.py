@@ -102,3 +102,13 @@ def test_refused_requests_commit_nothing(app, client, db):
 
     assert client.get("/refuse").status_code == 400
     assert db.session.scalar(select(User).where(User.username == "refused")) is None
+
+
+def test_sqlite_enforces_foreign_keys(app, db):
+    """The embedded database keeps the same integrity as PostgreSQL (ON DELETE CASCADE included)."""
+    from sqlalchemy import text
+
+    if db.engine.dialect.name != "sqlite":
+        assert db.engine.dialect.name == "postgresql"
+        return
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from openapi_spec_validator import validate
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from accounts.services import create_api_token
 from core.models import now_utc
@@ -77,8 +77,15 @@ def test_token_flow_start_save_submit_result(client, db, setup):
     client.put(f"/api/v1/attempts/{attempt_id}/answers/{essay}", headers=auth, json={"value": "我的论述", "seq": 1})
     done = client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).get_json()
     assert done["status"] == "submitted" and done["result"]["fully_graded"] is False  # the essay waits
-    assert done["result"]["review"][0]["explanation"] == SECRET_EXPLANATION  # now allowed by the exam's policy
+    assert done["result"]["score"] is None and "review" not in done["result"]  # others may still be sitting
+    assert SECRET_EXPLANATION not in json.dumps(done, ensure_ascii=False)
     assert client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).status_code == 200  # twice is fine
+    # Once the window has closed and its grace has passed, the review policy shows keys and explanations.
+    exam = db.session.get(Exam, exam.id)
+    exam.closes_at = now_utc() - timedelta(seconds=31)
+    db.session.commit()
+    after = client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["result"]
+    assert after["review"][0]["explanation"] == SECRET_EXPLANATION
 
 
 def test_saves_after_the_deadline_are_refused_and_not_stored(client, db, setup):
@@ -228,3 +235,21 @@ def test_access_code_through_the_api(client, db, setup, app):
     assert db.session.scalar(select(Attempt.id)) is None
     right = client.post("/api/v1/exams/API1/attempts", headers=auth, json={"access_code": "8866"})
     assert right.status_code == 200 and right.get_json()["status"] == "in_progress"
+
+
+def test_wrong_access_codes_are_counted_and_throttled(client, db, setup, app):
+    from exam import definition
+
+    exam, user, auth = setup
+    definition.set_access_code(make_user(roles=(Role.ORG_ADMIN,)), db.session.get(Exam, exam.id), "8866", now_utc())
+    db.session.commit()
+    odd = client.post("/api/v1/exams/API1/attempts", headers=auth, json={"access_code": 8866})
+    assert odd.status_code == 403 and odd.get_json()["error"]["code"] == "bad_access_code"  # not a 500
+    for _ in range(app.config["ACCESS_CODE_MAX_FAILURES"] - 1):
+        client.post("/api/v1/exams/API1/attempts", headers=auth, json={"access_code": "0000"})
+    throttled = client.post("/api/v1/exams/API1/attempts", headers=auth, json={"access_code": "8866"})
+    assert throttled.status_code == 429 and throttled.get_json()["error"]["code"] == "access_code_throttled"
+    from core.audit import AuditEvent
+
+    failures = select(func.count(AuditEvent.id)).where(AuditEvent.action == "exam.bad_access_code")
+    assert db.session.scalar(failures) == app.config["ACCESS_CODE_MAX_FAILURES"]

@@ -3,12 +3,13 @@
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from accounts.services import load_token_user
 from core.models import now_utc
 from core.policy import Role
-from exam.models import Attempt, AttemptStatus, Exam, Paper
+from exam.models import Attempt, AttemptStatus, Exam, FixedItem, Paper
 from tests.exam.test_engine import fill_bank, make_exam
 from tests.factories import make_bank, make_cadre, make_unit, make_user
 
@@ -65,6 +66,49 @@ def test_export_and_import_round_trip(runner, db, tmp_path):
     result = runner.invoke(args=["exams", "import", str(out), "--code", "CLI3"])
     assert result.exit_code == 1 and "sections[1].rules[1].bank" in result.output
     assert db.session.scalar(select(func.count(Exam.id))) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "place"),
+    [
+        (lambda d: d["sections"][0].update(points_per_question=0), "sections[1]"),
+        (lambda d: d["sections"][0].update(title="长" * 101), "sections[1]"),
+        (lambda d: d["sections"][0]["rules"][0].update(count=501), "sections[1].rules[1]"),
+        (lambda d: d["sections"][0]["rules"][0].update(tag=7), "sections[1].rules[1]"),
+        (lambda d: d["sections"][0]["rules"].append("a rule"), "sections[1].rules[2]"),
+        (lambda d: d["sections"].append(["not", "a", "section"]), "sections[2]"),
+        (lambda d: d.update(duration_minutes=0, attempts_allowed=99), "duration_minutes"),
+        (lambda d: d["eligibility"].update(max_age=35, age_on=None), "eligibility.age_on"),
+    ],
+)
+def test_import_checks_like_the_pages(runner, db, tmp_path, change, place):
+    setup_exam(db)
+    out = tmp_path / "exam.json"
+    runner.invoke(args=["exams", "export", "CLI1", "-o", str(out)])
+    data = json.loads(out.read_text(encoding="utf-8"))
+    change(data)
+    out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["exams", "import", str(out), "--code", "BAD1"])
+    assert result.exit_code == 1 and place in result.output, result.output
+    assert db.session.scalar(select(func.count(Exam.id))) == 1
+
+
+def test_import_refuses_inactive_fixed_questions(runner, db, tmp_path):
+    from question_bank.services import retire
+
+    root = make_user(username="root", roles=(Role.SYSTEM_ADMIN,))
+    bank = make_bank(code="QB")
+    questions = fill_bank(bank, n=2)
+    exam = make_exam(bank, mode="fixed", code="FIX1", pass_mark=2)
+    for i, q in enumerate(questions, start=1):
+        exam.sections[0].fixed_items.append(FixedItem(position=i, question_version_id=q.current_version_id))
+    db.session.commit()
+    out = tmp_path / "exam.json"
+    assert runner.invoke(args=["exams", "export", "FIX1", "-o", str(out)]).exit_code == 0
+    retire(root, questions[1], now_utc())
+    db.session.commit()
+    result = runner.invoke(args=["exams", "import", str(out), "--code", "FIX2"])
+    assert result.exit_code == 1 and "sections[1].questions[2]" in result.output, result.output
 
 
 def test_token_command(runner, db):

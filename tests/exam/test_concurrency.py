@@ -85,3 +85,46 @@ def test_two_concurrent_starts_make_one_attempt(app, db):
     else:  # SQLite: the loser may not see the winner's row yet; it is told to retry, never given a second one
         assert len(started_ids) + len(errors) == 2
         assert errors in ([], ["start_conflict"]), errors
+
+
+def test_a_change_and_the_first_start_never_interleave(app, db):
+    """An admin's change holding the exam row and a first start at the same moment: either the change lands first
+    and the start uses it, or the start lands first and the change is refused; never a start on old settings
+    followed by a change of what its candidate sees."""
+    import time
+
+    from accounts.models import User
+    from core.policy import Role
+    from exam import definition
+    from exam.models import Exam
+    from tests.factories import make_user
+
+    exam, user = started(db, duration_minutes=60)
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    db.session.commit()
+    exam_id, user_id, admin_id = exam.id, user.id, admin.id
+    both_ready = threading.Barrier(2)
+    start_at = T0 + timedelta(minutes=1)
+
+    def work(i):
+        exam = database.session.get(Exam, exam_id)
+        if i == 0:
+            definition.lock(exam)  # the admin's transaction holds the row (PostgreSQL) ...
+            both_ready.wait()
+            time.sleep(0.5)  # ... while the candidate presses Start
+            definition.update_settings(database.session.get(User, admin_id), exam, {"duration_minutes": 45}, T0)
+        else:
+            both_ready.wait()
+            services.start_attempt(exam, database.session.get(User, user_id), start_at)
+
+    errors = run_threads(app, work, 2)
+    db.session.expire_all()
+    exam = db.session.get(Exam, exam_id)
+    attempt = db.session.scalar(select(Attempt).where(Attempt.exam_id == exam_id))
+    assert attempt is not None and exam.first_started_at is not None
+    if exam.duration_minutes == 45:
+        assert errors == [] and attempt.deadline_at == start_at + timedelta(minutes=45)
+    else:
+        assert errors == ["bad_settings"] and attempt.deadline_at == start_at + timedelta(minutes=60)
+    if database.engine.dialect.name == "postgresql":
+        assert exam.duration_minutes == 45  # the start waited for the lock, then read the new duration

@@ -386,3 +386,58 @@ def test_exam_dates_stay_aware(app, db, admin):
     again = db.session.get(Exam, exam.id)
     assert again.opens_at == T0 and again.opens_at.tzinfo is not None
     assert definition.update_settings(admin, again, {"opens_at": T0.astimezone(UTC)}, T0) == []
+
+
+def test_withdraw_then_publish_again(app, db, admin):
+    bank = make_bank()
+    fill_bank(bank, n=3)
+    unit = make_unit()
+    make_cadre(unit=unit)
+    exam = make_exam(bank, eligibility={"unit_ids": [unit.id]})
+    services.publish(admin, exam, T0 - timedelta(days=2))
+    definition.withdraw(admin, exam, T0 - timedelta(days=1))
+    from exam.models import PaperItem
+
+    assert db.session.scalar(select(func.count(PaperItem.id))) == 0  # the items went with their papers
+    assert services.publish(admin, exam, T0 - timedelta(hours=1)) == 1
+    assert db.session.scalar(select(func.count(PaperItem.id))) == 3
+
+
+def test_a_retake_gets_a_fresh_paper(app, db):
+    exam, user = started(db, n=3, attempts_allowed=2)
+    bank_questions = fill_bank(exam.sections[0].rules[0].bank, n=9)  # a larger pool, so papers differ
+    assert bank_questions
+    first = services.start_attempt(exam, user, T0)
+    services.submit(first, T0 + timedelta(minutes=5))
+    second = services.start_attempt(exam, user, T0 + timedelta(minutes=6))
+    assert second.number == 2 and second.paper_id != first.paper_id
+    papers = db.session.scalars(select(Paper).where(Paper.user_id == user.id).order_by(Paper.attempt_number)).all()
+    assert [p.attempt_number for p in papers] == [1, 2] and papers[0].seed != papers[1].seed
+
+
+def test_the_extension_uses_the_extra_time_of_the_start(app, db, admin):
+    exam, user = started(db, duration_minutes=60)
+    late = services.start_attempt(exam, user, exam.closes_at - timedelta(minutes=20))
+    assert late.deadline_at == exam.closes_at and late.extra_minutes == 0
+    services.set_candidate(admin, exam, user, exam.closes_at - timedelta(minutes=19), included=None, extra_minutes=30)
+    definition.update_settings(admin, exam, {"closes_at": exam.closes_at + timedelta(hours=2)},
+                               exam.closes_at - timedelta(minutes=10))  # fmt: skip
+    assert late.deadline_at == late.started_at + timedelta(minutes=60)  # not the 30 minutes given after its start
+
+
+def test_nothing_about_candidates_changes_after_the_release(app, db, admin):
+    exam, user = started(db, release_policy="manual")
+    services.submit(services.start_attempt(exam, user, T0), T0 + timedelta(minutes=1))
+    definition.release_results(admin, exam, exam.closes_at + timedelta(minutes=1))
+    with pytest.raises(DomainError):
+        services.set_candidate(admin, exam, make_cadre().user, exam.closes_at + timedelta(hours=1), included=True)
+
+
+def test_keys_are_reviewed_only_once_nobody_can_answer(app, db):
+    exam, user = started(db, release_policy="immediate", review_policy="explanations")
+    attempt = services.start_attempt(exam, user, T0)
+    services.submit(attempt, T0 + timedelta(minutes=5))
+    assert services.result_visible(attempt, T0 + timedelta(minutes=6))
+    assert not services.review_visible(attempt, T0 + timedelta(minutes=6))
+    assert not services.review_visible(attempt, exam.closes_at + timedelta(seconds=10))  # within the grace
+    assert services.review_visible(attempt, exam.closes_at + timedelta(seconds=31))

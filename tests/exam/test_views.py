@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from core.models import LOCAL_ZONE
 from core.policy import Role
 from exam.files import export_exam
 from exam.models import Exam, FixedItem
@@ -227,7 +228,8 @@ def test_settings_lock_after_the_first_start(client, auth, db):
     fill_bank(bank, n=3)
     unit = make_unit()
     sitter = make_cadre(unit=unit)
-    exam = make_exam(bank, eligibility={"unit_ids": [unit.id]}, closes_at=T0 + timedelta(days=400))
+    close = T0 + timedelta(days=400, seconds=17)  # an imported close may have seconds
+    exam = make_exam(bank, eligibility={"unit_ids": [unit.id]}, closes_at=close)
     services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
     services.start_attempt(exam, sitter.user, T0)
     db.session.commit()
@@ -236,17 +238,27 @@ def test_settings_lock_after_the_first_start(client, auth, db):
     import re
 
     def tag(name):
-        return re.search(rf'<(?:input|select)[^>]*name="{name}"[^>]*>', html).group(0)
+        return re.search(rf'<(?:input|select|textarea)[^>]*name="{name}"[^>]*>', html).group(0)
 
     assert "disabled" in tag("duration_minutes") and "disabled" in tag("paper_mode")
     assert "disabled" not in tag("closes_at") and "disabled" not in tag("release_policy")
-    form = _new_exam_form(title=exam.title, subject=exam.subject, duration_minutes="5", pass_mark="1",
-                          release_policy="manual", closes_at="2028-01-20T12:00")  # fmt: skip
-    client.post_form(f"/exams/{exam.code}/settings", form)
+    # What a browser sends: the enabled fields only (disabled ones are left out of the form data).
+    sent = {name: re.search(r'value="([^"]*)"', tag(name)).group(1) for name in ("closes_at",)}
+    sent |= {"release_policy": "manual", "review_policy": "score"}
+    response = client.post_form(f"/exams/{exam.code}/settings", sent)
+    assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
     exam = db.session.get(Exam, exam.id)
-    assert exam.duration_minutes == 60 and exam.pass_mark == 4  # locked fields ignored
-    assert exam.release_policy == "manual" and exam.closes_at.year == 2028  # safe ones saved
+    assert exam.release_policy == "manual" and exam.closes_at == close  # the unchanged minute keeps its seconds
+    assert exam.duration_minutes == 60 and exam.pass_mark == 4
+    later = (close + timedelta(days=30)).astimezone(LOCAL_ZONE)
+    client.post_form(f"/exams/{exam.code}/settings", {**sent, "closes_at": later.strftime("%Y-%m-%dT%H:%M")})
+    db.session.expire_all()
+    assert db.session.get(Exam, exam.id).closes_at.date() == (close + timedelta(days=30)).date()
+    # A locked field sent anyway (a crafted request) changes nothing.
+    client.post_form(f"/exams/{exam.code}/settings", {**sent, "duration_minutes": "5", "pass_mark": "1"})
+    db.session.expire_all()
+    assert db.session.get(Exam, exam.id).duration_minutes == 60
     client.post_form(f"/exams/{exam.code}/sections/{exam.sections[0].id}/delete")
     db.session.expire_all()
     assert len(db.session.get(Exam, exam.id).sections) == 1
