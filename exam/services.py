@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, false, func, or_, select, update
+from sqlalchemy import Select, and_, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Cadre, CadreStatus, Unit, User
@@ -269,9 +269,12 @@ def check_pools(exam: Exam) -> list[str]:
     return problems
 
 
-def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
-    """The items of a paper drawn with `seed` (not yet in the session)."""
+def _paper_items(exam: Exam, seed: int, cache: dict | None = None) -> list[PaperItem]:
+    """The items of a paper drawn with `seed` (not yet in the session). `cache` keeps the rules' pools and the
+    versions between the papers of one `prepare_papers`: the same pools, read once."""
     rng = random.Random(seed)
+    cache = {} if cache is None else cache
+    pools, versions = cache.setdefault("pools", {}), cache.setdefault("versions", {})
     items: list[PaperItem] = []
     for section in exam.sections:
         if exam.paper_mode == PaperMode.FIXED:
@@ -279,7 +282,9 @@ def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
         else:
             version_ids, taken = [], set()
             for rule in section.rules:
-                pool = [(q, v) for q, v in rule_pool(rule, section.qtype) if q not in taken]
+                if rule.id not in pools:
+                    pools[rule.id] = rule_pool(rule, section.qtype)
+                pool = [(q, v) for q, v in pools[rule.id] if q not in taken]
                 if len(pool) < rule.count:
                     raise DomainError(_("Not enough active questions for section “%(s)s”.", s=section.title),
                                       code="pool_too_small")  # fmt: skip
@@ -288,9 +293,11 @@ def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
                 version_ids += [v for _q, v in chosen]
         if exam.shuffle_questions:
             rng.shuffle(version_ids)
-        versions = {
-            v.id: v for v in db.session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(version_ids)))
-        }
+        missing = [vid for vid in version_ids if vid not in versions]
+        if missing:
+            versions.update(
+                (v.id, v) for v in db.session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(missing)))
+            )
         for vid in version_ids:
             order = list(range(len(versions[vid].options or [])))
             if exam.shuffle_options and order:
@@ -302,11 +309,13 @@ def _paper_items(exam: Exam, seed: int) -> list[PaperItem]:
     return items
 
 
-def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime, attempt_number: int = 1) -> Paper:
+def draw_paper(
+    exam: Exam, user_id: int, seed: int, now: datetime, attempt_number: int = 1, cache: dict | None = None
+) -> Paper:
     """The paper of one attempt of a candidate. Deterministic: the same exam and seed give the same questions,
     order and option order."""
     paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=attempt_number, seed=seed, created_at=now)
-    paper.items = _paper_items(exam, seed)
+    paper.items = _paper_items(exam, seed, cache)
     db.session.add(paper)
     return paper
 
@@ -327,16 +336,28 @@ def prepare_papers(exam: Exam, now: datetime) -> int:
     if exam.phase(now) not in (Phase.PUBLISHED, Phase.OPEN):
         return 0
     have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1)))
-    drawn = []
-    for user_id in sorted(eligible_user_ids(exam) - have):
-        drawn.append(draw_paper(exam, user_id, random.SystemRandom().randrange(2**31), now))
-    db.session.flush()
-    _count_exposure(drawn, now)
-    return len(drawn)
+    todo, cache = sorted(eligible_user_ids(exam) - have), {}
+    for start in range(0, len(todo), 500):
+        # Papers through the ORM (for their ids), their items (a hundred each) in one bulk INSERT.
+        batch = []
+        for user_id in todo[start : start + 500]:
+            seed = random.SystemRandom().randrange(2**31)
+            paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=1, seed=seed, created_at=now)
+            batch.append((paper, _paper_items(exam, seed, cache)))
+        db.session.add_all(paper for paper, _items in batch)
+        db.session.flush()
+        rows = [
+            {"paper_id": paper.id, "position": i.position, "section_id": i.section_id,
+             "question_version_id": i.question_version_id, "option_order": i.option_order, "points": i.points}
+            for paper, items in batch
+            for i in items
+        ]  # fmt: skip
+        db.session.execute(insert(PaperItem), rows)
+        _count_exposure([row["question_version_id"] for row in rows], now)
+    return len(todo)
 
 
-def _count_exposure(papers: list[Paper], now: datetime) -> None:
-    version_ids = [item.question_version_id for p in papers for item in p.items]
+def _count_exposure(version_ids: list[int], now: datetime) -> None:
     if not version_ids:
         return
     rows = db.session.execute(
@@ -411,7 +432,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     if paper is None:  # not prepared ahead (added late, or a retake): draw it now
         paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now, attempt_number=done + 1)
         db.session.flush()
-        _count_exposure([paper], now)
+        _count_exposure([item.question_version_id for item in paper.items], now)
     if exam.first_started_at is None:
         # The first start fixes what candidates may see. The conditional UPDATE takes the exam's row lock, so an
         # admin's change (which locks the row too) lands wholly before it or is refused after it; the settings
