@@ -43,6 +43,7 @@ browser-deps:
 ## Benchmarks (SQLite, and PostgreSQL at BENCH_PG_URL or the local server); results are appended to bench/RESULTS.md.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
+	$(BIN)/python bench/bench_exam.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,6 @@ with Flask's test client, so network and browser time are excluded. Each list pa
 the median and the 95th percentile are reported.
 """
 
-import argparse
 import os
 import random
 import re
@@ -23,13 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import bench_main, build_app, make_database, percentile  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
-from app import create_app  # noqa: E402
-from config import Config  # noqa: E402
-
-PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TYPES = ["单选题"] * 5 + ["多选题"] * 2 + ["判断题"] * 2 + ["填空题"] * 2 + ["简答题"]
 WORDS = (
     "宪法", "党章", "公务员", "行政许可", "行政处罚", "公文", "预算", "采购",
@@ -65,43 +61,6 @@ def questions_xlsx(n: int, seed: int) -> bytes:
         rows.append([kind, stem, *options, answer, "", rng.randint(1, 5), category, f"{topic}、{rng.choice(WORDS)}",
                      f"解析：{topic}。", "", scoring, ""])  # fmt: skip
     return table.write_xlsx(rows)
-
-
-def make_database(kind: str) -> tuple[str, callable]:
-    if kind == "sqlite":
-        path = Path(tempfile.mkdtemp(prefix="qe-bench-")) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-    import psycopg
-    from sqlalchemy import make_url
-
-    name = f"qe_bench_{secrets.token_hex(4)}"
-    admin = make_url(PG_BASE).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    url = make_url(PG_BASE).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False), drop
-
-
-def build_app(url: str, instance: str):
-    cfg = type(
-        "BenchConfig",
-        (Config,),
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False},
-    )
-    cfg.from_env = classmethod(lambda cls, path: {})
-    app = create_app(cfg)
-    app.instance_path = instance
-    return app
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def run(kind: str, total: int) -> dict:
@@ -222,27 +181,12 @@ def report(results: list[dict]) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--questions", type=int, default=50_000)
-    parser.add_argument("--write", action="store_true", help="Append the results to bench/RESULTS.md.")
-    args = parser.parse_args()
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results = []
-    for kind in kinds:
-        print(f"… {kind}", file=sys.stderr)
-        results.append(run(kind, args.questions))
-    text = report(results)
-    print(text)
-    if args.write:
-        path = ROOT / "bench" / "RESULTS.md"
-        old = (
-            path.read_text()
-            if path.exists()
-            else "# Benchmark results\n\nNewest first. Each section says how it was run.\n\n"
-        )
-        head, _sep, rest = old.partition("\n## ")
-        path.write_text(head.rstrip() + "\n\n" + text + ("\n## " + rest if rest else ""))
+    bench_main(
+        __doc__,
+        lambda kind, args: run(kind, args.questions),
+        report,
+        lambda parser: parser.add_argument("--questions", type=int, default=50_000),
+    )
 
 
 if __name__ == "__main__":
