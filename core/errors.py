@@ -11,13 +11,15 @@ log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """A rule of the domain refused an operation; `message` is shown to the user as it is (already translated)."""
+    """A rule of the domain refused an operation; `message` is shown to the user as it is (already translated).
+    `problems` may name the fields at fault, as (field, message) pairs, for a form to show next to each."""
 
-    def __init__(self, message, *, code: str = "domain_error", status: int = 400):
+    def __init__(self, message, *, code: str = "domain_error", status: int = 400, problems=()):
         super().__init__(str(message))
         self.message = message
         self.code = code
         self.status = status
+        self.problems = list(problems)
 
 
 def wants_json() -> bool:

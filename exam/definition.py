@@ -107,9 +107,7 @@ def settings_problems(values: dict) -> list[tuple[str, str]]:
 
 def _refuse(problems: list[tuple[str, str]]) -> None:
     if problems:
-        error = DomainError(" ".join(message for _field, message in problems), code="bad_settings")
-        error.problems = problems  # the form shows each next to its field
-        raise error
+        raise DomainError(" ".join(message for _field, message in problems), code="bad_settings", problems=problems)
 
 
 def _value(exam: Exam, name: str):

@@ -309,13 +309,11 @@ def _paper_items(exam: Exam, seed: int, cache: dict | None = None) -> list[Paper
     return items
 
 
-def draw_paper(
-    exam: Exam, user_id: int, seed: int, now: datetime, attempt_number: int = 1, cache: dict | None = None
-) -> Paper:
+def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime, attempt_number: int = 1) -> Paper:
     """The paper of one attempt of a candidate. Deterministic: the same exam and seed give the same questions,
     order and option order."""
     paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=attempt_number, seed=seed, created_at=now)
-    paper.items = _paper_items(exam, seed, cache)
+    paper.items = _paper_items(exam, seed)
     db.session.add(paper)
     return paper
 
@@ -406,7 +404,8 @@ def available_until(exam: Exam, started_at: datetime, extra: int) -> datetime:
 
 
 def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None = None) -> Attempt:
-    """Start an attempt, or resume the one in progress. The deadline is fixed here and never moves."""
+    """Start an attempt, or resume the one in progress. The deadline is fixed here; only a later close can move it,
+    for an attempt the old close had cut short (exam.definition.update_settings)."""
     current = _in_progress(exam, user)
     if current is not None:
         if now <= current.deadline_at + grace():

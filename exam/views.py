@@ -99,13 +99,13 @@ def import_file():
 
 def _show_problems(form, exc: DomainError) -> None:
     """Put a service's refusal next to the fields it names (or above the form)."""
-    for name, message in getattr(exc, "problems", []):
+    for name, message in exc.problems:
         field = getattr(form, name, None)
         if field is not None:
             field.errors = [*field.errors, message]
         else:
             flash(message, "error")
-    if not getattr(exc, "problems", None):
+    if not exc.problems:
         flash(exc.message, "error")
 
 
