@@ -327,6 +327,11 @@ class Attempt(db.Model):
     passed: Mapped[bool | None] = mapped_column(Boolean)
     #: Focus losses (切屏) reported by the exam page; the exam's focus-loss limit submits the attempt at the limit.
     focus_losses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The exam page that holds the attempt (a random id given when the page is opened); a page opened later, on
+    #: another device or after another login, takes over, and saves from the old one are refused.
+    client_id: Mapped[str | None] = mapped_column(String(32))
+    #: When a key correction last changed this attempt's score (the candidate is told).
+    regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     exam: Mapped[Exam] = relationship()
     paper: Mapped[Paper] = relationship()
@@ -340,12 +345,14 @@ class EventKind(StrEnum):
     FOCUS_LOSS = "focus_loss"  # the page lost focus: a tab or window switch (切屏)
     PASTE = "paste"
     AUTO_SUBMIT = "auto_submit"  # submitted by the server at the exam's focus-loss limit
+    TAKEOVER = "takeover"  # the attempt was opened on another page (another device or login), which took it over
 
 
 EVENT_LABELS = {
     EventKind.FOCUS_LOSS: _l("Left the exam page"),
     EventKind.PASTE: _l("Pasted text"),
     EventKind.AUTO_SUBMIT: _l("Submitted at the focus-loss limit"),
+    EventKind.TAKEOVER: _l("Opened on another page, which took over"),
 }
 
 
@@ -380,3 +387,24 @@ class Answer(db.Model):
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: Points earned; null until graded (essays wait for a grader).
     points: Mapped[float | None] = mapped_column(Numeric(6, 2, asdecimal=False))
+    #: Who gave the points by hand, when, and their comment (written answers only).
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class KeyCorrection(db.Model):
+    """A question's key as corrected for one exam after it was sat: grading and review use it instead of the
+    version's own key (question versions never change). The audit log keeps every correction and its effect."""
+
+    __tablename__ = "exam_key_corrections"
+    __table_args__ = (UniqueConstraint("exam_id", "question_version_id", name="uq_exam_key_corrections_exam_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="RESTRICT"))
+    #: The key in the shape of the question type's key (as QuestionVersion.answer).
+    answer: Mapped[object] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)

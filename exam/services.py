@@ -11,6 +11,7 @@ acknowledged, never gets more or less time than the rules give, never sees a key
 import hashlib
 import hmac
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +35,7 @@ from exam.models import (
     Exam,
     ExamCandidate,
     ExamStatus,
+    KeyCorrection,
     Paper,
     PaperItem,
     PaperMode,
@@ -466,6 +468,20 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     return attempt
 
 
+def start_for_request(exam: Exam, user: User, now: datetime, access_code=None) -> Attempt:
+    """start_attempt for a request (page or API). A wrong access code is counted in a transaction of its own,
+    committed here before the refusal rolls the request back: the count must outlive the refusal, or the limit
+    on guesses (check_access_code) would never be reached. The one service that commits, for that reason."""
+    try:
+        return start_attempt(exam, user, now, access_code=access_code)
+    except DomainError as exc:
+        if exc.code == "bad_access_code":
+            db.session.rollback()
+            audit.record("exam.bad_access_code", actor=user, target=f"exam:{exam.code}", at=now)
+            db.session.commit()
+        raise
+
+
 def access_code_hash(exam: Exam, code: str) -> str:
     """The stored form of an exam's access code: an HMAC under a key derived from the app's secret key, bound to
     the exam. A room's code is short, so a slow password hash would not protect it from a leaked database, only
@@ -510,10 +526,38 @@ def _locked(attempt: Attempt) -> Attempt:
     )
 
 
-def save_answer(attempt: Attempt, position: int, value, seq: int, now: datetime) -> Answer:
-    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
-    one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace)."""
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def claim(attempt: Attempt, client: str, now: datetime) -> bool:
+    """The exam page `client` (an id the page keeps for its tab) holds the attempt from now on. A page that held it
+    before (another device, another login, another tab) is taken over: its saves are refused, and the take-over
+    is logged. Returns whether another page was taken over; a reload of the same page takes nothing over."""
+    if not isinstance(client, str) or not CLIENT_ID.fullmatch(client):
+        raise DomainError(_("The exam page sent no valid page id."), code="bad_client")
     attempt = _locked(attempt)
+    if attempt.status != AttemptStatus.IN_PROGRESS or attempt.client_id == client:
+        return False
+    took_over = attempt.client_id is not None
+    if took_over:
+        db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.TAKEOVER, at=now))
+    attempt.client_id = client
+    return took_over
+
+
+def _check_client(attempt: Attempt, client: str | None) -> None:
+    """Refuse a write from an exam page that another page has taken over (scripts send no page id)."""
+    if client is not None and attempt.client_id is not None and client != attempt.client_id:
+        raise DomainError(_("This exam was opened on another page, which has taken over. Please continue there."),
+                          code="taken_over", status=409)  # fmt: skip
+
+
+def save_answer(attempt: Attempt, position: int, value, seq: int, now: datetime, client: str | None = None) -> Answer:
+    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
+    one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace), and
+    from a page another one has taken over."""
+    attempt = _locked(attempt)
+    _check_client(attempt, client)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This attempt has ended; the answer was not saved."), code="attempt_ended", status=409)
     if now > attempt.deadline_at + grace():
@@ -591,13 +635,14 @@ def to_original(item: PaperItem, value):
     return value
 
 
-def submit(attempt: Attempt, now: datetime) -> Attempt:
+def submit(attempt: Attempt, now: datetime, client: str | None = None) -> Attempt:
     """End an attempt by the candidate's choice. Harmless twice; past the deadline it is finalized as expired."""
     attempt = _locked(attempt)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return attempt
     if now > attempt.deadline_at + grace():
         return finalize(attempt, now)
+    _check_client(attempt, client)
     attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
     grade(attempt, now)
     return attempt
@@ -630,6 +675,7 @@ def grade(attempt: Attempt, now: datetime) -> None:
     exam = attempt.exam
     answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
     items = list(db.session.scalars(select(PaperItem).where(PaperItem.paper_id == attempt.paper_id)))
+    corrected = corrected_keys(exam)
     all_graded = True
     for item in items:
         kind = QUESTION_TYPES[item.section.qtype]
@@ -644,7 +690,8 @@ def grade(attempt: Attempt, now: datetime) -> None:
             elif answer.points is None:
                 all_graded = False
             continue
-        share = kind.grade(item.version.answer, answer.value if answer else None, item.version.settings, exam.mc_policy)
+        key = corrected.get(item.question_version_id, item.version.answer)
+        share = kind.grade(key, answer.value if answer else None, item.version.settings, exam.mc_policy)
         if answer is None:
             answer = Answer(attempt_id=attempt.id, position=item.position, value=None, seq=0, saved_at=attempt.ended_at)
             db.session.add(answer)
@@ -684,12 +731,24 @@ def regrade(actor, exam: Exam, now: datetime) -> list[tuple[Attempt, float | Non
 # ---------------------------------------------------------------- integrity signals
 
 
-def record_event(attempt: Attempt, kind: str, now: datetime, detail: dict | None = None) -> Attempt:
+def corrected_keys(exam: Exam) -> dict[int, object]:
+    """Question version id -> the key as corrected for this exam (grading and review use it)."""
+    return dict(
+        db.session.execute(
+            select(KeyCorrection.question_version_id, KeyCorrection.answer).where(KeyCorrection.exam_id == exam.id)
+        ).all()
+    )
+
+
+def record_event(
+    attempt: Attempt, kind: str, now: datetime, detail: dict | None = None, client: str | None = None
+) -> Attempt:
     """Keep an integrity signal the exam page reports (a focus loss, a paste). At the exam's focus-loss limit the
     attempt is submitted by the server, with the answers saved so far. Signals after the end are ignored."""
     if kind not in (EventKind.FOCUS_LOSS, EventKind.PASTE):
         raise DomainError(_("Unknown kind of event."), code="bad_event")
     attempt = _locked(attempt)
+    _check_client(attempt, client)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return attempt
     if now > attempt.deadline_at + grace():

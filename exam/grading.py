@@ -1,0 +1,187 @@
+"""Grading by hand and correcting keys: the queue of written answers (blind: graders see no names), the points a
+grader gives, and a key corrected after an exam with the regrading it causes.
+
+Functions take `now`, flush and never commit, like every service.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import Select, and_, case, func, select
+
+from core import audit
+from core.errors import DomainError
+from core.extensions import db
+from exam import services
+from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamSection, ExamStatus, KeyCorrection, PaperItem
+from question_bank.models import QuestionVersion
+from question_bank.richtext import to_text
+from question_bank.types import QUESTION_TYPES, BadKey, count_blanks
+
+MANUAL_TYPES = tuple(code for code, kind in QUESTION_TYPES.items() if kind.manual)
+
+
+def written_answers(exam: Exam) -> Select:
+    """(Answer, PaperItem) of every written answer of the exam's ended attempts that a grader has to read: blank
+    ones score 0 by themselves. Ordered by question, then attempt."""
+    return (
+        select(Answer, PaperItem)
+        .join(Attempt, Answer.attempt_id == Attempt.id)
+        .join(PaperItem, and_(PaperItem.paper_id == Attempt.paper_id, PaperItem.position == Answer.position))
+        .join(ExamSection, PaperItem.section_id == ExamSection.id)
+        .where(
+            Attempt.exam_id == exam.id,
+            Attempt.status != AttemptStatus.IN_PROGRESS,
+            ExamSection.qtype.in_(MANUAL_TYPES),
+            Answer.grader_id.is_not(None) | (Answer.points.is_(None)),
+        )
+        .order_by(PaperItem.question_version_id, Attempt.id)
+    )
+
+
+@dataclass
+class Progress:
+    graded: int
+    total: int
+
+    @property
+    def done(self) -> bool:
+        return self.graded == self.total
+
+
+def progress(exam: Exam) -> Progress:
+    """How many of the exam's written answers are graded, of how many."""
+    rows = written_answers(exam).subquery()
+    graded, total = db.session.execute(
+        select(func.count(case((rows.c.points.is_not(None), 1))), func.count()).select_from(rows)
+    ).one()
+    return Progress(graded, total)
+
+
+def progress_by_question(exam: Exam) -> list[tuple[QuestionVersion, int, int]]:
+    """(question version, graded, total) of every written question of the exam."""
+    rows = written_answers(exam).with_only_columns(
+        PaperItem.question_version_id, func.count(case((Answer.points.is_not(None), 1))), func.count()
+    )
+    counts = db.session.execute(rows.group_by(PaperItem.question_version_id).order_by(None)).all()
+    versions = {v.id: v for v in db.session.scalars(select(QuestionVersion).where(
+        QuestionVersion.id.in_([vid for vid, _g, _t in counts])))}  # fmt: skip
+    return [(versions[vid], graded, total) for vid, graded, total in counts]
+
+
+def next_to_grade(exam: Exam, *, version_id: int | None = None, attempt_id: int | None = None) -> Answer | None:
+    """The next ungraded written answer: of the same question (item by item), of the same attempt (candidate by
+    candidate), or else any."""
+    stmt = written_answers(exam).where(Answer.points.is_(None))
+    for narrowed in (
+        stmt.where(PaperItem.question_version_id == version_id) if version_id else None,
+        stmt.where(Attempt.id == attempt_id).order_by(None).order_by(Answer.position) if attempt_id else None,
+        stmt,
+    ):
+        if narrowed is not None:
+            row = db.session.execute(narrowed.limit(1)).first()
+            if row is not None:
+                return row[0]
+    return None
+
+
+def blind_number(attempt: Attempt) -> str:
+    """The sheet number a grader sees: stable for an attempt, naming nobody (not even the attempt's id)."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"sheet\0{attempt.id}".encode(), hashlib.sha256).hexdigest()[:8].upper()
+
+
+def answer_item(answer: Answer) -> PaperItem:
+    attempt = db.session.get(Attempt, answer.attempt_id)
+    return db.session.scalar(
+        select(PaperItem).where(PaperItem.paper_id == attempt.paper_id, PaperItem.position == answer.position)
+    )
+
+
+def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) -> Attempt:
+    """Give a written answer its points (0 to the item's maximum) and a comment. The attempt's total becomes final
+    once every item has points; a change of points already given is audited with the old and new values."""
+    attempt = db.session.get(Attempt, answer.attempt_id)
+    item = answer_item(answer)
+    if item.section.qtype not in MANUAL_TYPES or attempt.status == AttemptStatus.IN_PROGRESS:
+        raise DomainError(_("This answer is not one to grade by hand."), code="not_manual")
+    if attempt.exam.status == ExamStatus.RELEASED:
+        raise DomainError(_("The results are released: the points can no longer change."), code="locked")
+    if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points <= float(item.points):
+        raise DomainError(_("Points from 0 to %(m)s.", m=f"{float(item.points):g}"), code="bad_points")
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        raise DomainError(_("A comment is at most 2,000 characters."), code="bad_comment")
+    old = answer.points
+    answer.points, answer.comment = round(float(points), 2), comment
+    answer.grader_id, answer.graded_at = getattr(grader, "id", None), now
+    audit.record("answer.graded", actor=grader, target=f"attempt:{attempt.id}",
+                 detail={"position": answer.position, "old": old, "new": answer.points}, at=now)  # fmt: skip
+    services.grade(attempt, now)
+    return attempt
+
+
+# ---------------------------------------------------------------- key corrections
+
+
+def used_versions(exam: Exam) -> list[tuple[QuestionVersion, str, int]]:
+    """(question version, question type, papers using it) of every objective question in the exam's papers."""
+    from exam.models import Paper
+
+    rows = db.session.execute(
+        select(PaperItem.question_version_id, ExamSection.qtype, func.count())
+        .join(Paper, PaperItem.paper_id == Paper.id)
+        .join(ExamSection, PaperItem.section_id == ExamSection.id)
+        .where(Paper.exam_id == exam.id, ExamSection.qtype.not_in(MANUAL_TYPES))
+        .group_by(PaperItem.question_version_id, ExamSection.qtype, ExamSection.position)
+        .order_by(ExamSection.position, PaperItem.question_version_id)
+    ).all()
+    versions = {v.id: v for v in db.session.scalars(select(QuestionVersion).where(
+        QuestionVersion.id.in_([vid for vid, _t, _n in rows])))}  # fmt: skip
+    return [(versions[vid], qtype, n) for vid, qtype, n in rows]
+
+
+def key_text(version: QuestionVersion, qtype: str, corrected: dict) -> str:
+    """The key in force (`corrected`: services.corrected_keys of the exam), as text in the import format ("B",
+    "ACD", 正确, "a|b;c")."""
+    key = corrected.get(version.id, version.answer)
+    return QUESTION_TYPES[qtype].key_to_text(key)
+
+
+def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: str, now: datetime):
+    """Correct a question's key for this exam and regrade every ended attempt; returns regrade's changes. The
+    question version itself never changes (a new version in the bank is the author's business)."""
+    qtype = db.session.scalar(
+        select(ExamSection.qtype)
+        .join(PaperItem, PaperItem.section_id == ExamSection.id)
+        .where(ExamSection.exam_id == exam.id, PaperItem.question_version_id == version.id)
+        .limit(1)
+    )
+    if qtype is None or qtype in MANUAL_TYPES:
+        raise DomainError(_("That question is not an objective question of this exam."), code="not_in_exam")
+    reason = (reason or "").strip()
+    if not 0 < len(reason) <= 500:
+        raise DomainError(_("Say why the key is corrected (up to 500 characters)."), code="bad_reason")
+    try:
+        key = QUESTION_TYPES[qtype].key_from_text(text, len(version.options or []), count_blanks(to_text(version.stem)))
+    except BadKey as exc:
+        raise DomainError(str(exc), code="bad_key") from exc
+    row = db.session.scalar(
+        select(KeyCorrection).where(KeyCorrection.exam_id == exam.id, KeyCorrection.question_version_id == version.id)
+    )
+    old = row.answer if row else version.answer
+    if row is None:
+        row = KeyCorrection(exam_id=exam.id, question_version_id=version.id)
+        db.session.add(row)
+    row.answer, row.reason, row.corrected_by_id, row.corrected_at = key, reason, getattr(actor, "id", None), now
+    db.session.flush()
+    audit.record("exam.key_corrected", actor=actor, target=f"exam:{exam.code}",
+                 detail={"version": version.id, "old": old, "new": key, "reason": reason}, at=now)  # fmt: skip
+    changed = services.regrade(actor, exam, now)
+    for attempt, _old, _new in changed:
+        attempt.regraded_at = now
+    return changed

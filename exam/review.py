@@ -1,0 +1,131 @@
+"""What a candidate may see of an attempt, for the API and the exam pages alike: the paper as their own paper
+shows it (options in their order), their answers, and (when the exam's policies allow) the result and the review.
+
+No key, correct flag or explanation leaves here before `services.review_visible` says so.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from core.extensions import db
+from exam import services
+from exam.models import Answer, Attempt, AttemptStatus, PaperItem, ReviewPolicy
+from question_bank.richtext import to_text
+from question_bank.types import count_blanks
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def shown(item: PaperItem, value):
+    """An answer as stored (version option indexes) -> as the candidate's paper shows it."""
+    if value is None:
+        return None
+    order = item.option_order or []
+    if item.section.qtype == "single":
+        return order.index(value)
+    if item.section.qtype == "multiple":
+        return sorted(order.index(v) for v in value)
+    return value
+
+
+def shown_key(item: PaperItem, corrected: dict):
+    """The key (as corrected for the exam, if it was) in the candidate's option order; an essay's reference."""
+    key = corrected.get(item.question_version_id, item.version.answer)
+    if item.section.qtype in ("single", "multiple"):
+        indexes = sorted(item.option_order.index(i) for i in key)
+        return indexes[0] if item.section.qtype == "single" else indexes
+    if item.section.qtype == "essay":
+        return key.get("reference", "")
+    return key
+
+
+def paper(attempt: Attempt) -> list[dict]:
+    """The items of the attempt's paper as the candidate sees them (no key material)."""
+    return [
+        {
+            "position": item.position,
+            "section": item.section.title,
+            "type": item.section.qtype,
+            "points": float(item.points),
+            "stem": item.version.stem,
+            "options": [item.version.options[i] for i in item.option_order],
+            "blanks": count_blanks(to_text(item.version.stem)) if item.section.qtype == "fill" else 0,
+        }
+        for item in attempt.paper.items
+    ]
+
+
+def _answers(attempt: Attempt) -> dict[int, Answer]:
+    return {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
+
+
+def saved_answers(attempt: Attempt) -> dict[str, dict]:
+    """Position -> {"value": as shown, "seq": n, "saved_at": …} of every answer saved so far."""
+    items = {item.position: item for item in attempt.paper.items}
+    return {
+        str(pos): {"value": shown(items[pos], a.value), "seq": a.seq, "saved_at": iso(a.saved_at)}
+        for pos, a in _answers(attempt).items()
+        if a.seq > 0
+    }
+
+
+def attempt_payload(attempt: Attempt, now: datetime) -> dict:
+    """An attempt for its candidate: the paper and saved answers while it runs, the result after."""
+    exam = attempt.exam
+    running = attempt.status == AttemptStatus.IN_PROGRESS
+    payload = {
+        "id": attempt.id,
+        "exam": exam.code,
+        "status": attempt.status,
+        "started_at": iso(attempt.started_at),
+        "deadline_at": iso(attempt.deadline_at),
+        "server_time": iso(now),
+        "seconds_left": int(attempt.time_left(now).total_seconds()) if running else 0,
+        "focus_losses": attempt.focus_losses,
+        "focus_loss_limit": exam.focus_loss_limit,
+        "result": result(attempt, now),
+    }
+    if running:
+        payload["instructions"] = exam.instructions
+        payload["items"] = paper(attempt)
+        payload["answers"] = saved_answers(attempt)
+    return payload
+
+
+def result(attempt: Attempt, now: datetime) -> dict | None:
+    """The score when the release policy allows; keys and explanations only when the review policy does too, and
+    once nobody can still be answering (services.review_visible)."""
+    if not services.result_visible(attempt, now):
+        return None
+    exam = attempt.exam
+    out = {
+        "score": attempt.score,
+        "total": exam.total_points,
+        "passed": attempt.passed,
+        "fully_graded": attempt.fully_graded,
+        "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
+        "corrected_at": iso(attempt.regraded_at),
+    }
+    if exam.review_policy in (ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS) and services.review_visible(
+        attempt, now
+    ):
+        answers, corrected = _answers(attempt), services.corrected_keys(exam)
+        entries = []
+        for item in attempt.paper.items:
+            answer = answers.get(item.position)
+            entry = {
+                "position": item.position,
+                "your_answer": shown(item, answer.value) if answer else None,
+                "points": float(answer.points) if answer and answer.points is not None else None,
+                "correct_answer": shown_key(item, corrected),
+            }
+            if exam.review_policy == ReviewPolicy.EXPLANATIONS:
+                entry["explanation"] = item.version.explanation
+            if answer is not None and answer.comment:
+                entry["comment"] = answer.comment
+            entries.append(entry)
+        out["review"] = entries
+    return out
