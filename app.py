@@ -46,8 +46,11 @@ def create_app(config=None) -> Flask:
     for package in (accounts, question_bank, exam, archive, reports):
         app.register_blueprint(package.bp)
     from exam.api import api_bp
+    from exam.candidate import take_bp
+    from exam.grading_views import grading_bp
 
-    app.register_blueprint(api_bp)
+    for bp in (api_bp, take_bp, grading_bp):
+        app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli
     from demo.cli import demo_cli

@@ -85,3 +85,10 @@ class FixedQuestionsForm(FlaskForm):
     ids = StringField(_l("Question numbers"), validators=[Optional(), Length(max=2000)],
                       description=_l("Separated by commas or spaces."))  # fmt: skip
     picked = SelectMultipleField(coerce=int, validate_choice=False)
+
+
+class KeyForm(FlaskForm):
+    key = StringField(_l("Correct key"), validators=[DataRequired(), Length(max=2000)],
+                      description=_l("As in the import files: B; ACD; 正确 or 错误; blanks separated by ; and "
+                                     "accepted answers by |."))  # fmt: skip
+    reason = StringField(_l("Why"), validators=[DataRequired(), Length(max=500)])

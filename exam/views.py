@@ -20,8 +20,8 @@ from core.extensions import db
 from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import permission_required
-from exam import bp, definition, files, services
-from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, RuleForm, SectionForm
+from exam import bp, definition, files, grading, review, services
+from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, KeyForm, RuleForm, SectionForm
 from exam.models import Answer, Attempt, Exam, ExamSection, FixedItem, Paper, SectionRule
 from question_bank.models import Bank, Category, QuestionStatus
 from question_bank.queries import banks_query, questions_query
@@ -530,23 +530,69 @@ def attempt(code: str, attempt_id: int):
     if attempt is None or attempt.exam_id != exam.id:
         abort(404)
     answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
+    corrected = services.corrected_keys(exam)
+    rows = [
+        {
+            "item": item, "answer": answers.get(item.position),
+            "options": [item.version.options[i] for i in item.option_order],  # in the order this candidate saw
+            "given": review.shown(item, answers[item.position].value) if item.position in answers else None,
+            "key": review.shown_key(item, corrected), "corrected": item.question_version_id in corrected,
+        }
+        for item in attempt.paper.items
+    ]  # fmt: skip
     return render_template(
-        "exam/attempt.html", exam=exam, attempt=attempt, items=attempt.paper.items, answers=answers,
-        events=services.attempt_events(attempt), now=now_utc(), grace=services.grace(),
+        "exam/attempt.html", exam=exam, attempt=attempt, rows=rows, events=services.attempt_events(attempt),
+        now=now_utc(), grace=services.grace(),
     )  # fmt: skip
+
+
+@bp.route("/<code>/keys")
+@permission_required("exam.manage")
+def keys(code: str):
+    """The objective questions in the exam's papers, each with the key in force (corrected or not)."""
+    exam = _exam(code)
+    corrected = services.corrected_keys(exam)
+    rows = [
+        (version, qtype, papers, grading.key_text(version, qtype, corrected), version.id in corrected)
+        for version, qtype, papers in grading.used_versions(exam)
+    ]
+    return render_template("exam/keys.html", exam=exam, rows=rows)
+
+
+@bp.route("/<code>/keys/<int:version_id>", methods=["GET", "POST"])
+@permission_required("exam.manage")
+def key(code: str, version_id: int):
+    """Correct one question's key for this exam: every ended attempt is regraded, old and new scores audited."""
+    exam = _exam(code)
+    found = next(((v, t) for v, t, _n in grading.used_versions(exam) if v.id == version_id), None)
+    if found is None:
+        abort(404)
+    version, qtype = found
+    in_force = grading.key_text(version, qtype, services.corrected_keys(exam))
+    form = KeyForm(data={"key": in_force} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            changed = grading.correct_key(current_user, exam, version, form.key.data, form.reason.data, now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            form.key.errors = [exc.message]
+        else:
+            flash(_("Key corrected; %(n)d scores changed.", n=len(changed)), "success")
+            return redirect(url_for("exam.keys", code=exam.code))
+    return render_template("exam/key.html", exam=exam, version=version, qtype=qtype, form=form)
 
 
 @bp.app_template_filter("answer_text")
 def answer_text(value, qtype: str) -> str:
-    """A stored answer (option indexes as in the question version) as a person reads it."""
-    if value is None:
+    """An answer or key as the candidate's paper shows it (option letters in their order), as a person reads it."""
+    if value is None or value == [] or value == "":
         return "—"
     if qtype == "single":
         return LETTERS[value]
     if qtype == "multiple":
-        return "".join(LETTERS[i] for i in value) or "—"
+        return "".join(LETTERS[i] for i in value)
     if qtype == "truefalse":
         return _("True") if value else _("False")
     if qtype == "fill":
-        return " | ".join(value)
+        return " | ".join(v if isinstance(v, str) else " / ".join(v) for v in value)
     return value

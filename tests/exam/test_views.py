@@ -43,6 +43,8 @@ ROUTES = {
     "exam.export": ("GET", "/exams/{code}/export"),
     "exam.attempts": ("GET", "/exams/{code}/attempts"),
     "exam.attempt": ("GET", "/exams/{code}/attempts/{attempt}"),
+    "exam.keys": ("GET", "/exams/{code}/keys"),
+    "exam.key": ("GET", "/exams/{code}/keys/{version}"),
 }
 
 
@@ -68,7 +70,8 @@ def _matrix_exams(db):
     db.session.commit()
     return {"code": exam.code, "section": exam.sections[0].id, "rule": exam.sections[0].rules[0].id,
             "attempt": attempt.id, "fixed": fixed.code, "fixed_section": fixed.sections[0].id,
-            "item": fixed.sections[0].fixed_items[0].id}  # fmt: skip
+            "item": fixed.sections[0].fixed_items[0].id,
+            "version": attempt.paper.items[0].question_version_id}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,0 +1,89 @@
+"""Grading pages: exams with written answers to grade, the progress of one exam, and one answer at a time (blind:
+the grader sees the answer, the question, the reference answer and its scoring points, never the candidate)."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import FloatField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from core.errors import DomainError
+from core.extensions import db
+from core.models import now_utc
+from core.policy import permission_required
+from exam import grading
+from exam.models import Answer, Attempt, Exam, ExamStatus
+
+grading_bp = Blueprint("grading", __name__, url_prefix="/grading")
+
+
+class GradeForm(FlaskForm):
+    points = FloatField(validators=[InputRequired()])
+    comment = TextAreaField(validators=[Optional(), Length(max=2000)])
+
+
+def _exam(code: str) -> Exam:
+    exam = db.session.scalar(select(Exam).where(Exam.code == code))
+    if exam is None or exam.status == ExamStatus.DRAFT:
+        abort(404)
+    return exam
+
+
+@grading_bp.route("/")
+@permission_required("exam.grade")
+def exams():
+    rows = []
+    for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
+        progress = grading.progress(exam)
+        if progress.total:
+            rows.append((exam, progress))
+    return render_template("exam/grading_list.html", rows=rows)
+
+
+@grading_bp.route("/<code>/")
+@permission_required("exam.grade")
+def exam(code: str):
+    exam = _exam(code)
+    return render_template(
+        "exam/grading_exam.html", exam=exam, progress=grading.progress(exam),
+        questions=grading.progress_by_question(exam), first=grading.next_to_grade(exam),
+    )  # fmt: skip
+
+
+@grading_bp.route("/<code>/answers/<int:answer_id>", methods=["GET", "POST"])
+@permission_required("exam.grade")
+def answer(code: str, answer_id: int):
+    """Grade one written answer, then go on to the next: of the same question (by=item, the default) or of the
+    same candidate (by=candidate)."""
+    exam = _exam(code)
+    row = db.session.get(Answer, answer_id)
+    attempt = db.session.get(Attempt, row.attempt_id) if row else None
+    if row is None or attempt.exam_id != exam.id:
+        abort(404)
+    item = grading.answer_item(row)
+    if item.section.qtype not in grading.MANUAL_TYPES:
+        abort(404)
+    by = "candidate" if request.args.get("by") == "candidate" else "item"
+    form = GradeForm(data={"points": row.points, "comment": row.comment} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            grading.grade_answer(current_user, row, form.points.data, form.comment.data or "", now_utc())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for("grading.answer", code=exam.code, answer_id=row.id, by=by))
+        flash(_("Saved."), "success")
+        nxt = grading.next_to_grade(
+            exam, version_id=item.question_version_id if by == "item" else None,
+            attempt_id=attempt.id if by == "candidate" else None,
+        )  # fmt: skip
+        if nxt is None:
+            flash(_("Every written answer of this exam is graded."), "success")
+            return redirect(url_for("grading.exam", code=exam.code))
+        return redirect(url_for("grading.answer", code=exam.code, answer_id=nxt.id, by=by))
+    return render_template(
+        "exam/grading_answer.html", exam=exam, answer=row, item=item, form=form, by=by,
+        progress=grading.progress(exam), sheet=grading.blind_number(attempt),
+    )  # fmt: skip

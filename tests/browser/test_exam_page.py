@@ -1,0 +1,245 @@
+"""The exam page in a real Chromium: every question type answered and restored after a reload, the offline queue,
+the server's clock whatever the browser's says, submission at the deadline, a refused save shown plainly, the
+focus-loss limit, a take-over by another page, and the manual submit's confirmation."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.extensions import db
+from core.models import now_utc
+from exam import services
+from exam.models import Answer, Attempt, AttemptEvent, Exam
+from tests.exam.test_take import open_exam
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ALL_TYPES = ("single", "multiple", "truefalse", "fill", "essay")
+#: The browser's clock moved by SHIFT milliseconds (Date.now() and new Date() alike).
+SHIFTED_CLOCK = """(() => {
+  const Real = Date;
+  class Shifted extends Real {
+    constructor(...a) { if (a.length) { super(...a); } else { super(Real.now() + SHIFT); } }
+    static now() { return Real.now() + SHIFT; }
+  }
+  window.Date = Shifted;
+})();"""
+
+
+def login(page, base, username):
+    page.goto(f"{base}/login")
+    page.get_by_label("工号").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/")
+
+
+def open_paper(page, base, user, code="T1"):
+    """Log in, go through the start page, and land on the exam page; returns the attempt."""
+    login(page, base, user.username)
+    page.goto(f"{base}/my/exams/{code}/")
+    page.get_by_label("我已阅读考试须知和考试规则。").check()
+    page.get_by_role("button", name="开始答题").click()
+    page.wait_for_url("**/my/attempts/*")
+    page.wait_for_function("() => document.getElementById('time-left').textContent !== '--:--'")
+    db.session.expire_all()
+    return db.session.scalar(select(Attempt).where(Attempt.user_id == user.id))
+
+
+def block(page, attempt, qtype):
+    item = next(i for i in attempt.paper.items if i.section.qtype == qtype)
+    return item, page.locator(f"#q-{item.position}")
+
+
+def saved(page):
+    page.wait_for_function("() => document.getElementById('save-state').dataset.state === 'saved'", timeout=10_000)
+
+
+def stored(attempt_id):
+    db.session.expire_all()
+    return {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt_id))}
+
+
+def test_every_type_is_saved_and_restored_after_a_reload(app, live_server, page):
+    exam, user = open_exam(db, qtypes=ALL_TYPES)
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    q.locator("input[type=radio]").nth(1).check()
+    multiple, q = block(page, attempt, "multiple")
+    q.locator("input[type=checkbox]:not(.flag)").nth(0).check()
+    q.locator("input[type=checkbox]:not(.flag)").nth(2).check()
+    truefalse, q = block(page, attempt, "truefalse")
+    q.get_by_label("错误").check()
+    fill, q = block(page, attempt, "fill")
+    q.get_by_label("第1空").fill("全国代表大会")
+    q.get_by_label("第2空").fill("中央委员会")
+    essay, q = block(page, attempt, "essay")
+    q.locator("textarea").fill("请示应当一文一事。")
+    q.locator(".flag").check()
+    saved(page)
+    assert page.locator(f'.q-state[data-pos="{essay.position}"]').inner_text() == "已保存"
+    assert "answered" in page.locator(f'.nav-item[data-pos="{single.position}"]').get_attribute("class")
+    assert "flagged" in page.locator(f'.nav-item[data-pos="{essay.position}"]').get_attribute("class")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "exam-page.png"))
+
+    on_server = stored(attempt.id)
+    assert on_server[single.position].value == single.option_order[1]
+    assert on_server[multiple.position].value == sorted([multiple.option_order[0], multiple.option_order[2]])
+    assert on_server[truefalse.position].value is False
+    assert on_server[fill.position].value == ["全国代表大会", "中央委员会"]
+    assert on_server[essay.position].value == "请示应当一文一事。"
+
+    page.reload()
+    page.wait_for_function("() => document.getElementById('time-left').textContent !== '--:--'")
+    assert block(page, attempt, "single")[1].locator("input[type=radio]").nth(1).is_checked()
+    boxes = block(page, attempt, "multiple")[1].locator("input[type=checkbox]:not(.flag)")
+    assert [boxes.nth(i).is_checked() for i in range(boxes.count())] == [True, False, True, False]
+    assert block(page, attempt, "truefalse")[1].get_by_label("错误").is_checked()
+    assert block(page, attempt, "fill")[1].get_by_label("第2空").input_value() == "中央委员会"
+    assert block(page, attempt, "essay")[1].locator("textarea").input_value() == "请示应当一文一事。"
+    assert block(page, attempt, "essay")[1].locator(".flag").is_checked()
+    # A reload in the same tab is the same page: it took nothing over.
+    assert db.session.scalar(select(AttemptEvent).where(AttemptEvent.kind == "takeover")) is None
+
+
+def test_answers_wait_offline_and_go_out_on_reconnect(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "essay"))
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    page.context.set_offline(True)
+    q.locator("input[type=radio]").nth(2).check()
+    page.wait_for_function("() => document.getElementById('save-state').dataset.state === 'offline'")
+    assert page.locator("#save-state").inner_text() == "网络断开，答案已暂存本机"
+    essay, q = block(page, attempt, "essay")
+    q.locator("textarea").fill("断网时写下的答案")
+    page.wait_for_timeout(1200)
+    queued = page.evaluate(f"JSON.parse(localStorage.getItem('qe-{attempt.id}-queue'))")
+    assert sorted(int(e["pos"]) for e in queued) == sorted([single.position, essay.position])
+    assert stored(attempt.id) == {}  # nothing reached the server
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "exam-offline.png"))
+    page.context.set_offline(False)
+    saved(page)
+    on_server = stored(attempt.id)
+    assert on_server[single.position].value == single.option_order[2]
+    assert on_server[essay.position].value == "断网时写下的答案"
+    assert page.evaluate(f"localStorage.getItem('qe-{attempt.id}-queue')") == "[]"
+
+
+@pytest.mark.parametrize("minutes", [10, -10])
+def test_the_countdown_follows_the_server_whatever_the_browser_clock(app, live_server, browser, minutes):
+    exam, user = open_exam(db, qtypes=("single",))
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    context.add_init_script(SHIFTED_CLOCK.replace("SHIFT", str(minutes * 60000)))
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    attempt = open_paper(page, live_server, user)
+    assert page.evaluate("Date.now()") - now_utc().timestamp() * 1000 == pytest.approx(minutes * 60000, abs=5000)
+    shown = page.locator("#time-left").inner_text()
+    hours, mins, secs = ([0] + [int(x) for x in shown.split(":")])[-3:]
+    left = hours * 3600 + mins * 60 + secs
+    true_left = (attempt.deadline_at - now_utc()).total_seconds()
+    assert abs(left - true_left) < 10, (shown, true_left)
+    context.close()
+
+
+def test_the_paper_submits_itself_at_the_deadline_with_its_answers(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    q.locator("input[type=radio]").nth(0).check()
+    saved(page)
+    # The time is nearly over (as if the hour had passed): the page shows it after a reload and ends by itself.
+    db.session.get(Attempt, attempt.id).deadline_at = now_utc() + timedelta(seconds=6)
+    db.session.commit()
+    page.reload()
+    truefalse, q = block(page, attempt, "truefalse")
+    q.get_by_label("正确").check()
+    page.wait_for_url("**/result", timeout=20_000)
+    assert "您已于" in page.content() or "考试时间已到" in page.content()
+    db.session.expire_all()
+    ended = db.session.get(Attempt, attempt.id)
+    assert ended.status in ("submitted", "expired")
+    on_server = stored(attempt.id)
+    assert on_server[single.position].value == single.option_order[0] and on_server[truefalse.position].value is True
+
+
+def test_a_refused_save_is_shown_plainly(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    attempt = open_paper(page, live_server, user)
+    # The server's deadline passed while the page believed otherwise (its next sync would say so).
+    db.session.get(Attempt, attempt.id).deadline_at = now_utc() - timedelta(minutes=2)
+    db.session.commit()
+    single, q = block(page, attempt, "single")
+    q.locator("input[type=radio]").nth(0).check()
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert "考试时间已到，此答案未能保存" in page.locator("#banner").inner_text()
+    assert page.locator(f'.q-state[data-pos="{single.position}"]').inner_text() == "考试时间已到，此答案未能保存。"
+    page.wait_for_url("**/result", timeout=15_000)
+    assert stored(attempt.id).get(single.position) is None or stored(attempt.id)[single.position].seq == 0
+
+
+def test_the_focus_loss_limit_submits(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single",))
+    db.session.get(Exam, exam.id).focus_loss_limit = 2
+    db.session.commit()
+    attempt = open_paper(page, live_server, user)
+    page.evaluate("window.dispatchEvent(new Event('blur'))")
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert "1次" in page.locator("#banner").inner_text() and "达到2次将自动交卷" in page.locator("#banner").inner_text()
+    page.wait_for_timeout(1700)  # one switch fires blur and visibilitychange: reports closer together count once
+    page.evaluate("window.dispatchEvent(new Event('blur'))")
+    page.wait_for_url("**/result")
+    db.session.expire_all()
+    ended = db.session.get(Attempt, attempt.id)
+    assert ended.status == "submitted" and ended.focus_losses == 2
+    kinds = [e.kind for e in services.attempt_events(ended)]
+    assert kinds == ["focus_loss", "focus_loss", "auto_submit"]
+
+
+def test_another_page_takes_over_and_the_old_one_says_so(app, live_server, browser, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    attempt = open_paper(page, live_server, user)
+    other = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN")  # the candidate's phone
+    phone = other.new_page()
+    phone.set_default_timeout(10_000)
+    login(phone, live_server, user.username)
+    phone.goto(f"{live_server}/my/attempts/{attempt.id}")
+    phone.wait_for_function("() => document.getElementById('time-left').textContent !== '--:--'")
+    phone.wait_for_timeout(500)
+    single, q = block(page, attempt, "single")
+    q.locator("input[type=radio]").nth(0).check()
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert "另一页面打开" in page.locator("#banner").inner_text()
+    assert page.locator(f"#q-{single.position} input[type=radio]").first.is_disabled()
+    truefalse, pq = block(phone, attempt, "truefalse")
+    pq.get_by_label("正确").check()
+    saved(phone)
+    assert stored(attempt.id)[truefalse.position].value is True
+    assert [e.kind for e in services.attempt_events(db.session.get(Attempt, attempt.id))] == ["takeover"]
+    other.close()
+
+
+def test_manual_submit_lists_unanswered_and_flagged(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse", "essay"))
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    q.locator("input[type=radio]").nth(0).check()
+    q.locator(".flag").check()
+    saved(page)
+    page.get_by_role("button", name="交卷").first.click()
+    dialog = page.get_by_role("dialog")
+    unanswered = sorted(i.position for i in attempt.paper.items if i.position != single.position)
+    assert dialog.locator("#confirm-unanswered").inner_text() == "、".join(str(p) for p in unanswered)
+    assert dialog.locator("#confirm-flagged").inner_text() == str(single.position)
+    dialog.get_by_role("button", name="返回试卷").click()
+    assert dialog.is_hidden()
+    page.get_by_role("button", name="交卷").first.click()
+    dialog.get_by_role("button", name="交卷").click()
+    page.wait_for_url("**/result")
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt.id).status == "submitted"
