@@ -78,7 +78,7 @@ CLAIM_REQUEST = {
     "type": "object",
     "required": ["client"],
     "properties": {"client": {"type": "string", "description": (
-        "the page's own id (8-64 letters, digits, - or _), kept for its tab; send it as X-Exam-Client on writes")}},
+        "the page's own id (8-32 letters, digits, - or _), kept for its tab; send it as X-Exam-Client on writes")}},
 }  # fmt: skip
 CLAIM_RESPONSE = {"type": "object", "properties": {"took_over": {"type": "boolean"}}}
 SAVE_RESPONSE = {

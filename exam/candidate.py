@@ -89,6 +89,7 @@ def attempt(attempt_id: int):
         "answers": review.saved_answers(attempt),
         "focusLosses": attempt.focus_losses,
         "focusLossLimit": attempt.exam.focus_loss_limit,
+        "graceSeconds": services.grace().total_seconds(),
         "api": url_for("exam_api.attempt", attempt_id=attempt.id),
         "result": url_for("take.result", attempt_id=attempt.id),
     }

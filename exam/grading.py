@@ -16,8 +16,18 @@ from sqlalchemy import Select, and_, case, func, select
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from exam import services
-from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamSection, ExamStatus, KeyCorrection, PaperItem
+from exam import definition, services
+from exam.models import (
+    Answer,
+    Attempt,
+    AttemptStatus,
+    Exam,
+    ExamSection,
+    ExamStatus,
+    KeyCorrection,
+    PaperItem,
+    Phase,
+)
 from question_bank.models import QuestionVersion
 from question_bank.richtext import to_text
 from question_bank.types import QUESTION_TYPES, BadKey, count_blanks
@@ -102,13 +112,29 @@ def answer_item(answer: Answer) -> PaperItem:
     )
 
 
+def grading_refusal(grader, exam: Exam, now: datetime) -> str | None:
+    """Why `grader` may not grade this exam now, if they may not: a grader who sits the exam themselves would see
+    reference answers and other candidates' essays while they may still be answering."""
+    if exam.phase(now) in (Phase.PUBLISHED, Phase.OPEN):
+        sitting = db.session.scalar(
+            select(Attempt.id).where(Attempt.exam_id == exam.id, Attempt.user_id == grader.id).limit(1)
+        )
+        if sitting is not None or services.is_eligible(exam, grader):
+            return _("You sit this exam yourself: you can grade it once it has closed.")
+    return None
+
+
 def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) -> Attempt:
     """Give a written answer its points (0 to the item's maximum) and a comment. The attempt's total becomes final
-    once every item has points; a change of points already given is audited with the old and new values."""
-    attempt = db.session.get(Attempt, answer.attempt_id)
+    once every item has points; a change of points already given is audited with the old and new values. The
+    attempt is locked meanwhile: two graders finishing one sheet at once both count."""
+    attempt = services.lock_attempt(db.session.get(Attempt, answer.attempt_id))
     item = answer_item(answer)
     if item.section.qtype not in MANUAL_TYPES or attempt.status == AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This answer is not one to grade by hand."), code="not_manual")
+    refusal = grading_refusal(grader, attempt.exam, now)
+    if refusal or attempt.user_id == getattr(grader, "id", None):
+        raise DomainError(refusal or _("Nobody grades their own answers."), code="not_yours", status=403)
     if attempt.exam.status == ExamStatus.RELEASED:
         raise DomainError(_("The results are released: the points can no longer change."), code="locked")
     if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points <= float(item.points):
@@ -155,6 +181,7 @@ def key_text(version: QuestionVersion, qtype: str, corrected: dict) -> str:
 def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: str, now: datetime):
     """Correct a question's key for this exam and regrade every ended attempt; returns regrade's changes. The
     question version itself never changes (a new version in the bank is the author's business)."""
+    exam = definition.lock(exam)  # one correction at a time per exam
     qtype = db.session.scalar(
         select(ExamSection.qtype)
         .join(PaperItem, PaperItem.section_id == ExamSection.id)

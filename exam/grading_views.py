@@ -14,7 +14,7 @@ from core.extensions import db
 from core.models import now_utc
 from core.policy import permission_required
 from exam import grading
-from exam.models import Answer, Attempt, Exam, ExamStatus
+from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamStatus
 
 grading_bp = Blueprint("grading", __name__, url_prefix="/grading")
 
@@ -42,10 +42,17 @@ def exams():
     return render_template("exam/grading_list.html", rows=rows)
 
 
+def _may_grade(exam: Exam) -> None:
+    refusal = grading.grading_refusal(current_user, exam, now_utc())
+    if refusal:
+        raise DomainError(refusal, code="not_yours", status=403)
+
+
 @grading_bp.route("/<code>/")
 @permission_required("exam.grade")
 def exam(code: str):
     exam = _exam(code)
+    _may_grade(exam)
     return render_template(
         "exam/grading_exam.html", exam=exam, progress=grading.progress(exam),
         questions=grading.progress_by_question(exam), first=grading.next_to_grade(exam),
@@ -58,9 +65,10 @@ def answer(code: str, answer_id: int):
     """Grade one written answer, then go on to the next: of the same question (by=item, the default) or of the
     same candidate (by=candidate)."""
     exam = _exam(code)
+    _may_grade(exam)
     row = db.session.get(Answer, answer_id)
     attempt = db.session.get(Attempt, row.attempt_id) if row else None
-    if row is None or attempt.exam_id != exam.id:
+    if row is None or attempt.exam_id != exam.id or attempt.status == AttemptStatus.IN_PROGRESS:
         abort(404)
     item = grading.answer_item(row)
     if item.section.qtype not in grading.MANUAL_TYPES:

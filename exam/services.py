@@ -519,14 +519,14 @@ def _in_progress(exam: Exam, user: User) -> Attempt | None:
     )
 
 
-def _locked(attempt: Attempt) -> Attempt:
+def lock_attempt(attempt: Attempt) -> Attempt:
     """The attempt row again, locked until the transaction ends (PostgreSQL; SQLite serialises writers)."""
     return db.session.scalar(
         select(Attempt).where(Attempt.id == attempt.id).with_for_update().execution_options(populate_existing=True)
     )
 
 
-CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")  # as Attempt.client_id holds
 
 
 def claim(attempt: Attempt, client: str, now: datetime) -> bool:
@@ -535,7 +535,7 @@ def claim(attempt: Attempt, client: str, now: datetime) -> bool:
     is logged. Returns whether another page was taken over; a reload of the same page takes nothing over."""
     if not isinstance(client, str) or not CLIENT_ID.fullmatch(client):
         raise DomainError(_("The exam page sent no valid page id."), code="bad_client")
-    attempt = _locked(attempt)
+    attempt = lock_attempt(attempt)
     if attempt.status != AttemptStatus.IN_PROGRESS or attempt.client_id == client:
         return False
     took_over = attempt.client_id is not None
@@ -556,7 +556,7 @@ def save_answer(attempt: Attempt, position: int, value, seq: int, now: datetime,
     """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
     one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace), and
     from a page another one has taken over."""
-    attempt = _locked(attempt)
+    attempt = lock_attempt(attempt)
     _check_client(attempt, client)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This attempt has ended; the answer was not saved."), code="attempt_ended", status=409)
@@ -637,7 +637,7 @@ def to_original(item: PaperItem, value):
 
 def submit(attempt: Attempt, now: datetime, client: str | None = None) -> Attempt:
     """End an attempt by the candidate's choice. Harmless twice; past the deadline it is finalized as expired."""
-    attempt = _locked(attempt)
+    attempt = lock_attempt(attempt)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return attempt
     if now > attempt.deadline_at + grace():
@@ -663,7 +663,7 @@ def finalize_overdue(now: datetime, exam: Exam | None = None) -> int:
         stmt = stmt.where(Attempt.exam_id == exam.id)
     overdue = list(db.session.scalars(stmt))
     for attempt in overdue:
-        finalize(_locked(attempt), now)
+        finalize(lock_attempt(attempt), now)
     db.session.flush()
     return len(overdue)
 
@@ -714,6 +714,7 @@ def regrade(actor, exam: Exam, now: datetime) -> list[tuple[Attempt, float | Non
     changed = []
     ended = select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)
     for attempt in db.session.scalars(ended.order_by(Attempt.id)).all():
+        attempt = lock_attempt(attempt)  # a grader may be giving points to this very attempt
         old = attempt.score
         grade(attempt, now)
         if old != attempt.score:
@@ -747,7 +748,7 @@ def record_event(
     attempt is submitted by the server, with the answers saved so far. Signals after the end are ignored."""
     if kind not in (EventKind.FOCUS_LOSS, EventKind.PASTE):
         raise DomainError(_("Unknown kind of event."), code="bad_event")
-    attempt = _locked(attempt)
+    attempt = lock_attempt(attempt)
     _check_client(attempt, client)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return attempt

@@ -11,6 +11,8 @@
 
   var state = JSON.parse(stateNode.textContent);
   var M = state.messages;
+  var offset = Date.parse(state.serverTime) - Date.now(); // add to the browser's clock to get the server's
+  var GRACE = state.graceSeconds * 1000; // saves are still taken this long after the deadline
   var api = state.api; // /api/v1/attempts/<id>
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var paper = document.getElementById("paper");
@@ -40,7 +42,9 @@
   }
 
   function pageId() {
-    // One id per tab, kept across reloads of that tab (sessionStorage), so a reload takes nothing over.
+    // One id per tab, kept across reloads of that tab (sessionStorage), so a reload takes nothing over. A tab
+    // duplicated from this one inherits its sessionStorage: a heartbeat in localStorage tells it that the id is
+    // in use by a live page, and it takes an id of its own (and with it the attempt).
     var name = KEY + "page";
     var id = null;
     try {
@@ -48,7 +52,8 @@
     } catch (e) {
       id = null;
     }
-    if (!id) {
+    var beat = id ? load("beat-" + id, 0) : 0;
+    if (!id || (beat && Date.now() - beat < 5000)) {
       var bytes = new Uint8Array(16);
       window.crypto.getRandomValues(bytes);
       id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
@@ -58,6 +63,15 @@
         /* no sessionStorage: a reload then counts as another page */
       }
     }
+    store("beat-" + id, Date.now());
+    setInterval(function () { store("beat-" + id, Date.now()); }, 2000);
+    window.addEventListener("pagehide", function () {
+      try {
+        window.localStorage.removeItem(KEY + "beat-" + id);
+      } catch (e) {
+        /* nothing to clean */
+      }
+    });
     return id;
   }
 
@@ -152,41 +166,56 @@
 
   // ------------------------------------------------------------ saving: a queue sent in order, kept in localStorage
 
-  var queue = load("queue", []); // [{pos, value, seq}], oldest first; what the server has not acknowledged yet
+  // [{pos, value, seq, at}], oldest first: what the server has not acknowledged yet (`at`: the server's time of
+  // the edit, to tell, after a take-over, which of two devices answered last).
+  var queue = load("queue", []);
   var seq = load("seq", 0);
   var online = true;
-  var sending = false;
-  var halted = false; // taken over by another page: nothing more is sent from this one
+  var inFlight = null; // the entry being sent (one at a time, in order)
+  var halted = false; // taken over by another page, or refused for good: nothing more is sent from this one
   var leaving = false; // the attempt has ended: on the way to the result
   var submitting = false;
   var claimed = false; // writes wait until this page holds the attempt (see claim below)
+  var authLost = false; // the login or its CSRF token expired: waiting for a new one (see refreshToken)
   var timers = {}; // position -> the debounce timer of an edit still being typed
 
-  Object.keys(state.answers).forEach(function (pos) {
-    var saved = state.answers[pos];
-    seq = Math.max(seq, saved.seq);
-    if (blocks[pos]) {
-      writeValue(blocks[pos], saved.value);
-      setStatus(pos, "saved");
-    }
-  });
-  queue = queue.filter(function (entry) {
-    // What the server already has (an equal or newer save) is not sent again; the rest goes back in the form.
-    var saved = state.answers[entry.pos];
-    return blocks[entry.pos] && !(saved && saved.seq >= entry.seq);
-  });
-  queue.forEach(function (entry) {
-    seq = Math.max(seq, entry.seq);
-    writeValue(blocks[entry.pos], entry.value);
-    setStatus(entry.pos, "queued");
-  });
-  store("queue", queue);
+  function showServer(answers) {
+    Object.keys(answers).forEach(function (pos) {
+      seq = Math.max(seq, answers[pos].seq);
+      if (blocks[pos] && !timers[pos] && !queue.some(function (e) { return e.pos === pos; })) {
+        writeValue(blocks[pos], answers[pos].value);
+        setStatus(pos, "saved");
+      }
+    });
+    store("seq", seq);
+  }
+
+  function reconcile(answers) {
+    // Keep a queued edit unless the server holds a later save of the question (from another device, say).
+    queue = queue.filter(function (entry) {
+      var saved = answers[entry.pos];
+      return blocks[entry.pos] && !(saved && Date.parse(saved.saved_at) >= (entry.at || 0));
+    });
+    store("queue", queue);
+    showServer(answers);
+    queue.forEach(function (entry) {
+      seq = Math.max(seq, entry.seq);
+      writeValue(blocks[entry.pos], entry.value);
+      setStatus(entry.pos, "queued");
+    });
+  }
+
+  reconcile(state.answers);
   Object.keys(blocks).forEach(updateNav);
 
   function nextSeq() {
     seq += 1;
     store("seq", seq);
     return seq;
+  }
+
+  function serverNow() {
+    return Date.now() + offset;
   }
 
   function updateOverall() {
@@ -198,12 +227,18 @@
     node.textContent = M[name];
   }
 
+  function forget(entry) {
+    queue = queue.filter(function (e) { return e !== entry; });
+    store("queue", queue);
+  }
+
   function enqueue(pos) {
     clearTimeout(timers[pos]);
     delete timers[pos];
     if (halted || leaving) return;
-    var entry = { pos: pos, value: readValue(blocks[pos]), seq: nextSeq() };
-    queue = queue.filter(function (e) { return e.pos !== pos; }); // the newest answer of a question is enough
+    var entry = { pos: pos, value: readValue(blocks[pos]), seq: nextSeq(), at: serverNow() };
+    // The newest answer of a question is enough, but the one on its way stays: its reply must find it.
+    queue = queue.filter(function (e) { return e === inFlight || e.pos !== pos; });
     queue.push(entry);
     store("queue", queue);
     setStatus(pos, online ? "saving" : "queued");
@@ -228,7 +263,13 @@
   }
 
   function retryable(result) {
-    return result.response.status >= 500 || result.response.status === 429;
+    // A server error, a rate limit, or a success that is not our API's answer (a proxy's or a portal's page).
+    return result.response.status >= 500 || result.response.status === 429 || (result.response.ok && !result.data);
+  }
+
+  function needsLogin(result) {
+    var code = errorCode(result);
+    return code === "csrf" || code === "401" || code === "password_change_required";
   }
 
   var retryTimer = null;
@@ -240,24 +281,59 @@
     if (!retryTimer) retryTimer = setTimeout(function () { retryTimer = null; pump(); }, 4000);
   }
 
+  function refreshToken() {
+    // After a new login (in another tab) this page's CSRF token is stale: read the new one from the page itself.
+    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" }).then(function (response) {
+      return response.text().then(function (html) {
+        var match = html.match(/name="csrf-token" content="([^"]+)"/);
+        if (response.ok && !response.redirected && match) {
+          csrf = match[1];
+          authLost = false;
+          document.getElementById("banner").hidden = true;
+          pump();
+        } else {
+          setTimeout(refreshToken, 10000);
+        }
+      });
+    }, function () { setTimeout(refreshToken, 10000); });
+  }
+
+  function loginExpired() {
+    if (authLost) return;
+    authLost = true;
+    online = false;
+    updateOverall();
+    showBanner(M.relogin); // the answers stay queued on this computer
+    refreshToken();
+  }
+
   function pump() {
     if (!claimed) {
       claim();
       return;
     }
-    if (sending || halted || leaving || !queue.length) {
+    if (inFlight || halted || leaving || authLost || !queue.length) {
       updateOverall();
       return;
     }
-    sending = true;
     var entry = queue[0];
+    inFlight = entry;
     request("PUT", api + "/answers/" + entry.pos, { value: entry.value, seq: entry.seq }).then(function (result) {
-      sending = false;
-      if (result.response.ok) {
+      inFlight = null;
+      if (result.response.ok && result.data && typeof result.data.seq === "number") {
         online = true;
-        queue.shift();
-        store("queue", queue);
-        if (!queue.some(function (e) { return e.pos === entry.pos; })) setStatus(entry.pos, "saved");
+        forget(entry);
+        if (!result.data.accepted) {
+          // The server holds a save of this question with a higher number (this page's counter was behind):
+          // what this page shows goes again, numbered above it, unless a newer edit is already queued.
+          seq = Math.max(seq, result.data.seq);
+          if (!queue.some(function (e) { return e.pos === entry.pos; })) {
+            queue.push({ pos: entry.pos, value: entry.value, seq: nextSeq(), at: entry.at });
+            store("queue", queue);
+          }
+        } else if (!queue.some(function (e) { return e.pos === entry.pos; })) {
+          setStatus(entry.pos, "saved");
+        }
         pump();
         return;
       }
@@ -265,16 +341,14 @@
         goOffline();
         return;
       }
-      var code = errorCode(result);
-      if (code === "taken_over") return takenOver();
-      if (code === "csrf" || code === "401" || code === "password_change_required") {
-        showBanner(M.relogin); // the answers stay queued on this computer
-        goOffline();
+      if (needsLogin(result)) {
+        loginExpired();
         return;
       }
+      var code = errorCode(result);
+      if (code === "taken_over") return takenOver();
       // Refused for good (after the deadline, or an answer that does not fit): said plainly, never dropped silently.
-      queue.shift();
-      store("queue", queue);
+      forget(entry);
       var message = code === "deadline_passed" ? M.deadline : result.data && result.data.error ? result.data.error.message : M.error;
       setStatus(entry.pos, "error", message);
       showBanner(message);
@@ -285,32 +359,43 @@
       }
       pump();
     }, function () {
-      sending = false;
+      inFlight = null;
       goOffline();
     });
   }
 
   paper.addEventListener("submit", function (event) { event.preventDefault(); });
-  function onEdit(event) {
-    var block = event.target.closest ? event.target.closest(".question-block") : null;
+
+  function blockOf(target) {
+    return target.closest ? target.closest(".question-block") : null;
+  }
+
+  function typed(target) {
+    return target.tagName === "TEXTAREA" || target.type === "text";
+  }
+
+  // Text is saved a moment after typing stops (and at once when the field is left); a click on an option at once.
+  paper.addEventListener("input", function (event) {
+    var block = blockOf(event.target);
+    if (!block || !typed(event.target)) return;
+    var pos = block.getAttribute("data-pos");
+    clearTimeout(timers[pos]);
+    timers[pos] = setTimeout(function () { enqueue(pos); }, 700);
+    setStatus(pos, "saving");
+  });
+  paper.addEventListener("change", function (event) {
+    var block = blockOf(event.target);
     if (!block || event.target.classList.contains("flag")) return;
     var pos = block.getAttribute("data-pos");
-    var typing = event.target.tagName === "TEXTAREA" || event.target.type === "text";
-    clearTimeout(timers[pos]);
-    delete timers[pos];
-    updateNav(pos);
-    if (typing) {
-      setStatus(pos, "saving");
-      timers[pos] = setTimeout(function () { enqueue(pos); }, 700);
+    if (typed(event.target)) {
+      if (timers[pos]) enqueue(pos); // left the field before the pause: save now, once
     } else {
       enqueue(pos);
     }
-  }
-  paper.addEventListener("input", onEdit);
-  paper.addEventListener("change", onEdit);
+  });
   window.addEventListener("online", function () { online = true; pump(); });
   window.addEventListener("offline", goOffline);
-  setInterval(function () { if (queue.length && !sending) pump(); }, 5000);
+  setInterval(function () { if (queue.length && !inFlight) pump(); }, 5000);
   window.addEventListener("beforeunload", function (event) {
     if ((queue.length || Object.keys(timers).length) && !halted && !leaving) {
       event.preventDefault();
@@ -321,7 +406,6 @@
 
   // ------------------------------------------------------------ the clock: the server's deadline, whatever the browser's clock says
 
-  var offset = Date.parse(state.serverTime) - Date.now(); // add to the browser's clock to get the server's
   var deadline = Date.parse(state.deadline);
   var warned = {};
   var clock = document.getElementById("time-left");
@@ -354,8 +438,9 @@
     }
   }
 
-  function sync() {
-    // The server's time again, halfway through the round trip; the deadline too (a later close can move it).
+  function sync(then) {
+    // The server's time again, halfway through the round trip (the page's own load time does not count); the
+    // deadline too (a later close can move it); and, when asked, what the server has saved.
     var sent = Date.now();
     request("GET", api).then(function (result) {
       if (!result.response.ok || !result.data) return;
@@ -366,12 +451,13 @@
         return;
       }
       deadline = Date.parse(result.data.deadline_at);
+      if (then) then(result.data);
     }, function () { /* offline: the clock runs on with the last offset */ });
   }
 
   tick();
   setInterval(tick, 500);
-  setInterval(sync, 30000);
+  setInterval(function () { sync(); }, 30000);
 
   // ------------------------------------------------------------ submitting
 
@@ -381,41 +467,47 @@
     window.location.href = state.result;
   }
 
-  function whenSaved(callback) {
-    // Give queued answers a few seconds to go out (they are accepted within the network grace after the deadline).
-    var waited = 0;
+  function flushTyping() {
+    Object.keys(timers).forEach(enqueue);
+  }
+
+  function afterQueue(callback, until) {
+    // Call back once every queued answer has gone out, or at `until` (server time) whatever is left.
     (function wait() {
       if (halted || leaving) return;
-      if (!queue.length || waited >= 8000) return callback();
+      if (!queue.length || serverNow() >= until) return callback();
       pump();
-      waited += 250;
-      setTimeout(wait, 250);
+      setTimeout(wait, 300);
     })();
   }
 
   function submit() {
+    // Never before the queued answers have gone out, as long as they can still be taken (deadline plus grace);
+    // what could not be sent by then is listed on the result page (static/js/result.js), not dropped silently.
     if (submitting || halted || leaving) return;
     submitting = true;
+    flushTyping();
     document.getElementById("submit-button").disabled = true;
-    whenSaved(function send() {
-      showBanner(M.submitting);
-      request("POST", api + "/submit").then(function (result) {
-        if (result.response.ok) {
-          store("queue", []);
-          return finish();
-        }
-        if (errorCode(result) === "taken_over") return takenOver();
-        if (retryable(result)) {
+    Array.prototype.forEach.call(paper.querySelectorAll("input, textarea"), function (f) { f.disabled = true; });
+    showBanner(M.submitting);
+    (function send() {
+      afterQueue(function () {
+        request("POST", api + "/submit").then(function (result) {
+          if (result.response.ok && result.data) return finish();
+          if (errorCode(result) === "taken_over") return takenOver();
+          if (retryable(result) || needsLogin(result)) {
+            if (needsLogin(result)) loginExpired();
+            showBanner(M.submitRetry);
+            setTimeout(send, 3000);
+            return;
+          }
+          finish();
+        }, function () {
           showBanner(M.submitRetry);
           setTimeout(send, 3000);
-          return;
-        }
-        finish();
-      }, function () {
-        showBanner(M.submitRetry);
-        setTimeout(send, 3000);
-      });
-    });
+        });
+      }, deadline + GRACE - 3000);
+    })();
   }
 
   var dialog = document.getElementById("confirm");
@@ -466,12 +558,21 @@
     claiming = true;
     request("POST", api + "/claim", { client: client }).then(function (result) {
       claiming = false;
-      if (result.response.ok) {
+      if (result.response.ok && result.data) {
         claimed = true;
         online = true;
-        pump(); // answers left in the queue by an earlier visit go out now
+        // What the server holds now (another page may have saved since this one was rendered), then the
+        // answers left in the queue by an earlier visit go out.
+        sync(function (data) {
+          reconcile(data.answers || {});
+          pump();
+        });
       } else if (retryable(result)) {
         goOffline();
+      } else if (needsLogin(result)) {
+        loginExpired();
+      } else {
+        showBanner(result.data && result.data.error ? result.data.error.message : M.error);
       }
     }, function () {
       claiming = false;
@@ -485,6 +586,11 @@
 
   function report(kind, detail) {
     if (halted || leaving || !claimed) return;
+    // A focus loss may end the attempt (the exam's limit): the queued answers go out first.
+    afterQueue(function () { send(kind, detail); }, serverNow() + 3000);
+  }
+
+  function send(kind, detail) {
     request("POST", api + "/events", { kind: kind, detail: detail || {} }).then(function (result) {
       if (!result.response.ok) {
         if (errorCode(result) === "taken_over") takenOver();

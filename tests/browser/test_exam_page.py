@@ -243,3 +243,81 @@ def test_manual_submit_lists_unanswered_and_flagged(app, live_server, page):
     page.wait_for_url("**/result")
     db.session.expire_all()
     assert db.session.get(Attempt, attempt.id).status == "submitted"
+
+
+#: Every answer save takes 600 ms longer, so a second click lands while the first save is on its way.
+SLOW_SAVES = """(() => {
+  const real = window.fetch;
+  window.fetch = (url, options) => options && options.method === "PUT"
+    ? new Promise((resolve) => setTimeout(resolve, 600)).then(() => real(url, options))
+    : real(url, options);
+})();"""
+
+
+def test_a_change_made_while_a_save_is_on_its_way_is_saved_too(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("multiple",))
+    page.context.add_init_script(SLOW_SAVES)
+    attempt = open_paper(page, live_server, user)
+    multiple, q = block(page, attempt, "multiple")
+    boxes = q.locator("input[type=checkbox]:not(.flag)")
+    boxes.nth(0).check()
+    page.wait_for_timeout(150)  # the first save is in flight
+    boxes.nth(2).check()
+    saved(page)
+    assert stored(attempt.id)[multiple.position].value == sorted([multiple.option_order[0], multiple.option_order[2]])
+    page.reload()
+    boxes = block(page, attempt, "multiple")[1].locator("input[type=checkbox]:not(.flag)")
+    assert boxes.nth(0).is_checked() and boxes.nth(2).is_checked()
+
+
+def test_a_duplicated_tab_takes_over_instead_of_sharing_the_page_id(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    attempt = open_paper(page, live_server, user)
+    page_id = page.evaluate(f"sessionStorage.getItem('qe-{attempt.id}-page')")
+    duplicate = page.context.new_page()  # a duplicated tab starts with a copy of the tab's sessionStorage
+    duplicate.add_init_script(f"sessionStorage.setItem('qe-{attempt.id}-page', '{page_id}')")
+    duplicate.goto(page.url)
+    duplicate.wait_for_function("() => document.getElementById('time-left').textContent !== '--:--'")
+    assert duplicate.evaluate(f"sessionStorage.getItem('qe-{attempt.id}-page')") != page_id
+    duplicate.wait_for_timeout(500)
+    block(page, attempt, "single")[1].locator("input[type=radio]").nth(0).check()
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert "另一页面打开" in page.locator("#banner").inner_text()
+
+
+def test_saving_resumes_after_a_new_login_in_another_tab(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    attempt = open_paper(page, live_server, user)
+    other = page.context.new_page()  # same browser: the new login replaces the session (and its CSRF token)
+    other.goto(f"{live_server}/")
+    other.get_by_role("button", name="退出登录").click()
+    login(other, live_server, user.username)
+    truefalse, q = block(page, attempt, "truefalse")
+    q.get_by_label("正确").check()
+    page.wait_for_function("() => document.getElementById('save-state').dataset.state === 'saved'", timeout=20_000)
+    assert stored(attempt.id)[truefalse.position].value is True
+
+
+def test_the_result_page_lists_answers_that_never_left_the_computer(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    attempt = open_paper(page, live_server, user)
+    services.submit(db.session.get(Attempt, attempt.id), now_utc())
+    db.session.commit()
+    page.evaluate(f"localStorage.setItem('qe-{attempt.id}-queue', JSON.stringify([{{pos: '2', value: true, seq: 9}}]))")
+    page.goto(f"{live_server}/my/attempts/{attempt.id}/result")
+    page.wait_for_function("() => !document.getElementById('unsent').hidden")
+    assert "第2题" in page.locator("#unsent").inner_text() or "2" in page.locator("#unsent").inner_text()
+    assert page.evaluate(f"localStorage.getItem('qe-{attempt.id}-queue')") is None  # and this computer forgets it
+
+
+def test_warnings_at_five_and_one_minutes(app, live_server, page):
+    exam, user = open_exam(db, qtypes=("single",))
+    attempt = open_paper(page, live_server, user)
+    db.session.get(Attempt, attempt.id).deadline_at = now_utc() + timedelta(seconds=64)
+    db.session.commit()
+    page.reload()
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert page.locator("#banner").inner_text() == "距考试结束还有5分钟。"
+    assert "urgent" in page.locator(".exam-clock").get_attribute("class")
+    page.wait_for_function("() => document.getElementById('banner').textContent === '距考试结束还有1分钟。'",
+                           timeout=15_000)  # fmt: skip

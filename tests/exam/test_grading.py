@@ -183,3 +183,38 @@ def test_key_pages_correct_through_the_form(client, auth, db):
                             follow_redirects=True)  # fmt: skip
     assert "答案已更正" in done.get_data(as_text=True) and "已更正" in done.get_data(as_text=True)
     assert client.get(f"/exams/{exam.code}/keys/999999").status_code == 404
+
+
+def test_a_grader_who_sits_the_exam_waits_for_its_close(client, auth, db):
+    exam, people, attempts = sat(db, n=2)
+    grader_cadre = people[1]  # a candidate who is also a grader
+    from accounts.models import RoleAssignment
+
+    grader_cadre.roles.append(RoleAssignment(role=Role.GRADER))
+    db.session.commit()
+    answer = essay_answer(db, attempts[0])
+    with pytest.raises(DomainError) as exc:
+        grading.grade_answer(grader_cadre, answer, 1, "", now_utc())
+    assert exc.value.code == "not_yours"
+    auth.login(grader_cadre.username)
+    assert client.get(f"/grading/{exam.code}/").status_code == 403
+    assert client.get(f"/grading/{exam.code}/answers/{answer.id}").status_code == 403
+    exam = db.session.get(Exam, exam.id)
+    exam.closes_at = now_utc() - timedelta(minutes=1)
+    db.session.commit()
+    assert client.get(f"/grading/{exam.code}/answers/{answer.id}").status_code == 200
+    with pytest.raises(DomainError):  # never their own answer
+        grading.grade_answer(grader_cadre, essay_answer(db, attempts[1]), 1, "", now_utc())
+
+
+def test_answers_of_running_attempts_are_not_found(client, auth, db):
+    exam, people, _attempts = sat(db, n=1)
+    newcomer = make_cadre(unit=people[0].cadre.unit).user
+    services.prepare_papers(exam, now_utc())
+    running = services.start_attempt(exam, newcomer, now_utc())
+    essay = next(i for i in running.paper.items if i.section.qtype == "essay")
+    services.save_answer(running, essay.position, "还在写", 1, now_utc())
+    db.session.commit()
+    row = db.session.scalar(select(Answer).where(Answer.attempt_id == running.id, Answer.position == essay.position))
+    auth.login_as("grader")
+    assert client.get(f"/grading/{exam.code}/answers/{row.id}").status_code == 404
