@@ -130,3 +130,39 @@ def make_question(bank=None, qtype="single", actor=None, status="draft", categor
     actor = actor or make_user(roles=(Role.SYSTEM_ADMIN,))
     return create_question(actor, bank, qtype, content(qtype, **overrides), now_utc(), status=status,
                            category=category, difficulty=difficulty)  # fmt: skip
+
+
+#: The explanation of every question of make_open_exam: it must never reach a candidate early.
+SECRET = "不能提前看到的解析"
+
+
+def make_open_exam(*, release="immediate", review="explanations", code="T1", qtypes=("single", "truefalse", "essay")):
+    """A published exam, open now, with one active question per type (each explanation is SECRET) drawn into a
+    section each, and one candidate (who is returned with it)."""
+    from datetime import timedelta
+
+    from core.models import now_utc
+    from exam import services
+    from exam.models import Exam, ExamSection, SectionRule
+    from question_bank import services as qb
+
+    now = now_utc()
+    bank = make_bank()
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    for qtype in qtypes:
+        qb.create_question(admin, bank, qtype, content(qtype, explanation=SECRET), now, status="active")
+    unit = make_unit()
+    cadre = make_cadre(unit=unit)
+    exam = Exam(code=code, title="页面测试考试", subject="政治理论", duration_minutes=60,
+                opens_at=now - timedelta(hours=1), closes_at=now + timedelta(hours=2), pass_mark=1,
+                eligibility={"unit_ids": [unit.id]}, release_policy=release, review_policy=review,
+                instructions="请独立作答。")  # fmt: skip
+    for i, qtype in enumerate(qtypes, start=1):
+        section = ExamSection(position=i, title=f"第{i}部分", qtype=qtype, points_per_question=2)
+        section.rules.append(SectionRule(bank=bank, count=1))
+        exam.sections.append(section)
+    db.session.add(exam)
+    db.session.flush()
+    services.publish(admin, exam, now)
+    db.session.commit()
+    return exam, cadre.user

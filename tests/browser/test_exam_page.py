@@ -12,8 +12,7 @@ from core.extensions import db
 from core.models import now_utc
 from exam import services
 from exam.models import Answer, Attempt, AttemptEvent, Exam
-from tests.exam.test_take import open_exam
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_open_exam
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -64,7 +63,7 @@ def stored(attempt_id):
 
 
 def test_every_type_is_saved_and_restored_after_a_reload(app, live_server, page):
-    exam, user = open_exam(db, qtypes=ALL_TYPES)
+    exam, user = make_open_exam(qtypes=ALL_TYPES)
     attempt = open_paper(page, live_server, user)
     single, q = block(page, attempt, "single")
     q.locator("input[type=radio]").nth(1).check()
@@ -107,7 +106,7 @@ def test_every_type_is_saved_and_restored_after_a_reload(app, live_server, page)
 
 
 def test_answers_wait_offline_and_go_out_on_reconnect(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "essay"))
+    exam, user = make_open_exam(qtypes=("single", "essay"))
     attempt = open_paper(page, live_server, user)
     single, q = block(page, attempt, "single")
     page.context.set_offline(True)
@@ -132,7 +131,7 @@ def test_answers_wait_offline_and_go_out_on_reconnect(app, live_server, page):
 
 @pytest.mark.parametrize("minutes", [10, -10])
 def test_the_countdown_follows_the_server_whatever_the_browser_clock(app, live_server, browser, minutes):
-    exam, user = open_exam(db, qtypes=("single",))
+    exam, user = make_open_exam(qtypes=("single",))
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     context.add_init_script(SHIFTED_CLOCK.replace("SHIFT", str(minutes * 60000)))
     page = context.new_page()
@@ -148,7 +147,7 @@ def test_the_countdown_follows_the_server_whatever_the_browser_clock(app, live_s
 
 
 def test_the_paper_submits_itself_at_the_deadline_with_its_answers(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
     single, q = block(page, attempt, "single")
     q.locator("input[type=radio]").nth(0).check()
@@ -169,7 +168,7 @@ def test_the_paper_submits_itself_at_the_deadline_with_its_answers(app, live_ser
 
 
 def test_a_refused_save_is_shown_plainly(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
     # The server's deadline passed while the page believed otherwise (its next sync would say so).
     db.session.get(Attempt, attempt.id).deadline_at = now_utc() - timedelta(minutes=2)
@@ -184,7 +183,7 @@ def test_a_refused_save_is_shown_plainly(app, live_server, page):
 
 
 def test_the_focus_loss_limit_submits(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single",))
+    exam, user = make_open_exam(qtypes=("single",))
     db.session.get(Exam, exam.id).focus_loss_limit = 2
     db.session.commit()
     attempt = open_paper(page, live_server, user)
@@ -202,7 +201,7 @@ def test_the_focus_loss_limit_submits(app, live_server, page):
 
 
 def test_another_page_takes_over_and_the_old_one_says_so(app, live_server, browser, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
     other = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN")  # the candidate's phone
     phone = other.new_page()
@@ -225,7 +224,7 @@ def test_another_page_takes_over_and_the_old_one_says_so(app, live_server, brows
 
 
 def test_manual_submit_lists_unanswered_and_flagged(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse", "essay"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse", "essay"))
     attempt = open_paper(page, live_server, user)
     single, q = block(page, attempt, "single")
     q.locator("input[type=radio]").nth(0).check()
@@ -255,7 +254,7 @@ SLOW_SAVES = """(() => {
 
 
 def test_a_change_made_while_a_save_is_on_its_way_is_saved_too(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("multiple",))
+    exam, user = make_open_exam(qtypes=("multiple",))
     page.context.add_init_script(SLOW_SAVES)
     attempt = open_paper(page, live_server, user)
     multiple, q = block(page, attempt, "multiple")
@@ -271,7 +270,7 @@ def test_a_change_made_while_a_save_is_on_its_way_is_saved_too(app, live_server,
 
 
 def test_a_duplicated_tab_takes_over_instead_of_sharing_the_page_id(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
     page_id = page.evaluate(f"sessionStorage.getItem('qe-{attempt.id}-page')")
     duplicate = page.context.new_page()  # a duplicated tab starts with a copy of the tab's sessionStorage
@@ -286,7 +285,7 @@ def test_a_duplicated_tab_takes_over_instead_of_sharing_the_page_id(app, live_se
 
 
 def test_saving_resumes_after_a_new_login_in_another_tab(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
     other = page.context.new_page()  # same browser: the new login replaces the session (and its CSRF token)
     other.goto(f"{live_server}/")
@@ -299,7 +298,7 @@ def test_saving_resumes_after_a_new_login_in_another_tab(app, live_server, page)
 
 
 def test_the_result_page_lists_answers_that_never_left_the_computer(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
     services.submit(db.session.get(Attempt, attempt.id), now_utc())
     db.session.commit()
@@ -311,7 +310,7 @@ def test_the_result_page_lists_answers_that_never_left_the_computer(app, live_se
 
 
 def test_warnings_at_five_and_one_minutes(app, live_server, page):
-    exam, user = open_exam(db, qtypes=("single",))
+    exam, user = make_open_exam(qtypes=("single",))
     attempt = open_paper(page, live_server, user)
     db.session.get(Attempt, attempt.id).deadline_at = now_utc() + timedelta(seconds=64)
     db.session.commit()

@@ -10,48 +10,17 @@ from sqlalchemy import func, select
 from accounts.services import create_api_token
 from core.models import now_utc
 from core.policy import Role
-from exam.models import Answer, Attempt, Exam, ExamSection, SectionRule
-from question_bank import services as qb
-from tests.factories import content, make_bank, make_cadre, make_unit, make_user
-
-SECRET_EXPLANATION = "这是不能提前泄露的解析"
+from exam.models import Answer, Attempt, Exam
+from tests.factories import SECRET, make_open_exam, make_user
 
 
 @pytest.fixture
 def setup(app, db):
     """An open exam with one question of each objective type and an essay, and a candidate with a token."""
-    now = now_utc()
-    bank = make_bank()
-    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
-    for qtype in ("single", "multiple", "truefalse", "fill", "essay"):
-        q = qb.create_question(admin, bank, qtype, content(qtype, explanation=SECRET_EXPLANATION), now, status="active")
-        assert q.status == "active"
-    unit = make_unit()
-    cadre = make_cadre(unit=unit)
-    exam = Exam(
-        code="API1",
-        title="接口测试考试",
-        subject="政治理论",
-        duration_minutes=60,
-        opens_at=now - timedelta(hours=1),
-        closes_at=now + timedelta(hours=2),
-        pass_mark=1,
-        eligibility={"unit_ids": [unit.id]},
-        release_policy="immediate",
-        review_policy="explanations",
-    )
-    for i, qtype in enumerate(("single", "multiple", "truefalse", "fill", "essay"), start=1):
-        section = ExamSection(position=i, title=f"第{i}部分", qtype=qtype, points_per_question=2)
-        section.rules.append(SectionRule(bank=bank, count=1))
-        exam.sections.append(section)
-    db.session.add(exam)
-    db.session.flush()
-    from exam import services
-
-    services.publish(admin, exam, now)
-    token = create_api_token(cadre.user, "test", now)
+    exam, user = make_open_exam(code="API1", qtypes=("single", "multiple", "truefalse", "fill", "essay"))
+    token = create_api_token(user, "test", now_utc())
     db.session.commit()
-    return exam, cadre.user, {"Authorization": f"Bearer {token}"}
+    return exam, user, {"Authorization": f"Bearer {token}"}
 
 
 def test_token_flow_start_save_submit_result(client, db, setup):
@@ -76,14 +45,14 @@ def test_token_flow_start_save_submit_result(client, db, setup):
     done = client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).get_json()
     assert done["status"] == "submitted" and done["result"]["fully_graded"] is False  # the essay waits
     assert done["result"]["score"] is None and "review" not in done["result"]  # others may still be sitting
-    assert SECRET_EXPLANATION not in json.dumps(done, ensure_ascii=False)
+    assert SECRET not in json.dumps(done, ensure_ascii=False)
     assert client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).status_code == 200  # twice is fine
     # Once the window has closed and its grace has passed, the review policy shows keys and explanations.
     exam = db.session.get(Exam, exam.id)
     exam.closes_at = now_utc() - timedelta(seconds=31)
     db.session.commit()
     after = client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["result"]
-    assert after["review"][0]["explanation"] == SECRET_EXPLANATION
+    assert after["review"][0]["explanation"] == SECRET
 
 
 def test_saves_after_the_deadline_are_refused_and_not_stored(client, db, setup):
@@ -114,7 +83,7 @@ def test_no_key_material_before_submission(client, db, setup):
         ).get_data(as_text=True),
     ]
     for body in bodies:
-        assert SECRET_EXPLANATION not in body
+        assert SECRET not in body
         for word in ("全国代表大会", "中央委员会", "correct", "explanation", "reference", "scoring", "行文目的不同"):
             assert word not in body, (word, body[:200])
         data = json.loads(body)

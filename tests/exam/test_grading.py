@@ -12,8 +12,7 @@ from core.models import now_utc
 from core.policy import Role
 from exam import grading, services
 from exam.models import Answer, Attempt, Exam
-from tests.exam.test_take import open_exam
-from tests.factories import make_cadre, make_user
+from tests.factories import make_cadre, make_open_exam, make_user
 
 ANON = "anonymous"
 ROLES = [ANON, *[r.value for r in Role]]
@@ -22,7 +21,7 @@ GRADERS = {"system_admin", "org_admin", "grader"}
 
 def sat(db, n=2, release="manual", review="answers"):
     """An exam (a single choice, a true/false, an essay) sat and submitted by `n` candidates who wrote essays."""
-    exam, first = open_exam(db, release=release, review=review)
+    exam, first = make_open_exam(release=release, review=review)
     people = [first] + [make_cadre(unit=first.cadre.unit).user for _ in range(n - 1)]
     services.prepare_papers(exam, now_utc())
     attempts = []

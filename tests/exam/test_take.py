@@ -10,36 +10,10 @@ from sqlalchemy import select
 from core.models import now_utc
 from core.policy import Role
 from exam import services
-from exam.models import Attempt, AttemptEvent, Exam, ExamSection, SectionRule
-from question_bank import services as qb
-from tests.factories import content, make_bank, make_cadre, make_unit, make_user
+from exam.models import Attempt, AttemptEvent, Exam
+from tests.factories import SECRET, make_open_exam, make_user
 
-SECRET = "不能提前看到的解析"
 ANON = "anonymous"
-
-
-def open_exam(db, *, release="immediate", review="explanations", code="T1", qtypes=("single", "truefalse", "essay")):
-    """An open exam with one question per type and one candidate (who is returned)."""
-    now = now_utc()
-    bank = make_bank()
-    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
-    for qtype in qtypes:
-        qb.create_question(admin, bank, qtype, content(qtype, explanation=SECRET), now, status="active")
-    unit = make_unit()
-    cadre = make_cadre(unit=unit)
-    exam = Exam(code=code, title="页面测试考试", subject="政治理论", duration_minutes=60,
-                opens_at=now - timedelta(hours=1), closes_at=now + timedelta(hours=2), pass_mark=1,
-                eligibility={"unit_ids": [unit.id]}, release_policy=release, review_policy=review,
-                instructions="请独立作答。")  # fmt: skip
-    for i, qtype in enumerate(qtypes, start=1):
-        section = ExamSection(position=i, title=f"第{i}部分", qtype=qtype, points_per_question=2)
-        section.rules.append(SectionRule(bank=bank, count=1))
-        exam.sections.append(section)
-    db.session.add(exam)
-    db.session.flush()
-    services.publish(admin, exam, now)
-    db.session.commit()
-    return exam, cadre.user
 
 
 def login(auth, user):
@@ -65,7 +39,7 @@ def test_every_take_route_is_in_the_matrix(app):
 @pytest.mark.parametrize("who", [ANON, "owner", "other cadre", "org_admin"])
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_access_matrix(client, auth, db, who, route):
-    exam, owner = open_exam(db)
+    exam, owner = make_open_exam()
     attempt = services.start_attempt(exam, owner, now_utc())
     db.session.commit()
     if who == "owner":
@@ -89,7 +63,7 @@ def test_access_matrix(client, auth, db, who, route):
 def test_start_page_asks_for_confirmation_and_the_code(client, auth, db):
     from exam import definition
 
-    exam, user = open_exam(db)
+    exam, user = make_open_exam()
     definition.set_access_code(make_user(roles=(Role.ORG_ADMIN,)), exam, "6688", now_utc())
     db.session.commit()
     login(auth, user)
@@ -108,7 +82,7 @@ def test_start_page_asks_for_confirmation_and_the_code(client, auth, db):
 
 
 def test_the_paper_page_has_every_question_and_no_key(client, auth, db):
-    exam, user = open_exam(db)
+    exam, user = make_open_exam()
     login(auth, user)
     page = client.get(start(client).headers["Location"])
     html = page.get_data(as_text=True)
@@ -121,7 +95,7 @@ def test_the_paper_page_has_every_question_and_no_key(client, auth, db):
 
 
 def test_result_and_review_follow_the_policies(client, auth, db):
-    exam, user = open_exam(db, release="immediate", review="explanations")
+    exam, user = make_open_exam(release="immediate", review="explanations")
     login(auth, user)
     attempt_url = start(client).headers["Location"]
     attempt = db.session.scalar(select(Attempt))
@@ -141,7 +115,7 @@ def test_result_and_review_follow_the_policies(client, auth, db):
 
 
 def test_score_only_review_shows_no_keys(client, auth, db):
-    exam, user = open_exam(db, review="score", qtypes=("single", "truefalse"))
+    exam, user = make_open_exam(review="score", qtypes=("single", "truefalse"))
     login(auth, user)
     start(client)
     attempt = db.session.scalar(select(Attempt))
@@ -153,7 +127,7 @@ def test_score_only_review_shows_no_keys(client, auth, db):
 
 
 def test_another_page_takes_over(client, auth, db):
-    exam, user = open_exam(db)
+    exam, user = make_open_exam()
     login(auth, user)
     start(client)
     attempt = db.session.scalar(select(Attempt))
