@@ -592,7 +592,7 @@
 
   function send(kind, detail) {
     request("POST", api + "/events", { kind: kind, detail: detail || {} }).then(function (result) {
-      if (!result.response.ok) {
+      if (!result.response.ok || !result.data) {
         if (errorCode(result) === "taken_over") takenOver();
         return;
       }
