@@ -7,14 +7,20 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test test-browser browser-deps lint fmt extract-messages bench
+.PHONY: install translations run test test-browser browser-deps pdf-fonts lint fmt extract-messages bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP) translations
+install: $(STAMP) translations pdf-fonts
+
+## PDFs (certificates, archives) embed a CJK font: Debian's Noto CJK, installed when run as root (or set QE_PDF_FONT).
+pdf-fonts:
+	@if fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || [ -n "$$QE_PDF_FONT" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	else echo "Note: no CJK font for PDFs; install fonts-noto-cjk (as root) or set QE_PDF_FONT."; fi
 
 ## Compile the .po catalogues (kept in git) into .mo files (not kept).
 translations: $(STAMP)
@@ -44,6 +50,7 @@ browser-deps:
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
+	$(BIN)/python bench/bench_archive.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

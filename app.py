@@ -22,7 +22,7 @@ def create_app(config=None) -> Flask:
 
     from core import i18n
     from core.errors import register_error_handlers
-    from core.extensions import csrf, db, login_manager, migrate
+    from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.models import init_transactions
     from core.security import register_csrf, register_security_headers
 
@@ -31,6 +31,7 @@ def create_app(config=None) -> Flask:
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     csrf.init_app(app)
+    limiter.init_app(app)
     register_csrf(app)
     i18n.init_app(app)
     init_transactions(app)
@@ -45,11 +46,12 @@ def create_app(config=None) -> Flask:
 
     for package in (accounts, question_bank, exam, archive, reports):
         app.register_blueprint(package.bp)
+    from archive.verify import verify_bp
     from exam.api import api_bp
     from exam.candidate import take_bp
     from exam.grading_views import grading_bp
 
-    for bp in (api_bp, take_bp, grading_bp):
+    for bp in (api_bp, take_bp, grading_bp, verify_bp):
         app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli

@@ -66,6 +66,15 @@ class Config:
     ACCESS_CODE_WINDOW_SECONDS = 15 * 60
 
     CADRES_PER_PAGE = 20
+    #: Years a qualification (任职资格) stays valid from the day it was earned.
+    QUALIFICATION_VALID_YEARS = 3
+    #: The target share of leading cadres with a bachelor's degree or higher (the education profile).
+    EDUCATION_TARGET = 0.9
+    #: A CJK font for PDFs (a .ttf, .otf or .ttc); empty: the first of the usual system fonts that exists.
+    PDF_FONT = ""
+    #: Where rate limits are counted (Flask-Limiter): memory for one process; redis://… for several nodes.
+    RATELIMIT_STORAGE_URI = "memory://"
+    VERIFY_RATE_LIMIT = "30 per minute"
     QUESTIONS_PER_PAGE = 20
     TESTING = False
 
@@ -84,6 +93,9 @@ class Config:
         values["SQLALCHEMY_DATABASE_URI"] = db_url
         values["SECRET_KEY"] = load_secret_key(instance_path)
         values["SESSION_COOKIE_SECURE"] = env_bool("QE_COOKIE_SECURE", True)
+        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI"):
+            if os.environ.get(f"QE_{name}"):
+                values[name] = os.environ[f"QE_{name}"]
         if os.environ.get("QE_TRUSTED_PROXIES"):
             values["TRUSTED_PROXIES"] = int(os.environ["QE_TRUSTED_PROXIES"])
         return values

@@ -255,6 +255,12 @@ class Cadre(db.Model):
         return self.user.role_names
 
     @property
+    def managed_by_district(self) -> bool:
+        """Leading cadres (section chiefs and their deputies) are managed by the organisation department itself,
+        so their learning archives are kept by it; a unit keeps the archives of its other cadres."""
+        return self.rank in (Rank.SECTION_CHIEF, Rank.DEPUTY_SECTION_CHIEF)
+
+    @property
     def name(self) -> str:
         return self.user.name
 

@@ -2,9 +2,9 @@
 
 from datetime import date
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, false, or_, select
 
-from accounts.models import ApiToken, Cadre, Unit, User
+from accounts.models import ApiToken, Cadre, CadreStatus, Unit, User
 from core.extensions import db
 from core.policy import scope_filter
 
@@ -31,6 +31,25 @@ def age_condition(min_age: int | None, max_age: int | None, today: date):
         conditions.append(Cadre.birth_date <= years_before(today, min_age))
     if max_age is not None:
         conditions.append(Cadre.birth_date > years_before(today, max_age + 1))
+    return conditions
+
+
+def profile_conditions(rules: dict, age_on: date | None) -> list:
+    """SQL conditions over Cadre/User/Unit for rules over profiles (who may sit an exam, who joins a class):
+    {"unit_ids": [...] (with their sub-units), "ranks": [...], "political_statuses": [...], "max_age": N (under N
+    on `age_on`)}; an empty rule means any. Only serving cadres with an active account match."""
+    conditions = [User.active.is_(True), Cadre.status == CadreStatus.SERVING]
+    unit_ids = rules.get("unit_ids") or []
+    if unit_ids:
+        paths = list(db.session.scalars(select(Unit.path).where(Unit.id.in_(unit_ids))))
+        conditions.append(or_(*(Unit.path.startswith(p, autoescape=True) for p in paths)) if paths else false())
+    if rules.get("ranks"):
+        conditions.append(Cadre.rank.in_(rules["ranks"]))
+    if rules.get("political_statuses"):
+        conditions.append(Cadre.political_status.in_(rules["political_statuses"]))
+    if rules.get("max_age") and age_on:
+        # "Under N on the reference date": born after the day N years before it.
+        conditions.append(Cadre.birth_date > years_before(age_on, int(rules["max_age"])))
     return conditions
 
 

@@ -1,9 +1,10 @@
-"""Writes to the learning archive. Exam results come only from the exam engine (`record_exam_result`)."""
+"""The exam engine's door into the learning archive: results come only through `record_exam_result`."""
 
 from datetime import datetime
 
 from sqlalchemy import select
 
+from archive import qualifications
 from archive.models import ExamResultRecord
 from core.extensions import db
 from core.models import local_today
@@ -29,4 +30,5 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
     else:
         for name, value in values.items():
             setattr(record, name, value)
+    qualifications.refresh(attempt.user_id, exam.qualification_cycle, now)
     return record

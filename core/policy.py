@@ -55,11 +55,22 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "exam.manage": DISTRICT_ROLES,
     "exam.grade": DISTRICT_ROLES | {Role.GRADER},
     "reports.view": ADMIN_ROLES,
+    # Learning archives: admins read the archives of their scope; they write them under the management authority
+    # (a target with `managed_by_district`, a leading cadre, is written by the organisation department only).
+    "archive.view": ADMIN_ROLES,
     "archive.manage": ADMIN_ROLES,
+    #: The year's settings: required hours, the reading list, closing a year.
+    "archive.configure": DISTRICT_ROLES,
+    #: Training classes, scoped by the organising unit.
+    "training.manage": ADMIN_ROLES,
 }
 
 #: Actions whose target, when given, must lie within the user's unit scope.
-_SCOPED_ACTIONS = frozenset({"cadre.view", "cadre.manage", "account.reset_password", "unit.view", "archive.manage"})
+_SCOPED_ACTIONS = frozenset({"cadre.view", "cadre.manage", "account.reset_password", "unit.view", "archive.view",
+                             "archive.manage", "training.manage"})  # fmt: skip
+#: Scoped actions that leave the target's account alone, so its roles do not matter (a unit admin reads an author's
+#: profile and keeps an author's learning archive, but cannot reset an author's password).
+_ACCOUNT_NEUTRAL_ACTIONS = frozenset({"cadre.view", "archive.view", "archive.manage"})
 #: Bank actions: district admins on every bank; authors on the banks of their own unit (and its sub-units);
 #: graders read every bank (they mark against reference answers) and change none.
 _BANK_ACTIONS = frozenset({"bank.view", "bank.create", "bank.manage", "question.review"})
@@ -129,10 +140,25 @@ def can(user, action: str, target=None) -> bool:
     if target is not None and action in _SCOPED_ACTIONS:
         if not in_scope(user, target.unit_path):
             return False
+        if action == "archive.manage" and getattr(target, "managed_by_district", False):
+            return has_district_scope(user)
         target_roles = getattr(target, "account_roles", None)
-        if target_roles is not None and action != "cadre.view" and not outranks(user, target_roles):
+        if target_roles is not None and action not in _ACCOUNT_NEUTRAL_ACTIONS and not outranks(user, target_roles):
             return False
     return True
+
+
+def can_read_archive(user, owner) -> bool:
+    """May `user` read the learning archive of `owner` (a cadre profile)? Their own, or one in their scope."""
+    if user is None or not user.is_authenticated or owner is None:
+        return False
+    return owner.user_id == user.id or can(user, "archive.view", owner)
+
+
+def is_archive_owner(user, owner) -> bool:
+    """Is `owner` (a cadre profile) the user's own? Owners add self-study records and reading notes, propose a
+    plan and acknowledge their assessment; nothing else of their archive."""
+    return bool(user is not None and user.is_authenticated and owner is not None and owner.user_id == user.id)
 
 
 def can_grant_role(user, role: Role, target_roles=frozenset()) -> bool:

@@ -10,7 +10,7 @@ from accounts.models import CadreStatus, Education, Gender, PoliticalStatus, Ran
 from core.extensions import db
 from core.models import local_today
 from core.policy import Role
-from demo import questions
+from demo import archives, questions
 from exam import services as exam_services
 from exam.models import Exam, ExamSection, SectionRule
 from question_bank import services as qb
@@ -112,6 +112,7 @@ def load(now) -> list[tuple[str, str, str]]:
             data.status = CadreStatus.RETIRED
         services.create_cadre(admin, data, now)
     db.session.flush()
+    archives.load(units["ZZB"], now)
     _load_exams(units["ZZB"], now)
     return accounts
 
@@ -159,15 +160,15 @@ def _load_banks(owner_unit, role_accounts, now) -> None:
             qb.retire(reviewer, question, now)
 
 
-# (code, title, subject, bank, ranks, sections: (title, type, count, points), pass mark, release, review)
+# (code, title, subject, bank, ranks, sections: (title, type, count, points), pass mark, release, review, part)
 EXAMS = (
     ("ZZLL2026", "2026年度科级干部政治理论水平任职资格考试", "政治理论", "ZZLL",
      ["section_chief", "deputy_section_chief"],
      (("一、单选题", "single", 10, 2), ("二、多选题", "multiple", 5, 4), ("三、判断题", "truefalse", 10, 1),
-      ("四、填空题", "fill", 5, 2), ("五、论述题", "essay", 2, 20)), 60, "after_close", "score"),
+      ("四、填空题", "fill", 5, 2), ("五、论述题", "essay", 2, 20)), 60, "after_close", "score", "political_theory"),
     ("GWZS2026", "2026年度岗位知识水平任职资格考试（练习）", "岗位知识", "GWZS", [],
      (("一、单选题", "single", 10, 3), ("二、多选题", "multiple", 5, 4), ("三、判断题", "truefalse", 10, 2),
-      ("四、填空题", "fill", 5, 2)), 60, "immediate", "explanations"),
+      ("四、填空题", "fill", 5, 2)), 60, "immediate", "explanations", None),
 )  # fmt: skip
 
 
@@ -175,7 +176,7 @@ def _load_exams(top_unit, now) -> None:
     """Two published exams for cadres under 35, open for a month so the demo can be tried at once."""
     reviewer = db.session.scalar(select(User).where(User.username == "zzb001"))
     opens = now - timedelta(hours=1)
-    for code, title, subject, bank_code, ranks, sections, pass_mark, release, review in EXAMS:
+    for code, title, subject, bank_code, ranks, sections, pass_mark, release, review, part in EXAMS:
         bank = db.session.scalar(select(Bank).where(Bank.code == bank_code))
         exam = Exam(
             code=code, title=title, subject=subject, duration_minutes=90, opens_at=opens,
@@ -183,7 +184,8 @@ def _load_exams(top_unit, now) -> None:
             instructions="本场考试限时90分钟，答案随作答自动保存；时间到系统自动交卷。请独立作答。",
             eligibility={"unit_ids": [top_unit.id], "ranks": ranks, "max_age": 35,
                          "age_on": local_today(opens).isoformat()},
-            created_by_id=reviewer.id, created_at=now,
+            created_by_id=reviewer.id, created_at=now, qualification_part=part,
+            qualification_cycle="2026" if part else None,
         )  # fmt: skip
         for i, (section_title, qtype, count, points) in enumerate(sections, start=1):
             section = ExamSection(position=i, title=section_title, qtype=qtype, points_per_question=points)

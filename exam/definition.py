@@ -45,7 +45,7 @@ from question_bank.types import QUESTION_TYPES
 #: The exam's own settings, in the order the form and the file show them.
 SETTINGS = ("title", "subject", "instructions", "paper_mode", "duration_minutes", "opens_at", "closes_at",
             "attempts_allowed", "pass_mark", "shuffle_questions", "shuffle_options", "mc_policy", "release_policy",
-            "review_policy", "focus_loss_limit")  # fmt: skip
+            "review_policy", "focus_loss_limit", "qualification_part", "qualification_cycle")  # fmt: skip
 #: Settings the prepared papers depend on: a published exam must go back to draft to change them.
 PAPER_SETTINGS = frozenset({"paper_mode", "shuffle_questions", "shuffle_options"})
 #: Settings that may change after the first start (with an audit entry); the close only to a later time.
@@ -55,6 +55,7 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 MAX_DURATION_MINUTES = 24 * 60
 MAX_ATTEMPTS = 20
 MAX_FOCUS_LOSS_LIMIT = 100
+QUALIFICATION_PARTS = ("political_theory", "job_knowledge")
 
 
 def _is_int(value) -> bool:
@@ -102,6 +103,12 @@ def settings_problems(values: dict) -> list[tuple[str, str]]:
     limit = values.get("focus_loss_limit")
     check("focus_loss_limit", limit is None or _is_int(limit) and 1 <= limit <= MAX_FOCUS_LOSS_LIMIT,
           _("The focus-loss limit is off or 1 to %(n)d.", n=MAX_FOCUS_LOSS_LIMIT))  # fmt: skip
+    part, cycle = values.get("qualification_part"), values.get("qualification_cycle")
+    check("qualification_part", part is None or part in QUALIFICATION_PARTS, _("Choose a part of the qualification."))
+    check("qualification_cycle", cycle is None or isinstance(cycle, str) and 0 < len(cycle) <= 32,
+          _("The cycle is up to 32 characters."))  # fmt: skip
+    check("qualification_cycle", (part is None) == (cycle is None),
+          _("A qualification exam needs both its part and its cycle."))  # fmt: skip
     return problems
 
 
@@ -154,6 +161,9 @@ def _clean(values: dict) -> dict:
         if isinstance(values[name], str):
             values[name] = values[name].strip()
     values["instructions"] = values["instructions"] or ""
+    for name in ("qualification_part", "qualification_cycle"):  # empty means none
+        if isinstance(values[name], str):
+            values[name] = values[name].strip() or None
     if _is_int(values["pass_mark"]):
         values["pass_mark"] = float(values["pass_mark"])
     return values

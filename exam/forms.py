@@ -23,6 +23,8 @@ from exam.models import MC_POLICY_LABELS, PAPER_MODE_LABELS, RELEASE_LABELS, REV
 from question_bank.types import QUESTION_TYPES
 
 _WHEN = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+QUALIFICATION_CHOICES = (("", _l("No: an ordinary exam")), ("political_theory", _l("Political theory part")),
+                         ("job_knowledge", _l("Job knowledge part")))  # fmt: skip
 _DIFFICULTY = options((i, str(i)) for i in range(1, 6))
 
 
@@ -49,6 +51,12 @@ class ExamForm(FlaskForm):
     review_policy = SelectField(_l("After the release candidates see"), choices=options(REVIEW_LABELS.items()))
     focus_loss_limit = IntegerField(_l("Submit automatically after this many focus losses"),
                                     validators=[Optional()], description=_l("Empty: off."))  # fmt: skip
+    qualification_part = SelectField(
+        _l("Qualification exam"), choices=options(QUALIFICATION_CHOICES), default="", validate_choice=False
+    )  # the service checks it
+    qualification_cycle = StringField(_l("Qualification cycle"), validators=[Optional(), Length(max=32)],
+                                      description=_l("e.g. 2026: passing both parts of one cycle grants the "
+                                                     "qualification."))  # fmt: skip
 
 
 class AccessCodeForm(FlaskForm):

@@ -129,6 +129,10 @@ class Exam(db.Model):
     review_policy: Mapped[str] = mapped_column(String(16), default=ReviewPolicy.SCORE)
     #: Auto-submit after this many focus losses; null: off.
     focus_loss_limit: Mapped[int | None] = mapped_column(Integer)
+    #: A qualification exam (任职资格考试): which part it is ("political_theory" or "job_knowledge") and of which
+    #: cycle; passing both parts of one cycle grants the qualification. Null: an ordinary exam.
+    qualification_part: Mapped[str | None] = mapped_column(String(32))
+    qualification_cycle: Mapped[str | None] = mapped_column(String(32))
     #: Who may sit the exam: {"unit_ids": [...], "ranks": [...], "max_age": 35, "age_on": "2026-12-05",
     #: "political_statuses": [...]}; an empty or missing list means any.
     eligibility: Mapped[dict] = mapped_column(JSON, default=dict)

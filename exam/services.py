@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, false, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Cadre, CadreStatus, Unit, User
-from accounts.queries import years_before
+from accounts.queries import profile_conditions
 from archive.services import record_exam_result
 from core import audit
 from core.errors import DomainError
@@ -52,20 +52,7 @@ from question_bank.types import QUESTION_TYPES, count_blanks
 
 def _rule_conditions(exam: Exam):
     """SQL conditions over Cadre/User/Unit for the exam's eligibility rules."""
-    rules = exam.eligibility or {}
-    conditions = [User.active.is_(True), Cadre.status == CadreStatus.SERVING]
-    unit_ids = rules.get("unit_ids") or []
-    if unit_ids:  # the units and their sub-units
-        paths = list(db.session.scalars(select(Unit.path).where(Unit.id.in_(unit_ids))))
-        conditions.append(or_(*(Unit.path.startswith(p, autoescape=True) for p in paths)) if paths else false())
-    if rules.get("ranks"):
-        conditions.append(Cadre.rank.in_(rules["ranks"]))
-    if rules.get("political_statuses"):
-        conditions.append(Cadre.political_status.in_(rules["political_statuses"]))
-    if rules.get("max_age") and exam.age_on:
-        # "Under N on the reference date": born after the day N years before it.
-        conditions.append(Cadre.birth_date > years_before(exam.age_on, int(rules["max_age"])))
-    return conditions
+    return profile_conditions(exam.eligibility or {}, exam.age_on)
 
 
 def eligible_condition(exam: Exam):

@@ -42,3 +42,34 @@ def test_demo_load_refuses_a_non_empty_database(runner, db):
     assert runner.invoke(args=["demo", "load"]).exit_code != 0
     result = runner.invoke(args=["demo", "load", "--if-empty"])
     assert result.exit_code == 0 and "not loaded" in result.output
+
+
+def test_demo_archives_hold_every_kind_and_a_verifiable_certificate(runner, db, app):
+    from archive.models import (
+        AnnualAssessment,
+        ArchiveEntry,
+        ExamResultRecord,
+        Qualification,
+        ReadingNote,
+        StudyPlan,
+        TrainingClass,
+    )
+    from core.extensions import limiter
+
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    kinds = set(db.session.scalars(select(ArchiveEntry.kind).distinct()))
+    assert kinds == {"degree", "training", "collective", "self_study"}
+    assert {c.class_type for c in db.session.scalars(select(TrainingClass))} >= {"university", "party_school",
+                                                                                  "overseas", "online"}  # fmt: skip
+    for model in (ExamResultRecord, ReadingNote, StudyPlan, AnnualAssessment):
+        assert db.session.scalar(select(func.count()).select_from(model)), model
+    assert {n.status for n in db.session.scalars(select(ReadingNote))} == {"pending", "accepted", "rejected"}
+    client = app.test_client()
+    client.post_form("/login", {"username": "cadre01", "password": district.DEMO_PASSWORD})
+    html = client.get("/archive/cadres/cadre01").get_data(as_text=True)
+    qual = db.session.scalar(select(Qualification).join(Qualification.user).where(Qualification.revoked_at.is_(None))
+                             .filter_by(username="cadre01"))  # fmt: skip
+    assert qual is not None and qual.code in html
+    assert client.get(f"/archive/qualifications/{qual.id}/certificate.pdf").mimetype == "application/pdf"
+    limiter.reset()
+    assert "王浩然" in app.test_client().get(f"/verify/{qual.code}").get_data(as_text=True)

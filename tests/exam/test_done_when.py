@@ -147,5 +147,8 @@ def test_define_publish_prepare_sit_and_grade(client, runner, db, demo, app):
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "not_eligible"
     from archive.models import ExamResultRecord
 
-    records = {r.user_id: r.score for r in db.session.scalars(select(ExamResultRecord))}
+    records = {
+        r.user_id: r.score
+        for r in db.session.scalars(select(ExamResultRecord).where(ExamResultRecord.exam_id == exam.id))
+    }
     assert records == {first: 27.0, second: item["points"]}
