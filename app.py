@@ -55,11 +55,12 @@ def create_app(config=None) -> Flask:
         app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli
+    from archive.cli import archive_cli
     from demo.cli import demo_cli
     from exam.cli import exams_cli
     from question_bank.cli import banks_cli, questions_cli
 
-    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, demo_cli):
+    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, demo_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

@@ -39,6 +39,10 @@ class Rank(StrEnum):
     STAFF = "staff"
 
 
+#: Leading cadres (领导干部) of a district: their archives are kept by the organisation department.
+LEADING_RANKS = (Rank.SECTION_CHIEF, Rank.DEPUTY_SECTION_CHIEF)
+
+
 class Education(StrEnum):
     DOCTORATE = "doctorate"
     MASTER = "master"
@@ -258,7 +262,7 @@ class Cadre(db.Model):
     def managed_by_district(self) -> bool:
         """Leading cadres (section chiefs and their deputies) are managed by the organisation department itself,
         so their learning archives are kept by it; a unit keeps the archives of its other cadres."""
-        return self.rank in (Rank.SECTION_CHIEF, Rank.DEPUTY_SECTION_CHIEF)
+        return self.rank in LEADING_RANKS
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.models import Cadre
-from archive import records
+from archive import figures, records
 from archive.models import (
     AnnualAssessment,
     ArchiveEntry,
@@ -120,7 +120,7 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
         .where(ExamResultRecord.user_id == cadre.user_id, ExamResultRecord.year == year)
         .order_by(ExamResultRecord.sat_on)
     ).all()  # fmt: skip
-    results = [row[:5] for row in rows if result_visible(row[5], now)]
+    results = [(*row[:5], row[5].id) for row in rows if result_visible(row[5], now)]
     books = db.session.scalar(
         select(func.count(ReadingBook.id)).where(ReadingBook.year == year, ReadingBook.withdrawn_at.is_(None))
     )
@@ -139,12 +139,30 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
         "plan_agreed": bool(plan and plan.agreed_at),
         "required_hours": required,
         "meets_minimum": total >= required,
-        "exams": [{"code": c, "title": t, "score": s, "passed": p, "final": f} for c, t, s, p, f in results],
+        "exams": [
+            {"code": c, "title": t, "score": s, "passed": p, "final": f, "attempt": a} for c, t, s, p, f, a in results
+        ],
         "exams_taken": len({r[0] for r in results}),
         "exams_passed": len({r[0] for r in results if r[3] and r[4]}),
         "books": books or 0,
         "books_passed": passed_books or 0,
     }
+
+
+def visible_summary(kept: dict, now: datetime) -> dict:
+    """A kept summary as its cadre may read it now: results whose release was withdrawn since (an exam's release
+    policy can change after the assessment) are left out, and the counts follow."""
+    from exam.models import Attempt
+    from exam.services import result_visible
+
+    exams = []
+    for exam in kept.get("exams", []):
+        attempt = db.session.get(Attempt, exam.get("attempt") or 0)
+        if attempt is not None and result_visible(attempt, now):
+            exams.append(exam)
+    taken = {e["code"] for e in exams}
+    passed = {e["code"] for e in exams if e["passed"] and e["final"]}
+    return {**kept, "exams": exams, "exams_taken": len(taken), "exams_passed": len(passed)}
 
 
 # ---------------------------------------------------------------- assessment
@@ -179,7 +197,7 @@ def appraise(actor, cadre: Cadre, year: int, appraisal: str, grade: str, reason:
     db.session.add(row)
     audit.record("archive.assessed", actor=actor, target=f"user:{cadre.user_id}",
                  detail={"year": year, "grade": grade, "version": row.version}, at=now)  # fmt: skip
-    db.session.flush()
+    figures.refresh(cadre.user_id, year)
     return row
 
 
@@ -196,5 +214,5 @@ def acknowledge(user, cadre: Cadre, row: AnnualAssessment, feedback: str, now: d
     if len(feedback) > 2000:
         raise DomainError(_("At most %(n)d characters.", n=2000), code="bad_feedback")
     row.acknowledged_at, row.feedback = now, feedback
-    db.session.flush()
+    figures.refresh(cadre.user_id, row.year)
     return row

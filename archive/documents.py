@@ -110,7 +110,8 @@ def archive_pdf(cadre, years: list[dict], quals: list) -> bytes:
     pdf.cell(0, 7, f"工号 {cadre.employee_number}  ·  {cadre.unit.name}  ·  {profile_label(cadre.rank)}  ·  "
              f"{profile_label(cadre.education)}", new_x="LMARGIN", new_y="NEXT")  # fmt: skip
     for q in quals:
-        pdf.cell(0, 7, f"任职资格（{q.cycle}）：{q.granted_on} 取得，有效期至 {q.valid_until}，验证码 {q.code}",
+        state = f"已撤销（{q.revoked_at.date()}）" if q.revoked_at else f"验证码 {q.code}"
+        pdf.cell(0, 7, f"任职资格（{q.cycle}）：{q.granted_on} 取得，有效期至 {q.valid_until}，{state}",
                  new_x="LMARGIN", new_y="NEXT")  # fmt: skip
     for year in years:
         if not (year["entries"] or year["results"] or year["assessment"]):

@@ -377,6 +377,23 @@ class AnnualAssessment(db.Model):
     appraiser: Mapped[User | None] = relationship(foreign_keys=[appraiser_id])
 
 
+class CadreYear(db.Model):
+    """A cadre's figures for one year, kept up to date by every service that changes them (archive.figures), so
+    that unit overviews of tens of thousands of cadres read one row per cadre instead of aggregating records."""
+
+    __tablename__ = "archive_cadre_years"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    #: Accepted hours of every kind (entries not removed).
+    hours: Mapped[float] = mapped_column(_HOURS, default=0)
+    #: Books of the year's list (not withdrawn) whose note passed.
+    notes_passed: Mapped[int] = mapped_column(Integer, default=0)
+    #: The newest assessment's grade (null: not assessed) and whether the cadre acknowledged it.
+    grade: Mapped[str | None] = mapped_column(String(16))
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class ExamResultRecord(db.Model):
     """One ended attempt at an exam, as the archive keeps it.
 

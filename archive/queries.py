@@ -6,22 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import and_, case, func, literal, select
 
-from accounts.models import Cadre, CadreStatus, Education, Rank, Unit, User
+from accounts.models import LEADING_RANKS, Cadre, CadreStatus, Education, Unit, User
 from archive import assessment, qualifications, reading, records
-from archive.models import (
-    AnnualAssessment,
-    ArchiveEntry,
-    EntryStatus,
-    ExamResultRecord,
-    ReadingBook,
-    ReadingNote,
-    ReviewStatus,
-)
+from archive.models import AnnualAssessment, CadreYear, ExamResultRecord, ReadingBook, ReadingNote, ReviewStatus
 from core.extensions import db
 from core.models import local_today
 from core.policy import scope_filter
 
-LEADING_RANKS = (Rank.SECTION_CHIEF, Rank.DEPUTY_SECTION_CHIEF)
 BACHELOR_OR_HIGHER = (Education.BACHELOR, Education.MASTER, Education.DOCTORATE)
 
 
@@ -75,35 +66,6 @@ def holder_qualifications(cadre: Cadre, viewer_is_owner: bool, now: datetime):
 # ---------------------------------------------------------------- unit overview
 
 
-def _per_cadre(year: int):
-    """Subqueries keyed by user id: accepted hours, reading notes passed, newest assessment (and acknowledged)."""
-    hours = (
-        select(ArchiveEntry.user_id, func.sum(ArchiveEntry.hours).label("hours"))
-        .where(ArchiveEntry.year == year, ArchiveEntry.deleted_at.is_(None),
-               ArchiveEntry.status == EntryStatus.ACCEPTED, ArchiveEntry.hour_kind.isnot(None))
-        .group_by(ArchiveEntry.user_id).subquery()
-    )  # fmt: skip
-    notes = (
-        select(ReadingNote.user_id, func.count(func.distinct(ReadingNote.book_id)).label("passed"))
-        .join(ReadingBook, ReadingBook.id == ReadingNote.book_id)
-        .where(ReadingBook.year == year, ReadingBook.withdrawn_at.is_(None),
-               ReadingNote.status == ReviewStatus.ACCEPTED)
-        .group_by(ReadingNote.user_id).subquery()
-    )  # fmt: skip
-    newest = (
-        select(AnnualAssessment.user_id, func.max(AnnualAssessment.version).label("version"))
-        .where(AnnualAssessment.year == year).group_by(AnnualAssessment.user_id).subquery()
-    )  # fmt: skip
-    assessed = (
-        select(AnnualAssessment.user_id, AnnualAssessment.grade,
-               AnnualAssessment.acknowledged_at.isnot(None).label("acknowledged"))
-        .join(newest, and_(newest.c.user_id == AnnualAssessment.user_id,
-                           newest.c.version == AnnualAssessment.version))
-        .where(AnnualAssessment.year == year).subquery()
-    )  # fmt: skip
-    return hours, notes, assessed
-
-
 def _required(year: int) -> float:
     row = records.archive_year(year)
     return float(row.required_hours) if row else 0.0
@@ -115,23 +77,23 @@ def _book_count(year: int) -> int:
     )
 
 
-def _cadre_figures(year: int):
-    """Columns per serving cadre: hours, met (hours ≥ required), notes passed, reading done, assessed, acknowledged."""
-    hours, notes, assessed = _per_cadre(year)
+def _cadre_columns(year: int):
+    """Columns per serving cadre from their kept figures (archive.figures): hours, met (hours ≥ required), notes
+    passed, reading done (every book's note passed), assessed, acknowledged. Cadres without figures count zero."""
     required, books = _required(year), _book_count(year)
-    h = func.coalesce(hours.c.hours, 0)
-    n = func.coalesce(notes.c.passed, 0)
+    figures = select(CadreYear).where(CadreYear.year == year).subquery()
+    h = func.coalesce(figures.c.hours, 0)
+    n = func.coalesce(figures.c.notes_passed, 0)
     columns = {
         "hours": h.label("hours"),
         "met": case((h >= required, 1), else_=0).label("met"),
         "notes": n.label("notes"),
-        "reading_done": case((n >= books, 1), else_=0).label("reading_done") if books else literal(0).label(
-            "reading_done"),
-        "assessed": case((assessed.c.user_id.isnot(None), 1), else_=0).label("assessed"),
-        "acknowledged": case((assessed.c.acknowledged.is_(True), 1), else_=0).label("acknowledged"),
-    }  # fmt: skip
-    joins = ((hours, hours.c.user_id), (notes, notes.c.user_id), (assessed, assessed.c.user_id))
-    return columns, joins, assessed, required, books
+        "reading_done": (case((n >= books, 1), else_=0) if books else literal(0)).label("reading_done"),
+        "grade": figures.c.grade.label("grade"),
+        "assessed": case((figures.c.grade.isnot(None), 1), else_=0).label("assessed"),
+        "acknowledged": case((figures.c.acknowledged.is_(True), 1), else_=0).label("acknowledged"),
+    }
+    return columns, figures, required, books
 
 
 def pending_notes(viewer, year: int):
@@ -139,36 +101,41 @@ def pending_notes(viewer, year: int):
     (oldest first)."""
     newest = (
         select(ReadingNote.book_id, ReadingNote.user_id, func.max(ReadingNote.version).label("version"))
-        .group_by(ReadingNote.book_id, ReadingNote.user_id).subquery()
-    )  # fmt: skip
+        .group_by(ReadingNote.book_id, ReadingNote.user_id)
+        .subquery()
+    )
     return (
         select(ReadingNote)
-        .join(newest, and_(newest.c.book_id == ReadingNote.book_id, newest.c.user_id == ReadingNote.user_id,
-                           newest.c.version == ReadingNote.version))
+        .join(
+            newest,
+            and_(
+                newest.c.book_id == ReadingNote.book_id,
+                newest.c.user_id == ReadingNote.user_id,
+                newest.c.version == ReadingNote.version,
+            ),
+        )  # fmt: skip
         .join(ReadingBook, ReadingBook.id == ReadingNote.book_id)
-        .join(Cadre, Cadre.user_id == ReadingNote.user_id).join(Unit, Unit.id == Cadre.unit_id)
+        .join(Cadre, Cadre.user_id == ReadingNote.user_id)
+        .join(Unit, Unit.id == Cadre.unit_id)
         .where(ReadingBook.year == year, ReadingNote.status == ReviewStatus.PENDING, scope_filter(viewer, Unit.path))
         .order_by(ReadingNote.submitted_at)
-    )  # fmt: skip
+    )
 
 
 def unit_overview(viewer, year: int) -> dict:
     """Per unit in the viewer's scope (its own cadres, not its sub-units'): serving cadres, how many reached the
     year's required hours, finished the reading (every book's note passed), were assessed and acknowledged it."""
-    columns, joins, _assessed, required, books = _cadre_figures(year)
-    inner = select(Cadre.unit_id, *columns.values()).join(User, User.id == Cadre.user_id)
-    for sub, key in joins:
-        inner = inner.outerjoin(sub, key == Cadre.user_id)
-    inner = inner.where(Cadre.status == CadreStatus.SERVING).subquery()
+    c, figures, required, books = _cadre_columns(year)
     rows = db.session.execute(
-        select(Unit, func.count(inner.c.unit_id), func.sum(inner.c.met), func.sum(inner.c.reading_done),
-               func.sum(inner.c.assessed), func.sum(inner.c.acknowledged), func.sum(inner.c.hours))
-        .join(inner, inner.c.unit_id == Unit.id)
-        .where(scope_filter(viewer, Unit.path))
+        select(Unit, func.count(Cadre.id), func.sum(c["met"]), func.sum(c["reading_done"]), func.sum(c["assessed"]),
+               func.sum(c["acknowledged"]), func.sum(c["hours"]))
+        .join(Cadre, Cadre.unit_id == Unit.id)
+        .outerjoin(figures, figures.c.user_id == Cadre.user_id)
+        .where(Cadre.status == CadreStatus.SERVING, scope_filter(viewer, Unit.path))
         .group_by(Unit.id).order_by(Unit.path)
     ).all()  # fmt: skip
-    units = [{"unit": u, "cadres": c, "met": int(m or 0), "reading": int(r or 0), "assessed": int(a or 0),
-              "acknowledged": int(k or 0), "hours": float(h or 0)} for u, c, m, r, a, k, h in rows]  # fmt: skip
+    units = [{"unit": u, "cadres": n, "met": int(m or 0), "reading": int(r or 0), "assessed": int(a or 0),
+              "acknowledged": int(k or 0), "hours": float(h or 0)} for u, n, m, r, a, k, h in rows]  # fmt: skip
     totals = {key: sum(u[key] for u in units) for key in ("cadres", "met", "reading", "assessed", "acknowledged",
                                                            "hours")}  # fmt: skip
     return {"year": year, "required": required, "books": books, "units": units, "totals": totals}
@@ -180,22 +147,19 @@ FIGURE_FILTERS = ("all", "met", "short", "reading_done", "reading_open", "assess
 
 def cadre_figures(viewer, year: int, unit: Unit | None, which: str, subtree: bool = False):
     """The serving cadres behind one number of the overview: (Cadre, hours, notes passed, grade, acknowledged)."""
-    columns, joins, assessed, _required_hours, _books = _cadre_figures(year)
-    query = select(Cadre, columns["hours"], columns["notes"], assessed.c.grade, columns["acknowledged"]).join(
-        Unit, Unit.id == Cadre.unit_id
-    )
-    for sub, key in joins:
-        query = query.outerjoin(sub, key == Cadre.user_id)
-    query = query.join(User, User.id == Cadre.user_id).where(
-        Cadre.status == CadreStatus.SERVING, scope_filter(viewer, Unit.path)
-    )
+    c, figures, _required_hours, _books = _cadre_columns(year)
+    query = (
+        select(Cadre, c["hours"], c["notes"], c["grade"], c["acknowledged"])
+        .join(Unit, Unit.id == Cadre.unit_id).join(User, User.id == Cadre.user_id)
+        .outerjoin(figures, figures.c.user_id == Cadre.user_id)
+        .where(Cadre.status == CadreStatus.SERVING, scope_filter(viewer, Unit.path))
+    )  # fmt: skip
     if unit is not None:
         query = query.where(Unit.path.startswith(unit.path, autoescape=True) if subtree else Cadre.unit_id == unit.id)
     conditions = {
-        "met": columns["met"] == 1, "short": columns["met"] == 0,
-        "reading_done": columns["reading_done"] == 1, "reading_open": columns["reading_done"] == 0,
-        "assessed": columns["assessed"] == 1, "unassessed": columns["assessed"] == 0,
-        "acknowledged": columns["acknowledged"] == 1,
+        "met": c["met"] == 1, "short": c["met"] == 0, "reading_done": c["reading_done"] == 1,
+        "reading_open": c["reading_done"] == 0, "assessed": c["assessed"] == 1, "unassessed": c["assessed"] == 0,
+        "acknowledged": c["acknowledged"] == 1,
     }  # fmt: skip
     if which in conditions:
         query = query.where(conditions[which])

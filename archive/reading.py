@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.models import Cadre
-from archive import records
+from archive import figures, records
 from archive.models import ReadingBook, ReadingNote, ReviewStatus
 from core import audit
 from core.errors import DomainError
@@ -53,7 +53,7 @@ def withdraw_book(actor, book: ReadingBook, now: datetime) -> None:
     records.check_open(book.year)
     book.withdrawn_at = now
     audit.record("reading.book_withdrawn", actor=actor, target=f"book:{book.id}", at=now)
-    db.session.flush()
+    figures.refresh_book(book)
 
 
 def latest_note(book_id: int, user_id: int) -> ReadingNote | None:
@@ -111,7 +111,7 @@ def review_note(actor, note: ReadingNote, cadre: Cadre, accept: bool, comment: s
     note.status = ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED
     note.reviewer_id, note.reviewed_at, note.review_comment = actor.id, now, comment
     audit.record("reading.reviewed", actor=actor, target=f"note:{note.id}", detail={"status": note.status}, at=now)
-    db.session.flush()
+    figures.refresh(note.user_id, note.book.year)
     return note
 
 

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from accounts.models import Cadre, Education
+from archive import figures
 from archive.models import (
     ArchiveEntry,
     ArchiveRevision,
@@ -237,9 +238,10 @@ def _apply(entry: ArchiveEntry, values: dict) -> None:
 
 
 def may_add(actor, cadre: Cadre, kind: str) -> bool:
-    if can(actor, "archive.manage", cadre):
-        return kind in ADMIN_KINDS
-    return is_archive_owner(actor, cadre) and kind in OWNER_KINDS
+    """The cadre adds self-study to their own archive (even when they administer it); a keeper adds any kind."""
+    if is_archive_owner(actor, cadre):
+        return kind in OWNER_KINDS
+    return can(actor, "archive.manage", cadre) and kind in ADMIN_KINDS
 
 
 def add_entry(actor, cadre: Cadre, kind: str, raw: dict, now: datetime) -> ArchiveEntry:
@@ -257,7 +259,7 @@ def add_entry(actor, cadre: Cadre, kind: str, raw: dict, now: datetime) -> Archi
     _revise(entry, "created", actor, "", now)
     if manager:
         _raise_profile_education(actor, cadre, entry, now)
-    db.session.flush()
+    figures.refresh(cadre.user_id, entry.year)
     return entry
 
 
@@ -284,7 +286,7 @@ def correct_entry(actor, entry: ArchiveEntry, cadre: Cadre, raw: dict, reason: s
         raise DomainError(_("Nothing was changed."), code="unchanged")
     _revise(entry, "corrected", actor, reason, now)
     _raise_profile_education(actor, cadre, entry, now)
-    db.session.flush()
+    figures.refresh(cadre.user_id, before["year"], entry.year)
     return entry
 
 
@@ -294,7 +296,7 @@ def remove_entry(actor, entry: ArchiveEntry, cadre: Cadre, reason: str, now: dat
     reason = _reason(reason, required=True)
     entry.deleted_at = now
     _revise(entry, "removed", actor, reason, now)
-    db.session.flush()
+    figures.refresh(cadre.user_id, entry.year)
     return entry
 
 
@@ -306,7 +308,7 @@ def review_entry(actor, entry: ArchiveEntry, cadre: Cadre, accept: bool, comment
     comment = _reason(comment, required=not accept)
     entry.status = EntryStatus.ACCEPTED if accept else EntryStatus.REJECTED
     _revise(entry, "accepted" if accept else "rejected", actor, comment, now)
-    db.session.flush()
+    figures.refresh(cadre.user_id, entry.year)
     return entry
 
 

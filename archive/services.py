@@ -6,8 +6,14 @@ from sqlalchemy import select
 
 from archive import qualifications
 from archive.models import ExamResultRecord
+from archive.records import year_closed
+from core import audit
 from core.extensions import db
 from core.models import local_today
+
+
+def _plain(value):
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
@@ -28,6 +34,15 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
                                   recorded_at=now, **values)  # fmt: skip
         db.session.add(record)
     else:
+        changed = {
+            n: [_plain(getattr(record, n)), _plain(v)]
+            for n, v in values.items()
+            if n in ("score", "passed", "final") and getattr(record, n) != v
+        }
+        if changed and year_closed(record.year):
+            # Results belong to the engine: a regrade after the year closed still reaches the archive, in the open.
+            audit.record("archive.closed_year_result", target=f"attempt:{attempt.id}",
+                         detail={"year": record.year, **changed}, at=now)  # fmt: skip
         for name, value in values.items():
             setattr(record, name, value)
     qualifications.refresh(attempt.user_id, exam.qualification_cycle, now)

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from accounts.models import Cadre, Unit, User
+from accounts.models import LEADING_RANKS, Cadre, Unit, User
 from accounts.queries import profile_conditions
-from archive import records
+from archive import figures, records
 from archive.models import (
     ArchiveEntry,
     Attendance,
@@ -29,7 +29,7 @@ from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import ImportIssue
-from core.policy import can, scope_filter
+from core.policy import can, has_district_scope, scope_filter
 from core.spreadsheets import read_uploaded_sheet
 
 CLASS_FIELDS = ("code", "name", "organiser", "place", "class_type", "hour_kind", "starts_on", "ends_on", "hours",
@@ -104,6 +104,7 @@ def create_class(actor, values: dict, now: datetime) -> TrainingClass:
 
 def update_class(actor, klass: TrainingClass, values: dict, reason: str, now: datetime) -> list[str]:
     """Change a class; once attendance is recorded, its participants' entries are revised with `reason`."""
+    check_authority(actor, klass)
     records.check_open(klass.year)
     current = {name: getattr(klass, name) for name in CLASS_FIELDS}
     new = {**current, **{k: v for k, v in values.items() if k in CLASS_FIELDS}}
@@ -159,8 +160,32 @@ def _enrol(actor, klass: TrainingClass, users: list[User], source: str, now: dat
     return added
 
 
+def _keeps(actor) -> list:
+    """SQL conditions over Cadre/Unit: cadres whose archives the actor keeps (their scope; leading cadres only for
+    the organisation department). A class writes its participants' archives, so it enrols only these."""
+    conditions = [scope_filter(actor, Unit.path)]
+    if not has_district_scope(actor):
+        conditions.append(Cadre.rank.not_in(LEADING_RANKS))
+    return conditions
+
+
+def check_authority(actor, klass: TrainingClass) -> None:
+    """Refuse unless the actor keeps the archive of every participant (a district admin may have enrolled people
+    beyond a unit admin's authority, or a participant may have moved on)."""
+    if has_district_scope(actor):
+        return
+    cadres = db.session.scalars(
+        select(Cadre).join(TrainingEnrolment, TrainingEnrolment.user_id == Cadre.user_id)
+        .where(TrainingEnrolment.class_id == klass.id)
+    )  # fmt: skip
+    if not all(can(actor, "archive.manage", c) for c in cadres):
+        message = _("This class has participants whose archives the organisation department keeps: it manages "
+                    "the class.")  # fmt: skip
+        raise DomainError(message, code="forbidden", status=403)
+
+
 def _cadres_by_number(actor, numbers: list[str]) -> tuple[dict[str, User], set[str]]:
-    """The serving cadres (in the actor's scope) with these employee numbers, and the numbers not found."""
+    """The serving cadres whose archives the actor keeps with these employee numbers, and the numbers not found."""
     wanted = {n.strip().lower() for n in numbers if n and n.strip()}
     rows = db.session.execute(
         select(func.lower(User.username), User)
@@ -170,8 +195,8 @@ def _cadres_by_number(actor, numbers: list[str]) -> tuple[dict[str, User], set[s
             func.lower(User.username).in_(wanted),
             User.active.is_(True),
             Cadre.status == "serving",
-            scope_filter(actor, Unit.path),
-        )  # fmt: skip
+            *_keeps(actor),
+        )
     ).all()
     found = dict(rows)
     return found, wanted - set(found)
@@ -188,11 +213,11 @@ def enrol_by_numbers(actor, klass: TrainingClass, numbers: list[str], now: datet
 
 
 def enrol_by_rules(actor, klass: TrainingClass, rules: dict, age_on: date, now: datetime) -> int:
-    """Every serving cadre in the actor's scope who matches the rules (units with sub-units, ranks, political
-    status, under an age)."""
+    """Every serving cadre whose archive the actor keeps who matches the rules (units with sub-units, ranks,
+    political status, under an age)."""
     users = list(db.session.scalars(
         select(User).join(Cadre, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
-        .where(*profile_conditions(rules, age_on), scope_filter(actor, Unit.path)).order_by(Unit.path, User.username)
+        .where(*profile_conditions(rules, age_on), *_keeps(actor)).order_by(Unit.path, User.username)
     ))  # fmt: skip
     if not users:
         raise DomainError(_("Nobody you administer matches these rules."), code="empty")
@@ -223,6 +248,7 @@ def enrol_from_sheet(actor, klass: TrainingClass, data: bytes, now: datetime) ->
 
 def remove_enrolment(actor, enrolment: TrainingEnrolment, now: datetime) -> None:
     klass = enrolment.training_class
+    check_authority(actor, klass)
     records.check_open(klass.year)
     if db.session.scalar(select(ArchiveEntry.id).where(ArchiveEntry.enrolment_id == enrolment.id)):
         raise DomainError(_("Attendance is recorded for this person: record them as absent instead."),
@@ -240,6 +266,7 @@ def record_attendance(actor, klass: TrainingClass, rows: dict[int, dict], reason
     """Record attendance for the class: rows are {enrolment id: {"attendance", "hours", "completion", "comment"}}.
     Writes or revises the training entry of every participant; a change after the first recording needs a reason.
     Returns how many participants' records changed."""
+    check_authority(actor, klass)
     records.check_open(klass.year)
     by_id = {e.id: e for e in klass.enrolments}
     problems = []
@@ -261,7 +288,7 @@ def record_attendance(actor, klass: TrainingClass, rows: dict[int, dict], reason
         raise DomainError(" ".join(m for _i, m in problems), code="bad_attendance", problems=problems)
     first = klass.recorded_at is None
     reason = records._reason(reason, required=not first)
-    changed = 0
+    changes = []
     for ident, row in rows.items():
         enrolment = by_id[ident]
         new = (row["attendance"], None if row.get("hours") is None else float(row["hours"]),
@@ -269,10 +296,11 @@ def record_attendance(actor, klass: TrainingClass, rows: dict[int, dict], reason
         old = (enrolment.attendance, enrolment.hours, enrolment.completion, enrolment.comment)
         enrolment.attendance, enrolment.hours, enrolment.completion, enrolment.comment = new
         if _write_entry(actor, klass, enrolment, reason, now) or new != old:
-            changed += 1
+            changes.append({"user": enrolment.user_id, "old": list(old), "new": list(new)})
     klass.recorded_at = klass.recorded_at or now
     audit.record("training.attendance", actor=actor, target=f"class:{klass.code}", at=now,
-                 detail={"changed": changed, "reason": reason})  # fmt: skip
+                 detail={"reason": reason, "changes": changes})  # fmt: skip
+    changed = len(changes)
     db.session.flush()
     return changed
 
@@ -286,6 +314,14 @@ def enrolment_hours(klass: TrainingClass, enrolment: TrainingEnrolment) -> float
 def _write_entry(actor, klass: TrainingClass, enrolment: TrainingEnrolment, reason: str, now: datetime) -> bool:
     """Bring the participant's training entry in line with the class and their attendance; True if it changed."""
     entry = db.session.scalar(select(ArchiveEntry).where(ArchiveEntry.enrolment_id == enrolment.id))
+    old_year = entry.year if entry is not None else klass.year
+    changed = _sync_entry(actor, klass, enrolment, entry, reason, now)
+    if changed:
+        figures.refresh(enrolment.user_id, old_year, klass.year)
+    return changed
+
+
+def _sync_entry(actor, klass, enrolment, entry, reason: str, now: datetime) -> bool:
     attended = enrolment.attendance in (Attendance.ATTENDED, Attendance.PARTIAL)
     if not attended:
         if entry is None or entry.deleted_at is not None:

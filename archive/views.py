@@ -391,7 +391,10 @@ def assessment_page(username, year):
     versions = list(db.session.scalars(select(AnnualAssessment).where(AnnualAssessment.user_id == owner.user_id,
                                                                       AnnualAssessment.year == year)
                                        .order_by(AnnualAssessment.version.desc())))  # fmt: skip
-    return render_template("archive/assessment.html", cadre=owner, year=year, form=form, versions=versions,
+    kept = None
+    if versions:
+        kept = assessment.visible_summary(versions[0].summary, now_utc()) if mine else versions[0].summary
+    return render_template("archive/assessment.html", cadre=owner, year=year, form=form, versions=versions, kept=kept,
                            mine=mine, manage=manage and not mine, live=assessment.summary(owner, year),
                            closed=records.year_closed(year), action_form=ActionForm(),
                            hour_kinds=assessment.HOUR_KINDS), 422 if form.errors else 200  # fmt: skip
@@ -414,10 +417,9 @@ def acknowledge(ident):
 @login_required
 def certificate(ident):
     row = db.session.get(Qualification, ident) or abort(404)
-    owner = _owner_of(row.user_id)
-    if is_archive_owner(current_user, owner) and not qualifications.visible_to_holder(row, now_utc()):
-        abort(404)
-    if row.revoked_at is not None:
+    _owner_of(row.user_id)
+    # Nobody prints a certificate that /verify would not confirm (revoked, or resting on unreleased results).
+    if not qualifications.visible_to_holder(row, now_utc()):
         abort(404)
     try:
         data = documents.certificate_pdf(row, url_for("verify.check", code=row.code, _external=True))
@@ -518,6 +520,10 @@ def note_review(ident):
 def _class(code: str) -> TrainingClass:
     klass = db.session.scalar(select(TrainingClass).where(TrainingClass.code == code)) or abort(404)
     require("training.manage", klass)
+    try:
+        training.check_authority(current_user, klass)
+    except DomainError:
+        abort(403)
     return klass
 
 

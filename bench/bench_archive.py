@@ -36,7 +36,16 @@ def run(kind: str, cadres: int, years: int, samples: int) -> dict:
 
     from accounts.models import Cadre, RoleAssignment, User
     from accounts.services import create_unit
-    from archive.models import AnnualAssessment, ArchiveEntry, ArchiveYear, ReadingBook, ReadingNote, StudyPlan
+    from archive import figures
+    from archive.models import (
+        AnnualAssessment,
+        ArchiveEntry,
+        ArchiveYear,
+        CadreYear,
+        ReadingBook,
+        ReadingNote,
+        StudyPlan,
+    )
     from core.extensions import db
     from core.models import now_utc
     from core.policy import Role
@@ -81,7 +90,7 @@ def run(kind: str, cadres: int, years: int, samples: int) -> dict:
                                                min_chars=100, created_at=now))  # fmt: skip
             db.session.flush()
             books = {(b.year, b.position): b.id for b in db.session.scalars(db.select(ReadingBook))}
-            entries, plans, assessments, notes = [], [], [], []
+            entries, plans, assessments, notes, kept = [], [], [], [], []
             for u in users:
                 uid = u["id"]
                 for year in range(first, last + 1):
@@ -102,15 +111,25 @@ def run(kind: str, cadres: int, years: int, samples: int) -> dict:
                                             "appraisal": "学习认真。", "grade": "competent", "appraised_at": now,
                                             "reason": "", "feedback": "",
                                             "acknowledged_at": now if uid % 3 else None})  # fmt: skip
+                    assessed = year < last or uid % 2
+                    kept.append({"year": year, "user_id": uid, "hours": 15 + (40 if (uid + year) % 2 else 0),
+                                 "notes_passed": (3 if uid % 4 else 2) if year > last - 3 else 0,
+                                 "grade": "competent" if assessed else None,
+                                 "acknowledged": bool(assessed and uid % 3)})  # fmt: skip
                     if year > last - 3:
                         for b in range(3 if uid % 4 else 2):
                             notes.append({"book_id": books[(year, b)], "user_id": uid, "version": 1,
                                           "body": "读书笔记", "submitted_at": now, "status": "accepted",
                                           "review_comment": ""})  # fmt: skip
             for table, rows in ((ArchiveEntry.__table__, entries), (StudyPlan.__table__, plans),
-                                (AnnualAssessment.__table__, assessments), (ReadingNote.__table__, notes)):  # fmt: skip
+                                (AnnualAssessment.__table__, assessments), (ReadingNote.__table__, notes),
+                                (CadreYear.__table__, kept)):  # fmt: skip
                 _bulk(db, table, rows)
             db.session.commit()
+            # The figures were generated with the records, not by the services: check a sample against a count.
+            for row in rng.sample(kept, 20):
+                expected = {k: row[k] for k in ("hours", "notes_passed", "grade", "acknowledged")}
+                assert figures.compute(row["user_id"], row["year"]) == expected, row
             if kind == "postgresql":
                 db.session.execute(db.text("ANALYZE"))
                 db.session.commit()

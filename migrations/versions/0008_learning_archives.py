@@ -1,5 +1,5 @@
 """learning archives: entries and revisions, training classes, required reading, plans, assessments,
-qualifications; exams say which qualification part they are
+qualifications, each cadre's figures per year; exams say which qualification part they are
 
 Revision ID: 1baf675cc7a2
 Revises: 6d228fb70583
@@ -58,6 +58,16 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_annual_assessments_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_annual_assessments')),
     sa.UniqueConstraint('user_id', 'year', 'version', name='uq_annual_assessments_user_year_version')
+    )
+    op.create_table('archive_cadre_years',
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('hours', sa.Numeric(precision=7, scale=1, asdecimal=False), nullable=False),
+    sa.Column('notes_passed', sa.Integer(), nullable=False),
+    sa.Column('grade', sa.String(length=16), nullable=True),
+    sa.Column('acknowledged', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_archive_cadre_years_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('year', 'user_id', name=op.f('pk_archive_cadre_years'))
     )
     op.create_table('archive_years',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
@@ -266,6 +276,7 @@ def downgrade():
 
     op.drop_table('reading_notes')
     op.drop_table('archive_years')
+    op.drop_table('archive_cadre_years')
     op.drop_table('annual_assessments')
     with op.batch_alter_table('reading_books', schema=None) as batch_op:
         batch_op.drop_index('ix_reading_books_year')

@@ -461,3 +461,79 @@ def test_the_forms_save_and_show_refusals_at_their_fields(app, db, client, auth)
     assert "赵六" in detail
     assert client.post_form("/archive/years", {"year": "2026", "required_hours": "60"}).status_code == 302
     assert records.archive_year(2026).required_hours == 60
+
+
+def _figures():
+    from archive.models import CadreYear
+    from core.extensions import db as database
+
+    return {
+        (r.year, r.user_id): (float(r.hours), r.notes_passed, r.grade, r.acknowledged)
+        for r in database.session.scalars(select(CadreYear))
+    }
+
+
+def test_kept_figures_equal_a_fresh_count(app, db):
+    """Every write above kept archive_cadre_years up to date: rebuilding it from the records changes nothing."""
+    from archive import figures
+
+    test_class_attendance_writes_every_participants_archive(app, db)
+    test_reading_notes_are_reviewed_and_resubmitted(app, db)
+    test_the_assessment_summary_comes_from_the_archive(app, db)
+    kept = _figures()
+    assert kept and any(v[0] for v in kept.values()) and any(v[2] for v in kept.values())
+    figures.rebuild()
+    assert _figures() == kept
+
+
+def test_a_unit_admin_enrols_only_the_cadres_whose_archives_the_unit_keeps(app, db):
+    town = make_unit("青山镇")
+    unit_admin = make_user(roles=(Role.UNIT_ADMIN,), unit=town)
+    staff, chief = make_cadre(unit=town), make_cadre(unit=town, rank="section_chief")
+    klass = _class(unit_admin, town)
+    with pytest.raises(DomainError):
+        training.enrol_by_numbers(unit_admin, klass, [staff.employee_number, chief.employee_number], NOW)
+    assert training.enrol_by_rules(unit_admin, klass, {"unit_ids": [town.id]}, klass.starts_on, NOW) == 2 - 1
+    # The department enrols the chief: the class is now beyond the unit admin's authority.
+    training.enrol_by_numbers(_org_admin(), klass, [chief.employee_number], NOW)
+    rows = {e.id: {"attendance": "attended"} for e in klass.enrolments}
+    with pytest.raises(DomainError) as exc:
+        training.record_attendance(unit_admin, klass, rows, "", NOW)
+    assert exc.value.status == 403
+    training.record_attendance(_org_admin(), klass, rows, "", NOW)
+    assert assessment.hours_by_kind(chief.user_id, 2026)["off_job"] == 40
+
+
+def test_an_admin_adds_only_self_study_to_their_own_archive(app, db):
+    town = make_unit()
+    unit_admin = make_user(roles=(Role.UNIT_ADMIN,), unit=town)
+    own = make_cadre(unit=town, user=unit_admin)
+    assert records.may_add(unit_admin, own, "self_study") and not records.may_add(unit_admin, own, "collective")
+    entry = records.add_entry(unit_admin, own, "self_study", SELF, NOW)
+    assert entry.status == "pending"  # nobody accepts their own
+
+
+def test_a_kept_summary_hides_results_whose_release_was_withdrawn(app, db):
+    cadre, _qual = _qualified(db)
+    row = assessment.appraise(
+        _org_admin(), cadre, 2026, "该同志学习认真，两部分任职资格考试均合格，完成全年学习任务。", "excellent", "", NOW
+    )
+    assert row.summary["exams_passed"] == 2
+    from exam.models import Exam
+
+    for exam in db.session.scalars(select(Exam)):
+        exam.release_policy = "manual"
+    shown = assessment.visible_summary(row.summary, NOW)
+    assert shown["exams"] == [] and shown["exams_passed"] == 0 and shown["exams_taken"] == 0
+
+
+def test_the_figures_can_be_rebuilt_from_the_command_line(app, db, runner):
+    from archive.models import CadreYear
+
+    cadre = make_cadre()
+    records.add_entry(_org_admin(), cadre, "self_study", SELF, NOW)
+    db.session.query(CadreYear).delete()
+    db.session.commit()
+    result = runner.invoke(args=["archive", "rebuild-figures"])
+    assert result.exit_code == 0 and "1 cadre-year" in result.output
+    assert db.session.get(CadreYear, (2026, cadre.user_id)).hours == 6
