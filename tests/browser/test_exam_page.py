@@ -44,6 +44,9 @@ def open_paper(page, base, user, code="T1"):
     page.get_by_role("button", name="开始答题").click()
     page.wait_for_url("**/my/attempts/*")
     page.wait_for_function("() => document.getElementById('time-left').textContent !== '--:--'")
+    # The page claims the attempt and syncs once on load: let that finish, so a test that changes the attempt on
+    # the server next is not overtaken by it (on a busy machine it could be).
+    page.wait_for_load_state("networkidle")
     db.session.expire_all()
     return db.session.scalar(select(Attempt).where(Attempt.user_id == user.id))
 
