@@ -50,6 +50,8 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 
+    #: How passwords are hashed: scrypt, slow on purpose (Werkzeug's default).
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a method, not a password)
     #: Login throttling: failures counted in this window, per account and per client address.
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
@@ -106,6 +108,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-only-secret-key-not-for-production"  # noqa: S105
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = True
+    #: Tests hash many passwords (every demo load sets fifty); a fast method there, scrypt everywhere else.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
 
     @classmethod
     def from_env(cls, instance_path: str) -> dict:

@@ -112,3 +112,9 @@ def test_sqlite_enforces_foreign_keys(app, db):
         assert db.engine.dialect.name == "postgresql"
         return
     assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_passwords_are_hashed_with_scrypt_outside_the_tests():
+    from config import Config, TestConfig
+
+    assert Config.PASSWORD_HASH_METHOD == "scrypt" and TestConfig.PASSWORD_HASH_METHOD != Config.PASSWORD_HASH_METHOD
