@@ -128,11 +128,30 @@ def _empty_all_tables(db):
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            _empty_postgresql(conn, tables)
         else:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # units refer to units; the order alone cannot do it
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+
+
+def _empty_postgresql(conn, tables) -> None:
+    """Empty what the test filled, and restart the sequences it advanced. TRUNCATE of every table costs about
+    9 ms a table here (a third of a second a test); deleting from the few non-empty ones costs a few ms. Foreign
+    keys are not enforced meanwhile (session_replication_role, a superuser's), so the order does not matter;
+    without superuser rights everything is truncated as before."""
+    if not conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar():
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        return
+    probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
+    filled = {row[0] for row in conn.execute(text(probe))}
+    conn.execute(text("SET LOCAL session_replication_role = replica"))
+    for t in tables:
+        if t in filled:
+            conn.execute(text(f'DELETE FROM "{t}"'))
+    advanced = conn.execute(text("SELECT schemaname, sequencename FROM pg_sequences WHERE last_value IS NOT NULL"))
+    for schema, sequence in advanced.all():
+        conn.execute(text(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART'))
 
 
 @pytest.fixture
