@@ -268,8 +268,8 @@ def entry_new(username):
             )
             return redirect(url_for("archive.cadre", username=username))
     return render_template("archive/entry_form.html", cadre=owner, kind=kind, fields=records.KIND_FIELDS[kind],
-                           values=values, errors=errors, entry=None, form=ActionForm(),
-                           choice_labels=records.CHOICE_LABELS), 422 if errors else 200  # fmt: skip
+                           values=values, errors=errors, entry=None,
+                           form=ActionForm()), 422 if errors else 200  # fmt: skip
 
 
 def _entry(ident: int) -> tuple[ArchiveEntry, Cadre]:
@@ -282,7 +282,7 @@ def _entry(ident: int) -> tuple[ArchiveEntry, Cadre]:
 def entry(ident):
     row, owner = _entry(ident)
     return render_template("archive/entry.html", entry=row, cadre=owner, action_form=ActionForm(),
-                           fields=records.KIND_FIELDS[row.kind], choice_labels=records.CHOICE_LABELS,
+                           fields=records.KIND_FIELDS[row.kind],
                            manage=can(current_user, "archive.manage", owner) and not is_archive_owner(
                                current_user, owner))  # fmt: skip
 
@@ -310,8 +310,8 @@ def entry_correct(ident):
             flash(_("Correction saved; the earlier values stay in the history."), "success")
             return redirect(url_for("archive.entry", ident=row.id))
     return render_template("archive/entry_form.html", cadre=owner, kind=row.kind, fields=records.KIND_FIELDS[row.kind],
-                           values=values, errors=errors, entry=row, form=ActionForm(),
-                           choice_labels=records.CHOICE_LABELS), 422 if errors else 200  # fmt: skip
+                           values=values, errors=errors, entry=row,
+                           form=ActionForm()), 422 if errors else 200  # fmt: skip
 
 
 @bp.route("/entries/<int:ident>/remove", methods=["POST"])
