@@ -2,58 +2,21 @@
 a unit's roster summary (.xlsx). PDFs embed a CJK font, so Chinese renders the same on every reader."""
 
 import io
-from functools import cache
-from pathlib import Path
 
 import segno
-from flask import current_app
 from flask_babel import gettext as _
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from accounts.models import label as profile_label
 from archive.models import label
-from core.errors import DomainError
+from core.pdf import Pdf
 from core.spreadsheets import append_row, new_workbook, style_header, to_bytes
-
-#: CJK fonts looked for when PDF_FONT is not set: (path, index of the Simplified Chinese face in a collection).
-SYSTEM_FONTS = (
-    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
-    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
-)
-
-
-@cache
-def _find_font(configured: str) -> tuple[str, int] | None:
-    if configured:
-        return (configured, 0) if Path(configured).is_file() else None
-    return next(((p, i) for p, i in SYSTEM_FONTS if Path(p).is_file()), None)
-
-
-def cjk_font() -> tuple[str, int]:
-    found = _find_font(current_app.config.get("PDF_FONT") or "")
-    if found is None:
-        raise DomainError(_("No Chinese font is installed for PDFs (install fonts-noto-cjk, or set QE_PDF_FONT)."),
-                          code="no_font", status=503)  # fmt: skip
-    return found
-
-
-class _Pdf(FPDF):
-    def __init__(self, orientation="portrait"):
-        super().__init__(orientation=orientation, format="A4")
-        path, index = cjk_font()
-        self.add_font("cjk", fname=path, collection_font_number=index)
-        self.set_font("cjk", size=11)
-        self.set_auto_page_break(True, margin=15)
-        self.set_title("QualExam")
 
 
 def certificate_pdf(qualification, verify_url: str) -> bytes:
     """An A4 landscape certificate: holder, qualification, dates, code and a QR code of the verification page."""
     user = qualification.user
-    pdf = _Pdf("landscape")
+    pdf = Pdf("landscape")
     pdf.add_page()
     pdf.set_draw_color(160, 30, 30)
     pdf.set_line_width(1.2)
@@ -102,7 +65,7 @@ def _hours(value) -> str:
 
 def archive_pdf(cadre, years: list[dict], quals: list) -> bytes:
     """One cadre's archive, year by year (as the timeline shows it to the viewer)."""
-    pdf = _Pdf()
+    pdf = Pdf()
     pdf.add_page()
     pdf.set_font("cjk", size=18)
     pdf.cell(0, 12, f"干部学习档案：{cadre.name}", new_x="LMARGIN", new_y="NEXT")

@@ -5,10 +5,10 @@ Who may do what is asked of core.policy (archive.view / archive.manage / archive
 can_read_archive, is_archive_owner); the services refuse anything the policy forbids as well.
 """
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Cadre, PoliticalStatus, Rank, Unit, User
@@ -44,8 +44,7 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import local_today, now_utc
 from core.policy import can, can_read_archive, is_archive_owner, login_required, require, scope_filter
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from core.web import PDF, XLSX, RowPage, download
 
 
 def _year() -> int:
@@ -120,23 +119,6 @@ def _show_problems(form, exc: DomainError) -> dict:
     return loose
 
 
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}",
-                                                      "Cache-Control": "no-store"})  # fmt: skip
-
-
-class _RowPage:
-    """One page of a multi-column query (db.paginate yields only the first column), with what the pager reads."""
-
-    def __init__(self, query, page: int, per_page: int):
-        self.total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-        self.pages = max(1, -(-self.total // per_page))
-        self.page = min(max(1, page), self.pages)
-        self.items = db.session.execute(query.limit(per_page).offset((self.page - 1) * per_page)).all()
-        self.has_prev, self.has_next = self.page > 1, self.page < self.pages
-        self.prev_num, self.next_num = self.page - 1, self.page + 1
-
-
 # ---------------------------------------------------------------- home, overview, education
 
 
@@ -176,7 +158,7 @@ def _figure_query():
 def overview_cadres():
     require("archive.view")
     year, unit, which, query = _figure_query()
-    page = _RowPage(query, request.args.get("page", 1, type=int), per_page=50)
+    page = RowPage(query, request.args.get("page", 1, type=int), per_page=50)
     return render_template("archive/overview_cadres.html", page=page, year=year, unit=unit, which=which,
                            required=queries._required(year), books=queries._book_count(year))  # fmt: skip
 
@@ -187,7 +169,7 @@ def roster_export():
     require("archive.view")
     year, unit, _which, query = _figure_query()
     rows = db.session.execute(query).all()
-    return _download(documents.roster_xlsx(rows, year), XLSX, f"roster-{year}.xlsx")
+    return download(documents.roster_xlsx(rows, year), XLSX, f"roster-{year}.xlsx")
 
 
 @bp.route("/education")
@@ -226,7 +208,7 @@ def cadre_pdf(username):
                                      queries.holder_qualifications(owner, mine, now))  # fmt: skip
     except DomainError as exc:
         abort(exc.status, exc.message)
-    return _download(data, "application/pdf", f"archive-{owner.employee_number}.pdf")
+    return download(data, PDF, f"archive-{owner.employee_number}.pdf")
 
 
 @bp.route("/cadres/<username>/archive.xlsx")
@@ -234,7 +216,7 @@ def cadre_pdf(username):
 def cadre_xlsx(username):
     owner = _cadre(username)
     years = queries.timeline(owner, is_archive_owner(current_user, owner), now_utc())
-    return _download(documents.archive_xlsx(owner, years), XLSX, f"archive-{owner.employee_number}.xlsx")
+    return download(documents.archive_xlsx(owner, years), XLSX, f"archive-{owner.employee_number}.xlsx")
 
 
 def _raw_entry(kind: str) -> dict:
@@ -425,7 +407,7 @@ def certificate(ident):
         data = documents.certificate_pdf(row, url_for("verify.check", code=row.code, _external=True))
     except DomainError as exc:
         abort(exc.status, exc.message)
-    return _download(data, "application/pdf", f"certificate-{row.code}.pdf")
+    return download(data, PDF, f"certificate-{row.code}.pdf")
 
 
 # ---------------------------------------------------------------- required reading
