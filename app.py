@@ -59,8 +59,9 @@ def create_app(config=None) -> Flask:
     from demo.cli import demo_cli
     from exam.cli import exams_cli
     from question_bank.cli import banks_cli, questions_cli
+    from reports.cli import reports_cli
 
-    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, demo_cli):
+    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

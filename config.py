@@ -78,6 +78,11 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     VERIFY_RATE_LIMIT = "30 per minute"
     QUESTIONS_PER_PAGE = 20
+    #: Rows per page of a ranking.
+    RANKING_PER_PAGE = 50
+    #: An exam's item analysis is recomputed on opening the page when it is out of date and the exam has at most
+    #: this many ranked candidates; a larger exam's on request (one pass over its answers takes seconds).
+    REPORTS_LIVE_ANALYSIS_LIMIT = 5000
     TESTING = False
 
     @classmethod

@@ -54,7 +54,10 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "question.review": DISTRICT_ROLES | {Role.AUTHOR},
     "exam.manage": DISTRICT_ROLES,
     "exam.grade": DISTRICT_ROLES | {Role.GRADER},
+    #: Rankings and statistics, of the candidates in the viewer's unit scope.
     "reports.view": ADMIN_ROLES,
+    #: Item analysis: how each question of an exam worked, for correcting the bank (district-wide figures).
+    "reports.items": DISTRICT_ROLES,
     # Learning archives: admins read the archives of their scope; they write them under the management authority
     # (a target with `managed_by_district`, a leading cadre, is written by the organisation department only).
     "archive.view": ADMIN_ROLES,

@@ -109,7 +109,12 @@ def result(attempt_id: int):
     outcome = review.result(attempt, now)
     entries = {e["position"]: e for e in (outcome or {}).get("review", [])}
     answered = db.session.scalar(select(func.count(Answer.id)).where(Answer.attempt_id == attempt.id, Answer.seq > 0))
+    place = None
+    if outcome and outcome.get("fully_graded"):
+        from reports.ranking import standing  # reports build on the engine, not the other way round
+
+        place = standing(attempt.exam, current_user)
     return render_template(
         "exam/take_result.html", attempt=attempt, exam=attempt.exam, outcome=outcome, entries=entries,
-        items=review.paper(attempt) if entries else [], answered=answered, now=now,
+        items=review.paper(attempt) if entries else [], answered=answered, now=now, place=place,
     )  # fmt: skip

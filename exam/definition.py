@@ -45,11 +45,12 @@ from question_bank.types import QUESTION_TYPES
 #: The exam's own settings, in the order the form and the file show them.
 SETTINGS = ("title", "subject", "instructions", "paper_mode", "duration_minutes", "opens_at", "closes_at",
             "attempts_allowed", "pass_mark", "shuffle_questions", "shuffle_options", "mc_policy", "release_policy",
-            "review_policy", "focus_loss_limit", "qualification_part", "qualification_cycle")  # fmt: skip
+            "review_policy", "publish_ranking", "focus_loss_limit", "qualification_part",
+            "qualification_cycle")  # fmt: skip
 #: Settings the prepared papers depend on: a published exam must go back to draft to change them.
 PAPER_SETTINGS = frozenset({"paper_mode", "shuffle_questions", "shuffle_options"})
 #: Settings that may change after the first start (with an audit entry); the close only to a later time.
-SAFE_AFTER_START = frozenset({"closes_at", "release_policy", "review_policy"})
+SAFE_AFTER_START = frozenset({"closes_at", "release_policy", "review_policy", "publish_ranking"})
 MC_POLICIES = ("all_or_nothing", "partial")
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 MAX_DURATION_MINUTES = 24 * 60
@@ -95,7 +96,7 @@ def settings_problems(values: dict) -> list[tuple[str, str]]:
           _("Attempts allowed: 1 to %(n)d.", n=MAX_ATTEMPTS))  # fmt: skip
     pass_mark = values.get("pass_mark")
     check("pass_mark", _is_number(pass_mark) and 0 <= pass_mark <= 10000, _("The pass mark is a number of points."))
-    for name in ("shuffle_questions", "shuffle_options"):
+    for name in ("shuffle_questions", "shuffle_options", "publish_ranking"):
         check(name, isinstance(values.get(name), bool), _("Yes or no."))
     check("mc_policy", values.get("mc_policy") in MC_POLICIES, _("Choose how multiple choice is scored."))
     check("release_policy", values.get("release_policy") in set(ReleasePolicy), _("Choose when results are released."))
@@ -155,12 +156,16 @@ def locked_settings(exam: Exam) -> frozenset[str]:
     return frozenset()
 
 
-def _clean(values: dict) -> dict:
+def clean_settings(values: dict) -> dict:
+    """The settings as the rules read them: stripped text, empty qualification fields as none, defaults for
+    settings a file may lack."""
     values = {name: values.get(name) for name in SETTINGS}
     for name in ("title", "subject"):
         if isinstance(values[name], str):
             values[name] = values[name].strip()
     values["instructions"] = values["instructions"] or ""
+    if values["publish_ranking"] is None:  # files written before the setting existed
+        values["publish_ranking"] = False
     for name in ("qualification_part", "qualification_cycle"):  # empty means none
         if isinstance(values[name], str):
             values[name] = values[name].strip() or None
@@ -180,7 +185,7 @@ def create_exam(actor, code: str, values: dict, now: datetime, action: str = "ex
         raise DomainError(_("The code is 1 to 32 letters, digits, - or _."), code="bad_code")
     if db.session.scalar(select(Exam.id).where(Exam.code == code)):
         raise DomainError(_("An exam with code %(c)s exists already.", c=code), code="code_taken")
-    values = _clean(values)
+    values = clean_settings(values)
     _refuse(settings_problems(values))
     exam = Exam(code=code, status=ExamStatus.DRAFT, eligibility={}, created_by_id=getattr(actor, "id", None),
                 created_at=now, **values)  # fmt: skip
@@ -196,7 +201,7 @@ def update_settings(actor, exam: Exam, values: dict, now: datetime) -> list[str]
     A later close also gives more time to attempts in progress whose deadline the old close had cut short:
     available time is min(duration + extra time, close − start), and the close is part of that rule."""
     exam = lock(exam)
-    values = _clean({**{name: _value(exam, name) for name in SETTINGS}, **values})
+    values = clean_settings({**{name: _value(exam, name) for name in SETTINGS}, **values})
     _refuse(settings_problems(values) + lock_problems(exam, values, now))
     changed = {name: (_value(exam, name), value) for name, value in values.items() if _value(exam, name) != value}
     if not changed:

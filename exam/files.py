@@ -77,6 +77,7 @@ def import_exam(actor, data: dict, now: datetime, code: str | None = None) -> Ex
         values["closes_at"] = datetime.fromisoformat(_get(data, "closes_at", str, ""))
     except ValueError as exc:
         raise _problem("opens_at/closes_at", _("not a date and time")) from exc
+    values = definition.clean_settings(values)  # e.g. a file from before a setting existed gets its default
     problems = definition.settings_problems(values)
     if problems:
         raise DomainError("; ".join(f"{name}: {message}" for name, message in problems), code="bad_exam_file")

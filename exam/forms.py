@@ -49,6 +49,9 @@ class ExamForm(FlaskForm):
     release_policy = SelectField(_l("When results are released"), choices=options(RELEASE_LABELS.items()),
                                  default="after_close")  # fmt: skip
     review_policy = SelectField(_l("After the release candidates see"), choices=options(REVIEW_LABELS.items()))
+    publish_ranking = BooleanField(_l("Publish the ranking list to the candidates"), default=False,
+                                   description=_l("Rank, name, unit and score, once results are released; otherwise "
+                                                  "each candidate sees only their own rank."))  # fmt: skip
     focus_loss_limit = IntegerField(_l("Submit automatically after this many focus losses"),
                                     validators=[Optional()], description=_l("Empty: off."))  # fmt: skip
     qualification_part = SelectField(

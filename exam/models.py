@@ -127,6 +127,9 @@ class Exam(db.Model):
     mc_policy: Mapped[str] = mapped_column(String(16), default="all_or_nothing")
     release_policy: Mapped[str] = mapped_column(String(16), default=ReleasePolicy.AFTER_CLOSE)
     review_policy: Mapped[str] = mapped_column(String(16), default=ReviewPolicy.SCORE)
+    #: Show the candidates the ranking list (rank, name, unit, score) once their results are released to them;
+    #: otherwise each candidate sees only their own rank and percentile.
+    publish_ranking: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     #: Auto-submit after this many focus losses; null: off.
     focus_loss_limit: Mapped[int | None] = mapped_column(Integer)
     #: A qualification exam (任职资格考试): which part it is ("political_theory" or "job_knowledge") and of which

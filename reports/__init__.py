@@ -1,5 +1,8 @@
-"""Reports: rankings, statistics, item analysis and exports (built in a later issue)."""
+"""Reports: rankings of candidates and units, statistics and item analysis per exam, score reports and slips,
+exports, a cadre's exam history and the district's qualification progress."""
 
 from flask import Blueprint
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+from reports import models, views  # noqa: E402,F401  (the table belongs to the schema; views register on bp)

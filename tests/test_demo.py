@@ -35,7 +35,8 @@ def test_demo_load_and_every_account_logs_in(runner, db, app):
     ages = [c.age_on(date(2026, 11, 28)) for c in db.session.scalars(select(Cadre))]
     assert min(ages) < 35 <= max(ages)
     assert len({c.rank for c in db.session.scalars(select(Cadre))}) == 4
-    _check_demo_archives(db, app)  # (one load for both: loading the demo is the slow part)
+    _check_demo_archives(db, app)  # (one load for all: loading the demo is the slow part)
+    _check_demo_reports(app)
 
 
 def test_demo_load_refuses_a_non_empty_database(runner, db):
@@ -74,3 +75,23 @@ def _check_demo_archives(db, app):
     assert client.get(f"/archive/qualifications/{qual.id}/certificate.pdf").mimetype == "application/pdf"
     limiter.reset()
     assert "王浩然" in app.test_client().get(f"/verify/{qual.code}").get_data(as_text=True)
+
+
+def _check_demo_reports(app):
+    """Every report page and export works for the demo's sat exams."""
+    admin = app.test_client()
+    admin.post_form("/login", {"username": "admin", "password": district.DEMO_PASSWORD})
+    for code in ("ZZLL2025", "GWZS2025"):
+        for page in ("ranking", "ranking?age=under35", "ranking?show=absent", "units", "statistics", "items",
+                     "ranking.xlsx", "units.xlsx", "items.xlsx", "report.pdf"):  # fmt: skip
+            response = admin.get(f"/reports/exams/{code}/{page}")
+            assert response.status_code == 200, (code, page, response.status_code)
+    ranking = admin.get("/reports/exams/ZZLL2025/ranking").get_data(as_text=True)
+    assert "王浩然" in ranking  # cadre01
+    assert admin.get("/reports/years/2025/units").status_code == 200
+    assert "王浩然" in admin.get("/reports/qualifications?cycle=2025").get_data(as_text=True)
+    cadre = app.test_client()
+    cadre.post_form("/login", {"username": "cadre01", "password": district.DEMO_PASSWORD})
+    history = cadre.get("/reports/my/history", follow_redirects=True).get_data(as_text=True)
+    assert "ZZLL2025" in history or "2025年度政治理论水平任职资格考试" in history
+    assert cadre.get("/reports/exams/ZZLL2025/ranking").status_code == 403

@@ -61,11 +61,15 @@ def test_export_and_import_round_trip(runner, db, tmp_path):
     from exam.files import export_exam
 
     assert {**export_exam(copy), "code": "CLI1"} == data
+    older = {k: v for k, v in data.items() if k != "publish_ranking"}  # a file from before the setting existed
+    out.write_text(json.dumps(older), encoding="utf-8")
+    assert runner.invoke(args=["exams", "import", str(out), "--code", "CLI4"]).exit_code == 0
+    assert db.session.scalar(select(Exam.publish_ranking).where(Exam.code == "CLI4")) is False
     data["sections"][0]["rules"][0]["bank"] = "NOPE"
     out.write_text(json.dumps(data), encoding="utf-8")
     result = runner.invoke(args=["exams", "import", str(out), "--code", "CLI3"])
     assert result.exit_code == 1 and "sections[1].rules[1].bank" in result.output
-    assert db.session.scalar(select(func.count(Exam.id))) == 2
+    assert db.session.scalar(select(func.count(Exam.id))) == 3
 
 
 @pytest.mark.parametrize(

@@ -105,6 +105,10 @@ def test_after_the_first_start_only_safe_settings_change(app, db, admin):
             definition.update_settings(admin, exam, change, T0 + timedelta(minutes=5))
     definition.update_settings(admin, exam, {"release_policy": "manual", "review_policy": "answers"}, T0)
     assert exam.release_policy == "manual"
+    # Publishing the ranking list is a release-time choice: it may change while candidates sit, audited.
+    assert definition.update_settings(admin, exam, {"publish_ranking": True}, T0) == ["publish_ranking"]
+    with pytest.raises(DomainError):
+        definition.update_settings(admin, exam, {"publish_ranking": "yes"}, T0)
     with pytest.raises(DomainError) as exc:
         definition.add_section(admin, exam, "二、判断题", "truefalse", 1, T0)
     assert exc.value.code == "locked"

@@ -1,0 +1,234 @@
+"""Report documents: rankings, unit tables, item analysis and qualification progress as .xlsx (headers in the
+user's language, numbers as numbers, the header row frozen), and as PDF an exam's score report, with its charts
+drawn in the PDF, and a candidate's score slip."""
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from fpdf.fonts import FontFace
+
+from accounts.models import label as profile_label
+from core.models import LOCAL_ZONE
+from core.pdf import Pdf
+from core.spreadsheets import append_row, new_workbook, to_bytes
+from question_bank.types import LETTERS, QUESTION_TYPES
+from reports.history import attempt_sections
+
+HEADING = FontFace(emphasis="", fill_color=(225, 231, 243))  # the CJK font has one (regular) style
+
+
+def _yes_no(value) -> str:
+    return "" if value is None else _("Yes") if value else _("No")
+
+
+def _local(moment) -> str:
+    return moment.astimezone(LOCAL_ZONE).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _ratio(value, digits=4):
+    return None if value is None else round(value, digits)
+
+
+def ranking_xlsx(exam, rows) -> bytes:
+    wb, ws = new_workbook(_("Ranking"), [
+        _("Placing"), _("District placing"), _("Tied"), _("Name"), _("Employee number"), _("Unit"), _("Post rank"),
+        _("Score"), _("Time used (minutes)"), _("Submitted at"), _("Passed"),
+    ], [8, 10, 6, 12, 14, 30, 14, 8, 12, 20, 8])  # fmt: skip
+    for r in rows:
+        append_row(ws, [r.rank, r.exam_rank, r.tied if r.tied > 1 else None, r.name, r.username, r.unit_name or "",
+                        profile_label(r.post_rank) if r.post_rank else "", float(r.score), round(r.seconds / 60, 1),
+                        _local(r.ended_at), _yes_no(r.passed)])  # fmt: skip
+    return to_bytes(wb)
+
+
+def units_xlsx(title: str, rows: list[dict], percent: bool = False) -> bytes:
+    score = _("(percent of the total)") if percent else _("(points)")
+    wb, ws = new_workbook(_("Unit table"), [
+        _("Placing"), _("Unit"), _("May sit it"), _("Took it"), _("Participation"), _("Graded"), _("Passed"),
+        _("Pass rate"), f"{_('Mean')} {score}", f"{_('Median')} {score}",
+    ], [8, 30, 10, 10, 12, 10, 10, 10, 14, 14])  # fmt: skip
+    for r in rows:
+        append_row(ws, [r["place"], r["unit"] or _("No unit"), r["eligible"], r["took"], r["participation"],
+                        r["ranked"], r["passed"], r["pass_rate"], _ratio(r["mean"], 2),
+                        _ratio(r["median"], 2)])  # fmt: skip
+    for column in ("E", "H"):
+        for cell in ws[column][1:]:
+            cell.number_format = "0.0%"
+    ws.oddHeader.center.text = title
+    return to_bytes(wb)
+
+
+def _option_name(qtype: str, option) -> str:
+    if qtype == "truefalse":
+        return _("True") if option else _("False")
+    return LETTERS[option]
+
+
+def items_xlsx(exam, data: dict, flag_labels: dict) -> bytes:
+    wb, ws = new_workbook(_("Item analysis"), [
+        _("Section"), _("Question"), _("Version"), _("Type"), _("Category"), _("Stem"), _("Answers"), _("Facility"),
+        _("Point-biserial"), _("Upper–lower index"), _("Options chosen (all / top / bottom)"), _("Key"), _("Flags"),
+    ], [14, 10, 8, 10, 16, 50, 8, 9, 10, 10, 36, 8, 30])  # fmt: skip
+    for i in data["items"]:
+        options = ""
+        key = ""
+        if i["options"]:
+            options = "；".join(f"{_option_name(i['qtype'], o['option'])} {o['all']}/{o['upper']}/{o['lower']}"
+                               for o in i["options"])  # fmt: skip
+            key = "".join(_option_name(i["qtype"], o["option"]) for o in i["options"] if o["key"])
+        append_row(ws, [i["section"], i["question_id"], i["number"], str(QUESTION_TYPES[i["qtype"]].label),
+                        i["category"] or "", i["stem"], i["n"], _ratio(i["facility"], 3),
+                        _ratio(i["point_biserial"], 3), _ratio(i["discrimination_index"], 3), options, key,
+                        "；".join(str(flag_labels[f]) for f in i["flags"])])  # fmt: skip
+    summary = wb.create_sheet(_("Test"))
+    rel = data["reliability"]
+    for caption, value in (
+        (_("Candidates"), data["n"]),
+        (_("Questions per paper"), _ratio(rel["items_per_paper"], 1)),
+        (_("Cronbach's alpha"), _ratio(rel["alpha"], 3)),
+        (_("Flagged questions"), data["flagged"]),
+    ):
+        append_row(summary, [caption, value])
+    summary.column_dimensions["A"].width = 20
+    return to_bytes(wb)
+
+
+QUALIFICATION_STATUS = {
+    "qualified": _l("Holds the qualification"),
+    "lapsed": _l("Passed both parts; no longer valid"),
+    "political_theory": _l("Passed political theory only"),
+    "job_knowledge": _l("Passed job knowledge only"),
+    "none": _l("Passed neither part"),
+}
+
+
+def qualifications_xlsx(cycle: str, rows: list[dict]) -> bytes:
+    wb, ws = new_workbook(cycle, [_("Employee number"), _("Name"), _("Unit"), _("Standing"), _("Valid until")],
+                          [14, 12, 30, 24, 12])  # fmt: skip
+    for r in rows:
+        append_row(ws, [r["username"], r["name"], r["unit"] or "", str(QUALIFICATION_STATUS[r["status"]]),
+                        r["valid_until"]])  # fmt: skip
+    return to_bytes(wb)
+
+
+# ---------------------------------------------------------------- PDFs
+
+
+def _number(value, digits=1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _bars(pdf: Pdf, labels: list[str], values: list[float], height: float = 55, unit: str = "") -> None:
+    """A bar chart at the current position, across the page's width."""
+    left, top = pdf.l_margin + 10, pdf.get_y() + 4
+    width = pdf.w - pdf.l_margin - pdf.r_margin - 12
+    peak = max(values or [0]) or 1
+    step = width / max(len(values), 1)
+    pdf.set_draw_color(120, 120, 120)
+    pdf.line(left, top + height, left + width, top + height)
+    pdf.set_font("cjk", size=7)
+    for i, (caption, value) in enumerate(zip(labels, values, strict=True)):
+        bar = height * value / peak
+        x = left + i * step + step * 0.15
+        pdf.set_fill_color(59, 110, 165)
+        if bar > 0:
+            pdf.rect(x, top + height - bar, step * 0.7, bar, style="F")
+        pdf.set_xy(x - step * 0.15, top + height - bar - 4.5)
+        pdf.cell(step, 4, f"{value:g}{unit}", align="C")
+        pdf.set_xy(x - step * 0.15, top + height + 1)
+        pdf.cell(step, 4, caption, align="C")
+    pdf.set_y(top + height + 8)
+    pdf.set_font("cjk", size=10)
+
+
+def _table(pdf: Pdf, rows: list[tuple], widths: tuple) -> None:
+    with pdf.table(col_widths=widths, text_align="LEFT", line_height=6, headings_style=HEADING) as table:
+        for row in rows:
+            table.row([str(c) for c in row])
+
+
+def report_pdf(exam, figures: dict, viewer_scope: str) -> bytes:
+    """An exam's score report: counts, the summary, the distribution chart, by section and by unit."""
+    s, c = figures["summary"], figures["counts"]
+    pdf = Pdf()
+    pdf.add_page()
+    pdf.set_font("cjk", size=17)
+    pdf.multi_cell(0, 10, f"{exam.title} 成绩报告", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=10)
+    pdf.cell(0, 6, f"考试代码 {exam.code} · 考试时间 {_local(exam.opens_at)[:16]} 至 {_local(exam.closes_at)[:16]}",
+             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.cell(0, 6, f"统计范围：{viewer_scope} · 满分 {exam.total_points:g} · 合格线 {float(exam.pass_mark):g}",
+             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.ln(3)
+    _table(pdf, [("应考", "参考", "交卷", "已评分", "待阅卷", "缺考"),
+                 (c["eligible"], c["started"], c["submitted"], c["ranked"], c["waiting"], c["not_started"])],
+           (30, 30, 30, 30, 30, 30))  # fmt: skip
+    pdf.ln(3)
+    _table(pdf, [("平均分", "中位数", "标准差", "最高分", "最低分", "合格人数", "合格率"),
+                 (_number(s["mean"], 2), _number(s["median"], 2), _number(s["sd"], 2), _number(s["high"], 2),
+                  _number(s["low"], 2), s["passed"], _percent(s["pass_rate"]))],
+           (26, 26, 26, 26, 26, 26, 24))  # fmt: skip
+    pdf.ln(4)
+    pdf.set_font("cjk", size=13)
+    pdf.cell(0, 8, "分数分布（人数）", new_x="LMARGIN", new_y="NEXT")
+    dist = figures["distribution"]
+    _bars(pdf, [f"{d['low']:g}–{d['high']:g}" for d in dist], [d["count"] for d in dist])
+    analysis = figures.get("analysis")
+    if analysis is not None and analysis.data["sections"]:
+        pdf.set_font("cjk", size=13)
+        pdf.cell(0, 8, "各部分得分率", new_x="LMARGIN", new_y="NEXT")
+        sections = analysis.data["sections"]
+        _bars(pdf, [x["name"] for x in sections], [round(100 * (x["rate"] or 0), 1) for x in sections], height=40,
+              unit="%")  # fmt: skip
+        _table(pdf, [("部分", "题数（题库中）", "平均得分", "满分", "得分率")] + [
+            (x["name"], x["questions"], _number(x["mean"], 2), _number(x["possible"], 2), _percent(x["rate"]))
+            for x in sections], (60, 30, 30, 30, 30))  # fmt: skip
+        pdf.ln(3)
+    pdf.set_font("cjk", size=13)
+    pdf.cell(0, 8, "各单位情况", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=9)
+    _table(pdf, [("名次", "单位", "应考", "参考", "参考率", "合格率", "平均分", "中位数")] + [
+        (u["place"] or "—", u["unit"] or "—", u["eligible"], u["took"], _percent(u["participation"]),
+         _percent(u["pass_rate"]), _number(u["mean"], 2), _number(u["median"], 2))
+        for u in figures["units"]], (12, 58, 15, 15, 20, 20, 20, 20))  # fmt: skip
+    return bytes(pdf.output())
+
+
+def slip_pdf(attempt, place: dict | None) -> bytes:
+    """One candidate's score slip: who, which exam, when, the score by section, pass or fail, and the rank."""
+    exam, user = attempt.exam, attempt.user
+    cadre = user.cadre
+    pdf = Pdf()
+    pdf.add_page()
+    pdf.set_font("cjk", size=17)
+    pdf.multi_cell(0, 10, "成绩单", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=11)
+    pdf.multi_cell(0, 7, exam.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    used = int((attempt.ended_at - attempt.started_at).total_seconds())
+    facts = [
+        ("姓名", user.name), ("工号", user.username), ("单位", cadre.unit.name if cadre else "—"),
+        ("考试代码", exam.code), ("开考时间", _local(attempt.started_at)), ("交卷时间", _local(attempt.ended_at)),
+        ("用时", f"{used // 60}分{used % 60}秒"),
+        ("成绩", "待阅卷" if attempt.score is None else f"{float(attempt.score):g} / {exam.total_points:g}"),
+        ("结果", "—" if attempt.passed is None else "合格" if attempt.passed else "不合格"),
+    ]  # fmt: skip
+    if place:
+        tie = "（并列）" if place["tied"] > 1 else ""
+        facts.append(
+            ("名次", f"第 {place['rank']} 名{tie}，共 {place['ranked']} 人，超过 {place['behind_percent']:g}% 的考生")
+        )
+    for caption, value in facts:
+        pdf.cell(30, 8, caption + "：")
+        pdf.multi_cell(0, 8, str(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    _table(pdf, [("部分", "得分", "满分")] + [(s["title"], f"{s['points']:g}", f"{s['total']:g}")
+                                            for s in attempt_sections(attempt)], (90, 40, 40))  # fmt: skip
+    pdf.ln(6)
+    pdf.set_font("cjk", size=9)
+    pdf.multi_cell(0, 6, f"本成绩单由任职资格在线考试系统生成，考试记录编号 {attempt.id}。",
+                   new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    return bytes(pdf.output())

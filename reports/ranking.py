@@ -1,0 +1,336 @@
+"""Rankings per exam, in SQL: each candidate's counted attempt, ranked by score (higher first), then time used
+(shorter first), then submission time (earlier first), with standard competition ranking (1, 2, 2, 4): a rank is
+1 + the number of candidates strictly better by that ordering. Times count in whole seconds.
+
+Only fully graded attempts are ranked; with several attempts allowed, a candidate's best attempt (by the same
+ordering) counts. Every query is limited to the viewer's scope (`core.policy.scope_filter`), and the filters
+(a unit with its sub-units, a rank, an age band, pass or fail) apply on top.
+
+The ranking is kept (reports.models.RankEntry): computed with window functions in one INSERT … SELECT when the
+results have changed, then read by index, so a page over 100,000 candidates costs one indexed read.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import g, has_request_context, request
+from sqlalchemy import Select, and_, case, delete, func, literal, select, true
+from sqlalchemy import insert as insert_into
+
+from accounts.models import Cadre, Unit, User
+from accounts.queries import AGE_BANDS, age_condition
+from core.extensions import db
+from core.models import local_today, now_utc
+from core.policy import has_district_scope, scope_filter
+from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate
+from exam.services import eligible_people
+from reports.cache import cached
+from reports.models import RankEntry, RankSet, locked
+from reports.sql import epoch_seconds
+
+OUTCOMES = ("passed", "failed")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the ranking pages filter by; every field optional."""
+
+    unit: Unit | None = None
+    #: Only the unit itself, without its sub-units (the unit tables link here: their rows are units' own cadres).
+    unit_only: bool = False
+    rank: str = ""
+    age_band: str = ""
+    outcome: str = ""  # "passed" or "failed"
+
+    def query_args(self) -> dict:
+        args = {"unit": self.unit.id if self.unit else None, "only": 1 if self.unit_only else None,
+                "rank": self.rank or None, "age": self.age_band or None, "outcome": self.outcome or None}  # fmt: skip
+        return {k: v for k, v in args.items() if v is not None}
+
+
+NO_FILTERS = Filters()
+
+
+def age_day(exam: Exam) -> date:
+    """The day ages are counted on for an exam: its eligibility's day, or the (Beijing) day it opens."""
+    return exam.age_on or local_today(exam.opens_at)
+
+
+def person_conditions(exam: Exam, viewer, filters: Filters) -> list:
+    """Conditions over Cadre and Unit (outer-joined to the person): in the viewer's scope (no viewer: the whole
+    exam, for a published ranking list) and the filters."""
+    conditions = [] if viewer is None or has_district_scope(viewer) else [scope_filter(viewer, Unit.path)]
+    if filters.unit is not None:
+        conditions.append(
+            Unit.id == filters.unit.id
+            if filters.unit_only
+            else Unit.path.startswith(filters.unit.path, autoescape=True)
+        )
+    if filters.rank:
+        conditions.append(Cadre.rank == filters.rank)
+    if filters.age_band in AGE_BANDS:
+        conditions.extend(age_condition(*AGE_BANDS[filters.age_band], age_day(exam)))
+    return conditions
+
+
+def needs_unit(viewer, filters: Filters) -> bool:
+    """Do the conditions for this viewer and these filters read the unit (its path, for a scope or a subtree)?"""
+    return filters.unit is not None or viewer is not None and not has_district_scope(viewer)
+
+
+def counted_attempts(exam: Exam, ranked: bool = True):
+    """Subquery, computed from the attempts: one row per ranked candidate (attempt_id, user_id, paper_id, score,
+    passed, seconds used, submitted (epoch seconds), started_at, ended_at and, when `ranked`, the rank in the whole
+    exam and how many are ranked). Pages read the kept ranking instead (kept_ranks)."""
+    seconds = (epoch_seconds(Attempt.ended_at) - epoch_seconds(Attempt.started_at)).label("seconds")
+    submitted = epoch_seconds(Attempt.ended_at).label("submitted")
+    columns = [Attempt.id.label("attempt_id"), Attempt.user_id, Attempt.paper_id, Attempt.score, Attempt.passed,
+               seconds, submitted, Attempt.started_at, Attempt.ended_at]  # fmt: skip
+    graded = and_(Attempt.exam_id == exam.id, Attempt.fully_graded.is_(True))
+    if exam.attempts_allowed > 1:  # the best attempt of each candidate
+        nth = func.row_number().over(
+            partition_by=Attempt.user_id,
+            order_by=(Attempt.score.desc(), seconds.element.asc(), submitted.element.asc(), Attempt.id),
+        )
+        inner = select(*columns, nth.label("nth")).where(graded).subquery()
+        best = select(*(inner.c[c.name] for c in columns)).where(inner.c.nth == 1).subquery()
+    else:
+        best = select(*columns).where(graded).subquery()
+    if not ranked:
+        return best
+    order = (best.c.score.desc(), best.c.seconds.asc(), best.c.submitted.asc())
+    return select(
+        best,
+        func.rank().over(order_by=order).label("exam_rank"),
+        func.count().over().label("ranked"),
+    ).subquery("counted")
+
+
+def _text(values) -> str:
+    return "|".join("" if v is None else v.isoformat() if isinstance(v, datetime) else str(v) for v in values)
+
+
+def stamps(exam: Exam) -> dict:
+    """What the figures of an exam are computed from, cheaply read in one query: `results` (the graded attempts:
+    how many, the sums of their scores and candidates' ids, the last end and regrade), `attempts` (all attempts:
+    how many, ended, graded, the last start and end) and `people` (cadres, active accounts, units, the exam's
+    rules and candidates by hand). Read once per GET request (a page reads them for several figures, and nothing
+    a GET does changes them)."""
+    memo = g.setdefault("report_stamps", {}) if has_request_context() and request.method == "GET" else {}
+    if exam.id not in memo:
+        memo[exam.id] = _stamps(exam)
+    return memo[exam.id]
+
+
+def _stamps(exam: Exam) -> dict:
+    graded = Attempt.fully_graded.is_(True)
+
+    def when(condition, value):
+        return func.sum(case((condition, value), else_=0))
+
+    a = db.session.execute(
+        select(
+            func.count(), when(Attempt.status != AttemptStatus.IN_PROGRESS, 1), when(graded, 1),
+            when(graded, Attempt.score), when(graded, Attempt.user_id), func.max(Attempt.started_at),
+            func.max(case((graded, Attempt.ended_at))), func.max(Attempt.ended_at), func.max(Attempt.regraded_at),
+        ).where(Attempt.exam_id == exam.id)
+    ).one()  # fmt: skip
+    p = db.session.execute(
+        select(
+            select(func.count()).select_from(Cadre).scalar_subquery(),
+            select(func.max(Cadre.updated_at)).scalar_subquery(),
+            select(func.count()).select_from(User).where(User.active.is_(True)).scalar_subquery(),
+            select(func.count()).select_from(Unit).scalar_subquery(),
+            select(func.sum(func.coalesce(Unit.parent_id, 0))).scalar_subquery(),
+            select(func.count()).select_from(ExamCandidate).where(ExamCandidate.exam_id == exam.id).scalar_subquery(),
+            select(func.sum(case((ExamCandidate.included.is_(True), 1), (ExamCandidate.included.is_(False), 2),
+                                 else_=0) * ExamCandidate.user_id))
+            .where(ExamCandidate.exam_id == exam.id).scalar_subquery(),
+        )
+    ).one()  # fmt: skip
+    n, ended, n_graded, total, people, started, graded_end, last_end, regraded = a
+    return {
+        "results": _text([n_graded, f"{float(total or 0):.2f}", people, graded_end, regraded]),
+        "attempts": _text([n, ended, n_graded, started, last_end]),
+        "people": _text([*p, json.dumps(exam.eligibility or {}, sort_keys=True), exam.attempts_allowed]),
+    }
+
+
+def results_fingerprint(exam: Exam) -> str:
+    """What the kept ranking (and the item analysis) depend on: the graded attempts (see stamps)."""
+    return stamps(exam)["results"]
+
+
+def _viewer_key(viewer) -> tuple:
+    if viewer is None or has_district_scope(viewer):
+        return ("district",)
+    return tuple(sorted(viewer.unit_scope_paths))
+
+
+def _filters_key(exam: Exam, filters: Filters) -> tuple:
+    return (tuple(sorted(filters.query_args().items())), age_day(exam).isoformat())
+
+
+def kept_ranks(exam: Exam, now: datetime) -> RankSet:
+    """The exam's kept ranking, recomputed first when the results changed since: one DELETE and one INSERT …
+    SELECT with window functions, under a lock on the exam's rank set (two requests never compute it at once)."""
+    stamp = results_fingerprint(exam)
+    kept = db.session.get(RankSet, exam.id)
+    if kept is not None and kept.fingerprint == stamp:
+        return kept
+    kept = locked(RankSet, exam.id, fingerprint="", ranked=0)
+    stamp = _stamps(exam)["results"]  # what the results are now that no one else is ranking them
+    if kept.fingerprint == stamp:
+        return kept
+    best = counted_attempts(exam, ranked=False)
+    key = (best.c.score, best.c.seconds, best.c.submitted)
+    rows = select(
+        best.c.attempt_id, literal(exam.id), best.c.user_id,
+        func.rank().over(order_by=(best.c.score.desc(), best.c.seconds.asc(), best.c.submitted.asc())),
+        func.count().over(partition_by=key), best.c.score, best.c.passed, best.c.seconds, best.c.submitted,
+        best.c.ended_at,
+    )  # fmt: skip
+    db.session.execute(delete(RankEntry).where(RankEntry.exam_id == exam.id))
+    db.session.execute(
+        insert_into(RankEntry).from_select(["attempt_id", "exam_id", "user_id", "rank", "tied", "score", "passed",
+                                            "seconds", "submitted", "ended_at"], rows)
+    )  # fmt: skip
+    kept.fingerprint, kept.computed_at = stamp, now
+    kept.ranked = db.session.scalar(select(func.count()).where(RankEntry.exam_id == exam.id))
+    db.session.flush()
+    return kept
+
+
+def _columns():
+    return (RankEntry.rank.label("exam_rank"), RankEntry.tied, RankEntry.attempt_id, RankEntry.score,
+            RankEntry.passed, RankEntry.seconds, RankEntry.submitted, RankEntry.ended_at, RankEntry.user_id,
+            User.name, User.username, Unit.id.label("unit_id"), Unit.name.label("unit_name"),
+            Cadre.rank.label("post_rank"))  # fmt: skip
+
+
+def _conditions(exam: Exam, viewer, filters: Filters) -> list:
+    conditions = [RankEntry.exam_id == exam.id, *person_conditions(exam, viewer, filters)]
+    if filters.outcome in OUTCOMES:
+        conditions.append(RankEntry.passed.is_(filters.outcome == "passed"))
+    return conditions
+
+
+def _joined(stmt):
+    return (
+        stmt.join(User, User.id == RankEntry.user_id)
+        .outerjoin(Cadre, Cadre.user_id == User.id)
+        .outerjoin(Unit, Unit.id == Cadre.unit_id)
+    )
+
+
+def ranking_query(exam: Exam, viewer, filters: Filters, now: datetime | None = None) -> Select:
+    """The ranking rows the viewer may see and the filters select, in rank order, from the kept ranking: rank in
+    the exam (`exam_rank`), how many share it (`tied`), the attempt and the person; plus the rank within this
+    selection (`rank`) and how many rows it has (`shown`). The whole exam's (no scope, no filter) reads the kept
+    rows by index, without windows."""
+    kept = kept_ranks(exam, now or now_utc())
+    conditions = _conditions(exam, viewer, filters)
+    if len(conditions) == 1:  # the whole exam: its rank is the selection's
+        stmt = _joined(select(*_columns(), RankEntry.rank.label("rank"), literal(kept.ranked).label("shown")))
+        return stmt.where(*conditions).order_by(RankEntry.rank, RankEntry.ended_at, RankEntry.attempt_id)
+    inner = _joined(
+        select(*_columns(), func.rank().over(order_by=RankEntry.rank).label("rank"), func.count().over().label("shown"))
+    ).where(*conditions).subquery("ranking")  # fmt: skip
+    return select(inner).order_by(inner.c.exam_rank, inner.c.ended_at, inner.c.attempt_id)
+
+
+def score_table(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> list[tuple]:
+    """(unit id, score, how many, how many of them passed) over the ranked candidates the viewer may see and the
+    filters select; cached by what it is computed from (reports.cache; callers must not change it)."""
+    st = stamps(exam)
+    key = ("scores", exam.id, st["results"], st["people"], _viewer_key(viewer), _filters_key(exam, filters))
+    return cached(key, lambda: _score_table(exam, viewer, filters))
+
+
+def _score_table(exam: Exam, viewer, filters: Filters) -> list[tuple]:
+    kept_ranks(exam, now_utc())
+    passed = func.sum(case((RankEntry.passed.is_(True), 1), else_=0))
+    stmt = select(Cadre.unit_id, RankEntry.score, func.count(), passed).outerjoin(
+        Cadre, Cadre.user_id == RankEntry.user_id
+    )  # the conditions are over Cadre and Unit only
+    if needs_unit(viewer, filters):
+        stmt = stmt.outerjoin(Unit, Unit.id == Cadre.unit_id)
+    rows = db.session.execute(stmt.where(*_conditions(exam, viewer, filters)).group_by(Cadre.unit_id, RankEntry.score))
+    return [(unit_id, float(score), n, int(p)) for unit_id, score, n, p in rows]
+
+
+def participation(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> dict:
+    """Per unit, among the people who may sit the exam now: how many (`eligible`), how many of them started
+    (`took`), submitted, have a fully graded attempt (`ranked`), and never started (`not_started`). One pass:
+    the eligible people outer-joined to each candidate's attempts summed up. (Someone taken off the candidates
+    after sitting keeps their place in the ranking, but is not counted here.) Cached by what it is computed from
+    (reports.cache; callers must not change it)."""
+    st = stamps(exam)
+    key = ("participation", exam.id, st["attempts"], st["people"], _viewer_key(viewer), _filters_key(exam, filters))
+    return cached(key, lambda: _participation(exam, viewer, filters))
+
+
+def _participation(exam: Exam, viewer, filters: Filters) -> dict:
+    ended = case((Attempt.status != AttemptStatus.IN_PROGRESS, 1), else_=0)
+    graded = case((Attempt.fully_graded.is_(True), 1), else_=0)
+    if exam.attempts_allowed == 1:  # one attempt per candidate at most: no need to sum them up
+        sat = select(Attempt.user_id, ended.label("ended"), graded.label("graded"))
+    else:
+        sat = select(Attempt.user_id, func.max(ended).label("ended"), func.max(graded).label("graded"))
+        sat = sat.group_by(Attempt.user_id)
+    sat = sat.where(Attempt.exam_id == exam.id).subquery()
+    query = (
+        eligible_people(exam).where(*person_conditions(exam, viewer, filters))
+        .outerjoin(sat, sat.c.user_id == User.id)
+        .with_only_columns(Unit.id, func.count(), func.count(sat.c.user_id), func.coalesce(func.sum(sat.c.ended), 0),
+                           func.coalesce(func.sum(sat.c.graded), 0))
+        .order_by(None).group_by(Unit.id)
+    )  # fmt: skip
+    return {
+        unit_id: {"eligible": e, "took": t, "submitted": int(s), "ranked": int(r), "not_started": e - t}
+        for unit_id, e, t, s, r in db.session.execute(query)
+    }
+
+
+def totals(by_unit: dict) -> dict:
+    """The counts of `participation` over all units, with `started` and `waiting` (ended, not fully graded)."""
+    out = {k: sum(r[k] for r in by_unit.values()) for k in ("eligible", "not_started", "took", "submitted", "ranked")}
+    return {"eligible": out["eligible"], "started": out["took"], "submitted": out["submitted"], "ranked": out["ranked"],
+            "not_started": out["not_started"], "waiting": out["submitted"] - out["ranked"]}  # fmt: skip
+
+
+def counts(exam: Exam, viewer, filters: Filters) -> dict:
+    """How many may sit the exam, started, submitted, are ranked (fully graded), wait for a grader, and never
+    started (缺考 once the exam has closed), among the people the viewer may see and the filters select."""
+    return totals(participation(exam, viewer, filters))
+
+
+def absent_query(exam: Exam, viewer, filters: Filters) -> Select:
+    """The people who may sit the exam and never started it, by unit and name."""
+    return eligible_people(exam).where(
+        *person_conditions(exam, viewer, filters),
+        User.id.not_in(select(Attempt.user_id).where(Attempt.exam_id == exam.id)),
+    )
+
+
+def standing(exam: Exam, user: User, now: datetime | None = None) -> dict | None:
+    """A candidate's own place: rank, how many are ranked, how many share the rank, and the share of ranked
+    candidates strictly behind (percent); None while they have no ranked attempt. Counted over the whole exam."""
+    kept = kept_ranks(exam, now or now_utc())
+    row = db.session.execute(
+        select(RankEntry.rank, RankEntry.tied, RankEntry.attempt_id).where(
+            RankEntry.exam_id == exam.id, RankEntry.user_id == user.id
+        )
+    ).first()
+    if row is None:
+        return None
+    rank, tied, attempt_id = row
+    behind = kept.ranked - (rank - 1) - tied
+    return {"rank": rank, "ranked": kept.ranked, "tied": tied, "attempt_id": attempt_id,
+            "behind_percent": round(100.0 * behind / kept.ranked, 1)}  # fmt: skip
+
+
+def unit_condition(viewer):
+    """SQL condition over Unit: the units the viewer may see (all for the district)."""
+    return true() if has_district_scope(viewer) else scope_filter(viewer, Unit.path)
