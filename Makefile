@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
 	$(BIN)/python bench/bench_archive.py --db both --write
+	$(BIN)/python bench/bench_reports.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
