@@ -10,6 +10,7 @@ The ranking is kept (reports.models.RankEntry): computed with window functions i
 results have changed, then read by index, so a page over 100,000 candidates costs one indexed read.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -114,8 +115,8 @@ def _text(values) -> str:
 def stamps(exam: Exam) -> dict:
     """What the figures of an exam are computed from, cheaply read in one query: `results` (the graded attempts:
     how many, the sums of their scores and candidates' ids, the last end and regrade), `attempts` (all attempts:
-    how many, ended, graded, the last start and end) and `people` (cadres, active accounts, units, the exam's
-    rules and candidates by hand). Read once per GET request (a page reads them for several figures, and nothing
+    how many, ended, graded, the last start and end) and `people` (cadres, active accounts, the unit tree, the
+    exam's rules and candidates by hand). Read once per GET request (a page reads them for several figures, and nothing
     a GET does changes them)."""
     memo = g.setdefault("report_stamps", {}) if has_request_context() and request.method == "GET" else {}
     if exam.id not in memo:
@@ -141,19 +142,21 @@ def _stamps(exam: Exam) -> dict:
             select(func.count()).select_from(Cadre).scalar_subquery(),
             select(func.max(Cadre.updated_at)).scalar_subquery(),
             select(func.count()).select_from(User).where(User.active.is_(True)).scalar_subquery(),
-            select(func.count()).select_from(Unit).scalar_subquery(),
-            select(func.sum(func.coalesce(Unit.parent_id, 0))).scalar_subquery(),
             select(func.count()).select_from(ExamCandidate).where(ExamCandidate.exam_id == exam.id).scalar_subquery(),
             select(func.sum(case((ExamCandidate.included.is_(True), 1), (ExamCandidate.included.is_(False), 2),
                                  else_=0) * ExamCandidate.user_id))
             .where(ExamCandidate.exam_id == exam.id).scalar_subquery(),
         )
     ).one()  # fmt: skip
+    # The unit tree (a few hundred rows): every unit's path, so that any move changes the stamp.
+    tree = hashlib.sha256(repr(db.session.execute(select(Unit.id, Unit.path).order_by(Unit.id)).all()).encode())
     n, ended, n_graded, total, people, started, graded_end, last_end, regraded = a
     return {
         "results": _text([n_graded, f"{float(total or 0):.2f}", people, graded_end, regraded]),
         "attempts": _text([n, ended, n_graded, started, last_end]),
-        "people": _text([*p, json.dumps(exam.eligibility or {}, sort_keys=True), exam.attempts_allowed]),
+        "people": _text(
+            [*p, tree.hexdigest(), json.dumps(exam.eligibility or {}, sort_keys=True), exam.attempts_allowed]
+        ),
     }
 
 

@@ -21,10 +21,10 @@ from accounts.services import units_in_scope
 from core.extensions import db
 from core.forms import ActionForm
 from core.models import local_today, now_utc
-from core.policy import can, has_district_scope, in_scope, login_required, permission_required, require
+from core.policy import can, has_district_scope, in_scope, login_required, permission_required, scope_filter
 from core.web import PDF, XLSX, RowPage, WindowPage, download
-from exam.models import Attempt, AttemptStatus, Exam
-from exam.services import result_visible
+from exam.models import Attempt, AttemptStatus, Exam, ExamStatus
+from exam.services import grace, result_visible
 from reports import bp, documents, history, items, ranking, statistics
 from reports.ranking import Filters
 
@@ -86,13 +86,13 @@ def home():
     exams = db.session.scalars(
         select(Exam).where(Exam.first_started_at.is_not(None)).order_by(Exam.opens_at.desc(), Exam.code)
     ).all()
-    counts = dict(
-        db.session.execute(
-            select(Attempt.exam_id, func.count(Attempt.id))
-            .where(Attempt.fully_graded.is_(True))
-            .group_by(Attempt.exam_id)
-        ).all()
+    graded = (
+        select(Attempt.exam_id, func.count(Attempt.id)).where(Attempt.fully_graded.is_(True)).group_by(Attempt.exam_id)
     )
+    if not has_district_scope(current_user):  # a unit admin counts the candidates of their scope only
+        graded = graded.join(Cadre, Cadre.user_id == Attempt.user_id).join(Unit, Unit.id == Cadre.unit_id)
+        graded = graded.where(scope_filter(current_user, Unit.path))
+    counts = dict(db.session.execute(graded).all())
     return render_template("reports/home.html", exams=exams, counts=counts, years=history.years_with_exams(),
                            cycles=history.cycles(), now=now_utc())  # fmt: skip
 
@@ -264,10 +264,8 @@ def person_history(username: str):
     if user is None or user.cadre is None:
         abort(404)
     owner = user.id == current_user.id
-    if not owner:
-        require("reports.view")
-        if not in_scope(current_user, user.cadre.unit_path):
-            abort(403)
+    if not owner and not (can(current_user, "reports.view") and in_scope(current_user, user.cadre.unit_path)):
+        abort(404)  # the same as for nobody: employee numbers cannot be probed
     rows = history.exam_history(user.cadre, owner, now_utc())
     return render_template("reports/history.html", person=user, rows=rows, owner=owner)
 
@@ -315,11 +313,15 @@ def published_list(code: str):
     exam = _exam(code)
     if not exam.publish_ranking:
         abort(404)
-    if not can(current_user, "reports.view"):
+    if can(current_user, "reports.view"):
+        viewer = current_user  # admins see the list of their own scope, as the ranking
+    else:
+        viewer = None  # a candidate sees the whole list, once nobody can be sitting and their result is shown
         now = now_utc()
         own = db.session.scalars(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == current_user.id))
-        if not any(result_visible(a, now) for a in own):
+        over = exam.status == ExamStatus.RELEASED or now >= exam.closes_at + grace()
+        if not over or not any(result_visible(a, now) for a in own):
             abort(404)
-    page = WindowPage(ranking.ranking_query(exam, None, ranking.NO_FILTERS),
+    page = WindowPage(ranking.ranking_query(exam, viewer, ranking.NO_FILTERS),
                    request.args.get("page", 1, type=int), current_app.config["RANKING_PER_PAGE"])  # fmt: skip
     return render_template("reports/published.html", exam=exam, page=page)

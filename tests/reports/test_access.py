@@ -76,7 +76,7 @@ def test_access_matrix(client, auth, db, role):
             ok = status == 200 or status == 302 and "/login" not in location
         elif role == ANON:
             ok = status == 302 and "/login" in location
-        elif route in ("reports.slip", "reports.published_list", "reports.my_history"):
+        elif route in ("reports.slip", "reports.published_list", "reports.my_history", "reports.person_history"):
             ok = status == NOT_THERE
         else:
             ok = status == 403
@@ -89,6 +89,6 @@ def test_a_unit_admin_elsewhere_reaches_none_of_these_candidates(client, auth, d
     ids = _sat(make_unit("青山镇"))
     auth.login_as("unit_admin", unit=make_unit("柳河镇"))
     assert client.get(ROUTES["reports.slip"][1].format(**ids)).status_code == 404
-    assert client.get(ROUTES["reports.person_history"][1].format(**ids)).status_code == 403
+    assert client.get(ROUTES["reports.person_history"][1].format(**ids)).status_code == 404
     assert "考生甲" not in client.get(ROUTES["reports.exam_ranking"][1].format(**ids)).get_data(as_text=True)
     assert "考生甲" not in client.get("/reports/qualifications?cycle=2026").get_data(as_text=True)

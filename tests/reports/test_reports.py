@@ -244,7 +244,14 @@ def test_a_unit_admin_sees_only_their_subtree(app, db, client, auth):
     assert {row[3] for row in book.active.iter_rows(min_row=2, values_only=True)} == {"镇内甲", "镇内乙"}
     assert client.get(f"/reports/exams/{exam.code}/ranking?unit={other.id}").status_code == 404
     assert client.get(f"/reports/attempts/{_attempt_of(exam, outside).id}/slip.pdf").status_code == 404
-    assert client.get(f"/reports/people/{outside.employee_number}/history").status_code == 403
+    assert client.get(f"/reports/people/{outside.employee_number}/history").status_code == 404  # as for nobody
+    assert client.get("/reports/people/nobody/history").status_code == 404
+    exam.publish_ranking = True
+    _db.session.commit()
+    listing = client.get(f"/reports/exams/{exam.code}/list").get_data(as_text=True)
+    assert "镇内甲" in listing and "镇外丙" not in listing  # the published list too, for a unit admin
+    home = client.get("/reports/").get_data(as_text=True)
+    assert f"<td>{exam.code}</td><td>" in home and ">2</td>" in home  # graded attempts in scope: 2, not 3
     assert client.get(f"/reports/exams/{exam.code}/items").status_code == 403  # item analysis is the district's
 
 
@@ -300,7 +307,7 @@ def _cadre_named(name):
 # ---------------------------------------------------------------- candidates
 
 
-def test_a_candidate_sees_their_own_standing_and_a_published_list_only(app, db, client, auth):
+def test_a_candidate_sees_their_own_standing_and_a_published_list_only(app, db, client, auth, monkeypatch):
     exam = exam_of(k=2, pass_mark=1, release_policy="immediate")
     unit = make_unit()
     cadres = [make_cadre(unit=unit, name=n) for n in ("赵一", "钱二", "孙三")]
@@ -310,6 +317,13 @@ def test_a_candidate_sees_their_own_standing_and_a_published_list_only(app, db, 
     ]
     _db.session.commit()
     auth.login(cadres[1].employee_number)
+    exam.publish_ranking = True
+    _db.session.commit()
+    with monkeypatch.context() as m:  # while the exam is open, the published list waits (others are sitting)
+        m.setattr("reports.views.now_utc", lambda: exam.closes_at - timedelta(minutes=1))
+        assert client.get(f"/reports/exams/{exam.code}/list").status_code == 404
+    exam.publish_ranking = False
+    _db.session.commit()
     page = client.get(f"/my/attempts/{attempts[1].id}/result").get_data(as_text=True)
     assert "第 2 名（共 3 人）" in page and "超过 33.3% 的考生" in page
     place = ranking.standing(exam, cadres[1].user)
