@@ -247,7 +247,8 @@ class Cadre(db.Model):
     phone: Mapped[str] = mapped_column(String(20), default="")
     status: Mapped[str] = mapped_column(String(16), default=CadreStatus.SERVING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    #: Indexed: the reports stamp their cached figures with the newest change to any profile (reports.ranking).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc, index=True)
 
     user: Mapped[User] = relationship(back_populates="cadre", lazy="joined")
     unit: Mapped[Unit] = relationship(lazy="joined")

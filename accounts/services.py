@@ -495,6 +495,7 @@ def set_cadre_active(actor: User, cadre: Cadre, active: bool, now: datetime) -> 
     if cadre.user_id == actor.id and not active:
         raise DomainError(_("You cannot deactivate your own account."), code="self_deactivate")
     cadre.user.active = active
+    cadre.updated_at = now  # who may sit an exam changed (reports re-count on the newest profile change)
     if not active:
         end_all_sessions(cadre.user, now)
     audit.record("cadre.activated" if active else "cadre.deactivated", actor=actor, target=f"user:{cadre.user_id}")

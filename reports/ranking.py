@@ -115,9 +115,9 @@ def _text(values) -> str:
 def stamps(exam: Exam) -> dict:
     """What the figures of an exam are computed from, cheaply read in one query: `results` (the graded attempts:
     how many, the sums of their scores and candidates' ids, the last end and regrade), `attempts` (all attempts:
-    how many, ended, graded, the last start and end) and `people` (cadres, active accounts, the unit tree, the
-    exam's rules and candidates by hand). Read once per GET request (a page reads them for several figures, and nothing
-    a GET does changes them)."""
+    how many, ended, graded, the last start and end) and `people` (the newest profile change, the unit tree, the
+    exam's rules and its candidates by hand). Read once per GET request (a page reads them for several figures,
+    and nothing a GET does changes them)."""
     memo = g.setdefault("report_stamps", {}) if has_request_context() and request.method == "GET" else {}
     if exam.id not in memo:
         memo[exam.id] = _stamps(exam)
@@ -137,14 +137,16 @@ def _stamps(exam: Exam) -> dict:
             func.max(case((graded, Attempt.ended_at))), func.max(Attempt.ended_at), func.max(Attempt.regraded_at),
         ).where(Attempt.exam_id == exam.id)
     ).one()  # fmt: skip
+    # People: the newest change to a cadre profile (a new cadre, a move, a deactivation: all set updated_at; the
+    # column is indexed), and the exam's candidates by hand with whether their accounts are active.
+    by_hand = select(ExamCandidate.user_id, ExamCandidate.included).where(ExamCandidate.exam_id == exam.id)
     p = db.session.execute(
         select(
-            select(func.count()).select_from(Cadre).scalar_subquery(),
             select(func.max(Cadre.updated_at)).scalar_subquery(),
-            select(func.count()).select_from(User).where(User.active.is_(True)).scalar_subquery(),
-            select(func.count()).select_from(ExamCandidate).where(ExamCandidate.exam_id == exam.id).scalar_subquery(),
+            select(func.count()).select_from(by_hand.subquery()).scalar_subquery(),
             select(func.sum(case((ExamCandidate.included.is_(True), 1), (ExamCandidate.included.is_(False), 2),
-                                 else_=0) * ExamCandidate.user_id))
+                                 else_=3) * ExamCandidate.user_id * case((User.active.is_(True), 1), else_=-1)))
+            .join(User, User.id == ExamCandidate.user_id)
             .where(ExamCandidate.exam_id == exam.id).scalar_subquery(),
         )
     ).one()  # fmt: skip

@@ -381,3 +381,26 @@ def _now_after_the_exams(monkeypatch):
     later = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
     monkeypatch.setattr(reports.views, "now_utc", lambda: later)
     monkeypatch.setattr("exam.candidate.now_utc", lambda: later)
+
+
+def test_cached_figures_follow_every_change_they_rest_on(app, db):
+    """The cached counts and scores are keyed by what they come from: a new cadre, a deactivation, a new
+    result and a unit move each give fresh figures."""
+    from accounts.services import set_cadre_active, update_unit
+
+    exam = exam_of(k=1, pass_mark=1)
+    town, other = make_unit("甲镇"), make_unit("乙镇")
+    first = make_cadre(unit=town)
+    admin = make_user(roles=ADMIN_ROLES)
+    assert ranking.counts(exam, admin, Filters())["eligible"] == 1
+    second = make_cadre(unit=town)
+    assert ranking.counts(exam, admin, Filters())["eligible"] == 2
+    set_cadre_active(make_user(roles=(Role.SYSTEM_ADMIN,)), second, False, T0)
+    assert ranking.counts(exam, admin, Filters())["eligible"] == 1
+    sit(exam, first, (0,), 0, 5)
+    assert ranking.counts(exam, admin, Filters())["ranked"] == 1
+    assert statistics.summary(exam, admin)["n"] == 1
+    in_town = Filters(unit=town)
+    assert statistics.summary(exam, admin, in_town)["n"] == 1
+    update_unit(town, name=town.name, kind=town.kind, parent=other, sort_order=0)  # 甲镇 moves under 乙镇
+    assert statistics.summary(exam, admin, Filters(unit=other))["n"] == 1
