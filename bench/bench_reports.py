@@ -296,7 +296,7 @@ def report(results: list[dict]) -> str:
     lines.append("| generating the data, s | " + " | ".join(f"{r['load']:.0f}" if r["load"] else "(kept)"
                                                         for r in results) + " |")  # fmt: skip
     lines.append("")
-    lines.append(f"Flagged items: {', '.join(str(r['flagged']) for r in results)} (the model makes some too easy).")
+    lines.append(f"Flagged items: {', '.join(str(r['flagged']) for r in results)}.")
     return "\n".join(lines) + "\n"
 
 
