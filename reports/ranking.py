@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import g, has_request_context, request
-from sqlalchemy import Select, and_, case, delete, func, literal, select, true
+from sqlalchemy import Select, and_, case, delete, func, literal, or_, select, true
 from sqlalchemy import insert as insert_into
 
 from accounts.models import Cadre, Unit, User
@@ -319,21 +319,30 @@ def absent_query(exam: Exam, viewer, filters: Filters) -> Select:
     )
 
 
-def standing(exam: Exam, user: User, now: datetime | None = None) -> dict | None:
+def standing(exam: Exam, user: User) -> dict | None:
     """A candidate's own place: rank, how many are ranked, how many share the rank, and the share of ranked
-    candidates strictly behind (percent); None while they have no ranked attempt. Counted over the whole exam."""
-    kept = kept_ranks(exam, now or now_utc())
-    row = db.session.execute(
-        select(RankEntry.rank, RankEntry.tied, RankEntry.attempt_id).where(
-            RankEntry.exam_id == exam.id, RankEntry.user_id == user.id
-        )
+    candidates strictly behind (percent); None while they have no ranked attempt. Counted over the whole exam,
+    live in one aggregate (no kept ranking is written: candidates open their results in the deadline burst)."""
+    best = counted_attempts(exam, ranked=False)
+    own = db.session.execute(
+        select(best.c.attempt_id, best.c.score, best.c.seconds, best.c.submitted).where(best.c.user_id == user.id)
     ).first()
-    if row is None:
+    if own is None:
         return None
-    rank, tied, attempt_id = row
-    behind = kept.ranked - (rank - 1) - tied
-    return {"rank": rank, "ranked": kept.ranked, "tied": tied, "attempt_id": attempt_id,
-            "behind_percent": round(100.0 * behind / kept.ranked, 1)}  # fmt: skip
+    attempt_id, score, seconds, submitted = own
+    c = best.c
+    better = or_(
+        c.score > score,
+        and_(c.score == score, or_(c.seconds < seconds, and_(c.seconds == seconds, c.submitted < submitted))),
+    )
+    same = and_(c.score == score, c.seconds == seconds, c.submitted == submitted)
+    ahead, tied, ranked = db.session.execute(
+        select(func.sum(case((better, 1), else_=0)), func.sum(case((same, 1), else_=0)), func.count())
+    ).one()  # fmt: skip
+    rank = int(ahead) + 1
+    behind = ranked - int(ahead) - int(tied)
+    return {"rank": rank, "ranked": ranked, "tied": int(tied), "attempt_id": attempt_id,
+            "behind_percent": round(100.0 * behind / ranked, 1)}  # fmt: skip
 
 
 def unit_condition(viewer):

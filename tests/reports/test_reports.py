@@ -164,6 +164,8 @@ def test_rank_is_one_plus_the_number_strictly_better(app, db, rows):
         by_key.setdefault(key, set()).add(r.rank)
         assert r.rank == 1 + sum(1 for k in keys if k < key)
         assert r.tied == sum(1 for k in keys if k == key)
+        own = ranking.standing(exam, _db.session.get(ranking.User, r.user_id))  # counted live, not from the kept rows
+        assert (own["rank"], own["tied"], own["ranked"]) == (r.rank, r.tied, len(rows))
     assert [r.rank for r in got] == sorted(r.rank for r in got)
     assert all(len(ranks) == 1 for ranks in by_key.values())
 
