@@ -76,7 +76,7 @@ def correlation(n, sx, sxx, sy, syy, sxy) -> float | None:
 
 def compute(exam: Exam) -> dict:
     """The analysis of the exam's counted attempts (see the module's doc); plain data, ready to keep as JSON."""
-    counted = counted_attempts(exam)
+    counted = counted_attempts(exam, ranked=False)  # the groups need only the order, not the ranks
     n = db.session.scalar(select(func.count()).select_from(counted)) or 0
     g = math.ceil(GROUP_SHARE * n) if n else 0
     mean_y, mean_yy = db.session.execute(

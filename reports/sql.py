@@ -1,4 +1,4 @@
-"""Two SQL expressions that PostgreSQL and SQLite spell differently, for the report queries."""
+"""A SQL expression that PostgreSQL and SQLite spell differently, for the report queries."""
 
 from sqlalchemy import Integer
 from sqlalchemy.ext.compiler import compiles
@@ -21,21 +21,3 @@ def _epoch_sqlite(element, compiler, **kw):  # SQLite keeps UTC timestamps as te
 @compiles(epoch_seconds, "postgresql")
 def _epoch_postgresql(element, compiler, **kw):
     return "CAST(EXTRACT(EPOCH FROM date_trunc('second', " + compiler.process(element.clauses, **kw) + ")) AS BIGINT)"
-
-
-class int_floor(FunctionElement):  # noqa: N801
-    """The largest whole number not above a (non-negative) number."""
-
-    type = Integer()
-    inherit_cache = True
-    name = "int_floor"
-
-
-@compiles(int_floor)
-def _floor_sqlite(element, compiler, **kw):  # CAST truncates, which is the floor for numbers >= 0
-    return "CAST(" + compiler.process(element.clauses, **kw) + " AS INTEGER)"
-
-
-@compiles(int_floor, "postgresql")
-def _floor_postgresql(element, compiler, **kw):
-    return "CAST(floor(" + compiler.process(element.clauses, **kw) + ") AS INTEGER)"
