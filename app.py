@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import Config
+from config import Config, engine_options
 
 
 def create_app(config=None) -> Flask:
@@ -16,6 +16,7 @@ def create_app(config=None) -> Flask:
     app.config.update(cls.from_env(app.instance_path))
     if isinstance(config, Mapping):
         app.config.update(config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     if app.config.get("TRUSTED_PROXIES"):
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)

@@ -38,7 +38,16 @@ def load_secret_key(instance_path: str) -> str:
 class Config:
     """Production defaults. `from_env` fills what depends on the environment and the instance folder."""
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: Connections each worker process keeps open to PostgreSQL: one per thread (gunicorn.conf.py), so a thread
+    #: never waits for a connection; a few more for the moments a request runs on past its thread's slot.
+    DB_POOL_SIZE = 4
+    DB_MAX_OVERFLOW = 4
+    #: Check a connection with a round trip each time it is taken from the pool. Off: the hot paths count their
+    #: round trips, and a connection broken by a database restart is found by the first statement anyway, which
+    #: fails that one request with a retryable 503 and makes the pool replace every older connection.
+    DB_PRE_PING = False
+    #: SQLite waits this long for another writer (WAL lets readers run alongside one writer).
+    SQLITE_BUSY_SECONDS = 15
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "qe_session"
@@ -100,12 +109,32 @@ class Config:
         values["SQLALCHEMY_DATABASE_URI"] = db_url
         values["SECRET_KEY"] = load_secret_key(instance_path)
         values["SESSION_COOKIE_SECURE"] = env_bool("QE_COOKIE_SECURE", True)
+        for name in ("DB_POOL_SIZE", "DB_MAX_OVERFLOW"):
+            if os.environ.get(f"QE_{name}"):
+                values[name] = int(os.environ[f"QE_{name}"])
+        if os.environ.get("QE_DB_PRE_PING"):
+            values["DB_PRE_PING"] = env_bool("QE_DB_PRE_PING", False)
         for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
         if os.environ.get("QE_TRUSTED_PROXIES"):
             values["TRUSTED_PROXIES"] = int(os.environ["QE_TRUSTED_PROXIES"])
         return values
+
+
+def engine_options(config) -> dict:
+    """SQLAlchemy's engine options for the configured database (Flask-SQLAlchemy reads them at init_app)."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # pysqlite's own busy wait (WAL and the other pragmas: core.extensions, on every new connection).
+        options.setdefault("connect_args", {}).setdefault("timeout", config["SQLITE_BUSY_SECONDS"])
+    else:
+        options.setdefault("pool_size", config["DB_POOL_SIZE"])
+        options.setdefault("max_overflow", config["DB_MAX_OVERFLOW"])
+        options.setdefault("pool_timeout", 10)  # a request waits at most this long for a connection, then fails
+        options.setdefault("pool_recycle", 1800)  # under the idle timeouts of proxies such as PgBouncer
+        options.setdefault("pool_pre_ping", config["DB_PRE_PING"])
+    return options
 
 
 class TestConfig(Config):

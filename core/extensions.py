@@ -37,11 +37,18 @@ limiter = Limiter(get_remote_address)
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, _record):
-    """SQLite enforces foreign keys, ON DELETE CASCADE included, only when asked, on every new connection: ask, so
-    the embedded database keeps the same integrity as PostgreSQL. (Migrations switch it off while they rebuild
-    tables: migrations/env.py.)"""
+def _sqlite_pragmas(dbapi_connection, _record):
+    """SQLite's settings, on every new connection.
+
+    - Foreign keys, ON DELETE CASCADE included, are enforced only when asked: ask, so the embedded database keeps
+      the same integrity as PostgreSQL. (Migrations switch it off while they rebuild tables: migrations/env.py.)
+    - Write-ahead logging: readers never wait for the writer (autosaves go on while a report is read), and a
+      commit appends to the log instead of rewriting pages. It is a property of the file, kept once set.
+    - `synchronous=FULL` stays SQLite's default: a commit is on disk before "saved" is answered, as on PostgreSQL
+      (NORMAL would be faster and could lose the last commits on a power cut).
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

@@ -2,11 +2,13 @@
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from accounts.cli import cli_actor
 from core.errors import DomainError
@@ -59,11 +61,29 @@ def prepare(code):
 
 
 @exams_cli.command("finalize-overdue")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Keep running, sweeping every this many seconds (the production finalizer; docs/scaling.md).",
+)
 @with_appcontext
-def finalize_overdue():
-    """Finalize attempts left open past their deadline (run every minute from cron)."""
-    count = _run(lambda: services.finalize_overdue(now_utc()))
-    click.echo(f"{count} overdue attempt(s) finalized.")
+def finalize_overdue(every):
+    """Finalize attempts left open past their deadline (once, e.g. from cron; or as a service with --every)."""
+    while True:
+        try:
+            count = _run(lambda: services.finalize_overdue(now_utc()))
+        except OperationalError as exc:  # the database is away: say so and try again at the next sweep
+            db.session.rollback()
+            if every is None:
+                raise click.ClickException(f"The database is not reachable: {exc.orig}") from exc
+            click.echo(f"The database is not reachable; trying again in {every:g} s.", err=True)
+            count = None
+        if count or every is None:
+            click.echo(f"{count} overdue attempt(s) finalized.")
+        if every is None:
+            return
+        time.sleep(every)
 
 
 @exams_cli.command("regrade")
