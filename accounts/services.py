@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from accounts.models import (
@@ -251,8 +252,10 @@ def load_token_user(token: str, now: datetime) -> User | None:
     """The active user a live API token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _hash_key(token), ApiToken.revoked_at.is_(None))
+    row = db.session.scalar(  # one round trip: the token and its user (every API request starts here)
+        select(ApiToken)
+        .options(joinedload(ApiToken.user, innerjoin=True).lazyload(User.roles))  # roles when a check asks
+        .where(ApiToken.token_hash == _hash_key(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None

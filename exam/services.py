@@ -17,8 +17,11 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, literal, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from accounts.models import Cadre, CadreStatus, Unit, User
 from accounts.queries import profile_conditions
@@ -26,6 +29,7 @@ from archive.services import record_exam_result
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
+from core.models import UTCDateTime
 from exam.models import (
     Answer,
     Attempt,
@@ -34,6 +38,7 @@ from exam.models import (
     EventKind,
     Exam,
     ExamCandidate,
+    ExamSection,
     ExamStatus,
     KeyCorrection,
     Paper,
@@ -539,49 +544,142 @@ def _check_client(attempt: Attempt, client: str | None) -> None:
                           code="taken_over", status=409)  # fmt: skip
 
 
-def save_answer(attempt: Attempt, position: int, value, seq: int, now: datetime, client: str | None = None) -> Answer:
+@dataclass(frozen=True)
+class ItemFacts:
+    """What a save needs of one paper item; a paper's items never change once drawn."""
+
+    position: int
+    qtype: str
+    option_order: tuple[int, ...]
+    blanks: int
+
+
+@dataclass(frozen=True)
+class AttemptFacts:
+    """What never changes about an attempt: whose it is, its paper and that paper's items by position. `started_at`
+    tells this attempt from a later row that might reuse its id (SQLite reuses the ids of deleted rows)."""
+
+    id: int
+    user_id: int
+    paper_id: int
+    started_at: datetime
+    items: dict[int, ItemFacts]
+
+
+_FACTS_KEPT = 4096  # attempts per process: a worker's share of a sitting of tens of thousands, ~3 KB each
+
+
+def attempt_facts(attempt_id: int) -> AttemptFacts | None:
+    """The attempt's unchanging facts, read once per process (two queries) and kept: every later save of the
+    attempt needs no read of the attempt, its paper or its questions. What can change (the status, the deadline,
+    the page holding the attempt) is checked by the write itself (`save_answer`)."""
+    cache = current_app.extensions.setdefault("exam_attempt_facts", {})
+    facts = cache.get(attempt_id)
+    if facts is not None:
+        return facts
+    row = db.session.execute(
+        select(Attempt.user_id, Attempt.paper_id, Attempt.started_at).where(Attempt.id == attempt_id)
+    ).first()
+    if row is None:
+        return None
+    rows = db.session.execute(
+        select(PaperItem.position, ExamSection.qtype, PaperItem.option_order, QuestionVersion.stem)
+        .join(ExamSection, ExamSection.id == PaperItem.section_id)
+        .join(QuestionVersion, QuestionVersion.id == PaperItem.question_version_id)
+        .where(PaperItem.paper_id == row.paper_id)
+    )
+    items = {
+        r.position: ItemFacts(r.position, r.qtype, tuple(r.option_order or ()),
+                              count_blanks(to_text(r.stem)) if r.qtype == "fill" else 0)
+        for r in rows
+    }  # fmt: skip
+    facts = AttemptFacts(attempt_id, row.user_id, row.paper_id, row.started_at, items)
+    if len(cache) >= _FACTS_KEPT:
+        cache.pop(next(iter(cache)))  # the oldest kept: an exam's attempts end together
+    cache[attempt_id] = facts
+    return facts
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The answer stored after a save: the request's, or a newer one already there (`accepted` False)."""
+
+    seq: int
+    saved_at: datetime
+    accepted: bool
+
+
+def save_answer(
+    attempt: Attempt | int, position: int, value, seq: int, now: datetime, client: str | None = None,
+    user_id: int | None = None,
+) -> Saved:  # fmt: skip
     """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
     one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace), and
-    from a page another one has taken over."""
-    attempt = lock_attempt(attempt)
+    from a page another one has taken over. `user_id`, when given, must own the attempt (404 otherwise).
+
+    One statement checks and writes: it inserts or replaces the answer only where the attempt is this user's, still
+    running, within its deadline and held by this page, with the attempt row share-locked on PostgreSQL (a submit
+    locks it exclusively, so a save lands wholly before the grading or is refused after it; SQLite runs one writer
+    at a time). The refusals are told apart afterwards, off the hot path."""
+    attempt_id = attempt if isinstance(attempt, int) else attempt.id
+    facts = attempt_facts(attempt_id)
+    if facts is None or (user_id is not None and facts.user_id != user_id):
+        raise DomainError(_("No such attempt."), code="not_found", status=404)
+    item = facts.items.get(position)
+    if item is None:
+        raise DomainError(_("There is no question %(n)d in this paper.", n=position), code="no_such_item", status=404)
+    stored = to_original(item, parse_answer(item, value))
+    running = select(
+        Attempt.id, literal(position), literal(stored, Answer.value.type), literal(seq), literal(now, UTCDateTime())
+    ).where(
+        Attempt.id == attempt_id,
+        Attempt.user_id == facts.user_id,
+        Attempt.paper_id == facts.paper_id,
+        Attempt.started_at == facts.started_at,
+        Attempt.status == AttemptStatus.IN_PROGRESS,
+        Attempt.deadline_at >= now - grace(),
+        true() if client is None else or_(Attempt.client_id.is_(None), Attempt.client_id == client),
+    )  # fmt: skip
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        running = running.with_for_update(read=True)
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Answer).from_select(
+        ["attempt_id", "position", "value", "seq", "saved_at"], running
+    )
+    written = db.session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[Answer.attempt_id, Answer.position],
+            set_={"value": upsert.excluded.value, "seq": upsert.excluded.seq, "saved_at": upsert.excluded.saved_at},
+            where=Answer.seq < upsert.excluded.seq,
+        ).returning(Answer.seq, Answer.saved_at)
+    ).first()
+    if written is not None:
+        return Saved(written.seq, written.saved_at, True)
+    return _not_written(attempt_id, position, client, now)
+
+
+def _not_written(attempt_id: int, position: int, client: str | None, now: datetime) -> Saved:
+    """Why a save wrote nothing: a refusal, or an answer with an equal or higher sequence already stored."""
+    attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
+    if attempt is None:
+        raise DomainError(_("No such attempt."), code="not_found", status=404)
     _check_client(attempt, client)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This attempt has ended; the answer was not saved."), code="attempt_ended", status=409)
     if now > attempt.deadline_at + grace():
         # Refused, and the request rolls back: finalization is left to the next read, submit or the cron job.
         raise DomainError(_("The time is up; the answer was not saved."), code="deadline_passed", status=409)
-    item = db.session.scalar(
-        select(PaperItem).where(PaperItem.paper_id == attempt.paper_id, PaperItem.position == position)
-    )
-    if item is None:
-        raise DomainError(_("There is no question %(n)d in this paper.", n=position), code="no_such_item", status=404)
-    stored = to_original(item, parse_answer(item, value))
-    where = (Answer.attempt_id == attempt.id, Answer.position == position)
-    for _try in range(3):
-        # One statement decides, so two writers can never let an older answer overwrite a newer one.
-        replaced = db.session.execute(
-            update(Answer)
-            .where(*where, Answer.seq < seq)
-            .values(value=stored, seq=seq, saved_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        existing = db.session.scalar(select(Answer).where(*where).execution_options(populate_existing=True))
-        if replaced or existing is not None:
-            return existing  # replaced, or an answer with an equal or higher sequence is already stored
-        try:
-            with db.session.begin_nested():  # the first save of the item; a concurrent one may win the insert
-                answer = Answer(attempt_id=attempt.id, position=position, value=stored, seq=seq, saved_at=now)
-                db.session.add(answer)
-                db.session.flush()
-            return answer
-        except IntegrityError:
-            continue
-    raise DomainError(_("The answer could not be saved; please try again."), code="save_conflict", status=409)
+    answer = db.session.execute(
+        select(Answer.seq, Answer.saved_at).where(Answer.attempt_id == attempt_id, Answer.position == position)
+    ).first()
+    if answer is None:  # the attempt changed hands between the write and this look (a concurrent claim)
+        raise DomainError(_("The answer could not be saved; please try again."), code="save_conflict", status=409)
+    return Saved(answer.seq, answer.saved_at, False)
 
 
-def parse_answer(item: PaperItem, value):
+def parse_answer(item: PaperItem | ItemFacts, value):
     """Check an answer's shape for its question type (option indexes as shown); None clears the answer."""
-    qtype = item.section.qtype
+    qtype = item.qtype if isinstance(item, ItemFacts) else item.section.qtype
     n = len(item.option_order)
     bad = DomainError(_("This answer does not fit question %(n)d.", n=item.position), code="bad_answer")
     if value is None:
@@ -600,7 +698,7 @@ def parse_answer(item: PaperItem, value):
         if not isinstance(value, bool):
             raise bad
     elif qtype == "fill":
-        blanks = count_blanks(to_text(item.version.stem))
+        blanks = item.blanks if isinstance(item, ItemFacts) else count_blanks(to_text(item.version.stem))
         if not (
             isinstance(value, list)
             and len(value) == blanks
@@ -612,12 +710,13 @@ def parse_answer(item: PaperItem, value):
     return value
 
 
-def to_original(item: PaperItem, value):
+def to_original(item: PaperItem | ItemFacts, value):
     """Option indexes as shown -> as in the question version (what the key speaks of)."""
     order = item.option_order or []
-    if item.section.qtype == "single" and value is not None:
+    qtype = item.qtype if isinstance(item, ItemFacts) else item.section.qtype
+    if qtype == "single" and value is not None:
         return order[value]
-    if item.section.qtype == "multiple" and value is not None:
+    if qtype == "multiple" and value is not None:
         return sorted(order[i] for i in value)
     return value
 
@@ -659,35 +758,57 @@ def grade(attempt: Attempt, now: datetime) -> None:
     """Grade every objective item (pure functions per type); essays wait for a grader (their hand-given points are
     kept when grading again). The score is set once all items have points; the learning archive gets the result
     in the same transaction."""
-    exam = attempt.exam
-    answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
-    items = list(db.session.scalars(select(PaperItem).where(PaperItem.paper_id == attempt.paper_id)))
+    # A fixed number of statements whatever the paper's length: the exam with its sections and rules (its total),
+    # the answers, the items with their sections and versions, one insert of the answers never given, one update
+    # of the points given (executemany), and the archive's record.
+    exam = db.session.scalar(
+        select(Exam)
+        .where(Exam.id == attempt.exam_id)
+        .options(selectinload(Exam.sections).selectinload(ExamSection.rules))
+    )
+    answers = {
+        a.position: a
+        for a in db.session.scalars(
+            select(Answer).where(Answer.attempt_id == attempt.id).execution_options(populate_existing=True)
+        )
+    }
+    items = list(
+        db.session.scalars(
+            select(PaperItem)
+            .where(PaperItem.paper_id == attempt.paper_id)
+            .options(selectinload(PaperItem.section), selectinload(PaperItem.version))
+        )
+    )
     corrected = corrected_keys(exam)
     all_graded = True
+    points: dict[int, float | None] = {}  # position -> points of every item
     for item in items:
         kind = QUESTION_TYPES[item.section.qtype]
         answer = answers.get(item.position)
         if kind.manual:
             if answer is None or answer.value in (None, ""):
-                if answer is None:
-                    answer = Answer(attempt_id=attempt.id, position=item.position, value=None, seq=0,
-                                    saved_at=attempt.ended_at)  # fmt: skip
-                    db.session.add(answer)
-                answer.points = 0.0  # nothing written: nothing to grade
-            elif answer.points is None:
-                all_graded = False
+                points[item.position] = 0.0  # nothing written: nothing to grade
+            else:
+                points[item.position] = answer.points  # a grader's, kept; None until given
+                all_graded = all_graded and answer.points is not None
             continue
         key = corrected.get(item.question_version_id, item.version.answer)
         share = kind.grade(key, answer.value if answer else None, item.version.settings, exam.mc_policy)
-        if answer is None:
-            answer = Answer(attempt_id=attempt.id, position=item.position, value=None, seq=0, saved_at=attempt.ended_at)
-            db.session.add(answer)
-        answer.points = round(float(item.points) * share, 2)
+        points[item.position] = round(float(item.points) * share, 2)
+    for position, answer in answers.items():
+        if position in points:
+            answer.points = points[position]
+    missing = [
+        {"attempt_id": attempt.id, "position": position, "value": None, "seq": 0, "saved_at": attempt.ended_at,
+         "points": value, "comment": ""}
+        for position, value in points.items()
+        if position not in answers
+    ]  # fmt: skip
+    if missing:  # every item gets a row, so reviews, grading and reports find one per item
+        db.session.execute(insert(Answer), missing)
     db.session.flush()
     if all_graded:
-        total = sum(
-            float(a.points or 0) for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))
-        )
+        total = sum(value or 0 for value in points.values())
         attempt.score, attempt.fully_graded, attempt.passed = round(total, 2), True, total >= float(exam.pass_mark)
     else:
         attempt.score, attempt.fully_graded, attempt.passed = None, False, None

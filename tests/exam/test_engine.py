@@ -244,8 +244,12 @@ def test_save_keeps_the_highest_sequence(app, db):
     stored = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.position == 1))
     item = next(i for i in attempt.paper.items if i.position == 1)
     assert stored.seq == 5 and stored.value == item.option_order[2]  # kept in the version's own option order
-    services.save_answer(attempt, 1, 1, seq=6, now=T0 + timedelta(minutes=3))
-    assert stored.seq == 6
+    saved = services.save_answer(attempt, 1, 1, seq=6, now=T0 + timedelta(minutes=3))
+    assert (saved.seq, saved.accepted) == (6, True)
+    db.session.refresh(stored)
+    assert stored.seq == 6 and stored.value == item.option_order[1]
+    older = services.save_answer(attempt, 1, 0, seq=4, now=T0 + timedelta(minutes=4))
+    assert (older.seq, older.accepted) == (6, False)
 
 
 def test_saves_after_the_deadline_plus_grace_are_refused_and_not_stored(app, db):

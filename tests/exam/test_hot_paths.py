@@ -1,0 +1,87 @@
+"""The hot paths of a sitting, counted in SQL statements (a statement is a round trip to the database): a save is
+the token's lookup and one statement that checks and writes; grading costs the same whatever the paper's length."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, func, select
+
+from accounts.services import create_api_token
+from core.extensions import db as database
+from core.models import now_utc
+from exam import services
+from exam.models import Answer, Attempt
+from tests.factories import make_open_exam
+
+
+@contextmanager
+def statements():
+    """Every SQL statement sent while the block runs (BEGIN and COMMIT are not statements here)."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(" ".join(statement.split())[:300])
+
+    engine = database.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def sitting(app, client, db):
+    exam, user = make_open_exam(code="HOT1", qtypes=("single", "multiple", "truefalse", "fill", "essay"))
+    auth = {"Authorization": f"Bearer {create_api_token(user, 'test', now_utc())}"}
+    db.session.commit()
+    paper = client.post("/api/v1/exams/HOT1/attempts", headers=auth, json={}).get_json()
+    return paper, auth
+
+
+def test_a_save_is_two_statements_once_the_attempt_is_known(client, sitting):
+    paper, auth = sitting
+    url = f"/api/v1/attempts/{paper['id']}/answers/1"
+    assert client.put(url, headers=auth, json={"value": 0, "seq": 1}).status_code == 200  # reads the paper once
+    with statements() as sent:
+        response = client.put(url, headers=auth, json={"value": 1, "seq": 2})
+    assert response.status_code == 200 and response.get_json()["accepted"] is True
+    assert len(sent) == 2, "\n".join(sent)
+    assert "api_tokens" in sent[0] and sent[1].startswith("INSERT INTO answers")
+    # An older save changes nothing and says so (a third statement reads what is stored: not the hot path).
+    with statements() as sent:
+        stale = client.put(url, headers=auth, json={"value": 2, "seq": 1}).get_json()
+    assert stale["accepted"] is False and stale["seq"] == 2
+
+
+def test_the_one_statement_refuses_what_it_must(app, client, db, sitting):
+    paper, auth = sitting
+    url = f"/api/v1/attempts/{paper['id']}/answers/1"
+    assert client.put(url, headers=auth, json={"value": 0, "seq": 1}).status_code == 200
+    # Another candidate's token on this attempt: not found, nothing written.
+    exam2, other = make_open_exam(code="HOT2")
+    other_auth = {"Authorization": f"Bearer {create_api_token(other, 'test', now_utc())}"}
+    db.session.commit()
+    refused = client.put(url, headers=other_auth, json={"value": 2, "seq": 9})
+    assert refused.status_code == 404
+    # Submitted: the write finds no running attempt and the refusal says why.
+    assert client.post(f"/api/v1/attempts/{paper['id']}/submit", headers=auth).status_code == 200
+    ended = client.put(url, headers=auth, json={"value": 2, "seq": 10})
+    assert ended.status_code == 409 and ended.get_json()["error"]["code"] == "attempt_ended"
+    stored = db.session.scalar(select(Answer).where(Answer.attempt_id == paper["id"], Answer.position == 1))
+    assert stored.seq == 1
+
+
+def test_grading_costs_the_same_statements_whatever_the_paper_length(app, db):
+    counts = []
+    for code, qtypes in (("G1", ("single",)), ("G2", ("single", "multiple", "truefalse", "fill", "essay") * 2)):
+        exam, user = make_open_exam(code=code, qtypes=qtypes)
+        now = now_utc()
+        attempt = services.start_attempt(exam, user, now)
+        db.session.commit()
+        attempt = db.session.get(Attempt, attempt.id)
+        with statements() as sent:
+            services.submit(attempt, now)
+        counts.append(len(sent))
+        assert db.session.scalar(select(func.count(Answer.id)).where(Answer.attempt_id == attempt.id)) == len(qtypes)
+    assert counts[0] == counts[1], "\n".join(sent)
