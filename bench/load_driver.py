@@ -1,0 +1,181 @@
+"""The load driver: whole candidates through the JSON API, in three phases, with every acknowledged save kept.
+
+asyncio with httpx: each candidate is one coroutine that does what a candidate's page does, one request at a time
+(start, then saves at a pace, then submit and the result), so thousands of candidates cost one process and no
+threads. Locust would do the same with gevent, but brings its own web UI, stats and process model that we would
+only switch off; the numbers here need only a clock and a list per endpoint. The driver runs on the same two cores
+as the servers, so it takes some of their CPU: the limit app pays the same, which is why results are ratios.
+
+Phases (times relative to the start of the run, all candidates share one exam close):
+- start storm: every candidate starts at a moment spread evenly over `storm_seconds`;
+- steady: `steps` of (saves per second offered, seconds); each candidate saves every N / rate seconds, jittered,
+  choosing an unanswered question (or, one time in four, changing an answer), with its own sequence number;
+- deadline burst: in the last `burst_seconds` before the close, `submit_share` of the candidates save once more,
+  submit and read the result; the rest are left for the server to finalize.
+"""
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+
+@dataclass
+class Sample:
+    phase: str
+    endpoint: str
+    ms: float
+    status: int  # 0: no response (a connection error or a timeout)
+
+
+@dataclass
+class Candidate:
+    token: str
+    attempt_id: int | None = None
+    items: list = field(default_factory=list)
+    seq: int = 0
+    answered: set = field(default_factory=set)
+
+
+@dataclass
+class Plan:
+    storm_seconds: float = 60
+    steps: list = field(default_factory=lambda: [(100, 20), (200, 20), (300, 20), (400, 20), (500, 20)])
+    burst_seconds: float = 30
+    submit_share: float = 0.9
+    connections: int = 200
+    settle_seconds: float = 5  # between phases, so one phase's tail does not count in the next
+
+    def total_seconds(self) -> float:
+        steady = sum(seconds for _rate, seconds in self.steps)
+        return self.storm_seconds + steady + self.burst_seconds + 3 * self.settle_seconds
+
+
+def answer_for(item: dict, rng: random.Random):
+    """A value of the right shape for a paper item as the API shows it."""
+    kind = item["type"]
+    if kind == "single":
+        return rng.randrange(len(item["options"]))
+    if kind == "multiple":
+        return sorted(rng.sample(range(len(item["options"])), 2))
+    if kind == "truefalse":
+        return rng.random() < 0.5
+    if kind == "fill":
+        return [f"答案{rng.randrange(100)}" for _ in range(item["blanks"])]
+    return "我的论述：" + "理论联系实际，" * rng.randrange(5, 40)
+
+
+class Driver:
+    def __init__(self, base_url: str, exam_code: str, tokens: list[str], plan: Plan, seed: int = 8):
+        self.base_url, self.exam_code, self.plan = base_url, exam_code, plan
+        self.candidates = [Candidate(t) for t in tokens]
+        self.samples: list[Sample] = []
+        #: (attempt id, position) -> (seq, value) of the newest save the server acknowledged as stored.
+        self.acknowledged: dict[tuple[int, int], tuple[int, object]] = {}
+        self.rng = random.Random(seed)
+        self.phase_times: dict[str, tuple[float, float]] = {}
+
+    async def _call(self, client, phase, endpoint, method, url, token, body=None):
+        t = time.perf_counter()
+        try:
+            response = await client.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+            status = response.status_code
+        except httpx.HTTPError:
+            response, status = None, 0
+        self.samples.append(Sample(phase, endpoint, (time.perf_counter() - t) * 1000, status))
+        return response if status == 200 else None
+
+    async def _start(self, client, c: Candidate, at: float):
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        for _try in range(3):  # a candidate presses Start again when it fails; every try is counted
+            response = await self._call(client, "storm", "start", "POST",
+                                        f"/api/v1/exams/{self.exam_code}/attempts", c.token, {})  # fmt: skip
+            if response is not None:
+                data = response.json()
+                c.attempt_id, c.items = data["id"], data["items"]
+                c.seq = max([a["seq"] for a in (data.get("answers") or {}).values()] + [0])
+                return
+            await asyncio.sleep(1)
+
+    async def _save(self, client, c: Candidate, phase: str, rng: random.Random):
+        unanswered = [i for i in c.items if i["position"] not in c.answered]
+        item = rng.choice(unanswered if unanswered and rng.random() > 0.25 else c.items)
+        value = answer_for(item, rng)
+        c.seq += 1
+        seq, key = c.seq, (c.attempt_id, item["position"])
+        response = await self._call(client, phase, "save", "PUT",
+                                    f"/api/v1/attempts/{c.attempt_id}/answers/{item['position']}", c.token,
+                                    {"value": value, "seq": seq})  # fmt: skip
+        if response is not None and response.json().get("accepted"):
+            c.answered.add(item["position"])
+            if seq > self.acknowledged.get(key, (0, None))[0]:
+                self.acknowledged[key] = (seq, value)
+
+    async def _steady(self, client, c: Candidate, phase: str, rate: float, until: float, rng: random.Random):
+        interval = len(self.candidates) / rate
+        await asyncio.sleep(rng.uniform(0, interval))
+        while time.monotonic() < until:
+            t = time.monotonic()
+            await self._save(client, c, phase, rng)
+            await asyncio.sleep(max(0.0, interval * rng.uniform(0.8, 1.2) - (time.monotonic() - t)))
+
+    async def _finish(self, client, c: Candidate, at: float, rng: random.Random):
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        await self._save(client, c, "burst", rng)
+        submitted = await self._call(client, "burst", "submit", "POST",
+                                     f"/api/v1/attempts/{c.attempt_id}/submit", c.token)  # fmt: skip
+        if submitted is not None:
+            await self._call(client, "burst", "result", "GET", f"/api/v1/attempts/{c.attempt_id}", c.token)
+
+    async def run(self, close_at: float) -> None:
+        """The three phases; `close_at` is the exam's close on the monotonic clock (it fixes every deadline)."""
+        plan = self.plan
+        limits = httpx.Limits(max_connections=plan.connections, max_keepalive_connections=plan.connections)
+        timeout = httpx.Timeout(30.0, pool=60.0)
+        async with httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=timeout) as client:
+            t0 = time.monotonic()
+            spread = plan.storm_seconds / max(1, len(self.candidates))
+            await asyncio.gather(*(self._start(client, c, t0 + i * spread) for i, c in enumerate(self.candidates)))
+            self.phase_times["storm"] = (t0, time.monotonic())
+            running = [c for c in self.candidates if c.attempt_id is not None]
+            await asyncio.sleep(plan.settle_seconds)
+            for rate, seconds in plan.steps:
+                phase, start = f"steady@{rate}", time.monotonic()
+                until = start + seconds
+                rngs = [random.Random(self.rng.random()) for _ in running]
+                await asyncio.gather(*(self._steady(client, c, phase, rate, until, r) for c, r in zip(running, rngs)))
+                self.phase_times[phase] = (start, time.monotonic())
+                await asyncio.sleep(plan.settle_seconds)
+            burst_start = close_at - plan.burst_seconds
+            await asyncio.sleep(max(0.0, burst_start - time.monotonic()))
+            finishing = self.rng.sample(running, round(len(running) * plan.submit_share))
+            await asyncio.gather(*(
+                self._finish(client, c, self.rng.uniform(burst_start, close_at - 1), random.Random(c.attempt_id))
+                for c in finishing
+            ))  # fmt: skip
+            self.phase_times["burst"] = (burst_start, time.monotonic())
+
+    def summary(self) -> dict[tuple[str, str], dict]:
+        """Per (phase, endpoint): requests, requests per second over the phase, p50/p95/p99/max ms, errors."""
+        groups: dict[tuple[str, str], list[Sample]] = {}
+        for s in self.samples:
+            groups.setdefault((s.phase, s.endpoint), []).append(s)
+        out = {}
+        for key, samples in groups.items():
+            ms = sorted(s.ms for s in samples)
+            start, end = self.phase_times.get(key[0], (0, 0))
+            errors: dict[int, int] = {}
+            for s in samples:
+                if s.status != 200:
+                    errors[s.status] = errors.get(s.status, 0) + 1
+            out[key] = {
+                "n": len(ms), "rps": len(ms) / (end - start) if end > start else 0.0,
+                "p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99), "max": ms[-1], "errors": errors,
+            }  # fmt: skip
+        return out
+
+
+def pct(sorted_values: list[float], p: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, round(p / 100 * (len(sorted_values) - 1)))]
