@@ -21,7 +21,7 @@ def create_app(config=None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
-    from core import i18n
+    from core import i18n, static
     from core.errors import register_error_handlers
     from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.models import init_transactions
@@ -38,6 +38,7 @@ def create_app(config=None) -> Flask:
     init_transactions(app)
     register_error_handlers(app)
     register_security_headers(app)
+    static.init_app(app)
 
     import accounts
     import archive
