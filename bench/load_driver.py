@@ -1,10 +1,16 @@
 """The load driver: whole candidates through the JSON API, in three phases, with every acknowledged save kept.
 
-asyncio with httpx: each candidate is one coroutine that does what a candidate's page does, one request at a time
+asyncio with aiohttp: each candidate is one coroutine that does what a candidate's page does, one request at a time
 (start, then saves at a pace, then submit and the result), so thousands of candidates cost one process and no
-threads. Locust would do the same with gevent, but brings its own web UI, stats and process model that we would
-only switch off; the numbers here need only a clock and a list per endpoint. The driver runs on the same two cores
-as the servers, so it takes some of their CPU: the limit app pays the same, which is why results are ratios.
+threads. Why not the alternatives:
+- httpx (asyncio): its connection pool rescans every waiting request whenever a connection frees up. With 2,000
+  candidates sharing 200 connections, the first full run spent the driver's whole core in httpcore's
+  `_assign_requests_to_connections` (py-spy) and the driver, not the server, set the pace. aiohttp's connector
+  hands a freed connection to the next waiter in constant time, and parses HTTP in C.
+- Locust: the same model on gevent, with its own web UI, statistics and processes that we would only switch off;
+  the numbers here need only a clock and a list per endpoint.
+The driver runs on the same two cores as the servers, so it takes some of their CPU: the limit app pays the same,
+which is why the results are read as ratios.
 
 Phases (times relative to the start of the run, all candidates share one exam close):
 - start storm: every candidate starts at a moment spread evenly over `storm_seconds`;
@@ -19,7 +25,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
 
 @dataclass
@@ -79,13 +85,19 @@ class Driver:
 
     async def _call(self, client, phase, endpoint, method, url, token, body=None):
         t = time.perf_counter()
+        data = None
         try:
-            response = await client.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
-            status = response.status_code
-        except httpx.HTTPError:
-            response, status = None, 0
+            async with client.request(method, self.base_url + url, json=body,
+                                      headers={"Authorization": f"Bearer {token}"}) as response:  # fmt: skip
+                status = response.status
+                if status == 200:
+                    data = await response.json()
+                else:
+                    await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            status = 0
         self.samples.append(Sample(phase, endpoint, (time.perf_counter() - t) * 1000, status))
-        return response if status == 200 else None
+        return data
 
     async def _start(self, client, c: Candidate, at: float):
         await asyncio.sleep(max(0.0, at - time.monotonic()))
@@ -93,7 +105,7 @@ class Driver:
             response = await self._call(client, "storm", "start", "POST",
                                         f"/api/v1/exams/{self.exam_code}/attempts", c.token, {})  # fmt: skip
             if response is not None:
-                data = response.json()
+                data = response
                 c.attempt_id, c.items = data["id"], data["items"]
                 c.seq = max([a["seq"] for a in (data.get("answers") or {}).values()] + [0])
                 return
@@ -108,7 +120,7 @@ class Driver:
         response = await self._call(client, phase, "save", "PUT",
                                     f"/api/v1/attempts/{c.attempt_id}/answers/{item['position']}", c.token,
                                     {"value": value, "seq": seq})  # fmt: skip
-        if response is not None and response.json().get("accepted"):
+        if response is not None and response.get("accepted"):
             c.answered.add(item["position"])
             if seq > self.acknowledged.get(key, (0, None))[0]:
                 self.acknowledged[key] = (seq, value)
@@ -132,9 +144,9 @@ class Driver:
     async def run(self, close_at: float) -> None:
         """The three phases; `close_at` is the exam's close on the monotonic clock (it fixes every deadline)."""
         plan = self.plan
-        limits = httpx.Limits(max_connections=plan.connections, max_keepalive_connections=plan.connections)
-        timeout = httpx.Timeout(30.0, pool=60.0)
-        async with httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=timeout) as client:
+        connector = aiohttp.TCPConnector(limit=plan.connections, keepalive_timeout=3)  # the server keeps 5 s
+        timeout = aiohttp.ClientTimeout(total=60, sock_read=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
             t0 = time.monotonic()
             spread = plan.storm_seconds / max(1, len(self.candidates))
             await asyncio.gather(*(self._start(client, c, t0 + i * spread) for i, c in enumerate(self.candidates)))
