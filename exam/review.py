@@ -11,22 +11,21 @@ from sqlalchemy import select
 from core.extensions import db
 from exam import services
 from exam.models import Answer, Attempt, AttemptStatus, PaperItem, ReviewPolicy
-from question_bank.richtext import to_text
-from question_bank.types import count_blanks
 
 
 def iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def shown(item: PaperItem, value):
+def shown(item: PaperItem | services.ItemFacts, value):
     """An answer as stored (version option indexes) -> as the candidate's paper shows it."""
     if value is None:
         return None
-    order = item.option_order or []
-    if item.section.qtype == "single":
+    order = list(item.option_order or [])
+    qtype = item.qtype if isinstance(item, services.ItemFacts) else item.section.qtype
+    if qtype == "single":
         return order.index(value)
-    if item.section.qtype == "multiple":
+    if qtype == "multiple":
         return sorted(order.index(v) for v in value)
     return value
 
@@ -43,18 +42,20 @@ def shown_key(item: PaperItem, corrected: dict):
 
 
 def paper(attempt: Attempt) -> list[dict]:
-    """The items of the attempt's paper as the candidate sees them (no key material)."""
+    """The items of the attempt's paper as the candidate sees them (no key material), from the attempt's kept
+    facts: a start, a resume or a reload of the page reads no question (services.attempt_facts)."""
+    facts = services.attempt_facts(attempt.id, attempt.started_at)
     return [
         {
             "position": item.position,
-            "section": item.section.title,
-            "type": item.section.qtype,
-            "points": float(item.points),
-            "stem": item.version.stem,
-            "options": [item.version.options[i] for i in item.option_order],
-            "blanks": count_blanks(to_text(item.version.stem)) if item.section.qtype == "fill" else 0,
+            "section": item.section,
+            "type": item.qtype,
+            "points": item.points,
+            "stem": item.stem,
+            "options": [item.options[i] for i in item.option_order],
+            "blanks": item.blanks,
         }
-        for item in attempt.paper.items
+        for item in facts.items.values()
     ]
 
 
@@ -63,12 +64,16 @@ def _answers(attempt: Attempt) -> dict[int, Answer]:
 
 
 def saved_answers(attempt: Attempt) -> dict[str, dict]:
-    """Position -> {"value": as shown, "seq": n, "saved_at": …} of every answer saved so far."""
-    items = {item.position: item for item in attempt.paper.items}
+    """Position -> {"value": as shown, "seq": n, "saved_at": …} of every answer saved so far (one query)."""
+    items = services.attempt_facts(attempt.id, attempt.started_at).items
+    rows = db.session.execute(
+        select(Answer.position, Answer.value, Answer.seq, Answer.saved_at).where(
+            Answer.attempt_id == attempt.id, Answer.seq > 0
+        )
+    )
     return {
-        str(pos): {"value": shown(items[pos], a.value), "seq": a.seq, "saved_at": iso(a.saved_at)}
-        for pos, a in _answers(attempt).items()
-        if a.seq > 0
+        str(r.position): {"value": shown(items[r.position], r.value), "seq": r.seq, "saved_at": iso(r.saved_at)}
+        for r in rows
     }
 
 

@@ -546,12 +546,18 @@ def _check_client(attempt: Attempt, client: str | None) -> None:
 
 @dataclass(frozen=True)
 class ItemFacts:
-    """What a save needs of one paper item; a paper's items never change once drawn."""
+    """One paper item as its candidate's saves and page need it. A paper's items never change once drawn, nor do
+    question versions (an edit makes a new one), nor an exam's sections once anyone has started."""
 
     position: int
     qtype: str
     option_order: tuple[int, ...]
     blanks: int
+    section: str = ""
+    points: float = 0.0
+    version_id: int = 0
+    stem: str = ""
+    options: tuple[str, ...] = ()  # in the version's own order
 
 
 @dataclass(frozen=True)
@@ -566,33 +572,44 @@ class AttemptFacts:
     items: dict[int, ItemFacts]
 
 
-_FACTS_KEPT = 4096  # attempts per process: a worker's share of a sitting of tens of thousands, ~3 KB each
+_FACTS_KEPT = 4096  # attempts per process: a worker's share of a sitting of tens of thousands
+_VERSIONS_KEPT = 50000  # question versions per process (their text is shared by every paper that drew them)
 
 
-def attempt_facts(attempt_id: int) -> AttemptFacts | None:
+def attempt_facts(attempt_id: int, started_at: datetime | None = None) -> AttemptFacts | None:
     """The attempt's unchanging facts, read once per process (two queries) and kept: every later save of the
-    attempt needs no read of the attempt, its paper or its questions. What can change (the status, the deadline,
-    the page holding the attempt) is checked by the write itself (`save_answer`)."""
+    attempt needs no read of the attempt, its paper or its questions, and its page is served from them. What can
+    change (the status, the deadline, the page holding the attempt) is checked by the write itself
+    (`save_answer`). `started_at`, when the caller has the attempt, must match: a row that reused the id is new."""
     cache = current_app.extensions.setdefault("exam_attempt_facts", {})
     facts = cache.get(attempt_id)
-    if facts is not None:
+    if facts is not None and (started_at is None or facts.started_at == started_at):
         return facts
     row = db.session.execute(
         select(Attempt.user_id, Attempt.paper_id, Attempt.started_at).where(Attempt.id == attempt_id)
     ).first()
     if row is None:
         return None
-    rows = db.session.execute(
-        select(PaperItem.position, ExamSection.qtype, PaperItem.option_order, QuestionVersion.stem)
+    versions = current_app.extensions.setdefault("exam_versions", {})
+    if len(versions) >= _VERSIONS_KEPT:
+        versions.clear()
+    items = {}
+    for r in db.session.execute(
+        select(PaperItem.position, PaperItem.option_order, PaperItem.points, PaperItem.question_version_id,
+               ExamSection.qtype, ExamSection.title, QuestionVersion.stem, QuestionVersion.options)
         .join(ExamSection, ExamSection.id == PaperItem.section_id)
         .join(QuestionVersion, QuestionVersion.id == PaperItem.question_version_id)
         .where(PaperItem.paper_id == row.paper_id)
-    )
-    items = {
-        r.position: ItemFacts(r.position, r.qtype, tuple(r.option_order or ()),
-                              count_blanks(to_text(r.stem)) if r.qtype == "fill" else 0)
-        for r in rows
-    }  # fmt: skip
+        .order_by(PaperItem.position)
+    ):  # fmt: skip
+        vid = r.question_version_id
+        text = versions.get(vid)
+        if text is None:  # one copy of a version's text per process, however many papers drew it
+            stem = r.stem
+            blanks = count_blanks(to_text(stem)) if r.qtype == "fill" else 0
+            text = versions[vid] = (stem, tuple(r.options or ()), blanks)
+        items[r.position] = ItemFacts(r.position, r.qtype, tuple(r.option_order or ()), text[2], r.title,
+                                      float(r.points), vid, text[0], text[1])  # fmt: skip
     facts = AttemptFacts(attempt_id, row.user_id, row.paper_id, row.started_at, items)
     if len(cache) >= _FACTS_KEPT:
         cache.pop(next(iter(cache)))  # the oldest kept: an exam's attempts end together

@@ -85,3 +85,18 @@ def test_grading_costs_the_same_statements_whatever_the_paper_length(app, db):
         counts.append(len(sent))
         assert db.session.scalar(select(func.count(Answer.id)).where(Answer.attempt_id == attempt.id)) == len(qtypes)
     assert counts[0] == counts[1], "\n".join(sent)
+
+
+def test_the_paper_is_served_without_reading_its_questions_again(client, sitting):
+    paper, auth = sitting
+    with statements() as sent:
+        again = client.get(f"/api/v1/attempts/{paper['id']}", headers=auth).get_json()
+    assert again["items"] == paper["items"] and len(again["items"]) == 5
+    assert not [s for s in sent if "question_versions" in s or "paper_items" in s], sent
+    # The saved answers come back in the candidate's option order, from the same kept facts.
+    single = next(i for i in paper["items"] if i["type"] == "single")
+    client.put(
+        f"/api/v1/attempts/{paper['id']}/answers/{single['position']}", headers=auth, json={"value": 1, "seq": 1}
+    )
+    answers = client.get(f"/api/v1/attempts/{paper['id']}", headers=auth).get_json()["answers"]
+    assert answers[str(single["position"])]["value"] == 1
