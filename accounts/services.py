@@ -10,7 +10,7 @@ from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -248,15 +248,22 @@ def revoke_api_token(user: User, token_id: int, now: datetime) -> None:
     db.session.flush()
 
 
+@cache
+def _token_query():
+    """Built once per process: building the query costs more than running it."""
+    return (
+        select(ApiToken)
+        .options(joinedload(ApiToken.user, innerjoin=True).lazyload(User.roles))  # roles when a check asks
+        .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    )
+
+
 def load_token_user(token: str, now: datetime) -> User | None:
     """The active user a live API token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = db.session.scalar(  # one round trip: the token and its user (every API request starts here)
-        select(ApiToken)
-        .options(joinedload(ApiToken.user, innerjoin=True).lazyload(User.roles))  # roles when a check asks
-        .where(ApiToken.token_hash == _hash_key(token), ApiToken.revoked_at.is_(None))
-    )
+    # One round trip: the token and its user (every API request starts here).
+    row = db.session.scalar(_token_query(), {"token_hash": _hash_key(token)})
     if row is None or not row.user.active:
         return None
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):

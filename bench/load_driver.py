@@ -53,6 +53,7 @@ class Plan:
     submit_share: float = 0.9
     connections: int = 200
     settle_seconds: float = 5  # between phases, so one phase's tail does not count in the next
+    stop_at_p99_ms: float | None = 150  # the steady steps end after the first whose save p99 reaches this
 
     def total_seconds(self) -> float:
         steady = sum(seconds for _rate, seconds in self.steps)
@@ -153,14 +154,19 @@ class Driver:
             self.phase_times["storm"] = (t0, time.monotonic())
             running = [c for c in self.candidates if c.attempt_id is not None]
             await asyncio.sleep(plan.settle_seconds)
+            burst_start = close_at - plan.burst_seconds
             for rate, seconds in plan.steps:
                 phase, start = f"steady@{rate}", time.monotonic()
-                until = start + seconds
+                until = min(start + seconds, burst_start - plan.settle_seconds)
+                if until - start < seconds / 2:
+                    break  # no time left before the burst (the steps ran long)
                 rngs = [random.Random(self.rng.random()) for _ in running]
                 await asyncio.gather(*(self._steady(client, c, phase, rate, until, r) for c, r in zip(running, rngs)))
                 self.phase_times[phase] = (start, time.monotonic())
                 await asyncio.sleep(plan.settle_seconds)
-            burst_start = close_at - plan.burst_seconds
+                step = self.summary().get((phase, "save"))
+                if plan.stop_at_p99_ms and (step is None or step["p99"] >= plan.stop_at_p99_ms or step["errors"]):
+                    break  # past the limit: the higher steps would only queue, and run into the burst
             await asyncio.sleep(max(0.0, burst_start - time.monotonic()))
             finishing = self.rng.sample(running, round(len(running) * plan.submit_share))
             await asyncio.gather(*(

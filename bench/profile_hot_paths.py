@@ -27,15 +27,33 @@ def own_times(frame, totals):
         own_times(child, totals)
 
 
-def table(label: str, session, requests: int, statements: int, top: int = 12) -> str:
+def package(key: str) -> str:
+    """The library (or our package) a function belongs to, from its short file path."""
+    path = key.split(":", 1)[0]
+    if path.startswith("<"):
+        return "C code (drivers, json, hashing)"
+    parts = path.replace("\\", "/").split("/")
+    for i, part in enumerate(parts):
+        if part == "site-packages" and i + 1 < len(parts):
+            return parts[i + 1].removesuffix(".py")
+    return parts[0].removesuffix(".py") if len(parts) > 1 else "python stdlib"
+
+
+def table(label: str, session, requests: int, statements: int, top: int = 8) -> str:
     totals: dict[str, float] = defaultdict(float)
     root = session.root_frame()
     if root is not None:
         own_times(root, totals)
     whole = sum(totals.values()) or 1
-    lines = [f"**{label}**: {session.duration / requests * 1000:.1f} ms per request, "
+    by_package: dict[str, float] = defaultdict(float)
+    for key, seconds in totals.items():
+        by_package[package(key)] += seconds
+    lines = [f"**{label}**: {session.duration / requests * 1000:.1f} ms per request (profiled), "
              f"{statements / requests:.1f} SQL statements per request", "",
-             "| function (own time) | ms per request | share |", "|---|---|---|"]  # fmt: skip
+             "| where the time goes (own time) | ms per request | share |", "|---|---|---|"]  # fmt: skip
+    for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"| {name} | {seconds / requests * 1000:.2f} | {seconds / whole:.0%} |")
+    lines += ["", "| busiest functions (own time) | ms per request | share |", "|---|---|---|"]
     for key, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"| `{key}` | {seconds / requests * 1000:.2f} | {seconds / whole:.0%} |")
     return "\n".join(lines) + "\n"

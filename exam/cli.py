@@ -15,7 +15,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
 from exam import files, services
-from exam.models import Exam
+from exam.models import Attempt, Exam
 
 
 @click.group("exams", help="Exams: publish, prepare, finalize, regrade, export and import.")
@@ -72,7 +72,7 @@ def finalize_overdue(every):
     """Finalize attempts left open past their deadline (once, e.g. from cron; or as a service with --every)."""
     while True:
         try:
-            count = _run(lambda: services.finalize_overdue(now_utc()))
+            count = _finalize_each(now_utc())
         except OperationalError as exc:  # the database is away: say so and try again at the next sweep
             db.session.rollback()
             if every is None:
@@ -84,6 +84,20 @@ def finalize_overdue(every):
         if every is None:
             return
         time.sleep(every)
+
+
+def _finalize_each(now) -> int:
+    """Finalize the overdue attempts one transaction each: a sweep after a deadline burst never holds the database
+    (SQLite's one writer, or many PostgreSQL row locks) for the whole sweep, and one failure stops only its own."""
+    count = 0
+    for attempt_id in services.overdue_attempts(now):
+        attempt = db.session.get(Attempt, attempt_id)
+        if attempt is not None:
+            services.finalize(services.lock_attempt(attempt), now)
+            db.session.commit()
+            count += 1
+    db.session.commit()
+    return count
 
 
 @exams_cli.command("regrade")

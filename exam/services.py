@@ -8,6 +8,7 @@ acknowledged, never gets more or less time than the rules give, never sees a key
 - a save only replaces an answer with a higher client sequence number.
 """
 
+import functools
 import hashlib
 import hmac
 import random
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, func, insert, literal, or_, select, true, update
+from sqlalchemy import Integer, Select, and_, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -617,6 +618,24 @@ def attempt_facts(attempt_id: int, started_at: datetime | None = None) -> Attemp
     return facts
 
 
+def version_keys(version_ids: set[int]) -> dict[int, tuple[object, dict]]:
+    """Version id -> (key, settings), kept per process: versions never change (an edit makes a new one), so
+    grading reads each version's key once per worker, not once per paper. Server-side only: no page shows this."""
+    cache = current_app.extensions.setdefault("exam_version_keys", {})
+    missing = [vid for vid in version_ids if vid not in cache]
+    if missing:
+        if len(cache) + len(missing) > _VERSIONS_KEPT:
+            cache.clear()
+            missing = list(version_ids)
+        for r in db.session.execute(
+            select(QuestionVersion.id, QuestionVersion.answer, QuestionVersion.settings).where(
+                QuestionVersion.id.in_(missing)
+            )
+        ):
+            cache[r.id] = (r.answer, r.settings or {})
+    return {vid: cache[vid] for vid in version_ids}
+
+
 @dataclass(frozen=True)
 class Saved:
     """The answer stored after a save: the request's, or a newer one already there (`accepted` False)."""
@@ -646,33 +665,46 @@ def save_answer(
     if item is None:
         raise DomainError(_("There is no question %(n)d in this paper.", n=position), code="no_such_item", status=404)
     stored = to_original(item, parse_answer(item, value))
-    running = select(
-        Attempt.id, literal(position), literal(stored, Answer.value.type), literal(seq), literal(now, UTCDateTime())
-    ).where(
-        Attempt.id == attempt_id,
-        Attempt.user_id == facts.user_id,
-        Attempt.paper_id == facts.paper_id,
-        Attempt.started_at == facts.started_at,
-        Attempt.status == AttemptStatus.IN_PROGRESS,
-        Attempt.deadline_at >= now - grace(),
-        true() if client is None else or_(Attempt.client_id.is_(None), Attempt.client_id == client),
-    )  # fmt: skip
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        running = running.with_for_update(read=True)
-    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Answer).from_select(
-        ["attempt_id", "position", "value", "seq", "saved_at"], running
-    )
-    written = db.session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[Answer.attempt_id, Answer.position],
-            set_={"value": upsert.excluded.value, "seq": upsert.excluded.seq, "saved_at": upsert.excluded.saved_at},
-            where=Answer.seq < upsert.excluded.seq,
-        ).returning(Answer.seq, Answer.saved_at)
-    ).first()
+    params = {"attempt_id": attempt_id, "user_id": facts.user_id, "paper_id": facts.paper_id,
+              "started_at": facts.started_at, "earliest_deadline": now - grace(), "client": client,
+              "position": position, "value": stored, "seq": seq, "now": now}  # fmt: skip
+    statement = _save_statement(db.session.get_bind().dialect.name, client is not None)
+    written = db.session.execute(statement, params).first()
     if written is not None:
         return Saved(written.seq, written.saved_at, True)
     return _not_written(attempt_id, position, client, now)
+
+
+@functools.cache
+def _save_statement(dialect: str, with_client: bool):
+    """The save's one statement, built once per process (building it costs more than running it): insert the
+    answer, or replace it when the stored one has a lower sequence, only where the attempt row says it may."""
+    running = select(
+        Attempt.id,
+        bindparam("position", type_=Integer),
+        bindparam("value", type_=Answer.value.type),
+        bindparam("seq", type_=Integer),
+        bindparam("now", type_=UTCDateTime()),
+    ).where(
+        Attempt.id == bindparam("attempt_id"),
+        Attempt.user_id == bindparam("user_id"),
+        Attempt.paper_id == bindparam("paper_id"),
+        Attempt.started_at == bindparam("started_at", type_=UTCDateTime()),
+        Attempt.status == AttemptStatus.IN_PROGRESS.value,
+        Attempt.deadline_at >= bindparam("earliest_deadline", type_=UTCDateTime()),
+        or_(Attempt.client_id.is_(None), Attempt.client_id == bindparam("client")) if with_client else true(),
+    )
+    if dialect == "postgresql":
+        running = running.with_for_update(read=True)  # FOR SHARE: saves run side by side; a submit waits for them
+    answers = Answer.__table__  # Core, not the ORM: executed with its parameters, not as a bulk insert of rows
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(answers).from_select(
+        ["attempt_id", "position", "value", "seq", "saved_at"], running
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[answers.c.attempt_id, answers.c.position],
+        set_={"value": upsert.excluded.value, "seq": upsert.excluded.seq, "saved_at": upsert.excluded.saved_at},
+        where=answers.c.seq < upsert.excluded.seq,
+    ).returning(answers.c.seq, answers.c.saved_at)
 
 
 def _not_written(attempt_id: int, position: int, client: str | None, now: datetime) -> Saved:
@@ -759,14 +791,19 @@ def finalize(attempt: Attempt, now: datetime) -> Attempt:
     return attempt
 
 
-def finalize_overdue(now: datetime, exam: Exam | None = None) -> int:
-    """Finalize every attempt (of one exam, or of all) left open past its deadline and grace; returns how many."""
-    stmt = select(Attempt).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now - grace())
+def overdue_attempts(now: datetime, exam: Exam | None = None) -> list[int]:
+    """Ids of the attempts (of one exam, or of all) left open past their deadline and grace."""
+    stmt = select(Attempt.id).where(Attempt.status == AttemptStatus.IN_PROGRESS, Attempt.deadline_at < now - grace())
     if exam is not None:
         stmt = stmt.where(Attempt.exam_id == exam.id)
-    overdue = list(db.session.scalars(stmt))
-    for attempt in overdue:
-        finalize(lock_attempt(attempt), now)
+    return list(db.session.scalars(stmt.order_by(Attempt.id)))
+
+
+def finalize_overdue(now: datetime, exam: Exam | None = None) -> int:
+    """Finalize every attempt (of one exam, or of all) left open past its deadline and grace; returns how many."""
+    overdue = overdue_attempts(now, exam)
+    for attempt_id in overdue:
+        finalize(lock_attempt(db.session.get(Attempt, attempt_id)), now)
     db.session.flush()
     return len(overdue)
 
@@ -776,31 +813,23 @@ def grade(attempt: Attempt, now: datetime) -> None:
     kept when grading again). The score is set once all items have points; the learning archive gets the result
     in the same transaction."""
     # A fixed number of statements whatever the paper's length: the exam with its sections and rules (its total),
-    # the answers, the items with their sections and versions, one insert of the answers never given, one update
-    # of the points given (executemany), and the archive's record.
+    # the answers, the keys of versions this process has not seen, the corrections, one update of the points
+    # (executemany), one insert of the answers never given, and the archive's record.
     exam = db.session.scalar(
         select(Exam)
         .where(Exam.id == attempt.exam_id)
         .options(selectinload(Exam.sections).selectinload(ExamSection.rules))
     )
-    answers = {
-        a.position: a
-        for a in db.session.scalars(
-            select(Answer).where(Answer.attempt_id == attempt.id).execution_options(populate_existing=True)
-        )
-    }
-    items = list(
-        db.session.scalars(
-            select(PaperItem)
-            .where(PaperItem.paper_id == attempt.paper_id)
-            .options(selectinload(PaperItem.section), selectinload(PaperItem.version))
-        )
-    )
+    items = attempt_facts(attempt.id, attempt.started_at).items
+    answers = {r.position: r for r in db.session.execute(
+        select(Answer.id, Answer.position, Answer.value, Answer.points).where(Answer.attempt_id == attempt.id)
+    )}  # fmt: skip
+    keys = version_keys({item.version_id for item in items.values()})
     corrected = corrected_keys(exam)
     all_graded = True
     points: dict[int, float | None] = {}  # position -> points of every item
-    for item in items:
-        kind = QUESTION_TYPES[item.section.qtype]
+    for item in items.values():
+        kind = QUESTION_TYPES[item.qtype]
         answer = answers.get(item.position)
         if kind.manual:
             if answer is None or answer.value in (None, ""):
@@ -809,12 +838,17 @@ def grade(attempt: Attempt, now: datetime) -> None:
                 points[item.position] = answer.points  # a grader's, kept; None until given
                 all_graded = all_graded and answer.points is not None
             continue
-        key = corrected.get(item.question_version_id, item.version.answer)
-        share = kind.grade(key, answer.value if answer else None, item.version.settings, exam.mc_policy)
-        points[item.position] = round(float(item.points) * share, 2)
-    for position, answer in answers.items():
-        if position in points:
-            answer.points = points[position]
+        key, settings = keys[item.version_id]
+        share = kind.grade(corrected.get(item.version_id, key), answer.value if answer else None, settings,
+                           exam.mc_policy)  # fmt: skip
+        points[item.position] = round(item.points * share, 2)
+    changed = [{"answer_id": a.id, "points": points[pos]} for pos, a in answers.items()
+               if pos in points and a.points != points[pos]]  # fmt: skip
+    table = Answer.__table__
+    if changed:
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("answer_id")).values(points=bindparam("points")), changed
+        )
     missing = [
         {"attempt_id": attempt.id, "position": position, "value": None, "seq": 0, "saved_at": attempt.ended_at,
          "points": value, "comment": ""}
@@ -822,8 +856,10 @@ def grade(attempt: Attempt, now: datetime) -> None:
         if position not in answers
     ]  # fmt: skip
     if missing:  # every item gets a row, so reviews, grading and reports find one per item
-        db.session.execute(insert(Answer), missing)
-    db.session.flush()
+        db.session.execute(insert(table), missing)
+    for obj in list(db.session.identity_map.values()):  # answers loaded earlier in this session are stale now
+        if isinstance(obj, Answer) and obj.attempt_id == attempt.id:
+            db.session.expire(obj)
     if all_graded:
         total = sum(value or 0 for value in points.values())
         attempt.score, attempt.fully_graded, attempt.passed = round(total, 2), True, total >= float(exam.pass_mark)

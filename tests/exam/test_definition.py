@@ -12,7 +12,7 @@ from core.audit import AuditEvent
 from core.errors import DomainError
 from core.policy import Role
 from exam import definition, services
-from exam.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam, Paper
+from exam.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam, KeyCorrection, Paper
 from question_bank.models import Question
 from tests.exam.test_engine import T0, fill_bank, make_exam, right_answer, started
 from tests.factories import make_bank, make_cadre, make_category, make_question, make_unit, make_user
@@ -340,10 +340,11 @@ def test_results_reach_the_archive_and_regrading_rewrites_them(app, db, admin):
     assert (record.score, record.passed, record.final, record.user_id) == (6.0, True, True, user.id)
     assert record.time_used_seconds == 30 * 60 and record.sat_on == date(2026, 12, 5) and record.year == 2026
     assert record.exam_title == exam.title and record.total_points == 6.0
-    # A key correction (here: the key of question 1 now names another option), then regrading.
+    # A key correction (the key of question 1 now names another option), then regrading.
     item = next(i for i in attempt.paper.items if i.position == 1)
     wrong = next(i for i in range(len(item.version.options)) if i != item.version.answer[0])
-    item.version.answer = [wrong]
+    db.session.add(KeyCorrection(exam_id=exam.id, question_version_id=item.question_version_id, answer=[wrong],
+                                 reason="test", corrected_at=T0))  # fmt: skip
     db.session.flush()
     later = T0 + timedelta(days=1)
     changed = services.regrade(admin, exam, later)
