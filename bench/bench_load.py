@@ -384,8 +384,10 @@ def main():
     def options(parser):
         parser.add_argument("--candidates", type=int, default=2000)
         parser.add_argument("--storm", type=float, default=60)
-        parser.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100, 200, 300, 400, 500])
-        parser.add_argument("--step-seconds", type=float, default=20)
+        parser.add_argument(
+            "--rates", type=lambda s: [int(x) for x in s.split(",")], default=[100, 200, 300, 400, 500, 600, 800]
+        )
+        parser.add_argument("--step-seconds", type=float, default=15)
         parser.add_argument("--burst", type=float, default=30)
         parser.add_argument("--connections", type=int, default=200)
         parser.add_argument("--workers", type=int, default=os.cpu_count())

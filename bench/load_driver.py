@@ -14,8 +14,9 @@ which is why the results are read as ratios.
 
 Phases (times relative to the start of the run, all candidates share one exam close):
 - start storm: every candidate starts at a moment spread evenly over `storm_seconds`;
-- steady: `steps` of (saves per second offered, seconds); each candidate saves every N / rate seconds, jittered,
-  choosing an unanswered question (or, one time in four, changing an answer), with its own sequence number;
+- steady: `steps` of (saves per second offered, seconds); saves are offered at the step's rate, each by a candidate
+  with no save of their own under way, who chooses an unanswered question (or, one time in four, changes an
+  answer) and sends it with their next sequence number;
 - deadline burst: in the last `burst_seconds` before the close, `submit_share` of the candidates save once more,
   submit and read the result; the rest are left for the server to finalize.
 """
@@ -126,13 +127,32 @@ class Driver:
             if seq > self.acknowledged.get(key, (0, None))[0]:
                 self.acknowledged[key] = (seq, value)
 
-    async def _steady(self, client, c: Candidate, phase: str, rate: float, until: float, rng: random.Random):
-        interval = len(self.candidates) / rate
-        await asyncio.sleep(rng.uniform(0, interval))
-        while time.monotonic() < until:
-            t = time.monotonic()
-            await self._save(client, c, phase, rng)
-            await asyncio.sleep(max(0.0, interval * rng.uniform(0.8, 1.2) - (time.monotonic() - t)))
+    async def _steady(self, client, running: list[Candidate], phase: str, rate: float, until: float):
+        """Saves offered at `rate` per second, each by a candidate picked at random among those not waiting for a
+        save of their own (a candidate's page sends one at a time): the pace per candidate is rate / N, and the
+        offered rate does not depend on N. When every candidate is waiting, the server is past its limit."""
+        idle = list(running)
+        tasks = set()
+        rng = random.Random(self.rng.random())
+
+        async def one(c: Candidate):
+            try:
+                await self._save(client, c, phase, rng)
+            finally:
+                idle.append(c)
+
+        t0, sent = time.monotonic(), 0
+        while (now := time.monotonic()) < until:
+            due = int((now - t0) * rate) - sent
+            for _ in range(min(due, len(idle))):
+                c = idle.pop(rng.randrange(len(idle)))
+                task = asyncio.create_task(one(c))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                sent += 1
+            await asyncio.sleep(0.005)
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def _finish(self, client, c: Candidate, at: float, rng: random.Random):
         await asyncio.sleep(max(0.0, at - time.monotonic()))
@@ -160,8 +180,7 @@ class Driver:
                 until = min(start + seconds, burst_start - plan.settle_seconds)
                 if until - start < seconds / 2:
                     break  # no time left before the burst (the steps ran long)
-                rngs = [random.Random(self.rng.random()) for _ in running]
-                await asyncio.gather(*(self._steady(client, c, phase, rate, until, r) for c, r in zip(running, rngs)))
+                await self._steady(client, running, phase, rate, until)
                 self.phase_times[phase] = (start, time.monotonic())
                 await asyncio.sleep(plan.settle_seconds)
                 step = self.summary().get((phase, "save"))

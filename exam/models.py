@@ -183,8 +183,9 @@ class ExamSection(db.Model):
     points_per_question: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
 
     exam: Mapped[Exam] = relationship(back_populates="sections")
+    # Loaded with the sections, in one query for all of them: an exam's total (every result) needs them all.
     rules: Mapped[list["SectionRule"]] = relationship(
-        back_populates="section", order_by="SectionRule.id", cascade="all, delete-orphan"
+        back_populates="section", order_by="SectionRule.id", cascade="all, delete-orphan", lazy="selectin"
     )
     fixed_items: Mapped[list["FixedItem"]] = relationship(
         back_populates="section", order_by="FixedItem.position", cascade="all, delete-orphan"
@@ -309,6 +310,13 @@ class Attempt(db.Model):
             "exam_id",
             "user_id",
             unique=True,
+            sqlite_where=text("status = 'in_progress'"),
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+        # The finalizer's sweep (every few seconds): the open attempts by deadline, however many have ended.
+        Index(
+            "ix_attempts_open_deadline",
+            "deadline_at",
             sqlite_where=text("status = 'in_progress'"),
             postgresql_where=text("status = 'in_progress'"),
         ),

@@ -100,3 +100,50 @@ def test_the_paper_is_served_without_reading_its_questions_again(client, sitting
     )
     answers = client.get(f"/api/v1/attempts/{paper['id']}", headers=auth).get_json()["answers"]
     assert answers[str(single["position"])]["value"] == 1
+
+
+#: Tables that grow with the district (every attempt, answer, paper and person): a hot query never scans them.
+BIG_TABLES = {"attempts", "answers", "papers", "paper_items", "api_tokens", "users", "cadres", "question_versions",
+              "archive_exam_results", "audit_log", "exam_candidates"}  # fmt: skip
+
+
+def query_plans(app, sent_with_params):
+    """SQLite's plan of each statement sent: (statement, [plan detail lines])."""
+    plans = []
+    with database.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        for statement, params in sent_with_params:
+            if not statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+                continue
+            rows = raw.execute("EXPLAIN QUERY PLAN " + statement, params).fetchall()
+            plans.append((statement, [r[-1] for r in rows]))
+    return plans
+
+
+@pytest.mark.skipif("os.environ.get('TEST_DATABASE_URL', '').startswith('postgres')", reason="SQLite's plans")
+def test_the_hot_queries_use_indexes(app, client, db, sitting):
+    """Every statement of a save, a reload, a submit, a result and the finalizer's sweep finds its rows by index
+    (SQLite reports a full scan as `SCAN <table>`; `SEARCH` is by index). bench/RESULTS.md has PostgreSQL's."""
+    paper, auth = sitting
+    sent = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if not _many:
+            sent.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        base = f"/api/v1/attempts/{paper['id']}"
+        client.put(f"{base}/answers/1", headers=auth, json={"value": 0, "seq": 1})
+        client.get(base, headers=auth)
+        client.post(f"{base}/submit", headers=auth)
+        client.get(base, headers=auth)
+        with app.app_context():
+            services.overdue_attempts(now_utc())
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    plans = query_plans(app, sent)
+    assert len(plans) > 10
+    scans = [(statement[:100], line) for statement, lines in plans for line in lines
+             if line.startswith("SCAN ") and line.split()[1] in BIG_TABLES]  # fmt: skip
+    assert scans == []
