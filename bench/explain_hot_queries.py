@@ -82,8 +82,8 @@ def explain(app, kind, sent) -> list[tuple[str, str, list[str]]]:
 def run(kind: str, args) -> dict:
     data = generate(kind, args.candidates)
     try:
-        return {"db": kind, "candidates": args.candidates, "plans": explain(data["app"], kind, capture(data["app"],
-                                                                                                     data["tokens"]))}  # fmt: skip
+        plans = explain(data["app"], kind, capture(data["app"], data["tokens"]))
+        return {"db": kind, "candidates": args.candidates, "plans": plans}
     finally:
         from core.extensions import db
 
