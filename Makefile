@@ -46,12 +46,16 @@ browser-deps:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests."; exit 1; fi
 
-## Benchmarks (SQLite, and PostgreSQL at BENCH_PG_URL or the local server); results are appended to bench/RESULTS.md.
+## Benchmarks (SQLite, and PostgreSQL at BENCH_PG_URL or the local server); results are added to bench/RESULTS.md,
+## newest first. The load benchmark (bench_load.py) serves both apps with gunicorn: about 20 minutes with the rest.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
 	$(BIN)/python bench/bench_archive.py --db both --write
 	$(BIN)/python bench/bench_reports.py --db both --write
+	$(BIN)/python bench/explain_hot_queries.py --db both --write
+	$(BIN)/python bench/profile_hot_paths.py --db postgresql --write
+	$(BIN)/python bench/bench_load.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,8 +12,10 @@ import argparse
 import random
 import sys
 from collections import defaultdict
+from datetime import UTC, datetime
 
 from bench_load import EXAM, generate
+from common import write_results
 from load_driver import answer_for
 from pyinstrument import Profiler
 from sqlalchemy import event
@@ -64,6 +66,7 @@ def main():
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--candidates", type=int, default=100)
     parser.add_argument("--saves", type=int, default=20)
+    parser.add_argument("--write", action="store_true", help="Add the tables to bench/RESULTS.md.")
     args = parser.parse_args()
     data = generate(args.db, args.candidates)
     app, rng = data["app"], random.Random(3)
@@ -119,7 +122,17 @@ def main():
         profiled("submit", each(lambda: (("POST", f"/api/v1/attempts/{papers[t]['id']}/submit", t, None)
                                          for t in tokens)))  # fmt: skip
         profiled("result", each(lambda: (("GET", f"/api/v1/attempts/{papers[t]['id']}", t, None) for t in tokens)))
-        print("\n".join(out))
+        text = "\n".join([
+            f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · where a request's time goes (pyinstrument, {args.db})",
+            "",
+            f"`bench/profile_hot_paths.py`: {args.candidates} candidates, {args.saves} saves each, in process (Flask's "
+            "test client); own time summed by library, then the busiest functions. Times are with the profiler on.",
+            "",
+            *out,
+        ])  # fmt: skip
+        print(text)
+        if args.write:
+            write_results(text)
     finally:
         with app.app_context():
             db.session.remove()
