@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from common import ROOT, bench_main, build_app, make_database, percentile
 from flask_migrate import upgrade
+from load_driver import answer_for
 
 #: Candidates use tokens only: a password hash that matches no password.
 NO_LOGIN = "!"  # noqa: S105
@@ -47,17 +48,17 @@ def _content(qtype: str, i: int):
                    points=10)  # fmt: skip
 
 
-def _answer(item: dict, rng: random.Random):
-    kind = item["type"]
-    if kind == "single":
-        return rng.randrange(len(item["options"]))
-    if kind == "multiple":
-        return sorted(rng.sample(range(len(item["options"])), 2))
-    if kind == "truefalse":
-        return rng.random() < 0.5
-    if kind == "fill":
-        return ["答案"] * item["blanks"]
-    return "我的论述：" + "学习贯彻" * 50
+def fill_bank(admin, code: str, unit, now):
+    """A bank of POOL's active questions of every type (shared with bench_load)."""
+    from question_bank import services as qb
+
+    bank = qb.create_bank(admin, code, "基准题库", "政治理论", unit, "", now)
+    n = 0
+    for qtype, count in POOL.items():
+        for _ in range(count):
+            n += 1
+            qb.create_question(admin, bank, qtype, _content(qtype, n), now, status="active", flush=False)
+    return bank
 
 
 def run(kind: str, candidates: int, saves: int) -> dict:
@@ -67,7 +68,6 @@ def run(kind: str, candidates: int, saves: int) -> dict:
     from core.models import now_utc
     from core.policy import Role
     from exam import definition, services
-    from question_bank import services as qb
 
     url, drop = make_database(kind)
     app = build_app(url, tempfile.mkdtemp(prefix="qe-bench-instance-"))
@@ -82,12 +82,7 @@ def run(kind: str, candidates: int, saves: int) -> dict:
                          password_hash=NO_LOGIN)  # fmt: skip
             admin.roles.append(RoleAssignment(role=Role.SYSTEM_ADMIN))
             db.session.add(admin)
-            bank = qb.create_bank(admin, "BENCH", "基准题库", "政治理论", unit, "", now)
-            n = 0
-            for qtype, count in POOL.items():
-                for _ in range(count):
-                    n += 1
-                    qb.create_question(admin, bank, qtype, _content(qtype, n), now, status="active", flush=False)
+            bank = fill_bank(admin, "BENCH", unit, now)
             tokens = []
             for i in range(candidates):
                 user = User(username=f"C{i:05d}", name=f"考生{i}", must_change_password=False, active=True,
@@ -134,7 +129,7 @@ def run(kind: str, candidates: int, saves: int) -> dict:
             for seq in range(1, saves + 1):
                 item = rng.choice(items)
                 timed("save", "PUT", f"/api/v1/attempts/{paper['id']}/answers/{item['position']}", headers,
-                      json={"value": _answer(item, rng), "seq": seq})  # fmt: skip
+                      json={"value": answer_for(item, rng), "seq": seq})  # fmt: skip
             timed("submit", "POST", f"/api/v1/attempts/{paper['id']}/submit", headers)
             timed("result", "GET", f"/api/v1/attempts/{paper['id']}", headers)
         out["ops"] = {label: (statistics.median(v), percentile(v, 95), percentile(v, 99), len(v))

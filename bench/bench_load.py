@@ -40,7 +40,7 @@ def free_port() -> int:
 
 def generate(kind: str, n: int) -> dict:
     """A fresh database with the exam, its bank and N candidates with tokens; papers drawn at publishing."""
-    from bench_exam import NO_LOGIN, POOL, SECTIONS, _content
+    from bench_exam import NO_LOGIN, SECTIONS, fill_bank
 
     from accounts.models import Cadre, RoleAssignment, Unit, User
     from accounts.services import create_api_token, create_unit
@@ -49,7 +49,6 @@ def generate(kind: str, n: int) -> dict:
     from core.policy import Role
     from exam import definition, review, services
     from exam.models import Attempt
-    from question_bank import services as qb
 
     url, drop = make_database(kind)
     app = build_app(url, tempfile.mkdtemp(prefix="qe-bench-instance-"))
@@ -62,12 +61,7 @@ def generate(kind: str, n: int) -> dict:
         admin = User(username="bench", name="bench", must_change_password=False, active=True, password_hash=NO_LOGIN)
         admin.roles.append(RoleAssignment(role=Role.SYSTEM_ADMIN))
         db.session.add(admin)
-        bank = qb.create_bank(admin, "LOADBANK", "基准题库", "政治理论", top, "", now)
-        k = 0
-        for qtype, count in POOL.items():
-            for _ in range(count):
-                k += 1
-                qb.create_question(admin, bank, qtype, _content(qtype, k), now, status="active", flush=False)
+        bank = fill_bank(admin, "LOADBANK", top, now)
         tokens = []
         for i in range(n):
             user = User(username=f"L{i:05d}", name=f"考生{i}", must_change_password=False, active=True,

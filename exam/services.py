@@ -815,8 +815,8 @@ def grade(attempt: Attempt, now: datetime) -> None:
     kept when grading again). The score is set once all items have points; the learning archive gets the result
     in the same transaction."""
     # A fixed number of statements whatever the paper's length: the exam with its sections and rules (its total),
-    # the answers, the keys of versions this process has not seen, the corrections, one update of the points
-    # (executemany), one insert of the answers never given, and the archive's record.
+    # the answers, the keys of versions this process has not seen, the corrections, one upsert of the points, and
+    # the archive's record.
     exam = db.session.scalar(
         select(Exam)
         .where(Exam.id == attempt.exam_id)
@@ -844,21 +844,17 @@ def grade(attempt: Attempt, now: datetime) -> None:
         share = kind.grade(corrected.get(item.version_id, key), answer.value if answer else None, settings,
                            exam.mc_policy)  # fmt: skip
         points[item.position] = round(item.points * share, 2)
-    changed = [{"answer_id": a.id, "points": points[pos]} for pos, a in answers.items()
-               if pos in points and a.points != points[pos]]  # fmt: skip
-    table = Answer.__table__
-    if changed:
-        db.session.execute(
-            update(table).where(table.c.id == bindparam("answer_id")).values(points=bindparam("points")), changed
-        )
-    missing = [
+    # One statement writes every item's points: it updates the answers given and inserts a row for each item left
+    # unanswered (every item gets a row, so reviews, grading and reports find one per item). Sent with RETURNING as
+    # one batch of VALUES (SQLAlchemy's insertmanyvalues), not row by row.
+    rows = [
         {"attempt_id": attempt.id, "position": position, "value": None, "seq": 0, "saved_at": attempt.ended_at,
          "points": value, "comment": ""}
         for position, value in points.items()
-        if position not in answers
+        if position not in answers or answers[position].points != value
     ]  # fmt: skip
-    if missing:  # every item gets a row, so reviews, grading and reports find one per item
-        db.session.execute(insert(table), missing)
+    if rows:
+        db.session.execute(_points_statement(db.session.get_bind().dialect.name), rows)
     for obj in list(db.session.identity_map.values()):  # answers loaded earlier in this session are stale now
         if isinstance(obj, Answer) and obj.attempt_id == attempt.id:
             db.session.expire(obj)
@@ -868,6 +864,15 @@ def grade(attempt: Attempt, now: datetime) -> None:
     else:
         attempt.score, attempt.fully_graded, attempt.passed = None, False, None
     record_exam_result(attempt, now)
+
+
+@functools.cache
+def _points_statement(dialect: str):
+    table = Answer.__table__
+    upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.attempt_id, table.c.position], set_={"points": upsert.excluded.points}
+    ).returning(table.c.id)
 
 
 def regrade(actor, exam: Exam, now: datetime) -> list[tuple[Attempt, float | None, float | None]]:

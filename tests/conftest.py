@@ -126,13 +126,19 @@ def _make_app(database_url, instance_path, **overrides):
 
 def _empty_all_tables(db):
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
             _empty_postgresql(conn, tables)
-        else:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # units refer to units; the order alone cannot do it
+        return
+    with db.engine.connect() as conn:
+        # Units refer to units: the order alone cannot do it. The pragma holds only outside a transaction, and the
+        # connection goes back to the pool (the next test's): switched on again after the commit.
+        raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
+        raw.execute("PRAGMA foreign_keys=OFF")
+        with conn.begin():
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def _empty_postgresql(conn, tables) -> None:
@@ -154,16 +160,39 @@ def _empty_postgresql(conn, tables) -> None:
         conn.execute(text(f'ALTER SEQUENCE "{schema}"."{sequence}" RESTART'))
 
 
-@pytest.fixture
-def app(_migrated, database_url, tmp_path):
-    app = _make_app(database_url, tmp_path / "instance")
-    from core.extensions import db
+#: What the app keeps per process between requests; emptied between tests, whose ids start again from 1.
+PROCESS_CACHES = ("reports_cache", "exam_attempt_facts", "exam_versions", "exam_version_keys")
 
+
+@pytest.fixture(scope="session")
+def _shared_app(_migrated, database_url, tmp_path_factory):
+    """One app for the run: building one costs about 90 ms (Werkzeug compiles every URL rule), a minute and a half
+    over the suite. Each test gets it back as new: its configuration as built, an instance folder of its own, empty
+    process caches and rate-limit counts, and empty tables."""
+    app = _make_app(database_url, tmp_path_factory.mktemp("instance"))
+    return app, dict(app.config)
+
+
+@pytest.fixture
+def app(request, _shared_app, database_url, tmp_path):
+    from core.extensions import db, limiter
+
+    if request.node.get_closest_marker("fresh_app"):  # the test changes the app itself (adds routes)
+        app = _make_app(database_url, tmp_path / "instance")
+    else:
+        app, config = _shared_app
+        app.config.clear()
+        app.config.update(config)
+        app.instance_path = str(tmp_path / "instance")
+        for name in PROCESS_CACHES:
+            app.extensions.pop(name, None)
     with app.app_context():
+        limiter.reset()
         yield app
         db.session.remove()
         _empty_all_tables(db)
-        db.engine.dispose()
+        if app is not _shared_app[0]:
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ def test_404_page_is_html_and_translated(client):
     assert response.status_code == 404 and "页面不存在" in response.get_data(as_text=True)
 
 
+@pytest.mark.fresh_app
 def test_unexpected_errors_roll_back_and_show_500(app, client, db):
     from sqlalchemy import select
 
@@ -87,6 +88,7 @@ def test_unexpected_errors_roll_back_and_show_500(app, client, db):
     assert db.session.scalar(select(User).where(User.username == "halfway")) is None
 
 
+@pytest.mark.fresh_app
 def test_refused_requests_commit_nothing(app, client, db):
     from sqlalchemy import select
 
