@@ -5,8 +5,10 @@ name. The plain name still works and is revalidated on every use (ETag), for lin
 import hashlib
 import re
 from pathlib import Path
+from stat import S_ISREG
 
 from flask import Flask, abort, send_from_directory
+from werkzeug.security import safe_join
 
 YEAR = 365 * 24 * 3600
 _NAME = re.compile(r"^(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<ext>\.[A-Za-z0-9]+)$")
@@ -17,11 +19,17 @@ def init_app(app: Flask) -> None:
     digests: dict[str, tuple[float, str]] = {}  # filename -> (mtime, digest), per process
 
     def digest(filename: str) -> str | None:
-        path = folder / filename
+        joined = safe_join(str(folder), filename)  # never a file outside static/ (`..` in the URL)
+        if joined is None:
+            return None
+        path = Path(joined)
         try:
-            mtime = path.stat().st_mtime
+            stat = path.stat()
         except OSError:
             return None
+        if not S_ISREG(stat.st_mode):
+            return None
+        mtime = stat.st_mtime
         known = digests.get(filename)
         if known is None or known[0] != mtime:
             known = digests[filename] = (mtime, hashlib.sha256(path.read_bytes()).hexdigest()[:12])

@@ -1,6 +1,7 @@
 """`flask exams …`: publish, prepare papers, finalize overdue attempts, regrade, and exams as JSON files."""
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from accounts.cli import cli_actor
 from core.errors import DomainError
@@ -16,6 +17,8 @@ from core.extensions import db
 from core.models import now_utc
 from exam import files, services
 from exam.models import Attempt, Exam
+
+log = logging.getLogger(__name__)
 
 
 @click.group("exams", help="Exams: publish, prepare, finalize, regrade, export and import.")
@@ -73,7 +76,7 @@ def finalize_overdue(every):
     while True:
         try:
             count = _finalize_each(now_utc())
-        except OperationalError as exc:  # the database is away: say so and try again at the next sweep
+        except (OperationalError, InterfaceError) as exc:  # the database is away: try again at the next sweep
             db.session.rollback()
             if every is None:
                 raise click.ClickException(f"The database is not reachable: {exc.orig}") from exc
@@ -91,11 +94,17 @@ def _finalize_each(now) -> int:
     (SQLite's one writer, or many PostgreSQL row locks) for the whole sweep, and one failure stops only its own."""
     count = 0
     for attempt_id in services.overdue_attempts(now):
-        attempt = db.session.get(Attempt, attempt_id)
-        if attempt is not None:
-            services.finalize(services.lock_attempt(attempt), now)
-            db.session.commit()
-            count += 1
+        try:
+            attempt = db.session.get(Attempt, attempt_id)
+            if attempt is not None:
+                services.finalize(services.lock_attempt(attempt), now)
+                db.session.commit()
+                count += 1
+        except OperationalError:
+            raise  # the database is away: the whole sweep waits for the next round
+        except Exception:  # one attempt that cannot be graded must not hold up the others behind it
+            db.session.rollback()
+            log.exception("Attempt %s could not be finalized; the others go on.", attempt_id)
     db.session.commit()
     return count
 

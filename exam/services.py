@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import random
 import re
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -573,6 +574,7 @@ class AttemptFacts:
     items: dict[int, ItemFacts]
 
 
+_CACHE_LOCK = threading.Lock()
 _FACTS_KEPT = 4096  # attempts per process: a worker's share of a sitting of tens of thousands
 _VERSIONS_KEPT = 50000  # question versions per process (their text is shared by every paper that drew them)
 
@@ -593,7 +595,8 @@ def attempt_facts(attempt_id: int, started_at: datetime | None = None) -> Attemp
         return None
     versions = current_app.extensions.setdefault("exam_versions", {})
     if len(versions) >= _VERSIONS_KEPT:
-        versions.clear()
+        with _CACHE_LOCK:
+            versions.clear()
     items = {}
     for r in db.session.execute(
         select(PaperItem.position, PaperItem.option_order, PaperItem.points, PaperItem.question_version_id,
@@ -612,9 +615,10 @@ def attempt_facts(attempt_id: int, started_at: datetime | None = None) -> Attemp
         items[r.position] = ItemFacts(r.position, r.qtype, tuple(r.option_order or ()), text[2], r.title,
                                       float(r.points), vid, text[0], text[1])  # fmt: skip
     facts = AttemptFacts(attempt_id, row.user_id, row.paper_id, row.started_at, items)
-    if len(cache) >= _FACTS_KEPT:
-        cache.pop(next(iter(cache)))  # the oldest kept: an exam's attempts end together
-    cache[attempt_id] = facts
+    with _CACHE_LOCK:  # gunicorn's threads share the worker's caches
+        while len(cache) >= _FACTS_KEPT:
+            cache.pop(next(iter(cache)))  # the oldest kept: an exam's attempts end together
+        cache[attempt_id] = facts
     return facts
 
 
@@ -622,18 +626,21 @@ def version_keys(version_ids: set[int]) -> dict[int, tuple[object, dict]]:
     """Version id -> (key, settings), kept per process: versions never change (an edit makes a new one), so
     grading reads each version's key once per worker, not once per paper. Server-side only: no page shows this."""
     cache = current_app.extensions.setdefault("exam_version_keys", {})
-    missing = [vid for vid in version_ids if vid not in cache]
+    found = {vid: cache[vid] for vid in version_ids if vid in cache}
+    missing = [vid for vid in version_ids if vid not in found]
     if missing:
-        if len(cache) + len(missing) > _VERSIONS_KEPT:
-            cache.clear()
-            missing = list(version_ids)
-        for r in db.session.execute(
+        rows = db.session.execute(
             select(QuestionVersion.id, QuestionVersion.answer, QuestionVersion.settings).where(
                 QuestionVersion.id.in_(missing)
             )
-        ):
-            cache[r.id] = (r.answer, r.settings or {})
-    return {vid: cache[vid] for vid in version_ids}
+        )
+        loaded = {r.id: (r.answer, r.settings or {}) for r in rows}
+        found.update(loaded)
+        with _CACHE_LOCK:  # gunicorn's threads share the worker's caches
+            if len(cache) + len(loaded) > _VERSIONS_KEPT:
+                cache.clear()
+            cache.update(loaded)
+    return found
 
 
 @dataclass(frozen=True)
@@ -672,7 +679,7 @@ def save_answer(
     written = db.session.execute(statement, params).first()
     if written is not None:
         return Saved(written.seq, written.saved_at, True)
-    return _not_written(attempt_id, position, client, now)
+    return _not_written(attempt_id, position, seq, client, now)
 
 
 @functools.cache
@@ -707,7 +714,7 @@ def _save_statement(dialect: str, with_client: bool):
     ).returning(answers.c.seq, answers.c.saved_at)
 
 
-def _not_written(attempt_id: int, position: int, client: str | None, now: datetime) -> Saved:
+def _not_written(attempt_id: int, position: int, seq: int, client: str | None, now: datetime) -> Saved:
     """Why a save wrote nothing: a refusal, or an answer with an equal or higher sequence already stored."""
     attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
     if attempt is None:
@@ -723,7 +730,7 @@ def _not_written(attempt_id: int, position: int, client: str | None, now: dateti
     ).first()
     if answer is None:  # the attempt changed hands between the write and this look (a concurrent claim)
         raise DomainError(_("The answer could not be saved; please try again."), code="save_conflict", status=409)
-    return Saved(answer.seq, answer.saved_at, False)
+    return Saved(answer.seq, answer.saved_at, answer.seq == seq)  # equal: this very save, sent again
 
 
 def parse_answer(item: PaperItem | ItemFacts, value):

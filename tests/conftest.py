@@ -1,6 +1,7 @@
 """Fixtures: one migrated database per run (SQLite, or PostgreSQL when TEST_DATABASE_URL says so), emptied after
 every test; `app`, `client`, `runner`, `db` and `auth` as in Flask's tutorial."""
 
+import copy
 import os
 import re
 import secrets
@@ -135,10 +136,12 @@ def _empty_all_tables(db):
         # connection goes back to the pool (the next test's): switched on again after the commit.
         raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
         raw.execute("PRAGMA foreign_keys=OFF")
-        with conn.begin():
-            for t in tables:
-                conn.execute(text(f'DELETE FROM "{t}"'))
-        raw.execute("PRAGMA foreign_keys=ON")
+        try:
+            with conn.begin():
+                for t in tables:
+                    conn.execute(text(f'DELETE FROM "{t}"'))
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def _empty_postgresql(conn, tables) -> None:
@@ -170,7 +173,7 @@ def _shared_app(_migrated, database_url, tmp_path_factory):
     over the suite. Each test gets it back as new: its configuration as built, an instance folder of its own, empty
     process caches and rate-limit counts, and empty tables."""
     app = _make_app(database_url, tmp_path_factory.mktemp("instance"))
-    return app, dict(app.config)
+    return app, copy.deepcopy(dict(app.config))
 
 
 @pytest.fixture
@@ -182,7 +185,7 @@ def app(request, _shared_app, database_url, tmp_path):
     else:
         app, config = _shared_app
         app.config.clear()
-        app.config.update(config)
+        app.config.update(copy.deepcopy(config))
         app.instance_path = str(tmp_path / "instance")
         for name in PROCESS_CACHES:
             app.extensions.pop(name, None)

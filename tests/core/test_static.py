@@ -36,3 +36,9 @@ def test_plain_and_stale_names_are_revalidated_and_unknown_ones_missing(client):
     assert stale.data == plain.data
     assert fetch(client, "/static/js/nothing.000000000000.js").status_code == 404
     assert fetch(client, "/static/../config.py").status_code == 404
+    assert fetch(client, "/static/../config.000000000000.py").status_code == 404
+
+
+def test_no_file_outside_static_is_read_or_fingerprinted(app):
+    with app.test_request_context():
+        assert url_for("static", filename="../config.py") == "/static/../config.py"  # not hashed: not read

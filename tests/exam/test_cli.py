@@ -121,3 +121,30 @@ def test_token_command(runner, db):
     result = runner.invoke(args=["accounts", "token", "script-user", "--name", "导入脚本"])
     assert result.exit_code == 0
     assert load_token_user(result.output.strip(), now_utc()).id == user.id
+
+
+def test_the_finalizer_goes_on_past_an_attempt_it_cannot_finalize(runner, db, monkeypatch):
+    exam = setup_exam(db)
+    assert runner.invoke(args=["exams", "publish", "CLI1"]).exit_code == 0
+    started, deadline = now_utc() - timedelta(hours=1), now_utc() - timedelta(minutes=5)
+    for paper in db.session.scalars(select(Paper)):
+        db.session.add(Attempt(exam_id=exam.id, user_id=paper.user_id, number=1, paper_id=paper.id,
+                               started_at=started, deadline_at=deadline))  # fmt: skip
+    db.session.commit()
+    first = min(db.session.scalars(select(Attempt.id)))
+    from exam import services
+
+    finalize = services.finalize
+
+    def failing(attempt, now):
+        if attempt.id == first:
+            raise RuntimeError("a broken attempt")
+        return finalize(attempt, now)
+
+    monkeypatch.setattr(services, "finalize", failing)
+    result = runner.invoke(args=["exams", "finalize-overdue"])
+    assert result.exit_code == 0 and result.output.startswith("2 overdue"), result.output
+    db.session.expire_all()
+    statuses = dict(db.session.execute(select(Attempt.id, Attempt.status)).all())
+    assert statuses.pop(first) == AttemptStatus.IN_PROGRESS  # left for the next sweep, the others done
+    assert set(statuses.values()) == {AttemptStatus.EXPIRED}

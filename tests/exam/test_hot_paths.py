@@ -52,6 +52,9 @@ def test_a_save_is_two_statements_once_the_attempt_is_known(client, sitting):
     with statements() as sent:
         stale = client.put(url, headers=auth, json={"value": 2, "seq": 1}).get_json()
     assert stale["accepted"] is False and stale["seq"] == 2
+    # The same save sent again (its first answer was lost on the way back): stored, and said so.
+    again = client.put(url, headers=auth, json={"value": 1, "seq": 2}).get_json()
+    assert again["accepted"] is True and again["seq"] == 2
 
 
 def test_the_one_statement_refuses_what_it_must(app, client, db, sitting):
