@@ -44,7 +44,7 @@ class Config:
     DB_MAX_OVERFLOW = 4
     #: Check a connection with a round trip each time it is taken from the pool. Off: the hot paths count their
     #: round trips, and a connection broken by a database restart is found by the first statement anyway, which
-    #: fails that one request with a retryable 503 and makes the pool replace every older connection.
+    #: fails that one request (a 500 the exam page sends again) and makes the pool replace every older connection.
     DB_PRE_PING = False
     #: SQLite waits this long for another writer (WAL lets readers run alongside one writer).
     SQLITE_BUSY_SECONDS = 15
