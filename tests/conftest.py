@@ -173,7 +173,11 @@ def _shared_app(_migrated, database_url, tmp_path_factory):
     over the suite. Each test gets it back as new: its configuration as built, an instance folder of its own, empty
     process caches and rate-limit counts, and empty tables."""
     app = _make_app(database_url, tmp_path_factory.mktemp("instance"))
-    return app, copy.deepcopy(dict(app.config))
+    yield app, copy.deepcopy(dict(app.config))
+    from core.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()  # its pooled connections, closed before the run ends (and the database is dropped)
 
 
 @pytest.fixture
