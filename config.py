@@ -77,6 +77,9 @@ class Config:
     ACCESS_CODE_WINDOW_SECONDS = 15 * 60
 
     CADRES_PER_PAGE = 20
+    AUDIT_PER_PAGE = 50
+    #: What a 503 (the database unreachable) tells the client to wait before sending again, in seconds.
+    DB_RETRY_AFTER_SECONDS = 5
     #: Years a qualification (任职资格) stays valid from the day it was earned.
     QUALIFICATION_VALID_YEARS = 3
     #: The target share of leading cadres with a bachelor's degree or higher (the education profile).

@@ -100,3 +100,15 @@ class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=options((r.value, ROLE_LABELS[r]) for r in Role))
     unit_id = SelectField(_l("Unit (unit administrators only)"), coerce=int)
     submit = SubmitField(_l("Grant role"))
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search form changes nothing
+
+    actor = StringField(_l("Who"), validators=[Optional(), Length(max=64)])
+    action = SelectField(_l("Action"), coerce=str, validate_choice=False)
+    target = StringField(_l("Target"), validators=[Optional(), Length(max=128)])
+    ip = StringField(_l("From address"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("To"), validators=[Optional()])

@@ -21,6 +21,7 @@ from flask_login import current_user, login_user, logout_user
 
 from accounts import bp, importing, queries, services
 from accounts.forms import (
+    AuditFilterForm,
     CadreFilterForm,
     CadreForm,
     ChangePasswordForm,
@@ -31,7 +32,7 @@ from accounts.forms import (
     UnitForm,
 )
 from accounts.models import Cadre, RoleAssignment, Unit, User, label
-from core import policy
+from core import audit, policy
 from core.errors import DomainError, wants_json
 from core.extensions import db, login_manager
 from core.forms import ActionForm, options
@@ -39,6 +40,7 @@ from core.models import local_today, now_utc
 from core.policy import ROLE_LABELS, Role, login_required, permission_required
 from core.security import bearer_token
 from core.uploads import claim, pending_upload_dir
+from core.web import RowPage
 
 # Endpoints a user who must change their password may still reach.
 _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accounts.set_language", "static"}
@@ -506,3 +508,26 @@ def revoke_role(assignment_id: int):
     services.revoke_role(current_user, assignment)
     flash(_("The role has been removed."), "success")
     return redirect(url_for("accounts.user_roles", user_id=user_id))
+
+
+@bp.route("/admin/audit")
+@permission_required("audit.view")
+def audit_log():
+    """The audit log, searched; read only (the log is append-only, see core.audit)."""
+    form = AuditFilterForm(request.args)
+    actions = audit.known_actions()
+    prefixes = sorted({a.split(".")[0] for a in actions if "." in a})
+    choices = [("", _("All actions")), *((p, p + ".*") for p in prefixes), *((a, a) for a in actions)]
+    form.action.choices = options(choices)
+    form.validate()  # a malformed date is shown as an error and left out of the search
+    filters = audit.AuditFilter(
+        actor=(form.actor.data or "").strip(),
+        action=(form.action.data or "").strip(),
+        target=(form.target.data or "").strip(),
+        ip=(form.ip.data or "").strip(),
+        since=form.since.data if not form.since.errors else None,
+        until=form.until.data if not form.until.errors else None,
+    )
+    page = RowPage(audit.search(filters), request.args.get("page", 1, type=int), current_app.config["AUDIT_PER_PAGE"])
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("accounts/audit.html", form=form, page=page, args=args)

@@ -1,14 +1,21 @@
-"""The audit log: who did what security-relevant thing, when, and from where."""
+"""The audit log: who did what security-relevant thing, when, and from where.
+
+The log is append-only. The app offers no way to change or remove an event: the ORM refuses to flush a changed or
+deleted `AuditEvent` (`_refuse_changes`), and the database refuses an UPDATE (and, on PostgreSQL, a DELETE) of
+`audit_events` by a trigger (migration 0011), so neither a bug nor a hand-written statement of the app's rewrites
+history. Old events are removed, if ever, by the database's owner outside the app.
+"""
 
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from flask import has_request_context, request
-from sqlalchemy import JSON, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, String, event, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.extensions import db
-from core.models import UTCDateTime, now_utc
+from core.models import LOCAL_ZONE, UTCDateTime, now_utc
 
 log = logging.getLogger("qualexam.audit")
 
@@ -29,6 +36,17 @@ class AuditEvent(db.Model):
     detail: Mapped[dict | None] = mapped_column(JSON)
 
 
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session, _context, _instances):
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly(f"audit event {obj.id} cannot be changed or removed")
+
+
 def record(action: str, *, actor=None, target: str | None = None, detail: dict | None = None, at=None) -> AuditEvent:
     """Add an audit event to the session (committed with the request) and write it to the log."""
     ip = request.remote_addr if has_request_context() else None
@@ -43,3 +61,52 @@ def record(action: str, *, actor=None, target: str | None = None, detail: dict |
     db.session.add(event)
     log.info("audit %s actor=%s target=%s ip=%s %s", action, event.actor_id, target, ip, detail or "")
     return event
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page searches by; every field optional. `actor` matches a username or name (part of it),
+    `action` an action or its dotted prefix ("exam" finds "exam.published"), `target` part of the target, `ip`
+    an address or its start; the dates are local days, both included."""
+
+    actor: str = ""
+    action: str = ""
+    target: str = ""
+    ip: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_ZONE)
+
+
+def search(filters: AuditFilter):
+    """The events matching `filters`, newest first, each with its actor (or None): a query of (AuditEvent, User)."""
+    from accounts.models import User  # accounts depends on core, not the other way round
+
+    query = select(AuditEvent, User).outerjoin(User, User.id == AuditEvent.actor_id)
+    if filters.actor:
+        actor = filters.actor
+        query = query.where(
+            or_(User.username.contains(actor, autoescape=True), User.name.contains(actor, autoescape=True))
+        )
+    if filters.action:
+        action = filters.action
+        query = query.where(
+            or_(AuditEvent.action == action, AuditEvent.action.startswith(action + ".", autoescape=True))
+        )
+    if filters.target:
+        query = query.where(AuditEvent.target.contains(filters.target, autoescape=True))
+    if filters.ip:
+        query = query.where(AuditEvent.ip.startswith(filters.ip, autoescape=True))
+    if filters.since:
+        query = query.where(AuditEvent.at >= _local_midnight(filters.since))
+    if filters.until:
+        query = query.where(AuditEvent.at < _local_midnight(filters.until + timedelta(days=1)))
+    return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+
+def known_actions() -> list[str]:
+    """Every action the log holds, for the page's choice of action."""
+    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))

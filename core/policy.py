@@ -48,6 +48,8 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "unit.view": ADMIN_ROLES,
     "unit.manage": DISTRICT_ROLES,
     "role.assign": DISTRICT_ROLES,
+    #: The audit log: read only, by the district (it names every account's actions, across units).
+    "audit.view": DISTRICT_ROLES,
     "bank.view": DISTRICT_ROLES | {Role.AUTHOR, Role.GRADER},
     "bank.create": DISTRICT_ROLES | {Role.AUTHOR},
     "bank.manage": DISTRICT_ROLES | {Role.AUTHOR},

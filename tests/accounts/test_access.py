@@ -36,6 +36,7 @@ ROUTES = {
     "accounts.users": ("GET", "/admin/users", DISTRICT),
     "accounts.user_roles": ("GET", "/admin/users/{cadre_user}", DISTRICT),
     "accounts.revoke_role": ("POST", "/admin/roles/{assignment}/revoke", DISTRICT),
+    "accounts.audit_log": ("GET", "/admin/audit?action=role&actor=a", DISTRICT),
 }
 
 
