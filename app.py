@@ -35,9 +35,10 @@ def create_app(config=None) -> Flask:
     limiter.init_app(app)
     register_csrf(app)
     i18n.init_app(app)
+    # after_request hooks run last-registered first: the headers go on whatever the commit hook returns.
+    register_security_headers(app)
     init_transactions(app)
     register_error_handlers(app)
-    register_security_headers(app)
     static.init_app(app)
 
     import accounts

@@ -2,9 +2,10 @@
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,52 @@ def _server_error(exc: Exception):
     return _render(500, _("Server error"), _("Something went wrong on our side. Please try again."), code="500")
 
 
+#: Errors that mean the database cannot be reached or cannot answer now (down, restarting, failing over, its
+#: connections used up, locked): the request may well succeed if sent again in a few seconds.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, DATABASE_UNAVAILABLE) or bool(getattr(exc, "connection_invalidated", False))
+
+
+def database_unavailable(exc: Exception):
+    """503 with Retry-After: the database is down or busy. Nothing of the request was written (its transaction
+    is rolled back), and the exam page keeps the answer queued and sends it again. The page is rendered without
+    the layout, which would ask the database who is logged in."""
+    log.error("Database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+    g.database_down = True
+    from core.extensions import db, login_manager
+
+    if "_login_user" not in g:  # not read yet (or reading it failed): the page must not try again
+        g._login_user = login_manager.anonymous_user()
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 (the connection is gone: the pool replaces it)
+        db.session.invalidate()
+    title = _("Briefly unavailable")
+    message = _("The system cannot reach its database just now. Nothing was lost; please try again in a moment.")
+    retry_after = str(current_app.config["DB_RETRY_AFTER_SECONDS"])
+    if wants_json():
+        response = jsonify(error={"code": "unavailable", "message": message, "retry_after": int(retry_after)})
+    else:
+        response = current_app.make_response(render_template("errors/unavailable.html", title=title, message=message))
+    response.status_code = 503
+    response.headers["Retry-After"] = retry_after
+    return response
+
+
+def _database_error(exc: Exception):
+    if is_database_unavailable(exc):
+        return database_unavailable(exc)
+    return _server_error(exc)
+
+
 def register_error_handlers(app) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(sa_exc.DBAPIError, _database_error)
+    app.register_error_handler(sa_exc.TimeoutError, _database_error)
     app.register_error_handler(Exception, _server_error)

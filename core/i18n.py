@@ -1,6 +1,6 @@
 """Locale and time-zone selection, and the Jinja filters that show UTC times in Asia/Shanghai."""
 
-from flask import current_app, has_request_context, session
+from flask import current_app, g, has_request_context, session
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
@@ -11,8 +11,10 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    if current_user and current_user.is_authenticated and current_user.locale in languages:
-        return current_user.locale
+    # With the database down the user cannot be read (the 503 page is shown in the session's language).
+    user = None if g.get("database_down") else current_user
+    if user and user.is_authenticated and user.locale in languages:
+        return user.locale
     chosen = session.get("locale")
     if chosen in languages:
         return chosen

@@ -48,14 +48,20 @@ def init_transactions(app) -> None:
     Services flush and never commit, so a refused or failed request leaves nothing half-written. The commit
     happens before the response is sent: a client is never told "saved" about a write that did not commit.
     """
+    from core.errors import database_unavailable, is_database_unavailable
     from core.extensions import db
 
     @app.after_request
     def _commit_or_rollback(response):
-        if response.status_code < 400:
-            db.session.commit()
-        else:
+        if response.status_code >= 400:
             db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            return database_unavailable(exc)  # not committed: the client is told so, and sends it again
         return response
 
 

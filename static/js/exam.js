@@ -171,6 +171,7 @@
   var queue = load("queue", []);
   var seq = load("seq", 0);
   var online = true;
+  var downState = "offline"; // why saves wait: "offline" (no network) or "unavailable" (the server said 503)
   var inFlight = null; // the entry being sent (one at a time, in order)
   var halted = false; // taken over by another page, or refused for good: nothing more is sent from this one
   var leaving = false; // the attempt has ended: on the way to the result
@@ -222,7 +223,7 @@
     var node = document.getElementById("save-state");
     var errors = Object.keys(status).filter(function (p) { return status[p] === "error"; });
     var busy = queue.length || Object.keys(timers).length; // an edit still being typed is not saved yet either
-    var name = !online && busy ? "offline" : busy ? "saving" : errors.length ? "error" : "saved";
+    var name = !online && busy ? downState : busy ? "saving" : errors.length ? "error" : "saved";
     node.setAttribute("data-state", name);
     node.textContent = M[name];
   }
@@ -274,11 +275,17 @@
 
   var retryTimer = null;
 
-  function goOffline() {
+  function goOffline(result) {
+    // No answer, or a retryable one: the queue waits on this computer and goes again. A 503 (the server's
+    // database is briefly down) says when to try again; the page waits that long, between 2 and 30 seconds.
+    var unavailable = result && result.response && result.response.status === 503;
+    var after = unavailable ? parseInt(result.response.headers.get("Retry-After"), 10) : NaN;
     online = false;
+    downState = unavailable ? "unavailable" : "offline";
     queue.forEach(function (e) { setStatus(e.pos, "queued"); });
     updateOverall();
-    if (!retryTimer) retryTimer = setTimeout(function () { retryTimer = null; pump(); }, 4000);
+    var wait = isNaN(after) ? 4000 : Math.min(Math.max(after, 2), 30) * 1000;
+    if (!retryTimer) retryTimer = setTimeout(function () { retryTimer = null; pump(); }, wait);
   }
 
   function refreshToken() {
@@ -338,7 +345,7 @@
         return;
       }
       if (retryable(result)) {
-        goOffline();
+        goOffline(result);
         return;
       }
       if (needsLogin(result)) {
@@ -395,7 +402,7 @@
   });
   window.addEventListener("online", function () { online = true; pump(); });
   window.addEventListener("offline", goOffline);
-  setInterval(function () { if (queue.length && !inFlight) pump(); }, 5000);
+  setInterval(function () { if (queue.length && !inFlight && !retryTimer) pump(); }, 5000);
   window.addEventListener("beforeunload", function (event) {
     if ((queue.length || Object.keys(timers).length) && !halted && !leaving) {
       event.preventDefault();
@@ -497,7 +504,7 @@
           if (errorCode(result) === "taken_over") return takenOver();
           if (retryable(result) || needsLogin(result)) {
             if (needsLogin(result)) loginExpired();
-            showBanner(M.submitRetry);
+            showBanner(result.response.status === 503 ? M.submitUnavailable : M.submitRetry);
             setTimeout(send, 3000);
             return;
           }
@@ -568,7 +575,7 @@
           pump();
         });
       } else if (retryable(result)) {
-        goOffline();
+        goOffline(result);
       } else if (needsLogin(result)) {
         loginExpired();
       } else {

@@ -132,6 +132,33 @@ def test_answers_wait_offline_and_go_out_on_reconnect(app, live_server, page):
     assert page.evaluate(f"localStorage.getItem('qe-{attempt.id}-queue')") == "[]"
 
 
+def test_a_503_keeps_the_answer_queued_and_says_the_server_is_briefly_down(app, live_server, page):
+    """While the database is down the server answers 503 with Retry-After (tests/core/test_unavailable.py, and for
+    real in tests/faults): the page keeps the answer, says why, and sends it again once the server is back."""
+    exam, user = make_open_exam(qtypes=("single",))
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    refused = []
+
+    def unavailable(route):
+        refused.append(route.request.url)
+        body = '{"error": {"code": "unavailable", "message": "down", "retry_after": 2}}'
+        route.fulfill(status=503, headers={"Retry-After": "2"}, content_type="application/json", body=body)
+
+    page.route("**/api/v1/attempts/*/answers/*", unavailable)
+    q.locator("input[type=radio]").nth(1).check()
+    page.wait_for_function("() => document.getElementById('save-state').dataset.state === 'unavailable'")
+    assert page.locator("#save-state").inner_text() == "服务器暂时无法访问；答案已保存在本机，恢复后自动重新提交"
+    queued = page.evaluate(f"JSON.parse(localStorage.getItem('qe-{attempt.id}-queue'))")
+    assert [int(e["pos"]) for e in queued] == [single.position]
+    page.wait_for_timeout(2500)
+    assert len(refused) >= 2  # sent again after the Retry-After, still refused
+    assert stored(attempt.id) == {}
+    page.unroute("**/api/v1/attempts/*/answers/*")
+    saved(page)
+    assert stored(attempt.id)[single.position].value == single.option_order[1]
+
+
 @pytest.mark.parametrize("minutes", [10, -10])
 def test_the_countdown_follows_the_server_whatever_the_browser_clock(app, live_server, browser, minutes):
     exam, user = make_open_exam(qtypes=("single",))
