@@ -58,7 +58,8 @@ SAVE_REQUEST = {
     "properties": {
         "value": {"description": "single: shown option index; multiple: list of them; truefalse: boolean; "
                                  "fill: list of texts, one per blank; essay: text; null clears"},
-        "seq": {"type": "integer", "description": "the client's sequence number; the highest one wins"},
+        "seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+                "description": "the client's sequence number; the highest one wins"},
     },
 }  # fmt: skip
 EVENT_REQUEST = {
@@ -129,6 +130,8 @@ def my_exams():
 @login_required
 def start(code: str):
     exam = db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
+    if not services.concerns(exam, current_user):
+        abort(404)  # as on the start page: not a candidate, so not told the exam exists
     body = request.get_json(silent=True) or {}
     now = now_utc()
     attempt = services.start_for_request(exam, current_user, now, access_code=body.get("access_code"))

@@ -125,6 +125,17 @@ class Verdict:
     reasons: list[str]
 
 
+def concerns(exam: Exam, user: User) -> bool:
+    """Is the exam any of the user's business: a candidate now, or one who has sat it? To everyone else it is not
+    there (404), so that an exam's existence and state are not told to those who may not sit it."""
+    if is_eligible(exam, user):
+        return True
+    return (
+        db.session.scalar(select(Attempt.id).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id).limit(1))
+        is not None
+    )
+
+
 def eligibility_verdict(exam: Exam, user: User) -> Verdict:
     """Whether a person may sit the exam, and why (or why not), rule by rule."""
     override = db.session.scalar(
@@ -652,6 +663,10 @@ class Saved:
     accepted: bool
 
 
+#: The highest sequence number a save may carry (the column is a 32-bit integer; 0 is an unanswered item's).
+MAX_SEQ = 2**31 - 1
+
+
 def save_answer(
     attempt: Attempt | int, position: int, value, seq: int, now: datetime, client: str | None = None,
     user_id: int | None = None,
@@ -664,6 +679,9 @@ def save_answer(
     running, within its deadline and held by this page, with the attempt row share-locked on PostgreSQL (a submit
     locks it exclusively, so a save lands wholly before the grading or is refused after it; SQLite runs one writer
     at a time). The refusals are told apart afterwards, off the hot path."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+        raise DomainError(_("The sequence number must be a whole number from 1 to %(max)d.", max=MAX_SEQ),
+                          code="bad_request")  # fmt: skip
     attempt_id = attempt if isinstance(attempt, int) else attempt.id
     facts = attempt_facts(attempt_id)
     if facts is None or (user_id is not None and facts.user_id != user_id):

@@ -1,0 +1,176 @@
+"""The whole app's access matrix, from the URL map: every rule of every blueprint is in a matrix with the status
+each role and an anonymous user get, so a new route without an entry fails here.
+
+The matrices live with their blueprints' tests (each builds the objects its routes need); this module holds the
+API's and the static files', checks that together they cover every URL rule and method, and sends every method of
+every rule as an anonymous user and as a plain cadre, who must reach nothing they are not listed for.
+"""
+
+import re
+
+import pytest
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from accounts.services import create_api_token
+from core.models import now_utc
+from core.policy import Role
+from exam import services
+from tests.accounts import test_access as accounts_matrix
+from tests.archive import test_access as archive_matrix
+from tests.exam import test_grading as grading_matrix
+from tests.exam import test_take as take_matrix
+from tests.exam import test_views as exam_matrix
+from tests.factories import make_open_exam
+from tests.question_bank import test_views as bank_matrix
+from tests.reports import test_access as reports_matrix
+
+ANON = "anonymous"
+ROLES = [ANON, *[r.value for r in Role]]
+OWNER = "owner"  # the candidate whose attempt it is (a cadre); the test's other users are not candidates
+
+# The candidate API: endpoint -> (method, url template, who gets a success). Everyone else signed in gets 404
+# (another's attempt, or an exam they may not sit, is not there for them); anonymous callers get 401.
+API_ROUTES = {
+    "exam_api.openapi": ("GET", "/api/v1/openapi.json", {ANON, OWNER, *ROLES}),
+    "exam_api.my_exams": ("GET", "/api/v1/exams", {OWNER, *ROLES} - {ANON}),
+    "exam_api.start": ("POST", "/api/v1/exams/{code}/attempts", {OWNER}),
+    "exam_api.attempt": ("GET", "/api/v1/attempts/{attempt}", {OWNER}),
+    "exam_api.claim": ("POST", "/api/v1/attempts/{attempt}/claim", {OWNER}),
+    "exam_api.save": ("PUT", "/api/v1/attempts/{attempt}/answers/1", {OWNER}),
+    "exam_api.event": ("POST", "/api/v1/attempts/{attempt}/events", {OWNER}),
+    "exam_api.submit": ("POST", "/api/v1/attempts/{attempt}/submit", {OWNER}),
+    "static": ("GET", "/static/css/app.css", {ANON, OWNER, *ROLES}),
+}
+_BODIES = {"exam_api.save": {"value": 0, "seq": 1}, "exam_api.event": {"kind": "focus_loss"},
+           "exam_api.claim": {"client": "matrix-page-1"}, "exam_api.start": {}}  # fmt: skip
+
+MATRICES = {
+    "accounts": accounts_matrix.ROUTES,
+    "question_bank": bank_matrix.ROUTES,
+    "exam": exam_matrix.ROUTES,
+    "take": take_matrix.ROUTES,
+    "grading": grading_matrix.ROUTES,
+    "archive": archive_matrix.ROUTES,
+    "reports": reports_matrix.ROUTES,
+    "api": API_ROUTES,
+}
+
+
+def _entries():
+    """(matrix, endpoint, method, path) of every entry of every matrix, ids filled with 1."""
+    for matrix, routes in MATRICES.items():
+        for key, value in routes.items():
+            method, template = ("GET", value) if isinstance(value, str) else value[:2]
+            path = re.sub(r"\{[^}]+\}", "1", template).split("?")[0]
+            yield matrix, key.split("#")[0], method, path
+
+
+def test_every_url_rule_is_in_a_matrix(app):
+    adapter = app.url_map.bind("localhost")
+    covered, wrong = set(), []
+    for matrix, endpoint, method, path in _entries():
+        try:
+            rule, _args = adapter.match(path, method=method, return_rule=True)
+        except (NotFound, MethodNotAllowed):
+            wrong.append((matrix, endpoint, method, path))
+            continue
+        if rule.endpoint != endpoint:
+            wrong.append((matrix, endpoint, "matches", rule.endpoint))
+        covered.add(rule.rule)
+    assert wrong == []
+    missing = sorted(r.rule for r in app.url_map.iter_rules() if r.rule not in covered)
+    assert missing == [], "routes in no access matrix: add them to their blueprint's matrix"
+
+
+def _world(db):
+    exam, owner = make_open_exam(code="MX1", qtypes=("single", "essay"))
+    attempt = services.start_attempt(exam, owner, now_utc())
+    db.session.commit()
+    return exam, owner, attempt
+
+
+@pytest.mark.parametrize("who", [ANON, OWNER, *ROLES[1:]])
+def test_api_access_matrix(client, auth, db, who):
+    exam, owner, attempt = _world(db)
+    if who == OWNER:
+        auth.login(owner.username)
+    elif who != ANON:
+        auth.login_as(who)
+    csrf = client.csrf_token()
+    wrong = []
+    for endpoint in sorted(API_ROUTES, key=lambda e: e == "exam_api.submit"):  # submit last: it ends the attempt
+        method, template, allowed = API_ROUTES[endpoint]
+        url = template.format(code=exam.code, attempt=attempt.id)
+        response = client.open(url, method=method, json=_BODIES.get(endpoint), headers={"X-CSRFToken": csrf})
+        response.close()
+        expected = (200, 201) if who in allowed else (401,) if who == ANON else (404,)
+        if response.status_code not in expected:
+            wrong.append((endpoint, response.status_code))
+    assert wrong == []
+
+
+def test_a_token_reaches_only_its_owners_attempt(client, db):
+    exam, owner, attempt = _world(db)
+    stranger = make_open_exam(code="MX2", qtypes=("single",))[1]
+    headers = {"Authorization": f"Bearer {create_api_token(stranger, 'x', now_utc())}"}
+    db.session.commit()
+    for endpoint in ("exam_api.attempt", "exam_api.save", "exam_api.claim", "exam_api.event", "exam_api.submit"):
+        method, template, _allowed = API_ROUTES[endpoint]
+        url = template.format(code=exam.code, attempt=attempt.id)
+        assert client.open(url, method=method, json=_BODIES.get(endpoint), headers=headers).status_code == 404
+    assert client.post("/api/v1/exams/MX1/attempts", json={}, headers=headers).status_code == 404
+
+
+#: Endpoints anybody may reach signed out (the login page, the public certificate check, static files, the API's
+#: description); every other method of every rule sends an anonymous user to log in (401 for the API).
+PUBLIC = {"accounts.login", "accounts.set_language", "verify.form", "verify.check", "static", "exam_api.openapi"}
+
+
+def _every_rule_and_method(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            # Ids of 1 and codes of "1"; an any() converter gets its first choice.
+            values = {name: min(getattr(c, "items", None) or ["1"]) for name, c in rule._converters.items()}
+            yield rule, method, rule.build(values, append_unknown=False)[1]
+
+
+def test_every_method_of_every_rule_sends_an_anonymous_user_to_log_in(client, app, db):
+    csrf, wrong = client.csrf_token(), []
+    for rule, method, path in _every_rule_and_method(app):
+        if rule.endpoint in PUBLIC:
+            continue
+        response = client.open(path, method=method, data={"csrf_token": csrf}, headers={"X-CSRFToken": csrf})
+        response.close()
+        if path.startswith("/api/"):
+            ok = response.status_code == 401
+        else:
+            ok = response.status_code == 302 and "/login" in response.headers["Location"]
+        if not ok:
+            wrong.append((method, path, response.status_code))
+    assert wrong == []
+
+
+def _cadre_may(endpoint: str) -> bool:
+    """Listed for a plain cadre (or for the owner, a cadre) in its blueprint's matrix."""
+    for routes in MATRICES.values():
+        for key, value in routes.items():
+            if key.split("#")[0] == endpoint and not isinstance(value, str):
+                allowed = value[2] if len(value) > 2 else set()
+                if "cadre" in allowed or OWNER in allowed:
+                    return True
+    return endpoint in PUBLIC or endpoint.startswith("take.")
+
+
+def test_every_method_of_every_rule_refuses_a_plain_cadre(client, auth, app, db):
+    """Every admin page, by every method (a POST to a page listed only for GET too): 403, or 404 where even its
+    existence is not the cadre's business."""
+    auth.login_as("cadre")
+    csrf, wrong = client.csrf_token(), []
+    for rule, method, path in _every_rule_and_method(app):
+        if _cadre_may(rule.endpoint):
+            continue
+        response = client.open(path, method=method, data={"csrf_token": csrf}, headers={"X-CSRFToken": csrf})
+        response.close()
+        if response.status_code not in (403, 404):
+            wrong.append((method, path, response.status_code))
+    assert wrong == []
