@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from accounts.models import LABELS, CadreStatus, Education, Gender, PoliticalStatus, Rank, UnitKind
 from accounts.queries import AGE_BANDS
@@ -112,3 +112,14 @@ class AuditFilterForm(FlaskForm):
     ip = StringField(_l("From address"), validators=[Optional(), Length(max=64)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("To"), validators=[Optional()])
+
+    @staticmethod
+    def _plausible(field):
+        if field.data is not None and not 2000 <= field.data.year <= 2999:
+            raise ValidationError(_l("Please give a day between the years 2000 and 2999."))
+
+    def validate_since(self, field):
+        self._plausible(field)
+
+    def validate_until(self, field):
+        self._plausible(field)

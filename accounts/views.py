@@ -510,6 +510,9 @@ def revoke_role(assignment_id: int):
     return redirect(url_for("accounts.user_roles", user_id=user_id))
 
 
+_AUDIT_FILTERS = ("actor", "action", "target", "ip", "since", "until")  # what the pager carries on, nothing else
+
+
 @bp.route("/admin/audit")
 @permission_required("audit.view")
 def audit_log():
@@ -529,5 +532,5 @@ def audit_log():
         until=form.until.data if not form.until.errors else None,
     )
     page = RowPage(audit.search(filters), request.args.get("page", 1, type=int), current_app.config["AUDIT_PER_PAGE"])
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {name: request.args[name] for name in _AUDIT_FILTERS if request.args.get(name)}
     return render_template("accounts/audit.html", form=form, page=page, args=args)

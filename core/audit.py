@@ -47,6 +47,13 @@ def _refuse_changes(session, _context, _instances):
             raise AuditLogIsAppendOnly(f"audit event {obj.id} cannot be changed or removed")
 
 
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state):
+    """The same for bulk statements (`update(AuditEvent)`, `delete(AuditEvent)`), which never reach a flush."""
+    if (state.is_update or state.is_delete) and any(m.class_ is AuditEvent for m in state.all_mappers):
+        raise AuditLogIsAppendOnly("audit events cannot be changed or removed")
+
+
 def record(action: str, *, actor=None, target: str | None = None, detail: dict | None = None, at=None) -> AuditEvent:
     """Add an audit event to the session (committed with the request) and write it to the log."""
     ip = request.remote_addr if has_request_context() else None
@@ -89,7 +96,7 @@ def search(filters: AuditFilter):
     if filters.actor:
         actor = filters.actor
         query = query.where(
-            or_(User.username.contains(actor, autoescape=True), User.name.contains(actor, autoescape=True))
+            or_(User.username.icontains(actor, autoescape=True), User.name.icontains(actor, autoescape=True))
         )
     if filters.action:
         action = filters.action
@@ -97,7 +104,7 @@ def search(filters: AuditFilter):
             or_(AuditEvent.action == action, AuditEvent.action.startswith(action + ".", autoescape=True))
         )
     if filters.target:
-        query = query.where(AuditEvent.target.contains(filters.target, autoescape=True))
+        query = query.where(AuditEvent.target.icontains(filters.target, autoescape=True))
     if filters.ip:
         query = query.where(AuditEvent.ip.startswith(filters.ip, autoescape=True))
     if filters.since:

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request, session
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
@@ -72,13 +72,28 @@ def _server_error(exc: Exception):
     return _render(500, _("Server error"), _("Something went wrong on our side. Please try again."), code="500")
 
 
-#: Errors that mean the database cannot be reached or cannot answer now (down, restarting, failing over, its
-#: connections used up, locked): the request may well succeed if sent again in a few seconds.
-DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+#: PostgreSQL's SQLSTATEs that mean "not now": the connection's class (08), too many connections, the server
+#: shutting down or starting, a statement cancelled by its timeout, a lock not had in time, and the transaction
+#: conflicts (serialization failure, deadlock) that are meant to be retried.
+_RETRYABLE_SQLSTATES = {"53300", "57P01", "57P02", "57P03", "57014", "55P03", "40001", "40P01"}
+#: SQLite's messages of the same kind: another writer holds the file, or the disk failed.
+_RETRYABLE_SQLITE = ("database is locked", "database table is locked", "busy", "disk i/o error", "unable to open")
 
 
 def is_database_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, DATABASE_UNAVAILABLE) or bool(getattr(exc, "connection_invalidated", False))
+    """Does `exc` mean the database cannot be reached or cannot answer now (down, restarting, failing over, its
+    connections used up, locked), so that the request may well succeed if sent again in a few seconds? A bug's
+    error (no such table, bad SQL, a broken constraint) does not: it stays a 500."""
+    if isinstance(exc, sa_exc.TimeoutError) or getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    orig = getattr(exc, "orig", None)
+    if hasattr(orig, "sqlstate"):  # psycopg: a lost or refused connection has no SQLSTATE at all
+        state = orig.sqlstate
+        return state is None or state.startswith("08") or state in _RETRYABLE_SQLSTATES
+    message = str(orig or exc).lower()
+    return any(part in message for part in _RETRYABLE_SQLITE)
 
 
 def database_unavailable(exc: Exception):
@@ -96,13 +111,16 @@ def database_unavailable(exc: Exception):
         db.session.rollback()
     except Exception:  # noqa: BLE001 (the connection is gone: the pool replaces it)
         db.session.invalidate()
+    session.pop("_flashes", None)  # a view's "done" message, of something that was not committed
     title = _("Briefly unavailable")
     message = _("The system cannot reach its database just now. Nothing was lost; please try again in a moment.")
     retry_after = str(current_app.config["DB_RETRY_AFTER_SECONDS"])
     if wants_json():
         response = jsonify(error={"code": "unavailable", "message": message, "retry_after": int(retry_after)})
     else:
-        response = current_app.make_response(render_template("errors/unavailable.html", title=title, message=message))
+        again = request.full_path if request.method == "GET" else request.referrer  # a form: back to it, not GET
+        page = render_template("errors/unavailable.html", title=title, message=message, again=again)
+        response = current_app.make_response(page)
     response.status_code = 503
     response.headers["Retry-After"] = retry_after
     return response

@@ -54,12 +54,18 @@ def init_transactions(app) -> None:
     @app.after_request
     def _commit_or_rollback(response):
         if response.status_code >= 400:
-            db.session.rollback()
+            try:
+                db.session.rollback()
+            except Exception as exc:  # a broken connection: the response already says what went wrong
+                if not is_database_unavailable(exc):
+                    raise
+                db.session.invalidate()
             return response
         try:
             db.session.commit()
         except Exception as exc:
             if not is_database_unavailable(exc):
+                db.session.rollback()  # so that the error page can still read the user and their language
                 raise
             return database_unavailable(exc)  # not committed: the client is told so, and sends it again
         return response

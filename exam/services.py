@@ -127,7 +127,10 @@ class Verdict:
 
 def concerns(exam: Exam, user: User) -> bool:
     """Is the exam any of the user's business: a candidate now, or one who has sat it? To everyone else it is not
-    there (404), so that an exam's existence and state are not told to those who may not sit it."""
+    there (404), so that an exam's existence and state are not told to those who may not sit it. A draft is
+    nobody's business yet."""
+    if exam.status == "draft":
+        return False
     if is_eligible(exam, user):
         return True
     return (

@@ -319,7 +319,8 @@
       claim();
       return;
     }
-    if (inFlight || halted || leaving || authLost || !queue.length) {
+    if (inFlight || halted || leaving || authLost || retryTimer || !queue.length) {
+      // (retryTimer: the server asked to wait, or the network is down; the timer sends the queue again)
       updateOverall();
       return;
     }

@@ -65,7 +65,10 @@ def _attempt_with_broken_commit(client, db, monkeypatch, code, error):
 
 def test_a_save_whose_commit_fails_is_told_503_and_is_not_stored(client, db, monkeypatch):
     """The connection breaks at the commit: the candidate is not told "saved", and nothing is kept."""
-    broken = sa_exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+    import psycopg
+
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")  # no SQLSTATE: the link is gone
+    broken = sa_exc.OperationalError("COMMIT", {}, lost)
     attempt_id, headers = _attempt_with_broken_commit(client, db, monkeypatch, "OUT1", broken)
     response = client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=headers, json={"value": 0, "seq": 1})
     assert response.status_code == 503 and response.get_json()["error"]["code"] == "unavailable"
@@ -83,3 +86,34 @@ def test_other_database_errors_stay_500(client, db, monkeypatch, app):
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=headers, json={"value": 0, "seq": 1})
     assert response.status_code == 500
+
+
+def test_only_outages_count_as_unavailable():
+    """A lost connection, a refused one, a locked SQLite file: retry. No such table, bad SQL: a bug, a 500."""
+    import sqlite3
+
+    import psycopg
+
+    from core.errors import is_database_unavailable
+
+    def wrapped(orig, cls=sa_exc.OperationalError):
+        return cls("SELECT 1", {}, orig)
+
+    assert is_database_unavailable(wrapped(psycopg.OperationalError("server closed the connection unexpectedly")))
+    assert is_database_unavailable(wrapped(sqlite3.OperationalError("database is locked")))
+    assert is_database_unavailable(sa_exc.TimeoutError("QueuePool limit reached"))
+    assert not is_database_unavailable(wrapped(sqlite3.OperationalError("no such table: exams")))
+    assert not is_database_unavailable(wrapped(sqlite3.IntegrityError("UNIQUE failed"), sa_exc.IntegrityError))
+
+
+@pytest.mark.fresh_app
+def test_a_missing_table_is_a_500_not_a_503(client, db, app):
+    from sqlalchemy import text
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/__broken")
+    def broken():
+        db.session.execute(text("SELECT * FROM no_such_table"))
+
+    assert client.get("/__broken").status_code == 500

@@ -43,7 +43,7 @@ def test_fifty_writers_on_one_attempt_keep_the_highest_sequence(app, db):
     lock = threading.Lock()
 
     def save(i):
-        position, seq, value = i % 5 + 1, i, i % 3
+        position, seq, value = i % 5 + 1, i + 1, i % 3  # sequence numbers start at 1
         a = database.session.get(Attempt, attempt_id)
         services.save_answer(a, position, value, seq, T0 + timedelta(minutes=1))
         database.session.commit()

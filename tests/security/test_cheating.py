@@ -73,6 +73,8 @@ def test_starting_twice_gives_the_same_attempt(client, db, sitting):
     "body",
     [
         {"value": 0, "seq": 2**63},  # past a 64-bit column
+        {"value": 0, "seq": 2**31},  # past the 32-bit column (SQLite would store it)
+        {"value": 0, "seq": 0},  # an unanswered item's number
         {"value": 0, "seq": -5},
         {"value": 0, "seq": "7"},
         {"value": 0, "seq": 1.5},
