@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install translations run test test-browser browser-deps pdf-fonts lint fmt extract-messages bench
+.PHONY: install translations run test test-faults test-browser browser-deps pdf-fonts lint fmt extract-messages bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,15 @@ run: install
 test: install
 	$(BIN)/pytest
 
+## The fault tests (tests/faults): gunicorn killed mid-exam, PostgreSQL stopped during saves, two nodes over one
+## database with Redis, backup and restore. They start a PostgreSQL cluster of their own (initdb from the server's
+## packages), so they need PostgreSQL installed but not running; Redis at 127.0.0.1:6379; a few minutes.
+test-faults: install browser-deps
+	$(BIN)/pytest -m faults tests/faults
+
 ## Only the real-browser tests (installs Debian's Chromium first when run as root).
 test-browser: install browser-deps
-	TEST_REQUIRE_BROWSER=1 $(BIN)/pytest -m browser
+	TEST_REQUIRE_BROWSER=1 $(BIN)/pytest -m "browser and not faults"
 
 browser-deps:
 	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then :; \

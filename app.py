@@ -1,5 +1,6 @@
 """The application factory: a table of contents of QualExam."""
 
+import os
 from collections.abc import Mapping
 
 from flask import Flask
@@ -10,7 +11,9 @@ from config import Config, engine_options
 
 def create_app(config=None) -> Flask:
     """Build the app. `config` is a Config subclass (tests pass TestConfig) or a mapping of overrides."""
-    app = Flask(__name__, instance_relative_config=True)
+    # The instance folder (secret key, question images) is instance/ beside the code unless QE_INSTANCE_PATH names
+    # another (an absolute path: a volume of its own, or one folder shared by several nodes).
+    app = Flask(__name__, instance_path=os.environ.get("QE_INSTANCE_PATH") or None, instance_relative_config=True)
     cls = config if isinstance(config, type) else Config
     app.config.from_object(cls)
     app.config.update(cls.from_env(app.instance_path))
@@ -59,12 +62,14 @@ def create_app(config=None) -> Flask:
 
     from accounts.cli import accounts_cli, cadres_cli
     from archive.cli import archive_cli
+    from core.backup import backup_cli
     from demo.cli import demo_cli
     from exam.cli import exams_cli
     from question_bank.cli import banks_cli, questions_cli
     from reports.cli import reports_cli
 
-    for group in (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli):
+    groups = (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli)
+    for group in (*groups, backup_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

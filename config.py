@@ -86,8 +86,13 @@ class Config:
     EDUCATION_TARGET = 0.9
     #: A CJK font for PDFs (a .ttf, .otf or .ttc); empty: the first of the usual system fonts that exists.
     PDF_FONT = ""
-    #: Where rate limits are counted (Flask-Limiter): memory for one process; redis://… for several nodes.
+    #: Where rate limits are counted (Flask-Limiter): memory for one process; with several processes or nodes set
+    #: QE_RATELIMIT_STORAGE_URI=redis://host:6379/0 so that they count together (README, "Several nodes").
     RATELIMIT_STORAGE_URI = "memory://"
+    #: Keys of this installation in a shared store (QE_RATELIMIT_KEY_PREFIX), when one Redis serves several.
+    RATELIMIT_KEY_PREFIX = "qualexam"
+    #: With the shared store unreachable, count in each process's memory meanwhile rather than fail the page.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     VERIFY_RATE_LIMIT = "30 per minute"
     QUESTIONS_PER_PAGE = 20
     #: Rows per page of a ranking.
@@ -117,7 +122,7 @@ class Config:
                 values[name] = int(os.environ[f"QE_{name}"])
         if os.environ.get("QE_DB_PRE_PING"):
             values["DB_PRE_PING"] = env_bool("QE_DB_PRE_PING", False)
-        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI"):
+        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
         if os.environ.get("QE_TRUSTED_PROXIES"):

@@ -1,0 +1,143 @@
+"""Two app nodes (two gunicorns on different ports, as on two machines: instance folders of their own, one
+SECRET_KEY) over one PostgreSQL, with rate limits counted in Redis.
+
+What is shared, and where: answers, attempts, login sessions (a signed cookie naming a session row, so a logout
+on one node ends it on every node) and login throttling live in PostgreSQL; rate limits of public pages are counted
+in Redis (QE_RATELIMIT_STORAGE_URI), since each process's memory would let every node grant the limit again."""
+
+import http.cookiejar
+import re
+import secrets
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+import redis
+
+from tests.factories import PASSWORD
+from tests.faults.conftest import Candidate, Node, app_env, exam_database, stored_answers
+
+pytestmark = pytest.mark.faults
+
+CODE = "TWO"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def nodes(pg_cluster, tmp_path):
+    name, url, tokens, usernames = exam_database(
+        pg_cluster, tmp_path / "seed", CODE, 2, qtypes=("single", "essay", "essay")
+    )
+    prefix = f"qe-faults-{secrets.token_hex(4)}"
+    extra = {"QE_RATELIMIT_STORAGE_URI": REDIS_URL, "QE_RATELIMIT_KEY_PREFIX": prefix}
+    a = Node(app_env(url, tmp_path / "a", **extra), tmp_path / "a.log").start()
+    b = Node(app_env(url, tmp_path / "b", **extra), tmp_path / "b.log").start()
+    yield {"db": name, "tokens": tokens, "users": usernames, "a": a, "b": b}
+    a.stop()
+    b.stop()
+    store = redis.Redis.from_url(REDIS_URL)
+    for key in store.scan_iter(f"*{prefix}*"):
+        store.delete(key)
+
+
+def test_saves_alternating_between_nodes_make_one_consistent_attempt(pg_cluster, nodes):
+    a, b = nodes["a"], nodes["b"]
+    # Both nodes asked to start at the same moment: one attempt, the same on both.
+    starters = [Candidate(nodes["tokens"][0], [a.host]), Candidate(nodes["tokens"][0], [b.host])]
+    papers = [None, None]
+    threads = [threading.Thread(target=lambda i=i: papers.__setitem__(i, starters[i].start(CODE))) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert papers[0]["id"] == papers[1]["id"]
+    candidate = Candidate(nodes["tokens"][0], [a.host, b.host])  # every request goes to the other node
+    candidate.start(CODE)
+    essays = [i["position"] for i in papers[0]["items"] if i["type"] == "essay"]
+    for seq in range(1, 61):
+        candidate.save(essays[seq % 2], f"第{seq}稿", seq)
+    # Two saves of one answer racing on the two nodes, the older sent last: the newer one stays.
+    candidate.save(essays[0], "第100稿", 100)
+    late = Candidate(nodes["tokens"][0], [b.host], attempt_id=candidate.attempt_id)
+    late.save(essays[0], "第99稿", 99)
+    assert not late.acked and not candidate.refused  # the older save was answered "not accepted"
+    stored = stored_answers(pg_cluster, nodes["db"])
+    assert stored["attempts_per_user"] == {next(iter(stored["attempts_per_user"])): 1}
+    assert stored["answers"][(candidate.attempt_id, essays[0])] == (100, "第100稿")
+    assert stored["answers"][(candidate.attempt_id, essays[1])] == (59, "第59稿")
+    assert candidate.outcomes == {"200": 62}  # the start, 60 saves and the last one: all served, by both nodes
+
+
+class WebUser:
+    """A browser's cookie jar (cookies are per host, not per port: both nodes see them) and its forms."""
+
+    def __init__(self):
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+
+    def get(self, node, path):
+        try:
+            resp = self.opener.open(f"http://127.0.0.1:{node.port}{path}", timeout=10)
+            return resp.status, resp.read().decode(), dict(resp.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(), dict(err.headers)
+
+    def post(self, node, path, fields, token_from=None):
+        token = self.csrf(token_from or node)
+        data = urllib.parse.urlencode({**fields, "csrf_token": token}).encode()
+        try:
+            resp = self.opener.open(
+                urllib.request.Request(f"http://127.0.0.1:{node.port}{path}", data=data), timeout=10
+            )
+            return resp.status, resp.read().decode(), dict(resp.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(), dict(err.headers)
+
+    def csrf(self, node) -> str:
+        status, html, _ = self.get(node, "/login")
+        if status == 302:  # logged in: any page of the app carries the token
+            status, html, _ = self.get(node, "/")
+        return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_a_session_from_one_node_works_on_the_other_and_ends_on_both(nodes):
+    a, b = nodes["a"], nodes["b"]
+    user = WebUser()
+    status, _, headers = user.post(a, "/login", {"username": nodes["users"][0], "password": PASSWORD})
+    assert status == 302, "login on node A failed"
+    status, html, _ = user.get(b, "/")
+    assert status == 200 and nodes["users"][0] in html  # node B knows the session node A began
+    old_cookies = list(user.jar)
+    status, _, _ = user.post(b, "/logout", {}, token_from=b)  # the form's token from B, as a browser would
+    assert status == 302
+    for cookie in old_cookies:  # the cookie from before the logout, replayed on node A
+        user.jar.set_cookie(cookie)
+    assert user.get(a, "/")[0] == 302  # sent to log in: the session ended everywhere
+
+
+def test_login_throttling_counts_failures_on_every_node(nodes):
+    a, b = nodes["a"], nodes["b"]
+    attacker = WebUser()
+    username = nodes["users"][1]
+    for i in range(5):  # LOGIN_MAX_FAILURES_PER_ACCOUNT, spread over both nodes
+        status, _, _ = attacker.post((a, b)[i % 2], "/login", {"username": username, "password": f"guess{i}"})
+        assert status == 200
+    status, html, _ = attacker.post(a, "/login", {"username": username, "password": PASSWORD})
+    assert status == 429, "node A let a guess through after failures counted on node B"
+
+
+def test_rate_limits_are_counted_across_nodes(nodes):
+    a, b = nodes["a"], nodes["b"]
+    visitor = WebUser()
+    codes = []
+    for i in range(40):  # VERIFY_RATE_LIMIT is 30 a minute per address, half the requests on each node
+        codes.append(visitor.get((a, b)[i % 2], "/verify/ABCD-EFGH-JKLM-NPQR")[0])
+    assert codes[:30] == [404] * 30  # not found, but answered
+    assert codes[30:] == [429] * 10, codes  # each node alone has seen only 20: the limit is shared
