@@ -28,14 +28,16 @@ def create_app(config=None) -> Flask:
     from core.errors import register_error_handlers
     from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.models import init_transactions
-    from core.security import register_csrf, register_security_headers
+    from core.security import StrictJSONProvider, register_csrf, register_input_checks, register_security_headers
 
+    app.json = StrictJSONProvider(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     limiter.init_app(app)
+    register_input_checks(app)
     register_csrf(app)
     i18n.init_app(app)
     # after_request hooks run last-registered first: the headers go on whatever the commit hook returns.

@@ -66,8 +66,9 @@ def cadres_query(
     """Cadres the viewer may see, filtered; `unit` includes its sub-units."""
     stmt = select(Cadre).join(Cadre.user).join(Cadre.unit).where(scope_filter(viewer, Unit.path))
     if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(or_(User.name.ilike(like), User.username.ilike(like), Cadre.position.ilike(like)))
+        q = q.strip()  # matched literally: "%" and "_" are no wildcards
+        stmt = stmt.where(or_(User.name.icontains(q, autoescape=True), User.username.icontains(q, autoescape=True),
+                              Cadre.position.icontains(q, autoescape=True)))  # fmt: skip
     if unit is not None:
         stmt = stmt.where(Unit.path.startswith(unit.path, autoescape=True))
     if rank:
@@ -89,6 +90,5 @@ def users_query(q: str = "") -> Select:
     """All accounts (for district admins), optionally matching a name or username."""
     stmt = select(User).order_by(User.username)
     if q:
-        like = f"%{q}%"
-        stmt = stmt.where(or_(User.username.ilike(like), User.name.ilike(like)))
+        stmt = stmt.where(or_(User.username.icontains(q, autoescape=True), User.name.icontains(q, autoescape=True)))
     return stmt

@@ -41,6 +41,17 @@ PHONE_RE = re.compile(r"^[0-9+\- ]{0,20}$")
 # Letters and digits that cannot be mistaken for each other when read aloud or off a printout.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105
 MIN_PASSWORD_LENGTH = 8
+#: Passwords at the top of every leaked-password list that our length and letters-and-digits rules let through
+#: (compared without letter case): the first ones any guesser tries.
+_COMMON_PASSWORDS_TEXT = """
+    password1 password12 password123 passw0rd p@ssw0rd p@ssword1 pass1234 qwerty123 qwerty12 qwer1234 qwe12345
+    qweasd123 1qaz2wsx 1q2w3e4r 1q2w3e4r5t q1w2e3r4 q1w2e3r4t5 zaq12wsx abc12345 abcd1234 abc123456 abc123abc
+    a1234567 a12345678 a123456789 aa123456 aa12345678 1234qwer 123qwe123 123456abc 12345abc asdf1234 asd12345
+    zxcv1234 zxcvbnm1 admin123 admin1234 admin888 administrator1 root1234 test1234 test12345 welcome1 welcome123
+    letmein1 iloveyou1 changeme1 woaini1314 woaini520 5201314a a5201314 qq123456 abcdefg1 sunshine1 monkey123
+    dragon123 football1 baseball1 princess1 superman1 computer1 internet1 china123 beijing2008 user1234
+"""
+COMMON_PASSWORDS = frozenset(_COMMON_PASSWORDS_TEXT.split())
 
 
 # ---------------------------------------------------------------- passwords and login
@@ -63,6 +74,8 @@ def password_problems(password: str, username: str) -> list[str]:
         problems.append(_("The password must contain both letters and digits."))
     if password.lower() == username.lower():
         problems.append(_("The password must not be the same as the username."))
+    elif password.lower() in COMMON_PASSWORDS:
+        problems.append(_("This password is too common; choose one that is harder to guess."))
     return problems
 
 

@@ -85,7 +85,7 @@ def _inject_helpers():
         "can": lambda action, target=None: policy.can(current_user, action, target),
         "label": label,
         "role_label": lambda role: ROLE_LABELS.get(Role(role), role),
-        "language_form": LanguageForm(),
+        "language_form": LanguageForm(formdata=None),  # never the posted form: it may be what failed (413)
         "languages": current_app.config["LANGUAGES"],
     }
 

@@ -4,10 +4,11 @@ An API view is declared with `api_route(bp, rule, methods, summary=…, request=
 registers the Flask route and its OpenAPI operation, so the document can never drift from the code.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 
-from flask import Blueprint
+from flask import Blueprint, abort
 
 API_PREFIX = "/api/v1"
 
@@ -20,6 +21,9 @@ class Operation:
     summary: str
     request: dict | None = None
     responses: dict = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    request_required: bool = True
+    parameters: tuple[dict, ...] = ()  # besides the path's: headers, e.g.
 
 
 _OPERATIONS: list[Operation] = []
@@ -31,22 +35,60 @@ ERROR_SCHEMA = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "retry_after": {"type": "integer", "description": "503: seconds to wait"},
+            },
         }
     },
 }
 
 
-def api_route(bp: Blueprint, rule: str, methods: list[str], *, summary: str, request=None, responses=None):
-    """Register a view on `bp` and describe it for the OpenAPI document. `responses` maps status -> schema."""
+#: The largest id or position a path may name: the database's integer columns hold no more (PostgreSQL's int4).
+MAX_PATH_INT = 2**31 - 1
+
+#: What each error status means, for every operation that may answer it (the body is always ERROR_SCHEMA).
+ERROR_DESCRIPTIONS = {
+    400: "Bad request: the body or a parameter does not fit, or a call with the session cookie lacks X-CSRFToken",
+    401: "Not logged in: no valid token or session",
+    403: "Refused: not allowed (or the password must be changed first)",
+    404: "Not found, or not this user's",
+    409: "Not possible in the attempt's or exam's present state",
+    413: "The request body is too large",
+    429: "Too many tries: wait before trying again",
+    503: "The database is briefly unavailable: nothing was written; send the request again after Retry-After",
+}
+#: Answered by every operation: a malformed request, no login, a refusal, the database down.
+COMMON_ERRORS = (400, 401, 403, 503)
+
+
+def api_route(
+    bp: Blueprint, rule: str, methods: list[str], *, summary: str, request=None, responses=None, errors=(),
+    request_required=True, parameters=(),
+):  # fmt: skip
+    """Register a view on `bp` and describe it for the OpenAPI document. `responses` maps status -> schema;
+    `errors` names the error statuses the view answers besides the common ones (COMMON_ERRORS, 404 where the path
+    names something, 413 where a body is read), each with an ERROR_SCHEMA body; `parameters` adds OpenAPI
+    parameter objects (headers) to those of the path.
+
+    An integer in the path beyond MAX_PATH_INT names nothing: 404, as for a path that is no integer at all, rather
+    than a driver's overflow error."""
 
     def decorator(view):
-        bp.add_url_rule(rule, view_func=view, methods=methods)
+        @functools.wraps(view)
+        def bounded(**kwargs):
+            if any(isinstance(v, int) and v > MAX_PATH_INT for v in kwargs.values()):
+                abort(404)
+            return view(**kwargs)
+
+        bp.add_url_rule(rule, view_func=bounded, methods=methods)
         for method in methods:
             _OPERATIONS.append(
-                Operation(rule, method.lower(), f"{bp.name}.{view.__name__}", summary, request, responses or {})
-            )
-        return view
+                Operation(rule, method.lower(), f"{bp.name}.{view.__name__}", summary, request, responses or {},
+                          tuple(errors), request_required, tuple(parameters))
+            )  # fmt: skip
+        return bounded
 
     return decorator
 
@@ -56,13 +98,24 @@ def _openapi_path(rule: str) -> tuple[str, list[dict]]:
 
     def repl(match):
         converter, name = match.group(1), match.group(2)
-        params.append(
-            {"name": name, "in": "path", "required": True,
-             "schema": {"type": "integer" if converter == "int" else "string"}}
-        )  # fmt: skip
+        schema = (
+            {"type": "integer", "minimum": 1, "maximum": MAX_PATH_INT} if converter == "int" else {"type": "string"}
+        )
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
         return "{" + name + "}"
 
     return API_PREFIX + re.sub(r"<(?:(\w+):)?(\w+)>", repl, rule), params
+
+
+def _error_response(status: int) -> dict:
+    response = {
+        "description": ERROR_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if status == 503:
+        response["headers"] = {"Retry-After": {"required": True, "schema": {"type": "integer"},
+                                               "description": "seconds to wait"}}  # fmt: skip
+    return response
 
 
 def openapi_document(title: str, version: str) -> dict:
@@ -74,13 +127,21 @@ def openapi_document(title: str, version: str) -> dict:
                           "content": {"application/json": {"schema": schema}}}
             for status, schema in op.responses.items()
         }  # fmt: skip
-        error = {"schema": {"$ref": "#/components/schemas/Error"}}
-        responses.setdefault("default", {"description": "An error", "content": {"application/json": error}})
-        operation = {"operationId": op.endpoint.replace(".", "_"), "summary": op.summary, "responses": responses}
+        statuses = set(COMMON_ERRORS) | set(op.errors)
         if params:
-            operation["parameters"] = params
+            statuses.add(404)
         if op.request:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": op.request}}}
+            statuses.add(413)
+        for status in sorted(statuses):
+            responses.setdefault(str(status), _error_response(status))
+        operation = {"operationId": op.endpoint.replace(".", "_"), "summary": op.summary, "responses": responses}
+        if params or op.parameters:
+            operation["parameters"] = params + list(op.parameters)
+        if op.request:
+            operation["requestBody"] = {
+                "required": op.request_required,
+                "content": {"application/json": {"schema": op.request}},
+            }
         paths.setdefault(path, {})[op.method] = operation
     return {
         "openapi": "3.0.3",

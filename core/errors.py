@@ -47,7 +47,11 @@ def _http_error(exc: HTTPException):
         429: (_("Too many requests"), _("Too many requests. Please wait a moment and try again.")),
     }
     title, message = titles.get(exc.code, (exc.name, exc.description or ""))
-    return _render(exc.code or 500, title, message, code=str(exc.code))
+    response = current_app.make_response(_render(exc.code or 500, title, message, code=str(exc.code)))
+    for name, value in exc.get_headers():  # what the status needs, e.g. a 405's Allow (RFC 9110), not its body's type
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _csrf_error(exc: CSRFError):

