@@ -38,8 +38,8 @@ test: install
 	$(BIN)/pytest
 
 ## The fault tests (tests/faults): gunicorn killed mid-exam, PostgreSQL stopped during saves, two nodes over one
-## database with Redis, backup and restore. They start a PostgreSQL cluster of their own (initdb from the server's
-## packages), so they need PostgreSQL installed but not running; Redis at 127.0.0.1:6379; a few minutes.
+## database with Redis, backup and restore. They start a PostgreSQL cluster and a Redis of their own (initdb and
+## redis-server from Debian's packages: installed, not necessarily running); a few minutes.
 test-faults: install browser-deps
 	$(BIN)/pytest -m faults tests/faults
 

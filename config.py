@@ -91,8 +91,10 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     #: Keys of this installation in a shared store (QE_RATELIMIT_KEY_PREFIX), when one Redis serves several.
     RATELIMIT_KEY_PREFIX = "qualexam"
-    #: With the shared store unreachable, count in each process's memory meanwhile rather than fail the page.
+    #: With the shared store unreachable, count in each process's memory meanwhile rather than fail the page; and
+    #: give up on it within a second, not after the system's connect timeout (longer than a worker may take).
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     VERIFY_RATE_LIMIT = "30 per minute"
     QUESTIONS_PER_PAGE = 20
     #: Rows per page of a ranking.

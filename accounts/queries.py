@@ -89,6 +89,7 @@ def api_tokens(user) -> list[ApiToken]:
 def users_query(q: str = "") -> Select:
     """All accounts (for district admins), optionally matching a name or username."""
     stmt = select(User).order_by(User.username)
+    q = q.strip()
     if q:
         stmt = stmt.where(or_(User.username.icontains(q, autoescape=True), User.name.icontains(q, autoescape=True)))
     return stmt

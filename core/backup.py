@@ -5,13 +5,15 @@
 - ``manifest.json``: when, from which schema revision, which database kind, and a SHA-256 for every member;
 - ``database.dump`` (PostgreSQL: ``pg_dump --format=custom``, one consistent snapshot taken while the app serves)
   or ``database.sqlite`` (SQLite's online backup API, also consistent while in use);
-- ``instance/…``: question images and the secret key. Files are copied after the database snapshot, so every file
-  the snapshot refers to is in the archive (images are written before the rows that use them are committed).
-  Pending import previews (``instance/imports``) are left out: they expire within a day and hold no committed data.
+- ``instance/…``: question images and the secret key file (a SECRET_KEY set in the environment is not in it: keep
+  it with the rest of the configuration). Files are copied after the database snapshot, so every file the snapshot
+  refers to is in the archive (images are written before the rows that use them are committed). Pending import
+  previews (``instance/imports``) are left out: they expire within a day and hold no committed data.
 
-`flask backup restore FILE` checks every checksum first, then loads the database into an *empty* database (it
-refuses one with tables: a restore never merges into live data) and puts the files into the instance folder. Run
-`flask db upgrade` afterwards when the code is newer than the backup.
+`flask backup restore FILE` checks the archive first (every member listed and its checksum right, nothing
+unlisted), puts the files into the instance folder, then loads the database into an *empty* one (it refuses one
+with tables: a restore never merges into live data) in one transaction. Run `flask db upgrade` afterwards when the
+code is newer than the backup.
 
 The archive holds personal data and the secret key: it is written readable by its owner only (0600).
 """
@@ -25,13 +27,14 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, text
 
 from core.extensions import db
 
@@ -53,18 +56,13 @@ def _sha256(path: Path) -> str:
 
 
 def _pg_command(url, program: str) -> tuple[list[str], dict]:
-    """The libpq arguments for `program` against `url`, with the password passed in the environment (not argv)."""
-    args = [shutil.which(program) or program, "--no-password"]
-    if url.host:
-        args += ["--host", url.host]
-    if url.port:
-        args += ["--port", str(url.port)]
-    if url.username:
-        args += ["--username", url.username]
+    """`program` with the database as a libpq URI (host, port, user, name and query such as sslmode, as the app
+    connects), the password passed in the environment rather than on the command line (which `ps` shows)."""
+    libpq = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
-    return args, env
+    return [shutil.which(program) or program, "--no-password", f"--dbname={libpq}"], env
 
 
 def _run(args: list[str], env: dict) -> None:
@@ -86,11 +84,11 @@ def dump_database(url, dest_dir: Path) -> str:
     if url.get_backend_name() == "postgresql":
         args, env = _pg_command(url, "pg_dump")
         out = dest_dir / "database.dump"
-        _run([*args, "--format=custom", "--no-owner", "--no-privileges", f"--file={out}", url.database], env)
+        _run([*args, "--format=custom", "--no-owner", "--no-privileges", f"--file={out}"], env)
         return out.name
     if url.get_backend_name() == "sqlite":
         out = dest_dir / "database.sqlite"
-        with sqlite3.connect(url.database) as src, sqlite3.connect(out) as dst:
+        with closing(sqlite3.connect(url.database)) as src, closing(sqlite3.connect(out)) as dst:
             src.backup(dst)  # the online backup API: a consistent copy while others write
         return out.name
     raise BackupError(f"Backing up a {url.get_backend_name()} database is not supported.")
@@ -98,7 +96,7 @@ def dump_database(url, dest_dir: Path) -> str:
 
 def create_backup(out: Path) -> dict:
     """Back up the app's database and instance files into the archive `out`; return its manifest."""
-    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    url = db.engine.url  # as Flask-SQLAlchemy resolved it (a relative SQLite path lies in the instance folder)
     instance = Path(current_app.instance_path)
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="qe-backup-") as tmp:
@@ -141,14 +139,18 @@ def _unpack(archive: Path, dest: Path) -> dict:
         raise BackupError(f"{archive} is not a readable backup archive: {exc}") from exc
     try:
         manifest = json.loads((dest / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
+        files = dict(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BackupError(f"{archive} has no readable manifest.json.") from exc
     if manifest.get("format") != FORMAT:
         raise BackupError(f"Backup format {manifest.get('format')!r} is not {FORMAT}.")
-    for name, digest in manifest["files"].items():
+    for name, digest in files.items():
         path = dest / name
         if not path.is_file() or _sha256(path) != digest:
             raise BackupError(f"{name} is missing from the archive or damaged (its checksum differs).")
+    unlisted = {str(p.relative_to(dest)) for p in dest.rglob("*") if not p.is_dir()} - set(files) - {"manifest.json"}
+    if unlisted:
+        raise BackupError(f"The archive holds files its manifest does not list: {', '.join(sorted(unlisted)[:5])}.")
     return manifest
 
 
@@ -158,7 +160,7 @@ def database_has_tables() -> bool:
 
 def restore_backup(archive: Path) -> dict:
     """Restore an archive made by create_backup into this app's (empty) database and instance folder."""
-    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    url = db.engine.url
     instance = Path(current_app.instance_path)
     with tempfile.TemporaryDirectory(prefix="qe-restore-") as tmp:
         work = Path(tmp)
@@ -169,27 +171,29 @@ def restore_backup(archive: Path) -> dict:
             )
         if database_has_tables():
             raise BackupError("The database is not empty: restore into a new, empty database.")
+        # The files first: copying them again is harmless, so a restore that fails later can simply be re-run.
+        for name in manifest["files"]:
+            relative = Path(name).relative_to("instance") if name.startswith("instance/") else None
+            if relative is None or relative.parts[0] not in INSTANCE_MEMBERS:
+                continue  # only what a backup carries goes into the instance folder
+            target = instance / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(work / name, target)
+            if relative.name == "secret_key":
+                target.chmod(0o600)
         db.session.remove()
         db.engine.dispose()
         if url.get_backend_name() == "postgresql":
             args, env = _pg_command(url, "pg_restore")
-            _run(
-                [*args, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                 f"--dbname={url.database}", str(work / "database.dump")],
-                env,
-            )  # fmt: skip
+            # One transaction: a restore that fails leaves the database as empty as it was.
+            _run([*args, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+                  str(work / "database.dump")], env)  # fmt: skip
         else:
-            with sqlite3.connect(work / "database.sqlite") as src, sqlite3.connect(url.database) as dst:
+            with (
+                closing(sqlite3.connect(work / "database.sqlite")) as src,
+                closing(sqlite3.connect(url.database)) as dst,
+            ):
                 src.backup(dst)
-        source = work / "instance"
-        if source.is_dir():
-            for item in source.rglob("*"):
-                if item.is_file():
-                    target = instance / item.relative_to(source)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(item, target)
-                    if item.name == "secret_key":
-                        target.chmod(0o600)
     return manifest
 
 

@@ -40,6 +40,15 @@ class ImportIssue:
         return (self.row or 0, len(self.column or ""), self.column or "")
 
 
+def nul_issue(text: str) -> ImportIssue | None:
+    """A "text" file holding NUL characters is none (UTF-16, or a binary file renamed); no database stores them."""
+    if "\x00" not in text:
+        return None
+    line = text[: text.index("\x00")].count("\n") + 1
+    message = _("The file holds NUL characters: it is not UTF-8 or GB18030 text (UTF-16 is not read).")
+    return ImportIssue(line, None, None, message, is_line=True)
+
+
 def exit_on_issues(issues) -> None:
     """For import commands: print every problem and exit with status 1 (nothing was written); no-op without any."""
     if not issues:

@@ -12,7 +12,7 @@ import re
 
 from flask_babel import gettext as _
 
-from core.imports import ImportIssue
+from core.imports import ImportIssue, nul_issue
 from question_bank.formats import FIELD_LABELS, ImportResult, RawQuestion, validate
 from question_bank.richtext import from_text, to_text
 from question_bank.types import LETTERS
@@ -27,6 +27,9 @@ def read(data: bytes) -> ImportResult:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         result.issues.append(ImportIssue(None, None, None, _("An Aiken file must be UTF-8 text.")))
+        return result
+    if issue := nul_issue(text):
+        result.issues.append(issue)
         return result
     raws, block = [], []
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

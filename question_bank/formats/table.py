@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from core.imports import ImportIssue
+from core.imports import ImportIssue, nul_issue
 from core.spreadsheets import (
     MAX_COLUMNS,
     append_row,
@@ -178,6 +178,9 @@ def read_csv(data: bytes) -> ImportResult:
         text, warning = decode_csv(data)
     except UnicodeDecodeError:
         result.issues.append(ImportIssue(None, None, None, _("The file is neither UTF-8 nor GB18030/GBK text.")))
+        return result
+    if issue := nul_issue(text):
+        result.issues.append(issue)
         return result
     if warning:
         result.warnings.append(ImportIssue(None, None, None, warning))

@@ -10,6 +10,7 @@ import re
 import secrets
 import subprocess
 import tarfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -131,17 +132,32 @@ def test_a_damaged_archive_is_refused_before_anything_is_restored(pg_cluster, tm
     flask_cli(env, "db", "upgrade")
     archive = tmp_path / "backup.tar.gz"
     flask_cli(env, "backup", "create", str(archive))
-    damaged = tmp_path / "damaged.tar.gz"
-    with tarfile.open(archive) as src, tarfile.open(damaged, "w:gz") as dst:
-        for member in src.getmembers():
-            data = src.extractfile(member).read()
-            if member.name == "database.sqlite":
-                data = data[:-4096] + bytes(4096)  # the last page zeroed
-            member.size = len(data)
-            dst.addfile(member, io.BytesIO(data))
     target_url = f"sqlite:///{tmp_path / 'target.db'}"
     target_env = app_env(target_url, tmp_path / "target-instance")
-    done = subprocess.run([str(VENV_BIN / "flask"), "--app", "app", "backup", "restore", str(damaged)], cwd=ROOT,  # noqa: S603
-                          env=target_env, capture_output=True, text=True)  # fmt: skip
-    assert done.returncode != 0 and "database.sqlite is missing from the archive or damaged" in done.stderr
-    assert not (tmp_path / "target.db").exists() or (tmp_path / "target.db").stat().st_size == 0
+
+    def rewritten(name: str, change) -> Path:
+        """The archive again, with `change(member, data)` deciding each member's bytes (None: as it was)."""
+        out = tmp_path / name
+        with tarfile.open(archive) as src, tarfile.open(out, "w:gz") as dst:
+            for member in src.getmembers():
+                data = change(member, src.extractfile(member).read())
+                member.size = len(data)
+                dst.addfile(member, io.BytesIO(data))
+            if name == "planted.tar.gz":  # a file the manifest does not list, bound for the instance folder
+                extra = tarfile.TarInfo("instance/question_images/planted.png")
+                extra.size = len(IMAGE)
+                dst.addfile(extra, io.BytesIO(IMAGE))
+        return out
+
+    zeroed = rewritten("damaged.tar.gz", lambda m, d: d[:-4096] + bytes(4096) if m.name == "database.sqlite" else d)
+    planted = rewritten("planted.tar.gz", lambda m, d: d)
+    refusals = {
+        zeroed: "database.sqlite is missing from the archive or damaged",
+        planted: "files its manifest does not list: instance/question_images/planted.png",
+    }
+    for bad, message in refusals.items():
+        done = subprocess.run([str(VENV_BIN / "flask"), "--app", "app", "backup", "restore", str(bad)], cwd=ROOT,  # noqa: S603
+                              env=target_env, capture_output=True, text=True)  # fmt: skip
+        assert done.returncode != 0 and message in done.stderr, done.stderr
+        assert not (tmp_path / "target.db").exists() or (tmp_path / "target.db").stat().st_size == 0
+        assert not (tmp_path / "target-instance" / "question_images").exists()

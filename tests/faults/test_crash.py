@@ -25,7 +25,7 @@ CODE = "CRASH"
 
 @pytest.fixture
 def exam_db(pg_cluster, tmp_path):
-    return exam_database(pg_cluster, tmp_path / "instance", CODE, n_candidates=12)[:3]
+    return exam_database(pg_cluster, tmp_path / "instance", CODE, n_candidates=12, qtypes=SavingCrowd.PAPER)[:3]
 
 
 def _deadlines(cluster, database) -> dict:
@@ -39,7 +39,7 @@ def _assert_resumes_with_the_right_time(candidates, deadlines):
         deadline = deadlines[c.attempt_id]
         deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)
         expected = (deadline - datetime.now(UTC)).total_seconds()
-        assert abs(paper["seconds_left"] - expected) <= 3, (paper["seconds_left"], expected)
+        assert abs(paper["seconds_left"] - expected) <= 5, (paper["seconds_left"], expected)
 
 
 def test_kill_9_of_workers_loses_no_acknowledged_save(pg_cluster, exam_db, tmp_path):
@@ -58,10 +58,9 @@ def test_kill_9_of_workers_loses_no_acknowledged_save(pg_cluster, exam_db, tmp_p
         assert node.proc.pid == master and not set(killed) & set(node.worker_pids())
         stored = stored_answers(pg_cluster, name)
         checked = assert_nothing_acknowledged_is_lost(candidates, stored)
-        assert checked == len(candidates) * len(positions)
+        assert checked["exact"] == checked["acks"] >= 450  # every acknowledgement checked, none overwritten
         assert _deadlines(pg_cluster, name) == deadlines  # a crash gives nobody more or less time
         _assert_resumes_with_the_right_time(candidates, deadlines)
-        print(f"outcomes: {[c.outcomes for c in candidates]}")
     finally:
         node.stop()
 
@@ -83,7 +82,8 @@ def test_kill_9_of_the_master_then_restart_loses_no_acknowledged_save(pg_cluster
         refused = sum(c.outcomes.get("conn", 0) for c in candidates)
         assert refused > 0, "no save was sent while the server was down: the test did not test the crash"
         stored = stored_answers(pg_cluster, name)
-        assert assert_nothing_acknowledged_is_lost(candidates, stored) == len(candidates) * len(positions)
+        checked = assert_nothing_acknowledged_is_lost(candidates, stored)
+        assert checked["exact"] == checked["acks"] >= 300
         assert _deadlines(pg_cluster, name) == deadlines
         _assert_resumes_with_the_right_time(candidates, deadlines)
     finally:

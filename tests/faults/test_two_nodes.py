@@ -7,8 +7,10 @@ in Redis (QE_RATELIMIT_STORAGE_URI), since each process's memory would let every
 
 import http.cookiejar
 import re
-import secrets
+import shutil
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,12 +19,45 @@ import pytest
 import redis
 
 from tests.factories import PASSWORD
-from tests.faults.conftest import Candidate, Node, app_env, exam_database, stored_answers
+from tests.faults.conftest import Candidate, Node, app_env, exam_database, free_port, stored_answers
 
 pytestmark = pytest.mark.faults
 
 CODE = "TWO"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class RedisServer:
+    """A Redis of the test's own (Debian's redis-server, on a free port, keeping nothing on disk): the test may stop
+    it, and leaves no keys in anybody else's."""
+
+    def __init__(self, root):
+        self.port = free_port()
+        self.root = root
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.proc = subprocess.Popen(  # noqa: S603
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.root)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if redis.Redis.from_url(self.url, socket_timeout=1).ping():
+                    return self
+            except redis.RedisError:
+                assert time.monotonic() < deadline and self.proc.poll() is None, "redis-server did not start"
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 @pytest.fixture
@@ -30,16 +65,18 @@ def nodes(pg_cluster, tmp_path):
     name, url, tokens, usernames = exam_database(
         pg_cluster, tmp_path / "seed", CODE, 2, qtypes=("single", "essay", "essay")
     )
-    prefix = f"qe-faults-{secrets.token_hex(4)}"
-    extra = {"QE_RATELIMIT_STORAGE_URI": REDIS_URL, "QE_RATELIMIT_KEY_PREFIX": prefix}
-    a = Node(app_env(url, tmp_path / "a", **extra), tmp_path / "a.log").start()
-    b = Node(app_env(url, tmp_path / "b", **extra), tmp_path / "b.log").start()
-    yield {"db": name, "tokens": tokens, "users": usernames, "a": a, "b": b}
-    a.stop()
-    b.stop()
-    store = redis.Redis.from_url(REDIS_URL)
-    for key in store.scan_iter(f"*{prefix}*"):
-        store.delete(key)
+    store = RedisServer(tmp_path).start()
+    extra = {"QE_RATELIMIT_STORAGE_URI": store.url}
+    a = Node(app_env(url, tmp_path / "a", **extra), tmp_path / "a.log")
+    b = Node(app_env(url, tmp_path / "b", **extra), tmp_path / "b.log")
+    try:
+        a.start()
+        b.start()
+        yield {"db": name, "tokens": tokens, "users": usernames, "a": a, "b": b, "redis": store}
+    finally:
+        a.stop()
+        b.stop()
+        store.stop()
 
 
 def test_saves_alternating_between_nodes_make_one_consistent_attempt(pg_cluster, nodes):
@@ -141,3 +178,15 @@ def test_rate_limits_are_counted_across_nodes(nodes):
         codes.append(visitor.get((a, b)[i % 2], "/verify/ABCD-EFGH-JKLM-NPQR")[0])
     assert codes[:30] == [404] * 30  # not found, but answered
     assert codes[30:] == [429] * 10, codes  # each node alone has seen only 20: the limit is shared
+
+
+def test_with_redis_gone_the_limited_page_still_answers(nodes):
+    """Redis stopped: each process counts in its own memory meanwhile (Flask-Limiter's fallback), and the page
+    answers at once, not after a connect timeout; the limit still holds per process."""
+    a, b = nodes["a"], nodes["b"]
+    nodes["redis"].stop()
+    visitor = WebUser()
+    started = time.monotonic()
+    codes = [visitor.get((a, b)[i % 2], "/verify/ABCD-EFGH-JKLM-NPQR")[0] for i in range(10)]
+    assert codes == [404] * 10  # answered (not found), never a 500
+    assert time.monotonic() - started < 10

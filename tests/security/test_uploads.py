@@ -165,6 +165,21 @@ def test_text_imports_refuse_html_in_their_place(client, db, app, desk):
     assert _stored(db, app) == before
 
 
+def test_text_imports_refuse_nul_characters(client, db, app, desk):
+    """A NUL in a question file (UTF-16 saved by mistake, or a binary renamed) names its line and stores nothing:
+    PostgreSQL cannot store a NUL, and a stray one must not become a 500 at the commit."""
+    before = _stored(db, app)
+    files = {
+        "questions.csv": ",".join(table.HEADERS).encode() + b"\n\xe5\x8d\x95\xe9\x80\x89\xe9\xa2\x98,a\x00b,A\n",
+        "questions.gift": b"::q1:: stem\x00 {=yes ~no}\n",
+        "questions.aiken": b"Stem\x00?\nA. yes\nB. no\nANSWER: A\n",
+    }
+    for filename, data in files.items():
+        status, text = _upload(client, desk, "questions", data, filename)
+        assert status == 200 and "NUL" in text and "文件未导入" in text, (filename, text[-500:])
+    assert _stored(db, app) == before
+
+
 @pytest.fixture(scope="module")
 def zip_bomb() -> bytes:
     """A valid-looking .xlsx whose sheet unpacks to 210 MB of white space (about 200 KB packed). Written in
