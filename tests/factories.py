@@ -166,3 +166,19 @@ def make_open_exam(*, release="immediate", review="explanations", code="T1", qty
     services.publish(admin, exam, now)
     db.session.commit()
     return exam, cadre.user
+
+
+def workbook_bytes(headers, rows) -> bytes:
+    """An .xlsx of one sheet: a header row, then the rows (what people upload)."""
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(list(headers))
+    for row in rows:
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -5,12 +5,12 @@ import re
 from datetime import date, datetime
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from accounts import importing
 from accounts.models import Cadre, User
-from tests.factories import make_cadre, make_unit, make_user
+from tests.factories import make_cadre, make_unit, make_user, workbook_bytes
 
 HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
 
@@ -24,14 +24,7 @@ def good_rows():
 
 
 def workbook(rows, headers=HEADERS) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(headers)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(headers, rows)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import zipfile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from core.models import now_utc
@@ -17,7 +16,7 @@ from question_bank.formats import commit, gift, table
 from question_bank.models import Question
 from question_bank.richtext import from_text, to_text
 from question_bank.types import Content
-from tests.factories import content, make_bank, make_question, make_user
+from tests.factories import content, make_bank, make_question, make_user, workbook_bytes
 
 TYPES = ("single", "multiple", "truefalse", "fill", "essay")
 
@@ -90,14 +89,7 @@ def test_round_trip_aiken_keeps_what_aiken_can_hold(app, db):
 
 
 def xlsx(rows, headers=table.HEADERS) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(headers)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(headers, rows)
 
 
 def row(type_="单选题", stem="题干______", options=("甲", "乙", "丙"), answer="A", **extra):

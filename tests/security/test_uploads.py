@@ -9,7 +9,7 @@ import zipfile
 from datetime import date
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from accounts.models import Cadre, Unit, User
@@ -18,22 +18,11 @@ from exam.models import Exam
 from question_bank.formats import table
 from question_bank.models import Question
 from tests.archive.test_archive import _class
-from tests.factories import make_bank, make_cadre, make_unit
+from tests.factories import make_bank, make_cadre, make_unit, workbook_bytes
 
 CADRE_HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
-
-
-def _workbook(header, rows) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
 
 
 def cadre_row(number="QE7001", name="李文博"):
@@ -183,7 +172,7 @@ def test_text_imports_refuse_nul_characters(client, db, app, desk):
 def zip_bomb() -> bytes:
     """A valid-looking .xlsx whose sheet unpacks to 210 MB of white space (about 200 KB packed). Written in
     chunks: the test never holds the unpacked sheet in memory."""
-    good = zipfile.ZipFile(io.BytesIO(_workbook(CADRE_HEADERS, [cadre_row()])))
+    good = zipfile.ZipFile(io.BytesIO(workbook_bytes(CADRE_HEADERS, [cadre_row()])))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
         for item in good.infolist():
@@ -280,11 +269,11 @@ def test_formulas_and_external_links_are_refused_and_nothing_is_kept(client, db,
     """A formula anywhere, even in one row of many good ones, refuses the whole file with the cell named; the
     external link part is never followed."""
     files = {
-        "cadres": _workbook(CADRE_HEADERS, [cadre_row(f"QE70{i:02d}") for i in range(10)]
+        "cadres": workbook_bytes(CADRE_HEADERS, [cadre_row(f"QE70{i:02d}") for i in range(10)]
                             + [cadre_row("QE7099", formula)]),
-        "questions": _workbook(table.HEADERS, [question_row(f"第{i}题______") for i in range(10)]
+        "questions": workbook_bytes(table.HEADERS, [question_row(f"第{i}题______") for i in range(10)]
                                + [question_row(formula)]),
-        "enrol": _workbook(["工号"], [[desk["member"]], [formula]]),
+        "enrol": workbook_bytes(["工号"], [[desk["member"]], [formula]]),
     }  # fmt: skip
     before = _stored(db, app)
     for endpoint, data in files.items():
@@ -344,7 +333,6 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_every_workbook_out(clien
         "number": ["QE7200", *cells], "name": [name, *cells], "unit": cells + ["x"], "password": [password, *cells]
     }).data  # fmt: skip
     assert _live_formulas(credentials) == []
-    from openpyxl import load_workbook
 
     ws = load_workbook(io.BytesIO(credentials)).active
     assert {c.data_type for row in ws.iter_rows(min_row=2) for c in row if c.value} == {"s"}
