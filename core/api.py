@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, abort
 
+from core.models import MAX_INT
+
 API_PREFIX = "/api/v1"
 
 
@@ -45,8 +47,8 @@ ERROR_SCHEMA = {
 }
 
 
-#: The largest id or position a path may name: the database's integer columns hold no more (PostgreSQL's int4).
-MAX_PATH_INT = 2**31 - 1
+#: The largest id or position a path may name: the database's integer columns hold no more.
+MAX_PATH_INT = MAX_INT
 
 #: What each error status means, for every operation that may answer it (the body is always ERROR_SCHEMA).
 ERROR_DESCRIPTIONS = {

@@ -13,6 +13,8 @@ def now_utc() -> datetime:
 
 #: The district's calendar: ages, "under 35 on the exam day" and dates typed by people are Beijing dates.
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+#: The largest value an Integer column holds (PostgreSQL's int4): ids, positions, sequence numbers.
+MAX_INT = 2**31 - 1
 
 
 def local_today(now: datetime | None = None) -> date:

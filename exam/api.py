@@ -82,7 +82,7 @@ SAVE_REQUEST = {
     "properties": {
         "value": {"description": "single: shown option index; multiple: list of them; truefalse: boolean; "
                                  "fill: list of texts, one per blank; essay: text; null clears"},
-        "seq": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1,
+        "seq": {"type": "integer", "minimum": 1, "maximum": services.MAX_SEQ,
                 "description": "the client's sequence number; the highest one wins"},
     },
 }  # fmt: skip

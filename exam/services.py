@@ -31,7 +31,7 @@ from archive.services import record_exam_result
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from core.models import UTCDateTime
+from core.models import MAX_INT, UTCDateTime
 from exam.models import (
     Answer,
     Attempt,
@@ -666,8 +666,8 @@ class Saved:
     accepted: bool
 
 
-#: The highest sequence number a save may carry (the column is a 32-bit integer; 0 is an unanswered item's).
-MAX_SEQ = 2**31 - 1
+#: The highest sequence number a save may carry (its column's largest value; 0 is an unanswered item's).
+MAX_SEQ = MAX_INT
 
 
 def save_answer(
