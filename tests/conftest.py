@@ -138,8 +138,16 @@ def _empty_all_tables(db):
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
+                # The guard triggers (append-only audit log, immutable exam records) refuse these deletes; SQLite
+                # cannot switch triggers off, so they are dropped and made again from their own SQL, in the same
+                # transaction (SQLite's DDL is transactional: a failure leaves them in place).
+                triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+                for name, _sql in triggers:
+                    conn.execute(text(f'DROP TRIGGER "{name}"'))
                 for t in tables:
                     conn.execute(text(f'DELETE FROM "{t}"'))
+                for _name, sql in triggers:
+                    conn.execute(text(sql))
         finally:
             raw.execute("PRAGMA foreign_keys=ON")
 
