@@ -17,6 +17,7 @@ from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from exam import definition, services
+from exam.integrity import rescoring
 from exam.models import (
     Answer,
     Attempt,
@@ -143,11 +144,15 @@ def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) ->
     if len(comment) > 2000:
         raise DomainError(_("A comment is at most 2,000 characters."), code="bad_comment")
     old = answer.points
-    answer.points, answer.comment = round(float(points), 2), comment
-    answer.grader_id, answer.graded_at = getattr(grader, "id", None), now
+    with rescoring("manual_grading"):
+        answer.points, answer.comment = round(float(points), 2), comment
+        answer.grader_id, answer.graded_at = getattr(grader, "id", None), now
+        db.session.flush()
+        rescored = services.grade(attempt, now)
+    # The item's points, and the total with them (old: before this grade; None while not every item had points).
     audit.record("answer.graded", actor=grader, target=f"attempt:{attempt.id}",
-                 detail={"position": answer.position, "old": old, "new": answer.points}, at=now)  # fmt: skip
-    services.grade(attempt, now)
+                 detail={"position": answer.position, "old": old, "new": answer.points,
+                         "score_old": rescored.old_score, "score_new": rescored.new_score}, at=now)  # fmt: skip
     return attempt
 
 
@@ -208,7 +213,8 @@ def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: 
     db.session.flush()
     audit.record("exam.key_corrected", actor=actor, target=f"exam:{exam.code}",
                  detail={"version": version.id, "old": old, "new": key, "reason": reason}, at=now)  # fmt: skip
-    changed = services.regrade(actor, exam, now)
-    for attempt, _old, _new in changed:
-        attempt.regraded_at = now
+    with rescoring("key_correction"):
+        changed = services.regrade(actor, exam, now)
+        for attempt, _old, _new in changed:
+            attempt.regraded_at = now
     return changed

@@ -289,7 +289,10 @@ class PaperItem(db.Model):
     #: 1-based place of the question in the paper, as the candidate sees it.
     position: Mapped[int] = mapped_column(Integer)
     section_id: Mapped[int] = mapped_column(ForeignKey("exam_sections.id", ondelete="CASCADE"))
-    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="RESTRICT"))
+    #: Indexed: "is this version used by an attempt?" (exam.integrity, migration 0013) is one lookup.
+    question_version_id: Mapped[int] = mapped_column(
+        ForeignKey("question_versions.id", ondelete="RESTRICT"), index=True
+    )
     #: The order the options are shown in: option_order[i] is the original index shown at place i.
     option_order: Mapped[list] = mapped_column(JSON, default=list)
     points: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
@@ -327,7 +330,8 @@ class Attempt(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     #: 1 for the first attempt; the exam's attempts_allowed caps it (checked, and unique per candidate).
     number: Mapped[int] = mapped_column(Integer)
-    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="RESTRICT"))
+    #: Indexed: "is this paper used by an attempt?" (exam.integrity, migration 0013) is one lookup.
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="RESTRICT"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.IN_PROGRESS)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     #: When the time is up: min(start + duration + extra time, the window's close), fixed at the start (only a

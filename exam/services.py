@@ -32,6 +32,7 @@ from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from core.models import MAX_INT, UTCDateTime
+from exam.integrity import rescoring
 from exam.models import (
     Answer,
     Attempt,
@@ -807,7 +808,8 @@ def submit(attempt: Attempt, now: datetime, client: str | None = None) -> Attemp
         return finalize(attempt, now)
     _check_client(attempt, client)
     attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
-    grade(attempt, now)
+    with rescoring("finalize"):
+        grade(attempt, now)
     return attempt
 
 
@@ -815,7 +817,8 @@ def finalize(attempt: Attempt, now: datetime) -> Attempt:
     """End an overdue attempt with the answers saved in time (nothing saved before the deadline is lost)."""
     if attempt.status == AttemptStatus.IN_PROGRESS:
         attempt.status, attempt.ended_at = AttemptStatus.EXPIRED, min(now, attempt.deadline_at + grace())
-        grade(attempt, now)
+        with rescoring("finalize"):
+            grade(attempt, now)
     return attempt
 
 
@@ -838,10 +841,25 @@ def finalize_overdue(now: datetime, exam: Exam | None = None) -> int:
     return len(overdue)
 
 
-def grade(attempt: Attempt, now: datetime) -> None:
+@dataclass(frozen=True)
+class Rescored:
+    """What grading changed of one attempt: (position, old, new) of every item whose points changed, and the
+    total before and after (None: not final)."""
+
+    items: list[tuple[int, float | None, float | None]]
+    old_score: float | None
+    new_score: float | None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.items) or self.old_score != self.new_score
+
+
+def grade(attempt: Attempt, now: datetime) -> Rescored:
     """Grade every objective item (pure functions per type); essays wait for a grader (their hand-given points are
     kept when grading again). The score is set once all items have points; the learning archive gets the result
-    in the same transaction."""
+    in the same transaction. Runs only inside exam.integrity.rescoring (the caller's documented path, which
+    audits what the returned Rescored says changed)."""
     # A fixed number of statements whatever the paper's length: the exam with its sections and rules (its total),
     # the answers, the keys of versions this process has not seen, the corrections, one upsert of the points, and
     # the archive's record.
@@ -881,6 +899,9 @@ def grade(attempt: Attempt, now: datetime) -> None:
         for position, value in points.items()
         if position not in answers or answers[position].points != value
     ]  # fmt: skip
+    old_score = _number(attempt.score)
+    changes = [(row["position"], _number(answers[row["position"]].points) if row["position"] in answers else None,
+                _number(row["points"])) for row in rows]  # fmt: skip
     if rows:
         db.session.execute(_points_statement(db.session.get_bind().dialect.name), rows)
     for obj in list(db.session.identity_map.values()):  # answers loaded earlier in this session are stale now
@@ -892,6 +913,11 @@ def grade(attempt: Attempt, now: datetime) -> None:
     else:
         attempt.score, attempt.fully_graded, attempt.passed = None, False, None
     record_exam_result(attempt, now)
+    return Rescored(changes, old_score, _number(attempt.score))
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
 
 
 @functools.cache
@@ -905,23 +931,21 @@ def _points_statement(dialect: str):
 
 def regrade(actor, exam: Exam, now: datetime) -> list[tuple[Attempt, float | None, float | None]]:
     """Grade every ended attempt of an exam again (after a key correction). Returns (attempt, old score, new score)
-    of the attempts whose score changed, and keeps them in one audit entry."""
+    of the attempts whose score changed. One audit entry keeps every attempt whose points changed: its total's
+    old and new value and each changed item's (position, old, new)."""
     finalize_overdue(now, exam)
-    changed = []
+    changed, audited = [], []
     ended = select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)
-    for attempt in db.session.scalars(ended.order_by(Attempt.id)).all():
-        attempt = lock_attempt(attempt)  # a grader may be giving points to this very attempt
-        old = attempt.score
-        grade(attempt, now)
-        if old != attempt.score:
-            changed.append((attempt, old, attempt.score))
-    audit.record(
-        "exam.regraded",
-        actor=actor,
-        target=f"exam:{exam.code}",
-        detail={"changed": [{"attempt": a.id, "user": a.user_id, "old": o, "new": n} for a, o, n in changed]},
-        at=now,
-    )
+    with rescoring("regrade"):
+        for attempt in db.session.scalars(ended.order_by(Attempt.id)).all():
+            attempt = lock_attempt(attempt)  # a grader may be giving points to this very attempt
+            rescored = grade(attempt, now)
+            if rescored.old_score != rescored.new_score:
+                changed.append((attempt, rescored.old_score, rescored.new_score))
+            if rescored.changed:
+                audited.append({"attempt": attempt.id, "user": attempt.user_id, "old": rescored.old_score,
+                                "new": rescored.new_score, "items": [list(c) for c in rescored.items]})  # fmt: skip
+    audit.record("exam.regraded", actor=actor, target=f"exam:{exam.code}", detail={"changed": audited}, at=now)
     return changed
 
 
@@ -963,7 +987,8 @@ def record_event(
             db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.AUTO_SUBMIT, at=now,
                                         detail={"focus_losses": attempt.focus_losses}))  # fmt: skip
             attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
-            grade(attempt, now)
+            with rescoring("finalize"):
+                grade(attempt, now)
     db.session.flush()
     return attempt
 

@@ -350,7 +350,7 @@ def test_results_reach_the_archive_and_regrading_rewrites_them(app, db, admin):
     changed = services.regrade(admin, exam, later)
     assert [(a.id, old, new) for a, old, new in changed] == [(attempt.id, 6.0, 4.0)]
     assert audited("exam.regraded")[-1].detail["changed"] == [
-        {"attempt": attempt.id, "user": user.id, "old": 6.0, "new": 4.0}
+        {"attempt": attempt.id, "user": user.id, "old": 6.0, "new": 4.0, "items": [[1, 2.0, 0.0]]}
     ]
     db.session.refresh(record)
     assert record.score == 4.0 and record.passed and record.updated_at == later
