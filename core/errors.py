@@ -8,6 +8,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from core.guards import is_refusal
+
 log = logging.getLogger(__name__)
 
 
@@ -90,6 +92,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
     error (no such table, bad SQL, a broken constraint) does not: it stays a 500."""
     if isinstance(exc, sa_exc.TimeoutError) or getattr(exc, "connection_invalidated", False):
         return True
+    if is_refusal(exc):  # a guard trigger refused a change (core.guards): a bug, never worth sending again
+        return False
     if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
         return False
     orig = getattr(exc, "orig", None)
