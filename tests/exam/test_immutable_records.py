@@ -124,7 +124,13 @@ def test_the_database_refuses_to_change_a_used_paper_and_its_items(db, records):
 def test_the_database_refuses_to_change_a_finalized_attempts_answers(db, records):
     finished, sitting = records.finished.id, records.sitting.id
     answer = db.session.scalar(select(Answer.id).where(Answer.attempt_id == finished, Answer.position == 1))
-    for assignment in ("value = '1'", "value = NULL", "seq = seq + 1", f"saved_at = {LONG_AGO}", "position = 99"):
+    for assignment in (
+        "value = '\"tampered\"'",
+        "value = NULL",
+        "seq = seq + 1",
+        f"saved_at = {LONG_AGO}",
+        "position = 99",
+    ):
         refused(db, f"UPDATE answers SET {assignment} WHERE id = :id", id=answer)
     refused(db, "DELETE FROM answers WHERE id = :id", id=answer)
     refused(db, "DELETE FROM answers WHERE attempt_id = :a", a=finished)
