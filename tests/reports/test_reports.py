@@ -2,6 +2,7 @@
 computed here independently, a hand-worked item analysis, scope, exports, and what candidates may see."""
 
 import io
+import itertools
 import math
 import random
 import statistics as stats
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from core.extensions import db as _db
 from core.policy import Role
@@ -127,8 +128,11 @@ def test_a_key_correction_feeds_back_into_the_figures(app, db):
 # ---------------------------------------------------------------- ranking rules
 
 
+_EXAMPLES = itertools.count(1)
+
+
 def _direct_exam():
-    exam = exam_of(k=1, pass_mark=1, code="P1")
+    exam = exam_of(k=1, pass_mark=1, code=f"P{next(_EXAMPLES)}")
     return exam, make_unit()
 
 
@@ -137,11 +141,7 @@ def _direct_exam():
 def test_rank_is_one_plus_the_number_strictly_better(app, db, rows):
     """Score (higher first), then seconds used (fewer first), then submission time (earlier first); ties share
     a rank. Generated with few distinct values so that ties are common."""
-    exam = _db.session.scalar(select(ranking.Exam).where(ranking.Exam.code == "P1"))
-    if exam is None:
-        exam, unit = _direct_exam()
-    unit = make_unit()
-    _db.session.execute(delete(Attempt).where(Attempt.exam_id == exam.id))
+    exam, unit = _direct_exam()  # an exam of its own per example: finalized attempts are never deleted
     paper = Paper(exam_id=exam.id, user_id=make_user().id, seed=1, created_at=T0)
     _db.session.add(paper)
     _db.session.flush()
