@@ -26,8 +26,10 @@ answer.graded), a key correction ("key_correction": exam.grading.correct_key, au
 the regrading it causes or `flask exams regrade` runs ("regrade": exam.services.regrade, audited as exam.regraded
 with every item's and every total's old and new points), and later the appeal ("appeal").
 
-Cost on the hot path: a save (an upsert of an answer on an attempt in progress) makes the answers triggers read
-the attempt's row by its primary key (the insert's check, and the update's when the answer was there already).
+Cost on the hot path: a save (an upsert of an answer on an attempt in progress) makes one trigger read the
+attempt's row by its primary key, a row the save's own statement has just read: the AFTER INSERT trigger when the
+save inserts, the BEFORE UPDATE one when it replaces (the insert trigger does not fire then). The ORM rules cost a
+save nothing (its statement is an INSERT, which they leave to the database). bench/bench_guards.py measures it.
 """
 
 from collections.abc import Iterator

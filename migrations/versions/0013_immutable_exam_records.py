@@ -43,23 +43,26 @@ MESSAGES = {
 }
 
 # (name, table, timing and event, condition as SQL over OLD/NEW, message): one trigger each, on both databases.
+# The answers' INSERT check runs AFTER the insert: an upsert that replaces an answer (every save but the first of
+# an item) fires it only when it really inserts, so a save costs one lookup of its attempt, not two (the UPDATE
+# trigger's, on replacing). Raised after the row, it still undoes the whole statement.
 TRIGGERS = (
-    ("qe_question_versions_used_update", "question_versions", "UPDATE", VERSION_USED.format(v="OLD.id"), "version"),
-    ("qe_question_versions_used_delete", "question_versions", "DELETE", VERSION_USED.format(v="OLD.id"), "version"),
-    ("qe_papers_used_update", "papers", "UPDATE", PAPER_USED.format(p="OLD.id"), "paper"),
-    ("qe_papers_used_delete", "papers", "DELETE", PAPER_USED.format(p="OLD.id"), "paper"),
-    ("qe_paper_items_used_insert", "paper_items", "INSERT", PAPER_USED.format(p="NEW.paper_id"), "item"),
-    ("qe_paper_items_used_update", "paper_items", "UPDATE",
+    ("qe_question_versions_used_update", "question_versions", "BEFORE UPDATE", VERSION_USED.format(v="OLD.id"), "version"),
+    ("qe_question_versions_used_delete", "question_versions", "BEFORE DELETE", VERSION_USED.format(v="OLD.id"), "version"),
+    ("qe_papers_used_update", "papers", "BEFORE UPDATE", PAPER_USED.format(p="OLD.id"), "paper"),
+    ("qe_papers_used_delete", "papers", "BEFORE DELETE", PAPER_USED.format(p="OLD.id"), "paper"),
+    ("qe_paper_items_used_insert", "paper_items", "BEFORE INSERT", PAPER_USED.format(p="NEW.paper_id"), "item"),
+    ("qe_paper_items_used_update", "paper_items", "BEFORE UPDATE",
      f"{PAPER_USED.format(p='OLD.paper_id')} OR {PAPER_USED.format(p='NEW.paper_id')}", "item"),
-    ("qe_paper_items_used_delete", "paper_items", "DELETE", PAPER_USED.format(p="OLD.paper_id"), "item"),
-    ("qe_answers_final_insert", "answers", "INSERT",
+    ("qe_paper_items_used_delete", "paper_items", "BEFORE DELETE", PAPER_USED.format(p="OLD.paper_id"), "item"),
+    ("qe_answers_final_insert", "answers", "AFTER INSERT",
      f"NOT {PLACEHOLDER.format(r='NEW')} AND {ATTEMPT_FINAL.format(a='NEW.attempt_id')}", "answer"),
-    ("qe_answers_final_update", "answers", "UPDATE OF " + ", ".join(ANSWER_RECORD),
+    ("qe_answers_final_update", "answers", "BEFORE UPDATE OF " + ", ".join(ANSWER_RECORD),
      "({changed}) AND (" + ATTEMPT_FINAL.format(a="OLD.attempt_id") + " OR (NEW.attempt_id <> OLD.attempt_id AND "
      + ATTEMPT_FINAL.format(a="NEW.attempt_id") + "))", "answer"),
-    ("qe_answers_final_delete", "answers", "DELETE", ATTEMPT_FINAL.format(a="OLD.attempt_id"), "answer"),
-    ("qe_attempts_final_update", "attempts", "UPDATE", "OLD.status IN " + FINAL + " AND ({changed})", "attempt"),
-    ("qe_attempts_final_delete", "attempts", "DELETE", "OLD.status IN " + FINAL, "attempt"),
+    ("qe_answers_final_delete", "answers", "BEFORE DELETE", ATTEMPT_FINAL.format(a="OLD.attempt_id"), "answer"),
+    ("qe_attempts_final_update", "attempts", "BEFORE UPDATE", "OLD.status IN " + FINAL + " AND ({changed})", "attempt"),
+    ("qe_attempts_final_delete", "attempts", "BEFORE DELETE", "OLD.status IN " + FINAL, "attempt"),
 )  # fmt: skip
 
 
@@ -88,7 +91,7 @@ def upgrade():
         condition = _condition(table, event, condition, "postgresql" if postgresql else "sqlite")
         text = MESSAGES[message]
         if postgresql:
-            result = "OLD" if event == "DELETE" else "NEW"
+            result = "OLD" if event.endswith("DELETE") else "NEW"  # (an AFTER trigger's result is ignored)
             op.execute(
                 f"""
                 CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -100,10 +103,10 @@ def upgrade():
                 END $$
                 """
             )
-            op.execute(f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
+            op.execute(f"CREATE TRIGGER {name} {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()")
         else:
             op.execute(
-                f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW WHEN {condition} "
+                f"CREATE TRIGGER {name} {event} ON {table} FOR EACH ROW WHEN {condition} "
                 f"BEGIN SELECT RAISE(ABORT, '{text}'); END"
             )
 
