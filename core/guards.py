@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 #: How the database triggers' refusals begin (SQLite's RAISE(ABORT, …), PostgreSQL's RAISE EXCEPTION … USING
@@ -66,11 +66,19 @@ def changed_columns(obj) -> set[str]:
 
 
 def committed_value(obj, name: str):
-    """An attribute's value as loaded from the database (before this session changed it)."""
-    history = inspect(obj).attrs[name].history
+    """An attribute's value as stored in the database (before this session changed it)."""
+    state = inspect(obj)
+    history = state.attrs[name].history
     if history.deleted:
         return history.deleted[0]
-    return history.unchanged[0] if history.unchanged else getattr(obj, name)
+    if history.unchanged:
+        return history.unchanged[0]
+    if not history.has_changes() or state.key is None:
+        return getattr(obj, name)
+    # Changed before its old value was ever loaded (an expired attribute): the database has it.
+    stmt = select(getattr(type(obj), name)).where(*(c == v for c, v in zip(state.mapper.primary_key, state.identity)))
+    with state.session.no_autoflush:
+        return state.session.execute(stmt).scalar()
 
 
 def statement_table(state) -> str | None:

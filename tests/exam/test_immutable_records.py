@@ -229,6 +229,13 @@ def test_the_orm_refuses_to_change_a_finalized_attempt_and_its_answers(db, recor
     orm_refused(db, lambda: setattr(db.session.get(Attempt, finished), "score", 100))
     orm_refused(db, lambda: setattr(db.session.get(Attempt, finished), "passed", False))
     orm_refused(db, lambda: setattr(db.session.get(Attempt, finished), "status", AttemptStatus.IN_PROGRESS))
+
+    def reopen_unread():  # the old status never loaded into the session: the rule asks the database
+        attempt = db.session.get(Attempt, finished)
+        db.session.expire(attempt)
+        attempt.status = AttemptStatus.IN_PROGRESS
+
+    orm_refused(db, reopen_unread)
     orm_refused(db, lambda: setattr(db.session.get(Attempt, finished), "ended_at", now_utc()))
     orm_refused(db, lambda: db.session.delete(db.session.get(Attempt, finished)))
     orm_refused(db, lambda: db.session.execute(update(Answer).where(Answer.attempt_id == finished).values(points=9)))
