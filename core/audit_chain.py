@@ -192,19 +192,21 @@ def verify(session, *, start: int = 1, anchors: Iterable[str] = (), batch: int =
     if baseline:
         query = query.where(AuditEvent.seq >= start - 1)
     for row in session.execute(query.execution_options(yield_per=batch)):
+        # The first thing wrong is named: its place, then its content, then its link, then its time.
         problem = None
-        if event_hash(row) != row.hash:
-            problem = "hash"
         if baseline:
-            baseline = False
             if row.seq != start - 1:
                 problem, expected = "gap", start - 1
         elif row.seq != expected:
             problem = "gap" if row.seq > expected else "order"
-        elif row.prev_hash != prev_hash:
-            problem = "previous"
-        elif prev_chained is not None and row.chained_at < prev_chained:
-            problem = "order"
+        if problem is None and event_hash(row) != row.hash:
+            problem = "hash"
+        if problem is None and not baseline:
+            if row.prev_hash != prev_hash:
+                problem = "previous"
+            elif prev_chained is not None and row.chained_at < prev_chained:
+                problem = "order"
+        baseline = False
         if problem:
             result.breaks.append(Break(row.id, row.seq, row.at, problem, expected if problem == "gap" else None))
         wanted.discard(row.hash)
@@ -258,7 +260,11 @@ def head_command():
     "--anchor", "anchors", multiple=True, metavar="HASH", help="A head printed earlier: it must still be in the chain."
 )
 @click.option(
-    "--record/--no-record", "record_result", default=True, show_default=True, help="Add the result to the log (the audit page shows it)."
+    "--record/--no-record",
+    "record_result",
+    default=True,
+    show_default=True,
+    help="Add the result to the log (the audit page shows it).",
 )
 @with_appcontext
 def verify_command(anchors, record_result):
