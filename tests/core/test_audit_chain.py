@@ -282,20 +282,22 @@ def test_the_migration_chains_the_events_already_there(old_database, tmp_path):
 
     migrations = str(ROOT / "migrations")
     app = _make_app(old_database, tmp_path / "instance")
+    user = "INSERT INTO users (id, username, name, password_hash, active, must_change_password, created_at) "
+    user += "VALUES (7, 'alice', '李主任', 'x', true, false, :at)"
+    event = "INSERT INTO audit_events (id, at, actor_id, action, target, ip, detail) "
+    event += "VALUES (:id, :at, :actor, 'role.granted', 'user:7', '10.0.0.1', :detail)"
+    old_events = [  # out of time order, as the demo's are
+        ("2026-11-02 08:00:00", 7, '{"role": "grader", "unit": null}'),
+        ("2026-11-01 09:30:00.250000", None, None),
+        ("2026-11-03 10:00:00", 7, '{"名单": ["张三", 1.5]}'),
+    ]
     with app.app_context():
         upgrade(directory=migrations, revision="5a0d1e7c3b21")
+        zone = "+00:00" if db.engine.dialect.name == "postgresql" else ""
         with db.engine.begin() as conn:
-            conn.execute(text("INSERT INTO users (id, username, name, password_hash, active, must_change_password, "
-                              "created_at) VALUES (7, 'alice', '李主任', 'x', true, false, '2026-11-01 00:00:00+00:00')"))  # fmt: skip
-            for i, (at, actor, detail) in enumerate(
-                [("2026-11-02 08:00:00", 7, '{"role": "grader", "unit": null}'), ("2026-11-01 09:30:00.250000", None,
-                 None), ("2026-11-03 10:00:00", 7, '{"名单": ["张三", 1.5]}')], start=1):  # fmt: skip
-                conn.execute(
-                    text("INSERT INTO audit_events (id, at, actor_id, action, target, ip, detail) "
-                         "VALUES (:id, :at, :actor, 'role.granted', 'user:7', '10.0.0.1', :detail)"),
-                    {"id": i * 10, "at": at + ("+00:00" if db.engine.dialect.name == "postgresql" else ""),
-                     "actor": actor, "detail": detail},
-                )  # fmt: skip
+            conn.execute(text(user), {"at": "2026-11-01 00:00:00" + zone})
+            for i, (at, actor, detail) in enumerate(old_events, start=1):
+                conn.execute(text(event), {"id": i * 10, "at": at + zone, "actor": actor, "detail": detail})
         upgrade(directory=migrations, revision="c3a9e2d41f07")
         db.engine.dispose()  # the columns changed under the pooled connections
         rows = db.session.execute(select(audit.AuditEvent.id, audit.AuditEvent.seq)).all()
