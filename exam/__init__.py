@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("exam", __name__, url_prefix="/exams")
 
-from exam import models, views  # noqa: E402,F401  (the tables belong to the schema; views register on bp)
+from exam import audit_targets, models, views  # noqa: E402,F401  (the tables belong to the schema; views register on bp; audit_targets: the audit page's names)
 
 
 @bp.app_context_processor
