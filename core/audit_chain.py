@@ -26,7 +26,7 @@ FORM = 1
 #: PostgreSQL's transaction-level advisory lock that serialises the chain's writers ("QEAUDIT").
 LOCK_KEY = 0x51454155444954
 #: What the page verifies on every view: the newest events (the whole chain is `flask audit verify`'s work).
-LIVE_WINDOW = 500
+LIVE_WINDOW = 200
 
 #: What `verify` finds wrong, in the words of the CLI (the page has its own, translated).
 PROBLEMS = {
@@ -52,7 +52,7 @@ _COLUMNS = (
 
 
 def _instant(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def canonical(e) -> bytes:
@@ -191,7 +191,7 @@ def verify(session, *, start: int = 1, anchors: Iterable[str] = (), batch: int =
     baseline = start > 1
     if baseline:
         query = query.where(AuditEvent.seq >= start - 1)
-    for row in session.execute(query.execution_options(yield_per=batch)):
+    for row in session.connection().execute(query.execution_options(yield_per=batch)):
         # The first thing wrong is named: its place, then its content, then its link, then its time.
         problem = None
         if baseline:
