@@ -205,6 +205,16 @@ def test_the_database_refuses_delete_and_truncate(app, db):
     assert len(_rows(db)) == 3
 
 
+def test_a_person_in_the_log_cannot_be_deleted(app, db):
+    """The consequence, on both databases: the foreign key's SET NULL would rewrite the events, and is refused."""
+    from sqlalchemy.exc import DatabaseError
+
+    _write(db, 1)
+    with pytest.raises(DatabaseError, match="append-only"):
+        db.session.execute(text("DELETE FROM users"))
+    db.session.rollback()
+
+
 def _concurrent_writers(app, threads, transactions, per_transaction):
     """`threads` connections at once, each writing `transactions` transactions of `per_transaction` events (with
     a pause between two events of one transaction, so that the transactions overlap)."""
