@@ -229,7 +229,11 @@ def test_the_page_shows_the_chain_state_and_head(client, auth, db, history, runn
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
     page = _rows(client)
     assert "最近一次全量校验" in page and "尚未进行全量校验" not in page
+    assert runner.invoke(args=["audit", "verify", "--anchor", "f" * 64]).exit_code == 1
+    assert "留存的链头已不在链中" in _rows(client)
     with _superuser(db) as conn:  # an event altered behind the app's back
         conn.execute(text("UPDATE audit_events SET target = 'exam:QE2' WHERE seq = 2"))
     page = _rows(client)
     assert "断裂于第 2 条事件" in page and "内容在记录后被改动" in page
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 1
+    assert "全量校验（" in (page := _rows(client)) and "哈希链断裂于第 2 条事件。" in page
