@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from accounts import views  # noqa: E402,F401  (registers the routes on bp)
+from accounts import audit_targets, views  # noqa: E402,F401  (registers the routes on bp; audit_targets: the audit page's names)

@@ -32,7 +32,7 @@ from accounts.forms import (
     UnitForm,
 )
 from accounts.models import Cadre, RoleAssignment, Unit, User, label
-from core import audit, policy
+from core import audit, audit_chain, audit_labels, policy
 from core.errors import DomainError, wants_json
 from core.extensions import db, login_manager
 from core.forms import ActionForm, options
@@ -520,7 +520,11 @@ def audit_log():
     form = AuditFilterForm(request.args)
     actions = audit.known_actions()
     prefixes = sorted({a.split(".")[0] for a in actions if "." in a})
-    choices = [("", _("All actions")), *((p, p + ".*") for p in prefixes), *((a, a) for a in actions)]
+    choices = [
+        ("", _("All actions")),
+        *((p, audit_labels.prefix_label(p)) for p in prefixes),
+        *((a, audit_labels.action_label(a)) for a in actions),
+    ]
     form.action.choices = options(choices)
     form.validate()  # a malformed date is shown as an error and left out of the search
     filters = audit.AuditFilter(
@@ -533,4 +537,14 @@ def audit_log():
     )
     page = RowPage(audit.search(filters), request.args.get("page", 1, type=int), current_app.config["AUDIT_PER_PAGE"])
     args = {name: request.args[name] for name in _AUDIT_FILTERS if request.args.get(name)}
-    return render_template("accounts/audit.html", form=form, page=page, args=args)
+    targets = audit_labels.describe_targets(event.target for event, _actor in page.items)
+    return render_template(
+        "accounts/audit.html",
+        form=form,
+        page=page,
+        args=args,
+        targets=targets,
+        action_label=audit_labels.action_label,
+        chain_problems=audit_labels.CHAIN_PROBLEMS,
+        chain=audit_chain.state(db.session),
+    )

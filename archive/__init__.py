@@ -5,7 +5,7 @@ from flask import Blueprint
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
 
-from archive import models, views  # noqa: E402,F401  (the tables belong to the schema; views register on bp)
+from archive import audit_targets, models, views  # noqa: E402,F401  (the tables belong to the schema; views register on bp; audit_targets: the audit page's names)
 
 
 def choice_label(value) -> str:

@@ -1,9 +1,10 @@
 """The audit log: who did what security-relevant thing, when, and from where.
 
 The log is append-only. The app offers no way to change or remove an event: the ORM refuses to flush a changed or
-deleted `AuditEvent` (`_refuse_changes`), and the database refuses an UPDATE (and, on PostgreSQL, a DELETE) of
-`audit_events` by a trigger (migration 0011), so neither a bug nor a hand-written statement of the app's rewrites
-history. Old events are removed, if ever, by the database's owner outside the app.
+deleted `AuditEvent` (`_refuse_changes`), and the database refuses an UPDATE or DELETE (and, on PostgreSQL, a
+TRUNCATE) of `audit_events` by a trigger (migrations 0011 and 0012), so neither a bug nor a hand-written statement
+of the app's rewrites history. What the database's owner can still do (switch the triggers off) the hash chain
+reveals: every event is linked into it as it is flushed (`core.audit_chain`, docs/audit-chain.md).
 """
 
 import logging
@@ -34,6 +35,15 @@ class AuditEvent(db.Model):
     target: Mapped[str | None] = mapped_column(String(128))
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSON)
+    #: The event's position in the hash chain: 1, 2, 3 … without gaps (ids may have gaps, positions may not).
+    seq: Mapped[int] = mapped_column(unique=True)
+    #: When the event joined the chain (the database's clock, under the chain's lock): never earlier than the
+    #: previous event's. `at` is the time the service gave, which concurrent requests may give out of order.
+    chained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The previous event's `hash` (64 zeros for the first event).
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of this event's content, position and `prev_hash` (core.audit_chain.event_hash).
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -45,6 +55,11 @@ def _refuse_changes(session, _context, _instances):
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
             raise AuditLogIsAppendOnly(f"audit event {obj.id} cannot be changed or removed")
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    if pending:
+        from core import audit_chain
+
+        audit_chain.link(session, pending)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -4,7 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("exam", __name__, url_prefix="/exams")
 
-from exam import integrity, models, views  # noqa: E402,F401  (the tables and their guards; views register on bp)
+from exam import (  # noqa: E402,F401
+    audit_targets,  # the audit page's names for exam targets
+    integrity,  # the guards of exam records
+    models,  # the tables belong to the schema
+    views,  # views register on bp
+)
 
 
 @bp.app_context_processor

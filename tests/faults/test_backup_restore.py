@@ -104,15 +104,20 @@ def test_a_restore_into_an_empty_database_gives_the_same_system(kind, pg_cluster
     assert (target_dir / "secret_key").stat().st_mode & 0o077 == 0
 
     # The restored system works: new rows get fresh ids (sequences came along), the audit log stays append-only.
-    from core import audit
+    from core import audit, audit_chain
     from core.extensions import db
     from core.models import now_utc
     from tests.factories import make_unit
 
+    # The audit chain came along with its rows (compared above) and goes on from the restored head.
     with target.app_context():
+        head = audit_chain.head(db.session)
         make_unit()
         audit.record("backup.checked", target="restore", at=now_utc())
         db.session.commit()
+        chain = audit_chain.verify(db.session)
+        assert head.count > 0 and chain.intact and chain.last_seq == head.seq + 1, chain.breaks
+        db.session.rollback()
         with pytest.raises(Exception, match="(?i)append-only|audit"), db.engine.begin() as conn:
             conn.execute(text("UPDATE audit_events SET action = 'x'"))
         db.session.remove()

@@ -1,0 +1,17 @@
+"""Audit targets of this package ("kind:key") named for the audit page, in bulk (see core.audit_labels)."""
+
+from flask import url_for
+from sqlalchemy import select
+
+from accounts.models import User
+from core.audit_labels import TargetView, int_keys, register_targets
+from core.extensions import db
+
+
+@register_targets("user")
+def _audit_users(keys):
+    """Audit targets "user:ID": the person's name (and username), linking to their account page."""
+    rows = db.session.execute(select(User.id, User.name, User.username).where(User.id.in_(int_keys(keys))))
+    return {
+        str(r.id): TargetView(f"{r.name}（{r.username}）", url_for("accounts.user_roles", user_id=r.id)) for r in rows
+    }

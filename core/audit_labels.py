@@ -1,0 +1,160 @@
+"""What the audit page says for an action and a target: a label for every action the code records, and targets
+("user:2", "exam:GWZS2026") named by the domain that owns them, resolved in bulk (one query per kind of target)."""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+#: Every action recorded by `audit.record(...)` in the code (tests/core/test_audit_labels.py keeps it complete).
+ACTION_LABELS = {
+    "admin.created": _l("System administrator created"),
+    "answer.graded": _l("Answer graded"),
+    "archive.assessed": _l("Annual assessment recorded"),
+    "archive.closed_year_result": _l("Exam result for a closed year"),
+    "archive.plan_agreed": _l("Study plan agreed"),
+    "archive.year.closed": _l("Archive year closed"),
+    "archive.year.hours": _l("Required study hours changed"),
+    "audit.verified": _l("Audit chain verified in full"),
+    "bank.created": _l("Question bank created"),
+    "cadre.activated": _l("Cadre account enabled"),
+    "cadre.created": _l("Cadre created"),
+    "cadre.deactivated": _l("Cadre account disabled"),
+    "cadre.education": _l("Education record changed"),
+    "cadre.import": _l("Cadres imported"),
+    "cadre.updated": _l("Cadre profile changed"),
+    "exam.access_code": _l("Exam access code changed"),
+    "exam.bad_access_code": _l("Wrong exam access code"),
+    "exam.candidate": _l("Exam candidate changed"),
+    "exam.created": _l("Exam created"),
+    "exam.eligibility": _l("Exam eligibility changed"),
+    "exam.imported": _l("Exam imported"),
+    "exam.key_corrected": _l("Answer key corrected"),
+    "exam.published": _l("Exam published"),
+    "exam.question_removed": _l("Question removed from exam"),
+    "exam.questions_added": _l("Questions added to exam"),
+    "exam.regraded": _l("Exam regraded"),
+    "exam.released": _l("Results released"),
+    "exam.rule_added": _l("Drawing rule added"),
+    "exam.rule_removed": _l("Drawing rule removed"),
+    "exam.section_added": _l("Exam section added"),
+    "exam.section_changed": _l("Exam section changed"),
+    "exam.section_removed": _l("Exam section removed"),
+    "exam.settings": _l("Exam settings changed"),
+    "exam.withdrawn": _l("Exam withdrawn"),
+    "login.failed": _l("Sign-in failed"),
+    "login.succeeded": _l("Signed in"),
+    "login.throttled": _l("Sign-in throttled"),
+    "password.changed": _l("Password changed"),
+    "password.reset": _l("Password reset by an administrator"),
+    "qualification.granted": _l("Qualification granted"),
+    "qualification.revoked": _l("Qualification revoked"),
+    "question.approved": _l("Question approved"),
+    "question.edited": _l("Question edited"),
+    "questions.imported": _l("Questions imported"),
+    "reading.book_added": _l("Required book added"),
+    "reading.book_withdrawn": _l("Required book withdrawn"),
+    "reading.reviewed": _l("Reading note reviewed"),
+    "role.granted": _l("Role granted"),
+    "role.revoked": _l("Role removed"),
+    "token.created": _l("API token created"),
+    "training.attendance": _l("Training attendance recorded"),
+    "training.created": _l("Training class created"),
+    "training.enrolled": _l("Enrolled in training class"),
+    "training.unenrolled": _l("Removed from training class"),
+    "training.updated": _l("Training class changed"),
+}
+
+#: The first part of an action, for the search's "every action of …" choices.
+PREFIX_LABELS = {
+    "admin": _l("All administrator actions"),
+    "answer": _l("All grading actions"),
+    "archive": _l("All learning archive actions"),
+    "audit": _l("All audit log actions"),
+    "bank": _l("All question bank actions"),
+    "cadre": _l("All cadre actions"),
+    "exam": _l("All exam actions"),
+    "login": _l("All sign-in actions"),
+    "password": _l("All password actions"),
+    "qualification": _l("All qualification actions"),
+    "question": _l("All question actions"),
+    "questions": _l("All question import actions"),
+    "reading": _l("All required reading actions"),
+    "role": _l("All role actions"),
+    "token": _l("All API token actions"),
+    "training": _l("All training class actions"),
+}
+
+
+def action_label(action: str) -> str:
+    """The action in words; an action without a label (a new one) as its code."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+def prefix_label(prefix: str) -> str:
+    label = PREFIX_LABELS.get(prefix)
+    return str(label) if label is not None else prefix + ".*"
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """A target as the page shows it: its name, and the page about it when there is one."""
+
+    text: str
+    url: str | None = None
+
+
+#: kind → resolver(keys) → {key: TargetView}; registered by the package that owns the kind (one query per call).
+_RESOLVERS: dict[str, Callable[[set[str]], dict[str, TargetView]]] = {}
+
+
+def register_targets(kind: str):
+    """Decorator: `fn(keys)` names the targets "kind:key" for every key given (missing things left out)."""
+
+    def register(fn):
+        _RESOLVERS[kind] = fn
+        return fn
+
+    return register
+
+
+def describe_targets(targets: Iterable[str | None]) -> dict[str, TargetView]:
+    """The targets that can be named, by their code; the rest (typed usernames, things gone) are left out."""
+    by_kind: dict[str, set[str]] = defaultdict(set)
+    for target in targets:
+        if target and ":" in target:
+            kind, key = target.split(":", 1)
+            if kind in _RESOLVERS and key:
+                by_kind[kind].add(key)
+    named = {}
+    for kind, keys in by_kind.items():
+        for key, view in _RESOLVERS[kind](keys).items():
+            named[f"{kind}:{key}"] = view
+    return named
+
+
+def int_keys(keys: Iterable[str]) -> set[int]:
+    """The keys that are ids (a hand-typed or damaged target is not a query's problem)."""
+    return {int(k) for k in keys if k.isdigit() and len(k) < 10}
+
+
+@register_targets("seq")
+def _positions(keys):
+    return {str(n): TargetView(_("Up to event %(n)s", n=n)) for n in int_keys(keys)}
+
+
+@register_targets("year")
+def _years(keys):
+    return {str(y): TargetView(_("Year %(year)s", year=y)) for y in int_keys(keys)}
+
+
+#: What a broken link is, in the page's words (core.audit_chain.PROBLEMS has the CLI's).
+CHAIN_PROBLEMS = {
+    "gap": _l("events are missing before it"),
+    "previous": _l("it does not link to the event before it"),
+    "hash": _l("its content was changed after it was recorded"),
+    "order": _l("it is out of order"),
+}

@@ -1,0 +1,33 @@
+"""Audit targets of this package ("kind:key") named for the audit page, in bulk (see core.audit_labels)."""
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from accounts.models import User
+from core.audit_labels import TargetView, int_keys, register_targets
+from core.extensions import db
+from exam import models
+
+
+@register_targets("exam")
+def _audit_exams(keys):
+    """Audit targets "exam:CODE": the exam's title, linking to the exam."""
+    rows = db.session.execute(select(models.Exam.code, models.Exam.title).where(models.Exam.code.in_(keys)))
+    return {r.code: TargetView(r.title, url_for("exam.exam", code=r.code)) for r in rows}
+
+
+@register_targets("attempt")
+def _audit_attempts(keys):
+    """Audit targets "attempt:ID": whose attempt at which exam, linking to the attempt."""
+    Attempt, Exam = models.Attempt, models.Exam
+    query = select(Attempt.id, Attempt.number, Exam.code, Exam.title, User.name)
+    query = query.join(Exam, Exam.id == Attempt.exam_id).join(User, User.id == Attempt.user_id)
+    rows = db.session.execute(query.where(Attempt.id.in_(int_keys(keys))))
+    return {
+        str(r.id): TargetView(
+            _("%(name)s's attempt %(n)s at %(exam)s", name=r.name, n=r.number, exam=r.title),
+            url_for("exam.attempt", code=r.code, attempt_id=r.id),
+        )
+        for r in rows
+    }
