@@ -854,24 +854,10 @@ def grade(attempt: Attempt, now: datetime) -> None:
     answers = {r.position: r for r in db.session.execute(
         select(Answer.id, Answer.position, Answer.value, Answer.points).where(Answer.attempt_id == attempt.id)
     )}  # fmt: skip
-    keys = version_keys({item.version_id for item in items.values()})
-    corrected = corrected_keys(exam)
-    all_graded = True
-    points: dict[int, float | None] = {}  # position -> points of every item
-    for item in items.values():
-        kind = QUESTION_TYPES[item.qtype]
-        answer = answers.get(item.position)
-        if kind.manual:
-            if answer is None or answer.value in (None, ""):
-                points[item.position] = 0.0  # nothing written: nothing to grade
-            else:
-                points[item.position] = answer.points  # a grader's, kept; None until given
-                all_graded = all_graded and answer.points is not None
-            continue
-        key, settings = keys[item.version_id]
-        share = kind.grade(corrected.get(item.version_id, key), answer.value if answer else None, settings,
-                           exam.mc_policy)  # fmt: skip
-        points[item.position] = round(item.points * share, 2)
+    points, all_graded = item_points(
+        items.values(), answers, version_keys({item.version_id for item in items.values()}), corrected_keys(exam),
+        exam.mc_policy,
+    )  # fmt: skip
     # One statement writes every item's points: it updates the answers given and inserts a row for each item left
     # unanswered (every item gets a row, so reviews, grading and reports find one per item). Sent with RETURNING as
     # one batch of VALUES (SQLAlchemy's insertmanyvalues), not row by row.
@@ -886,12 +872,40 @@ def grade(attempt: Attempt, now: datetime) -> None:
     for obj in list(db.session.identity_map.values()):  # answers loaded earlier in this session are stale now
         if isinstance(obj, Answer) and obj.attempt_id == attempt.id:
             db.session.expire(obj)
-    if all_graded:
-        total = sum(value or 0 for value in points.values())
-        attempt.score, attempt.fully_graded, attempt.passed = round(total, 2), True, total >= float(exam.pass_mark)
-    else:
-        attempt.score, attempt.fully_graded, attempt.passed = None, False, None
+    attempt.score, attempt.fully_graded, attempt.passed = attempt_result(points, all_graded, exam.pass_mark)
     record_exam_result(attempt, now)
+
+
+def item_points(items, answers: dict, keys: dict, corrected: dict, mc_policy: str) -> tuple[dict, bool]:
+    """The points of every item of an attempt, and whether every item has them: objective items graded by their
+    type (the exam's corrected key before the version's own), written ones as the grader gave them (0 when nothing
+    was written). `items` have position, qtype, version_id and points; `answers` maps a position to a row with
+    value and points; `keys` a version id to (key, settings). Pure: grading and `flask exams verify` share it."""
+    all_graded = True
+    points: dict[int, float | None] = {}  # position -> points of every item
+    for item in items:
+        kind = QUESTION_TYPES[item.qtype]
+        answer = answers.get(item.position)
+        if kind.manual:
+            if answer is None or answer.value in (None, ""):
+                points[item.position] = 0.0  # nothing written: nothing to grade
+            else:
+                points[item.position] = answer.points  # a grader's, kept; None until given
+                all_graded = all_graded and answer.points is not None
+            continue
+        key, settings = keys[item.version_id]
+        share = kind.grade(corrected.get(item.version_id, key), answer.value if answer else None, settings,
+                           mc_policy)  # fmt: skip
+        points[item.position] = round(item.points * share, 2)
+    return points, all_graded
+
+
+def attempt_result(points: dict, all_graded: bool, pass_mark) -> tuple[float | None, bool, bool | None]:
+    """(score, fully_graded, passed) of an attempt from its items' points: final only once every item has them."""
+    if not all_graded:
+        return None, False, None
+    total = sum(value or 0 for value in points.values())
+    return round(total, 2), True, total >= float(pass_mark)
 
 
 @functools.cache
