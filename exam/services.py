@@ -674,8 +674,9 @@ def save_answer(
     attempt: Attempt | int, position: int, value, seq: int, now: datetime, client: str | None = None,
     user_id: int | None = None,
 ) -> Saved:  # fmt: skip
-    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
-    one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace), and
+    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower one is
+    ignored (and the stored answer returned, `accepted` False), an equal one is the same save sent again (accepted)
+    or, with another value, refused (`seq_reused`). Refused, with a reason, after the deadline (plus grace), and
     from a page another one has taken over. `user_id`, when given, must own the attempt (404 otherwise).
 
     One statement checks and writes: it inserts or replaces the answer only where the attempt is this user's, still
@@ -700,7 +701,7 @@ def save_answer(
     written = db.session.execute(statement, params).first()
     if written is not None:
         return Saved(written.seq, written.saved_at, True)
-    return _not_written(attempt_id, position, seq, client, now)
+    return _not_written(attempt_id, position, seq, stored, client, now)
 
 
 @functools.cache
@@ -735,8 +736,10 @@ def _save_statement(dialect: str, with_client: bool):
     ).returning(answers.c.seq, answers.c.saved_at)
 
 
-def _not_written(attempt_id: int, position: int, seq: int, client: str | None, now: datetime) -> Saved:
-    """Why a save wrote nothing: a refusal, or an answer with an equal or higher sequence already stored."""
+def _not_written(attempt_id: int, position: int, seq: int, value, client: str | None, now: datetime) -> Saved:
+    """Why a save wrote nothing: a refusal, or an answer with an equal or higher sequence already stored. The same
+    sequence number with the same value is this very save sent again (accepted: idempotent); with another value it
+    is refused (`seq_reused`), never acknowledged as saved when it was not."""
     attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
     if attempt is None:
         raise DomainError(_("No such attempt."), code="not_found", status=404)
@@ -747,10 +750,18 @@ def _not_written(attempt_id: int, position: int, seq: int, client: str | None, n
         # Refused, and the request rolls back: finalization is left to the next read, submit or the cron job.
         raise DomainError(_("The time is up; the answer was not saved."), code="deadline_passed", status=409)
     answer = db.session.execute(
-        select(Answer.seq, Answer.saved_at).where(Answer.attempt_id == attempt_id, Answer.position == position)
+        select(Answer.seq, Answer.saved_at, Answer.value).where(
+            Answer.attempt_id == attempt_id, Answer.position == position
+        )
     ).first()
     if answer is None:  # the attempt changed hands between the write and this look (a concurrent claim)
         raise DomainError(_("The answer could not be saved; please try again."), code="save_conflict", status=409)
+    if answer.seq == seq and answer.value != value:
+        raise DomainError(
+            _("Another answer to question %(n)d was already saved with this sequence number; this one was not saved. "
+              "Send it again with a higher number.", n=position),
+            code="seq_reused", status=409,
+        )  # fmt: skip
     return Saved(answer.seq, answer.saved_at, answer.seq == seq)  # equal: this very save, sent again
 
 
