@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, and_, bindparam, func, insert, literal_column, or_, select, true, update
+from sqlalchemy import Integer, Select, and_, bindparam, false, func, insert, literal_column, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -415,7 +415,9 @@ def available_until(exam: Exam, started_at: datetime, extra: int) -> datetime:
 
 def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None = None) -> Attempt:
     """Start an attempt, or resume the one in progress. The deadline is fixed here; only a later close can move it,
-    for an attempt the old close had cut short (exam.definition.update_settings)."""
+    for an attempt the old close had cut short (exam.definition.update_settings). Starts of one candidate run one
+    after the other (`_one_start_at_a_time`): sixteen at once (a double click, a script) all get the one attempt."""
+    _one_start_at_a_time(user)
     current = _in_progress(exam, user)
     if current is not None:
         if now <= current.deadline_at + grace():
@@ -439,9 +441,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id, Paper.attempt_number == done + 1)
     )
     if paper is None:  # not prepared ahead (added late, or a retake): draw it now
-        paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now, attempt_number=done + 1)
-        db.session.flush()
-        _count_exposure([item.question_version_id for item in paper.items], now)
+        paper = _draw_at_start(exam, user, done + 1, now)
     if exam.first_started_at is None:
         # The first start fixes what candidates may see. The conditional UPDATE takes the exam's row lock, so an
         # admin's change (which locks the row too) lands wholly before it or is refused after it; the settings
@@ -474,6 +474,39 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
             ) from None
         return existing
     return attempt
+
+
+def _one_start_at_a_time(user: User) -> None:
+    """Hold the candidate's starts back until any other start of theirs has committed, so that every read after
+    this sees it (the attempt in progress, the paper drawn for a retake) instead of racing it to the unique
+    constraints. PostgreSQL: the user's row, locked FOR NO KEY UPDATE (rows that refer to the user are not held
+    up). SQLite: the database's write lock, taken now rather than at the first insert (one writer at a time
+    anyway; pysqlite reads outside a transaction until then, so the reads after this see the last commit)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    else:
+        users = User.__table__  # Core: no ORM bookkeeping for a statement that changes nothing
+        db.session.execute(update(users).where(users.c.id == user.id, false()).values(id=users.c.id))
+
+
+def _draw_at_start(exam: Exam, user: User, number: int, now: datetime) -> Paper:
+    """Draw the paper of attempt `number` at its start. `_one_start_at_a_time` keeps the candidate's own starts
+    apart; a paper drawn meanwhile by someone else (`exams prepare` for a candidate added late) is taken instead."""
+    try:
+        with db.session.begin_nested():
+            paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now, attempt_number=number)
+            db.session.flush()
+    except IntegrityError:
+        paper = db.session.scalar(
+            select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id, Paper.attempt_number == number)
+        )
+        if paper is None:
+            raise DomainError(
+                _("Your attempt is being started. Please try again in a moment."), code="start_conflict", status=409
+            ) from None
+        return paper
+    _count_exposure([item.question_version_id for item in paper.items], now)
+    return paper
 
 
 def start_for_request(exam: Exam, user: User, now: datetime, access_code=None) -> Attempt:
