@@ -26,6 +26,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     request_required: bool = True
     parameters: tuple[dict, ...] = ()  # besides the path's: headers, e.g.
+    description: str = ""  # the operation's rules, where its summary cannot say them
 
 
 _OPERATIONS: list[Operation] = []
@@ -67,12 +68,12 @@ COMMON_ERRORS = (400, 401, 403, 503)
 
 def api_route(
     bp: Blueprint, rule: str, methods: list[str], *, summary: str, request=None, responses=None, errors=(),
-    request_required=True, parameters=(),
+    request_required=True, parameters=(), description="",
 ):  # fmt: skip
     """Register a view on `bp` and describe it for the OpenAPI document. `responses` maps status -> schema;
     `errors` names the error statuses the view answers besides the common ones (COMMON_ERRORS, 404 where the path
     names something, 413 where a body is read), each with an ERROR_SCHEMA body; `parameters` adds OpenAPI
-    parameter objects (headers) to those of the path.
+    parameter objects (headers) to those of the path; `description` says the rules a summary cannot.
 
     An integer in the path beyond MAX_PATH_INT names nothing: 404, as for a path that is no integer at all, rather
     than a driver's overflow error."""
@@ -88,7 +89,7 @@ def api_route(
         for method in methods:
             _OPERATIONS.append(
                 Operation(rule, method.lower(), f"{bp.name}.{view.__name__}", summary, request, responses or {},
-                          tuple(errors), request_required, tuple(parameters))
+                          tuple(errors), request_required, tuple(parameters), description)
             )  # fmt: skip
         return bounded
 
@@ -137,6 +138,8 @@ def openapi_document(title: str, version: str) -> dict:
         for status in sorted(statuses):
             responses.setdefault(str(status), _error_response(status))
         operation = {"operationId": op.endpoint.replace(".", "_"), "summary": op.summary, "responses": responses}
+        if op.description:
+            operation["description"] = op.description
         if params or op.parameters:
             operation["parameters"] = params + list(op.parameters)
         if op.request:

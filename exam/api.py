@@ -83,7 +83,7 @@ SAVE_REQUEST = {
         "value": {"description": "single: shown option index; multiple: list of them; truefalse: boolean; "
                                  "fill: list of texts, one per blank; essay: text; null clears"},
         "seq": {"type": "integer", "minimum": 1, "maximum": services.MAX_SEQ,
-                "description": "the client's sequence number; the highest one wins"},
+                "description": "the client's sequence number; the highest one wins; a new value needs a new number"},
     },
 }  # fmt: skip
 EVENT_REQUEST = {
@@ -111,7 +111,8 @@ CLAIM_REQUEST = {
 CLAIM_RESPONSE = _closed({"took_over": {"type": "boolean"}})
 SAVE_RESPONSE = _closed({
     "position": {"type": "integer"}, "seq": {"type": "integer"}, "saved_at": _TIME,
-    "accepted": {"type": "boolean", "description": "false: a newer answer was already stored"},
+    "accepted": {"type": "boolean", "description": "true: stored, or this very save (same seq, same value) sent "
+                                                   "again; false: an answer with a higher seq was already stored"},
 })  # fmt: skip
 
 
@@ -196,9 +197,19 @@ def attempt(attempt_id: int):
     return jsonify(review.attempt_payload(attempt, now))
 
 
+SAVE_RULES = (
+    "The answer with the highest seq wins. A lower seq than the stored one is answered 200 with accepted false and "
+    "the stored seq. The same seq with the same value (a resend after a lost reply) is answered 200 with accepted "
+    "true. The same seq with a different value is refused: 409 with error code seq_reused, and nothing is stored; "
+    "send the value again with a higher seq. Other 409 codes: attempt_ended, deadline_passed, taken_over, "
+    "save_conflict."
+)
+
+
 @api_route(
     api_bp, "/attempts/<int:attempt_id>/answers/<int:position>", ["PUT"], summary="Save one answer (idempotent)",
     request=SAVE_REQUEST, responses={200: SAVE_RESPONSE}, errors=(409,), parameters=(CLIENT_HEADER,),
+    description=SAVE_RULES,
 )  # fmt: skip
 @login_required
 def save(attempt_id: int, position: int):

@@ -1,4 +1,5 @@
-"""`flask exams …`: publish, prepare papers, finalize overdue attempts, regrade, and exams as JSON files."""
+"""`flask exams …`: publish, prepare papers, finalize overdue attempts, regrade, verify scores, and exams as JSON
+files."""
 
 import json
 import logging
@@ -15,13 +16,13 @@ from accounts.cli import cli_actor
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
-from exam import files, services
+from exam import files, services, verification
 from exam.models import Attempt, Exam
 
 log = logging.getLogger(__name__)
 
 
-@click.group("exams", help="Exams: publish, prepare, finalize, regrade, export and import.")
+@click.group("exams", help="Exams: publish, prepare, finalize, regrade, verify scores, export and import.")
 def exams_cli():
     pass
 
@@ -119,6 +120,27 @@ def regrade(code):
     for attempt, old, new in changed:
         click.echo(f"attempt {attempt.id} ({attempt.user.username}): {old} -> {new}")
     click.echo(f"Regraded; {len(changed)} score(s) changed.")
+
+
+@exams_cli.command("verify")
+@click.argument("codes", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Verify every exam.")
+@with_appcontext
+def verify(codes, all_):
+    """Grade every ended attempt again from the stored paper, answers, key corrections and grader's points, and
+    print every stored score that differs. Writes nothing. Exit status 1 on any difference."""
+    if bool(codes) == all_:
+        raise click.UsageError("Name one or more exam codes, or give --all.")
+    try:
+        exams = None if all_ else [_exam(code) for code in dict.fromkeys(codes)]
+        summary = verification.verify_scores(exams, on_difference=lambda d: click.echo(str(d)))
+    finally:
+        db.session.rollback()  # nothing is written; and nothing this run loaded is kept
+    click.echo(
+        f"{summary.attempts} attempt(s), {summary.items} item(s) checked, {len(summary.differences)} difference(s)."
+    )
+    if summary.differences:
+        sys.exit(1)
 
 
 @exams_cli.command("export")

@@ -206,10 +206,11 @@ def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: 
         select(KeyCorrection).where(KeyCorrection.exam_id == exam.id, KeyCorrection.question_version_id == version.id)
     )
     old = row.answer if row else version.answer
+    actor_id = getattr(actor, "id", None)  # read first: loading an expired actor flushes, and a new row is not whole
     if row is None:
         row = KeyCorrection(exam_id=exam.id, question_version_id=version.id)
         db.session.add(row)
-    row.answer, row.reason, row.corrected_by_id, row.corrected_at = key, reason, getattr(actor, "id", None), now
+    row.answer, row.reason, row.corrected_by_id, row.corrected_at = key, reason, actor_id, now
     db.session.flush()
     audit.record("exam.key_corrected", actor=actor, target=f"exam:{exam.code}",
                  detail={"version": version.id, "old": old, "new": key, "reason": reason}, at=now)  # fmt: skip

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, and_, bindparam, func, insert, literal_column, or_, select, true, update
+from sqlalchemy import Integer, Select, and_, bindparam, false, func, insert, literal_column, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -416,7 +416,9 @@ def available_until(exam: Exam, started_at: datetime, extra: int) -> datetime:
 
 def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None = None) -> Attempt:
     """Start an attempt, or resume the one in progress. The deadline is fixed here; only a later close can move it,
-    for an attempt the old close had cut short (exam.definition.update_settings)."""
+    for an attempt the old close had cut short (exam.definition.update_settings). Starts of one candidate run one
+    after the other (`_one_start_at_a_time`): sixteen at once (a double click, a script) all get the one attempt."""
+    _one_start_at_a_time(user)
     current = _in_progress(exam, user)
     if current is not None:
         if now <= current.deadline_at + grace():
@@ -440,9 +442,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id, Paper.attempt_number == done + 1)
     )
     if paper is None:  # not prepared ahead (added late, or a retake): draw it now
-        paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now, attempt_number=done + 1)
-        db.session.flush()
-        _count_exposure([item.question_version_id for item in paper.items], now)
+        paper = _draw_at_start(exam, user, done + 1, now)
     if exam.first_started_at is None:
         # The first start fixes what candidates may see. The conditional UPDATE takes the exam's row lock, so an
         # admin's change (which locks the row too) lands wholly before it or is refused after it; the settings
@@ -475,6 +475,39 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
             ) from None
         return existing
     return attempt
+
+
+def _one_start_at_a_time(user: User) -> None:
+    """Hold the candidate's starts back until any other start of theirs has committed, so that every read after
+    this sees it (the attempt in progress, the paper drawn for a retake) instead of racing it to the unique
+    constraints. PostgreSQL: the user's row, locked FOR NO KEY UPDATE (rows that refer to the user are not held
+    up). SQLite: the database's write lock, taken now rather than at the first insert (one writer at a time
+    anyway; pysqlite reads outside a transaction until then, so the reads after this see the last commit)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    else:
+        users = User.__table__  # Core: no ORM bookkeeping for a statement that changes nothing
+        db.session.execute(update(users).where(users.c.id == user.id, false()).values(id=users.c.id))
+
+
+def _draw_at_start(exam: Exam, user: User, number: int, now: datetime) -> Paper:
+    """Draw the paper of attempt `number` at its start. `_one_start_at_a_time` keeps the candidate's own starts
+    apart; a paper drawn meanwhile by someone else (`exams prepare` for a candidate added late) is taken instead."""
+    try:
+        with db.session.begin_nested():
+            paper = draw_paper(exam, user.id, random.SystemRandom().randrange(2**31), now, attempt_number=number)
+            db.session.flush()
+    except IntegrityError:
+        paper = db.session.scalar(
+            select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == user.id, Paper.attempt_number == number)
+        )
+        if paper is None:
+            raise DomainError(
+                _("Your attempt is being started. Please try again in a moment."), code="start_conflict", status=409
+            ) from None
+        return paper
+    _count_exposure([item.question_version_id for item in paper.items], now)
+    return paper
 
 
 def start_for_request(exam: Exam, user: User, now: datetime, access_code=None) -> Attempt:
@@ -675,8 +708,9 @@ def save_answer(
     attempt: Attempt | int, position: int, value, seq: int, now: datetime, client: str | None = None,
     user_id: int | None = None,
 ) -> Saved:  # fmt: skip
-    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower or equal
-    one is ignored (and the stored answer returned). Refused, with a reason, after the deadline (plus grace), and
+    """Store one answer if the attempt is still running; a higher `seq` replaces a lower one, a lower one is
+    ignored (and the stored answer returned, `accepted` False), an equal one is the same save sent again (accepted)
+    or, with another value, refused (`seq_reused`). Refused, with a reason, after the deadline (plus grace), and
     from a page another one has taken over. `user_id`, when given, must own the attempt (404 otherwise).
 
     One statement checks and writes: it inserts or replaces the answer only where the attempt is this user's, still
@@ -701,7 +735,7 @@ def save_answer(
     written = db.session.execute(statement, params).first()
     if written is not None:
         return Saved(written.seq, written.saved_at, True)
-    return _not_written(attempt_id, position, seq, client, now)
+    return _not_written(attempt_id, position, seq, stored, client, now)
 
 
 @functools.cache
@@ -736,8 +770,10 @@ def _save_statement(dialect: str, with_client: bool):
     ).returning(answers.c.seq, answers.c.saved_at)
 
 
-def _not_written(attempt_id: int, position: int, seq: int, client: str | None, now: datetime) -> Saved:
-    """Why a save wrote nothing: a refusal, or an answer with an equal or higher sequence already stored."""
+def _not_written(attempt_id: int, position: int, seq: int, value, client: str | None, now: datetime) -> Saved:
+    """Why a save wrote nothing: a refusal, or an answer with an equal or higher sequence already stored. The same
+    sequence number with the same value is this very save sent again (accepted: idempotent); with another value it
+    is refused (`seq_reused`), never acknowledged as saved when it was not."""
     attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
     if attempt is None:
         raise DomainError(_("No such attempt."), code="not_found", status=404)
@@ -748,10 +784,18 @@ def _not_written(attempt_id: int, position: int, seq: int, client: str | None, n
         # Refused, and the request rolls back: finalization is left to the next read, submit or the cron job.
         raise DomainError(_("The time is up; the answer was not saved."), code="deadline_passed", status=409)
     answer = db.session.execute(
-        select(Answer.seq, Answer.saved_at).where(Answer.attempt_id == attempt_id, Answer.position == position)
+        select(Answer.seq, Answer.saved_at, Answer.value).where(
+            Answer.attempt_id == attempt_id, Answer.position == position
+        )
     ).first()
     if answer is None:  # the attempt changed hands between the write and this look (a concurrent claim)
         raise DomainError(_("The answer could not be saved; please try again."), code="save_conflict", status=409)
+    if answer.seq == seq and answer.value != value:
+        raise DomainError(
+            _("Another answer to question %(n)d was already saved with this sequence number; this one was not saved. "
+              "Send it again with a higher number.", n=position),
+            code="seq_reused", status=409,
+        )  # fmt: skip
     return Saved(answer.seq, answer.saved_at, answer.seq == seq)  # equal: this very save, sent again
 
 
@@ -872,24 +916,10 @@ def grade(attempt: Attempt, now: datetime) -> Rescored:
     answers = {r.position: r for r in db.session.execute(
         select(Answer.id, Answer.position, Answer.value, Answer.points).where(Answer.attempt_id == attempt.id)
     )}  # fmt: skip
-    keys = version_keys({item.version_id for item in items.values()})
-    corrected = corrected_keys(exam)
-    all_graded = True
-    points: dict[int, float | None] = {}  # position -> points of every item
-    for item in items.values():
-        kind = QUESTION_TYPES[item.qtype]
-        answer = answers.get(item.position)
-        if kind.manual:
-            if answer is None or answer.value in (None, ""):
-                points[item.position] = 0.0  # nothing written: nothing to grade
-            else:
-                points[item.position] = answer.points  # a grader's, kept; None until given
-                all_graded = all_graded and answer.points is not None
-            continue
-        key, settings = keys[item.version_id]
-        share = kind.grade(corrected.get(item.version_id, key), answer.value if answer else None, settings,
-                           exam.mc_policy)  # fmt: skip
-        points[item.position] = round(item.points * share, 2)
+    points, all_graded = item_points(
+        items.values(), answers, version_keys({item.version_id for item in items.values()}), corrected_keys(exam),
+        exam.mc_policy,
+    )  # fmt: skip
     # One statement writes every item's points: it updates the answers given and inserts a row for each item left
     # unanswered (every item gets a row, so reviews, grading and reports find one per item). Sent with RETURNING as
     # one batch of VALUES (SQLAlchemy's insertmanyvalues), not row by row.
@@ -907,17 +937,45 @@ def grade(attempt: Attempt, now: datetime) -> Rescored:
     for obj in list(db.session.identity_map.values()):  # answers loaded earlier in this session are stale now
         if isinstance(obj, Answer) and obj.attempt_id == attempt.id:
             db.session.expire(obj)
-    if all_graded:
-        total = sum(value or 0 for value in points.values())
-        attempt.score, attempt.fully_graded, attempt.passed = round(total, 2), True, total >= float(exam.pass_mark)
-    else:
-        attempt.score, attempt.fully_graded, attempt.passed = None, False, None
+    attempt.score, attempt.fully_graded, attempt.passed = attempt_result(points, all_graded, exam.pass_mark)
     record_exam_result(attempt, now)
     return Rescored(changes, old_score, _number(attempt.score))
 
 
 def _number(value) -> float | None:
     return None if value is None else float(value)
+
+
+def item_points(items, answers: dict, keys: dict, corrected: dict, mc_policy: str) -> tuple[dict, bool]:
+    """The points of every item of an attempt, and whether every item has them: objective items graded by their
+    type (the exam's corrected key before the version's own), written ones as the grader gave them (0 when nothing
+    was written). `items` have position, qtype, version_id and points; `answers` maps a position to a row with
+    value and points; `keys` a version id to (key, settings). Pure: grading and `flask exams verify` share it."""
+    all_graded = True
+    points: dict[int, float | None] = {}  # position -> points of every item
+    for item in items:
+        kind = QUESTION_TYPES[item.qtype]
+        answer = answers.get(item.position)
+        if kind.manual:
+            if answer is None or answer.value in (None, ""):
+                points[item.position] = 0.0  # nothing written: nothing to grade
+            else:
+                points[item.position] = answer.points  # a grader's, kept; None until given
+                all_graded = all_graded and answer.points is not None
+            continue
+        key, settings = keys[item.version_id]
+        share = kind.grade(corrected.get(item.version_id, key), answer.value if answer else None, settings,
+                           mc_policy)  # fmt: skip
+        points[item.position] = round(item.points * share, 2)
+    return points, all_graded
+
+
+def attempt_result(points: dict, all_graded: bool, pass_mark) -> tuple[float | None, bool, bool | None]:
+    """(score, fully_graded, passed) of an attempt from its items' points: final only once every item has them."""
+    if not all_graded:
+        return None, False, None
+    total = sum(value or 0 for value in points.values())
+    return round(total, 2), True, total >= float(pass_mark)
 
 
 @functools.cache

@@ -48,12 +48,15 @@ class Content:
 
 @dataclass(frozen=True)
 class FillMatching:
-    """How a fill-in answer is compared with the accepted ones (all on by default)."""
+    """How a fill-in answer is compared with the accepted ones (all on by default, as the README promises). A
+    question version's stored settings decide; an option it does not mention takes the default."""
 
     ignore_case: bool = True
     ignore_width: bool = True  # full-width ＡＢＣ１２３ equals ABC123
     ignore_punct: bool = True
-    ignore_spaces: bool = True  # surrounding spaces, and runs of spaces inside
+    #: Every space is left out: inside, around, full-width (U+3000), tabs and line breaks (人民代表大会 制度 equals
+    #: 人民代表大会制度). Off: spaces are compared as typed.
+    ignore_spaces: bool = True
 
     @classmethod
     def from_settings(cls, settings: dict | None) -> "FillMatching":
@@ -71,7 +74,7 @@ class FillMatching:
                 c for c in text if not unicodedata.category(c).startswith("P") and c not in string.punctuation
             )
         if self.ignore_spaces:
-            text = " ".join(text.split())
+            text = "".join(text.split())  # str.split() splits at every Unicode space, U+3000 among them
         return text
 
 

@@ -355,6 +355,17 @@
       }
       var code = errorCode(result);
       if (code === "taken_over") return takenOver();
+      if (code === "seq_reused" && !entry.renumbered) {
+        // Another writer (a script with this login) saved another answer under this number: what this page shows
+        // goes again once, numbered above it. A second refusal is shown below, never sent round and round.
+        forget(entry);
+        if (!queue.some(function (e) { return e.pos === entry.pos; })) {
+          queue.push({ pos: entry.pos, value: entry.value, seq: nextSeq(), at: entry.at, renumbered: true });
+          store("queue", queue);
+        }
+        pump();
+        return;
+      }
       // Refused for good (after the deadline, or an answer that does not fit): said plainly, never dropped silently.
       forget(entry);
       var message = code === "deadline_passed" ? M.deadline : result.data && result.data.error ? result.data.error.message : M.error;

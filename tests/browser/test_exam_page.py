@@ -2,6 +2,7 @@
 the server's clock whatever the browser's says, submission at the deadline, a refused save shown plainly, the
 focus-loss limit, a take-over by another page, and the manual submit's confirmation."""
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -210,6 +211,47 @@ def test_a_refused_save_is_shown_plainly(app, live_server, page):
     assert page.locator(f'.q-state[data-pos="{single.position}"]').inner_text() == "考试时间已到，此答案未能保存。"
     page.wait_for_url("**/result", timeout=15_000)
     assert stored(attempt.id).get(single.position) is None or stored(attempt.id)[single.position].seq == 0
+
+
+def test_a_number_another_writer_used_is_renumbered_once(app, live_server, page):
+    """A script with the candidate's login saved another answer under the number the page uses next: the server
+    refuses the page's save (seq_reused) and the page sends what it shows once more, numbered above."""
+    exam, user = make_open_exam(qtypes=("single",))
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    next_seq = page.evaluate(f"JSON.parse(localStorage.getItem('qe-{attempt.id}-seq') || '0')") + 1
+    services.save_answer(attempt.id, single.position, 0, next_seq, now_utc())  # a script: no page id
+    db.session.commit()
+    replies = []
+    page.on("response", lambda r: "/answers/" in r.url and replies.append(r.status))
+    q.locator("input[type=radio]").nth(1).check()
+    saved(page)
+    assert replies[:2] == [409, 200]
+    answer = stored(attempt.id)[single.position]
+    assert answer.value == single.option_order[1] and answer.seq > next_seq
+    assert page.locator("#banner").is_hidden()
+
+
+def test_a_number_refused_twice_is_shown_plainly_not_sent_round(app, live_server, page):
+    exam, user = make_open_exam(qtypes=("single",))
+    attempt = open_paper(page, live_server, user)
+    single, q = block(page, attempt, "single")
+    refused = []
+    message = f"第{single.position}题已有另一答案以相同序号保存，本次答案未保存。请使用更大的序号重新提交。"
+
+    def reused(route):
+        refused.append(route.request.post_data_json["seq"])
+        body = json.dumps({"error": {"code": "seq_reused", "message": message}}, ensure_ascii=False)
+        route.fulfill(status=409, content_type="application/json; charset=utf-8", body=body)
+
+    page.route("**/api/v1/attempts/*/answers/*", reused)
+    q.locator("input[type=radio]").nth(1).check()
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert message in page.locator("#banner").inner_text()
+    assert page.locator(f'.q-state[data-pos="{single.position}"]').inner_text() == message
+    page.wait_for_timeout(1500)
+    assert len(refused) == 2 and refused[1] > refused[0]  # renumbered once, then no more
+    page.unroute("**/api/v1/attempts/*/answers/*")
 
 
 def test_the_focus_loss_limit_submits(app, live_server, page):

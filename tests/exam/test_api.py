@@ -55,6 +55,47 @@ def test_token_flow_start_save_submit_result(client, db, setup):
     assert after["review"][0]["explanation"] == SECRET
 
 
+def test_the_same_seq_with_another_value_is_refused_and_a_resend_is_accepted(client, db, setup):
+    exam, user, auth = setup
+    paper = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()
+    attempt_id = paper["id"]
+    kinds = {i["type"]: i["position"] for i in paper["items"]}
+    first = {
+        "single": (0, 1), "multiple": ([0, 2], [1, 2]), "truefalse": (True, False),
+        "fill": (["甲", "丙"], ["乙", "丙"]), "essay": ("我的论述", "另一篇论述"),
+    }  # fmt: skip
+    kept = {}
+    for qtype, position in kinds.items():
+        url = f"/api/v1/attempts/{attempt_id}/answers/{position}"
+        value, other = first[qtype]
+        saved = client.put(url, headers=auth, json={"value": value, "seq": 5})
+        assert saved.status_code == 200 and saved.get_json()["accepted"] is True, qtype
+        again = client.put(url, headers=auth, json={"value": value, "seq": 5})  # a resend after a lost reply
+        assert again.status_code == 200 and again.get_json() == saved.get_json(), qtype
+        reused = client.put(url, headers=auth, json={"value": other, "seq": 5})
+        assert reused.status_code == 409, qtype
+        error = reused.get_json()["error"]
+        assert error["code"] == "seq_reused" and "序号" in error["message"] and str(position) in error["message"]
+        kept[qtype] = value
+    if "multiple" in kinds:  # the same choice in another order is the same value: the resend is accepted
+        url = f"/api/v1/attempts/{attempt_id}/answers/{kinds['multiple']}"
+        assert client.put(url, headers=auth, json={"value": [2, 0], "seq": 5}).get_json()["accepted"] is True
+    stored = client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["answers"]
+    for qtype, position in kinds.items():
+        assert (stored[str(position)]["value"], stored[str(position)]["seq"]) == (kept[qtype], 5), qtype
+    # A higher number saves the other value.
+    url = f"/api/v1/attempts/{attempt_id}/answers/{kinds['single']}"
+    assert client.put(url, headers=auth, json={"value": 1, "seq": 6}).get_json()["accepted"] is True
+    assert (
+        client.get(f"/api/v1/attempts/{attempt_id}", headers=auth).get_json()["answers"][str(kinds["single"])]["value"]
+        == 1
+    )
+    # The OpenAPI document says which.
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/api/v1/attempts/{attempt_id}/answers/{position}"]["put"]
+    assert "seq_reused" in operation["description"] and "409" in operation["responses"]
+
+
 def test_saves_after_the_deadline_are_refused_and_not_stored(client, db, setup):
     exam, user, auth = setup
     attempt_id = client.post("/api/v1/exams/API1/attempts", headers=auth, json={}).get_json()["id"]

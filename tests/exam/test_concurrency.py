@@ -4,6 +4,7 @@
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db as database
@@ -128,3 +129,152 @@ def test_a_change_and_the_first_start_never_interleave(app, db):
         assert errors == ["bad_settings"] and attempt.deadline_at == start_at + timedelta(minutes=60)
     if database.engine.dialect.name == "postgresql":
         assert exam.duration_minutes == 45  # the start waited for the lock, then read the new duration
+
+
+# ---------------------------------------------------------------- sixteen starts at once
+
+
+def _sixteen(app, work):
+    """Run work(i) in sixteen threads released together; returns what each returned (or the error it raised)."""
+    gate = threading.Barrier(16)
+    results: list = [None] * 16
+
+    def target(i):
+        try:
+            with app.app_context():
+                gate.wait()
+                results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001  (collected and asserted by the caller)
+            results[i] = exc
+        finally:
+            with app.app_context():
+                database.session.remove()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def _one_attempt_and_paper(db, exam_id, user_id, number):
+    from exam.models import Paper
+
+    db.session.expire_all()
+    attempts = db.session.scalars(select(Attempt).where(Attempt.exam_id == exam_id, Attempt.user_id == user_id)).all()
+    assert sorted(a.number for a in attempts) == list(range(1, number + 1))
+    papers = select(func.count(Paper.id)).where(
+        Paper.exam_id == exam_id, Paper.user_id == user_id, Paper.attempt_number == number
+    )
+    assert db.session.scalar(papers) == 1
+    return next(a for a in attempts if a.number == number)
+
+
+@pytest.mark.parametrize("retake", [False, True], ids=["first", "retake"])
+def test_sixteen_concurrent_starts_all_get_the_one_attempt(app, db, retake):
+    exam, user = started(db, attempts_allowed=2)
+    at = T0 + timedelta(minutes=1)
+    if retake:  # attempt 1 sat and submitted: attempt 2's paper is drawn at its start
+        services.submit(services.start_attempt(exam, user, at), at)
+    db.session.commit()
+    exam_id, user_id = exam.id, user.id
+
+    def start(_i):
+        from accounts.models import User
+        from exam.models import Exam
+
+        attempt = services.start_for_request(
+            database.session.get(Exam, exam_id), database.session.get(User, user_id), at + timedelta(seconds=30)
+        )
+        database.session.commit()
+        return attempt.id
+
+    results = _sixteen(app, start)
+    attempt = _one_attempt_and_paper(db, exam_id, user_id, 2 if retake else 1)
+    assert results == [attempt.id] * 16, results
+
+
+def _open_exam_for_retakes(db, retake):
+    from accounts.services import create_api_token
+    from core.models import now_utc
+    from tests.factories import make_open_exam
+
+    exam, user = make_open_exam(qtypes=("single", "truefalse"))
+    exam.attempts_allowed = 2
+    if retake:
+        services.submit(services.start_attempt(exam, user, now_utc()), now_utc())
+    token = create_api_token(user, "test", now_utc())
+    db.session.commit()
+    return exam, user, token
+
+
+@pytest.mark.parametrize("retake", [False, True], ids=["first", "retake"])
+def test_sixteen_concurrent_starts_through_the_api(app, db, retake):
+    exam, user, token = _open_exam_for_retakes(db, retake)
+    code, exam_id, user_id = exam.code, exam.id, user.id
+
+    def start(_i):
+        response = app.test_client().post(
+            f"/api/v1/exams/{code}/attempts", headers={"Authorization": f"Bearer {token}"}, json={}
+        )
+        return response.status_code, (response.get_json() or {}).get("id")
+
+    results = _sixteen(app, start)
+    attempt = _one_attempt_and_paper(db, exam_id, user_id, 2 if retake else 1)
+    assert results == [(200, attempt.id)] * 16, results
+
+
+@pytest.mark.parametrize("retake", [False, True], ids=["first", "retake"])
+def test_sixteen_concurrent_starts_through_the_start_form(app, db, client, auth, retake):
+    """Sixteen presses of 开始答题 in one browser (one session cookie): every one lands on the one attempt."""
+    exam, user, _token = _open_exam_for_retakes(db, retake)
+    code, exam_id, user_id = exam.code, exam.id, user.id
+    auth.login(user.username)
+    token = client.csrf_token()
+    cookie = client.get_cookie("qe_session")
+    assert cookie is not None
+
+    def start(_i):
+        browser = app.test_client()
+        browser.set_cookie("qe_session", cookie.value)
+        response = browser.post(f"/my/exams/{code}/start", data={"csrf_token": token, "confirm": "1"})
+        return response.status_code, response.headers.get("Location")
+
+    results = _sixteen(app, start)
+    attempt = _one_attempt_and_paper(db, exam_id, user_id, 2 if retake else 1)
+    assert results == [(302, f"/my/attempts/{attempt.id}")] * 16, results
+
+
+def test_a_start_while_its_paper_is_being_prepared_takes_that_paper(app, db):
+    """`exams prepare` draws a candidate's paper while the candidate presses start: the start's own draw meets the
+    prepared paper at the unique constraint (PostgreSQL) and takes it; SQLite's start waits for the writer."""
+    import time
+
+    from exam.models import Paper
+
+    exam, user = started(db)
+    db.session.delete(db.session.scalar(select(Paper).where(Paper.user_id == user.id)))  # not prepared yet
+    db.session.commit()
+    exam_id, user_id = exam.id, user.id
+    both_ready = threading.Barrier(2)
+    at = T0 + timedelta(minutes=1)
+
+    def work(i):
+        from accounts.models import User
+        from exam.models import Exam
+
+        exam = database.session.get(Exam, exam_id)
+        if i == 0:
+            services.prepare_papers(exam, at)  # inserted, not yet committed ...
+            both_ready.wait()
+            time.sleep(0.5)  # ... while the candidate's start draws its own
+        else:
+            both_ready.wait()
+            return services.start_attempt(exam, database.session.get(User, user_id), at).paper_id
+        return None
+
+    errors = run_threads(app, work, 2)
+    assert errors == []
+    attempt = _one_attempt_and_paper(db, exam_id, user_id, 1)
+    assert attempt.paper_id == db.session.scalar(select(Paper.id).where(Paper.user_id == user_id))

@@ -319,3 +319,28 @@ def test_results_follow_the_release_policy(app, db):
     assert not services.result_visible(attempt, exam.closes_at + timedelta(days=1))
     exam.release_policy = "immediate"
     assert services.result_visible(attempt, T0 + timedelta(minutes=2))
+
+
+def test_fill_in_answers_ignore_spaces_unless_the_question_says_otherwise(app, db):
+    """The README's promise end to end: a version stored without the option ignores spaces (人民代表大会 制度 earns
+    the points); a version that says spaces count keeps that meaning."""
+    bank = make_bank()
+    relaxed = make_question(bank=bank, qtype="fill", status="active", stem="我国的根本政治制度是______。",
+                            answer=[["人民代表大会制度"]])  # fmt: skip
+    strict = make_question(bank=bank, qtype="fill", status="active", stem="我国的根本政治制度（区分空格）是______。",
+                           answer=[["人民代表大会制度"]], settings={"ignore_spaces": False})  # fmt: skip
+    assert "ignore_spaces" not in (relaxed.current_version.settings or {})
+    unit = make_unit()
+    user = make_cadre(unit=unit).user
+    exam = make_exam(bank, sections=(("fill", 2, 2.0),), mode="fixed", shuffle_questions=False,
+                     eligibility={"unit_ids": [unit.id]})  # fmt: skip
+    for i, q in enumerate((relaxed, strict), start=1):
+        exam.sections[0].fixed_items.append(FixedItem(position=i, question_version_id=q.current_version_id))
+    services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
+    attempt = services.start_attempt(exam, user, T0)
+    for item in attempt.paper.items:
+        services.save_answer(attempt, item.position, ["人民代表大会 制度"], 1, T0 + timedelta(minutes=1))
+    services.submit(attempt, T0 + timedelta(minutes=2))
+    rows = db.session.execute(select(Answer.position, Answer.points).where(Answer.attempt_id == attempt.id))
+    points = dict(rows.all())
+    assert points == {1: 2.0, 2: 0.0} and attempt.score == 2.0

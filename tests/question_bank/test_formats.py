@@ -34,7 +34,7 @@ def sample_bank(db):
     make_question(bank=bank, stem="含有\x0b控制字符和 <b 的题干______", options=["<i>", "'=1"])
     # a fill question with one blank, and a rich-text single choice, for the formats that need them
     q = make_question(bank=bank, qtype="fill", stem="国家宪法日是每年的______。", answer=[["12月4日", "十二月四日"]],
-                      settings={"ignore_punct": False})  # fmt: skip
+                      settings={"ignore_punct": False, "ignore_spaces": False})  # fmt: skip
     rich = content("single")
     rich.stem = "<p>下列<strong>正确</strong>的是<sub>2</sub></p>"
     services.create_question(make_user(roles=(Role.SYSTEM_ADMIN,)), bank, "single", rich, now_utc())

@@ -70,6 +70,69 @@ def test_grading_fill_matching():
     strict = {"ignore_case": False, "ignore_width": False, "ignore_punct": False}
     assert fill.grade(key, ["人民代表大会制度。", "abc"], settings=strict) == 0.0
     assert FillMatching().normalise("  Ａ，b  ") == "ab"
+    assert fill.grade(key, ["人民代表大会 制度", "abc 公司"]) == 1.0  # spaces inside, too (the README's promise)
+
+
+def test_the_readme_promise_spaces_are_ignored_by_default():
+    """README: fill-in matching ignores case, full/half width, punctuation and spaces unless the question says
+    otherwise. A version stored without settings (or with some of them) takes those defaults."""
+    key = [["人民代表大会制度"]]
+    for settings in (None, {}, {"ignore_case": False}):
+        assert fill.grade(key, ["人民代表大会 制度"], settings) == 1.0
+        assert fill.grade(key, ["人民 代表\u3000大会制度 "], settings) == 1.0
+    assert fill.grade([["人民代表大会 制度"]], ["人民代表大会制度"]) == 1.0  # a space in the key is ignored too
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["人民代表大会 制度", "人民代表大会  制度", " 人民代表大会制度", "人民代表大会制度 ", "人民代表大会\u3000制度",
+     "\u3000人民代表大会制度\u3000", "人民代表大会\t制度", "人民代表大会\n制度", "人民代表大会\xa0制度"],
+)  # fmt: skip
+def test_spaces_on_and_off(given):
+    key = [["人民代表大会制度"]]
+    assert fill.grade(key, [given], {"ignore_spaces": True}) == 1.0
+    assert fill.grade(key, [given], {"ignore_spaces": False}) == 0.0  # off: spaces count, as typed
+    assert fill.grade([[given]], [given], {"ignore_spaces": False}) == 1.0
+
+
+def test_spaces_off_compares_inner_spaces():
+    key = [["New York"]]
+    strict = {"ignore_spaces": False}
+    assert fill.grade(key, ["new york"], strict) == 1.0  # (case is still ignored)
+    assert fill.grade(key, ["NewYork"], strict) == 0.0 and fill.grade(key, ["NewYork"]) == 1.0
+    assert fill.grade(key, ["New  York"], strict) == 0.0
+    # U+3000 is a space of full width: with width folding it is the ordinary space, without it is not.
+    assert fill.grade(key, ["New\u3000York"], strict) == 1.0
+    assert fill.grade(key, ["New\u3000York"], {**strict, "ignore_width": False}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("option", "key", "given"),
+    [
+        ("ignore_case", "ABC", "abc"),
+        ("ignore_case", "Straße", "STRASSE"),  # casefold, not lower
+        ("ignore_width", "ABC123", "ＡＢＣ１２３"),
+        ("ignore_punct", "中国特色社会主义", "中国特色社会主义。"),
+        ("ignore_punct", "一国两制", "“一国两制”"),
+        ("ignore_punct", "abc", "a.b,c!"),
+        ("ignore_spaces", "人民代表大会制度", "人民代表大会 制度"),
+    ],
+)
+def test_every_folding_option_on_and_off(option, key, given):
+    on, off = {option: True}, {option: False}
+    assert fill.grade([[key]], [given], on) == 1.0
+    expected_off = 1.0 if key == given else 0.0
+    assert fill.grade([[key]], [given], off) == expected_off
+    # Each option is independent: turning the others off changes nothing for this difference.
+    others = {name: False for name in FillMatching.__dataclass_fields__ if name != option}
+    assert fill.grade([[key]], [given], {**others, **on}) == 1.0
+    assert fill.grade([[key]], [given], {**others, **off}) == expected_off
+
+
+def test_normalise_with_every_option():
+    assert FillMatching().normalise("  Ａ，b \u3000c ") == "abc"
+    assert FillMatching(False, False, False, False).normalise(" Ａ，b ") == " Ａ，b "
+    assert FillMatching.from_settings({"ignore_spaces": 0, "other": True}) == FillMatching(ignore_spaces=False)
 
 
 def test_essay_is_graded_by_hand():

@@ -142,6 +142,7 @@ def test_write_a_question_through_the_form(client, auth, db):
     assert q.type == "fill" and q.status == QuestionStatus.DRAFT
     assert q.current_version.answer == [["人民"]]
     assert q.current_version.settings["ignore_case"] is True and q.current_version.settings["ignore_punct"] is False
+    assert q.current_version.settings["ignore_spaces"] is False  # unticked: spaces count for this question
     assert sorted(t.name for t in q.tags) == ["宪法", "总纲"]
     # Saving the same stem again warns of a duplicate first and saves only when confirmed.
     html = client.post_form("/banks/ZZLL/questions/new?type=fill", form).get_data(as_text=True)
@@ -151,6 +152,19 @@ def test_write_a_question_through_the_form(client, auth, db):
         client.post_form("/banks/ZZLL/questions/new?type=fill", {**form, "confirm_duplicate": "1"}).status_code == 302
     )
     assert db.session.scalar(select(func.count(Question.id))) == 2
+
+
+def test_the_editor_shows_a_version_without_settings_as_ignoring_spaces(client, auth, db):
+    """A version stored before the option existed (no settings) ignores spaces, as the README says: its editor
+    ticks the box, and saving it unchanged keeps that meaning."""
+    import re
+
+    q = make_question(qtype="fill", status="active", settings={})
+    db.session.commit()
+    auth.login_as("org_admin")
+    page = client.get(f"/banks/questions/{q.id}/edit").get_data(as_text=True)
+    for name in ("ignore_case", "ignore_width", "ignore_punct", "ignore_spaces"):
+        assert re.search(rf'<input[^>]*\bchecked\b[^>]*name="{name}"|<input[^>]*name="{name}"[^>]*\bchecked\b', page)
 
 
 def test_edit_page_saves_a_new_version_and_shows_history(client, auth, db):
