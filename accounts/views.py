@@ -170,7 +170,7 @@ def tokens():
     form = ActionForm()
     new_token = None
     if form.validate_on_submit():
-        if request.form.get("revoke", type=int):
+        if "revoke" in request.form:  # a revoke that names no token must not make a new one instead
             services.revoke_api_token(current_user, request.form.get("revoke", type=int), now_utc())
             flash(_("The token has been revoked."), "success")
             return redirect(url_for("accounts.tokens"))
