@@ -56,10 +56,11 @@ def _year() -> int:
 
 
 def _cadre(username: str) -> Cadre:
-    """The cadre whose archive this is; 404 for nobody, 403 unless the viewer may read it."""
-    cadre = db.session.scalar(select(Cadre).join(User).where(User.username == username)) or abort(404)
-    if not can_read_archive(current_user, cadre):
-        abort(403)
+    """The cadre whose archive this is; 404 for nobody and for an archive the viewer may not read, the same
+    answer, so that nobody learns from it which employee numbers exist."""
+    cadre = db.session.scalar(select(Cadre).join(User).where(User.username == username))
+    if cadre is None or not can_read_archive(current_user, cadre):
+        abort(404)
     return cadre
 
 
