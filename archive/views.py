@@ -404,8 +404,9 @@ def certificate(ident):
     # Nobody prints a certificate that /verify would not confirm (revoked, or resting on unreleased results).
     if not qualifications.visible_to_holder(row, now_utc()):
         abort(404)
+    link = qualifications.verification_url(row.code)  # refused (a DomainError page) without QE_PUBLIC_URL
     try:
-        data = documents.certificate_pdf(row, url_for("verify.check", code=row.code, _external=True))
+        data = documents.certificate_pdf(row, link)
     except DomainError as exc:
         abort(exc.status, exc.message)
     return download(data, PDF, f"certificate-{row.code}.pdf")
