@@ -373,3 +373,13 @@ def test_the_demo_and_test_passwords_pass_the_policy(app):
 
     assert password_problems(DEMO_PASSWORD, "zzb001") == []
     assert password_problems(PASSWORD, "u00001") == []
+
+
+def test_a_one_time_password_that_scores_low_is_drawn_again(monkeypatch):
+    """About one random draw in 20,000 repeats itself enough for zxcvbn to score it under the bar."""
+    import accounts.services as services
+
+    letters = iter("Vvrn4zY4zY" + "Tq7Hkm9WpR")
+    monkeypatch.setattr(services.secrets, "choice", lambda _alphabet: next(letters))
+    assert password_problems("Vvrn4zY4zY", "zhang2026")
+    assert generate_initial_password() == "Tq7Hkm9WpR"
