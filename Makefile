@@ -31,7 +31,7 @@ translations: $(STAMP)
 run: install
 	QE_COOKIE_SECURE=0 $(FLASK) db upgrade
 	QE_COOKIE_SECURE=0 QE_ALLOW_DEMO=1 $(FLASK) demo load --if-empty
-	QE_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
+	QE_COOKIE_SECURE=0 QE_PUBLIC_URL=$${QE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server.
 test: install

@@ -29,8 +29,10 @@ def create_app(config=None) -> Flask:
     from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.models import init_transactions
     from core.security import StrictJSONProvider, register_csrf, register_input_checks, register_security_headers
+    from core.web import register_converters
 
     app.json = StrictJSONProvider(app)
+    register_converters(app)  # before the blueprints: `<int:…>` is bounded by what a column holds
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -1,8 +1,11 @@
 """Configuration classes; everything environment-dependent is read when the app is created, not at import."""
 
+import ipaddress
 import os
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -33,6 +36,39 @@ def load_secret_key(instance_path: str) -> str:
         finally:
             tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+_HOST_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+
+
+def _is_host(host: str) -> bool:
+    """A DNS name or an IP address (urlsplit gives an IPv6 address without its brackets)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_HOST_NAME_RE.match(host)) and len(host) <= 253
+    return True
+
+
+def check_public_url(value: str) -> str:
+    """QE_PUBLIC_URL as the app uses it: "https://host[:port]" without a trailing slash. Raises ValueError for
+    anything else: another scheme, user info ("https://gov.cn@evil.example"), a path, query or fragment, spaces or
+    backslashes (which browsers read differently from the server), or a port out of range."""
+    value = (value or "").strip()
+    if any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in value):
+        raise ValueError("QE_PUBLIC_URL must not contain spaces, control characters or backslashes")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("QE_PUBLIC_URL must start with https:// (or http://)")
+    if "@" in parts.netloc or not _is_host(parts.hostname or ""):
+        raise ValueError("QE_PUBLIC_URL must name a host, without a user name or password")
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise ValueError("QE_PUBLIC_URL has a bad port") from exc
+    if parts.path not in ("", "/") or parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError("QE_PUBLIC_URL is the address only (https://host[:port]), without a path, query or fragment")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class Config:
@@ -96,6 +132,10 @@ class Config:
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     VERIFY_RATE_LIMIT = "30 per minute"
+    #: The address people reach this system at, e.g. https://ks.example.gov.cn (QE_PUBLIC_URL): certificates print
+    #: their verification link and QR code with it, never with the Host header of the request that printed them
+    #: (which the client chooses). Without it certificates are refused, except in debug mode (development).
+    PUBLIC_URL = ""
     QUESTIONS_PER_PAGE = 20
     #: Rows per page of a ranking.
     RANKING_PER_PAGE = 50
@@ -127,6 +167,8 @@ class Config:
         for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
+        if os.environ.get("QE_PUBLIC_URL"):
+            values["PUBLIC_URL"] = check_public_url(os.environ["QE_PUBLIC_URL"])
         if os.environ.get("QE_TRUSTED_PROXIES"):
             values["TRUSTED_PROXIES"] = int(os.environ["QE_TRUSTED_PROXIES"])
         return values
@@ -154,6 +196,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     #: Tests hash many passwords (every demo load sets fifty); a fast method there, scrypt everywhere else.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
+    PUBLIC_URL = "http://127.0.0.1:5000"
 
     @classmethod
     def from_env(cls, instance_path: str) -> dict:

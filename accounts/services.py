@@ -33,7 +33,7 @@ from accounts.models import (
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from core.models import tree_order
+from core.models import MAX_INT, tree_order
 from core.policy import Role, can, can_grant_role, has_district_scope
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
@@ -58,15 +58,95 @@ COMMON_PASSWORDS = frozenset(_COMMON_PASSWORDS_TEXT.split())
 
 
 def generate_initial_password(length: int = 10) -> str:
-    """A random one-time password with at least one letter and one digit."""
+    """A random one-time password with at least one letter and one digit, that the strength estimator also finds
+    strong (about one draw in 20,000, such as "Vvrn4zY4zY", repeats itself enough to score lower)."""
     while True:
         pw = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
-        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw):
+        if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw) and _score(pw, []) >= MIN_PASSWORD_SCORE:
             return pw
 
 
-def password_problems(password: str, username: str) -> list[str]:
-    """Why a new password is not acceptable (empty list when it is)."""
+#: zxcvbn's score a new password must reach. 3 means about 10^8 guesses or more: "safely unguessable, moderate
+#: protection from an offline slow-hash attack" in zxcvbn's own terms. Our hashes are scrypt (slow on purpose) and
+#: logins are throttled, so 3 holds against a stolen database for long enough to reset every password; 4 (10^10)
+#: would refuse most passwords people can remember and push them to write them down.
+MIN_PASSWORD_SCORE = 3
+#: zxcvbn refuses to judge longer passwords (its running time grows with the length); it judges their first part.
+_ZXCVBN_MAX_LENGTH = 72
+
+
+def personal_words(user=None, *, username: str = "", name: str = "", birth_date: date | None = None) -> list[str]:
+    """What a guesser who knows the person tries first: their name (and its pinyin, full and initials), username,
+    employee number and birth date in the usual spellings (1990, 19900101, 900101, 0101, 1990-01-01)."""
+    if user is not None:
+        username = username or user.username
+        name = name or user.name
+        cadre = getattr(user, "cadre", None)
+        if cadre is not None:
+            birth_date = birth_date or cadre.birth_date
+    words = [username, name]
+    if name:
+        pinyin = _pinyin()
+        words += [pinyin.get_pinyin(name, ""), pinyin.get_initials(name, "").lower()]
+    if birth_date:
+        d = birth_date
+        words += [f"{d:%Y}", f"{d:%Y%m%d}", f"{d:%y%m%d}", f"{d:%m%d}", f"{d:%Y-%m-%d}", f"{d:%d%m%Y}"]
+    return [w.strip().lower() for w in words if w and w.strip()]
+
+
+@cache
+def _pinyin():
+    from xpinyin import Pinyin
+
+    return Pinyin()
+
+
+def _strength_reason(result: dict) -> str:
+    """Why zxcvbn finds a password weak, in words we translate (its own feedback is English only): the part of the
+    password that makes it guessable, as zxcvbn's own feedback picks it (the longest match)."""
+    sequence = result["sequence"]
+    if any(m.get("dictionary_name") == "user_inputs" for m in sequence):
+        return _("It is built from your own name, username, employee number or birth date.")
+    longest = max(sequence, key=lambda m: len(m["token"]), default=None)
+    pattern = longest["pattern"] if longest else "bruteforce"
+    if pattern == "dictionary":
+        name = longest.get("dictionary_name")
+        if name == "passwords":
+            return _("It is, or is close to, a commonly used password.")
+        if name in {"surnames", "male_names", "female_names"}:
+            return _("It is built from a common name.")
+        return _("It is built from a common word.")
+    reasons = {
+        "spatial": _("It follows a pattern of keys on the keyboard."),
+        "repeat": _("It repeats characters or groups of characters (like “aaa” or “1212”)."),
+        "sequence": _("It contains a sequence (like “abc” or “6543”)."),
+        "regex": _("It contains a year, which is easy to guess."),
+        "date": _("It contains a date, which is easy to guess."),
+    }
+    return reasons.get(pattern, _("It is too short or too simple."))
+
+
+def _strength(password: str, words: list[str]) -> dict:
+    from zxcvbn import zxcvbn  # its dictionaries load on first use, not when the app starts
+
+    return zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=words)
+
+
+def _score(password: str, words: list[str]) -> int:
+    return _strength(password, words)["score"]
+
+
+def _mostly_personal(password: str, words: list[str]) -> bool:
+    """Is the password its owner's own data with fewer than four characters of anything else?"""
+    rest = password.lower()
+    for word in sorted(words, key=len, reverse=True):
+        if len(word) >= 2:
+            rest = rest.replace(word, "")
+    return len(rest) < 4
+
+
+def password_problems(password: str, username: str, personal: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Why a new password is not acceptable (empty list when it is). `personal`: personal_words() of its owner."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(_("The password must be at least %(n)d characters long.", n=MIN_PASSWORD_LENGTH))
@@ -76,6 +156,24 @@ def password_problems(password: str, username: str) -> list[str]:
         problems.append(_("The password must not be the same as the username."))
     elif password.lower() in COMMON_PASSWORDS:
         problems.append(_("This password is too common; choose one that is harder to guess."))
+    if not problems:
+        words = [username.lower(), *personal]
+        result = _strength(password, words)
+        if _mostly_personal(password, words):  # zxcvbn lets "zs19900101x" through: two of them and a letter
+            reason = _("It is built from your own name, username, employee number or birth date.")
+        elif result["score"] < MIN_PASSWORD_SCORE:
+            reason = _strength_reason(result)
+        else:
+            reason = None
+        if reason:
+            problems.append(
+                _("This password is easy to guess: %(reason)s", reason=reason)
+                + " "
+                + _(
+                    "Use a longer one, such as a few unrelated words with digits or symbols between them, "
+                    "that has nothing to do with you."
+                )
+            )
     return problems
 
 
@@ -253,12 +351,36 @@ def create_api_token(user: User, name: str, now: datetime) -> str:
     return token
 
 
-def revoke_api_token(user: User, token_id: int, now: datetime) -> None:
-    token = db.session.get(ApiToken, token_id)
+def _token_detail(token: ApiToken, reason: str) -> dict:
+    return {"token": token.id, "name": token.name, "created_at": token.created_at.isoformat(), "reason": reason}
+
+
+def revoke_api_token(user: User, token_id: int | None, now: datetime) -> None:
+    """Revoke one of `user`'s own tokens (audited); another's token, or no token, is "no such token"."""
+    token = db.session.get(ApiToken, token_id) if isinstance(token_id, int) and 0 < token_id <= MAX_INT else None
     if token is None or token.user_id != user.id:
         raise DomainError(_("No such token."), code="not_found", status=404)
-    token.revoked_at = now
+    if token.revoked_at is None:  # revoking twice keeps the first time
+        token.revoked_at = now
+        audit.record(
+            "token.revoked", actor=user, target=f"user:{token.user_id}", detail=_token_detail(token, "owner"), at=now
+        )
     db.session.flush()
+
+
+def revoke_all_api_tokens(actor: User | None, user: User, reason: str, now: datetime) -> int:
+    """Revoke every live token of `user`, each audited with `reason` ("password.changed", "password.reset"):
+    a token is a password's equal, so it must not outlive the password it was made under. Returns how many."""
+    tokens = list(
+        db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)))
+    )
+    for token in tokens:
+        token.revoked_at = now
+        audit.record(
+            "token.revoked", actor=actor, target=f"user:{user.id}", detail=_token_detail(token, reason), at=now
+        )
+    db.session.flush()
+    return len(tokens)
 
 
 @cache
@@ -290,13 +412,14 @@ def change_password(user: User, current: str, new: str, now: datetime) -> None:
         raise DomainError(_("The current password is wrong."), code="bad_password")
     if current == new:
         raise DomainError(_("The new password must differ from the current one."), code="same_password")
-    problems = password_problems(new, user.username)
+    problems = password_problems(new, user.username, personal_words(user))
     if problems:
         raise DomainError(" ".join(problems), code="weak_password")
     user.set_password(new)
     user.must_change_password = False
     user.password_changed_at = now
     end_all_sessions(user, now, except_key=user.session_key)
+    revoke_all_api_tokens(user, user, "password.changed", now)
     audit.record("password.changed", actor=user, target=f"user:{user.id}", at=now)
     db.session.flush()
 
@@ -310,6 +433,7 @@ def reset_password(actor: User, user: User, now: datetime) -> str:
     user.must_change_password = True
     user.password_changed_at = now
     end_all_sessions(user, now)
+    revoke_all_api_tokens(actor, user, "password.reset", now)
     audit.record("password.reset", actor=actor, target=f"user:{user.id}", at=now)
     db.session.flush()
     return password
@@ -322,7 +446,7 @@ def create_admin(username: str, password: str, name: str | None, now: datetime) 
         raise DomainError(_("A username is 2 to 32 letters, digits, '.', '_' or '-'."), code="bad_username")
     if db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise DomainError(_("The username %(u)s is already taken.", u=username), code="duplicate_username")
-    problems = password_problems(password, username)
+    problems = password_problems(password, username, personal_words(username=username, name=name or ""))
     if problems:
         raise DomainError(" ".join(problems), code="weak_password")
     user = User(username=username, name=name or username, must_change_password=False, password_changed_at=now)
@@ -503,10 +627,12 @@ def update_cadre(actor: User, cadre: Cadre, data: CadreData, now: datetime) -> C
         raise DomainError(_("This cadre is outside your scope."), code="forbidden", status=403)
     data.employee_number = cadre.employee_number
     _check_cadre_write(actor, data, now.date())
+    before = profile_values(cadre)
     _apply(cadre, data)
-    cadre.user.name = data.name.strip()
-    cadre.updated_at = now
-    audit.record("cadre.updated", actor=actor, target=f"user:{cadre.user_id}", at=now)
+    changes = profile_changes(before, profile_values(cadre))
+    if changes:  # saving the form unchanged is no event
+        cadre.updated_at = now
+        audit.record("cadre.updated", actor=actor, target=f"user:{cadre.user_id}", detail=changes, at=now)
     db.session.flush()
     return cadre
 
@@ -517,12 +643,43 @@ def set_cadre_active(actor: User, cadre: Cadre, active: bool, now: datetime) -> 
         raise DomainError(_("This cadre is outside your scope."), code="forbidden", status=403)
     if cadre.user_id == actor.id and not active:
         raise DomainError(_("You cannot deactivate your own account."), code="self_deactivate")
+    if cadre.user.active == active:
+        return
     cadre.user.active = active
     cadre.updated_at = now  # who may sit an exam changed (reports re-count on the newest profile change)
     if not active:
         end_all_sessions(cadre.user, now)
-    audit.record("cadre.activated" if active else "cadre.deactivated", actor=actor, target=f"user:{cadre.user_id}")
+    audit.record(
+        "cadre.activated" if active else "cadre.deactivated",
+        actor=actor,
+        target=f"user:{cadre.user_id}",
+        detail={"active": [not active, active]},
+        at=now,
+    )
     db.session.flush()
+
+
+def profile_values(cadre: Cadre) -> dict:
+    """A cadre's profile as plain JSON values, for the audit log: every field that decides eligibility (unit, rank,
+    birth date, political status, status) and the rest of the profile. Never a password."""
+    unit = cadre.unit
+    return {
+        "name": cadre.user.name,
+        "unit": f"{unit.code} {unit.name}" if unit is not None else None,
+        "gender": cadre.gender,
+        "birth_date": cadre.birth_date.isoformat() if cadre.birth_date else None,
+        "rank": cadre.rank,
+        "position": cadre.position,
+        "education": cadre.education,
+        "political_status": cadre.political_status,
+        "phone": cadre.phone,
+        "status": cadre.status,
+    }
+
+
+def profile_changes(before: dict, after: dict) -> dict:
+    """{"field": [old, new]} for every field whose value differs."""
+    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
 
 
 def _apply(cadre: Cadre, data: CadreData) -> None:

@@ -40,7 +40,7 @@ from core.models import local_today, now_utc
 from core.policy import ROLE_LABELS, Role, login_required, permission_required
 from core.security import bearer_token
 from core.uploads import claim, pending_upload_dir
-from core.web import RowPage
+from core.web import RowPage, db_int, page_arg
 
 # Endpoints a user who must change their password may still reach.
 _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accounts.set_language", "static"}
@@ -170,8 +170,8 @@ def tokens():
     form = ActionForm()
     new_token = None
     if form.validate_on_submit():
-        if request.form.get("revoke", type=int):
-            services.revoke_api_token(current_user, request.form.get("revoke", type=int), now_utc())
+        if "revoke" in request.form:  # a revoke that names no token must not make a new one instead
+            services.revoke_api_token(current_user, request.form.get("revoke", type=db_int), now_utc())
             flash(_("The token has been revoked."), "success")
             return redirect(url_for("accounts.tokens"))
         new_token = services.create_api_token(current_user, (request.form.get("name") or "").strip(), now_utc())
@@ -234,7 +234,7 @@ def cadres():
         age_band=form.age.data or "",
         include_inactive=form.inactive.data == "1",
     )
-    page = db.paginate(stmt, per_page=current_app.config["CADRES_PER_PAGE"], error_out=False)
+    page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["CADRES_PER_PAGE"], error_out=False)
     args = {name: form[name].data for name in ("q", "unit", "rank", "age", "inactive") if form[name].data}
     return render_template(
         "accounts/cadres.html", form=form, page=page, args=args, today=local_today(), action_form=ActionForm()
@@ -436,8 +436,8 @@ def units():
 @bp.route("/admin/units/<int:unit_id>/edit", methods=["GET", "POST"])
 @permission_required("unit.manage")
 def unit_form(unit_id: int | None = None):
-    unit = db.session.get(Unit, unit_id) if unit_id else None
-    if unit_id and unit is None:
+    unit = db.session.get(Unit, unit_id) if unit_id is not None else None
+    if unit_id is not None and unit is None:  # /admin/units/0/edit is no unit, not the new-unit form
         abort(404)
     form = UnitForm(obj=unit)
     form.parent_id.choices = options(
@@ -472,7 +472,9 @@ def unit_form(unit_id: int | None = None):
 @permission_required("role.assign")
 def users():
     q = (request.args.get("q") or "").strip()
-    page = db.paginate(queries.users_query(q), per_page=current_app.config["CADRES_PER_PAGE"], error_out=False)
+    page = db.paginate(
+        queries.users_query(q), page=page_arg(), per_page=current_app.config["CADRES_PER_PAGE"], error_out=False
+    )
     return render_template("accounts/users.html", page=page, q=q)
 
 
@@ -535,7 +537,7 @@ def audit_log():
         since=form.since.data if not form.since.errors else None,
         until=form.until.data if not form.until.errors else None,
     )
-    page = RowPage(audit.search(filters), request.args.get("page", 1, type=int), current_app.config["AUDIT_PER_PAGE"])
+    page = RowPage(audit.search(filters), page_arg(), current_app.config["AUDIT_PER_PAGE"])
     args = {name: request.args[name] for name in _AUDIT_FILTERS if request.args.get(name)}
     targets = audit_labels.describe_targets(event.target for event, _actor in page.items)
     return render_template(

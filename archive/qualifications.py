@@ -8,11 +8,13 @@ cycle grants the qualification; a regrade that undoes a pass revokes it (kept, w
 import secrets
 from datetime import date, datetime
 
-from flask import current_app
+from flask import current_app, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from archive.models import ExamResultRecord, Qualification, QualificationPart
 from core import audit
+from core.errors import DomainError
 from core.extensions import db
 
 #: No 0/O, 1/I/L: the code is read off paper and typed.
@@ -28,6 +30,28 @@ def new_code() -> str:
 def normalise_code(code: str) -> str:
     raw = "".join(ch for ch in (code or "").upper() if ch.isalnum())
     return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def verification_url(code: str) -> str:
+    """The public address of a certificate's verification page, printed on it as text and as a QR code.
+
+    Built from PUBLIC_URL (QE_PUBLIC_URL), never from the request's Host header: the client chooses that, so a
+    holder could print a genuine certificate whose link and QR code lead to a look-alike site. Without PUBLIC_URL
+    no certificate is issued, except in debug mode (development), where the request's own address is used."""
+    base = current_app.config.get("PUBLIC_URL") or ""
+    if not base:
+        if not current_app.debug:
+            raise DomainError(
+                _(
+                    "Certificates cannot be printed yet: the system's public address is not configured. "
+                    "Please tell a system administrator: set QE_PUBLIC_URL (the address people use to reach this "
+                    "system, such as https://ks.example.gov.cn) and restart the service."
+                ),
+                code="no_public_url",
+                status=503,
+            )
+        base = request.host_url
+    return base.rstrip("/") + url_for("verify.check", code=code)
 
 
 def _add_years(day: date, years: int) -> date:

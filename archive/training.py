@@ -215,6 +215,9 @@ def enrol_by_numbers(actor, klass: TrainingClass, numbers: list[str], now: datet
 def enrol_by_rules(actor, klass: TrainingClass, rules: dict, age_on: date, now: datetime) -> int:
     """Every serving cadre whose archive the actor keeps who matches the rules (units with sub-units, ranks,
     political status, under an age)."""
+    max_age = rules.get("max_age")
+    if max_age is not None and not 18 <= max_age <= 70:  # a year before 1 would not even be a date
+        raise DomainError(_("The age limit is 18 to 70 years."), code="bad_age")
     users = list(db.session.scalars(
         select(User).join(Cadre, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
         .where(*profile_conditions(rules, age_on), *_keeps(actor)).order_by(Unit.path, User.username)

@@ -44,7 +44,7 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import local_today, now_utc
 from core.policy import can, can_read_archive, is_archive_owner, login_required, require, scope_filter
-from core.web import PDF, XLSX, RowPage, download
+from core.web import PDF, XLSX, RowPage, db_int, download, page_arg
 
 
 def _year() -> int:
@@ -56,10 +56,11 @@ def _year() -> int:
 
 
 def _cadre(username: str) -> Cadre:
-    """The cadre whose archive this is; 404 for nobody, 403 unless the viewer may read it."""
-    cadre = db.session.scalar(select(Cadre).join(User).where(User.username == username)) or abort(404)
-    if not can_read_archive(current_user, cadre):
-        abort(403)
+    """The cadre whose archive this is; 404 for nobody and for an archive the viewer may not read, the same
+    answer, so that nobody learns from it which employee numbers exist."""
+    cadre = db.session.scalar(select(Cadre).join(User).where(User.username == username))
+    if cadre is None or not can_read_archive(current_user, cadre):
+        abort(404)
     return cadre
 
 
@@ -143,7 +144,7 @@ def overview():
 
 def _figure_query():
     year = _year()
-    unit = db.session.get(Unit, request.args.get("unit", type=int) or 0)
+    unit = db.session.get(Unit, request.args.get("unit", type=db_int) or 0)
     if unit is not None and not can(current_user, "archive.view", unit):
         abort(403)
     which = request.args.get("which", "all")
@@ -158,7 +159,7 @@ def _figure_query():
 def overview_cadres():
     require("archive.view")
     year, unit, which, query = _figure_query()
-    page = RowPage(query, request.args.get("page", 1, type=int), per_page=50)
+    page = RowPage(query, page_arg(), per_page=50)
     return render_template("archive/overview_cadres.html", page=page, year=year, unit=unit, which=which,
                            required=queries._required(year), books=queries._book_count(year))  # fmt: skip
 
@@ -321,7 +322,7 @@ def entry_review(ident):
 # ---------------------------------------------------------------- plan and assessment
 
 
-@bp.route("/cadres/<username>/plans/<int:year>", methods=["GET", "POST"])
+@bp.route("/cadres/<username>/plans/<year:year>", methods=["GET", "POST"])
 @login_required
 def plan(username, year):
     owner = _cadre(username)
@@ -355,7 +356,7 @@ def plan_agree(ident):
                     url_for("archive.plan", username=owner.employee_number, year=row.year))  # fmt: skip
 
 
-@bp.route("/cadres/<username>/assessments/<int:year>", methods=["GET", "POST"])
+@bp.route("/cadres/<username>/assessments/<year:year>", methods=["GET", "POST"])
 @login_required
 def assessment_page(username, year):
     owner = _cadre(username)
@@ -403,8 +404,9 @@ def certificate(ident):
     # Nobody prints a certificate that /verify would not confirm (revoked, or resting on unreleased results).
     if not qualifications.visible_to_holder(row, now_utc()):
         abort(404)
+    link = qualifications.verification_url(row.code)  # refused (a DomainError page) without QE_PUBLIC_URL
     try:
-        data = documents.certificate_pdf(row, url_for("verify.check", code=row.code, _external=True))
+        data = documents.certificate_pdf(row, link)
     except DomainError as exc:
         abort(exc.status, exc.message)
     return download(data, PDF, f"certificate-{row.code}.pdf")
@@ -586,9 +588,9 @@ def class_enrol(code):
             numbers = request.form.get("numbers", "").replace(",", "\n").replace("，", "\n").split()
             added = training.enrol_by_numbers(current_user, klass, numbers, now)
         elif mode == "rules":
-            rules = {"unit_ids": request.form.getlist("unit_ids", type=int), "ranks": request.form.getlist("ranks"),
+            rules = {"unit_ids": request.form.getlist("unit_ids", type=db_int), "ranks": request.form.getlist("ranks"),
                      "political_statuses": request.form.getlist("political_statuses"),
-                     "max_age": request.form.get("max_age", type=int)}  # fmt: skip
+                     "max_age": request.form.get("max_age", type=db_int)}  # fmt: skip
             added = training.enrol_by_rules(current_user, klass, rules, klass.starts_on, now)
         elif mode == "xlsx":
             upload = request.files.get("file")
@@ -659,7 +661,7 @@ def years():
                            this_year=local_today().year), 422 if form.errors else 200  # fmt: skip
 
 
-@bp.route("/years/<int:year>/close", methods=["POST"])
+@bp.route("/years/<year:year>/close", methods=["POST"])
 @login_required
 def year_close(year):
     require("archive.configure")

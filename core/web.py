@@ -1,9 +1,63 @@
-"""Small helpers the views of several packages share: file downloads and pages of multi-column queries."""
+"""Small helpers the views of several packages share: URL converters and integer arguments bounded by what a
+column holds, file downloads and pages of multi-column queries."""
 
-from flask import Response
+import builtins
+
+from flask import Response, request
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from core.extensions import db
+from core.models import MAX_INT
+
+#: Years a page may be about (plans, assessments, year tables): date() needs 1..9999, and nothing older or later
+#: is on record.
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in every route: a value past what an Integer column holds names nothing, so the route answers 404
+    (as for a non-number) instead of handing the database a number it cannot compare (a 500 on PostgreSQL).
+    Registered as "int" by the app factory, so every rule is covered, including `<int(max=…):…>`."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002  (werkzeug's names)
+        top = MAX_INT if max is None else builtins.min(max, MAX_INT)
+        bottom = -MAX_INT - 1 if min is None and signed else min
+        super().__init__(url_map, fixed_digits=fixed_digits, min=bottom, max=top, signed=signed)
+
+    def to_python(self, value: str):
+        # Never parse a thousand digits; and only ASCII digits ("\\d" also matches "٣", which int() reads as 3).
+        if len(value.lstrip("-")) > len(str(MAX_INT)) or not value.isascii():
+            raise ValidationError()
+        return super().to_python(value)
+
+
+class YearConverter(BoundedIntConverter):
+    """`<year:year>`: a calendar year between MIN_YEAR and MAX_YEAR; any other number is 404 (year 0 would fail in
+    date())."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, fixed_digits=4, min=MIN_YEAR, max=MAX_YEAR)
+
+
+def register_converters(app) -> None:
+    """Before any blueprint: rules pick their converters when they are added."""
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["year"] = YearConverter
+
+
+def db_int(value) -> int:
+    """int() for request arguments that reach the database: `request.args.get("page", 1, type=db_int)`. A value
+    past an Integer column's range raises ValueError like any other non-number, so `get` falls back to its default
+    (and `getlist` leaves it out)."""
+    text = str(value).strip()
+    if not text or len(text.lstrip("+-")) > len(str(MAX_INT)) or not text.lstrip("+-").isascii():
+        raise ValueError(value)
+    number = int(text)
+    if not -MAX_INT - 1 <= number <= MAX_INT:
+        raise ValueError(value)
+    return number
+
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF = "application/pdf"
@@ -13,6 +67,12 @@ def download(data: bytes, mimetype: str, filename: str) -> Response:
     """A file to save (never cached: exports hold personal data)."""
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}",
                                                       "Cache-Control": "no-store"})  # fmt: skip
+
+
+def page_arg() -> int:
+    """The page number a list asks for (`?page=`); 1 when it is missing or no number a column holds. Pass it to
+    db.paginate, which would otherwise read `page` itself and hand the database an offset past any integer."""
+    return request.args.get("page", 1, type=db_int)
 
 
 class RowPage:

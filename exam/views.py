@@ -20,6 +20,7 @@ from core.extensions import db
 from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import permission_required
+from core.web import db_int, page_arg
 from exam import bp, definition, files, grading, review, services
 from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, KeyForm, RuleForm, SectionForm
 from exam.models import Answer, Attempt, Exam, ExamSection, FixedItem, Paper, SectionRule
@@ -221,7 +222,7 @@ def eligible(code: str):
     """Everyone who may sit the exam now, with their paper (drawn or not) and any extra time."""
     exam = _exam(code)
     people = services.eligible_people(exam).options(selectinload(User.cadre).selectinload(Cadre.unit))
-    page = db.paginate(people, per_page=100, error_out=False)
+    page = db.paginate(people, page=page_arg(), per_page=100, error_out=False)
     shown = [user.id for user in page.items]
     drawn = select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.user_id.in_(shown))
     return render_template(
@@ -248,11 +249,11 @@ def _category_choices():
 
 def _picker(exam: Exam):
     """Active questions to choose for a fixed section: (section, bank, query, questions) or None."""
-    section_id = request.args.get("pick", type=int)
+    section_id = request.args.get("pick", type=db_int)
     if not section_id:
         return None
     section = _part(ExamSection, section_id, exam)
-    bank = db.session.get(Bank, request.args.get("bank", type=int) or 0)
+    bank = db.session.get(Bank, request.args.get("bank", type=db_int) or 0)
     q = (request.args.get("q") or "").strip()[:100]
     found = []
     if bank is not None:
@@ -514,6 +515,7 @@ def attempts(code: str):
         .options(selectinload(Attempt.user).selectinload(User.cadre).selectinload(Cadre.unit))
         .where(Attempt.exam_id == exam.id)
         .order_by(Attempt.started_at.desc(), Attempt.id.desc()),
+        page=page_arg(),
         per_page=50,
         error_out=False,
     )

@@ -18,6 +18,7 @@ from core.forms import options
 from core.models import now_utc
 from core.policy import permission_required
 from core.uploads import claim, pending_upload_dir
+from core.web import db_int, page_arg
 from question_bank import bp, images, queries, rendering, services, transfer
 from question_bank.formats import FORMAT_LABELS, commit, table
 from question_bank.forms import (
@@ -121,6 +122,14 @@ def bank_form(code: str | None = None):
     return render_template("question_bank/bank_form.html", form=form, bank=bank, subjects=subjects)
 
 
+def _arg_int(value) -> int | None:
+    """A filter's number, or None for anything that is not one a column could hold."""
+    try:
+        return db_int(value) if value else None
+    except ValueError:
+        return None
+
+
 def _filtered(bank: Bank, sort: str | None = None):
     """The filter form of the question list, and the query it describes."""
     form = FilterForm(request.args)
@@ -134,11 +143,11 @@ def _filtered(bank: Bank, sort: str | None = None):
         bank,
         q=form.q.data or "",
         qtype=form.type.data or "",
-        difficulty=int(form.difficulty.data) if (form.difficulty.data or "").isdigit() else None,
+        difficulty=_arg_int(form.difficulty.data),
         category=category,
         tag=form.tag.data or "",
         status=form.status.data or "",
-        author_id=int(form.author.data) if (form.author.data or "").isdigit() else None,
+        author_id=_arg_int(form.author.data),
         sort=sort or form.sort.data or "newest",
     )
     return form, tree, stmt
@@ -154,7 +163,7 @@ def _filter_args(form: FilterForm) -> dict:
 def bank(code: str):
     bank = _bank(code)
     form, tree, stmt = _filtered(bank)
-    page = db.paginate(stmt, per_page=current_app.config["QUESTIONS_PER_PAGE"], error_out=False)
+    page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["QUESTIONS_PER_PAGE"], error_out=False)
     args = _filter_args(form)
     bulk = BulkForm()
     bulk.category_id.choices = _category_choices(bank, _("(no category)"))
@@ -199,7 +208,7 @@ def category_create(code: str):
 def category_change(code: str):
     """Rename or delete one category (chosen from a list, so the page needs no form per category)."""
     bank = _bank(code, "bank.manage")
-    category = _category(bank, request.form.get("category_id", type=int)) or abort(400)
+    category = _category(bank, request.form.get("category_id", type=db_int)) or abort(400)
     try:
         if request.form.get("op") == "delete":
             services.delete_category(category)
@@ -344,7 +353,7 @@ def question_step(question_id: int, step: str):
         abort(400)
     try:
         if step == "approve":
-            run(current_user, question, now_utc(), form.comment.data or "", request.form.get("version_id", type=int))
+            run(current_user, question, now_utc(), form.comment.data or "", request.form.get("version_id", type=db_int))
         elif step == "return":
             run(current_user, question, now_utc(), form.comment.data or "")
         else:
@@ -404,7 +413,7 @@ def preview():
 @permission_required("question.review")
 def review():
     stmt = queries.review_queue(current_user, queries.banks_query(current_user))
-    page = db.paginate(stmt, per_page=current_app.config["QUESTIONS_PER_PAGE"], error_out=False)
+    page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["QUESTIONS_PER_PAGE"], error_out=False)
     return render_template("question_bank/review.html", page=page, review_form=ReviewForm())
 
 

@@ -22,7 +22,7 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import local_today, now_utc
 from core.policy import can, has_district_scope, in_scope, login_required, permission_required, scope_filter
-from core.web import PDF, XLSX, RowPage, WindowPage, download
+from core.web import PDF, XLSX, RowPage, WindowPage, db_int, download, page_arg
 from exam.models import Attempt, AttemptStatus, Exam, ExamStatus
 from exam.services import grace, result_visible
 from reports import bp, documents, history, items, ranking, statistics
@@ -48,7 +48,7 @@ def _exam(code: str) -> Exam:
 
 def _filters() -> Filters:
     unit = None
-    unit_id = request.args.get("unit", type=int)
+    unit_id = request.args.get("unit", type=db_int)
     if unit_id:
         unit = db.session.get(Unit, unit_id)
         if unit is None or not in_scope(current_user, unit.path):
@@ -107,7 +107,7 @@ def exam_ranking(code: str):
     filters = _filters()
     absent = request.args.get("show") == "absent"
     per_page = current_app.config["RANKING_PER_PAGE"]
-    page_no = request.args.get("page", 1, type=int)
+    page_no = page_arg()
     if absent:
         page = RowPage(ranking.absent_query(exam, current_user, filters).with_only_columns(
             User.name, User.username, Unit.name, Cadre.rank), page_no, per_page)  # fmt: skip
@@ -150,7 +150,7 @@ def exam_units_xlsx(code: str):
     return download(documents.units_xlsx(exam.title, rows), XLSX, f"units-{exam.code}.xlsx")
 
 
-@bp.route("/years/<int:year>/units")
+@bp.route("/years/<year:year>/units")
 @permission_required("reports.view")
 def year_units(year: int):
     sort = request.args.get("sort", "mean")
@@ -158,7 +158,7 @@ def year_units(year: int):
     return render_template("reports/year_units.html", year=year, sort=sort, sorts=statistics.SORTS, **table)
 
 
-@bp.route("/years/<int:year>/units.xlsx")
+@bp.route("/years/<year:year>/units.xlsx")
 @permission_required("reports.view")
 def year_units_xlsx(year: int):
     table = statistics.year_units(year, current_user, sort=request.args.get("sort", "mean"))
@@ -323,5 +323,5 @@ def published_list(code: str):
         if not over or not any(result_visible(a, now) for a in own):
             abort(404)
     page = WindowPage(ranking.ranking_query(exam, viewer, ranking.NO_FILTERS),
-                   request.args.get("page", 1, type=int), current_app.config["RANKING_PER_PAGE"])  # fmt: skip
+                   page_arg(), current_app.config["RANKING_PER_PAGE"])  # fmt: skip
     return render_template("reports/published.html", exam=exam, page=page)

@@ -12,7 +12,7 @@ from accounts.services import create_unit
 from core.extensions import db
 from core.policy import Role
 
-PASSWORD = "Passw0rd-test"
+PASSWORD = "Lantern-58-test"  # strong enough for the password policy (zxcvbn score 4)
 _seq = count(1)
 
 

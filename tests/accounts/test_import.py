@@ -265,10 +265,10 @@ def test_cli_template(runner, db, town, cli_admin, tmp_path):
 
 
 def test_cli_create_admin(runner, db):
-    result = runner.invoke(args=["accounts", "create-admin", "boss", "--password-stdin"], input="Str0ngPassword\n")
+    result = runner.invoke(args=["accounts", "create-admin", "boss", "--password-stdin"], input="Granite-63-owl\n")
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.username == "boss"))
-    assert user.check_password("Str0ngPassword") and "system_admin" in user.role_names
+    assert user.check_password("Granite-63-owl") and "system_admin" in user.role_names
     result = runner.invoke(args=["accounts", "create-admin", "boss2", "--password-stdin"], input="weak\n")
     assert result.exit_code != 0
     assert db.session.scalar(select(User).where(User.username == "boss2")) is None

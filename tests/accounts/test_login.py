@@ -186,13 +186,13 @@ def test_forced_password_change_at_first_login(client, auth, db):
     assert client.get("/").headers["Location"] == "/account/password"
     assert client.get("/admin/cadres").status_code == 302
     response = client.post_form(
-        "/account/password", {"current": PASSWORD, "new": "NewPassw0rd", "confirm": "NewPassw0rd"}
+        "/account/password", {"current": PASSWORD, "new": "Kestrel-42-bloom", "confirm": "Kestrel-42-bloom"}
     )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
     user = db.session.scalar(select(User).where(User.username == "A1008"))
     db.session.refresh(user)
-    assert not user.must_change_password and user.check_password("NewPassw0rd")
+    assert not user.must_change_password and user.check_password("Kestrel-42-bloom")
 
 
 def test_weak_new_password_is_refused_with_reason(client, auth, db):
@@ -212,7 +212,9 @@ def test_password_change_logs_out_other_sessions(client, auth, db, app):
     other.post_form("/login", {"username": "A1010", "password": PASSWORD})
     assert other.get("/").status_code == 200
     auth.login("A1010")
-    client.post_form("/account/password", {"current": PASSWORD, "new": "Another1pass", "confirm": "Another1pass"})
+    client.post_form(
+        "/account/password", {"current": PASSWORD, "new": "Harbor-19-violet", "confirm": "Harbor-19-violet"}
+    )
     assert client.get("/").status_code == 200
     assert other.get("/").status_code == 302
 

@@ -1,5 +1,7 @@
 """The access matrix of the archive pages (and the public verification page): every route, every role."""
 
+import difflib
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -158,7 +160,8 @@ def test_access_matrix(client, auth, db, role):
         elif role == ANON:
             ok = status == 302 and "/login" in location
         else:
-            ok = status == 403
+            # An archive named by employee number answers as if there were none: numbers cannot be probed.
+            ok = status == (404 if "{username}" in template else 403)
         if not ok:
             wrong.append((route, status))
     assert wrong == []
@@ -170,10 +173,14 @@ def test_a_unit_admin_elsewhere_reaches_nothing_of_this_archive(client, auth, db
     for route in (
         "archive.cadre",
         "archive.cadre_pdf",
-        "archive.entry",
-        "archive.entry_correct",
+        "archive.cadre_xlsx",
         "archive.plan",
         "archive.assessment_page",
+    ):
+        assert client.get(ROUTES[route][1].format(**ids)).status_code == 404, route
+    for route in (
+        "archive.entry",
+        "archive.entry_correct",
         "archive.certificate",
         "archive.class_detail",
     ):
@@ -194,3 +201,54 @@ def test_the_owner_acknowledges_and_reads_but_does_not_manage(client, auth, db):
     assert response.status_code == 302
     # The qualification row rests on no released results: its holder does not see it yet.
     assert client.get(f"/archive/qualifications/{ids['qualification']}/certificate.pdf").status_code == 404
+
+
+#: Every route keyed by an employee number, in the archive and elsewhere, with the methods it allows.
+BY_NUMBER = [
+    ("GET", "/archive/cadres/{n}"),
+    ("GET", "/archive/cadres/{n}/archive.pdf"),
+    ("GET", "/archive/cadres/{n}/archive.xlsx"),
+    ("GET", "/archive/cadres/{n}/entries/new?kind=self_study"),
+    ("POST", "/archive/cadres/{n}/entries/new?kind=self_study"),
+    ("GET", "/archive/cadres/{n}/plans/2026"),
+    ("POST", "/archive/cadres/{n}/plans/2026"),
+    ("GET", "/archive/cadres/{n}/assessments/2026"),
+    ("POST", "/archive/cadres/{n}/assessments/2026"),
+    ("GET", "/reports/people/{n}/history"),
+]
+
+
+def test_every_route_keyed_by_username_is_in_the_probe_list(app):
+    keyed = {r.rule.replace("<year:year>", "2026") for r in app.url_map.iter_rules() if "<username>" in r.rule}
+    listed = {re.sub(r"\?.*", "", path).replace("{n}", "<username>") for _m, path in BY_NUMBER}
+    assert keyed == listed
+
+
+@pytest.mark.parametrize("who", ["cadre", "unit_admin", "grader"])
+def test_someone_elses_archive_answers_like_no_archive_at_all(client, auth, db, who):
+    """A cadre (or a unit admin of another unit, also a cadre; or a grader who is also a cadre) cannot tell an
+    existing employee number from a made-up one: both answer 404 with the same page."""
+    ids = _archive(db, make_unit("青山镇"))
+    if who == "unit_admin":
+        auth.login_as("unit_admin", unit=make_unit("柳河镇"))
+    elif who == "grader":
+        user = make_user(roles=(Role.GRADER, Role.CADRE))
+        make_cadre(user=user)
+        db.session.commit()
+        auth.login(user.username)
+    else:
+        auth.login_as("cadre")
+    for method, template in BY_NUMBER:
+        answers = []
+        for number in (ids["username"], "NOBODY-9999"):
+            url = template.format(n=number)
+            response = client.get(url) if method == "GET" else client.post_form(url, {"title": "x"})
+            body = response.get_data(as_text=True).replace(number, "")
+            token = re.search(r'name="csrf-token" content="([^"]+)"', body)
+            if token:  # signed anew with the time: differs from one second to the next
+                body = body.replace(token.group(1), "")
+            answers.append((response.status_code, body))
+        assert answers[0][0] == 404, (template, answers[0][0])
+        if answers[0] != answers[1]:
+            diff = difflib.unified_diff(answers[0][1].splitlines(), answers[1][1].splitlines(), lineterm="", n=0)
+            raise AssertionError((template, "\n".join(diff)))

@@ -363,7 +363,7 @@ def test_the_cadres_own_archive_and_exports(app, db, client, auth):
     auth.login(cadre.employee_number)
     html = client.get(f"/archive/cadres/{cadre.employee_number}").get_data(as_text=True)
     assert "理论学习中心组" in html and "添加在职自学" in html
-    assert client.get(f"/archive/cadres/{other.employee_number}").status_code == 403
+    assert client.get(f"/archive/cadres/{other.employee_number}").status_code == 404  # as for nobody
     response = client.post_form(f"/archive/cadres/{cadre.employee_number}/entries/new?kind=self_study", SELF)
     assert response.status_code == 302
     assert client.post_form(f"/archive/cadres/{cadre.employee_number}/entries/new?kind=degree", {}).status_code == 403

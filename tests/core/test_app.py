@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 
 from app import create_app
 from config import Config, load_secret_key
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 
 def test_secret_key_is_generated_once_into_instance(tmp_path, monkeypatch):
@@ -48,7 +48,7 @@ def test_models_and_migrations_agree(app, db):
 def test_post_without_csrf_token_is_rejected(client, db):
     make_user(username="C1001")
     db.session.commit()
-    response = client.post("/login", data={"username": "C1001", "password": "Passw0rd-test"})
+    response = client.post("/login", data={"username": "C1001", "password": PASSWORD})
     assert response.status_code == 400
     assert "安全校验失败" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from accounts.models import User
 from core.i18n import localtime
-from tests.factories import make_user
+from tests.factories import PASSWORD, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
@@ -47,7 +47,7 @@ def test_language_switch_is_remembered_per_user(client, auth, db, app):
     assert db.session.scalar(select(User.locale).where(User.id == user.id)) == "en"
     # A new browser session of the same user speaks English straight after login.
     other = app.test_client()
-    other.post_form("/login", {"username": "L1001", "password": "Passw0rd-test"})
+    other.post_form("/login", {"username": "L1001", "password": PASSWORD})
     assert "Home" in other.get("/").get_data(as_text=True)
 
 

@@ -14,6 +14,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from accounts.services import create_api_token
 from core.models import now_utc
 from core.policy import Role
+from core.web import MIN_YEAR, YearConverter
 from exam import services
 from tests.accounts import test_access as accounts_matrix
 from tests.archive import test_access as archive_matrix
@@ -129,8 +130,9 @@ PUBLIC = {"accounts.login", "accounts.set_language", "verify.form", "verify.chec
 def _every_rule_and_method(app):
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            # Ids of 1 and codes of "1"; an any() converter gets its first choice.
+            # Ids of 1 and codes of "1"; an any() converter gets its first choice, a year converter a year it takes.
             values = {name: min(getattr(c, "items", None) or ["1"]) for name, c in rule._converters.items()}
+            values.update({name: MIN_YEAR for name, c in rule._converters.items() if isinstance(c, YearConverter)})
             yield rule, method, rule.build(values, append_unknown=False)[1]
 
 

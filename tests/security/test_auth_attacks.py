@@ -240,3 +240,146 @@ def test_a_token_is_shown_once_stored_hashed_and_dies_when_revoked(client, auth,
     client.post_form("/account/tokens", {"revoke": row.id})
     assert client.get("/api/v1/exams", headers=bearer).status_code == 401
     assert client.get("/api/v1/exams", headers={"Authorization": f"Bearer {row.token_hash}"}).status_code == 401
+
+
+def _make_token(client) -> dict:
+    made = client.post_form("/account/tokens", {"name": "脚本"}).get_data(as_text=True)
+    return {"Authorization": "Bearer " + re.search(r"<code>(qe_[^<]+)</code>", made).group(1)}
+
+
+def _revocations(db, user):
+    from core.audit import AuditEvent
+
+    query = select(AuditEvent).where(AuditEvent.action == "token.revoked", AuditEvent.target == f"user:{user.id}")
+    return list(db.session.scalars(query.order_by(AuditEvent.id)))
+
+
+def test_changing_ones_password_revokes_every_token(client, auth, db):
+    """A token is as good as the password: whoever changes a (perhaps stolen) password ends the tokens made
+    under it. The owner is a cadre who is also a grader: the roles combine."""
+    user = auth.login_as("cadre", roles=("cadre", "grader"))
+    bearers = [_make_token(client), _make_token(client)]
+    for bearer in bearers:
+        assert client.get("/api/v1/exams", headers=bearer).status_code == 200
+    new = "Quartz-84-meadow"
+    response = client.post_form("/account/password", {"current": PASSWORD, "new": new, "confirm": new})
+    assert response.status_code == 302
+    for bearer in bearers:
+        assert client.get("/api/v1/exams", headers=bearer).status_code == 401
+    events = _revocations(db, user)
+    assert len(events) == 2 and all(e.actor_id == user.id and e.detail["reason"] == "password.changed" for e in events)
+    assert {e.detail["name"] for e in events} == {"脚本"}
+    # A token made after the change works.
+    assert client.get("/api/v1/exams", headers=_make_token(client)).status_code == 200
+
+
+def test_an_admin_reset_revokes_every_token_for_good(client, auth, db, app):
+    """Before: the reset only forced a password change, and the old token worked again once the owner set one."""
+    owner = auth.login_as("cadre")
+    bearer = _make_token(client)
+    assert client.get("/api/v1/exams", headers=bearer).status_code == 200
+    admin_client = app.test_client()
+    admin = make_user(roles=("org_admin", "cadre"))  # an admin who is also a cadre
+    make_cadre(user=admin)
+    db.session.commit()
+    admin_client.post_form("/login", {"username": admin.username, "password": PASSWORD})
+    html = admin_client.post_form(f"/admin/users/{owner.id}/reset-password").get_data(as_text=True)
+    one_time = re.search(r'<p class="secret"[^>]*><code>([^<]+)</code>', html).group(1)
+    assert client.get("/api/v1/exams", headers=bearer).status_code == 401
+    (event,) = _revocations(db, owner)
+    assert event.actor_id == admin.id and event.detail["reason"] == "password.reset"
+    # The owner logs in with the one-time password and sets a new one: the old token stays dead.
+    fresh = app.test_client()
+    assert fresh.post_form("/login", {"username": owner.username, "password": one_time}).status_code == 302
+    new = "Quartz-84-meadow"
+    response = fresh.post_form("/account/password", {"current": one_time, "new": new, "confirm": new})
+    assert response.status_code == 302
+    assert client.get("/api/v1/exams", headers=bearer).status_code == 401
+
+
+# ---------------------------------------------------------------- password strength (zxcvbn)
+
+#: The review's examples for 张三 (username Z1001, born 1990-01-01), and passwords made of his own data.
+GUESSABLE = {
+    "a repeat with a digit": "aaaaaaa1",
+    "digits and a letter": "11111111a",
+    "name in pinyin and birth year": "zhangsan1990",
+    "the username twice": "Z1001Z1001",
+    "the username and a word": "z1001abc",
+    "initials and birth date": "zs19900101x",
+    "birth date, short form": "zs900101ab",
+    "a keyboard row": "qwertyuiop1",
+    "a sequence": "abcdefgh12345",
+}
+STRONG = ["Tz7-qualexam", "demo2026qe", "Kestrel-42-bloom", "Lantern-58-test", "k9 river moth lamp 7"]
+
+
+def _zhangsan(username="Z1001"):
+    from datetime import date
+
+    user = make_user(username=username, name="张三")
+    user.password_hash = _cheap_hash()
+    make_cadre(user=user, birth_date=date(1990, 1, 1))
+    return user
+
+
+def test_guessable_passwords_are_refused_with_the_reason_in_chinese(app, db):
+    from accounts.services import personal_words
+
+    user = _zhangsan()
+    words = personal_words(user)
+    assert {"zhangsan", "zs", "1990", "19900101", "900101", "z1001"} <= set(words)
+    for why, password in GUESSABLE.items():
+        problems = password_problems(password, user.username, words)
+        assert problems, why
+        assert re.search(r"[\u4e00-\u9fff]", problems[0]) and "容易被猜中" in problems[0], (why, problems)
+    assert "本人" in password_problems("zhangsan1990", user.username, words)[0]
+    for password in STRONG:
+        assert password_problems(password, user.username, words) == [], password
+    # A password longer than zxcvbn judges is judged by its first part, not refused with an error.
+    assert password_problems("Tz7-qualexam" * 10, user.username, words) == []
+    assert password_problems("a1" * 50, user.username, words)
+
+
+def test_the_page_refuses_a_password_made_of_ones_own_name_and_birth_date(client, db):
+    """The first-login change goes through the same page: a cadre who is also a grader."""
+    user = _zhangsan()
+    user.roles.append(__import__("accounts.models").models.RoleAssignment(role="grader"))
+    user.must_change_password = True
+    db.session.commit()
+    client.post_form("/login", {"username": "Z1001", "password": PASSWORD})
+    for weak in ("zhangsan1990", "aaaaaaa1", "11111111a", "Z1001Z1001"):
+        response = client.post_form("/account/password", {"current": PASSWORD, "new": weak, "confirm": weak})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200 and "容易被猜中" in html, weak
+    db.session.expire_all()
+    assert db.session.get(User, user.id).check_password(PASSWORD)
+    response = client.post_form("/account/password", {"current": PASSWORD, "new": STRONG[0], "confirm": STRONG[0]})
+    assert response.status_code == 302
+
+
+def test_the_first_admin_gets_no_guessable_password(runner, db):
+    for weak in ("zhangsan1990", "aaaaaaa1", "11111111a", "zhangsan2026"):
+        args = ["accounts", "create-admin", "zhangsan", "--name", "张三", "--password-stdin"]
+        result = runner.invoke(args=args, input=weak + "\n")
+        assert result.exit_code != 0 and "容易被猜中" in result.output, (weak, result.output)
+    assert db.session.scalar(select(func.count(User.id))) == 0
+    result = runner.invoke(args=["accounts", "create-admin", "zhangsan", "--password-stdin"], input="Tz7-qualexam\n")
+    assert result.exit_code == 0, result.output
+
+
+def test_the_demo_and_test_passwords_pass_the_policy(app):
+    from demo.district import DEMO_PASSWORD
+
+    assert password_problems(DEMO_PASSWORD, "zzb001") == []
+    assert password_problems(PASSWORD, "u00001") == []
+
+
+def test_a_one_time_password_that_scores_low_is_drawn_again(monkeypatch):
+    """About one random draw in 20,000 repeats itself enough for zxcvbn to score it under the bar."""
+    import accounts.services as services
+
+    letters = iter("Vvrn4zY4zY" + "Tq7Hkm9WpR")
+    monkeypatch.setattr(services.secrets, "choice", lambda _alphabet: next(letters))
+    assert password_problems("Vvrn4zY4zY", "zhang2026")
+    assert generate_initial_password() == "Tq7Hkm9WpR"
