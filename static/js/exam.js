@@ -591,6 +591,12 @@
   claim();
 
   var lastLoss = 0;
+  // A focus loss (切屏) counts once the page is seen to stay: a reload, the page's own links and submit, the
+  // language switch all unload it, and the blur or visibilitychange fired on the way out are no switch away.
+  var unloading = false;
+  var unloadingTimer = null;
+  var pendingLoss = null;
+  var LOSS_SETTLE_MS = 1500;
 
   function report(kind, detail) {
     if (halted || leaving || !claimed) return;
@@ -615,14 +621,47 @@
   }
 
   function focusLost() {
-    var now = Date.now();
-    if (now - lastLoss < 1500 || submitting) return; // blur and visibilitychange of one switch count once
-    lastLoss = now;
+    // Not counted yet: it is if the page comes back, or is still here LOSS_SETTLE_MS later, not if it unloads.
+    // Blur and visibilitychange of one switch count once.
+    if (unloading || submitting || pendingLoss || Date.now() - lastLoss < 1500) return;
+    pendingLoss = setTimeout(countLoss, LOSS_SETTLE_MS);
+  }
+
+  function countLoss() {
+    clearTimeout(pendingLoss);
+    pendingLoss = null;
+    if (unloading || submitting) return;
+    lastLoss = Date.now();
     report("focus_loss");
   }
 
-  document.addEventListener("visibilitychange", function () { if (document.hidden) focusLost(); });
+  function focusBack() {
+    if (unloading) {
+      unloading = false; // the leave prompt was cancelled: the page stays, and leaving it was no switch away
+      return;
+    }
+    if (pendingLoss) countLoss();
+  }
+
+  function pageLeaving() {
+    unloading = true;
+    clearTimeout(pendingLoss);
+    pendingLoss = null;
+    // Should the page stay after all (the prompt cancelled, a slow answer), losses count again shortly; pagehide,
+    // which comes before the hidden state of a page really unloading, sets this again.
+    clearTimeout(unloadingTimer);
+    unloadingTimer = setTimeout(function () { unloading = false; }, 2000);
+  }
+
+  window.addEventListener("beforeunload", pageLeaving);
+  window.addEventListener("pagehide", function () {
+    pageLeaving();
+    clearTimeout(unloadingTimer);
+  });
+  window.addEventListener("pageshow", function (event) { if (event.persisted) unloading = false; });
+  document.addEventListener("visibilitychange", function () { if (document.hidden) focusLost(); else focusBack(); });
   window.addEventListener("blur", focusLost);
+  window.addEventListener("focus", focusBack);
   paper.addEventListener("paste", function (event) {
     var block = event.target.closest ? event.target.closest(".question-block") : null;
     report("paste", { position: block ? Number(block.getAttribute("data-pos")) : 0 });
