@@ -81,12 +81,13 @@ MAX_PART_BYTES = 16 * 1024 * 1024
 MAX_COLUMNS = 64
 #: Excel's own limit for one cell.
 MAX_CELL_CHARS = 32_767
-#: Cells (filled or empty) in the sheet, and entries in the workbook's shared-string table.
+#: Cells (filled or empty) in the sheet, and entries in the workbook's shared-string table; an import of fewer rows
+#: gets fewer: MAX_COLUMNS per row it takes, so that its work stays in proportion to what it reads.
 MAX_SHEET_CELLS = 400_000
 #: Characters of text in all the cells read (a shared string counts every time a cell uses it).
 MAX_SHEET_CHARS = 20_000_000
-#: XML elements of the sheet (cells, values, rows, and whatever else the file holds).
-MAX_SHEET_ELEMENTS = 5 * MAX_SHEET_CELLS
+#: XML elements of the sheet per cell allowed (a cell is up to three: <c><is><t>; rows and the rest fit the fourth).
+ELEMENTS_PER_CELL = 4
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ROW, _CELL, _STRING = _MAIN + "row", _MAIN + "c", _MAIN + "si"
@@ -100,8 +101,8 @@ class SheetTooLarge(Exception):
         self.issue = issue
 
 
-def _too_many_cells() -> SheetTooLarge:
-    message = _("The sheet has too many cells (at most %(n)d).", n=MAX_SHEET_CELLS)
+def _too_many_cells(limit: int = MAX_SHEET_CELLS) -> SheetTooLarge:
+    message = _("The sheet has too many cells (at most %(n)d).", n=limit)
     return SheetTooLarge(ImportIssue(None, None, None, message))
 
 
@@ -165,12 +166,17 @@ def open_uploaded_workbook(data: bytes):
         return None, _("The workbook is too large once unpacked.")
     if any(i.filename.lower().endswith("vbaproject.bin") for i in infos):
         return None, _("Workbooks with macros are not accepted.")
+    reader = None
     try:
-        reader = _BoundedExcelReader(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
+        reader = _BoundedExcelReader(
+            io.BytesIO(data), read_only=True, keep_vba=False, data_only=False, keep_links=False
+        )
         reader.read()
-    except SheetTooLarge as exc:
-        return None, str(exc.issue)
-    except Exception:  # openpyxl raises many kinds for a broken or truncated file
+    except Exception as exc:  # openpyxl raises many kinds for a broken or truncated file
+        if reader is not None:
+            reader.archive.close()
+        if isinstance(exc, SheetTooLarge):
+            return None, str(exc.issue)
         return None, _("The file is not a valid .xlsx workbook.")
     return reader.wb, None
 
@@ -183,24 +189,32 @@ def sheet_rows(wb, max_rows: int):
     """(row number, [(value, is_formula)] of MAX_COLUMNS cells) of the first sheet, streamed with bounded work.
 
     Rows are numbered as the sheet numbers them (missing rows come back empty) and counted as they stream: the
-    sheet's declared dimension is not trusted. Raises SheetTooLarge as soon as a limit is passed (a header row and
-    more than `max_rows` rows under it, MAX_SHEET_CELLS cells, MAX_SHEET_ELEMENTS XML elements, a value beyond
-    column MAX_COLUMNS, a cell over MAX_CELL_CHARS characters, MAX_SHEET_CHARS characters in all), and ValueError
-    on a damaged sheet.
+    sheet's declared dimension is not trusted. Raises SheetTooLarge as soon as a limit is passed: a header row and
+    more than `max_rows` rows under it; more cells than MAX_COLUMNS for each of those rows (or MAX_SHEET_CELLS);
+    more than ELEMENTS_PER_CELL XML elements for each of those cells; a value beyond column MAX_COLUMNS; a cell
+    over MAX_CELL_CHARS characters; MAX_SHEET_CHARS characters in all. Raises ValueError on a damaged sheet.
     """
     empty = [(None, False)] * MAX_COLUMNS
     rows, current, row_no = [], None, 0
     cells = elements = chars = 0
+    max_cells = min(MAX_SHEET_CELLS, (max_rows + 1) * MAX_COLUMNS)
+    max_elements = ELEMENTS_PER_CELL * max_cells
     try:
         ws = wb.worksheets[0]
-        parser = WorkSheetParser(None, ws._shared_strings, epoch=wb.epoch, date_formats=wb._date_formats,
-                                 timedelta_formats=wb._timedelta_formats)  # fmt: skip
+        parser = WorkSheetParser(
+            None,
+            ws._shared_strings,
+            epoch=wb.epoch,
+            date_formats=wb._date_formats,
+            timedelta_formats=wb._timedelta_formats,
+        )
         with ws._get_source() as src:
             for event, element in iterparse(src, events=("start", "end")):
-                elements += 1
-                if elements > MAX_SHEET_ELEMENTS:
-                    raise _too_many_cells()
                 if event == "start":
+                    elements += 1
+                    if elements > max_elements:
+                        message = _("The sheet is too complex to read (more than %(n)d XML elements).", n=max_elements)
+                        raise SheetTooLarge(ImportIssue(None, None, None, message))
                     if element.tag == _ROW:
                         number = element.get("r")
                         number = int(float(number)) if number else row_no + 1
@@ -217,8 +231,8 @@ def sheet_rows(wb, max_rows: int):
                     continue
                 if element.tag == _CELL:
                     cells += 1
-                    if cells > MAX_SHEET_CELLS:
-                        raise _too_many_cells()
+                    if cells > max_cells:
+                        raise _too_many_cells(max_cells)
                     if current is None:
                         raise ValueError("a cell outside a row")
                     cell = parser.parse_cell(element)
@@ -226,7 +240,7 @@ def sheet_rows(wb, max_rows: int):
                     value, column = cell["value"], cell["column"]
                     if cell["row"] != row_no:
                         raise ValueError("a cell in the wrong row")
-                    if value is None:
+                    if value is None or value == "":
                         continue
                     letter = _letter(column)
                     if column > MAX_COLUMNS:

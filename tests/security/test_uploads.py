@@ -462,18 +462,18 @@ def test_a_few_rows_of_thousands_of_columns_are_refused_at_the_first_column_too_
     assert _stored(db, app) == before
 
 
-def test_empty_cells_count_towards_the_cell_limit(client, db, app, desk, work_done):
-    """Cells without a value (styled, say) still cost work: more than MAX_SHEET_CELLS of them are refused, and the
-    reading stops there."""
+@pytest.mark.parametrize(("endpoint", "limit"), [("cadres", 64 * 1001), ("enrol", 64 * 5001), ("questions", 400_000)])
+def test_empty_cells_count_towards_the_cell_limit(client, db, app, desk, work_done, endpoint, limit):
+    """Cells without a value (styled, say) still cost work: more than 64 for each row the import takes (at most
+    MAX_SHEET_CELLS) are refused, and the reading stops there."""
     rows = (f'<row r="{r}">'.encode() + b"".join(f'<c r="{get_column_letter(c)}{r}" s="0"/>'.encode()
             for c in range(1, 501)) + b"</row>" for r in range(3, 1001))  # fmt: skip
     empty = _with_rows(rows)
     before = _stored(db, app)
-    for endpoint in XLSX_ENDPOINTS:
-        spent = work_done()
-        status, text = _upload(client, desk, endpoint, empty, "empty.xlsx")
-        assert status == 200 and "工作表的单元格过多（最多400000个）" in text, (endpoint, text[-3000:])
-        assert spent["cells"] <= spreadsheets.MAX_SHEET_CELLS, (endpoint, spent["cells"])
+    spent = work_done()
+    status, text = _upload(client, desk, endpoint, empty, "empty.xlsx")
+    assert status == 200 and f"工作表的单元格过多（最多{limit}个）" in text, text[-3000:]
+    assert spent["cells"] <= limit
     assert _stored(db, app) == before
 
 
@@ -489,6 +489,48 @@ def test_rows_are_counted_as_they_stream_not_taken_from_the_declared_dimension(c
         status, text = _upload(client, desk, "cadres", _with_rows(rows), "rows.xlsx")
         assert status == 200 and "行数过多（最多1000行）" in text, text[-3000:]
         assert max(spent["rows"]) == last_row and len(spent["rows"]) <= 1001
+    assert _stored(db, app) == before
+
+
+def test_a_sheet_of_anything_but_cells_is_refused_once_past_the_element_limit(client, db, app, desk, work_done):
+    """Elements that are no cells (ignored by the reader, but parsed all the same) count towards the work too: four
+    for each cell the import may read (the cadre import: 64 cells in each of 1,001 rows)."""
+    rnd = random.Random(18)
+    junk = (b"".join(f'<x a="{rnd.getrandbits(32):08x}"/>'.encode() for _i in range(10_000)) for _j in range(30))
+    data = _with_rows(junk)
+    before = _stored(db, app)
+    spent = work_done()
+    status, text = _upload(client, desk, "cadres", data, "junk.xlsx")
+    assert status == 200 and "工作表结构过于复杂，无法读取（超过256256个XML元素）" in text, text[-3000:]
+    assert spent["inflated"] < _unpacked(data)[0], spent["inflated"]
+    assert _stored(db, app) == before
+
+
+def test_a_part_other_than_the_sheets_over_16_mb_is_refused_before_it_is_parsed(client, db, app, desk, work_done):
+    """openpyxl parses the workbook, styles and theme whole: a styles part of 18 MB (under the size and ratio
+    limits) is refused on its declared size, before anything is inflated."""
+    good = zipfile.ZipFile(io.BytesIO(workbook_bytes(CADRE_HEADERS, [cadre_row()])))
+    rnd = random.Random(18)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in good.infolist():
+            body = good.read(item)
+            if item.filename != "xl/styles.xml":
+                out.writestr(item.filename, body)
+                continue
+            with out.open(item.filename, "w", force_zip64=True) as member:
+                member.write(body.replace(b"</styleSheet>", b"<!--"))
+                for _i in range(20_000):  # 916 bytes each: 18 MB
+                    member.write(("样" * 300 + f"{rnd.getrandbits(64):016x}").encode())
+                member.write(b"--></styleSheet>")
+    data = buf.getvalue()
+    assert _unpacked(data)[1] < spreadsheets.MAX_COMPRESSION_RATIO
+    before = _stored(db, app)
+    for endpoint in XLSX_ENDPOINTS:
+        spent = work_done()
+        status, text = _upload(client, desk, endpoint, data, "styles.xlsx")
+        assert status == 200 and "工作簿解压后过大" in text, (endpoint, text[-3000:])
+        assert spent["inflated"] < 1024 * 1024, (endpoint, spent["inflated"])
     assert _stored(db, app) == before
 
 
