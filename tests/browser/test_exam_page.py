@@ -2,6 +2,7 @@
 the server's clock whatever the browser's says, submission at the deadline, a refused save shown plainly, the
 focus-loss limit, a take-over by another page, and the manual submit's confirmation."""
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -368,8 +369,8 @@ def _settled(page):
 
 def test_a_reload_or_the_pages_own_navigation_is_no_focus_loss(app, live_server, page):
     """The README tells a candidate to reload on network trouble: with a focus-loss limit of 2, three reloads and
-    the language switch there and back (the page unloading: its visibilitychange and blur on the way out) count
-    nothing, and the attempt runs on."""
+    the language switch there and back (the page unloading: its visibilitychange and blur on the way out), and a
+    blur just before a slow reload, count nothing, and the attempt runs on."""
     exam, user = make_open_exam(qtypes=("single",))
     db.session.get(Exam, exam.id).focus_loss_limit = 2
     db.session.commit()
@@ -381,6 +382,13 @@ def test_a_reload_or_the_pages_own_navigation_is_no_focus_loss(app, live_server,
         page.locator(".lang-switch button", has_text=language).click()
         page.wait_for_load_state("load")
         _settled(page)
+    # The address bar clicked (the page blurs), then a reload on a slow network: the old page waits 2.5 s for the
+    # new one, longer than a loss takes to count, and still it is no loss.
+    page.route(f"**/my/attempts/{attempt.id}", lambda route: (time.sleep(2.5), route.continue_()))
+    page.evaluate("window.dispatchEvent(new Event('blur'))")
+    page.reload()
+    page.unroute(f"**/my/attempts/{attempt.id}")
+    _settled(page)
     assert page.url.endswith(f"/my/attempts/{attempt.id}")
     assert _integrity(attempt.id) == ("in_progress", 0, [])
 
@@ -397,8 +405,9 @@ VISIBILITY = """(hidden) => {
 
 
 def test_a_real_switch_away_still_counts(app, live_server, page):
-    """Another tab in front hides the exam page: the loss counts when the page comes back (even at once), and a
-    window left for another without coming back counts too, reaching the limit of 2."""
+    """Another tab in front hides the exam page: the loss counts when the page comes back (even at once; the limit
+    alone, without coming back, is test_the_focus_loss_limit_submits). A switch right after a leave that did not
+    happen (the reload stopped, the prompt cancelled) counts too, and reaches the limit of 2."""
     exam, user = make_open_exam(qtypes=("single",))
     db.session.get(Exam, exam.id).focus_loss_limit = 2
     db.session.commit()
@@ -409,6 +418,8 @@ def test_a_real_switch_away_still_counts(app, live_server, page):
     assert "1次" in page.locator("#banner").inner_text()
     assert _integrity(attempt.id) == ("in_progress", 1, ["focus_loss"])
     page.wait_for_timeout(1700)  # past the time one switch's blur and visibilitychange count once
-    page.evaluate("window.dispatchEvent(new Event('blur'))")  # another window in front; no coming back
+    page.evaluate("window.dispatchEvent(new Event('beforeunload'))")  # a reload begun, then stopped: no pagehide
+    page.evaluate(VISIBILITY, True)
+    page.evaluate(VISIBILITY, False)
     page.wait_for_url("**/result")
     assert _integrity(attempt.id) == ("submitted", 2, ["focus_loss", "focus_loss", "auto_submit"])
