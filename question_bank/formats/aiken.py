@@ -58,6 +58,15 @@ def _parse(block: list[tuple[int, str]], result: ImportResult) -> RawQuestion | 
     expected = 0
     answer = None
     for number, line in block[1:]:
+        if answer is not None:
+            # The ANSWER line ends a question: anything after it is the next question run on without its blank
+            # line (or a second ANSWER), which must not be swallowed into this one.
+            message = _(
+                "The question ended with its ANSWER line on line %(n)d: leave a blank line before the next question.",
+                n=answer[0],
+            )
+            result.issues.append(_issue(number, "options", message))
+            return None
         m = _ANSWER_RE.match(line)
         if m:
             answer = (number, m.group(1).strip())
@@ -65,9 +74,6 @@ def _parse(block: list[tuple[int, str]], result: ImportResult) -> RawQuestion | 
         m = _OPTION_RE.match(line)
         if not m:
             result.issues.append(_issue(number, "options", _("Expected an option such as “A. …” or “ANSWER: A”.")))
-            return None
-        if answer is not None:
-            result.issues.append(_issue(number, "options", _("An option follows the ANSWER line.")))
             return None
         if LETTERS.index(m.group(1)) != expected:
             result.issues.append(_issue(number, "options", _("Options must be lettered A, B, C, … in order.")))

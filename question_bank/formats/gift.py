@@ -81,11 +81,17 @@ def _find_unescaped(text: str, char: str, start: int = 0) -> int:
 
 
 def _blocks(text: str):
-    """Yield (first line number, question text, metadata, category) for each question of the file."""
-    category, meta, lines, start, depth = "", None, [], 0, 0
-    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+    """Yield (first line number, question text, metadata, category, problem) for each question of the file.
+
+    A blank line always ends a question, as Moodle reads GIFT: an answer block still open there (or at the end of
+    the file) is that question's problem, named by the line of its “{”, and the next question is read on its own
+    rather than swallowed into a bogus answer. So is a “}” that closes nothing.
+    """
+    category, meta, lines, start = "", None, [], 0
+    depth, opened, stray = 0, None, None
+    for number, line in enumerate([*text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), ""], start=1):
         stripped = line.strip()
-        if depth == 0 and not lines:
+        if not lines:
             if not stripped:
                 continue
             if stripped.startswith(_META_PREFIX):
@@ -96,29 +102,45 @@ def _blocks(text: str):
             if stripped.upper().startswith("$CATEGORY:"):
                 category = _moodle_category(stripped[len("$CATEGORY:") :])
                 continue
-        if depth == 0 and not stripped:
-            yield start, "\n".join(lines), meta, category
-            lines, meta = [], None
+        if not stripped:
+            yield start, "\n".join(lines), meta, category, _brace_problem(depth, opened, stray)
+            lines, meta, depth, opened, stray = [], None, 0, None, None
             continue
         if stripped.startswith("//") and depth == 0:
             continue
         if not lines:
             start = number
         lines.append(line)
-        depth += _brace_balance(line)
-    if lines:
-        yield start, "\n".join(lines), meta, category
+        for brace in _braces(line):
+            depth += 1 if brace == "{" else -1
+            if brace == "{" and depth == 1:
+                opened = number
+            if depth < 0 and stray is None:
+                stray = number
 
 
-def _brace_balance(line: str) -> int:
-    balance, i = 0, 0
+def _braces(line: str):
+    """The unescaped braces of a line, in order."""
+    i = 0
     while i < len(line):
         if line[i] == "\\":
             i += 2
             continue
-        balance += {"{": 1, "}": -1}.get(line[i], 0)
+        if line[i] in "{}":
+            yield line[i]
         i += 1
-    return balance
+
+
+def _brace_problem(depth: int, opened: int | None, stray: int | None) -> ImportIssue | None:
+    if stray is not None:
+        return _line_issue(stray, "answer", _("This “}” closes no answer block."))
+    if depth > 0:
+        message = _(
+            "The answer block opened on this line is not closed with “}” before the question ends (at a blank line "
+            "or the end of the file)."
+        )
+        return _line_issue(opened, "answer", message)
+    return None
 
 
 def _moodle_category(path: str) -> str:
@@ -140,7 +162,10 @@ def read(data: bytes) -> ImportResult:
         result.issues.append(issue)
         return result
     raws = []
-    for line, block, meta, category in _blocks(text):
+    for line, block, meta, category, problem in _blocks(text):
+        if problem is not None:
+            result.issues.append(problem)
+            continue
         raw = _parse_block(line, block, result)
         if raw is None:
             continue

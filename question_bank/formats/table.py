@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 
 from flask_babel import gettext as _
 from openpyxl.utils import get_column_letter
@@ -172,6 +173,56 @@ def decode_csv(data: bytes) -> tuple[str, str | None]:
         )
 
 
+_QUOTED = re.compile(r'"[^"]*+(?:""[^"]*+)*+"')
+_UNQUOTED = re.compile(r"[^,\r\n]*+")
+
+
+def _csv_rows(text: str) -> tuple[list, ImportIssue | None]:
+    """(record number, cells) of a CSV text, or the problem that stops it. Read strictly: a quote left open runs
+    on over the following rows (to the next quote or the end of the file) and would swallow them into one cell,
+    so it is an error that names the line where that quote opened."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows, record_start = [], 1
+    try:
+        for i, row in enumerate(reader, start=1):
+            rows.append((i, [csv_unsafe(v) for v in row[:MAX_COLUMNS]]))
+            record_start = reader.line_num + 1
+    except csv.Error as exc:
+        opened = _open_quote_line(text, record_start)
+        if opened is None:
+            return [], ImportIssue(None, None, None, _("The CSV file is malformed: %(e)s", e=str(exc)))
+        message = _(
+            "The quote opened on this line is not closed where its cell ends: the cell runs on to line %(end)d and "
+            'takes in the rows between. Close the quote (a quote inside a cell is written twice: "").',
+            end=reader.line_num,
+        )
+        return [], ImportIssue(opened, None, None, message, is_line=True)
+    return rows, None
+
+
+def _open_quote_line(text: str, line: int) -> int | None:
+    """The line where the faulty quoted cell of the record starting on `line` opened: the one not closed before
+    the end of the file, or closed by a quote that is followed by more than the end of the cell."""
+    pos = 0
+    for _i in range(line - 1):
+        pos = text.index("\n", pos) + 1
+    while pos < len(text):
+        if text[pos] == '"':
+            match = _QUOTED.match(text, pos)
+            if match is None or (match.end() < len(text) and text[match.end()] not in ",\r\n"):
+                return line
+            line += match.group().count("\n")
+            pos = match.end()
+        else:
+            pos = _UNQUOTED.match(text, pos).end()
+        if pos < len(text) and text[pos] == "\r":
+            pos += 1
+        if pos < len(text) and text[pos] == "\n":
+            line += 1
+        pos += 1
+    return None
+
+
 def read_csv(data: bytes) -> ImportResult:
     result = ImportResult()
     try:
@@ -184,13 +235,9 @@ def read_csv(data: bytes) -> ImportResult:
         return result
     if warning:
         result.warnings.append(ImportIssue(None, None, None, warning))
-    try:
-        rows = [
-            (i, [csv_unsafe(v) for v in row[:MAX_COLUMNS]])
-            for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)
-        ]
-    except csv.Error as exc:
-        result.issues.append(ImportIssue(None, None, None, _("The CSV file is malformed: %(e)s", e=str(exc))))
+    rows, issue = _csv_rows(text)
+    if issue is not None:
+        result.issues.append(issue)
         return result
     raws = _rows_to_raws(rows, result)
     validate(raws, result)  # every question is checked, so one upload shows every problem

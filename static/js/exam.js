@@ -602,6 +602,14 @@
   claim();
 
   var lastLoss = 0;
+  // A focus loss (切屏) counts once the page is seen to stay: a reload, the page's own links and submit, the
+  // language switch all unload it, and the blur or visibilitychange fired on the way out are no switch away.
+  var unloading = false; // from beforeunload (or pagehide) until the page is seen to stay
+  var unloaded = false; // pagehide: the page really goes
+  var hiddenWhileLeaving = false;
+  var unloadingTimer = null;
+  var pendingLoss = null;
+  var LOSS_SETTLE_MS = 1500;
 
   function report(kind, detail) {
     if (halted || leaving || !claimed) return;
@@ -626,14 +634,72 @@
   }
 
   function focusLost() {
-    var now = Date.now();
-    if (now - lastLoss < 1500 || submitting) return; // blur and visibilitychange of one switch count once
-    lastLoss = now;
+    // Not counted yet: it is if the page comes back, or is still here LOSS_SETTLE_MS later, not if it unloads.
+    // Blur and visibilitychange of one switch count once.
+    if (unloading || submitting || pendingLoss || Date.now() - lastLoss < 1500) return;
+    pendingLoss = setTimeout(countLoss, LOSS_SETTLE_MS);
+  }
+
+  function countLoss() {
+    clearTimeout(pendingLoss);
+    pendingLoss = null;
+    if (unloading || submitting) return;
+    lastLoss = Date.now();
     report("focus_loss");
   }
 
-  document.addEventListener("visibilitychange", function () { if (document.hidden) focusLost(); });
+  function focusBack() {
+    if (hiddenWhileLeaving) {
+      // Hidden after beforeunload but never unloaded (the reload stopped, the prompt cancelled): it was a switch.
+      hiddenWhileLeaving = false;
+      stayed();
+      countLoss();
+      return;
+    }
+    if (unloading && !unloaded) {
+      stayed(); // the leave prompt was cancelled: the page stays, and leaving it was no switch away
+      return;
+    }
+    if (pendingLoss) countLoss();
+  }
+
+  function stayed() {
+    unloading = false;
+    clearTimeout(unloadingTimer);
+  }
+
+  function pageLeaving() {
+    unloading = true;
+    clearTimeout(pendingLoss);
+    pendingLoss = null;
+    // Should the page stay after all (the prompt cancelled, a slow answer), losses count again shortly.
+    clearTimeout(unloadingTimer);
+    unloadingTimer = setTimeout(stayed, 2000);
+  }
+
+  window.addEventListener("beforeunload", pageLeaving);
+  window.addEventListener("pagehide", function () {
+    // Comes before the hidden state of a page that really unloads (or goes into the back-forward cache).
+    pageLeaving();
+    clearTimeout(unloadingTimer);
+    unloaded = true;
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    unloaded = hiddenWhileLeaving = false; // back from the back-forward cache: a page of its own again
+    stayed();
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) {
+      focusBack();
+    } else if (!unloading) {
+      focusLost();
+    } else if (!unloaded) {
+      hiddenWhileLeaving = true;
+    }
+  });
   window.addEventListener("blur", focusLost);
+  window.addEventListener("focus", focusBack);
   paper.addEventListener("paste", function (event) {
     var block = event.target.closest ? event.target.closest(".question-block") : null;
     report("paste", { position: block ? Number(block.getAttribute("data-pos")) : 0 });

@@ -3,6 +3,7 @@ the server's clock whatever the browser's says, submission at the deadline, a re
 focus-loss limit, a take-over by another page, and the manual submit's confirmation."""
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -392,3 +393,75 @@ def test_warnings_at_five_and_one_minutes(app, live_server, page):
     assert "urgent" in page.locator(".exam-clock").get_attribute("class")
     page.wait_for_function("() => document.getElementById('banner').textContent === '距考试结束还有1分钟。'",
                            timeout=15_000)  # fmt: skip
+
+
+def _integrity(attempt_id):
+    db.session.expire_all()
+    attempt = db.session.get(Attempt, attempt_id)
+    return attempt.status, attempt.focus_losses, [e.kind for e in services.attempt_events(attempt)]
+
+
+def _settled(page):
+    """The exam page loaded, claimed and synced, and past the time a focus loss takes to be counted (so that one
+    the page had seen would have gone out by now)."""
+    page.wait_for_function("() => document.getElementById('time-left').textContent !== '--:--'")
+    page.wait_for_timeout(2000)
+    page.wait_for_load_state("networkidle")
+
+
+def test_a_reload_or_the_pages_own_navigation_is_no_focus_loss(app, live_server, page):
+    """The README tells a candidate to reload on network trouble: with a focus-loss limit of 2, three reloads and
+    the language switch there and back (the page unloading: its visibilitychange and blur on the way out), and a
+    blur just before a slow reload, count nothing, and the attempt runs on."""
+    exam, user = make_open_exam(qtypes=("single",))
+    db.session.get(Exam, exam.id).focus_loss_limit = 2
+    db.session.commit()
+    attempt = open_paper(page, live_server, user)
+    for _ in range(3):
+        page.reload()
+        _settled(page)
+    for language in ("English", "中文"):
+        page.locator(".lang-switch button", has_text=language).click()
+        page.wait_for_load_state("load")
+        _settled(page)
+    # The address bar clicked (the page blurs), then a reload on a slow network: the old page waits 2.5 s for the
+    # new one, longer than a loss takes to count, and still it is no loss.
+    page.route(f"**/my/attempts/{attempt.id}", lambda route: (time.sleep(2.5), route.continue_()))
+    page.evaluate("window.dispatchEvent(new Event('blur'))")
+    page.reload()
+    page.unroute(f"**/my/attempts/{attempt.id}")
+    _settled(page)
+    assert page.url.endswith(f"/my/attempts/{attempt.id}")
+    assert _integrity(attempt.id) == ("in_progress", 0, [])
+
+
+#: The tab hidden (another tab in front, the window minimised) or shown again, as Chromium does it; a headless
+#: Chromium never hides a page by itself, so its state is set as a real switch sets it.
+VISIBILITY = """(hidden) => {
+  Object.defineProperty(document, "visibilityState", {configurable: true, get: () => hidden ? "hidden" : "visible"});
+  Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
+  if (hidden) window.dispatchEvent(new Event("blur"));
+  document.dispatchEvent(new Event("visibilitychange"));
+  if (!hidden) window.dispatchEvent(new Event("focus"));
+}"""
+
+
+def test_a_real_switch_away_still_counts(app, live_server, page):
+    """Another tab in front hides the exam page: the loss counts when the page comes back (even at once; the limit
+    alone, without coming back, is test_the_focus_loss_limit_submits). A switch right after a leave that did not
+    happen (the reload stopped, the prompt cancelled) counts too, and reaches the limit of 2."""
+    exam, user = make_open_exam(qtypes=("single",))
+    db.session.get(Exam, exam.id).focus_loss_limit = 2
+    db.session.commit()
+    attempt = open_paper(page, live_server, user)
+    page.evaluate(VISIBILITY, True)
+    page.evaluate(VISIBILITY, False)
+    page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert "1次" in page.locator("#banner").inner_text()
+    assert _integrity(attempt.id) == ("in_progress", 1, ["focus_loss"])
+    page.wait_for_timeout(1700)  # past the time one switch's blur and visibilitychange count once
+    page.evaluate("window.dispatchEvent(new Event('beforeunload'))")  # a reload begun, then stopped: no pagehide
+    page.evaluate(VISIBILITY, True)
+    page.evaluate(VISIBILITY, False)
+    page.wait_for_url("**/result")
+    assert _integrity(attempt.id) == ("submitted", 2, ["focus_loss", "focus_loss", "auto_submit"])

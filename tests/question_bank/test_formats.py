@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from core.errors import DomainError
 from core.models import now_utc
 from core.policy import Role
 from question_bank import services, transfer
@@ -348,3 +349,101 @@ def test_only_district_admins_import_straight_to_active(app, db):
     with pytest.raises(DomainError):
         commit(author, bank, result, now_utc(), status="active")
     assert commit(author, bank, result, now_utc(), status="in_review") == 1
+
+
+# ---------------------------------------------------------------- a record that runs past its end
+
+
+def _nothing_imported(db, result):
+    """The import is all or nothing: a file with a fault commits no question, not even its good ones."""
+    bank = make_bank(code="ALLORNONE")
+    with pytest.raises(DomainError):
+        commit(make_user(roles=(Role.SYSTEM_ADMIN,)), bank, result, now_utc())
+    assert db.session.scalar(select(func.count(Question.id)).where(Question.bank_id == bank.id)) == 0
+
+
+def test_gift_answer_block_left_open_is_an_error_on_its_line_not_a_swallowed_question(app, db):
+    """A blank line ends a GIFT question (as Moodle reads it): question 2's “{” never closed does not run on into
+    question 3 as a bogus option; it is reported on the line that opened it, and nothing is imported."""
+    text = (
+        "::Q1:: 我国的根本政治制度是 {=人民代表大会制度 ~民族区域自治制度}\n"
+        "\n"
+        "::Q2:: 党的最高领导机关是 {=全国代表大会 ~中央委员会\n"
+        "~中央纪律检查委员会\n"
+        "\n"
+        "::Q3:: 国家宪法日是每年的 {=12月4日 =十二月四日}\n"
+    )
+    result = transfer.read_file("gift", text.encode(), None)
+    assert texts(result) == ["第3行，答案：本行开始的答案块在本题结束（遇到空行或文件末尾）前未用“}”闭合。"]
+    assert [q.row for q in result.questions] == [1, 6]  # Q3 read as itself, not swallowed into Q2
+    assert all("国家宪法日" not in o for q in result.questions for o in q.content.options)
+    _nothing_imported(db, result)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "::Q1:: 题一 {=对 ~错}\n\n::Q2:: 题二 {=甲 ~乙\n",
+            "第3行，答案：本行开始的答案块在本题结束（遇到空行或文件末尾）前未用“}”闭合。",
+        ),
+        ("::Q1:: 题一 {=对 ~错}}\n\n::Q2:: 题二 {=甲 ~乙}\n", "第1行，答案：此“}”没有对应的答案块。"),
+    ],
+)
+def test_gift_braces_that_do_not_pair_within_a_question_name_their_line(app, db, text, expected):
+    """At the end of the file too; and a “}” too many (which used to keep the question open past its blank line)."""
+    result = transfer.read_file("gift", text.encode(), None)
+    assert texts(result) == [expected]
+    _nothing_imported(db, result)
+
+
+def test_gift_answer_block_over_several_lines_without_a_blank_one_still_imports(app, db):
+    text = "::Q1:: 下列属于处分种类的有 {\n~%50%警告\n~%50%严重警告\n~%-100%罚款\n}\n\n::Q2:: 题二 {=甲 ~乙}\n"
+    result = transfer.read_file("gift", text.encode(), None)
+    assert result.ok, texts(result)
+    assert [len(q.content.options) for q in result.questions] == [3, 2]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # no blank line after question 1: question 2's stem is not an option of question 1
+        ("题干一\nA. 甲\nB. 乙\nANSWER: A\n题干二\nA. 丙\nB. 丁\nANSWER: B\n",
+         "第5行，选项：本题已在第4行的ANSWER行结束，下一题之前须空一行。"),
+        # a second ANSWER line used to replace the first without a word
+        ("题干一\nA. 甲\nB. 乙\nANSWER: A\nANSWER: B\n\n题干二\nA. 丙\nB. 丁\nANSWER: B\n",
+         "第5行，选项：本题已在第4行的ANSWER行结束，下一题之前须空一行。"),
+    ],
+)  # fmt: skip
+def test_aiken_question_that_runs_into_the_next_one_is_an_error_on_its_line(app, db, text, expected):
+    result = transfer.read_file("aiken", text.encode(), None)
+    assert texts(result) == [expected]
+    _nothing_imported(db, result)
+
+
+def test_csv_quote_left_open_is_an_error_where_it_opened_not_a_swallowed_row(app, db):
+    """A quote left open runs on over the following rows, to the end of the file or to the next quote: the csv
+    module would read it all as one cell. It is an error on the line where the quote opened; nothing is imported."""
+    good = csv_bytes([row(stem="题一______"), row(stem="题二______"), row(stem="题三______")]).decode()
+    lines = good.splitlines(keepends=True)
+    broken = lines[0] + lines[1] + lines[2].replace("题二", '"题二', 1) + lines[3]
+    result = transfer.read_file("csv", broken.encode(), None)
+    assert texts(result) == [
+        "第3行：本行开始的引号未在单元格结束处闭合，该单元格一直延续到第4行，吞并了其间各行。"
+        '请补上闭合的引号（单元格内的引号须连写两个：""）。'
+    ]
+    _nothing_imported(db, result)
+    # closed by the next row's own quote, a line further on
+    quoted = csv_bytes([row(stem="题四，含“引号”和,逗号______")]).decode().splitlines(keepends=True)[1]
+    result = transfer.read_file("csv", (broken + quoted).encode(), None)
+    assert texts(result) == [
+        "第3行：本行开始的引号未在单元格结束处闭合，该单元格一直延续到第5行，吞并了其间各行。"
+        '请补上闭合的引号（单元格内的引号须连写两个：""）。'
+    ]
+
+
+def test_csv_cells_over_several_lines_still_import(app, db):
+    data = csv_bytes([row(stem='第一行\n第二行，含"引号"______'), row(stem="题二______")])
+    result = transfer.read_file("csv", data, None)
+    assert result.ok, texts(result)
+    assert [q.row for q in result.questions] == [2, 3]

@@ -4,16 +4,20 @@ a zip bomb, formulas and external links: each is refused with a message (or impo
 stored; formula text never goes out again as a live formula."""
 
 import io
+import random
 import re
 import zipfile
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._reader import WorkSheetParser
 from sqlalchemy import func, select
 
 from accounts.models import Cadre, Unit, User
 from archive.models import TrainingEnrolment
+from core import spreadsheets
 from exam.models import Exam
 from question_bank.formats import table
 from question_bank.models import Question
@@ -340,3 +344,221 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_every_workbook_out(clien
     assert _live_formulas(roster) == [] and _holds_text(roster, b"HYPERLINK")
     unit = db.session.scalar(select(Unit).where(Unit.code == "QSZ"))
     assert unit is not None
+
+
+# ---------------------------------------------------------------- sheets that stay under the zip limits but unpack huge
+
+
+def _with_rows(rows_xml, shared_strings: list[str] | None = None) -> bytes:
+    """The one-row cadre workbook with more rows written into its sheet (chunk by chunk, from `rows_xml`, an
+    iterable of bytes), and optionally a shared-string table. Its declared dimension (A1:J2) is left as it was: a
+    lie once rows are added."""
+    good = zipfile.ZipFile(io.BytesIO(workbook_bytes(CADRE_HEADERS, [cadre_row()])))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in good.infolist():
+            body = good.read(item)
+            if item.filename == "[Content_Types].xml" and shared_strings is not None:
+                body = body.replace(b"</Types>", (
+                    b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+                    b'officedocument.spreadsheetml.sharedStrings+xml"/></Types>'))  # fmt: skip
+            if not item.filename.endswith("sheet1.xml"):
+                out.writestr(item.filename, body)
+                continue
+            head, tail = body.split(b"</sheetData>", 1)
+            with out.open(item.filename, "w", force_zip64=True) as member:
+                member.write(head)
+                for chunk in rows_xml:
+                    member.write(chunk)
+                member.write(b"</sheetData>" + tail)
+        if shared_strings is not None:
+            items = "".join(f"<si><t>{s}</t></si>" for s in shared_strings)
+            out.writestr("xl/sharedStrings.xml", (
+                '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                f'count="{len(shared_strings)}" uniqueCount="{len(shared_strings)}">{items}</sst>'))  # fmt: skip
+    return buf.getvalue()
+
+
+def _text_rows(first: int, count: int, columns: int, chars: int):
+    """Rows of inline text cells: `chars` times 党 then 16 random hex digits, so that it packs about 150 to 1 (the
+    reviewer's file: 1.24 MB that unpacks to 190 MB, under the ratio limit)."""
+    rnd = random.Random(18)
+    for r in range(first, first + count):
+        cells = "".join(f'<c r="{get_column_letter(c)}{r}" t="inlineStr"><is><t>{"党" * chars}'
+                        f"{rnd.getrandbits(64):016x}</t></is></c>" for c in range(1, columns + 1))  # fmt: skip
+        yield f'<row r="{r}">{cells}</row>'.encode()
+
+
+@pytest.fixture(scope="module")
+def text_bomb() -> bytes:
+    """1000 rows of 64 cells of 1016 characters: 65 million characters, within every row, column and cell limit."""
+    return _with_rows(_text_rows(3, 1000, 64, 1000))
+
+
+@pytest.fixture
+def work_done(monkeypatch):
+    """What the app spent on an upload: the bytes it inflated and the cells (and rows) of the sheet it parsed."""
+    spent = {"inflated": 0, "cells": 0, "rows": set()}
+    real_read1, real_parse_cell = zipfile.ZipExtFile._read1, WorkSheetParser.parse_cell
+
+    def counting_read1(self, n):
+        data = real_read1(self, n)
+        spent["inflated"] += len(data)
+        return data
+
+    def counting_parse_cell(self, element):
+        cell = real_parse_cell(self, element)
+        spent["cells"] += 1
+        spent["rows"].add(cell["row"])
+        return cell
+
+    monkeypatch.setattr(zipfile.ZipExtFile, "_read1", counting_read1)
+    monkeypatch.setattr(WorkSheetParser, "parse_cell", counting_parse_cell)
+
+    def reset():
+        spent.update(inflated=0, cells=0, rows=set())
+        return spent
+
+    return reset
+
+
+def _unpacked(data: bytes) -> tuple[int, float]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = archive.infolist()
+    size = sum(i.file_size for i in infos)
+    return size, size / sum(i.compress_size for i in infos)
+
+
+def test_a_workbook_that_unpacks_huge_under_the_zip_limits_is_refused_after_bounded_work(
+    client, db, app, desk, text_bomb, work_done
+):
+    """The reviewer's file (about 1.25 MB that unpacks to 196 MB, under the size and ratio limits) used to cost
+    seconds at every xlsx import. It streams until the sheet's text passes MAX_SHEET_CHARS, then stops: far less
+    than its content is inflated or parsed, and nothing is kept."""
+    size, ratio = _unpacked(text_bomb)
+    assert len(text_bomb) < 2 * 1024 * 1024 and 150 * 1024 * 1024 < size < spreadsheets.MAX_UNZIPPED_BYTES
+    assert ratio < spreadsheets.MAX_COMPRESSION_RATIO
+    before = _stored(db, app)
+    for endpoint in XLSX_ENDPOINTS:
+        spent = work_done()
+        status, text = _upload(client, desk, endpoint, text_bomb, "huge.xlsx")
+        assert status == 200 and "工作表中的文字过多（最多20000000个字符）" in text, (endpoint, text[-3000:])
+        # 65 million characters in 64,000 cells; the reading stops after about 20 million of them.
+        assert spent["cells"] <= spreadsheets.MAX_SHEET_CHARS // 1000 + 1, (endpoint, spent["cells"])
+        assert spent["inflated"] < size // 3, (endpoint, spent["inflated"])
+    assert _stored(db, app) == before
+
+
+def test_a_few_rows_of_thousands_of_columns_are_refused_at_the_first_column_too_far(client, db, app, desk,
+                                                                                    work_done):  # fmt: skip
+    """Values beyond column 64 are refused with the cell named, as soon as the first one is read."""
+    wide = _with_rows(_text_rows(3, 3, 16_000, 1))
+    before = _stored(db, app)
+    for endpoint in XLSX_ENDPOINTS:
+        spent = work_done()
+        status, text = _upload(client, desk, endpoint, wide, "wide.xlsx")
+        assert status == 200 and "第3行 BM列：工作表最多64列" in text, (endpoint, text[-3000:])
+        assert spent["cells"] <= 2 * 10 + 65, (endpoint, spent["cells"])  # the two rows of the template, then 65
+    assert _stored(db, app) == before
+
+
+@pytest.mark.parametrize(("endpoint", "limit"), [("cadres", 64 * 1001), ("enrol", 64 * 5001), ("questions", 400_000)])
+def test_empty_cells_count_towards_the_cell_limit(client, db, app, desk, work_done, endpoint, limit):
+    """Cells without a value (styled, say) still cost work: more than 64 for each row the import takes (at most
+    MAX_SHEET_CELLS) are refused, and the reading stops there."""
+    rows = (f'<row r="{r}">'.encode() + b"".join(f'<c r="{get_column_letter(c)}{r}" s="0"/>'.encode()
+            for c in range(1, 501)) + b"</row>" for r in range(3, 1001))  # fmt: skip
+    empty = _with_rows(rows)
+    before = _stored(db, app)
+    spent = work_done()
+    status, text = _upload(client, desk, endpoint, empty, "empty.xlsx")
+    assert status == 200 and f"工作表的单元格过多（最多{limit}个）" in text, text[-3000:]
+    assert spent["cells"] <= limit
+    assert _stored(db, app) == before
+
+
+def test_rows_are_counted_as_they_stream_not_taken_from_the_declared_dimension(client, db, app, desk, work_done):
+    """The sheet declares A1:J2 and holds 1,200 rows: the cadre import (at most 1,000) stops at row 1,002; a row
+    numbered 1,048,576 is refused at once, without a million empty rows made up before it."""
+    before = _stored(db, app)
+    for rows, last_row in (
+        (_text_rows(3, 1200, 1, 2), 1001),
+        ([b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c></row>'], 2),
+    ):
+        spent = work_done()
+        status, text = _upload(client, desk, "cadres", _with_rows(rows), "rows.xlsx")
+        assert status == 200 and "行数过多（最多1000行）" in text, text[-3000:]
+        assert max(spent["rows"]) == last_row and len(spent["rows"]) <= 1001
+    assert _stored(db, app) == before
+
+
+def test_a_sheet_of_anything_but_cells_is_refused_once_past_the_element_limit(client, db, app, desk, work_done):
+    """Elements that are no cells (ignored by the reader, but parsed all the same) count towards the work too: four
+    for each cell the import may read (the cadre import: 64 cells in each of 1,001 rows)."""
+    rnd = random.Random(18)
+    junk = (b"".join(f'<x a="{rnd.getrandbits(32):08x}"/>'.encode() for _i in range(10_000)) for _j in range(30))
+    data = _with_rows(junk)
+    before = _stored(db, app)
+    spent = work_done()
+    status, text = _upload(client, desk, "cadres", data, "junk.xlsx")
+    assert status == 200 and "工作表结构过于复杂，无法读取（超过256256个XML元素）" in text, text[-3000:]
+    assert spent["inflated"] < _unpacked(data)[0], spent["inflated"]
+    assert _stored(db, app) == before
+
+
+def test_a_part_other_than_the_sheets_over_16_mb_is_refused_before_it_is_parsed(client, db, app, desk, work_done):
+    """openpyxl parses the workbook, styles and theme whole: a styles part of 18 MB (under the size and ratio
+    limits) is refused on its declared size, before anything is inflated."""
+    good = zipfile.ZipFile(io.BytesIO(workbook_bytes(CADRE_HEADERS, [cadre_row()])))
+    rnd = random.Random(18)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in good.infolist():
+            body = good.read(item)
+            if item.filename != "xl/styles.xml":
+                out.writestr(item.filename, body)
+                continue
+            with out.open(item.filename, "w", force_zip64=True) as member:
+                member.write(body.replace(b"</styleSheet>", b"<!--"))
+                for _i in range(20_000):  # 916 bytes each: 18 MB
+                    member.write(("样" * 300 + f"{rnd.getrandbits(64):016x}").encode())
+                member.write(b"--></styleSheet>")
+    data = buf.getvalue()
+    assert _unpacked(data)[1] < spreadsheets.MAX_COMPRESSION_RATIO
+    before = _stored(db, app)
+    for endpoint in XLSX_ENDPOINTS:
+        spent = work_done()
+        status, text = _upload(client, desk, endpoint, data, "styles.xlsx")
+        assert status == 200 and "工作簿解压后过大" in text, (endpoint, text[-3000:])
+        assert spent["inflated"] < 1024 * 1024, (endpoint, spent["inflated"])
+    assert _stored(db, app) == before
+
+
+def test_a_cell_over_excels_own_limit_is_refused_with_its_place(client, db, app, desk):
+    """A cell holds at most 32,767 characters (as in Excel): in the sheet (named by row and column) or in the
+    shared-string table (read before any row, in streaming too)."""
+    before = _stored(db, app)
+    inline = _with_rows([f'<row r="3"><c r="C3" t="inlineStr"><is><t>{"长" * 40_000}</t></is></c></row>'.encode()])
+    # The long string is used by no cell: reading the table is work enough.
+    shared = _with_rows([b'<row r="3"><c r="B3" t="s"><v>0</v></c></row>'], shared_strings=["短", "长" * 40_000])
+    for data, message in ((inline, "第3行 C列：一个单元格最多32767个字符"), (shared, "一个单元格最多32767个字符")):
+        for endpoint in XLSX_ENDPOINTS:
+            status, text = _upload(client, desk, endpoint, data, "long.xlsx")
+            assert status == 200 and message in text and "长长" not in text, (endpoint, text[-3000:])
+    assert _stored(db, app) == before
+
+
+def test_a_legitimate_workbook_with_shared_strings_and_dates_still_imports(client, db, app, desk):
+    """The bounded reader reads what openpyxl reads: shared strings, dates and numbers of an honest sheet."""
+    rows = [
+        b'<row r="3"><c r="A3" t="s"><v>0</v></c><c r="B3" t="s"><v>1</v></c>'
+        b'<c r="C3" t="inlineStr"><is><t>\xe7\x94\xb7</t></is></c></row>'
+    ]
+    data = _with_rows(rows, shared_strings=["QE7002", "王晓明"])
+    wb = load_workbook(io.BytesIO(data), read_only=True)
+    assert [c.value for c in next(wb.active.iter_rows(min_row=3, max_row=3))][:2] == ["QE7002", "王晓明"]
+    wb.close()
+    cells, issues = spreadsheets.read_uploaded_sheet(data, 1000)
+    assert issues == []
+    assert [n for n, _v in cells] == [1, 2, 3] and cells[2][1][:3] == ["QE7002", "王晓明", "男"]
+    assert cells[1][1][3] == datetime(1994, 3, 2)
