@@ -4,7 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("exam", __name__, url_prefix="/exams")
 
-from exam import models, views  # noqa: E402,F401  (the tables belong to the schema; views register on bp)
+from exam import (  # noqa: E402,F401  (the tables belong to the schema; views register on bp)
+    conflicts,  # noqa: E402,F401  (registers the conflicts of interest with core.policy)
+    models,
+    views,
+)
 
 
 @bp.app_context_processor
