@@ -147,7 +147,7 @@ class Conflicts:
     def reason(self) -> str:
         titles = "、".join(f"{e.title}（{e.code}）" for e in self.exams)
         return _(
-            "Conflict of interest (回避): you are a candidate of %(exams)s. Until your review of that exam is "
+            "Conflict of interest: you are a candidate of %(exams)s. Until your review of that exam is "
             "allowed you may not see its questions, keys, papers or analyses, nor other candidates' answers and "
             "results.",
             exams=titles,
