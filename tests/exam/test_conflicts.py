@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from accounts.models import User
 from core.audit import AuditEvent
 from core.models import now_utc
 from core.policy import Role
@@ -435,3 +436,37 @@ def test_a_papers_images_go_to_its_own_candidate_and_to_no_one_else_without_bank
     client.post_form("/logout")
     _login(client, candidate)
     assert client.get(image).status_code == 200
+
+
+# ---------------------------------------------------------------- the demo district, as the issue found it
+
+
+def test_demo_candidates_with_other_roles_cannot_read_their_running_paper(runner, app, db, monkeypatch):
+    """grader01, author01 and zzb001 are candidates of GWZS2026 in the demo: with grader01's attempt running,
+    their paper's question, the whole bank's export and the exam's keys are refused; the system admin, who does
+    not sit it, still reads them."""
+    from demo import district
+
+    monkeypatch.setenv("QE_ALLOW_DEMO", "1")
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    exam = db.session.scalar(select(Exam).where(Exam.code == "GWZS2026"))
+    names = ["grader01", "author01", "zzb001"]
+    users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(names)))}
+    assert all(services.is_eligible(exam, u) for u in users.values())
+    attempt = services.start_attempt(exam, users["grader01"], now_utc())
+    db.session.commit()
+    version = attempt.paper.items[0].version
+    bank = db.session.get(Question, version.question_id).bank
+
+    def client_of(username):
+        client = app.test_client()
+        client.post_form("/login", {"username": username, "password": district.DEMO_PASSWORD})
+        return client
+
+    response = client_of("grader01").get(f"/banks/questions/{version.question_id}")
+    assert response.status_code == 403 and FORBIDDEN in response.get_data(as_text=True)
+    assert client_of("author01").get(f"/banks/{bank.code}/export?format=xlsx").status_code == 403
+    assert client_of("zzb001").get("/exams/GWZS2026/keys").status_code == 403
+    admin = client_of("admin")
+    assert admin.get(f"/banks/questions/{version.question_id}").status_code == 200
+    assert admin.get("/exams/GWZS2026/keys").status_code == 200

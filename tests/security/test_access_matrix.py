@@ -200,7 +200,7 @@ _NOT_THE_EXAMS = {
     "reports.qualifications_xlsx",
     "grading.exams",
     "reports.person_history",
-}  # fmt: skip  (a history is checked below: it leaves the exam out)
+}  # (a history is checked below: it leaves the exam out)
 
 
 def _conflict_world(db, role):
