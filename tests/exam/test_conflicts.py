@@ -209,10 +209,13 @@ def test_bank_list_and_search_leave_them_out_and_the_export_is_refused(client, d
     # Editing and the workflow are the question's pages too; bulk changes leave them alone.
     assert client.get(f"/banks/questions/{pooled[0].id}/edit").status_code == 403
     assert client.post_form(f"/banks/questions/{in_review.id}/approve").status_code == 403
-    client.post_form(f"/banks/{bank.code}/bulk", {"action": "retire", "qid": [str(q.id) for q in pooled]})
+    qids = [str(q.id) for q in [*pooled, free]]
+    client.post_form(
+        f"/banks/{bank.code}/bulk", {"action": "retire", "qid": qids, "difficulty": "3", "category_id": "0"}
+    )
     db.session.expire_all()
     assert all(db.session.get(Question, q.id).status == "active" for q in pooled)
-    assert db.session.get(Question, free.id).status == "active"
+    assert db.session.get(Question, free.id).status == "retired"  # the action itself worked
 
 
 # ---------------------------------------------------------------- before publishing
@@ -470,3 +473,27 @@ def test_demo_candidates_with_other_roles_cannot_read_their_running_paper(runner
     admin = client_of("admin")
     assert admin.get(f"/banks/questions/{version.question_id}").status_code == 200
     assert admin.get("/exams/GWZS2026/keys").status_code == 200
+
+
+def test_another_exam_that_can_draw_the_pool_keeps_its_questions_but_not_its_results_from_the_candidate(client, db):
+    """An admin sitting E may not read the keys, paper or item analysis of F, which draws from E's pool; F's
+    ranking is not E's results, and an exam over another bank is not concerned at all."""
+    unit = make_unit()
+    shared, elsewhere = make_bank(), make_bank()
+    for bank in (shared, shared, elsewhere):
+        _q(bank)
+    _exam(code="SITS", unit=unit, sections=[("single", 1, shared, None, None)])
+    others = make_unit()
+    other_exam = _exam(code="SHARE", unit=others, sections=[("single", 1, shared, None, None)])
+    apart = _exam(code="APART", unit=others, sections=[("single", 1, elsewhere, None, None)])
+    sitter = make_cadre(unit=others).user
+    for exam in (other_exam, apart):
+        services.submit(services.start_attempt(exam, sitter, now_utc()), now_utc())
+    admin = make_cadre(unit=unit, roles=(Role.ORG_ADMIN, Role.CADRE)).user
+    db.session.commit()
+    _login(client, admin)
+    for url in ("/exams/SHARE/keys", "/exams/SHARE/paper", "/reports/exams/SHARE/items", "/grading/SHARE/"):
+        assert client.get(url).status_code == 403, url
+    assert client.get("/reports/exams/SHARE/ranking").status_code == 200
+    for url in ("/exams/APART/keys", "/reports/exams/APART/items"):
+        assert client.get(url).status_code == 200, url
