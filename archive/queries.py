@@ -30,7 +30,9 @@ def visible_results(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[
     if viewer_is_owner:
         return [record for record, attempt in rows if result_visible(attempt, now)]
     # Another's results, but not of an exam the viewer sits, before the viewer's review (conflicts of interest).
-    return [record for record, _attempt in rows if not policy.conflict(current_user, results_of=record.exam_id)]
+    return [
+        record for record, _attempt in rows if not policy.conflict(current_user, results_of=record.exam_id, now=now)
+    ]
 
 
 def timeline(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[dict]:

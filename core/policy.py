@@ -229,37 +229,37 @@ _GUARDED_ROLES = frozenset(Role) - {Role.CADRE}
 
 
 def register_conflicts(source, candidate_image=None) -> None:
-    """Called by the exam package: `source(user)` answers the user's conflicts now, or None;
+    """Called by the exam package: `source(user, now)` answers the user's conflicts at `now`, or None;
     `candidate_image(user, name)` whether a question image is on the paper of one of the user's attempts."""
     global _conflict_source, _candidate_image
     _conflict_source, _candidate_image = source, candidate_image
 
 
-def conflicts(user):
-    """The user's conflicts of interest now, or None; computed once per request (kept on the request: a test's or a
-    command's application context outlives many requests)."""
+def conflicts(user, now=None):
+    """The user's conflicts of interest at `now` (the source's clock when None), or None; computed once per request
+    and moment (kept on the request: a test's or a command's application context outlives many requests)."""
     if _conflict_source is None or user is None or not user.is_authenticated:
         return None
     if not user.role_names & _GUARDED_ROLES:
         return None
     if not has_request_context():
-        return _conflict_source(user)
+        return _conflict_source(user, now)
     cache = request.__dict__.setdefault("_qe_conflicts", {})
-    if user.id not in cache:
-        cache[user.id] = _conflict_source(user)
-    return cache[user.id]
+    if (user.id, now) not in cache:
+        cache[user.id, now] = _conflict_source(user, now)
+    return cache[user.id, now]
 
 
 def conflict(
-    user, *, question_id=None, bank_id=None, exam_id=None, results_of=None, image=None, grading=False
+    user, *, question_id=None, bank_id=None, exam_id=None, results_of=None, image=None, grading=False, now=None
 ) -> str | None:
     """Why the rule of conflicts of interest keeps the target from `user` now, or None. Targets: a question (its
     pages, versions, edits), a whole bank (its exports), an exam (everything of it but the candidate's own
     attempt: definition, sample, keys, attempts, item analysis, and any exam that can draw a question of their
     paper; `grading`: the grading pages, which a grader who sat the exam may use once it has closed), the results
     of an exam (others' attempts, rankings, statistics, slips, histories and archives: only the exam they sit) or
-    a question image."""
-    found = conflicts(user)
+    a question image. `now`: the moment to judge (the request's, when None)."""
+    found = conflicts(user, now)
     if found is None:
         return None
     covered = (

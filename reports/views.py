@@ -45,9 +45,11 @@ def _exam(code: str, questions: bool = False) -> Exam:
     exam = db.session.scalar(select(Exam).where(Exam.code == code))
     if exam is None or exam.first_started_at is None:
         abort(404)
-    policy.refuse_conflict(results_of=exam.id)  # a candidate reads no other candidate's result before their review
+    policy.refuse_conflict(
+        results_of=exam.id, now=now_utc()
+    )  # a candidate reads no other candidate's result before their review
     if questions:
-        policy.refuse_conflict(exam_id=exam.id)
+        policy.refuse_conflict(exam_id=exam.id, now=now_utc())
     return exam
 
 
@@ -256,7 +258,7 @@ def slip(attempt_id: int):
     if attempt is None or attempt.status == AttemptStatus.IN_PROGRESS or not _slip_allowed(attempt):
         abort(404)
     if attempt.user_id != current_user.id:
-        policy.refuse_conflict(results_of=attempt.exam_id)
+        policy.refuse_conflict(results_of=attempt.exam_id, now=now_utc())
     place = ranking.standing(attempt.exam, attempt.user) if attempt.fully_graded else None
     if place is not None and place["attempt_id"] != attempt.id:
         place = None  # another attempt of theirs is the one ranked
