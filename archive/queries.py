@@ -4,11 +4,13 @@ every record."""
 
 from datetime import datetime
 
+from flask_login import current_user
 from sqlalchemy import and_, case, func, literal, select
 
 from accounts.models import LEADING_RANKS, Cadre, CadreStatus, Education, Unit, User
 from archive import assessment, qualifications, reading, records
 from archive.models import AnnualAssessment, CadreYear, ExamResultRecord, ReadingBook, ReadingNote, ReviewStatus
+from core import policy
 from core.extensions import db
 from core.models import local_today
 from core.policy import scope_filter
@@ -25,7 +27,12 @@ def visible_results(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[
         select(ExamResultRecord, Attempt).join(Attempt, Attempt.id == ExamResultRecord.attempt_id)
         .where(ExamResultRecord.user_id == cadre.user_id).order_by(ExamResultRecord.sat_on.desc())
     ).all()  # fmt: skip
-    return [record for record, attempt in rows if not viewer_is_owner or result_visible(attempt, now)]
+    if viewer_is_owner:
+        return [record for record, attempt in rows if result_visible(attempt, now)]
+    # Another's results, but not of an exam the viewer sits, before the viewer's review (conflicts of interest).
+    return [
+        record for record, _attempt in rows if not policy.conflict(current_user, results_of=record.exam_id, now=now)
+    ]
 
 
 def timeline(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[dict]:

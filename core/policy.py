@@ -8,11 +8,12 @@ The policy is domain-free. It needs of a user only `is_authenticated`, `role_nam
 from enum import StrEnum
 from functools import wraps
 
-from flask import abort
+from flask import abort, has_request_context, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import false, or_
+from sqlalchemy import false, or_, true
 
+from core.errors import DomainError
 from core.extensions import login_manager
 
 
@@ -206,6 +207,94 @@ def permission_required(action: str):
         return wrapped
 
     return decorator
+
+
+# ---------------------------------------------------------------- conflicts of interest (回避)
+#
+# From the drawing of an exam's papers until their review is allowed, a candidate of the exam may not read, search,
+# preview, export or print any question that can be on their paper, nor the exam's keys, key corrections, paper
+# definition or item analysis, nor other candidates' answers and results, whatever their roles. Every bank,
+# question, export, exam and report route asks `conflict` (or filters with `conflict_free`). What an exam is and
+# who sits it is the exam package's business: it registers a source (exam.conflicts.conflicts_of) at import, since
+# core imports no domain. A source takes the user and answers None (no conflict) or an object with `reason()`,
+# `question_ids()` (a SELECT of question ids), `covers_question(id)`, `covers_bank(id)`, `covers_exam(id, grading)`,
+# `covers_image(name)` and `exam_ids` (the exams they sit).
+
+_conflict_source = None
+_candidate_image = None
+
+#: Roles that reach a bank, an exam's definition or a report; a person holding none of them (a plain cadre) reaches
+#: nothing the rule guards, so their requests cost no query.
+_GUARDED_ROLES = frozenset(Role) - {Role.CADRE}
+
+
+def register_conflicts(source, candidate_image=None) -> None:
+    """Called by the exam package: `source(user, now)` answers the user's conflicts at `now`, or None;
+    `candidate_image(user, name)` whether a question image is on the paper of one of the user's attempts."""
+    global _conflict_source, _candidate_image
+    _conflict_source, _candidate_image = source, candidate_image
+
+
+def conflicts(user, now=None):
+    """The user's conflicts of interest at `now` (the source's clock when None), or None; computed once per request
+    and moment (kept on the request: a test's or a command's application context outlives many requests)."""
+    if _conflict_source is None or user is None or not user.is_authenticated:
+        return None
+    if not user.role_names & _GUARDED_ROLES:
+        return None
+    if not has_request_context():
+        return _conflict_source(user, now)
+    cache = request.__dict__.setdefault("_qe_conflicts", {})
+    if (user.id, now) not in cache:
+        cache[user.id, now] = _conflict_source(user, now)
+    return cache[user.id, now]
+
+
+def conflict(
+    user, *, question_id=None, bank_id=None, exam_id=None, results_of=None, image=None, grading=False, now=None
+) -> str | None:
+    """Why the rule of conflicts of interest keeps the target from `user` now, or None. Targets: a question (its
+    pages, versions, edits), a whole bank (its exports), an exam (everything of it but the candidate's own
+    attempt: definition, sample, keys, attempts, item analysis, and any exam that can draw a question of their
+    paper; `grading`: the grading pages, which a grader who sat the exam may use once it has closed), the results
+    of an exam (others' attempts, rankings, statistics, slips, histories and archives: only the exam they sit) or
+    a question image. `now`: the moment to judge (the request's, when None)."""
+    found = conflicts(user, now)
+    if found is None:
+        return None
+    covered = (
+        (question_id is not None and found.covers_question(question_id))
+        or (bank_id is not None and found.covers_bank(bank_id))
+        or (exam_id is not None and found.covers_exam(exam_id, grading))
+        or (results_of is not None and results_of in found.exam_ids)
+        or (image is not None and found.covers_image(image))
+    )
+    return found.reason() if covered else None
+
+
+def refuse_conflict(user=None, **target) -> None:
+    """403 with the reason page when `conflict` keeps the target from the (current) user."""
+    user = current_user if user is None else user
+    reason = conflict(user, **target)
+    if reason:
+        raise DomainError(reason, code="conflict_of_interest", status=403)
+
+
+def require_image(name: str, user=None) -> None:
+    """A question image is shown to a candidate whose paper holds it (during the attempt and its review), and to
+    those who read the banks unless it shows only in questions a conflict of interest keeps from them."""
+    user = current_user if user is None else user
+    if _candidate_image is not None and _candidate_image(user, name):
+        return
+    require("bank.view", user=user)
+    refuse_conflict(user, image=name)
+
+
+def conflict_free(user, question_id_column):
+    """SQL condition: the question (by its id column) is not kept from the user by a conflict of interest; for
+    lists and searches, which leave such questions out."""
+    found = conflicts(user)
+    return true() if found is None else question_id_column.not_in(found.question_ids())
 
 
 def login_required(view):

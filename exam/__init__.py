@@ -6,6 +6,7 @@ bp = Blueprint("exam", __name__, url_prefix="/exams")
 
 from exam import (  # noqa: E402,F401
     audit_targets,  # the audit page's names for exam targets
+    conflicts,  # registers the conflicts of interest with core.policy
     integrity,  # the guards of exam records
     models,  # the tables belong to the schema
     views,  # views register on bp

@@ -16,7 +16,7 @@ from accounts.cli import cli_actor
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
-from exam import files, services, verification
+from exam import conflicts, files, services, verification
 from exam.models import Attempt, Exam
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,13 @@ def _run(action):
 
 @exams_cli.command("publish")
 @click.argument("code")
+@click.option("--accept-conflicts", is_flag=True, help="Publish although candidates in conflict are undecided.")
 @with_appcontext
-def publish(code):
-    """Check an exam's rules, publish it and draw every candidate's paper."""
+def publish(code, accept_conflicts):
+    """Check an exam's rules, publish it and draw every candidate's paper. Candidates in conflict of interest
+    (rights over the exam's pool) must be decided on the exam's page first, unless --accept-conflicts."""
     exam = _exam(code)
-    drawn = _run(lambda: services.publish(cli_actor(), exam, now_utc()))
+    drawn = _run(lambda: conflicts.publish(cli_actor(), exam, now_utc(), accept_conflicts=accept_conflicts))
     click.echo(f"Exam {code} published; {drawn} paper(s) drawn.")
 
 

@@ -36,10 +36,11 @@ from question_bank.types import QUESTION_TYPES, BadKey, count_blanks
 MANUAL_TYPES = tuple(code for code, kind in QUESTION_TYPES.items() if kind.manual)
 
 
-def written_answers(exam: Exam) -> Select:
+def written_answers(exam: Exam, grader=None) -> Select:
     """(Answer, PaperItem) of every written answer of the exam's ended attempts that a grader has to read: blank
-    ones score 0 by themselves. Ordered by question, then attempt."""
-    return (
+    ones score 0 by themselves. Ordered by question, then attempt. With `grader`, not the grader's own answers (a
+    grader who sat the exam never receives their own sheet: other graders grade it)."""
+    stmt = (
         select(Answer, PaperItem)
         .join(Attempt, Answer.attempt_id == Attempt.id)
         .join(PaperItem, and_(PaperItem.paper_id == Attempt.paper_id, PaperItem.position == Answer.position))
@@ -52,6 +53,8 @@ def written_answers(exam: Exam) -> Select:
         )
         .order_by(PaperItem.question_version_id, Attempt.id)
     )
+    grader_id = getattr(grader, "id", None)
+    return stmt if grader_id is None else stmt.where(Attempt.user_id != grader_id)
 
 
 @dataclass
@@ -64,18 +67,19 @@ class Progress:
         return self.graded == self.total
 
 
-def progress(exam: Exam) -> Progress:
-    """How many of the exam's written answers are graded, of how many."""
-    rows = written_answers(exam).subquery()
+def progress(exam: Exam, grader=None) -> Progress:
+    """How many of the exam's written answers are graded, of how many (with `grader`: of those they may grade)."""
+    rows = written_answers(exam, grader).subquery()
     graded, total = db.session.execute(
         select(func.count(case((rows.c.points.is_not(None), 1))), func.count()).select_from(rows)
     ).one()
     return Progress(graded, total)
 
 
-def progress_by_question(exam: Exam) -> list[tuple[QuestionVersion, int, int]]:
-    """(question version, graded, total) of every written question of the exam."""
-    rows = written_answers(exam).with_only_columns(
+def progress_by_question(exam: Exam, grader=None) -> list[tuple[QuestionVersion, int, int]]:
+    """(question version, graded, total) of every written question of the exam (with `grader`: of the answers
+    they may grade)."""
+    rows = written_answers(exam, grader).with_only_columns(
         PaperItem.question_version_id, func.count(case((Answer.points.is_not(None), 1))), func.count()
     )
     counts = db.session.execute(rows.group_by(PaperItem.question_version_id).order_by(None)).all()
@@ -84,10 +88,12 @@ def progress_by_question(exam: Exam) -> list[tuple[QuestionVersion, int, int]]:
     return [(versions[vid], graded, total) for vid, graded, total in counts]
 
 
-def next_to_grade(exam: Exam, *, version_id: int | None = None, attempt_id: int | None = None) -> Answer | None:
+def next_to_grade(
+    exam: Exam, *, version_id: int | None = None, attempt_id: int | None = None, grader=None
+) -> Answer | None:
     """The next ungraded written answer: of the same question (item by item), of the same attempt (candidate by
-    candidate), or else any."""
-    stmt = written_answers(exam).where(Answer.points.is_(None))
+    candidate), or else any; with `grader`, never one of the grader's own."""
+    stmt = written_answers(exam, grader).where(Answer.points.is_(None))
     for narrowed in (
         stmt.where(PaperItem.question_version_id == version_id) if version_id else None,
         stmt.where(Attempt.id == attempt_id).order_by(None).order_by(Answer.position) if attempt_id else None,
@@ -98,6 +104,15 @@ def next_to_grade(exam: Exam, *, version_id: int | None = None, attempt_id: int 
             if row is not None:
                 return row[0]
     return None
+
+
+def own_sheets(exam: Exam, grader) -> Progress:
+    """The grader's own written answers in the exam (they sat it), graded or not: left to other graders."""
+    rows = written_answers(exam).where(Attempt.user_id == getattr(grader, "id", None)).subquery()
+    graded, total = db.session.execute(
+        select(func.count(case((rows.c.points.is_not(None), 1))), func.count()).select_from(rows)
+    ).one()
+    return Progress(graded, total)
 
 
 def blind_number(attempt: Attempt) -> str:

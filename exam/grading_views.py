@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wtforms import FloatField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
@@ -28,6 +29,7 @@ def _exam(code: str) -> Exam:
     exam = db.session.scalar(select(Exam).where(Exam.code == code))
     if exam is None or exam.status == ExamStatus.DRAFT:
         abort(404)
+    policy.refuse_conflict(exam_id=exam.id, grading=True)
     return exam
 
 
@@ -36,7 +38,7 @@ def _exam(code: str) -> Exam:
 def exams():
     rows = []
     for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
-        progress = grading.progress(exam)
+        progress = grading.progress(exam, current_user)
         if progress.total:
             rows.append((exam, progress))
     return render_template("exam/grading_list.html", rows=rows)
@@ -54,9 +56,13 @@ def exam(code: str):
     exam = _exam(code)
     _may_grade(exam)
     return render_template(
-        "exam/grading_exam.html", exam=exam, progress=grading.progress(exam),
-        questions=grading.progress_by_question(exam), first=grading.next_to_grade(exam),
-    )  # fmt: skip
+        "exam/grading_exam.html",
+        exam=exam,
+        progress=grading.progress(exam, current_user),
+        questions=grading.progress_by_question(exam, current_user),
+        first=grading.next_to_grade(exam, grader=current_user),
+        own=grading.own_sheets(exam, current_user),
+    )
 
 
 @grading_bp.route("/<code>/answers/<int:answer_id>", methods=["GET", "POST"])
@@ -70,6 +76,9 @@ def answer(code: str, answer_id: int):
     attempt = db.session.get(Attempt, row.attempt_id) if row else None
     if row is None or attempt.exam_id != exam.id or attempt.status == AttemptStatus.IN_PROGRESS:
         abort(404)
+    if attempt.user_id == current_user.id:  # reached by a typed address: the queue never offers it
+        flash(_("Your own sheet is graded by other graders."), "warning")
+        return redirect(url_for("grading.exam", code=exam.code))
     item = grading.answer_item(row)
     if item.section.qtype not in grading.MANUAL_TYPES:
         abort(404)
@@ -85,13 +94,17 @@ def answer(code: str, answer_id: int):
         flash(_("Saved."), "success")
         nxt = grading.next_to_grade(
             exam, version_id=item.question_version_id if by == "item" else None,
-            attempt_id=attempt.id if by == "candidate" else None,
+            attempt_id=attempt.id if by == "candidate" else None, grader=current_user,
         )  # fmt: skip
         if nxt is None:
-            flash(_("Every written answer of this exam is graded."), "success")
+            if grading.own_sheets(exam, current_user).total:
+                flash(_("Every written answer you may grade is graded; your own sheet is left to other graders."),
+                      "success")  # fmt: skip
+            else:
+                flash(_("Every written answer of this exam is graded."), "success")
             return redirect(url_for("grading.exam", code=exam.code))
         return redirect(url_for("grading.answer", code=exam.code, answer_id=nxt.id, by=by))
     return render_template(
         "exam/grading_answer.html", exam=exam, answer=row, item=item, form=form, by=by,
-        progress=grading.progress(exam), sheet=grading.blind_number(attempt),
+        progress=grading.progress(exam, current_user), sheet=grading.blind_number(attempt),
     )  # fmt: skip

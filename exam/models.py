@@ -253,6 +253,9 @@ class ExamCandidate(db.Model):
     included: Mapped[bool | None] = mapped_column(Boolean)
     extra_minutes: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(String(200), default="")
+    #: A candidate in conflict of interest (rights over the exam's pool) kept on purpose: the written reason, set
+    #: before publishing (exam.conflicts); null: no such decision.
+    conflict_reason: Mapped[str | None] = mapped_column(String(500))
 
     user: Mapped[User] = relationship()
 

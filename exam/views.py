@@ -15,13 +15,14 @@ from wtforms.validators import Optional
 
 from accounts.models import Cadre, Unit, User
 from accounts.services import unit_tree
+from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import permission_required
 from core.web import db_int, page_arg
-from exam import bp, definition, files, grading, review, services
+from exam import bp, conflicts, definition, files, grading, review, services
 from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, KeyForm, RuleForm, SectionForm
 from exam.models import Answer, Attempt, Exam, ExamSection, FixedItem, Paper, SectionRule
 from question_bank.models import Bank, Category, QuestionStatus
@@ -31,7 +32,11 @@ from question_bank.types import LETTERS
 
 
 def _exam(code: str) -> Exam:
-    return db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
+    """The exam, unless a conflict of interest keeps it from the user (a candidate of it, or of an exam that can
+    draw its questions, until their review is allowed): its definition, sample, keys and attempts alike."""
+    exam = db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
+    policy.refuse_conflict(exam_id=exam.id)
+    return exam
 
 
 def _part(model, ident: int, exam: Exam):
@@ -434,7 +439,34 @@ def exam(code: str):
         overrides=(overrides := services.candidate_overrides(exam)),
         current=next((o for o in overrides if person is not None and o.user_id == person.id), None),
         action_form=ActionForm(),
+        pool_conflicts=conflicts.pool_conflicts(exam) if exam.status == "draft" else [],
     )
+
+
+@bp.route("/<code>/conflicts", methods=["POST"])
+@permission_required("exam.manage")
+def conflict(code: str):
+    """Decide about one candidate in conflict of interest: remove them, or keep them with a written reason."""
+    exam = _exam(code)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    person = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    if person is None:
+        flash(_("No account with that employee number."), "error")
+        return redirect(url_for("exam.exam", code=exam.code))
+    try:
+        if request.form.get("decision") == "remove":
+            conflicts.remove_conflicted(current_user, exam, person, now_utc())
+            message = _("%(name)s is no longer a candidate.", name=person.name)
+        else:
+            conflicts.keep_conflicted(current_user, exam, person, request.form.get("reason", ""), now_utc())
+            message = _("%(name)s stays a candidate; the reason is kept in the audit log.", name=person.name)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for("exam.exam", code=exam.code) + "#conflicts")
 
 
 @bp.route("/<code>/candidates", methods=["POST"])
@@ -467,7 +499,8 @@ def candidate(code: str):
 @permission_required("exam.manage")
 def publish(code: str):
     exam = _exam(code)
-    return _act(exam, lambda: services.publish(current_user, exam, now_utc()),
+    accept = request.form.get("accept_conflicts") == "1"
+    return _act(exam, lambda: conflicts.publish(current_user, exam, now_utc(), accept_conflicts=accept),
                 lambda n: _("Published; %(n)d papers drawn.", n=n))  # fmt: skip
 
 

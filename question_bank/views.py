@@ -16,7 +16,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.forms import options
 from core.models import now_utc
-from core.policy import permission_required
+from core.policy import login_required, permission_required
 from core.uploads import claim, pending_upload_dir
 from core.web import db_int, page_arg
 from question_bank import bp, images, queries, rendering, services, transfer
@@ -53,6 +53,7 @@ def _bank(code: str, action: str = "bank.view") -> Bank:
 def _question(question_id: int, action: str = "bank.view") -> Question:
     question = db.session.get(Question, question_id) or abort(404)
     policy.require(action, question.bank)
+    policy.refuse_conflict(question_id=question.id)
     return question
 
 
@@ -149,7 +150,7 @@ def _filtered(bank: Bank, sort: str | None = None):
         status=form.status.data or "",
         author_id=_arg_int(form.author.data),
         sort=sort or form.sort.data or "newest",
-    )
+    ).where(policy.conflict_free(current_user, Question.id))  # a conflict of interest leaves questions out
     return form, tree, stmt
 
 
@@ -169,6 +170,7 @@ def bank(code: str):
     bulk.category_id.choices = _category_choices(bank, _("(no category)"))
     return render_template(
         "question_bank/bank.html",
+        conflict=policy.conflict(current_user, bank_id=bank.id),
         bank=bank,
         form=form,
         page=page,
@@ -243,7 +245,11 @@ def question_new(code: str):
     duplicates = []
     if form.validate_on_submit():
         content = form_content(form, qtype)
-        duplicates = services.likely_duplicates(bank, content.stem)
+        duplicates = [
+            q
+            for q in services.likely_duplicates(bank, content.stem)
+            if not policy.conflict(current_user, question_id=q.id)
+        ]
         if duplicates and not request.form.get("confirm_duplicate"):
             flash(
                 _("This question looks like one already in the bank. Check it, then save again to keep both."),
@@ -376,7 +382,13 @@ def bulk(code: str):
     if not form.validate_on_submit():
         abort(400)
     ids = [int(i) for i in request.form.getlist("qid") if i.isdigit()]
-    questions = list(db.session.scalars(select(Question).where(Question.id.in_(ids), Question.bank_id == bank.id)))
+    questions = list(
+        db.session.scalars(
+            select(Question).where(
+                Question.id.in_(ids), Question.bank_id == bank.id, policy.conflict_free(current_user, Question.id)
+            )
+        )
+    )
     if not questions:
         flash(_("Select at least one question."), "warning")
         return redirect(request.referrer or url_for("question_bank.bank", code=bank.code))
@@ -413,6 +425,7 @@ def preview():
 @permission_required("question.review")
 def review():
     stmt = queries.review_queue(current_user, queries.banks_query(current_user))
+    stmt = stmt.where(policy.conflict_free(current_user, Question.id))
     page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["QUESTIONS_PER_PAGE"], error_out=False)
     return render_template("question_bank/review.html", page=page, review_form=ReviewForm())
 
@@ -434,11 +447,14 @@ def image_upload():
 
 
 @bp.route("/images/<name>")
-@permission_required("bank.view")
+@login_required
 def image(name: str):
+    """An image of a question: for those who read the banks (unless it shows only in questions a conflict of
+    interest keeps from them), and for a candidate when it is on the paper of one of their attempts."""
     stem, _dot, ext = name.partition(".")
     if len(stem) != 64 or not all(c in "0123456789abcdef" for c in stem) or ext not in images.MIMETYPES:
         abort(404)
+    policy.require_image(name)
     path = images.image_dir() / name
     if not path.exists():
         abort(404)
@@ -543,6 +559,7 @@ def import_template():
 @permission_required("bank.manage")
 def export(code: str):
     bank = _bank(code, "bank.manage")
+    policy.refuse_conflict(bank_id=bank.id)  # refused whole, not quietly cut: a file that lacks questions misleads
     fmt = request.args.get("format", "xlsx")
     if fmt not in transfer.FORMATS:
         abort(404)
@@ -562,6 +579,7 @@ def export(code: str):
 def export_check(code: str):
     """What an export in a given format would leave out, shown before the download."""
     bank = _bank(code, "bank.manage")
+    policy.refuse_conflict(bank_id=bank.id)
     fmt = request.args.get("format", "xlsx")
     if fmt not in transfer.FORMATS:
         abort(404)

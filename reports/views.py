@@ -18,6 +18,7 @@ from accounts.forms import AGE_BAND_LABELS
 from accounts.models import Cadre, Rank, Unit, User
 from accounts.models import label as profile_label
 from accounts.services import units_in_scope
+from core import policy
 from core.extensions import db
 from core.forms import ActionForm
 from core.models import local_today, now_utc
@@ -38,11 +39,17 @@ FLAG_LABELS = {
 }
 
 
-def _exam(code: str) -> Exam:
-    """An exam candidates have started (nothing to report before); 404 otherwise."""
+def _exam(code: str, questions: bool = False) -> Exam:
+    """An exam candidates have started (nothing to report before); 404 otherwise. 403 while a conflict of interest
+    keeps its results from the user (or, with `questions`, its questions: the item analysis)."""
     exam = db.session.scalar(select(Exam).where(Exam.code == code))
     if exam is None or exam.first_started_at is None:
         abort(404)
+    policy.refuse_conflict(
+        results_of=exam.id, now=now_utc()
+    )  # a candidate reads no other candidate's result before their review
+    if questions:
+        policy.refuse_conflict(exam_id=exam.id, now=now_utc())
     return exam
 
 
@@ -203,7 +210,7 @@ def _scope_name() -> str:
 @bp.route("/exams/<code>/items")
 @permission_required("reports.items")
 def exam_items(code: str):
-    exam = _exam(code)
+    exam = _exam(code, questions=True)
     analysis, stale = items.current(exam, now_utc())
     only_flagged = request.args.get("flagged") == "1"
     return render_template("reports/items.html", **_common(exam), analysis=analysis, stale=stale,
@@ -213,7 +220,7 @@ def exam_items(code: str):
 @bp.route("/exams/<code>/items/refresh", methods=["POST"])
 @permission_required("reports.items")
 def exam_items_refresh(code: str):
-    exam = _exam(code)
+    exam = _exam(code, questions=True)
     if not ActionForm().validate_on_submit():
         abort(400)
     kept = items.refresh(exam, now_utc())
@@ -224,7 +231,7 @@ def exam_items_refresh(code: str):
 @bp.route("/exams/<code>/items.xlsx")
 @permission_required("reports.items")
 def exam_items_xlsx(code: str):
-    exam = _exam(code)
+    exam = _exam(code, questions=True)
     analysis, _stale = items.current(exam, now_utc())
     if analysis is None:
         abort(404)
@@ -250,6 +257,8 @@ def slip(attempt_id: int):
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None or attempt.status == AttemptStatus.IN_PROGRESS or not _slip_allowed(attempt):
         abort(404)
+    if attempt.user_id != current_user.id:
+        policy.refuse_conflict(results_of=attempt.exam_id, now=now_utc())
     place = ranking.standing(attempt.exam, attempt.user) if attempt.fully_graded else None
     if place is not None and place["attempt_id"] != attempt.id:
         place = None  # another attempt of theirs is the one ranked
@@ -267,6 +276,8 @@ def person_history(username: str):
     if not owner and not (can(current_user, "reports.view") and in_scope(current_user, user.cadre.unit_path)):
         abort(404)  # the same as for nobody: employee numbers cannot be probed
     rows = history.exam_history(user.cadre, owner, now_utc())
+    if not owner:  # another candidate's result of an exam the viewer sits stays hidden until their review
+        rows = [r for r in rows if not policy.conflict(current_user, results_of=r["record"].exam_id)]
     return render_template("reports/history.html", person=user, rows=rows, owner=owner)
 
 

@@ -40,6 +40,7 @@ ROUTES = {
     "exam.withdraw": ("POST", "/exams/{code}/withdraw"),
     "exam.release": ("POST", "/exams/{code}/release"),
     "exam.candidate": ("POST", "/exams/{code}/candidates"),
+    "exam.conflict": ("POST", "/exams/{code}/conflicts"),
     "exam.export": ("GET", "/exams/{code}/export"),
     "exam.attempts": ("GET", "/exams/{code}/attempts"),
     "exam.attempt": ("GET", "/exams/{code}/attempts/{attempt}"),

@@ -180,3 +180,111 @@ def test_every_method_of_every_rule_refuses_a_plain_cadre(client, auth, app, db)
         if response.status_code not in ((403, 404) if rule.arguments else (403,)):
             wrong.append((method, path, response.status_code))
     assert wrong == []
+
+
+# ---------------------------------------------------------------- conflicts of interest (回避)
+
+#: People who sit an exam and hold another role: while the exam runs they reach none of its pool, keys, paper
+#: definition, item analysis, or other candidates' answers and results, whatever that role lets them do otherwise.
+CANDIDATE_ROLES = ["author", "grader", "org_admin", "unit_admin", "system_admin"]
+#: Pages that name the exam or a question of its pool, by blueprint matrix, each filled in with the world's ids.
+_CONFLICT_MATRICES = {"exam": exam_matrix.ROUTES, "reports": reports_matrix.ROUTES, "grading": grading_matrix.ROUTES}
+#: Pages that name neither (lists, a year's table, a new exam): the rule leaves them to the roles.
+_NOT_THE_EXAMS = {
+    "exam.exams",
+    "exam.exam_new",
+    "exam.import_file",
+    "reports.home",
+    "reports.year_units",
+    "reports.year_units_xlsx",
+    "reports.my_history",
+    "reports.qualifications",
+    "reports.qualifications_xlsx",
+    "grading.exams",
+    "reports.person_history",
+}  # (a history is checked below: it leaves the exam out)
+
+
+def _conflict_world(db, role):
+    """A running exam (single and essay) whose bank belongs to the candidates' unit: another candidate has
+    submitted (their result is shown at once), and the person holding `role` is sitting it now."""
+    from sqlalchemy import select
+
+    from exam.models import Answer
+    from question_bank.models import Bank, Question
+    from tests.factories import make_cadre, make_user
+
+    exam, other = make_open_exam(code="CF1", qtypes=("single", "essay"))
+    unit = other.cadre.unit
+    bank = db.session.get(Bank, exam.sections[0].rules[0].bank_id)
+    bank.owner_unit_id = unit.id  # the candidate-author's own unit: their bank rights reach it
+    person = make_user(roles=(Role(role), Role.CADRE), unit=unit)
+    make_cadre(unit=unit, user=person)
+    theirs = services.start_attempt(exam, other, now_utc())
+    for item in theirs.paper.items:
+        services.save_answer(theirs, item.position, 0 if item.section.qtype == "single" else "他人的论述", 1, now_utc())
+    services.submit(theirs, now_utc())
+    mine = services.start_attempt(exam, person, now_utc())
+    db.session.commit()
+    questions = list(db.session.scalars(select(Question).where(Question.bank_id == bank.id)))
+    answer = db.session.scalar(select(Answer).where(Answer.attempt_id == theirs.id).order_by(Answer.position.desc()))
+    ids = {"code": exam.code, "exam": exam.code, "fixed": exam.code, "section": exam.sections[0].id,
+           "fixed_section": exam.sections[0].id, "rule": exam.sections[0].rules[0].id, "item": 1,
+           "attempt": theirs.id, "version": mine.paper.items[0].question_version_id, "answer": answer.id,
+           "username": other.username}  # fmt: skip
+    return exam, person, other, bank, questions, ids
+
+
+@pytest.mark.parametrize("role", CANDIDATE_ROLES)
+def test_a_candidate_with_another_role_reaches_nothing_of_their_running_exam(client, auth, db, role):
+    from tests.factories import SECRET
+
+    exam, person, other, bank, questions, ids = _conflict_world(db, role)
+    auth.login(person.username)
+    wrong = []
+
+    def reached(method, url):
+        response = client.get(url) if method == "GET" else client.post_form(url)
+        body = response.get_data(as_text=True) if response.mimetype == "text/html" else ""
+        if response.status_code not in (403, 404) or SECRET in body:
+            wrong.append((method, url, response.status_code))
+
+    for q in questions:
+        for url in (f"/banks/questions/{q.id}", f"/banks/questions/{q.id}/versions/1",
+                    f"/banks/questions/{q.id}/edit"):  # fmt: skip
+            reached("GET", url)
+        reached("POST", f"/banks/questions/{q.id}/retire")
+    for fmt in ("xlsx", "gift", "aiken", "csv"):
+        reached("GET", f"/banks/{bank.code}/export?format={fmt}")
+        reached("GET", f"/banks/{bank.code}/export/check?format={fmt}")
+    for routes in _CONFLICT_MATRICES.values():
+        for endpoint, value in routes.items():
+            if endpoint in _NOT_THE_EXAMS:
+                continue
+            method, template = ("GET", value) if isinstance(value, str) else value[:2]
+            reached(method, template.format(**ids))
+    assert wrong == []
+    # Pages the role reaches anyway show nothing of the exam's pool or of the other candidate's result.
+    for url in (f"/banks/{bank.code}/", f"/banks/{bank.code}/?q=根本", "/banks/review",
+                f"/reports/people/{other.username}/history", f"/archive/cadres/{other.username}"):  # fmt: skip
+        body = client.get(url).get_data(as_text=True)
+        assert "我国的根本政治制度" not in body and SECRET not in body, url
+        if "/banks/" not in url:  # (a bank's page names the exam in its notice of what it leaves out)
+            assert exam.title not in body, url
+    assert db.session.get(type(exam), exam.id).status == "published"  # no POST changed it
+
+
+@pytest.mark.parametrize("role", ["grader", "system_admin"])
+def test_the_same_roles_not_sitting_the_exam_reach_it(client, auth, db, role):
+    """The control: without the candidacy the same pages answer (so the test above refuses for the rule)."""
+    exam, person, other, bank, questions, ids = _conflict_world(db, "cadre")
+    auth.login_as(role)
+    assert client.get(f"/banks/questions/{questions[0].id}").status_code == 200
+    if role == "system_admin":
+        assert client.get(f"/exams/{exam.code}/keys").status_code == 200
+        assert client.get(f"/exams/{exam.code}/attempts/{ids['attempt']}").status_code == 200
+        assert client.get(f"/reports/exams/{exam.code}/ranking").status_code == 200
+        for url in (f"/reports/people/{other.username}/history", f"/archive/cadres/{other.username}"):
+            assert exam.title in client.get(url).get_data(as_text=True), url
+    else:
+        assert "我国的根本政治制度" in client.get(f"/banks/{bank.code}/?q=根本").get_data(as_text=True)
