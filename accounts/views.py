@@ -549,4 +549,5 @@ def audit_log():
         action_label=audit_labels.action_label,
         chain_problems=audit_labels.CHAIN_PROBLEMS,
         chain=audit_chain.state(db.session),
+        detail_hidden=policy.audit_detail_hidden,
     )

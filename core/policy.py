@@ -290,6 +290,16 @@ def require_image(name: str, user=None) -> None:
     refuse_conflict(user, image=name)
 
 
+#: Audit events whose detail holds keys, points or scores (key corrections, regrades, manual grades).
+_RESULT_AUDIT_ACTIONS = frozenset({"exam.key_corrected", "exam.regraded", "answer.graded"})
+
+
+def audit_detail_hidden(user, action: str) -> bool:
+    """Is the detail of an audit event of `action` kept from `user`? Keys and points are results: while the user is
+    a candidate in a conflict-of-interest window, the audit page shows such events without their detail."""
+    return action in _RESULT_AUDIT_ACTIONS and conflicts(user) is not None
+
+
 def conflict_free(user, question_id_column):
     """SQL condition: the question (by its id column) is not kept from the user by a conflict of interest; for
     lists and searches, which leave such questions out."""

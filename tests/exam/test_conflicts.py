@@ -497,3 +497,31 @@ def test_another_exam_that_can_draw_the_pool_keeps_its_questions_but_not_its_res
     assert client.get("/reports/exams/SHARE/ranking").status_code == 200
     for url in ("/exams/APART/keys", "/reports/exams/APART/items"):
         assert client.get(url).status_code == 200, url
+
+
+def test_the_audit_page_keeps_key_corrections_and_grades_from_a_candidate_in_conflict(runner, app, db, monkeypatch):
+    """zzb001, an organisation-department admin who sits GWZS2026, reads the audit log; while the exam is in its
+    window, the details of key corrections, regrades and manual grades (keys and points) are withheld from them,
+    not from the system admin, who does not sit it."""
+    from core import audit
+    from demo import district
+
+    monkeypatch.setenv("QE_ALLOW_DEMO", "1")
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0
+    for action in ("exam.key_corrected", "exam.regraded", "answer.graded"):
+        audit.record(action, target="exam:GWZS2026", detail={"secret": f"SECRET-{action}"})
+    audit.record("exam.settings_changed", target="exam:GWZS2026", detail={"note": "PLAIN-DETAIL"})
+    db.session.commit()
+
+    def audit_page(username):
+        client = app.test_client()
+        client.post_form("/login", {"username": username, "password": district.DEMO_PASSWORD})
+        response = client.get("/admin/audit?target=GWZS2026")
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    candidate, admin = audit_page("zzb001"), audit_page("admin")
+    for action in ("exam.key_corrected", "exam.regraded", "answer.graded"):
+        assert f"SECRET-{action}" not in candidate
+        assert f"SECRET-{action}" in admin
+    assert "PLAIN-DETAIL" in candidate
