@@ -57,6 +57,7 @@ browser-deps:
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
+	$(BIN)/python bench/bench_guards.py --db both --write
 	$(BIN)/python bench/bench_archive.py --db both --write
 	$(BIN)/python bench/bench_reports.py --db both --write
 	$(BIN)/python bench/explain_hot_queries.py --db both --write
