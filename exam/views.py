@@ -450,7 +450,7 @@ def conflict(code: str):
     exam = _exam(code)
     if not ActionForm().validate_on_submit():
         abort(400)
-    person = db.session.get(User, request.form.get("user_id", type=int) or 0)
+    person = db.session.get(User, request.form.get("user_id", type=db_int) or 0)
     if person is None:
         flash(_("No account with that employee number."), "error")
         return redirect(url_for("exam.exam", code=exam.code))
@@ -485,7 +485,7 @@ def candidate(code: str):
     try:
         services.set_candidate(
             current_user, exam, person, now_utc(), included=included,
-            extra_minutes=request.form.get("extra_minutes", 0, type=int), note=request.form.get("note", ""),
+            extra_minutes=request.form.get("extra_minutes", 0, type=db_int), note=request.form.get("note", ""),
         )  # fmt: skip
     except DomainError as exc:
         db.session.rollback()

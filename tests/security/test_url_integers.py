@@ -40,6 +40,7 @@ ARGS = [
     ("POST", "/archive/classes/K1/enrol", {"mode": "rules", "unit_ids": "{v}"}),
     ("POST", "/archive/classes/K1/enrol", {"mode": "rules", "max_age": "{v}"}),
     ("POST", "/exams/{exam}/candidates", {"username": "{me}", "include": "add", "extra_minutes": "{v}"}),
+    ("POST", "/exams/{exam}/conflicts", {"user_id": "{v}", "decision": "remove"}),
 ]
 
 
