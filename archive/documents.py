@@ -5,7 +5,7 @@ import io
 
 import segno
 from flask_babel import gettext as _
-from fpdf.fonts import FontFace
+from fpdf.enums import MethodReturnValue
 
 from accounts.models import label as profile_label
 from archive.models import label
@@ -80,6 +80,7 @@ def archive_pdf(cadre, years: list[dict], quals: list) -> bytes:
         if not (year["entries"] or year["results"] or year["assessment"]):
             continue
         pdf.ln(4)
+        pdf.keep_room(9 + 6 + 4 * 6)  # the year's title with its hours and the first rows of its table
         pdf.set_font("cjk", size=14)
         hours = "，".join(f"{label(k)} {_hours(v)}" for k, v in year["hours"].items())
         pdf.cell(0, 9, f"{year['year']}年  学时合计 {_hours(year['total'])}（应达 {_hours(year['required'])}）",
@@ -93,16 +94,14 @@ def archive_pdf(cadre, years: list[dict], quals: list) -> bytes:
         for r in year["results"]:
             score = "待阅卷" if r.score is None else f"{r.score:g}/{r.total_points:g}"
             rows.append(("考试", r.exam_title, r.sat_on.isoformat(), "", f"{score} {'合格' if r.passed else ''}"))
-        if len(rows) > 1:
-            heading = FontFace(emphasis="", fill_color=(225, 231, 243))  # the CJK font has one (regular) style
-            with pdf.table(col_widths=(22, 80, 26, 16, 36), text_align="LEFT", line_height=6,
-                           headings_style=heading) as table:  # fmt: skip
-                for row in rows:
-                    table.row(row)
         a = year["assessment"]
+        closing = f"年度学习考核：{label(a.grade)}。鉴定：{a.appraisal}" if a else ""
+        if len(rows) > 1:
+            below = 2 + pdf.multi_cell(0, 6, closing, dry_run=True, output=MethodReturnValue.HEIGHT) if a else 0
+            pdf.data_table(rows, (22, 80, 26, 16, 36), tail=below)
         if a:
             pdf.ln(2)
-            pdf.multi_cell(0, 6, f"年度学习考核：{label(a.grade)}。鉴定：{a.appraisal}", new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 6, closing, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

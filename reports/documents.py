@@ -4,16 +4,12 @@ drawn in the PDF, and a candidate's score slip."""
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from fpdf.fonts import FontFace
 
 from accounts.models import label as profile_label
 from core.models import LOCAL_ZONE
 from core.pdf import Pdf
 from core.spreadsheets import append_row, new_workbook, to_bytes
 from question_bank.types import LETTERS, QUESTION_TYPES
-from reports.history import attempt_sections
-
-HEADING = FontFace(emphasis="", fill_color=(225, 231, 243))  # the CJK font has one (regular) style
 
 
 def _yes_no(value) -> str:
@@ -121,33 +117,38 @@ def _percent(value) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def _bars(pdf: Pdf, labels: list[str], values: list[float], height: float = 55, unit: str = "") -> None:
-    """A bar chart at the current position, across the page's width."""
+def _chart(pdf: Pdf, title: str, labels: list[str], values: list[float], height: float = 55, unit: str = "") -> None:
+    """A titled bar chart at the current position, across the page's width, on the next page if it does not fit.
+    Drawn in a local graphics state: its fill and line colours end with it (fpdf2's tables take the current fill
+    colour as their cells' background)."""
+    pdf.keep_room(8 + 4 + height + 8)
+    pdf.set_font("cjk", size=13)
+    pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
     left, top = pdf.l_margin + 10, pdf.get_y() + 4
     width = pdf.w - pdf.l_margin - pdf.r_margin - 12
     peak = max(values or [0]) or 1
     step = width / max(len(values), 1)
-    pdf.set_draw_color(120, 120, 120)
-    pdf.line(left, top + height, left + width, top + height)
-    pdf.set_font("cjk", size=7)
-    for i, (caption, value) in enumerate(zip(labels, values, strict=True)):
-        bar = height * value / peak
-        x = left + i * step + step * 0.15
-        pdf.set_fill_color(59, 110, 165)
-        if bar > 0:
-            pdf.rect(x, top + height - bar, step * 0.7, bar, style="F")
-        pdf.set_xy(x - step * 0.15, top + height - bar - 4.5)
-        pdf.cell(step, 4, f"{value:g}{unit}", align="C")
-        pdf.set_xy(x - step * 0.15, top + height + 1)
-        pdf.cell(step, 4, caption, align="C")
+    with pdf.local_context(draw_color=(120, 120, 120), fill_color=(59, 110, 165)):
+        pdf.line(left, top + height, left + width, top + height)
+        pdf.set_font("cjk", size=7)
+        for i, (caption, value) in enumerate(zip(labels, values, strict=True)):
+            bar = height * value / peak
+            x = left + i * step + step * 0.15
+            if bar > 0:
+                pdf.rect(x, top + height - bar, step * 0.7, bar, style="F")
+            pdf.set_xy(x - step * 0.15, top + height - bar - 4.5)
+            pdf.cell(step, 4, f"{value:g}{unit}", align="C")
+            pdf.set_xy(x - step * 0.15, top + height + 1)
+            pdf.cell(step, 4, caption, align="C")
     pdf.set_y(top + height + 8)
     pdf.set_font("cjk", size=10)
 
 
-def _table(pdf: Pdf, rows: list[tuple], widths: tuple) -> None:
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=6, headings_style=HEADING) as table:
-        for row in rows:
-            table.row([str(c) for c in row])
+def _title(pdf: Pdf, text: str, room: float = 32) -> None:
+    """A section title, kept with the first `room` mm of what follows it."""
+    pdf.keep_room(8 + room)
+    pdf.set_font("cjk", size=13)
+    pdf.cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
 
 
 def report_pdf(exam, figures: dict, viewer_scope: str) -> bytes:
@@ -163,42 +164,41 @@ def report_pdf(exam, figures: dict, viewer_scope: str) -> bytes:
     pdf.cell(0, 6, f"统计范围：{viewer_scope} · 满分 {exam.total_points:g} · 合格线 {float(exam.pass_mark):g}",
              new_x="LMARGIN", new_y="NEXT")  # fmt: skip
     pdf.ln(3)
-    _table(pdf, [("应考", "参考", "交卷", "已评分", "待阅卷", "缺考"),
-                 (c["eligible"], c["started"], c["submitted"], c["ranked"], c["waiting"], c["not_started"])],
-           (30, 30, 30, 30, 30, 30))  # fmt: skip
+    counts = ("应考", "参考", "交卷", "已评分", "待阅卷", "缺考")
+    pdf.data_table([counts, [c[k] for k in ("eligible", "started", "submitted", "ranked", "waiting", "not_started")]],
+                   (30,) * 6)  # fmt: skip
     pdf.ln(3)
-    _table(pdf, [("平均分", "中位数", "标准差", "最高分", "最低分", "合格人数", "合格率"),
-                 (_number(s["mean"], 2), _number(s["median"], 2), _number(s["sd"], 2), _number(s["high"], 2),
-                  _number(s["low"], 2), s["passed"], _percent(s["pass_rate"]))],
-           (26, 26, 26, 26, 26, 26, 24))  # fmt: skip
+    summary = [
+        *(_number(s[k], 2) for k in ("mean", "median", "sd", "high", "low")),
+        s["passed"],
+        _percent(s["pass_rate"]),
+    ]
+    pdf.data_table([("平均分", "中位数", "标准差", "最高分", "最低分", "合格人数", "合格率"), summary],
+                   (26, 26, 26, 26, 26, 26, 24))  # fmt: skip
     pdf.ln(4)
-    pdf.set_font("cjk", size=13)
-    pdf.cell(0, 8, "分数分布（人数）", new_x="LMARGIN", new_y="NEXT")
     dist = figures["distribution"]
-    _bars(pdf, [f"{d['low']:g}–{d['high']:g}" for d in dist], [d["count"] for d in dist])
+    _chart(pdf, "分数分布（人数）", [f"{d['low']:g}–{d['high']:g}" for d in dist], [d["count"] for d in dist])
     analysis = figures.get("analysis")
     if analysis is not None and analysis.data["sections"]:
-        pdf.set_font("cjk", size=13)
-        pdf.cell(0, 8, "各部分得分率", new_x="LMARGIN", new_y="NEXT")
         sections = analysis.data["sections"]
-        _bars(pdf, [x["name"] for x in sections], [round(100 * (x["rate"] or 0), 1) for x in sections], height=40,
-              unit="%")  # fmt: skip
-        _table(pdf, [("部分", "题数（题库中）", "平均得分", "满分", "得分率")] + [
+        rates = [round(100 * (x["rate"] or 0), 1) for x in sections]
+        _chart(pdf, "各部分得分率", [x["name"] for x in sections], rates, height=40, unit="%")
+        pdf.data_table([("部分", "题数（题库中）", "平均得分", "满分", "得分率")] + [
             (x["name"], x["questions"], _number(x["mean"], 2), _number(x["possible"], 2), _percent(x["rate"]))
             for x in sections], (60, 30, 30, 30, 30))  # fmt: skip
         pdf.ln(3)
-    pdf.set_font("cjk", size=13)
-    pdf.cell(0, 8, "各单位情况", new_x="LMARGIN", new_y="NEXT")
+    _title(pdf, "各单位情况")
     pdf.set_font("cjk", size=9)
-    _table(pdf, [("名次", "单位", "应考", "参考", "参考率", "合格率", "平均分", "中位数")] + [
+    pdf.data_table([("名次", "单位", "应考", "参考", "参考率", "合格率", "平均分", "中位数")] + [
         (u["place"] or "—", u["unit"] or "—", u["eligible"], u["took"], _percent(u["participation"]),
          _percent(u["pass_rate"]), _number(u["mean"], 2), _number(u["median"], 2))
         for u in figures["units"]], (12, 58, 15, 15, 20, 20, 20, 20))  # fmt: skip
     return bytes(pdf.output())
 
 
-def slip_pdf(attempt, place: dict | None) -> bytes:
-    """One candidate's score slip: who, which exam, when, the score by section, pass or fail, and the rank."""
+def slip_pdf(attempt, place: dict | None, sections: list[dict]) -> bytes:
+    """One candidate's score slip: who, which exam, when, the score by `sections` (history.attempt_sections), pass
+    or fail, and the rank."""
     exam, user = attempt.exam, attempt.user
     cadre = user.cadre
     pdf = Pdf()
@@ -225,8 +225,8 @@ def slip_pdf(attempt, place: dict | None) -> bytes:
         pdf.cell(30, 8, caption + "：")
         pdf.multi_cell(0, 8, str(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
-    _table(pdf, [("部分", "得分", "满分")] + [(s["title"], f"{s['points']:g}", f"{s['total']:g}")
-                                            for s in attempt_sections(attempt)], (90, 40, 40))  # fmt: skip
+    pdf.data_table([("部分", "得分", "满分")] + [(s["title"], f"{s['points']:g}", f"{s['total']:g}")
+                                            for s in sections], (90, 40, 40))  # fmt: skip
     pdf.ln(6)
     pdf.set_font("cjk", size=9)
     pdf.multi_cell(0, 6, f"本成绩单由任职资格在线考试系统生成，考试记录编号 {attempt.id}。",

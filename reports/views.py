@@ -262,7 +262,7 @@ def slip(attempt_id: int):
     place = ranking.standing(attempt.exam, attempt.user) if attempt.fully_graded else None
     if place is not None and place["attempt_id"] != attempt.id:
         place = None  # another attempt of theirs is the one ranked
-    data = documents.slip_pdf(attempt, place)
+    data = documents.slip_pdf(attempt, place, history.attempt_sections(attempt))
     return download(data, PDF, f"slip-{attempt.exam.code}-{attempt.user.username}.pdf")
 
 
