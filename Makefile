@@ -17,10 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP) translations pdf-fonts
 
 ## PDFs (certificates, archives) embed a CJK font: Debian's Noto CJK, installed when run as root (or set QE_PDF_FONT).
+## The PDF rendering test (tests/reports/test_pdf_rendering.py) looks at them with poppler-utils' pdftoppm/pdftotext.
 pdf-fonts:
-	@if fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || [ -n "$$QE_PDF_FONT" ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
-	else echo "Note: no CJK font for PDFs; install fonts-noto-cjk (as root) or set QE_PDF_FONT."; fi
+	@if { fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || [ -n "$$QE_PDF_FONT" ]; } && command -v pdftoppm >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk poppler-utils >/dev/null; \
+	else echo "Note: install fonts-noto-cjk (a CJK font for PDFs, or set QE_PDF_FONT) and poppler-utils (as root)."; fi
 
 ## Compile the .po catalogues (kept in git) into .mo files (not kept).
 translations: $(STAMP)
