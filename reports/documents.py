@@ -144,8 +144,8 @@ def _chart(pdf: Pdf, title: str, labels: list[str], values: list[float], height:
     pdf.set_font("cjk", size=10)
 
 
-def _title(pdf: Pdf, text: str, room: float = 32) -> None:
-    """A section title, kept with the first `room` mm of what follows it."""
+def _title(pdf: Pdf, text: str, room: float = 4 * 6) -> None:
+    """A section title, kept with the first `room` mm of what follows it (a table's heading and three rows)."""
     pdf.keep_room(8 + room)
     pdf.set_font("cjk", size=13)
     pdf.cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")

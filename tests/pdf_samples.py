@@ -64,8 +64,9 @@ def slip_inputs() -> tuple:
     attempt = NS(id=20417, exam=exam, user=user, started_at=datetime(2026, 6, 20, 1, 0, 12, tzinfo=UTC),
                  ended_at=datetime(2026, 6, 20, 2, 23, 41, tzinfo=UTC), score=Decimal("86.5"), passed=True)  # fmt: skip
     place = {"rank": 37, "tied": 2, "ranked": 1175, "behind_percent": 96.9}
-    sections = [{"title": name, "points": 20.0 - 2 * i - (i % 2) * 1.5, "total": 20.0 - i}
-                for i, name in enumerate(SECTIONS)]  # fmt: skip
+    earned, possible = (18.5, 16, 15, 14.5, 12, 10.5), (20, 18, 18, 16, 14, 14)  # 86.5 of 100
+    sections = [{"title": name, "points": float(p), "total": float(t)}
+                for name, p, t in zip(SECTIONS, earned, possible, strict=True)]  # fmt: skip
     return attempt, place, sections
 
 
@@ -99,14 +100,12 @@ def archive_inputs() -> tuple:
                               starts_on=date(year, 1 + i * 11 // count, 1 + (i * 7) % 27),
                               hours=Decimal(2 + (i * 5) % 7), deleted_at=None,
                               status=EntryStatus.PENDING if i % 9 == 4 else EntryStatus.ACCEPTED))  # fmt: skip
+        entries.sort(key=lambda e: e.starts_on)
         results = [NS(exam_title=f"{year}年度科级干部任职资格考试（政治理论）", sat_on=date(year, 6, 20),
                       score=86.5 if year == 2026 else 71.0, total_points=100.0, passed=True)]  # fmt: skip
-        hours = {
-            HourKind.OFF_JOB: 40.0,
-            HourKind.ROTATIONAL: 16.0,
-            HourKind.COLLECTIVE: 22.5,
-            HourKind.SELF_STUDY: 31.0,
-        }
+        less = 2026 - year  # earlier years: fewer training hours, more self-study
+        hours = {HourKind.OFF_JOB: 40.0 - 8 * less, HourKind.ROTATIONAL: 16.0, HourKind.COLLECTIVE: 22.5 + less,
+                 HourKind.SELF_STUDY: 31.0 + 4 * less}  # fmt: skip
         assessment = NS(grade=AssessmentGrade.EXCELLENT if year < 2026 else AssessmentGrade.COMPETENT,
                         appraisal="学习态度端正，按时完成年度学习计划，理论联系实际，学用结合较好。")  # fmt: skip
         years.append({"year": year, "entries": entries, "results": results, "assessment": assessment,
