@@ -2,12 +2,7 @@
 (several charts, tables long enough to cross pages), rendered to images with poppler's pdftoppm and read back with
 pdftotext. Table cells must be white under their text, and no page may hold a lone row spilled from a table."""
 
-import os
 import re
-import shutil
-import subprocess
-from html import unescape
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,6 +11,7 @@ from archive import documents as archive_documents
 from core.pdf import page_runs
 from reports import documents as report_documents
 from tests import pdf_samples
+from tests import poppler as pdf_tools
 
 RESOLUTION = 50  # dots per inch: enough to see a cell's background, cheap to render
 CHART_BLUE = (59, 110, 165)
@@ -30,15 +26,7 @@ BUILDERS = {
 
 @pytest.fixture(scope="module")
 def poppler():
-    """pdftoppm and pdftotext (Debian's poppler-utils; `make pdf-fonts` installs them as root)."""
-    tools = {tool: shutil.which(tool) for tool in ("pdftoppm", "pdftotext")}
-    missing = [tool for tool, path in tools.items() if path is None]
-    if missing:
-        reason = f"{' and '.join(missing)} not found: install poppler-utils (make pdf-fonts, as root)"
-        if os.environ.get("TEST_FORBID_SKIPS") or os.environ.get("TEST_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return tools
+    return pdf_tools.tools()
 
 
 @pytest.fixture
@@ -50,33 +38,11 @@ def build(app, poppler, tmp_path):
             data = BUILDERS[name](**sizes)
         pdf = tmp_path / f"{name}.pdf"
         pdf.write_bytes(data)
-        subprocess.run([poppler["pdftoppm"], "-r", str(RESOLUTION), "-png", pdf, tmp_path / name], check=True)
-        images = [Image.open(p).convert("RGB") for p in sorted(tmp_path.glob(f"{name}-*.png"), key=_page_number)]
-        pages = _text(poppler, "-layout", pdf).split("\f")[: len(images)]
-        return {"images": images, "pages": pages, "words": _words(_text(poppler, "-bbox", pdf))}
+        pages = pdf_tools.images(poppler, pdf, RESOLUTION)
+        texts = pdf_tools.text(poppler, "-layout", pdf).split("\f")[: len(pages)]
+        return {"images": pages, "pages": texts, "words": pdf_tools.words(poppler, pdf)}
 
     return _build
-
-
-def _page_number(path: Path) -> int:
-    return int(path.stem.rsplit("-", 1)[1])
-
-
-def _text(poppler: dict, mode: str, pdf: Path) -> str:
-    return subprocess.run([poppler["pdftotext"], mode, pdf, "-"], check=True, capture_output=True, text=True).stdout
-
-
-def _words(html: str) -> list[list[tuple]]:
-    """Per page, (word, x0, y0, x1, y1) in points, from pdftotext -bbox."""
-    pages = []
-    for page in html.split("<page ")[1:]:
-        pages.append([
-            (unescape(w), float(x0), float(y0), float(x1), float(y1))
-            for x0, y0, x1, y1, w in re.findall(
-                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', page
-            )
-        ])  # fmt: skip
-    return pages
 
 
 def _near(pixel, colour, tolerance=40) -> bool:
