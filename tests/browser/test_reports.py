@@ -9,12 +9,28 @@ import pytest
 from core.extensions import db
 from core.models import now_utc
 from demo import district
+from tests import poppler
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHART_BAR = (108, 146, 188)  # charts.js's rgba(59, 110, 165, 0.75) on white
 
 
-def test_report_pages_with_charts(app, live_server, page):
+def _assert_charts_print_inside_their_boxes(pdf: bytes, tmp_path) -> None:
+    """Printed (as Ctrl+P prints the page on screen), the distribution chart ends above its table's caption: the
+    canvas keeps the size it was drawn at, and used to run over the table and off the page's right edge."""
+    tools = poppler.tools()
+    printed = tmp_path / "statistics.pdf"
+    printed.write_bytes(pdf)
+    image = poppler.images(tools, printed, 50)[0]
+    _word, _x0, top, _x1, bottom = next(w for w in poppler.words(tools, printed)[0] if w[0] == "各分数段人数")
+    scale = 50 / 72
+    band = image.crop((0, round(top * scale), image.width, round((bottom + 60) * scale)))
+    bars = [p for p in band.get_flattened_data() if all(abs(a - b) <= 30 for a, b in zip(p, CHART_BAR, strict=True))]
+    assert not bars, f"{len(bars)} pixels of the chart's bars over its table"
+
+
+def test_report_pages_with_charts(app, live_server, page, tmp_path):
     district.load(now_utc())
     db.session.commit()
     errors = []
@@ -44,7 +60,8 @@ def test_report_pages_with_charts(app, live_server, page):
     page.emulate_media(media="print")
     assert not page.locator(".topbar").is_visible() and not page.locator(".subnav").is_visible()
     assert page.locator("#summary").is_visible()
-    page.emulate_media(media="screen")
+    page.emulate_media(media="no-override")  # back to the screen; page.pdf prints with the print styles, as Ctrl+P does
+    _assert_charts_print_inside_their_boxes(page.pdf(format="A4"), tmp_path)
 
     page.get_by_role("link", name="题目分析").click()
     assert page.locator("#items tbody tr").count() >= 20
