@@ -67,3 +67,10 @@ def test_api_only_needs_a_system_administrator_to_answer_for_it(runner, db):
     result = runner.invoke(args=["accounts", "token", "new01", "--api-only"])
     assert result.exit_code == 1 and "create-admin" in result.output
     assert db.session.scalar(select(ApiToken.id)) is None
+
+
+def test_a_token_for_a_disabled_account_says_it_will_not_work_yet(runner, db):
+    make_user(username="gone", roles=(Role.CADRE,), active=False)
+    db.session.commit()
+    result = runner.invoke(args=["accounts", "token", "gone"])
+    assert result.exit_code == 0 and "disabled" in result.stderr and result.stdout.startswith("qe_")

@@ -157,3 +157,15 @@ def test_the_unit_page_audits_a_creation(client, auth, db):
     assert response.status_code == 302
     (event,) = audit_actions(db, "unit.created")
     assert event.target == f"unit:{unit(db, 'NEW').id}"
+
+
+def test_a_fresh_install_goes_from_no_units_to_a_bank(runner, db, admin):
+    result = runner.invoke(args=["banks", "create", "ZZLL", "--name", "政治理论题库", "--subject", "政治理论"])
+    assert result.exit_code == 1 and "flask units create" in result.output
+    assert runner.invoke(args=["units", "create", "区委组织部", "--code", "ZZB"]).exit_code == 0
+    result = runner.invoke(
+        args=["banks", "create", "ZZLL", "--name", "政治理论题库", "--subject", "政治理论", "--unit", "QT"]
+    )
+    assert result.exit_code == 1 and "flask units list" in result.output
+    result = runner.invoke(args=["banks", "create", "ZZLL", "--name", "政治理论题库", "--subject", "政治理论"])
+    assert result.exit_code == 0 and "owned by 区委组织部 (ZZB)" in result.output
