@@ -10,11 +10,19 @@ PORT ?= 5000
 .PHONY: install translations run test test-faults test-browser browser-deps pdf-fonts lint fmt extract-messages bench
 
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+	@test -x $(BIN)/python || { echo "Creating $(VENV) with $(PYTHON)…"; $(PYTHON) -m venv $(VENV); }
+	@echo "Installing the Python packages into $(VENV) (about 30 s the first time)…"
+	@$(BIN)/pip install --quiet --progress-bar off --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-install: $(STAMP) translations pdf-fonts
+install: $(STAMP) translations pdf-fonts-notice pdf-fonts
+
+## Say so before pdf-fonts runs apt-get as root: a minute of silence is otherwise a mystery.
+.PHONY: pdf-fonts-notice
+pdf-fonts-notice:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -z "$$QE_PDF_FONT" ] \
+	  && ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	  echo "Running as root: installing Debian's fonts-noto-cjk with apt-get (Chinese in PDFs; about a minute)…"; fi
 
 ## PDFs (certificates, archives) embed a CJK font: Debian's Noto CJK, installed when run as root (or set QE_PDF_FONT).
 ## The PDF rendering test (tests/reports/test_pdf_rendering.py) looks at them with poppler-utils' pdftoppm/pdftotext.
@@ -25,14 +33,17 @@ pdf-fonts:
 
 ## Compile the .po catalogues (kept in git) into .mo files (not kept).
 translations: $(STAMP)
-	$(BIN)/pybabel compile --statistics -d translations 2>&1 | grep -v '^$$' || true
+	@$(BIN)/pybabel -q compile -d translations
 	@test -f translations/zh_Hans_CN/LC_MESSAGES/messages.mo
 
 ## Serve on http://127.0.0.1:5000 (plain HTTP, so the session cookie may not be marked Secure here).
+## It ends with the demo accounts and the address, whatever came before.
 run: install
-	QE_COOKIE_SECURE=0 $(FLASK) db upgrade
-	QE_COOKIE_SECURE=0 QE_ALLOW_DEMO=1 $(FLASK) demo load --if-empty
-	QE_COOKIE_SECURE=0 QE_PUBLIC_URL=$${QE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "Migrating the database…"
+	@QE_COOKIE_SECURE=0 QE_QUIET_MIGRATIONS=1 $(FLASK) db upgrade
+	@QE_COOKIE_SECURE=0 QE_ALLOW_DEMO=1 $(FLASK) demo load --if-empty
+	@echo "QualExam: open http://$(HOST):$(PORT)/ in a browser (Ctrl+C stops the server)."
+	@QE_COOKIE_SECURE=0 QE_PUBLIC_URL=$${QE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server.
 test: install

@@ -64,7 +64,7 @@ def create_app(config=None) -> Flask:
     for bp in (api_bp, take_bp, grading_bp, verify_bp):
         app.register_blueprint(bp)
 
-    from accounts.cli import accounts_cli, cadres_cli
+    from accounts.cli import accounts_cli, cadres_cli, units_cli
     from archive.cli import archive_cli
     from core.audit_chain import audit_cli
     from core.backup import backup_cli
@@ -74,7 +74,7 @@ def create_app(config=None) -> Flask:
     from reports.cli import reports_cli
 
     groups = (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli)
-    for group in (*groups, backup_cli, audit_cli):
+    for group in (*groups, units_cli, backup_cli, audit_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

@@ -3,7 +3,7 @@
 from flask import url_for
 from sqlalchemy import select
 
-from accounts.models import User
+from accounts.models import Unit, User
 from core.audit_labels import TargetView, int_keys, register_targets
 from core.extensions import db
 
@@ -15,3 +15,10 @@ def _audit_users(keys):
     return {
         str(r.id): TargetView(f"{r.name}（{r.username}）", url_for("accounts.user_roles", user_id=r.id)) for r in rows
     }
+
+
+@register_targets("unit")
+def _audit_units(keys):
+    """Audit targets "unit:ID": the unit's name (and code), linking to its page."""
+    rows = db.session.execute(select(Unit.id, Unit.name, Unit.code).where(Unit.id.in_(int_keys(keys))))
+    return {str(r.id): TargetView(f"{r.name}（{r.code}）", url_for("accounts.unit_form", unit_id=r.id)) for r in rows}

@@ -1,4 +1,5 @@
-"""`flask accounts …` and `flask cadres …`: first admin, cadre import and its template."""
+"""`flask accounts …`, `flask units …` and `flask cadres …`: first admin, API tokens, the unit tree, cadre import
+and the import templates."""
 
 import sys
 from datetime import timedelta
@@ -8,8 +9,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from accounts import importing, services
-from accounts.models import RoleAssignment, User
+from accounts import importing, services, unit_importing
+from accounts.models import LABELS, RoleAssignment, Unit, UnitKind, User
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import exit_on_issues
@@ -55,14 +56,41 @@ def prune_logins(days):
 @accounts_cli.command("token")
 @click.argument("username")
 @click.option("--name", default="cli", help="What the token is for.")
+@click.option(
+    "--api-only",
+    is_flag=True,
+    help="A token for the JSON API only, accepted even before the account has changed its one-time password "
+    "(audited as minted by the first system administrator).",
+)
 @with_appcontext
-def token(username, name):
-    """Mint a personal API token for USERNAME (printed once; only its hash is kept)."""
+def token(username, name, api_only):
+    """Mint a personal API token for USERNAME (printed once on standard output; only its hash is kept).
+
+    An account that must still change its one-time password (an imported cadre, a reset) cannot use an ordinary
+    token until it has done so on the web (403 password_change_required): the command says so on standard error.
+    --api-only mints, deliberately and audited, a token that reaches the JSON API (/api/v1/) only and works at
+    once. Either is revoked when the password changes or is reset."""
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise click.ClickException(f"No account {username!r}.")
-    value = services.create_api_token(user, name, now_utc())
+    if api_only:
+        value = services.create_api_only_token(cli_actor(), user, name, now_utc())
+    else:
+        value = services.create_api_token(user, name, now_utc())
     db.session.commit()
+    if api_only:
+        click.echo(
+            f"API-only token for {username}: it reaches /api/v1/ only. Its minting is in the audit log.", err=True
+        )
+    elif user.must_change_password:
+        click.echo(
+            f"Warning: {username} has not yet changed the one-time password. This token is refused "
+            "(403 password_change_required) until they do so on the web; then it is revoked with the old password, "
+            "so mint it after the change, or use --api-only for a script.",
+            err=True,
+        )
+    if not user.active:
+        click.echo(f"Warning: the account {username} is disabled; the token works only once it is enabled.", err=True)
     click.echo(value)
 
 
@@ -79,6 +107,23 @@ def cli_actor() -> User:
     if actor is None:
         raise click.ClickException("No system administrator exists yet: run `flask accounts create-admin` first.")
     return actor
+
+
+def _checked_import(result, dry_run: bool, noun: str, commit):
+    """The import commands' common course: print the file's problems and exit 1; or say what a dry run would do
+    (None); or run `commit` and commit once (its result), exiting 1 on a refusal with nothing written."""
+    exit_on_issues(result.issues)
+    if dry_run:
+        click.echo(f"{len(result.rows)} {noun}(s) would be imported; nothing was written (dry run).")
+        return None
+    try:
+        done = commit()
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        click.echo(str(exc.message), err=True)
+        sys.exit(1)
+    return done
 
 
 @cadres_cli.command("template")
@@ -104,17 +149,11 @@ def import_cadres(file, dry_run, passwords_out):
     actor = cli_actor()
     with open(file, "rb") as fh:
         result = importing.parse_cadre_workbook(fh, actor, local_today())
-    exit_on_issues(result.issues)
-    if dry_run:
-        click.echo(f"{len(result.rows)} cadre(s) would be imported; nothing was written (dry run).")
+    credentials = _checked_import(
+        result, dry_run, "cadre", lambda: importing.commit_cadre_import(actor, result, now_utc())
+    )
+    if credentials is None:
         return
-    try:
-        credentials = importing.commit_cadre_import(actor, result, now_utc())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        click.echo(str(exc.message), err=True)
-        sys.exit(1)
     if passwords_out:
         Path(passwords_out).write_bytes(importing.build_credentials_workbook(credentials))
         click.echo(f"{len(credentials)} cadre(s) imported; initial passwords written to {passwords_out}.")
@@ -122,3 +161,78 @@ def import_cadres(file, dry_run, passwords_out):
         click.echo(f"{len(credentials)} cadre(s) imported. Initial passwords (shown once):")
         for c in credentials:
             click.echo(f"{c.employee_number}\t{c.name}\t{c.password}")
+
+
+@click.group("units", help="The unit tree: create, list, import from .xlsx.")
+def units_cli():
+    pass
+
+
+@units_cli.command("create")
+@click.argument("name")
+@click.option("--code", required=True, help="The unit's code (unique; cadre and bank imports name units by it).")
+@click.option("--parent", help="The parent unit: its code, or its path of names from the top (区委/组织部).")
+@click.option("--kind", type=click.Choice([k.value for k in UnitKind]), default=UnitKind.OTHER.value, show_default=True)
+@with_appcontext
+def create_unit(name, code, parent, kind):
+    """Create a unit (a top-level unit without --parent). Audited."""
+    actor = cli_actor()
+    try:
+        parent_unit = services.find_unit(parent) if parent else None
+        unit = services.add_unit(
+            actor, code, name, kind, parent_unit, now_utc(), sort_order=_next_sort_order(parent_unit)
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    where = f" under {parent_unit.name} ({parent_unit.code})" if parent_unit else " at the top of the tree"
+    click.echo(f"Unit {unit.name} ({unit.code}) created{where}.")
+
+
+def _next_sort_order(parent: Unit | None) -> int:
+    """After its siblings, so a unit made later is listed later."""
+    siblings = parent.children if parent is not None else services.unit_tree()
+    return max((u.sort_order for u in siblings if u.parent_id == (parent.id if parent else None)), default=-1) + 1
+
+
+@units_cli.command("list")
+@with_appcontext
+def list_units():
+    """Print the unit tree with codes and kinds (inactive units marked)."""
+    units = services.unit_tree()
+    if not units:
+        click.echo("No units yet: `flask units create NAME --code CODE` or `flask units import FILE.xlsx`.")
+        return
+    width = max(len(u.code) for u in units)
+    for u in units:
+        inactive = "  (inactive)" if not u.is_active else ""
+        click.echo(f"{u.code.ljust(width)}  {'  ' * u.depth}{u.name}  [{LABELS[UnitKind(u.kind)]}]{inactive}")
+    click.echo(f"{len(units)} unit(s).")
+
+
+@units_cli.command("template")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def unit_template(output):
+    """Write the .xlsx unit import template (columns 单位代码, 单位名称, 上级单位, 单位类型)."""
+    Path(output).write_bytes(unit_importing.build_unit_template())
+    click.echo(f"Template written to {output}")
+
+
+@units_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@with_appcontext
+def import_units(file, dry_run):
+    """Import units from an .xlsx file: all rows or none, each creation audited. Exit status 1 on any error.
+
+    Columns: code, name, parent (a code, or a path of names like 区委/组织部; a unit in the system or on an earlier
+    row; empty for a top-level unit), kind (optional)."""
+    actor = cli_actor()
+    result = unit_importing.parse_unit_workbook(Path(file).read_bytes())
+    units = _checked_import(
+        result, dry_run, "unit", lambda: unit_importing.commit_unit_import(actor, result, now_utc())
+    )
+    if units is not None:
+        click.echo(f"{len(units)} unit(s) imported. `flask units list` shows the tree.")

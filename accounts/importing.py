@@ -124,10 +124,11 @@ def _cell_text(value) -> str:
     return str(value).strip()
 
 
-def _match_headers(header_row) -> tuple[dict[str, int], list[ImportIssue]]:
-    """Map column keys to 0-based indexes; report unknown, duplicated and missing headers."""
+def match_headers(header_row, columns: tuple[Column, ...] = COLUMNS) -> tuple[dict[str, int], list[ImportIssue]]:
+    """Map column keys to 0-based indexes; report unknown, duplicated and missing headers. A header may be written
+    in Chinese, in English or as the key."""
     aliases = {}
-    for col in COLUMNS:
+    for col in columns:
         aliases[_norm(col.header_zh)] = col
         aliases[_norm(_in_locale("en", col.label))] = col
         aliases[_norm(col.key)] = col
@@ -145,7 +146,7 @@ def _match_headers(header_row) -> tuple[dict[str, int], list[ImportIssue]]:
             issues.append(ImportIssue(1, letter, text, _("This column appears twice.")))
         else:
             positions[col.key] = idx
-    for col in COLUMNS:
+    for col in columns:
         if col.required and col.key not in positions:
             issues.append(ImportIssue(1, None, None, _("The required column “%(h)s” is missing.", h=col.header_zh)))
     return positions, issues
@@ -169,7 +170,7 @@ def parse_cadre_workbook(stream, actor, today: date) -> ImportResult:
     if not rows:
         result.issues.append(ImportIssue(None, None, None, _("The workbook is empty.")))
         return result
-    positions, issues = _match_headers(rows[0][1])
+    positions, issues = match_headers(rows[0][1])
     result.issues.extend(issues)
     if issues:
         return result

@@ -332,5 +332,8 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Minted by an administrator with `flask accounts token --api-only` (audited): it reaches the JSON API, and
+    #: nothing else, even while the account must still change its one-time password on the web.
+    api_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     user: Mapped[User] = relationship(lazy="joined")

@@ -343,10 +343,24 @@ TOKEN_PREFIX = "qe_"  # noqa: S105  (a visible marker, not a secret)
 
 
 def create_api_token(user: User, name: str, now: datetime) -> str:
-    """A new personal API token for `user`; returned once, stored only as its SHA-256."""
+    """A new personal API token for `user`; returned once, stored only as its SHA-256. Like a session, it is
+    refused (403 password_change_required) while the account must still change its one-time password."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user=user, name=(name or "API")[:100], token_hash=_hash_key(token), created_at=now))
     audit.record("token.created", actor=user, target=f"user:{user.id}", detail={"name": name}, at=now)
+    db.session.flush()
+    return token
+
+
+def create_api_only_token(actor: User, user: User, name: str, now: datetime) -> str:
+    """A token an administrator (`actor`) mints on purpose for scripts: it reaches the JSON API only, and does so
+    even while `user` must still change the one-time password (an imported cadre). Audited as its own action,
+    with who minted it. It is revoked with the others when the password changes or is reset."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=(name or "API")[:100], token_hash=_hash_key(token), created_at=now, api_only=True)
+    db.session.add(row)
+    detail = {"name": name, "must_change_password": user.must_change_password}
+    audit.record("token.created_api_only", actor=actor, target=f"user:{user.id}", detail=detail, at=now)
     db.session.flush()
     return token
 
@@ -393,8 +407,8 @@ def _token_query():
     )
 
 
-def load_token_user(token: str, now: datetime) -> User | None:
-    """The active user a live API token belongs to, or None."""
+def load_token(token: str, now: datetime) -> ApiToken | None:
+    """The live API token of an active user, with its user, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     # One round trip: the token and its user (every API request starts here).
@@ -403,7 +417,13 @@ def load_token_user(token: str, now: datetime) -> User | None:
         return None
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         row.last_used_at = now  # at most one write every few minutes per token
-    return row.user
+    return row
+
+
+def load_token_user(token: str, now: datetime) -> User | None:
+    """The active user a live API token belongs to, or None."""
+    row = load_token(token, now)
+    return row.user if row is not None else None
 
 
 def change_password(user: User, current: str, new: str, now: datetime) -> None:
@@ -516,6 +536,48 @@ def create_unit(code: str, name: str, kind: str, parent: Unit | None, sort_order
     unit.path = (parent.path if parent else "/") + f"{unit.id}/"
     db.session.flush()
     return unit
+
+
+def add_unit(actor: User, code: str, name: str, kind: str, parent: Unit | None, now: datetime, sort_order: int = 0):
+    """create_unit for a person (the unit page, `flask units`): the creation is audited."""
+    unit = create_unit(code, name, kind, parent, sort_order)
+    detail = {"code": unit.code, "name": unit.name, "parent": parent.code if parent else None}
+    audit.record("unit.created", actor=actor, target=f"unit:{unit.id}", detail=detail, at=now)
+    return unit
+
+
+#: Separators of a unit path written by hand ("区委/组织部"), ASCII or full-width.
+UNIT_PATH_SEPARATORS = re.compile(r"\s*[/／]\s*")
+
+
+def find_units_by_name_path(units: list[Unit], text: str) -> list[Unit]:
+    """The units of `units` whose names from the top of the tree read `text` ("区委/组织部"); a single name with
+    no separator matches that name anywhere in the tree. Several results mean the path is ambiguous."""
+    parts = [p for p in UNIT_PATH_SEPARATORS.split(text.strip()) if p]
+    if not parts:
+        return []
+    if len(parts) == 1:
+        return [u for u in units if u.name == parts[0]]
+    level = [u for u in units if u.parent_id is None and u.name == parts[0]]
+    for part in parts[1:]:
+        ids = {u.id for u in level}
+        level = [u for u in units if u.parent_id in ids and u.name == part]
+    return level
+
+
+def find_unit(ref: str) -> Unit:
+    """The unit named by `ref`: its code, or its path of names from the top ("区委/组织部"), or a name no other
+    unit has. Raises a DomainError saying why when none or several match."""
+    ref = ref.strip()
+    unit = db.session.scalar(select(Unit).where(Unit.code == ref))
+    if unit is not None:
+        return unit
+    found = find_units_by_name_path(list(db.session.scalars(select(Unit))), ref)
+    if len(found) > 1:
+        raise DomainError(_("Several units match “%(v)s”; use the unit code.", v=ref), code="ambiguous_unit")
+    if not found:
+        raise DomainError(_("No unit has the code or path “%(v)s”.", v=ref), code="unknown_unit")
+    return found[0]
 
 
 def update_unit(unit: Unit, *, name: str, kind: str, parent: Unit | None, sort_order: int) -> Unit:

@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -53,10 +54,18 @@ def _load_user(session_key: str):
     return services.load_session_user(session_key, now_utc())
 
 
+#: Blueprints an API-only token reaches (`flask accounts token --api-only`).
+_API_BLUEPRINTS = {"exam_api"}
+
+
 @login_manager.request_loader
 def _load_token_user(_request):
     token = bearer_token()
-    return services.load_token_user(token, now_utc()) if token else None
+    row = services.load_token(token, now_utc()) if token else None
+    if row is None or (row.api_only and request.blueprint not in _API_BLUEPRINTS):
+        return None
+    g.api_only_token = row.api_only
+    return row.user
 
 
 @login_manager.unauthorized_handler
@@ -73,6 +82,7 @@ def _force_password_change():
         current_user.is_authenticated
         and current_user.must_change_password
         and request.endpoint not in _PASSWORD_CHANGE_EXEMPT
+        and not g.get("api_only_token")
     ):
         if wants_json():
             return {"error": {"code": "password_change_required", "message": _("Please change your password.")}}, 403
@@ -452,7 +462,15 @@ def unit_form(unit_id: int | None = None):
         parent = db.session.get(Unit, form.parent_id.data) if form.parent_id.data else None
         try:
             if unit is None:
-                services.create_unit(form.code.data, form.name.data, form.kind.data, parent, form.sort_order.data or 0)
+                services.add_unit(
+                    current_user,
+                    form.code.data,
+                    form.name.data,
+                    form.kind.data,
+                    parent,
+                    now_utc(),
+                    form.sort_order.data or 0,
+                )
             else:
                 services.update_unit(
                     unit, name=form.name.data, kind=form.kind.data, parent=parent, sort_order=form.sort_order.data or 0

@@ -64,11 +64,14 @@ ACTION_LABELS = {
     "role.revoked": _l("Role removed"),
     "token.created": _l("API token created"),
     "token.revoked": _l("API token revoked"),
+    "token.created_api_only": _l("API-only token created for an account that must change its password"),
     "training.attendance": _l("Training attendance recorded"),
     "training.created": _l("Training class created"),
     "training.enrolled": _l("Enrolled in training class"),
     "training.unenrolled": _l("Removed from training class"),
     "training.updated": _l("Training class changed"),
+    "unit.created": _l("Unit created"),
+    "unit.import": _l("Units imported"),
 }
 
 #: The first part of an action, for the search's "every action of …" choices.
@@ -89,6 +92,7 @@ PREFIX_LABELS = {
     "role": _l("All role actions"),
     "token": _l("All API token actions"),
     "training": _l("All training class actions"),
+    "unit": _l("All unit actions"),
 }
 
 

@@ -25,12 +25,15 @@ def load(if_empty):
             "The demo district has well-known passwords; set QE_ALLOW_DEMO=1 to load it (make run does)."
         )
     if not district.database_is_empty():
-        if if_empty:
-            click.echo("The database already has accounts; demo data not loaded.")
-            return
-        raise click.ClickException("The database is not empty; the demo district is only loaded into an empty one.")
-    accounts = district.load(now_utc())
-    db.session.commit()
-    click.echo("Demo district loaded. Accounts (username / password / roles):")
+        if not if_empty:
+            raise click.ClickException("The database is not empty; the demo district is only loaded into an empty one.")
+        accounts = district.demo_accounts_in_use()
+        click.echo("The database already has accounts; demo data not loaded.")
+        if accounts:  # `make run` ends with them every time, not only the first
+            click.echo("Demo accounts still on the demo password (username / password / roles):")
+    else:
+        accounts = district.load(now_utc())
+        db.session.commit()
+        click.echo("Demo district loaded. Accounts (username / password / roles):")
     for username, password, roles in accounts:
         click.echo(f"  {username:<10} {password:<12} {roles}")

@@ -80,6 +80,18 @@ def database_is_empty() -> bool:
     return not db.session.scalar(select(func.count(User.id)))
 
 
+def demo_accounts_in_use() -> list[tuple[str, str, str]]:
+    """(username, password, roles) of the demo role accounts that still exist with the demo password."""
+    users = {
+        u.username: u for u in db.session.scalars(select(User).where(User.username.in_([a[0] for a in ROLE_ACCOUNTS])))
+    }
+    return [
+        (username, DEMO_PASSWORD, ", ".join(r.value for r in roles))
+        for username, _name, roles, _unit, _administers in ROLE_ACCOUNTS
+        if username in users and users[username].active and users[username].check_password(DEMO_PASSWORD)
+    ]
+
+
 def load(now) -> list[tuple[str, str, str]]:
     """Create the demo district in an empty database; returns (username, password, roles) of the role accounts."""
     units = {}

@@ -52,7 +52,8 @@ def export_exam(exam: Exam) -> dict:
 
 
 def _problem(where: str, message: str) -> DomainError:
-    return DomainError(f"{where}: {message}", code="bad_exam_file")
+    """A refusal naming the place in the file as a JSON Pointer (RFC 6901, 0-based: "/sections/1/rules/0/bank")."""
+    return DomainError(f"{where or '/'}: {message}", code="bad_exam_file")
 
 
 def _get(data: dict, key: str, kind, where: str, required: bool = True):
@@ -60,30 +61,30 @@ def _get(data: dict, key: str, kind, where: str, required: bool = True):
     if value is None and not required:
         return None
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise _problem(f"{where}{key}", _("missing or of the wrong kind"))
+        raise _problem(f"{where}/{key}", _("missing or of the wrong kind"))
     return value
 
 
 def import_exam(actor, data: dict, now: datetime, code: str | None = None) -> Exam:
     """A new draft exam from a file's data; every problem names the place in the file."""
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
-        raise _problem("format", _("not a QualExam exam file of version %(v)d", v=VERSION))
+        raise _problem("/format", _("not a QualExam exam file of version %(v)d", v=VERSION))
     code = code or _get(data, "code", str, "")
     if db.session.scalar(select(Exam.id).where(Exam.code == code)):
-        raise _problem("code", _("an exam with code %(c)s exists already", c=code))
+        raise _problem("/code", _("an exam with code %(c)s exists already", c=code))
     values = {name: data.get(name) for name in _SCALARS}
-    try:
-        values["opens_at"] = datetime.fromisoformat(_get(data, "opens_at", str, ""))
-        values["closes_at"] = datetime.fromisoformat(_get(data, "closes_at", str, ""))
-    except ValueError as exc:
-        raise _problem("opens_at/closes_at", _("not a date and time")) from exc
+    for name in ("opens_at", "closes_at"):
+        try:
+            values[name] = datetime.fromisoformat(_get(data, name, str, ""))
+        except ValueError as exc:
+            raise _problem(f"/{name}", _("not a date and time")) from exc
     values = definition.clean_settings(values)  # e.g. a file from before a setting existed gets its default
     problems = definition.settings_problems(values)
     if problems:
-        raise DomainError("; ".join(f"{name}: {message}" for name, message in problems), code="bad_exam_file")
+        raise DomainError("; ".join(f"/{name}: {message}" for name, message in problems), code="bad_exam_file")
     exam = definition.create_exam(actor, code, values, now, action="exam.imported")
     exam.eligibility = _eligibility(data.get("eligibility") or {})
-    for i, raw in enumerate(_get(data, "sections", list, ""), start=1):
+    for i, raw in enumerate(_get(data, "sections", list, "")):
         exam.sections.append(_section(exam, raw, i))
     db.session.flush()
     return exam
@@ -91,10 +92,10 @@ def import_exam(actor, data: dict, now: datetime, code: str | None = None) -> Ex
 
 def _eligibility(raw: dict) -> dict:
     units = []
-    for unit_code in raw.get("units") or []:
+    for i, unit_code in enumerate(raw.get("units") or []):
         unit_id = db.session.scalar(select(Unit.id).where(Unit.code == unit_code))
         if unit_id is None:
-            raise _problem("eligibility.units", _("unknown unit %(c)s", c=unit_code))
+            raise _problem(f"/eligibility/units/{i}", _("unknown unit %(c)s", c=unit_code))
         units.append(unit_id)
     rules = {
         "unit_ids": units,
@@ -105,7 +106,8 @@ def _eligibility(raw: dict) -> dict:
     }
     problems = definition.eligibility_problems(rules)
     if problems:
-        raise _problem(f"eligibility.{problems[0][0]}", problems[0][1])
+        name = {"unit_ids": "units"}.get(problems[0][0], problems[0][0])
+        raise _problem(f"/eligibility/{name}", problems[0][1])
     return rules
 
 
@@ -125,20 +127,20 @@ def _checked(where: str, check, *args):
 
 
 def _section(exam: Exam, raw, i: int) -> ExamSection:
-    """One section of the file, checked by the same rules as the pages (exam.definition)."""
-    where = f"sections[{i}]."
+    """One section of the file (0-based `i`), checked by the same rules as the pages (exam.definition)."""
+    where = f"/sections/{i}"
     if not isinstance(raw, dict):
-        raise _problem(where[:-1], _("missing or of the wrong kind"))
-    qtype, title, points = _checked(where[:-1], definition.section_values, raw.get("qtype"), raw.get("title"),
+        raise _problem(where, _("missing or of the wrong kind"))
+    qtype, title, points = _checked(where, definition.section_values, raw.get("qtype"), raw.get("title"),
                                     raw.get("points_per_question"))  # fmt: skip
-    section = ExamSection(position=i, title=title, qtype=qtype, points_per_question=points)
+    section = ExamSection(position=i + 1, title=title, qtype=qtype, points_per_question=points)
     if exam.paper_mode == PaperMode.FIXED:
         seen = set()
-        for j, item in enumerate(_get(raw, "questions", list, where), start=1):
-            spot = f"{where}questions[{j}]"
+        for j, item in enumerate(_get(raw, "questions", list, where)):
+            spot = f"{where}/questions/{j}"
             if not isinstance(item, dict):
                 raise _problem(spot, _("missing or of the wrong kind"))
-            _bank(item.get("bank"), spot + ".bank")
+            _bank(item.get("bank"), spot + "/bank")
             version = db.session.scalar(
                 select(QuestionVersion).where(
                     QuestionVersion.question_id == item.get("question"), QuestionVersion.number == item.get("version")
@@ -149,13 +151,13 @@ def _section(exam: Exam, raw, i: int) -> ExamSection:
             if version.question.status != QuestionStatus.ACTIVE or version.question_id in seen:
                 raise _problem(spot, _("the question is not active, or is in the paper twice"))
             seen.add(version.question_id)
-            section.fixed_items.append(FixedItem(position=j, question_version_id=version.id))
+            section.fixed_items.append(FixedItem(position=j + 1, question_version_id=version.id))
         return section
-    for j, rule in enumerate(_get(raw, "rules", list, where), start=1):
-        spot = f"{where}rules[{j}]"
+    for j, rule in enumerate(_get(raw, "rules", list, where)):
+        spot = f"{where}/rules/{j}"
         if not isinstance(rule, dict):
             raise _problem(spot, _("missing or of the wrong kind"))
-        bank = _bank(rule.get("bank"), spot + ".bank")
+        bank = _bank(rule.get("bank"), spot + "/bank")
         category = None
         if rule.get("category"):
             parent = None
@@ -168,7 +170,7 @@ def _section(exam: Exam, raw, i: int) -> ExamSection:
                     )
                 )
                 if parent is None:
-                    raise _problem(spot + ".category", _("unknown category %(c)s", c=rule["category"]))
+                    raise _problem(spot + "/category", _("unknown category %(c)s", c=rule["category"]))
             category = parent
         difficulty = rule.get("difficulty") or [1, 5]
         low, high = (difficulty + [None, None])[:2] if isinstance(difficulty, list) else (None, None)

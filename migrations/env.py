@@ -1,4 +1,5 @@
 import logging
+import os
 from logging.config import fileConfig
 
 from flask import current_app
@@ -13,6 +14,10 @@ config = context.config
 # This line sets up loggers basically.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
+if os.environ.get("QE_QUIET_MIGRATIONS") == "1":
+    # `make run`: one line per revision and two about the dialect are noise on a first run; warnings still show.
+    for name in ("alembic", "flask_migrate"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def render_item(type_, obj, autogen_context):

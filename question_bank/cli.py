@@ -35,13 +35,18 @@ def create_bank(code, name, subject, unit_code, description):
     stmt = select(Unit).where(Unit.code == unit_code) if unit_code else select(Unit).order_by(Unit.path).limit(1)
     unit = db.session.scalar(stmt)
     if unit is None:
-        raise click.ClickException(f"No unit {unit_code!r}." if unit_code else "No units exist yet.")
+        if unit_code:
+            raise click.ClickException(f"No unit {unit_code!r}; `flask units list` shows the codes.")
+        raise click.ClickException(
+            "No units exist yet: create one with `flask units create NAME --code CODE` "
+            "or import them with `flask units import FILE.xlsx`."
+        )
     try:
         services.create_bank(cli_actor(), code, name, subject, unit, description, now_utc())
     except DomainError as exc:
         raise click.ClickException(str(exc.message)) from exc
     db.session.commit()
-    click.echo(f"Bank {code} created.")
+    click.echo(f"Bank {code} created, owned by {unit.name} ({unit.code}).")
 
 
 @click.group("questions", help="Import and export questions.")

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from accounts.models import Cadre, Unit
+from accounts.models import Cadre, Unit, User
 from demo import district
 
 
@@ -48,6 +48,12 @@ def test_demo_load_refuses_a_non_empty_database(runner, db):
     assert runner.invoke(args=["demo", "load"]).exit_code != 0
     result = runner.invoke(args=["demo", "load", "--if-empty"])
     assert result.exit_code == 0 and "not loaded" in result.output
+    # make run ends with the accounts every time; an account whose password changed is no longer offered
+    assert f"  cadre01    {district.DEMO_PASSWORD}" in result.output
+    db.session.scalar(select(User).where(User.username == "cadre01")).set_password("Granite-63-owl")
+    db.session.commit()
+    result = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert "  admin " in result.output and "cadre01" not in result.output
 
 
 def _check_demo_archives(db, app):

@@ -45,6 +45,9 @@ STRICT_WORDS = {
     "区分标点": "ignore_punct",
     "区分空格": "ignore_spaces",
 }
+#: Written by exports after the columns above, so an author can name a question in a fixed-paper exam file
+#: (docs/exam-file.md); read back as nothing: an import makes new questions.
+EXPORT_ONLY_HEADERS = ["题目编号", "版本"]
 _FIELD_BY_HEADER = {v: k for k, v in FIELD_LABELS.items() if k != "options"}
 _ALIASES = {"题目": "题干", "正确答案": "答案", "分数": "分值", "章节": "分类", "标签": "知识点", "答案解析": "解析"}
 
@@ -68,6 +71,8 @@ def _map_headers(header_cells) -> tuple[dict[str, int], list[ImportIssue]]:
         if not text:
             continue
         text = _ALIASES.get(text, text)
+        if text in EXPORT_ONLY_HEADERS:
+            continue
         letter = get_column_letter(idx + 1)
         if text.upper().startswith("选项") and text[2:].upper() in LETTERS and len(text) == 3:
             key = "option" + text[2:].upper()
@@ -275,11 +280,14 @@ def question_row(q, version, category_path: str) -> list:
         version.reference or "",
         scoring,
         "、".join(word for word, name in STRICT_WORDS.items() if (version.settings or {}).get(name) is False),
+        q.id,
+        version.number,
     ]
 
 
 def write_xlsx(rows: list[list]) -> bytes:
-    wb, ws = new_workbook("试题", HEADERS, [8, 50, *[18] * len(LETTERS), 12, 6, 6, 24, 18, 36, 24, 30, 16])
+    widths = [8, 50, *[18] * len(LETTERS), 12, 6, 6, 24, 18, 36, 24, 30, 16, 10, 6]
+    wb, ws = new_workbook("试题", HEADERS + EXPORT_ONLY_HEADERS, widths)
     for row in rows:
         append_row(ws, row)
     return to_bytes(wb)
@@ -288,7 +296,7 @@ def write_xlsx(rows: list[list]) -> bytes:
 def write_csv(rows: list[list]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(HEADERS)
+    writer.writerow(HEADERS + EXPORT_ONLY_HEADERS)
     for row in rows:
         writer.writerow([csv_safe(v) if isinstance(v, str) else v for v in row])
     # With a BOM, Excel on a Chinese Windows opens UTF-8 correctly.

@@ -1,7 +1,9 @@
 """`flask exams …` and `flask accounts token`."""
 
 import json
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -68,21 +70,24 @@ def test_export_and_import_round_trip(runner, db, tmp_path):
     data["sections"][0]["rules"][0]["bank"] = "NOPE"
     out.write_text(json.dumps(data), encoding="utf-8")
     result = runner.invoke(args=["exams", "import", str(out), "--code", "CLI3"])
-    assert result.exit_code == 1 and "sections[1].rules[1].bank" in result.output
+    assert result.exit_code == 1 and "/sections/0/rules/0/bank: " in result.output
     assert db.session.scalar(select(func.count(Exam.id))) == 3
 
 
 @pytest.mark.parametrize(
     ("change", "place"),
     [
-        (lambda d: d["sections"][0].update(points_per_question=0), "sections[1]"),
-        (lambda d: d["sections"][0].update(title="长" * 101), "sections[1]"),
-        (lambda d: d["sections"][0]["rules"][0].update(count=501), "sections[1].rules[1]"),
-        (lambda d: d["sections"][0]["rules"][0].update(tag=7), "sections[1].rules[1]"),
-        (lambda d: d["sections"][0]["rules"].append("a rule"), "sections[1].rules[2]"),
-        (lambda d: d["sections"].append(["not", "a", "section"]), "sections[2]"),
-        (lambda d: d.update(duration_minutes=0, attempts_allowed=99), "duration_minutes"),
-        (lambda d: d["eligibility"].update(max_age=35, age_on=None), "eligibility.age_on"),
+        (lambda d: d["sections"][0].update(points_per_question=0), "/sections/0: "),
+        (lambda d: d["sections"][0].update(title="长" * 101), "/sections/0: "),
+        (lambda d: d["sections"][0]["rules"][0].update(count=501), "/sections/0/rules/0: "),
+        (lambda d: d["sections"][0]["rules"][0].update(tag=7), "/sections/0/rules/0: "),
+        (lambda d: d["sections"][0]["rules"].append("a rule"), "/sections/0/rules/1: "),
+        (lambda d: d["sections"].append(["not", "a", "section"]), "/sections/1: "),
+        (lambda d: d.update(duration_minutes=0, attempts_allowed=99), "/duration_minutes: "),
+        (lambda d: d["eligibility"].update(max_age=35, age_on=None), "/eligibility/age_on: "),
+        (lambda d: d["eligibility"].update(units=["TOWN", "NOPE"]), "/eligibility/units/1: "),
+        (lambda d: d["sections"][0]["rules"][0].update(category="无此分类"), "/sections/0/rules/0/category: "),
+        (lambda d: d.pop("closes_at"), "/closes_at: "),
     ],
 )
 def test_import_checks_like_the_pages(runner, db, tmp_path, change, place):
@@ -112,7 +117,7 @@ def test_import_refuses_inactive_fixed_questions(runner, db, tmp_path):
     retire(root, questions[1], now_utc())
     db.session.commit()
     result = runner.invoke(args=["exams", "import", str(out), "--code", "FIX2"])
-    assert result.exit_code == 1 and "sections[1].questions[2]" in result.output, result.output
+    assert result.exit_code == 1 and "/sections/0/questions/1: " in result.output, result.output
 
 
 def test_token_command(runner, db):
@@ -148,3 +153,20 @@ def test_the_finalizer_goes_on_past_an_attempt_it_cannot_finalize(runner, db, mo
     statuses = dict(db.session.execute(select(Attempt.id, Attempt.status)).all())
     assert statuses.pop(first) == AttemptStatus.IN_PROGRESS  # left for the next sweep, the others done
     assert set(statuses.values()) == {AttemptStatus.EXPIRED}
+
+
+def test_every_field_the_export_writes_is_documented(runner, db, tmp_path):
+    """docs/exam-file.md's table names every key of an exported file (drawn and fixed), so the two cannot drift."""
+    setup_exam(db)
+    out = tmp_path / "exam.json"
+    assert runner.invoke(args=["exams", "export", "CLI1", "-o", str(out)]).exit_code == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    keys = (
+        set(data) | {f"eligibility.{k}" for k in data["eligibility"]} | {f"sections[].{k}" for k in data["sections"][0]}
+    )
+    keys |= {"sections[].questions"}  # fixed papers (test_import_refuses_inactive_fixed_questions exports one)
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "exam-file.md").read_text(encoding="utf-8")
+    cells = re.findall(r"^\| ([^|]+) \|", doc, re.M)
+    documented = {name.removesuffix("[]") for cell in cells for name in re.findall(r"`([^`]+)`", cell)}
+    missing = keys - {"eligibility", "sections"} - documented
+    assert not missing, sorted(missing)

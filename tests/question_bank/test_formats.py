@@ -287,7 +287,7 @@ def test_gift_writer_and_parser_agree(app, stem, options, data):
 @given(stem=safe_text, options=st.lists(safe_text, min_size=2, max_size=8, unique_by=lambda s: s.strip()))
 def test_csv_writer_and_parser_agree(app, stem, options):
     version = Content(stem=from_text(stem), options=[from_text(o) for o in options], answer=[0, 1], points=2.0)
-    version.settings = {}
+    version.settings, version.number = {}, 1
     fake = Fake(1, "multiple", version)
     data = table.write_csv([table.question_row(fake, version, "")])
     result = table.read_csv(data)
