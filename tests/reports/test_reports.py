@@ -406,3 +406,53 @@ def test_cached_figures_follow_every_change_they_rest_on(app, db):
     assert statistics.summary(exam, admin, in_town)["n"] == 1
     update_unit(town, name=town.name, kind=town.kind, parent=other, sort_order=0)  # 甲镇 moves under 乙镇
     assert statistics.summary(exam, admin, Filters(unit=other))["n"] == 1
+
+
+def _placings(html: str, table: str) -> dict[str, list[str]]:
+    """Name -> the texts of the cells before it (placing, and a rank among those shown where there is one)."""
+    import re
+
+    body = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    out = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for i, cell in enumerate(cells):
+            if cell and not cell[0].isdigit():
+                out[cell] = cells[:i]
+                break
+    return out
+
+
+def test_a_published_rank_is_one_number_whoever_looks(app, db, client, auth):
+    """A unit admin, a cadre, and a unit admin who sat the exam too see one rank per person in the published
+    list; a unit admin's own ranking adds the rank within their units beside it, labelled."""
+    exam = exam_of(k=2, pass_mark=1, release_policy="immediate")
+    exam.publish_ranking = True
+    town, other = make_unit("青山镇"), make_unit("柳河镇")
+    sit(exam, make_cadre(unit=other, name="镇外甲"), (0, 0), start_minute=0, minutes=5)
+    tied = [make_cadre(unit=town, name=n) for n in ("镇内乙", "镇内丙")]
+    for cadre in tied:  # the same score, time used and submission time: one shared rank
+        sit(exam, cadre, (0, 1), start_minute=1, minutes=5)
+    admin = auth.login_as("unit_admin", unit=town, name="镇管理员")
+    sit(exam, admin.cadre, (1, 1), start_minute=2, minutes=5)  # both: the unit admin sat it too
+    _db.session.commit()
+    auth.logout()
+    seen = {}
+    for viewer in ("cadre", "both", "unit admin"):
+        if viewer == "cadre":
+            auth.login(tied[0].employee_number)
+        elif viewer == "both":
+            auth.login(admin.username)
+        else:
+            auth.login_as("unit_admin", unit=town)
+        html = client.get(f"/reports/exams/{exam.code}/list").get_data(as_text=True)
+        seen[viewer] = _placings(html, "published")
+        if viewer != "cadre":
+            assert "本单位范围内名次" in html
+            ranking_page = client.get(f"/reports/exams/{exam.code}/ranking").get_data(as_text=True)
+            assert _placings(ranking_page, "ranking")["镇内乙"] == ["2 并列", "1"]
+        auth.logout()
+    assert seen["cadre"]["镇内乙"] == ["2 并列"] and seen["cadre"]["镇管理员"] == ["4"]
+    for viewer in ("both", "unit admin"):  # the published rank first, the rank within their units beside it
+        assert seen[viewer]["镇内乙"] == ["2 并列", "1"] and seen[viewer]["镇内丙"] == ["2 并列", "1"]
+        assert seen[viewer]["镇管理员"] == ["4", "3"] and "镇外甲" not in seen[viewer]
