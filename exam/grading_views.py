@@ -36,12 +36,7 @@ def _exam(code: str) -> Exam:
 @grading_bp.route("/")
 @permission_required("exam.grade")
 def exams():
-    rows = []
-    for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
-        progress = grading.progress(exam, current_user)
-        if progress.total:
-            rows.append((exam, progress))
-    return render_template("exam/grading_list.html", rows=rows)
+    return render_template("exam/grading_list.html", rows=grading.queue(current_user, now_utc()))
 
 
 def _may_grade(exam: Exam) -> None:
