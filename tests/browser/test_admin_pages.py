@@ -57,3 +57,32 @@ def test_the_paper_page_folds_its_forms_and_offers_the_subjects_bank(app, live_s
     shown = category.locator("option:not([hidden])").all_inner_texts()
     assert len(shown) > 1 and all("政治" not in text for text in shown[1:])
     page.screenshot(path=str(ARTIFACTS / "paper-rule-form.png"), full_page=True)
+
+
+def _fits(page, table: str) -> dict:
+    """The table's width against its wrapper's, and whether its last header cell is within the viewport."""
+    return page.evaluate(
+        """(id) => { const t = document.getElementById(id); const wrap = t.parentElement;
+        const last = t.querySelector('thead th:last-child').getBoundingClientRect();
+        return {table: t.scrollWidth, wrap: wrap.clientWidth, lastRight: last.right, viewport: window.innerWidth}; }""",
+        table,
+    )
+
+
+def test_wide_report_tables_fit_their_cards_at_1366(app, live_server, page):
+    district.load(now_utc())
+    db.session.commit()
+    _login_admin(page, live_server)
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = (
+        ("/reports/exams/ZZLL2025/items", "items"),  # 4 options: a compact grid of counts; the flags in view
+        ("/reports/exams/ZZLL2025/ranking?rank=section_chief", "ranking"),  # filtered: two placings
+        ("/reports/exams/ZZLL2025/units", "unit-ranking"),
+        ("/reports/exams/ZZLL2025/statistics", "distribution"),
+        ("/exams/ZZLL2025/attempts", "attempts"),
+    )
+    for path, table in pages:
+        page.goto(f"{live_server}{path}")
+        fit = _fits(page, table)
+        page.screenshot(path=str(ARTIFACTS / f"wide-{table}-1366.png"), full_page=True)
+        assert fit["table"] <= fit["wrap"] + 1 and fit["lastRight"] <= fit["viewport"], (path, fit)
