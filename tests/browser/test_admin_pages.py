@@ -86,3 +86,19 @@ def test_wide_report_tables_fit_their_cards_at_1366(app, live_server, page):
         fit = _fits(page, table)
         page.screenshot(path=str(ARTIFACTS / f"wide-{table}-1366.png"), full_page=True)
         assert fit["table"] <= fit["wrap"] + 1 and fit["lastRight"] <= fit["viewport"], (path, fit)
+
+
+def test_the_eligibility_page_shows_the_unit_tree(app, live_server, page):
+    _draft_demo_exam()
+    _login_admin(page, live_server)
+    page.goto(f"{live_server}/exams/ZZLL2026/eligibility")
+    boxes = page.locator("fieldset.tree label")
+    units = [t.replace("└", "").split("（")[0].strip() for t in boxes.all_inner_texts()]  # without the parent path
+    assert len(units) >= 10
+    town, child = units.index("青山镇"), units.index("青山镇农业综合服务中心")
+    top, town_box, child_box = (boxes.nth(i).locator("input").bounding_box() for i in (0, town, child))
+    assert top["x"] < town_box["x"] < child_box["x"]  # indented by depth
+    assert town_box["y"] < child_box["y"] and child_box["y"] - town_box["y"] >= town_box["height"]  # a line each
+    assert "青山镇 › " in boxes.nth(child).get_attribute("title")  # the parent path
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "eligibility.png"), full_page=True)
