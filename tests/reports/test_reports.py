@@ -280,7 +280,7 @@ def test_exports_reopen_with_numbers_as_numbers_and_chinese_text(app, db, client
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     sheet = load_workbook(io.BytesIO(response.data)).active
     header = [c.value for c in sheet[1]]
-    assert header[:4] == ["名次", "全区名次", "并列", "姓名"] and sheet.freeze_panes == "A2"
+    assert header[:4] == ["名次", "并列", "所列人员中的名次", "姓名"] and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[3], r[7]) for r in rows] == [(1, "张明远", 3), (2, "李思齐", 2), (3, "王一帆", 1)]
     assert isinstance(rows[0][8], int | float) and rows[0][8] == 10  # minutes, as a number
@@ -451,6 +451,9 @@ def test_a_published_rank_is_one_number_whoever_looks(app, db, client, auth):
             assert "本单位范围内名次" in html
             ranking_page = client.get(f"/reports/exams/{exam.code}/ranking").get_data(as_text=True)
             assert _placings(ranking_page, "ranking")["镇内乙"] == ["2 并列", "1"]
+            book = load_workbook(io.BytesIO(client.get(f"/reports/exams/{exam.code}/ranking.xlsx").data))
+            rows = {r[3]: r[:3] for r in book.active.iter_rows(min_row=2, values_only=True)}
+            assert rows["镇内乙"] == (2, 2, 1) and rows["镇管理员"] == (4, None, 3)
         auth.logout()
     assert seen["cadre"]["镇内乙"] == ["2 并列"] and seen["cadre"]["镇管理员"] == ["4"]
     for viewer in ("both", "unit admin"):  # the published rank first, the rank within their units beside it
