@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, case, func, select
 from core import audit, policy
 from core.errors import DomainError
 from core.extensions import db
+from core.i18n import localtime
 from exam import conflicts, definition, services
 from exam.integrity import rescoring
 from exam.models import (
@@ -154,6 +155,18 @@ class Wait:
     def sits_it(self) -> bool:
         """Does the grader sit this exam itself (rather than one that can draw its questions)?"""
         return [e.id for e in self.own_exams] == [self.exam_id]
+
+    def message(self) -> str:
+        """Why grading waits and when it opens, for the grading list and the refusal page alike."""
+        if self.sits_it:
+            return _("Conflict of interest: you are a candidate of this exam. You can grade it once it has closed "
+                     "(%(t)s); your own sheet is left to other graders.", t=localtime(self.opens_at))  # fmt: skip
+        exams = "、".join(e.title for e in self.own_exams)
+        if self.opens_at is None:
+            return _("Conflict of interest: its questions can be on your own paper of %(exams)s. You can grade it "
+                     "once the results of that exam are released.", exams=exams)  # fmt: skip
+        return _("Conflict of interest: its questions can be on your own paper of %(exams)s. You can grade it once "
+                 "your review of that exam is allowed (%(t)s).", exams=exams, t=localtime(self.opens_at))  # fmt: skip
 
 
 def grading_wait(grader, exam: Exam, now: datetime) -> Wait | None:

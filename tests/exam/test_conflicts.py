@@ -541,6 +541,8 @@ def test_a_cadre_grader_who_sat_sees_why_grading_waits_then_is_led_from_sheet_to
     html = client.get("/grading/").get_data(as_text=True)
     assert exam.title in html and "考试结束后即可阅卷" in html
     assert "/answers/" not in html and f'href="/grading/{exam.code}/"' not in html
+    refused = client.get(f"/grading/{exam.code}/")  # a typed address: refused with the same reason
+    assert refused.status_code == 403 and "考试结束后即可阅卷" in refused.get_data(as_text=True)
     wait = grading.grading_wait(grader, exam, now_utc())
     assert wait.sits_it and wait.opens_at == exam.closes_at
     assert grading.grading_wait(grader, exam, exam.closes_at + timedelta(seconds=1)) is None
