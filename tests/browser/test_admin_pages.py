@@ -102,3 +102,32 @@ def test_the_eligibility_page_shows_the_unit_tree(app, live_server, page):
     assert "青山镇 › " in boxes.nth(child).get_attribute("title")  # the parent path
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "eligibility.png"), full_page=True)
+
+
+def test_a_grader_who_sat_reads_why_grading_waits_then_follows_the_queue(app, live_server, page):
+    from datetime import timedelta
+
+    from tests.exam.test_conflicts import _sat_with_grader
+    from tests.factories import PASSWORD
+
+    exam, grader, _attempts = _sat_with_grader(db)
+    closes = exam.closes_at
+    exam.closes_at = now_utc() + timedelta(hours=1)
+    db.session.commit()
+    page.goto(f"{live_server}/login")
+    page.get_by_label("工号").fill(grader.username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/grading/")
+    assert "考试结束后即可阅卷" in page.locator("#grading-queue").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "grading-waits.png"), full_page=True)
+    exam.closes_at = closes
+    db.session.commit()
+    page.goto(f"{live_server}/grading/")
+    page.screenshot(path=str(ARTIFACTS / "grading-open.png"), full_page=True)
+    page.get_by_role("link", name="阅下一份答卷").click()
+    page.get_by_label("得分").first.fill("1")
+    page.get_by_role("button", name="保存并阅下一份").click()
+    page.wait_for_url("**/answers/**")
