@@ -18,10 +18,10 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _login_admin(page, live_server):
+def _login(page, live_server, username="admin", password=district.DEMO_PASSWORD):
     page.goto(f"{live_server}/login")
-    page.get_by_label("工号").fill("admin")
-    page.get_by_label("密码").fill(district.DEMO_PASSWORD)
+    page.get_by_label("工号").fill(username)
+    page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(f"{live_server}/")
 
@@ -37,7 +37,7 @@ def _draft_demo_exam(code="ZZLL2026") -> Exam:
 
 def test_the_paper_page_folds_its_forms_and_offers_the_subjects_bank(app, live_server, page):
     _draft_demo_exam()
-    _login_admin(page, live_server)
+    _login(page, live_server)
     page.goto(f"{live_server}/exams/ZZLL2026/paper")
     height = page.evaluate("document.documentElement.scrollHeight")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -72,7 +72,7 @@ def _fits(page, table: str) -> dict:
 def test_wide_report_tables_fit_their_cards_at_1366(app, live_server, page):
     district.load(now_utc())
     db.session.commit()
-    _login_admin(page, live_server)
+    _login(page, live_server)
     ARTIFACTS.mkdir(exist_ok=True)
     pages = (
         ("/reports/exams/ZZLL2025/items", "items"),  # 4 options: a compact grid of counts; the flags in view
@@ -90,7 +90,7 @@ def test_wide_report_tables_fit_their_cards_at_1366(app, live_server, page):
 
 def test_the_eligibility_page_shows_the_unit_tree(app, live_server, page):
     _draft_demo_exam()
-    _login_admin(page, live_server)
+    _login(page, live_server)
     page.goto(f"{live_server}/exams/ZZLL2026/eligibility")
     boxes = page.locator("fieldset.tree label")
     units = [t.replace("└", "").split("（")[0].strip() for t in boxes.all_inner_texts()]  # without the parent path
@@ -114,11 +114,7 @@ def test_a_grader_who_sat_reads_why_grading_waits_then_follows_the_queue(app, li
     closes = exam.closes_at
     exam.closes_at = now_utc() + timedelta(hours=1)
     db.session.commit()
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工号").fill(grader.username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    _login(page, live_server, grader.username, PASSWORD)
     page.goto(f"{live_server}/grading/")
     assert "考试结束后即可阅卷" in page.locator("#grading-queue").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
