@@ -16,13 +16,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.extensions import db as _db
+from core.models import LOCAL_ZONE
 from core.policy import Role
 from exam import grading, services
 from exam.models import Attempt, AttemptStatus, Paper
 from reports import history, items, ranking, statistics
 from reports.ranking import Filters
 from tests.exam.test_engine import T0, make_exam
-from tests.factories import make_bank, make_cadre, make_question, make_unit, make_user
+from tests.factories import make_bank, make_cadre, make_question, make_unit, make_user, make_user_with_role
 
 ADMIN_ROLES = (Role.ORG_ADMIN,)
 
@@ -459,3 +460,32 @@ def test_a_published_rank_is_one_number_whoever_looks(app, db, client, auth):
     for viewer in ("both", "unit admin"):  # the published rank first, the rank within their units beside it
         assert seen[viewer]["镇内乙"] == ["2 并列", "1"] and seen[viewer]["镇内丙"] == ["2 并列", "1"]
         assert seen[viewer]["镇管理员"] == ["4", "3"] and "镇外甲" not in seen[viewer]
+
+
+def test_a_units_place_is_its_place_in_the_district_whoever_looks(app, db, client, auth):
+    """A unit admin's unit tables (the exam's and the year's) show each unit's place among the district's units,
+    and their place among the admin's own units beside it, labelled; the district admin sees one place."""
+    exam = exam_of(k=2, pass_mark=1, release_policy="immediate")
+    town, other = make_unit("青山镇"), make_unit("柳河镇")
+    office = make_unit("青山镇党政办", parent=town)
+    sit(exam, make_cadre(unit=other, name="镇外甲"), (0, 0), start_minute=0, minutes=5)
+    sit(exam, make_cadre(unit=town, name="镇内乙"), (0, 1), start_minute=1, minutes=5)
+    sit(exam, make_cadre(unit=office, name="办内丙"), (1, 1), start_minute=2, minutes=5)
+    admin = make_user_with_role(Role.UNIT_ADMIN, unit=town)
+    _db.session.commit()
+    district = {r["unit"]: r["place"] for r in statistics.units(exam, None)}
+    assert district == {"柳河镇": 1, "青山镇": 2, "青山镇党政办": 3}
+    scoped = {r["unit"]: (r["place"], r["scope_place"]) for r in statistics.units(exam, admin)}
+    assert scoped == {"青山镇": (2, 1), "青山镇党政办": (3, 2)}
+    year = exam.opens_at.astimezone(LOCAL_ZONE).year
+    assert {r["unit"]: r["place"] for r in statistics.year_units(year, admin)["rows"]} == {
+        "青山镇": 2,
+        "青山镇党政办": 3,
+    }
+    _db.session.commit()  # the kept ranking the calls above wrote
+    auth.login(admin.username)
+    html = client.get(f"/reports/exams/{exam.code}/units").get_data(as_text=True)
+    assert "本单位范围内名次" in html and '<td>2</td><td>1</td><th scope="row">青山镇</th>' in html
+    assert '<td>2</td><td>1</td><th scope="row">青山镇</th>' in client.get(f"/reports/years/{year}/units").get_data(
+        as_text=True
+    )
