@@ -48,6 +48,16 @@ ROLE_ACCOUNTS = (
     ("cadre01", "王浩然", (Role.CADRE,), "QSZ-NY", None),
 )
 
+# The role accounts' rank and position: their stories need them (the organisation-department admin and the grader
+# sit none of the section-level exams they run; the author sits ZZLL2026, a conflict of interest to decide).
+_ROLE_POSTS = {
+    "zzb001": (Rank.STOCK_LEVEL, "干部股股长"),
+    "qsz001": (Rank.STAFF, "组织干事"),
+    "author01": (Rank.SECTION_CHIEF, "干部监督室主任"),
+    "grader01": (Rank.STAFF, "科员"),
+    "cadre01": (Rank.STAFF, "综合岗"),
+}
+
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 # Given names by sex, so a cadre's name and sex agree; the role accounts' given names are among them.
 # fmt: off
@@ -107,6 +117,7 @@ def load(now) -> list[tuple[str, str, str]]:
             admin = user
         else:
             data = _cadre_data(rng, username, name, _gender_of(name), units[unit_code], young=True)
+            data.rank, data.position = _ROLE_POSTS[username]
             cadre, _ = services.create_cadre(admin, data, now)
             user = cadre.user
             for role in roles:

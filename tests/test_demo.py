@@ -61,7 +61,7 @@ def _position_fits(rank: str, position: str) -> bool:
     if rank == "staff":
         return not any(w in position for w in _LEADER_WORDS)
     if rank == "stock_level":  # 股级: a 股长 or the head of an office or station, never a 科长, 局长 or 镇长
-        return position in ("股长", "办公室主任", "站长")
+        return position.endswith(("股长", "办公室主任", "站长"))
     deputy = "副" in position
     return any(w in position for w in _LEADER_WORDS) and deputy == (rank == "deputy_section_chief")
 
