@@ -178,7 +178,12 @@ def grading_wait(grader, exam: Exam, now: datetime) -> Wait | None:
     if not refused and not policy.conflict(grader, exam_id=exam.id, grading=True, now=now):
         return None
     found = policy.conflicts(grader, now)
-    others = [e for e in (found.exams if found else []) if e.id != exam.id]
+    # The grader's other exams that share its questions: those are named, and waited for.
+    others = [
+        e
+        for e in (found.exams if found else [])
+        if e.id != exam.id and conflicts.Conflicts(grader.id, [e], now).covers_exam(exam.id, grading=True)
+    ]
     if refused or exam.id in found.exam_ids or not others:
         return Wait(exam.id, [exam], exam.closes_at)
     opens = [conflicts.review_opens_at(e) for e in others]

@@ -576,6 +576,9 @@ def test_grading_waits_for_the_review_of_an_exam_that_shares_the_questions(db):
     mine = _exam("OWNA", unit=unit, release="immediate", sections=(("single", 1, bank, None, None),))
     other = _exam("OTHB", unit=make_unit(), opens=now - timedelta(hours=3), closes=now - timedelta(hours=2),
                   sections=(("single", 1, bank, None, None),))  # fmt: skip
+    apart = make_bank(owner_unit=unit)
+    _q(apart, stem="无关题______")
+    _exam("OWNC", unit=unit, release="manual", sections=(("single", 1, apart, None, None),))  # shares nothing
     grader = make_cadre(unit=unit, roles=(Role.GRADER, Role.CADRE)).user
     db.session.commit()
     wait = grading.grading_wait(grader, other, now)
