@@ -57,6 +57,9 @@ def test_the_paper_page_folds_its_forms_and_offers_the_subjects_bank(app, live_s
     shown = category.locator("option:not([hidden])").all_inner_texts()
     assert len(shown) > 1 and all("政治" not in text for text in shown[1:])
     page.screenshot(path=str(ARTIFACTS / "paper-rule-form.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # on a phone the open form stays within the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "paper-phone.png"), full_page=True)
 
 
 def _fits(page, table: str) -> dict:
