@@ -48,15 +48,37 @@ ROLE_ACCOUNTS = (
     ("cadre01", "王浩然", (Role.CADRE,), "QSZ-NY", None),
 )
 
+# The role accounts' rank and position: their stories need them (the organisation-department admin and the grader
+# sit none of the section-level exams they run; the author sits ZZLL2026, a conflict of interest to decide).
+_ROLE_POSTS = {
+    "zzb001": (Rank.STOCK_LEVEL, "干部股股长"),
+    "qsz001": (Rank.STAFF, "组织干事"),
+    "author01": (Rank.SECTION_CHIEF, "干部监督室主任"),
+    "grader01": (Rank.STAFF, "科员"),
+    "cadre01": (Rank.STAFF, "综合岗"),
+}
+
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
+# Given names by sex, so a cadre's name and sex agree; the role accounts' given names are among them.
 # fmt: off
-_GIVEN = (
-    "文博", "思琪", "子涵", "俊杰", "雨欣", "浩宇", "佳怡", "志强", "海燕", "明辉", "晓东",
-    "丽娟", "建国", "秀英", "伟", "静", "磊", "敏", "洋", "艳", "勇", "军", "杰",
-    "娜", "国庆", "春梅", "立新", "红霞", "振华", "晓丽", "宇航", "欣怡", "宏伟", "婷婷",
-    "鹏飞", "慧敏", "子轩", "梦瑶", "天宇", "嘉欣",
-)
+_GIVEN = {
+    Gender.MALE: (
+        "文博", "俊杰", "浩宇", "志强", "明辉", "晓东", "建国", "伟", "磊", "勇", "军", "杰", "国庆", "立新",
+        "振华", "宇航", "宏伟", "鹏飞", "子轩", "天宇", "建平", "浩然", "思远",
+    ),
+    Gender.FEMALE: (
+        "思琪", "雨欣", "佳怡", "海燕", "丽娟", "秀英", "静", "敏", "艳", "娜", "春梅", "红霞", "晓丽", "欣怡",
+        "婷婷", "慧敏", "梦瑶", "嘉欣", "晓燕", "雅琴",
+    ),
+}
 # fmt: on
+
+
+def _gender_of(name: str) -> Gender:
+    """The sex a demo name's given name is drawn for (the surname is one character)."""
+    return next(gender for gender, names in _GIVEN.items() if name[1:] in names)
+
+
 # Positions by rank and by the kind of unit (a town has a 镇长, a bureau a 局长).
 _POSITIONS = {
     Rank.SECTION_CHIEF: {
@@ -71,7 +93,7 @@ _POSITIONS = {
         UnitKind.DEPARTMENT: ("副局长",),
         None: ("副主任", "副部长"),
     },
-    Rank.STOCK_LEVEL: {UnitKind.DEPARTMENT: ("股长",), None: ("办公室主任", "站长", "科长")},
+    Rank.STOCK_LEVEL: {UnitKind.DEPARTMENT: ("股长",), None: ("办公室主任", "站长")},
     Rank.STAFF: {None: ("科员", "办事员", "综合岗")},
 }
 
@@ -106,7 +128,9 @@ def load(now) -> list[tuple[str, str, str]]:
             user = services.create_admin(username, DEMO_PASSWORD, name, now)
             admin = user
         else:
-            cadre, _ = services.create_cadre(admin, _cadre_data(rng, username, name, units[unit_code], young=True), now)
+            data = _cadre_data(rng, username, name, _gender_of(name), units[unit_code], young=True)
+            data.rank, data.position = _ROLE_POSTS[username]
+            cadre, _ = services.create_cadre(admin, data, now)
             user = cadre.user
             for role in roles:
                 if role != Role.CADRE:
@@ -118,8 +142,10 @@ def load(now) -> list[tuple[str, str, str]]:
     _load_banks(units["ZZB"], {a[0]: a for a in ROLE_ACCOUNTS}, now)
     cadre_units = [u for code, u in units.items() if code != "ZZB"]
     for i in range(40):
-        name = _SURNAMES[i % len(_SURNAMES)] + _GIVEN[(i * 7) % len(_GIVEN)]
-        data = _cadre_data(rng, f"QE{1001 + i}", name, cadre_units[i % len(cadre_units)], young=i % 2 == 0)
+        gender = rng.choice(list(Gender))
+        name = _SURNAMES[i % len(_SURNAMES)] + _GIVEN[gender][(i * 7) % len(_GIVEN[gender])]
+        unit = cadre_units[i % len(cadre_units)]
+        data = _cadre_data(rng, f"QE{1001 + i}", name, gender, unit, young=i % 2 == 0)
         if i in (37, 39):
             data.status = CadreStatus.RETIRED
         services.create_cadre(admin, data, now)
@@ -208,14 +234,14 @@ def _load_exams(top_unit, now) -> None:
         exam_services.publish(reviewer, exam, now)
 
 
-def _cadre_data(rng: random.Random, number: str, name: str, unit, young: bool) -> services.CadreData:
+def _cadre_data(rng: random.Random, number: str, name: str, gender: Gender, unit, young: bool) -> services.CadreData:
     # Half the cadres are under 35 in 2026: the first qualification exams are for them.
     birth_year = rng.randint(1992, 2000) if young else rng.randint(1968, 1991)
     rank = rng.choices(list(Rank), weights=(1, 2, 3, 4) if young else (3, 3, 2, 2))[0]
     return services.CadreData(
         employee_number=number,
         name=name,
-        gender=rng.choice(list(Gender)),
+        gender=gender,
         birth_date=date(birth_year, rng.randint(1, 12), rng.randint(1, 28)),
         unit=unit,
         rank=rank,

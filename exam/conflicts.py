@@ -48,6 +48,13 @@ def review_open(exam: Exam, now: datetime) -> bool:
     return exam.release_policy != ReleasePolicy.MANUAL and now >= exam.closes_at + services.grace()
 
 
+def review_opens_at(exam: Exam) -> datetime | None:
+    """When review_open becomes true on its own (None: only when the results are released by hand)."""
+    if exam.status != ExamStatus.RELEASED and exam.release_policy == ReleasePolicy.MANUAL:
+        return None
+    return exam.closes_at + services.grace()
+
+
 def in_window(exam: Exam, now: datetime) -> bool:
     """Are the exam's candidates in conflict now: papers drawn, review not yet allowed?"""
     return exam.status == ExamStatus.PUBLISHED and not review_open(exam, now)

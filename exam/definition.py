@@ -57,6 +57,8 @@ MAX_DURATION_MINUTES = 24 * 60
 MAX_ATTEMPTS = 20
 MAX_FOCUS_LOSS_LIMIT = 100
 QUALIFICATION_PARTS = ("political_theory", "job_knowledge")
+#: The bank subject (question_bank.models.Bank.subject, free text) of each part of the qualification.
+PART_SUBJECTS = {"political_theory": "政治理论", "job_knowledge": "岗位知识"}
 
 
 def _is_int(value) -> bool:
@@ -393,7 +395,8 @@ def rule_values(bank: Bank | None, category: Category | None, tag, low, high, co
     if bank is None:
         raise DomainError(_("Choose a question bank."), code="bad_rule")
     if category is not None and category.bank_id != bank.id:
-        raise DomainError(_("The category is not in that bank."), code="bad_rule")
+        raise DomainError(_("The category “%(c)s” belongs to another bank, not to “%(b)s”: choose one of that "
+                            "bank's categories.", c=category.name, b=bank.name), code="bad_rule")  # fmt: skip
     if not (_is_int(low) and _is_int(high) and 1 <= low <= high <= 5):
         raise DomainError(_("The difficulty is a range within 1 to 5."), code="bad_rule")
     if not (_is_int(count) and 0 < count <= 500):
@@ -405,6 +408,16 @@ def rule_values(bank: Bank | None, category: Category | None, tag, low, high, co
         raise DomainError(_("A knowledge point is at most 50 characters."), code="bad_rule")
     return {"bank": bank, "category": category, "tag": tag, "difficulty_min": low, "difficulty_max": high,
             "count": count}  # fmt: skip
+
+
+def default_bank(exam: Exam, banks: list[Bank]) -> Bank | None:
+    """The bank a new drawing rule of the exam proposes, among `banks` (in their order): the first of the exam's
+    subject, else of its qualification part's subject, else the first."""
+    for subject in ((exam.subject or "").strip(), PART_SUBJECTS.get(exam.qualification_part or "")):
+        found = next((b for b in banks if subject and b.subject.strip() == subject), None)
+        if found is not None:
+            return found
+    return banks[0] if banks else None
 
 
 def add_rule(actor, section: ExamSection, now: datetime, *, bank, category=None, tag=None, low=1, high=5,

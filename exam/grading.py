@@ -13,10 +13,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, select
 
-from core import audit
+from core import audit, policy
 from core.errors import DomainError
 from core.extensions import db
-from exam import definition, services
+from core.i18n import localtime
+from exam import conflicts, definition, services
 from exam.integrity import rescoring
 from exam.models import (
     Answer,
@@ -138,6 +139,81 @@ def grading_refusal(grader, exam: Exam, now: datetime) -> str | None:
         if sitting is not None or services.is_eligible(exam, grader):
             return _("You sit this exam yourself: you can grade it once it has closed.")
     return None
+
+
+@dataclass
+class Wait:
+    """Why a grader's grading of an exam waits, and until when."""
+
+    exam_id: int
+    #: The exams the grader sits that keep this one from them (this exam itself, or others sharing its questions).
+    own_exams: list[Exam]
+    #: When grading opens (None: once the results of `own_exams` are released by hand).
+    opens_at: datetime | None
+
+    @property
+    def sits_it(self) -> bool:
+        """Does the grader sit this exam itself (rather than one that can draw its questions)?"""
+        return [e.id for e in self.own_exams] == [self.exam_id]
+
+    def message(self) -> str:
+        """Why grading waits and when it opens, for the grading list and the refusal page alike."""
+        if self.sits_it:
+            return _("Conflict of interest: you are a candidate of this exam. You can grade it once it has closed "
+                     "(%(t)s); your own sheet is left to other graders.", t=localtime(self.opens_at))  # fmt: skip
+        exams = "、".join(e.title for e in self.own_exams)
+        if self.opens_at is None:
+            return _("Conflict of interest: its questions can be on your own paper of %(exams)s. You can grade it "
+                     "once the results of that exam are released.", exams=exams)  # fmt: skip
+        return _("Conflict of interest: its questions can be on your own paper of %(exams)s. You can grade it once "
+                 "your review of that exam is allowed (%(t)s).", exams=exams, t=localtime(self.opens_at))  # fmt: skip
+
+
+def grading_wait(grader, exam: Exam, now: datetime) -> Wait | None:
+    """Why `grader` may not grade `exam` yet, if they may not: the rule of core.policy (a conflict of interest,
+    judged for grading) and grading_refusal, the two the grading pages apply, explained. A candidate of the exam
+    grades it once it has closed; a candidate of another exam that can draw its questions, once their review of
+    that exam is allowed (exam.conflicts.review_open)."""
+    refused = grading_refusal(grader, exam, now)
+    if not refused and not policy.conflict(grader, exam_id=exam.id, grading=True, now=now):
+        return None
+    found = policy.conflicts(grader, now)
+    # The grader's other exams that share its questions: those are named, and waited for.
+    others = [
+        e
+        for e in (found.exams if found else [])
+        if e.id != exam.id and conflicts.Conflicts(grader.id, [e], now).covers_exam(exam.id, grading=True)
+    ]
+    if refused or exam.id in found.exam_ids or not others:
+        return Wait(exam.id, [exam], exam.closes_at)
+    opens = [conflicts.review_opens_at(e) for e in others]
+    return Wait(exam.id, others, None if None in opens else max(opens))
+
+
+@dataclass
+class QueueRow:
+    """One exam of a grader's list: their progress, why grading waits (if it does) and the next answer they may
+    grade (None while it waits, or once none is left to them)."""
+
+    exam: Exam
+    progress: Progress
+    wait: Wait | None
+    next: Answer | None
+    #: The grader's own written answers left to other graders (they sat it).
+    own: Progress
+
+
+def queue(grader, now: datetime) -> list[QueueRow]:
+    """The exams with written answers for `grader` to grade, newest first."""
+    rows = []
+    for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
+        done = progress(exam, grader)
+        if not done.total:
+            continue
+        wait = grading_wait(grader, exam, now)
+        nxt = None if wait or done.done else next_to_grade(exam, grader=grader)
+        rows.append(QueueRow(exam, done, wait, nxt, own_sheets(exam, grader)))
+    return rows
 
 
 def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) -> Attempt:

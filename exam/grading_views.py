@@ -9,7 +9,6 @@ from sqlalchemy import select
 from wtforms import FloatField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
@@ -26,35 +25,27 @@ class GradeForm(FlaskForm):
 
 
 def _exam(code: str) -> Exam:
+    """The exam, once the current grader may grade it: grading.grading_wait applies core.policy's rule of conflicts
+    of interest (judged for grading) and says when grading opens."""
     exam = db.session.scalar(select(Exam).where(Exam.code == code))
     if exam is None or exam.status == ExamStatus.DRAFT:
         abort(404)
-    policy.refuse_conflict(exam_id=exam.id, grading=True)
+    wait = grading.grading_wait(current_user, exam, now_utc())
+    if wait is not None:
+        raise DomainError(wait.message(), code="conflict_of_interest", status=403)
     return exam
 
 
 @grading_bp.route("/")
 @permission_required("exam.grade")
 def exams():
-    rows = []
-    for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
-        progress = grading.progress(exam, current_user)
-        if progress.total:
-            rows.append((exam, progress))
-    return render_template("exam/grading_list.html", rows=rows)
-
-
-def _may_grade(exam: Exam) -> None:
-    refusal = grading.grading_refusal(current_user, exam, now_utc())
-    if refusal:
-        raise DomainError(refusal, code="not_yours", status=403)
+    return render_template("exam/grading_list.html", rows=grading.queue(current_user, now_utc()))
 
 
 @grading_bp.route("/<code>/")
 @permission_required("exam.grade")
 def exam(code: str):
     exam = _exam(code)
-    _may_grade(exam)
     return render_template(
         "exam/grading_exam.html",
         exam=exam,
@@ -71,7 +62,6 @@ def answer(code: str, answer_id: int):
     """Grade one written answer, then go on to the next: of the same question (by=item, the default) or of the
     same candidate (by=candidate)."""
     exam = _exam(code)
-    _may_grade(exam)
     row = db.session.get(Answer, answer_id)
     attempt = db.session.get(Attempt, row.attempt_id) if row else None
     if row is None or attempt.exam_id != exam.id or attempt.status == AttemptStatus.IN_PROGRESS:

@@ -243,13 +243,13 @@ def _bank_choices():
     return options((b.id, f"{b.name}（{b.code}）") for b in db.session.scalars(banks_query(current_user)))
 
 
-def _category_choices():
-    """Every category of the visible banks, named by bank and path (the service checks it is in the chosen bank)."""
-    banks = {b.id: b for b in db.session.scalars(banks_query(current_user))}
-    cats = db.session.scalars(select(Category).where(Category.bank_id.in_(banks))).all()
+def _bank_categories(banks) -> list[tuple[Bank, list[tuple[int, str]]]]:
+    """Each bank with its categories (id, path of names), for the rule form: the page lists the chosen bank's only
+    (the service refuses a category of another bank)."""
+    cats = db.session.scalars(select(Category).where(Category.bank_id.in_([b.id for b in banks]))).all()
     by_id = {c.id: c for c in cats}
-    named = sorted((banks[c.bank_id].name, category_path_names(c, by_id), c.id) for c in cats)
-    return options([(0, _("Any category"))] + [(cid, f"{bank} / {path}") for bank, path, cid in named])
+    named = sorted((category_path_names(c, by_id), c.id, c.bank_id) for c in cats)
+    return [(b, [(cid, path) for path, cid, bank_id in named if bank_id == b.id]) for b in banks]
 
 
 def _picker(exam: Exam):
@@ -271,14 +271,16 @@ def _picker(exam: Exam):
 @permission_required("exam.manage")
 def paper(code: str):
     exam = _exam(code)
+    banks = db.session.scalars(banks_query(current_user)).all()
     rule_form, section_form = RuleForm(), SectionForm()
     rule_form.bank_id.choices = _bank_choices()
-    rule_form.category_id.choices = _category_choices()
+    proposed = definition.default_bank(exam, banks)
+    rule_form.bank_id.data = proposed.id if proposed else None
     pools = {r.id: definition.rule_pool_size(r) for s in exam.sections for r in s.rules}
     return render_template(
         "exam/paper.html", exam=exam, editable=exam.status == "draft", rule_form=rule_form,
         section_form=section_form, fixed_form=FixedQuestionsForm(), pools=pools, picker=_picker(exam),
-        banks=db.session.scalars(banks_query(current_user)).all(), action_form=ActionForm(),
+        banks=banks, bank_categories=_bank_categories(banks), action_form=ActionForm(),
         problems=services.check_pools(exam),
     )  # fmt: skip
 
@@ -349,6 +351,8 @@ def rule_add(code: str, section_id: int):
     def add():
         _valid(form)
         category = db.session.get(Category, form.category_id.data) if form.category_id.data else None
+        if form.category_id.data and category is None:
+            raise DomainError(_("Choose a category of the chosen bank."), code="bad_rule")
         return definition.add_rule(
             current_user, section, now_utc(), bank=db.session.get(Bank, form.bank_id.data), category=category,
             tag=form.tag.data, low=form.difficulty_min.data, high=form.difficulty_max.data, count=form.count.data,

@@ -26,11 +26,11 @@ def _ratio(value, digits=4):
 
 def ranking_xlsx(exam, rows) -> bytes:
     wb, ws = new_workbook(_("Ranking"), [
-        _("Placing"), _("District placing"), _("Tied"), _("Name"), _("Employee number"), _("Unit"), _("Post rank"),
-        _("Score"), _("Time used (minutes)"), _("Submitted at"), _("Passed"),
-    ], [8, 10, 6, 12, 14, 30, 14, 8, 12, 20, 8])  # fmt: skip
-    for r in rows:
-        append_row(ws, [r.rank, r.exam_rank, r.tied if r.tied > 1 else None, r.name, r.username, r.unit_name or "",
+        _("Placing"), _("Tied"), _("Placing among those shown"), _("Name"), _("Employee number"), _("Unit"),
+        _("Post rank"), _("Score"), _("Time used (minutes)"), _("Submitted at"), _("Passed"),
+    ], [8, 6, 12, 12, 14, 30, 14, 8, 12, 20, 8])  # fmt: skip
+    for r in rows:  # the exam's rank first: the one rank a person has, whoever exports
+        append_row(ws, [r.exam_rank, r.tied if r.tied > 1 else None, r.rank, r.name, r.username, r.unit_name or "",
                         profile_label(r.post_rank) if r.post_rank else "", float(r.score), round(r.seconds / 60, 1),
                         _local(r.ended_at), _yes_no(r.passed)])  # fmt: skip
     return to_bytes(wb)

@@ -75,6 +75,13 @@ def person_conditions(exam: Exam, viewer, filters: Filters) -> list:
     return conditions
 
 
+def narrowed(viewer, filters: Filters = NO_FILTERS) -> bool:
+    """Does the viewer's scope or the filters select part of the exam's candidates? Then a rank among them (`rank`
+    of ranking_query) may be shown, labelled, beside the exam's rank (`exam_rank`): the one rank a person has,
+    published whoever looks."""
+    return bool(filters.query_args()) or not (viewer is None or has_district_scope(viewer))
+
+
 def needs_unit(viewer, filters: Filters) -> bool:
     """Do the conditions for this viewer and these filters read the unit (its path, for a scope or a subtree)?"""
     return filters.unit is not None or viewer is not None and not has_district_scope(viewer)

@@ -18,7 +18,7 @@ from accounts.models import Unit
 from core.extensions import db
 from core.models import LOCAL_ZONE
 from exam.models import Exam
-from reports.ranking import NO_FILTERS, Filters, participation, score_table, totals
+from reports.ranking import NO_FILTERS, Filters, narrowed, participation, score_table, totals
 
 SORTS = ("mean", "median", "pass_rate", "participation")
 
@@ -107,6 +107,19 @@ def rank_rows(rows: list[dict], key: str) -> list[dict]:
     return rows
 
 
+def placed_in_district(viewer, build) -> list[dict]:
+    """`build(viewer)`'s unit rows, where a unit's place is its place among the district's units whoever looks (as
+    a person's rank is); a viewer whose scope is narrower keeps the place among their own units beside it
+    (`scope_place`)."""
+    rows = build(viewer)
+    if not narrowed(viewer):
+        return rows
+    places = {r["unit_id"]: r["place"] for r in build(None)}
+    for row in rows:
+        row["scope_place"], row["place"] = row["place"], places.get(row["unit_id"])
+    return rows
+
+
 # ---------------------------------------------------------------- one exam
 
 
@@ -115,7 +128,7 @@ def figures(exam: Exam, viewer, sort: str = "mean") -> dict:
     table = score_table(exam, viewer)
     by_unit = participation(exam, viewer)
     return {"summary": summarise(table), "distribution": distribute(table, exam.total_points),
-            "units": unit_rows(table, by_unit, sort), "counts": totals(by_unit)}  # fmt: skip
+            "units": units(exam, viewer, sort=sort), "counts": totals(by_unit)}  # fmt: skip
 
 
 def summary(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> dict:
@@ -127,7 +140,9 @@ def distribution(exam: Exam, viewer, filters: Filters = NO_FILTERS, bins: int = 
 
 
 def units(exam: Exam, viewer, filters: Filters = NO_FILTERS, sort: str = "mean") -> list[dict]:
-    return unit_rows(score_table(exam, viewer, filters), participation(exam, viewer, filters), sort)
+    return placed_in_district(
+        viewer, lambda who: unit_rows(score_table(exam, who, filters), participation(exam, who, filters), sort)
+    )
 
 
 # ---------------------------------------------------------------- a year
@@ -148,12 +163,16 @@ def year_units(year: int, viewer, sort: str = "mean") -> dict:
     taken, ranked, passed; participation and pass rate; mean and median of the scores as a percentage of each
     exam's total (so that exams of different lengths compare)."""
     exams = year_exams(year)
-    table = []
-    by_unit = defaultdict(lambda: dict.fromkeys(("eligible", "not_started", "took", "submitted", "ranked"), 0))
-    for exam in exams:
-        if exam.total_points:
-            table += [(u, 100.0 * s / exam.total_points, n, p) for u, s, n, p in score_table(exam, viewer)]
-        for unit_id, counts in participation(exam, viewer).items():
-            for k, v in counts.items():
-                by_unit[unit_id][k] += v
-    return {"exams": exams, "rows": unit_rows(table, by_unit, sort)}
+
+    def rows(who) -> list[dict]:
+        table = []
+        by_unit = defaultdict(lambda: dict.fromkeys(("eligible", "not_started", "took", "submitted", "ranked"), 0))
+        for exam in exams:
+            if exam.total_points:
+                table += [(u, 100.0 * s / exam.total_points, n, p) for u, s, n, p in score_table(exam, who)]
+            for unit_id, counts in participation(exam, who).items():
+                for k, v in counts.items():
+                    by_unit[unit_id][k] += v
+        return unit_rows(table, by_unit, sort)
+
+    return {"exams": exams, "rows": placed_in_district(viewer, rows)}

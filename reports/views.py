@@ -122,6 +122,7 @@ def exam_ranking(code: str):
         page = WindowPage(ranking.ranking_query(exam, current_user, filters), page_no, per_page)
     return render_template(
         "reports/ranking.html", **_common(exam), filters=filters, page=page, absent=absent,
+        narrowed=ranking.narrowed(current_user, filters),
         counts=ranking.counts(exam, current_user, filters),
         args={**filters.query_args(), **({"show": "absent"} if absent else {})},
         **_filter_choices(),
@@ -335,4 +336,4 @@ def published_list(code: str):
             abort(404)
     page = WindowPage(ranking.ranking_query(exam, viewer, ranking.NO_FILTERS),
                    page_arg(), current_app.config["RANKING_PER_PAGE"])  # fmt: skip
-    return render_template("reports/published.html", exam=exam, page=page)
+    return render_template("reports/published.html", exam=exam, page=page, narrowed=ranking.narrowed(viewer))

@@ -35,6 +35,7 @@ def test_demo_load_and_every_account_logs_in(runner, db, app):
     ages = [c.age_on(date(2026, 11, 28)) for c in db.session.scalars(select(Cadre))]
     assert min(ages) < 35 <= max(ages)
     assert len({c.rank for c in db.session.scalars(select(Cadre))}) == 4
+    _check_demo_people(db)
     _check_demo_archives(db, app)  # (one load for all: loading the demo is the slow part)
     _check_demo_reports(app)
     # The demo's audit log, written out of time order (its stories are back-dated) and by the logins above, is
@@ -54,6 +55,44 @@ def test_demo_load_refuses_a_non_empty_database(runner, db):
     db.session.commit()
     result = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "  admin " in result.output and "cadre01" not in result.output
+
+
+# Given-name characters that mark one sex in the demo's names, and position words that a rank allows or excludes.
+_FEMALE_CHARS = set("娜燕琴娟英梅霞丽婷瑶艳芳雅怡")
+_MALE_CHARS = set("强军勇刚鹏浩杰磊伟辉博轩")
+_LEADER_WORDS = ("长", "主任", "书记")
+
+
+def _position_fits(rank: str, position: str) -> bool:
+    if rank == "staff":
+        return not any(w in position for w in _LEADER_WORDS)
+    if rank == "stock_level":  # 股级: a 股长 or the head of an office or station, never a 科长, 局长 or 镇长
+        return position.endswith(("股长", "办公室主任", "站长"))
+    deputy = "副" in position
+    return any(w in position for w in _LEADER_WORDS) and deputy == (rank == "deputy_section_chief")
+
+
+def test_position_rule_refuses_the_mismatches_the_demo_once_had():
+    assert not _position_fits("stock_level", "科长") and not _position_fits("staff", "办公室主任")
+    assert not _position_fits("section_chief", "副镇长") and not _position_fits("deputy_section_chief", "局长")
+    assert _position_fits("section_chief", "镇长") and _position_fits("deputy_section_chief", "副局长")
+
+
+def _check_demo_people(db):
+    """Every demo cadre's sex agrees with a clearly gendered given name, and their position with their rank."""
+    from accounts.models import User
+
+    rows = db.session.execute(select(User.name, User.username, Cadre.gender, Cadre.rank, Cadre.position).join(Cadre))
+    for name, username, gender, rank, position in rows:
+        given = set(name[1:])
+        if given & _FEMALE_CHARS and not given & _MALE_CHARS:
+            assert gender == "female", (username, name, gender)
+        if given & _MALE_CHARS and not given & _FEMALE_CHARS:
+            assert gender == "male", (username, name, gender)
+        assert _position_fits(rank, position), (username, name, rank, position)
+    people = {u: (g, r, p) for u, g, r, p in db.session.execute(
+        select(User.username, Cadre.gender, Cadre.rank, Cadre.position).join(Cadre))}  # fmt: skip
+    assert people["cadre01"][0] == "male" and people["qsz001"][0] == "female"  # 王浩然, 林晓燕
 
 
 def _check_demo_archives(db, app):

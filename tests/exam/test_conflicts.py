@@ -525,3 +525,65 @@ def test_the_audit_page_keeps_key_corrections_and_grades_from_a_candidate_in_con
         assert f"SECRET-{action}" not in candidate
         assert f"SECRET-{action}" in admin
     assert "PLAIN-DETAIL" in candidate
+
+
+def test_a_cadre_grader_who_sat_sees_why_grading_waits_then_is_led_from_sheet_to_sheet(client, db):
+    """A cadre who is also a grader and a candidate of the exam: before the close the grading list says grading
+    waits for the close (the rule core.policy applies) and offers no way in; after it, the list leads to the next
+    answer they may grade, each save to the next such one, and the end says only their own sheet is left."""
+    exam, grader, attempts = _sat_with_grader(db)
+    assert grader.role_names >= {Role.CADRE, Role.GRADER}
+    own_id = _essay(db, attempts[grader.id]).id
+    closes = exam.closes_at
+    exam.closes_at = now_utc() + timedelta(hours=1)
+    db.session.commit()
+    _login(client, grader)
+    html = client.get("/grading/").get_data(as_text=True)
+    assert exam.title in html and "考试结束后即可阅卷" in html
+    assert "/answers/" not in html and f'href="/grading/{exam.code}/"' not in html
+    refused = client.get(f"/grading/{exam.code}/")  # a typed address: refused with the same reason
+    assert refused.status_code == 403 and "考试结束后即可阅卷" in refused.get_data(as_text=True)
+    wait = grading.grading_wait(grader, exam, now_utc())
+    assert wait.sits_it and wait.opens_at == exam.closes_at
+    assert grading.grading_wait(grader, exam, exam.closes_at + timedelta(seconds=1)) is None
+    exam.closes_at = closes
+    db.session.commit()
+    html = client.get("/grading/").get_data(as_text=True)
+    assert "考试结束后即可阅卷" not in html
+    link = html.split('href="/grading/GR1/answers/', 1)[1].split('"', 1)[0]
+    answer_id = int(link.split("?")[0])
+    seen = []
+    while answer_id is not None:
+        assert answer_id != own_id and answer_id not in seen
+        seen.append(answer_id)
+        assert "第" in client.get(f"/grading/{exam.code}/answers/{answer_id}").get_data(as_text=True)
+        response = client.post_form(f"/grading/{exam.code}/answers/{answer_id}?by=item", {"points": "1"})
+        location = response.headers["Location"]
+        answer_id = int(location.split("/answers/")[1].split("?")[0]) if "/answers/" in location else None
+    assert len(seen) == 2
+    html = client.get("/grading/").get_data(as_text=True)
+    assert "/answers/" not in html and "只剩你自己的答卷" in html
+
+
+def test_grading_waits_for_the_review_of_an_exam_that_shares_the_questions(db):
+    """A grader who sits exam A, whose questions exam B can draw: B's grading waits until A's review is allowed
+    (A's close plus grace; with a manual release, A's release)."""
+    unit = make_unit()
+    bank = make_bank(owner_unit=unit)
+    for i in range(2):
+        _q(bank, stem=f"共享题{i}______")
+    now = now_utc()
+    mine = _exam("OWNA", unit=unit, release="immediate", sections=(("single", 1, bank, None, None),))
+    other = _exam("OTHB", unit=make_unit(), opens=now - timedelta(hours=3), closes=now - timedelta(hours=2),
+                  sections=(("single", 1, bank, None, None),))  # fmt: skip
+    apart = make_bank(owner_unit=unit)
+    _q(apart, stem="无关题______")
+    _exam("OWNC", unit=unit, release="manual", sections=(("single", 1, apart, None, None),))  # shares nothing
+    grader = make_cadre(unit=unit, roles=(Role.GRADER, Role.CADRE)).user
+    db.session.commit()
+    wait = grading.grading_wait(grader, other, now)
+    assert wait is not None and not wait.sits_it and [e.code for e in wait.own_exams] == ["OWNA"]
+    assert wait.opens_at == mine.closes_at + services.grace()
+    mine.release_policy = "manual"
+    db.session.commit()
+    assert grading.grading_wait(grader, other, now).opens_at is None

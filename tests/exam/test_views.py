@@ -345,3 +345,43 @@ def test_release_by_hand(client, auth, db):
     db.session.expire_all()
     assert db.session.get(Exam, exam.id).status == "released" and db.session.get(Exam, exam.id).released_at
     assert db.session.get(Attempt, attempt.id).status == "submitted"
+
+
+def test_the_paper_page_folds_its_forms_proposes_the_subjects_bank_and_refuses_another_banks_category(client, auth, db):
+    from exam import definition
+    from tests.factories import make_category
+
+    job = make_bank(code="GW", subject="岗位知识")  # listed first: the default used to be the first bank
+    politics = make_bank(code="ZZ", subject="政治理论")
+    job_category, politics_category = make_category(job, "财政业务"), make_category(politics, "党的建设")
+    db.session.commit()
+    auth.login_as("org_admin")
+    client.post_form("/exams/new", _new_exam_form())  # subject 政治理论
+    client.post_form("/exams/ZZLL2027/sections", {"title": "一、单选题", "qtype": "single", "points": "2"})
+    exam = db.session.scalar(select(Exam).where(Exam.code == "ZZLL2027"))
+    assert definition.default_bank(exam, [job, politics]) is politics
+    exam.subject = "综合"
+    assert definition.default_bank(exam, [job, politics]) is job  # no bank of the subject: the first one
+    exam.qualification_part = "political_theory"
+    assert definition.default_bank(exam, [job, politics]) is politics  # the part's subject
+    db.session.rollback()
+    html = client.get("/exams/ZZLL2027/paper").get_data(as_text=True)
+    assert '<details class="add-form">' in html and '<details class="add-form" open' not in html  # folded
+    bank_select = html.split('name="bank_id"', 1)[1].split("</select>", 1)[0]
+    assert f'<option selected value="{politics.id}">' in bank_select
+    categories = html.split('name="category_id"', 1)[1].split("</select>", 1)[0]
+    assert f'<optgroup label="{politics.name}" data-bank="{politics.id}">' in categories  # grouped by bank
+    section = db.session.scalar(select(Exam).where(Exam.code == "ZZLL2027")).sections[0]
+    rule = {"bank_id": str(politics.id), "category_id": str(job_category.id), "difficulty_min": "1",
+            "difficulty_max": "5", "count": "2"}  # fmt: skip
+    html = client.post_form(f"/exams/ZZLL2027/sections/{section.id}/rules", rule, follow_redirects=True)
+    text = html.get_data(as_text=True)
+    assert "分类“财政业务”属于其他题库，不属于“题库" in text
+    missing = {**rule, "category_id": "999999"}
+    text = client.post_form(f"/exams/ZZLL2027/sections/{section.id}/rules", missing, follow_redirects=True)
+    assert "请选择所选题库中的分类" in text.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(Exam).where(Exam.code == "ZZLL2027")).sections[0].rules == []
+    client.post_form(f"/exams/ZZLL2027/sections/{section.id}/rules", {**rule, "category_id": str(politics_category.id)})
+    db.session.expire_all()
+    assert [r.category_id for r in db.session.get(Exam, exam.id).sections[0].rules] == [politics_category.id]

@@ -16,13 +16,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from core.extensions import db as _db
+from core.models import LOCAL_ZONE
 from core.policy import Role
 from exam import grading, services
 from exam.models import Attempt, AttemptStatus, Paper
 from reports import history, items, ranking, statistics
 from reports.ranking import Filters
 from tests.exam.test_engine import T0, make_exam
-from tests.factories import make_bank, make_cadre, make_question, make_unit, make_user
+from tests.factories import make_bank, make_cadre, make_question, make_unit, make_user, make_user_with_role
 
 ADMIN_ROLES = (Role.ORG_ADMIN,)
 
@@ -280,7 +281,7 @@ def test_exports_reopen_with_numbers_as_numbers_and_chinese_text(app, db, client
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     sheet = load_workbook(io.BytesIO(response.data)).active
     header = [c.value for c in sheet[1]]
-    assert header[:4] == ["名次", "全区名次", "并列", "姓名"] and sheet.freeze_panes == "A2"
+    assert header[:4] == ["名次", "并列", "所列人员中的名次", "姓名"] and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert [(r[0], r[3], r[7]) for r in rows] == [(1, "张明远", 3), (2, "李思齐", 2), (3, "王一帆", 1)]
     assert isinstance(rows[0][8], int | float) and rows[0][8] == 10  # minutes, as a number
@@ -406,3 +407,85 @@ def test_cached_figures_follow_every_change_they_rest_on(app, db):
     assert statistics.summary(exam, admin, in_town)["n"] == 1
     update_unit(town, name=town.name, kind=town.kind, parent=other, sort_order=0)  # 甲镇 moves under 乙镇
     assert statistics.summary(exam, admin, Filters(unit=other))["n"] == 1
+
+
+def _placings(html: str, table: str) -> dict[str, list[str]]:
+    """Name -> the texts of the cells before it (placing, and a rank among those shown where there is one)."""
+    import re
+
+    body = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
+    out = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for i, cell in enumerate(cells):
+            if cell and not cell[0].isdigit():
+                out[cell] = cells[:i]
+                break
+    return out
+
+
+def test_a_published_rank_is_one_number_whoever_looks(app, db, client, auth):
+    """A unit admin, a cadre, and a unit admin who sat the exam too see one rank per person in the published
+    list; a unit admin's own ranking adds the rank within their units beside it, labelled."""
+    exam = exam_of(k=2, pass_mark=1, release_policy="immediate")
+    exam.publish_ranking = True
+    town, other = make_unit("青山镇"), make_unit("柳河镇")
+    sit(exam, make_cadre(unit=other, name="镇外甲"), (0, 0), start_minute=0, minutes=5)
+    tied = [make_cadre(unit=town, name=n) for n in ("镇内乙", "镇内丙")]
+    for cadre in tied:  # the same score, time used and submission time: one shared rank
+        sit(exam, cadre, (0, 1), start_minute=1, minutes=5)
+    admin = auth.login_as("unit_admin", unit=town, name="镇管理员")
+    sit(exam, admin.cadre, (1, 1), start_minute=2, minutes=5)  # both: the unit admin sat it too
+    _db.session.commit()
+    auth.logout()
+    seen = {}
+    for viewer in ("cadre", "both", "unit admin"):
+        if viewer == "cadre":
+            auth.login(tied[0].employee_number)
+        elif viewer == "both":
+            auth.login(admin.username)
+        else:
+            auth.login_as("unit_admin", unit=town)
+        html = client.get(f"/reports/exams/{exam.code}/list").get_data(as_text=True)
+        seen[viewer] = _placings(html, "published")
+        if viewer != "cadre":
+            assert "本单位范围内名次" in html
+            ranking_page = client.get(f"/reports/exams/{exam.code}/ranking").get_data(as_text=True)
+            assert _placings(ranking_page, "ranking")["镇内乙"] == ["2 并列", "1"]
+            book = load_workbook(io.BytesIO(client.get(f"/reports/exams/{exam.code}/ranking.xlsx").data))
+            rows = {r[3]: r[:3] for r in book.active.iter_rows(min_row=2, values_only=True)}
+            assert rows["镇内乙"] == (2, 2, 1) and rows["镇管理员"] == (4, None, 3)
+        auth.logout()
+    assert seen["cadre"]["镇内乙"] == ["2 并列"] and seen["cadre"]["镇管理员"] == ["4"]
+    for viewer in ("both", "unit admin"):  # the published rank first, the rank within their units beside it
+        assert seen[viewer]["镇内乙"] == ["2 并列", "1"] and seen[viewer]["镇内丙"] == ["2 并列", "1"]
+        assert seen[viewer]["镇管理员"] == ["4", "3"] and "镇外甲" not in seen[viewer]
+
+
+def test_a_units_place_is_its_place_in_the_district_whoever_looks(app, db, client, auth):
+    """A unit admin's unit tables (the exam's and the year's) show each unit's place among the district's units,
+    and their place among the admin's own units beside it, labelled; the district admin sees one place."""
+    exam = exam_of(k=2, pass_mark=1, release_policy="immediate")
+    town, other = make_unit("青山镇"), make_unit("柳河镇")
+    office = make_unit("青山镇党政办", parent=town)
+    sit(exam, make_cadre(unit=other, name="镇外甲"), (0, 0), start_minute=0, minutes=5)
+    sit(exam, make_cadre(unit=town, name="镇内乙"), (0, 1), start_minute=1, minutes=5)
+    sit(exam, make_cadre(unit=office, name="办内丙"), (1, 1), start_minute=2, minutes=5)
+    admin = make_user_with_role(Role.UNIT_ADMIN, unit=town)
+    _db.session.commit()
+    district = {r["unit"]: r["place"] for r in statistics.units(exam, None)}
+    assert district == {"柳河镇": 1, "青山镇": 2, "青山镇党政办": 3}
+    scoped = {r["unit"]: (r["place"], r["scope_place"]) for r in statistics.units(exam, admin)}
+    assert scoped == {"青山镇": (2, 1), "青山镇党政办": (3, 2)}
+    year = exam.opens_at.astimezone(LOCAL_ZONE).year
+    assert {r["unit"]: r["place"] for r in statistics.year_units(year, admin)["rows"]} == {
+        "青山镇": 2,
+        "青山镇党政办": 3,
+    }
+    _db.session.commit()  # the kept ranking the calls above wrote
+    auth.login(admin.username)
+    html = client.get(f"/reports/exams/{exam.code}/units").get_data(as_text=True)
+    assert "本单位范围内名次" in html and '<td>2</td><td>1</td><th scope="row">青山镇</th>' in html
+    assert '<td>2</td><td>1</td><th scope="row">青山镇</th>' in client.get(f"/reports/years/{year}/units").get_data(
+        as_text=True
+    )
