@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_pgettext
-from sqlalchemy import case, func, select
+from sqlalchemy import case, false, func, select
 
 from accounts import home
 from accounts.models import LEADING_RANKS, Cadre, Unit, User
@@ -20,7 +20,6 @@ from archive.models import ReadingNote
 from core.extensions import db
 from core.models import local_today
 from core.policy import can, conflict_free, has_district_scope, scope_filter
-from exam import grading
 from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamStatus, Phase
 from exam.services import exams_for, result_visible
 from question_bank import queries as bank_queries
@@ -151,24 +150,21 @@ class ToMark:
 
 
 def answers_to_mark(viewer) -> list[ToMark]:
-    """Exams with written answers waiting for a grader, and how many the viewer may mark (exam.grading's queue:
-    never the viewer's own). The exams are found through the ungraded answers of ended attempts (a partial
-    index holds only answers without points), then each is counted by the grading queue itself."""
-    candidates = db.session.scalars(
-        select(Attempt.exam_id)
+    """Exams with written answers waiting for a grader, and how many the viewer may mark (never their own sheets,
+    as exam.grading's queue). Counted in one grouped query from the ended attempts not yet fully graded (a
+    partial index holds only them) and their answers without points (another): in an ended attempt every answer
+    but a written one waiting for a grader has its points (finalizing scores the rest, blanks included), so the
+    queue's join through the papers' items is not needed to count it. The tests hold the two to the same count."""
+    stmt = (
+        select(Exam, func.count(Answer.id))
+        .join(Attempt, Attempt.exam_id == Exam.id)
         .join(Answer, Answer.attempt_id == Attempt.id)
-        .where(Answer.points.is_(None), Attempt.status != AttemptStatus.IN_PROGRESS)
-        .distinct()
-    ).all()
-    if not candidates:
-        return []
-    out = []
-    exams = select(Exam).where(Exam.id.in_(candidates), Exam.status != ExamStatus.DRAFT).order_by(Exam.closes_at)
-    for exam in db.session.scalars(exams):
-        waiting = bank_queries.count_of(grading.written_answers(exam, viewer).where(Answer.points.is_(None)))
-        if waiting:
-            out.append(ToMark(exam, waiting))
-    return out
+        .where(Attempt.fully_graded == false(), Attempt.status != AttemptStatus.IN_PROGRESS)
+        .where(Attempt.user_id != viewer.id, Answer.points.is_(None))
+        .group_by(Exam.id)
+        .order_by(Exam.closes_at, Exam.id)
+    )
+    return [ToMark(exam, waiting) for exam, waiting in db.session.execute(stmt)]
 
 
 def notes_to_review(viewer, year: int) -> int:

@@ -101,12 +101,21 @@ def test_answers_to_mark_leave_out_the_graders_own(district):
     running = _exam("RUNNING", T0, T0 + timedelta(hours=5), sections=(("essay", 1, 10.0),))
     services.save_answer(services.start_attempt(running, p["a2"].user, NOW), 1, "未交卷", 1, NOW)
 
+    blank = services.start_attempt(exam, p["lead"].user, NOW)  # a blank essay scores 0 by itself: nothing to mark
+    services.save_answer(blank, 1, "", 1, NOW)
+    services.submit(blank, NOW + timedelta(minutes=30))
+
+    def queue(grader):
+        progress = grading.progress(exam, grader)
+        return progress.total - progress.graded
+
     [row] = dashboard.answers_to_mark(district["grader"])
-    assert (row.exam.code, row.waiting) == ("ESSAY", 2)  # not their own sheet; not an attempt still running
+    assert (row.exam.code, row.waiting) == ("ESSAY", 2) == ("ESSAY", queue(district["grader"]))  # not their own
     assert [(r.exam.code, r.waiting) for r in dashboard.answers_to_mark(district["org"])] == [("ESSAY", 3)]
+    assert queue(district["org"]) == 3
     answer = grading.next_to_grade(exam, grader=district["grader"])
     grading.grade_answer(district["grader"], answer, 6, "", NOW + timedelta(hours=3))
-    assert [r.waiting for r in dashboard.answers_to_mark(district["grader"])] == [1]
+    assert [r.waiting for r in dashboard.answers_to_mark(district["grader"])] == [1] == [queue(district["grader"])]
 
 
 def test_notes_to_review_follow_the_queue(district):
