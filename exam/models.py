@@ -333,6 +333,7 @@ class Attempt(db.Model):
             "ix_attempts_awaiting_grading",
             "exam_id",
             "user_id",
+            "id",
             sqlite_where=text("fully_graded = 0 AND status != 'in_progress'"),
             postgresql_where=text("fully_graded = false AND status <> 'in_progress'"),
         ),

@@ -156,7 +156,7 @@ def answers_to_mark(viewer) -> list[ToMark]:
     but a written one waiting for a grader has its points (finalizing scores the rest, blanks included), so the
     queue's join through the papers' items is not needed to count it. The tests hold the two to the same count."""
     stmt = (
-        select(Exam, func.count(Answer.id))
+        select(Exam, func.count())
         .join(Attempt, Attempt.exam_id == Exam.id)
         .join(Answer, Answer.attempt_id == Attempt.id)
         .where(Attempt.fully_graded == false(), Attempt.status != AttemptStatus.IN_PROGRESS)
@@ -180,7 +180,7 @@ def notes_to_review(viewer, year: int) -> int:
 class UnitCompletion:
     """A row of the completion table: a unit with its sub-units (or, `own_only`, a scope's top unit's own cadres)."""
 
-    unit: Unit
+    unit: Unit | None
     #: The path of the scope root the row lies under (rows are listed root by root).
     root: str
     own_only: bool
@@ -221,18 +221,18 @@ def completion(viewer, year: int) -> Completion:
         root_paths = [p for p in root_paths if not any(p != q and p.startswith(q) for q in root_paths)]
     rows: dict[int, UnitCompletion] = {}
     for line in overview["units"]:
-        unit = line["unit"]
-        root = next((p for p in root_paths if unit.path.startswith(p)), None)
+        path = line["unit"].path
+        root = next((p for p in root_paths if path.startswith(p)), None)
         if root is None:
             continue
-        below = unit.path[len(root) :].strip("/").split("/")[0]
+        below = path[len(root) :].strip("/").split("/")[0]
         key = int(below) if below else int(root.strip("/").split("/")[-1])
-        row = rows.get(key)
-        if row is None:
-            row = rows[key] = UnitCompletion(db.session.get(Unit, key), root, own_only=not below)
+        row = rows.setdefault(key, UnitCompletion(None, root, own_only=not below))
         row.cadres += line["cadres"]
         row.met += line["met"]
         row.reading += line["reading"]
+    for unit in db.session.scalars(select(Unit).where(Unit.id.in_(rows))):  # the top units, in one query
+        rows[unit.id].unit = unit
     units = sorted(rows.values(), key=lambda r: (r.root, not r.own_only, r.unit.sort_order, r.unit.id))
     totals = overview["totals"]
     return Completion(

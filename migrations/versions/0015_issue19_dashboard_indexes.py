@@ -23,7 +23,7 @@ def upgrade():
     op.create_index(
         "ix_attempts_awaiting_grading",
         "attempts",
-        ["exam_id", "user_id"],
+        ["exam_id", "user_id", "id"],
         sqlite_where=sa.text("fully_graded = 0 AND status != 'in_progress'"),
         postgresql_where=sa.text("fully_graded = false AND status <> 'in_progress'"),
     )
