@@ -380,9 +380,7 @@ def report(results: list[dict]) -> str:
                 median, p95, _max = r["ops"][role, name]
                 cells.append(f"{median:.1f} / {p95:.1f} / {_max:.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append(
-        "| generate the district | " + " | ".join(f"{r['generate_s']:.0f} s | " for r in results).rstrip(" |") + " |"
-    )
+    lines.append("| generate the district | " + " | ".join(f"{r['generate_s']:.0f} s | —" for r in results) + " |")
     lines += ["", "Load average (1 min) when the timing began: "
               + ", ".join(f"{r['db']} {r['load']:.1f}" for r in results) + " (2 cores)."]  # fmt: skip
     lines += ["", "What the board said: " + " · ".join(f"{role}: {text}" for role, text in r0["answers"].items())]
