@@ -233,6 +233,9 @@ class Cadre(db.Model):
         enum_check("political_status", PoliticalStatus, "political_status_valid"),
         enum_check("status", CadreStatus, "status_valid"),
         Index("ix_cadres_unit_rank", "unit_id", "rank"),
+        # Unit figures over every serving cadre (the archive's overview, the home page's completion by unit) read
+        # this index alone, unit by unit, never the table (migration 0015).
+        Index("ix_cadres_unit_status_user", "unit_id", "status", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

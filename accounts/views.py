@@ -20,7 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from accounts import bp, importing, queries, services
+from accounts import bp, home, importing, queries, services
 from accounts.forms import (
     AuditFilterForm,
     CadreFilterForm,
@@ -203,11 +203,15 @@ def set_language():
 @bp.route("/")
 @login_required
 def dashboard():
-    from exam.services import exams_for  # here, not at the top: exam's models import accounts' models
-
+    """The home page: the person's profile and whatever the packages above accounts contribute (accounts.home):
+    their exams and, for those who run the district, what needs them today."""
     now = now_utc()
     return render_template(
-        "accounts/dashboard.html", cadre=current_user.cadre, today=local_today(), exams=exams_for(current_user), now=now
+        "accounts/dashboard.html",
+        cadre=current_user.cadre,
+        today=local_today(now),
+        now=now,
+        **home.values(current_user, now),
     )
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Unit, User
@@ -305,6 +305,14 @@ class ReadingNote(db.Model):
         enum_check("status", ReviewStatus, "status_valid"),
         Index("ix_reading_notes_user", "user_id", "book_id"),
         Index("ix_reading_notes_status", "status", "submitted_at"),
+        # The notes waiting for review, by book and cadre: a handful among every note ever passed (migration 0015).
+        Index(
+            "ix_reading_notes_pending",
+            "book_id",
+            "user_id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -382,6 +390,10 @@ class CadreYear(db.Model):
     that unit overviews of tens of thousands of cadres read one row per cadre instead of aggregating records."""
 
     __tablename__ = "archive_cadre_years"
+    #: Unit figures join every cadre's row of a year: the covering index answers them without the table (0015).
+    __table_args__ = (
+        Index("ix_archive_cadre_years_figures", "year", "user_id", "hours", "notes_passed", "grade", "acknowledged"),
+    )
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

@@ -5,7 +5,8 @@ every record."""
 from datetime import datetime
 
 from flask_login import current_user
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.orm import aliased
 
 from accounts.models import LEADING_RANKS, Cadre, CadreStatus, Education, Unit, User
 from archive import assessment, qualifications, reading, records
@@ -105,26 +106,22 @@ def _cadre_columns(year: int):
 
 def pending_notes(viewer, year: int):
     """The newest version of every reading note of the year waiting for review, from cadres in the viewer's scope
-    (oldest first)."""
-    newest = (
-        select(ReadingNote.book_id, ReadingNote.user_id, func.max(ReadingNote.version).label("version"))
-        .group_by(ReadingNote.book_id, ReadingNote.user_id)
-        .subquery()
+    (oldest first). Read from the pending notes (indexed by status) with no newer version beside them, never by
+    grouping every note ever written."""
+    newer = aliased(ReadingNote)
+    has_newer = (
+        select(newer.id)
+        .where(newer.book_id == ReadingNote.book_id, newer.user_id == ReadingNote.user_id)
+        .where(newer.version > ReadingNote.version)
+        .exists()
     )
     return (
         select(ReadingNote)
-        .join(
-            newest,
-            and_(
-                newest.c.book_id == ReadingNote.book_id,
-                newest.c.user_id == ReadingNote.user_id,
-                newest.c.version == ReadingNote.version,
-            ),
-        )  # fmt: skip
         .join(ReadingBook, ReadingBook.id == ReadingNote.book_id)
         .join(Cadre, Cadre.user_id == ReadingNote.user_id)
         .join(Unit, Unit.id == Cadre.unit_id)
-        .where(ReadingBook.year == year, ReadingNote.status == ReviewStatus.PENDING, scope_filter(viewer, Unit.path))
+        .where(ReadingBook.year == year, ReadingNote.status == ReviewStatus.PENDING, ~has_newer)
+        .where(scope_filter(viewer, Unit.path))
         .order_by(ReadingNote.submitted_at)
     )
 

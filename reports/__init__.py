@@ -5,4 +5,8 @@ from flask import Blueprint
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-from reports import models, views  # noqa: E402,F401  (the table belongs to the schema; views register on bp)
+from reports import (  # noqa: E402,F401
+    dashboard,  # the home page's figures, registered with accounts.home
+    models,  # the table belongs to the schema
+    views,  # views register on bp
+)
