@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from accounts.models import User
+from accounts.models import RoleAssignment, User
 from core.extensions import db
 from core.models import now_utc
+from core.policy import Role
 from demo import district
 from exam import services
 from exam.models import Exam
@@ -149,13 +150,21 @@ def test_a_fill_in_with_an_empty_blank_is_partly_answered_and_listed_before_subm
 
 
 def test_the_exam_page_has_a_quiet_header(app, live_server, page):
+    """Also for a candidate who administers the district and grades (whose header has the most links)."""
     exam, user = make_open_exam(qtypes=("single",))
+    for role in (Role.ORG_ADMIN, Role.GRADER):
+        user.roles.append(RoleAssignment(role=role))
+    db.session.commit()
     login(page, live_server, user.username)
     page.goto(f"{live_server}/my/exams/{exam.code}/")
     header = page.locator("header")
     # The start page keeps the site's header: home, log-out, the language switch.
     assert header.get_by_role("link", name="首页").count() == 1
     assert header.get_by_role("button", name="退出登录").count() == 1 and header.locator(".lang-switch").count() == 1
+    assert (
+        header.get_by_role("link", name="阅卷").count() == 1
+        and header.get_by_role("link", name="统计报表").count() == 1
+    )
     page.get_by_label("我已阅读考试须知和考试规则。").check()
     page.get_by_role("button", name="开始答题").click()
     page.wait_for_url("**/my/attempts/*")
