@@ -115,8 +115,9 @@ def test_result_and_review_follow_the_policies(client, auth, db):
 
 
 def test_the_result_counts_a_fill_in_with_an_empty_blank_as_partly_answered(client, auth, db):
-    """The result page counts answers as the exam page does: a save of nothing (text typed, then deleted) is no
-    answer, and a fill-in question with one of its two blanks filled is listed as partly answered."""
+    """The result page and the administrator's attempt page count answers as the exam page does: a save of nothing
+    (text typed, then deleted) is no answer, and a fill-in question with one of its two blanks filled is listed as
+    partly answered."""
     exam, user = make_open_exam(qtypes=("single", "fill", "essay"))
     login(auth, user)
     start(client)
@@ -131,6 +132,11 @@ def test_the_result_counts_a_fill_in_with_an_empty_blank_as_partly_answered(clie
     services.submit(attempt, now_utc())
     db.session.commit()
     html = client.get(f"/my/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "共3题，已答1题。" in html and f"未答完（有空未填）：第{at['fill']}题。" in html
+    # The administrator's view of the attempt counts the same.
+    auth.logout()
+    auth.login_as("org_admin")
+    html = client.get(f"/exams/{exam.code}/attempts/{attempt.id}").get_data(as_text=True)
     assert "共3题，已答1题。" in html and f"未答完（有空未填）：第{at['fill']}题。" in html
 
 
