@@ -5,7 +5,7 @@ review the exam's policies allow."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core.errors import DomainError
 from core.extensions import db
@@ -13,7 +13,7 @@ from core.forms import ActionForm
 from core.models import now_utc
 from core.policy import login_required
 from exam import review, services
-from exam.models import Answer, Attempt, AttemptStatus, Exam
+from exam.models import Attempt, AttemptStatus, Exam
 
 take_bp = Blueprint("take", __name__, url_prefix="/my")
 
@@ -108,7 +108,7 @@ def result(attempt_id: int):
         services.finalize(attempt, now)
     outcome = review.result(attempt, now)
     entries = {e["position"]: e for e in (outcome or {}).get("review", [])}
-    answered = db.session.scalar(select(func.count(Answer.id)).where(Answer.attempt_id == attempt.id, Answer.seq > 0))
+    progress = review.progress(attempt)
     place = None
     if outcome and outcome.get("fully_graded"):
         from reports.ranking import standing  # reports build on the engine, not the other way round
@@ -116,5 +116,5 @@ def result(attempt_id: int):
         place = standing(attempt.exam, current_user)
     return render_template(
         "exam/take_result.html", attempt=attempt, exam=attempt.exam, outcome=outcome, entries=entries,
-        items=review.paper(attempt) if entries else [], answered=answered, now=now, place=place,
+        items=review.paper(attempt) if entries else [], progress=progress, now=now, place=place,
     )  # fmt: skip

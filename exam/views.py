@@ -581,7 +581,7 @@ def attempt(code: str, attempt_id: int):
     ]  # fmt: skip
     return render_template(
         "exam/attempt.html", exam=exam, attempt=attempt, rows=rows, events=services.attempt_events(attempt),
-        now=now_utc(), grace=services.grace(),
+        now=now_utc(), grace=services.grace(), progress=review.progress(attempt),
     )  # fmt: skip
 
 

@@ -29,6 +29,10 @@ _FALSE_WORDS = {"错误", "错", "否", "×", "✗", "x", "f", "false", "n", "no
 _CJK_PUNCT = "，。、；：？！“”‘’（）《》【】…—·「」『』〈〉"
 
 
+#: How far a candidate's answer goes (QuestionType.progress).
+ANSWERED, PARTIAL, UNANSWERED = "answered", "partial", "unanswered"
+
+
 class BadKey(ValueError):
     """A key that does not fit the question (the message says why, in the UI language)."""
 
@@ -110,6 +114,11 @@ class QuestionType:
     def grade(self, key, answer, settings: dict | None = None, policy: str = "all_or_nothing") -> float | None:
         """The share (0..1) of the points an answer earns; None when a person must grade it."""
         raise NotImplementedError
+
+    def progress(self, answer, blank_count: int = 0) -> str:
+        """How far a candidate's answer goes: ANSWERED, PARTIAL (some of its parts left empty) or UNANSWERED. The
+        exam page (static/js/exam.js, `progress`) tells the same apart, so its counts and the server's agree."""
+        return ANSWERED if _given(answer) else UNANSWERED
 
 
 class _Choice(QuestionType):
@@ -255,6 +264,14 @@ class FillBlank(QuestionType):
             raise BadKey(_("The stem has %(b)d blank(s) but %(a)d answer(s) are given.", b=blank_count, a=len(blanks)))
         return blanks
 
+    def progress(self, answer, blank_count=0):
+        """Every blank filled: answered; some: partly answered (the candidate is warned before submitting)."""
+        parts = answer if isinstance(answer, list) else []
+        filled = sum(1 for part in parts if _given(part))
+        if not filled:
+            return UNANSWERED
+        return ANSWERED if filled >= max(blank_count, len(parts)) else PARTIAL
+
     def grade(self, key, answer, settings=None, policy="all_or_nothing"):
         """The share of blanks filled with an accepted answer."""
         if not isinstance(answer, list) or not key:
@@ -311,6 +328,17 @@ def type_from_name(name: str) -> str | None:
         if key in names:
             return code
     return None
+
+
+def _given(value) -> bool:
+    """An answer (or one part of it) the candidate gave: not nothing, not blank text, not an empty choice."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | dict):
+        return bool(value)
+    return True  # a chosen option (0 too) or true/false
 
 
 def _is_index(value) -> bool:

@@ -120,26 +120,51 @@
     });
   }
 
-  function answered(value) {
+  function given(value) {
     if (value === null || value === undefined) return false;
-    if (Array.isArray(value)) return value.some(function (v) { return typeof v === "number" || (v && v.trim()); });
+    if (Array.isArray(value)) return value.length > 0;
     if (typeof value === "string") return value.trim() !== "";
     return true;
+  }
+
+  function progress(pos) {
+    // "answered", "partial" (a fill-in question with a blank left empty) or "unanswered": as the server counts
+    // it (QuestionType.progress in question_bank/types.py), so the page and the result page agree.
+    var value = readValue(blocks[pos]);
+    if (blocks[pos].getAttribute("data-type") !== "fill") return given(value) ? "answered" : "unanswered";
+    var filled = value.filter(given).length;
+    var blanks = Math.max(parseInt(blocks[pos].getAttribute("data-blanks"), 10) || 0, value.length);
+    return !filled ? "unanswered" : filled >= blanks ? "answered" : "partial";
   }
 
   // ------------------------------------------------------------ the navigator, flags and per-question state
 
   var flags = load("flags", {});
   var status = {}; // position -> saved | saving | queued | error
+  var progressOf = {}; // position -> answered | partial | unanswered
 
   function updateNav(pos) {
     var link = root.querySelector('.nav-item[data-pos="' + pos + '"]');
     if (!link) return;
-    var done = answered(readValue(blocks[pos]));
-    link.classList.toggle("answered", done);
+    var state = (progressOf[pos] = progress(pos));
+    link.classList.toggle("answered", state === "answered");
+    link.classList.toggle("partial", state === "partial");
     link.classList.toggle("flagged", !!flags[pos]);
     link.classList.toggle("error", status[pos] === "error");
-    link.setAttribute("data-state", done ? "answered" : "unanswered");
+    link.setAttribute("data-state", state);
+    updateCounts();
+  }
+
+  function updateCounts() {
+    // The bar's "answered n/N" counts whole answers only; partly answered ones are shown beside it.
+    var all = Object.keys(blocks);
+    var count = function (state) { return all.filter(function (p) { return progressOf[p] === state; }).length; };
+    var partial = count("partial");
+    document.getElementById("answered-count").textContent = M.answeredCount
+      .replace("{n}", count("answered")).replace("{total}", all.length);
+    var node = document.getElementById("partial-count");
+    node.textContent = M.partialCount.replace("{m}", partial);
+    node.hidden = !partial;
   }
 
   function setStatus(pos, value, message) {
@@ -537,7 +562,9 @@
   }
 
   document.getElementById("submit-button").addEventListener("click", function () {
-    document.getElementById("confirm-unanswered").textContent = numbers(function (p) { return !answered(readValue(blocks[p])); });
+    Object.keys(blocks).forEach(function (p) { progressOf[p] = progress(p); });
+    document.getElementById("confirm-unanswered").textContent = numbers(function (p) { return progressOf[p] === "unanswered"; });
+    document.getElementById("confirm-partial").textContent = numbers(function (p) { return progressOf[p] === "partial"; });
     document.getElementById("confirm-flagged").textContent = numbers(function (p) { return !!flags[p]; });
     dialog.hidden = false;
     document.getElementById("confirm-no").focus();
@@ -551,7 +578,40 @@
     submit();
   });
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && !dialog.hidden) dialog.hidden = true;
+    if (event.key !== "Escape") return;
+    if (!dialog.hidden) dialog.hidden = true;
+    else if (navOpen()) closeNav(true);
+  });
+
+  // ------------------------------------------------------------ the navigator on demand (a phone's narrow screen)
+
+  // On a narrow screen the bar shows the time, the count and the save state; the navigator opens below it on
+  // demand (the button is hidden on a wide screen, where the navigator stays beside the paper).
+  var side = root.querySelector(".exam-side");
+  var toggle = document.getElementById("nav-toggle");
+
+  function navOpen() {
+    return toggle.getAttribute("aria-expanded") === "true";
+  }
+
+  function closeNav(refocus) {
+    toggle.setAttribute("aria-expanded", "false");
+    side.classList.remove("nav-open");
+    if (refocus) toggle.focus();
+  }
+
+  toggle.addEventListener("click", function () {
+    if (navOpen()) return closeNav(false);
+    toggle.setAttribute("aria-expanded", "true");
+    side.classList.add("nav-open");
+    var first = root.querySelector(".navigator .nav-item");
+    if (first) first.focus();
+  });
+  root.querySelector(".navigator").addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".nav-item") && navOpen()) closeNav(false);
+  });
+  document.addEventListener("click", function (event) {
+    if (navOpen() && !side.contains(event.target)) closeNav(false);
   });
 
   // ------------------------------------------------------------ banner, take-over and integrity signals

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.models import now_utc
 from core.policy import Role
-from exam import services
+from exam import review, services
 from exam.models import Attempt, AttemptEvent, Exam
 from tests.factories import SECRET, make_open_exam, make_user
 
@@ -112,6 +112,32 @@ def test_result_and_review_follow_the_policies(client, auth, db):
     db.session.commit()
     html = client.get(f"/my/attempts/{attempt.id}/result").get_data(as_text=True)
     assert "试卷回顾" in html and SECRET in html
+
+
+def test_the_result_counts_a_fill_in_with_an_empty_blank_as_partly_answered(client, auth, db):
+    """The result page and the administrator's attempt page count answers as the exam page does: a save of nothing
+    (text typed, then deleted) is no answer, and a fill-in question with one of its two blanks filled is listed as
+    partly answered."""
+    exam, user = make_open_exam(qtypes=("single", "fill", "essay"))
+    login(auth, user)
+    start(client)
+    attempt = db.session.scalar(select(Attempt))
+    at = {i.section.qtype: i.position for i in attempt.paper.items}
+    services.save_answer(attempt, at["single"], 1, 1, now_utc())
+    services.save_answer(attempt, at["fill"], ["全国代表大会", ""], 2, now_utc())
+    services.save_answer(attempt, at["essay"], "", 3, now_utc())
+    progress = review.progress(attempt)
+    assert (progress.total, progress.answered) == (3, 1)
+    assert progress.partial == (at["fill"],) and progress.unanswered == (at["essay"],)
+    services.submit(attempt, now_utc())
+    db.session.commit()
+    html = client.get(f"/my/attempts/{attempt.id}/result").get_data(as_text=True)
+    assert "共3题，已答1题。" in html and f"未答完（有空未填）：第{at['fill']}题。" in html
+    # The administrator's view of the attempt counts the same.
+    auth.logout()
+    auth.login_as("org_admin")
+    html = client.get(f"/exams/{exam.code}/attempts/{attempt.id}").get_data(as_text=True)
+    assert "共3题，已答1题。" in html and f"未答完（有空未填）：第{at['fill']}题。" in html
 
 
 def test_score_only_review_shows_no_keys(client, auth, db):

@@ -142,3 +142,25 @@ def test_essay_is_graded_by_hand():
 def test_type_names():
     assert type_from_name("单选题") == "single" and type_from_name("论述题") == "essay"
     assert type_from_name("Single") == "single" and type_from_name("连线题") is None
+
+
+@pytest.mark.parametrize(
+    "qtype, answer, blanks, expected",
+    [
+        ("single", None, 0, "unanswered"),
+        ("single", 0, 0, "answered"),  # the first option is an answer, not nothing
+        ("truefalse", False, 0, "answered"),
+        ("multiple", [], 0, "unanswered"),  # every box unticked again
+        ("multiple", [2], 0, "answered"),
+        ("essay", "  \n", 0, "unanswered"),
+        ("essay", "请示应当一文一事。", 0, "answered"),
+        ("fill", ["", "  "], 2, "unanswered"),
+        ("fill", ["全国代表大会", ""], 2, "partial"),
+        ("fill", ["", "中央委员会"], 2, "partial"),
+        ("fill", ["全国代表大会"], 2, "partial"),  # a shorter list than the stem's blanks
+        ("fill", ["全国代表大会", "中央委员会"], 2, "answered"),
+        ("fill", None, 2, "unanswered"),
+    ],
+)
+def test_progress_tells_a_partly_answered_fill_in(qtype, answer, blanks, expected):
+    assert QUESTION_TYPES[qtype].progress(answer, blanks) == expected
