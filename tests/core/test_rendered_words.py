@@ -184,7 +184,7 @@ def _paths(rule, samples) -> list[str]:
     return [rule.build({**values, **({"code": e} if e else {})}, append_unknown=False)[1] for e in exams]
 
 
-def test_every_audit_detail_of_the_demo_reads_as_words(demo, db):
+def test_every_audit_detail_of_the_demo_reads_as_words(demo, db, client):
     """The audit page names actions and the keys of details in words (its targets: see test_audit_labels)."""
     from core.audit import AuditEvent
     from core.audit_labels import ACTION_LABELS, DETAIL_LABELS
@@ -193,6 +193,11 @@ def test_every_audit_detail_of_the_demo_reads_as_words(demo, db):
     assert {action for action, _detail in events} - set(ACTION_LABELS) == set()
     keys = {key for _action, detail in events if isinstance(detail, dict) for key in detail}
     assert keys - set(DETAIL_LABELS) == set()
+    # Nested details (a class's attendance changes) read as labelled values, not as a Python repr.
+    client.post_form("/login", {"username": "zzb001", "password": district.DEMO_PASSWORD})
+    text = page_text(client.get("/admin/audit?action=training.attendance").get_data(as_text=True))
+    assert "改动内容" in text and "人员: " in text
+    assert "None" not in text and "{'" not in text and "['" not in text
 
 
 def test_every_page_reads_in_chinese(demo, app, client, tmp_path):
