@@ -140,6 +140,27 @@ def detail_label(key: str) -> str:
     return str(label) if label is not None else key
 
 
+#: (action, detail key) → fn(value) → the value in words; registered by the package that records the action, for
+#: values that are codes (a grade, a status) or positional records (a class's attendance changes).
+_VALUE_WORDS: dict[tuple[str, str], Callable[[object], str]] = {}
+
+
+def register_detail_value(action: str, key: str):
+    """Decorator: `fn(value)` says the value of `key` in the detail of `action` in words."""
+
+    def register(fn):
+        _VALUE_WORDS[(action, key)] = fn
+        return fn
+
+    return register
+
+
+def detail_value_words(action: str, key: str, value) -> str | None:
+    """The value in words when its package says how; None leaves it to the page's generic rendering."""
+    fn = _VALUE_WORDS.get((action, key))
+    return fn(value) if fn is not None and value is not None else None
+
+
 def action_label(action: str) -> str:
     """The action in words; an action without a label (a new one) as its code."""
     label = ACTION_LABELS.get(action)

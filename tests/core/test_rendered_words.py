@@ -196,8 +196,9 @@ def test_every_audit_detail_of_the_demo_reads_as_words(demo, db, client):
     # Nested details (a class's attendance changes) read as labelled values, not as a Python repr.
     client.post_form("/login", {"username": "zzb001", "password": district.DEMO_PASSWORD})
     text = page_text(client.get("/admin/audit?action=training.attendance").get_data(as_text=True))
-    assert "改动内容" in text and "人员: " in text
+    assert "改动内容" in text and "已报名、未登记 → " in text  # each person's attendance, before → after
     assert "None" not in text and "{'" not in text and "['" not in text
+    assert "enrolled" not in text and "completed" not in text and "周" in text  # codes as words, people by name
 
 
 def test_every_page_reads_in_chinese(demo, app, client, tmp_path):
