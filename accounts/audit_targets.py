@@ -4,8 +4,9 @@ from flask import url_for
 from sqlalchemy import select
 
 from accounts.models import User
-from core.audit_labels import TargetView, int_keys, register_targets
+from core.audit_labels import TargetView, int_keys, register_detail_value, register_targets
 from core.extensions import db
+from core.policy import ROLE_LABELS
 
 
 @register_targets("user")
@@ -15,3 +16,9 @@ def _audit_users(keys):
     return {
         str(r.id): TargetView(f"{r.name}（{r.username}）", url_for("accounts.user_roles", user_id=r.id)) for r in rows
     }
+
+
+@register_detail_value("role.granted", "role")
+@register_detail_value("role.revoked", "role")
+def _audit_role(value):
+    return str(ROLE_LABELS.get(value, value))
