@@ -569,6 +569,8 @@ def audit_log():
         args=args,
         targets=targets,
         action_label=audit_labels.action_label,
+        detail_label=audit_labels.detail_label,
+        detail_value_words=audit_labels.detail_value_words,
         chain_problems=audit_labels.CHAIN_PROBLEMS,
         chain=audit_chain.state(db.session),
         detail_hidden=policy.audit_detail_hidden,

@@ -106,7 +106,7 @@ def archive_pdf(cadre, years: list[dict], quals: list) -> bytes:
 
 
 def archive_xlsx(cadre, years: list[dict]) -> bytes:
-    wb, ws = new_workbook(_("Archive"), [_("Year"), _("Kind"), _("Record"), _("Start"), _("End"), _("Hours"),
+    wb, ws = new_workbook(_("Archive"), [_("Year"), _("Kind"), _("Record"), _("Start date"), _("End"), _("Hours"),
                                          _("Counts as"), _("Status")], [8, 14, 40, 12, 12, 8, 16, 12])  # fmt: skip
     for year in years:
         for e in year["entries"]:

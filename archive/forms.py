@@ -2,11 +2,12 @@
 checked by the services."""
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, FloatField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from archive.models import AssessmentGrade, ClassType, HourKind, label
+from archive.models import LABELS, AssessmentGrade, ClassType, HourKind, label
 from core.forms import options
 
 
@@ -16,9 +17,9 @@ class ClassForm(FlaskForm):
     organiser = StringField(_l("Organiser"), validators=[InputRequired(), Length(max=200)])
     place = StringField(_l("Place"), validators=[InputRequired(), Length(max=200)],
                         description=_l("e.g. the party school, a university, a training centre abroad"))  # fmt: skip
-    class_type = SelectField(_l("Type"), choices=[])
+    class_type = SelectField(lazy_pgettext("training class", "Type"), choices=[])
     hour_kind = SelectField(_l("Counts as"), choices=[])
-    starts_on = DateField(_l("Start"), validators=[InputRequired()])
+    starts_on = DateField(_l("Start date"), validators=[InputRequired()])
     ends_on = DateField(_l("End"), validators=[InputRequired()])
     hours = FloatField(_l("Hours"), validators=[InputRequired()])
     spending = FloatField(_l("Spending (yuan)"), default=0, validators=[Optional()])
@@ -34,7 +35,7 @@ class ClassForm(FlaskForm):
 
 
 class BookForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[InputRequired(), Length(max=200)])
+    title = StringField(lazy_pgettext("book", "Title"), validators=[InputRequired(), Length(max=200)])
     author = StringField(_l("Author"), validators=[Optional(), Length(max=200)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
     min_chars = IntegerField(_l("Shortest note (characters)"), default=300, validators=[InputRequired()])
@@ -46,10 +47,10 @@ class NoteForm(FlaskForm):
 
 class PlanForm(FlaskForm):
     goals = TextAreaField(_l("Goals for the year"), validators=[InputRequired()])
-    off_job = FloatField(label(HourKind.OFF_JOB), default=0, validators=[Optional()])
-    rotational = FloatField(label(HourKind.ROTATIONAL), default=0, validators=[Optional()])
-    collective = FloatField(label(HourKind.COLLECTIVE), default=0, validators=[Optional()])
-    self_study = FloatField(label(HourKind.SELF_STUDY), default=0, validators=[Optional()])
+    off_job = FloatField(LABELS[HourKind.OFF_JOB], default=0, validators=[Optional()])
+    rotational = FloatField(LABELS[HourKind.ROTATIONAL], default=0, validators=[Optional()])
+    collective = FloatField(LABELS[HourKind.COLLECTIVE], default=0, validators=[Optional()])
+    self_study = FloatField(LABELS[HourKind.SELF_STUDY], default=0, validators=[Optional()])
     reason = StringField(_l("Reason for the new version"), validators=[Optional(), Length(max=500)])
 
 

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
 from accounts.models import Cadre, Education
@@ -59,16 +60,16 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         ),  # fmt: skip
         Field("study_mode", _l("Mode of study"), "choice", choices=("full_time", "part_time")),
         Field("degree_status", _l("Status"), "choice", choices=tuple(DegreeStatus)),
-        Field("starts_on", _l("Start"), "date"),
+        Field("starts_on", _l("Start date"), "date"),
         Field("ends_on", _l("End (or expected end)"), "date", required=False),
     ),
     EntryKind.TRAINING: (
         Field("title", _l("Class")),
         Field("organiser", _l("Organiser")),
         Field("place", _l("Place")),
-        Field("class_type", _l("Type"), "choice", choices=tuple(ClassType)),
+        Field("class_type", lazy_pgettext("training class", "Type"), "choice", choices=tuple(ClassType)),
         Field("hour_kind", _l("Counts as"), "choice", choices=(HourKind.OFF_JOB, HourKind.ROTATIONAL)),
-        Field("starts_on", _l("Start"), "date"),
+        Field("starts_on", _l("Start date"), "date"),
         Field("ends_on", _l("End"), "date"),
         Field("hours", _l("Hours"), "hours"),
         Field("completion", _l("Completion"), "choice", choices=(Completion.COMPLETED, Completion.NOT_COMPLETED)),

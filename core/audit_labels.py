@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 #: Every action recorded by `audit.record(...)` in the code (tests/core/test_audit_labels.py keeps it complete).
 ACTION_LABELS = {
@@ -94,6 +95,74 @@ PREFIX_LABELS = {
     "training": _l("All training class actions"),
     "unit": _l("All unit actions"),
 }
+
+
+#: The keys of events' details, in words (a key without a label shows as itself).
+DETAIL_LABELS = {
+    "active": _l("Active"),
+    "added": lazy_pgettext("audit detail", "Added"),
+    "attempts": lazy_pgettext("audit detail", "Attempts"),
+    "bank": _l("Question bank"),
+    "changed": lazy_pgettext("audit detail", "Changed"),
+    "changes": lazy_pgettext("audit detail", "Changes"),
+    "count": lazy_pgettext("audit detail", "Number"),
+    "created_at": _l("Created"),
+    "cycle": lazy_pgettext("audit detail", "Cycle"),
+    "entry": lazy_pgettext("audit detail", "Entry"),
+    "extra_minutes": _l("Extra time (minutes)"),
+    "grade": _l("Grade"),
+    "included": lazy_pgettext("eligibility", "Candidate"),
+    "name": _l("Name"),
+    "new": lazy_pgettext("audit detail", "New value"),
+    "old": lazy_pgettext("audit detail", "Old value"),
+    "papers": _l("Papers"),
+    "points": _l("Points"),
+    "position": lazy_pgettext("audit detail", "Position in the paper"),
+    "qtype": _l("Question type"),
+    "questions": lazy_pgettext("audit detail", "Questions"),
+    "reason": _l("Reason"),
+    "role": lazy_pgettext("audit detail", "Role"),
+    "rule": lazy_pgettext("audit detail", "Rule"),
+    "score_new": lazy_pgettext("audit detail", "New score"),
+    "score_old": lazy_pgettext("audit detail", "Old score"),
+    "section": _l("Section"),
+    "set": lazy_pgettext("audit detail", "Set to"),
+    "source": lazy_pgettext("audit detail", "Source"),
+    "status": _l("Status"),
+    "title": lazy_pgettext("audit detail", "Title"),
+    "token": lazy_pgettext("audit detail", "Token"),
+    "unit": _l("Unit"),
+    "user": lazy_pgettext("audit detail", "Person"),
+    "users": lazy_pgettext("audit detail", "People"),
+    "version": lazy_pgettext("audit detail", "Version"),
+    "year": _l("Year"),
+}
+
+
+def detail_label(key: str) -> str:
+    label = DETAIL_LABELS.get(key)
+    return str(label) if label is not None else key
+
+
+#: (action, detail key) → fn(value) → the value in words; registered by the package that records the action, for
+#: values that are codes (a grade, a status) or positional records (a class's attendance changes).
+_VALUE_WORDS: dict[tuple[str, str], Callable[[object], str]] = {}
+
+
+def register_detail_value(action: str, key: str):
+    """Decorator: `fn(value)` says the value of `key` in the detail of `action` in words."""
+
+    def register(fn):
+        _VALUE_WORDS[(action, key)] = fn
+        return fn
+
+    return register
+
+
+def detail_value_words(action: str, key: str, value) -> str | None:
+    """The value in words when its package says how; None leaves it to the page's generic rendering."""
+    fn = _VALUE_WORDS.get((action, key))
+    return fn(value) if fn is not None and value is not None else None
 
 
 def action_label(action: str) -> str:

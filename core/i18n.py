@@ -1,8 +1,10 @@
-"""Locale and time-zone selection, and the Jinja filters that show UTC times in Asia/Shanghai."""
+"""Locale and time-zone selection, the Jinja filters that show UTC times in Asia/Shanghai, and lists joined the
+way the page's language joins them."""
 
 from flask import current_app, g, has_request_context, session
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale, pgettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 
 def select_locale() -> str:
@@ -34,10 +36,27 @@ def localdate(value, fmt: str = "yyyy-MM-dd") -> str:
     return format_date(value, fmt)
 
 
+def list_separator() -> str:
+    """What goes between the names of a list in a sentence: "、" in Chinese, ", " in English."""
+    return pgettext("list separator", ", ")
+
+
+def join_list(items) -> str:
+    """The items (translated labels, names) as one enumeration in the current language."""
+    return list_separator().join(str(item) for item in items)
+
+
+def series(items) -> Markup:
+    """`join_list` for templates: each item escaped unless it is already markup."""
+    return escape(list_separator()).join(escape(item) for item in items)
+
+
 def init_app(app) -> None:
     from core.extensions import babel
 
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["series"] = series
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["list_separator"] = list_separator

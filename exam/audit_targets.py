@@ -5,9 +5,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from accounts.models import User
-from core.audit_labels import TargetView, int_keys, register_targets
+from core.audit_labels import TargetView, int_keys, register_detail_value, register_targets
 from core.extensions import db
 from exam import models
+from question_bank.types import QUESTION_TYPES
 
 
 @register_targets("exam")
@@ -31,3 +32,25 @@ def _audit_attempts(keys):
         )
         for r in rows
     }
+
+
+@register_detail_value("exam.section_changed", "qtype")
+def _audit_qtype(value):
+    qtype = QUESTION_TYPES.get(value)
+    return str(qtype.label) if qtype else str(value)
+
+
+@register_detail_value("exam.access_code", "set")
+def _audit_access_code(value):
+    return _("Yes") if value else _("No")
+
+
+@register_detail_value("exam.candidate", "included")
+def _audit_included(value):
+    return _("added") if value else _("removed")
+
+
+@register_detail_value("exam.candidate", "user")
+def _audit_candidate(value):
+    user = db.session.get(User, value) if isinstance(value, int) else None
+    return _("%(name)s (%(code)s)", name=user.name, code=user.username) if user else str(value)

@@ -19,6 +19,7 @@ from accounts.models import Cadre, RoleAssignment, Unit, User
 from core import audit, policy
 from core.errors import DomainError
 from core.extensions import db
+from core.i18n import join_list
 from core.models import now_utc
 from core.policy import Role
 from exam import services
@@ -152,7 +153,7 @@ class Conflicts:
         return select(Question.id).where(self.condition())
 
     def reason(self) -> str:
-        titles = "、".join(f"{e.title}（{e.code}）" for e in self.exams)
+        titles = join_list(_("%(name)s (%(code)s)", name=e.title, code=e.code) for e in self.exams)
         return _(
             "Conflict of interest: you are a candidate of %(exams)s. Until your review of that exam is "
             "allowed you may not see its questions, keys, papers or analyses, nor other candidates' answers and "
@@ -341,7 +342,7 @@ def publish(actor, exam: Exam, now: datetime, accept_conflicts: bool = False) ->
     confirms; a confirmation is audited with the people it concerned."""
     open_ones = unresolved(exam) if exam.status == ExamStatus.DRAFT else []
     if open_ones and not accept_conflicts:
-        names = "、".join(f"{c.user.name}（{c.user.username}）" for c in open_ones)
+        names = join_list(_("%(name)s (%(code)s)", name=c.user.name, code=c.user.username) for c in open_ones)
         raise DomainError(
             _("Candidates in conflict of interest are undecided: %(names)s. Remove them or keep them with a "
               "reason, or confirm that you publish anyway.", names=names),

@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -81,7 +82,7 @@ MC_POLICY_LABELS = {
 RELEASE_LABELS = {
     ReleasePolicy.IMMEDIATE: _l("At once, on submission"),
     ReleasePolicy.AFTER_CLOSE: _l("When the exam closes"),
-    ReleasePolicy.MANUAL: _l("By hand"),
+    ReleasePolicy.MANUAL: lazy_pgettext("release", "By hand"),
 }
 REVIEW_LABELS = {
     ReviewPolicy.SCORE: _l("Score only"),

@@ -94,6 +94,7 @@ QUALIFICATION_STATUS = {
     "political_theory": _l("Passed political theory only"),
     "job_knowledge": _l("Passed job knowledge only"),
     "none": _l("Passed neither part"),
+    "not_sat": _l("Has not sat yet"),
 }
 
 

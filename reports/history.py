@@ -16,7 +16,9 @@ from reports.ranking import unit_condition
 
 #: Where a person stands in a cycle: holds the qualification; passed both parts but it is no longer valid; passed
 #: only one part; passed neither.
-STATUSES = ("qualified", "lapsed", "political_theory", "job_knowledge", "none")
+#: A person's standing in a cycle; "none" is for who sat and passed neither part, "not_sat" for who has no result
+#: in any of the cycle's exams yet (not a failure).
+STATUSES = ("qualified", "lapsed", "political_theory", "job_knowledge", "none", "not_sat")
 
 
 def exam_history(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[dict]:
@@ -88,6 +90,7 @@ def progress(cycle: str, viewer, today: date) -> dict:
         .distinct()
     ):
         passed.setdefault(user_id, set()).add(part)
+    sat = set(db.session.scalars(select(ExamResultRecord.user_id).where(ExamResultRecord.exam_id.in_(ids))))
     held = dict(
         db.session.execute(
             select(Qualification.user_id, Qualification.valid_until).where(
@@ -106,8 +109,10 @@ def progress(cycle: str, viewer, today: date) -> dict:
             status = "political_theory"
         elif QualificationPart.JOB_KNOWLEDGE in parts and QualificationPart.POLITICAL_THEORY not in parts:
             status = "job_knowledge"
-        else:
+        elif user_id in sat:
             status = "none"
+        else:
+            status = "not_sat"
         counts[status] += 1
         rows.append({"user_id": user_id, "name": name, "username": username, "unit_id": unit_id, "unit": unit_name,
                      "parts": parts, "status": status, "valid_until": held.get(user_id)})  # fmt: skip

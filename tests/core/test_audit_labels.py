@@ -2,7 +2,14 @@
 
 import ast
 
-from core.audit_labels import ACTION_LABELS, PREFIX_LABELS, action_label
+from core.audit_labels import (
+    ACTION_LABELS,
+    DETAIL_LABELS,
+    PREFIX_LABELS,
+    action_label,
+    detail_label,
+    detail_value_words,
+)
 from tests.conftest import ROOT
 
 PACKAGES = ("accounts", "archive", "core", "demo", "exam", "question_bank", "reports")
@@ -60,3 +67,31 @@ def test_every_recorded_action_has_a_label():
 def test_an_unknown_action_shows_its_code(app):
     assert action_label("login.succeeded") == "登录成功"
     assert action_label("brand.new") == "brand.new"
+
+
+def recorded_detail_keys() -> set[str]:
+    """The keys of every `detail={...}` written as a literal in a `record(...)` call (and in the dict it names)."""
+    keys = set()
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            for call in _records(ast.parse(path.read_text(encoding="utf-8"))):
+                for keyword in call.keywords:
+                    if keyword.arg == "detail" and isinstance(keyword.value, ast.Dict):
+                        keys.update(k.value for k in keyword.value.keys if isinstance(k, ast.Constant))
+    return keys
+
+
+def test_every_detail_key_has_a_label():
+    keys = recorded_detail_keys()
+    assert {"reason", "changes", "role", "qtype"} <= keys
+    assert sorted(keys - set(DETAIL_LABELS)) == [], "add these to core.audit_labels.DETAIL_LABELS"
+
+
+def test_detail_values_that_are_codes_read_as_words(app):
+    with app.test_request_context():
+        assert detail_label("reason") == "理由" and detail_label("brand_new") == "brand_new"
+        assert detail_value_words("role.granted", "role", "grader") == "阅卷人"
+        assert detail_value_words("exam.section_changed", "qtype", "single") == "单选题"
+        assert detail_value_words("exam.access_code", "set", True) == "是"
+        assert detail_value_words("archive.assessed", "grade", "excellent") == "优秀"
+        assert detail_value_words("some.action", "role", "grader") is None  # left to the page's generic rendering

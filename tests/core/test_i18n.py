@@ -16,15 +16,21 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 
 
-def test_every_msgid_has_a_chinese_translation(tmp_path):
-    pot = tmp_path / "messages.pot"
+def extract_messages(pot: Path) -> list:
+    """Every message the code and templates ask for, extracted as `make extract-messages` does."""
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",
-         "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "--no-location", "-o", str(pot), "."],
+         "-k", "lazy_gettext", "-k", "lazy_pgettext:1c,2", "-k", "pgettext:1c,2", "-k", "npgettext:1c,2,3",
+         # Not babel's default ("_*" too), which skips templates/_macros/ and its pager.
+         "--ignore-dirs", ".* __pycache__", "--no-location", "-o", str(pot), "."],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
     with pot.open("rb") as fh:
-        wanted = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in read_po(fh) if m.id}
+        return [m for m in read_po(fh) if m.id]
+
+
+def test_every_msgid_has_a_chinese_translation(tmp_path):
+    wanted = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in extract_messages(tmp_path / "m.pot")}
     with CATALOGUE.open("rb") as fh:
         catalogue = read_po(fh)
     translated = {
@@ -59,6 +65,22 @@ def test_language_switch_before_login(client):
 def test_unknown_language_is_refused(client):
     response = client.post_form("/language", {"locale": "xx"})
     assert response.status_code == 400
+
+
+def test_a_list_of_names_is_joined_in_the_page_language(app):
+    from flask_babel import force_locale
+
+    from accounts.models import label
+    from core.i18n import join_list, series
+
+    with app.test_request_context():
+        names = [label("section_chief"), label("deputy_section_chief")]
+        assert join_list(names) == "正科级、副科级"
+        assert series(["<b>", "乙"]) == "&lt;b&gt;、乙"
+        with force_locale("en"):
+            assert join_list([label("section_chief"), label("deputy_section_chief")]) == (
+                "Section chief, Deputy section chief"
+            )
 
 
 def test_times_are_shown_in_beijing_time(app):

@@ -361,7 +361,7 @@ def test_qualification_progress_counts_each_standing(app, db):
     unit = make_unit()
     political = exam_of(k=1, pass_mark=1, code="ZZ", qualification_part="political_theory", qualification_cycle="2026")
     job = exam_of(k=1, pass_mark=1, code="GW", qualification_part="job_knowledge", qualification_cycle="2026")
-    both, one, none_ = (make_cadre(unit=unit) for _ in range(3))
+    both, one, none_, absent = (make_cadre(unit=unit) for _ in range(4))
     sit(political, both, (0,), 0, 5)
     sit(job, both, (0,), 20, 5)
     sit(political, one, (0,), 1, 5)
@@ -373,7 +373,11 @@ def test_qualification_progress_counts_each_standing(app, db):
     assert status[both.user_id] == "qualified"
     assert status[one.user_id] == "political_theory"
     assert status[none_.user_id] == "none"
-    assert data["counts"]["qualified"] == 1
+    # Who never sat one of the cycle's exams has not failed both parts: they have not taken part yet.
+    assert status[absent.user_id] == "not_sat"
+    assert data["counts"] == {"qualified": 1, "lapsed": 0, "political_theory": 1, "job_knowledge": 0, "none": 1,
+                              "not_sat": 1}  # fmt: skip
+    assert data["total"] == sum(data["counts"].values())
 
 
 @pytest.fixture(autouse=True)
