@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, case, func, select
 from core import audit, policy
 from core.errors import DomainError
 from core.extensions import db
-from core.i18n import localtime
+from core.i18n import join_list, localtime
 from exam import conflicts, definition, services
 from exam.integrity import rescoring
 from exam.models import (
@@ -161,7 +161,7 @@ class Wait:
         if self.sits_it:
             return _("Conflict of interest: you are a candidate of this exam. You can grade it once it has closed "
                      "(%(t)s); your own sheet is left to other graders.", t=localtime(self.opens_at))  # fmt: skip
-        exams = "、".join(e.title for e in self.own_exams)
+        exams = join_list(e.title for e in self.own_exams)
         if self.opens_at is None:
             return _("Conflict of interest: its questions can be on your own paper of %(exams)s. You can grade it "
                      "once the results of that exam are released.", exams=exams)  # fmt: skip
