@@ -42,8 +42,9 @@ run: install
 	@echo "Migrating the database…"
 	@QE_COOKIE_SECURE=0 QE_QUIET_MIGRATIONS=1 $(FLASK) db upgrade
 	@QE_COOKIE_SECURE=0 QE_ALLOW_DEMO=1 $(FLASK) demo load --if-empty
-	@echo "QualExam: open http://$(HOST):$(PORT)/ in a browser (Ctrl+C stops the server)."
-	@QE_COOKIE_SECURE=0 QE_PUBLIC_URL=$${QE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "QualExam: open http://$(HOST):$(PORT)/ in a browser (Ctrl+C stops the server and its job worker)."
+	@QE_COOKIE_SECURE=0 $(FLASK) jobs worker --quiet & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  QE_COOKIE_SECURE=0 QE_PUBLIC_URL=$${QE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server.
 test: install

@@ -51,10 +51,12 @@ def create_app(config=None) -> Flask:
     import accounts
     import archive
     import exam
+    import jobs
     import question_bank
     import reports
 
-    for package in (accounts, question_bank, exam, archive, reports):
+    jobs.init_app(app)
+    for package in (jobs, accounts, question_bank, exam, archive, reports):
         app.register_blueprint(package.bp)
     from archive.verify import verify_bp
     from exam.api import api_bp
@@ -70,11 +72,12 @@ def create_app(config=None) -> Flask:
     from core.backup import backup_cli
     from demo.cli import demo_cli
     from exam.cli import exams_cli
+    from jobs.cli import jobs_cli
     from question_bank.cli import banks_cli, questions_cli
     from reports.cli import reports_cli
 
     groups = (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli)
-    for group in (*groups, units_cli, backup_cli, audit_cli):
+    for group in (*groups, units_cli, backup_cli, audit_cli, jobs_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

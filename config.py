@@ -125,6 +125,15 @@ class Config:
     #: Where rate limits are counted (Flask-Limiter): memory for one process; with several processes or nodes set
     #: QE_RATELIMIT_STORAGE_URI=redis://host:6379/0 so that they count together (README, "Several nodes").
     RATELIMIT_STORAGE_URI = "memory://"
+    #: The job engine's queue (jobs.engine): None is instance/jobs.sqlite3 (one machine, no server); several nodes
+    #: share QE_JOBS_URL=redis://host:6379/1 or postgresql://… (README, "Workers").
+    JOBS_URL = None
+    #: A running job whose worker has not reported for this long is taken back and tried again.
+    JOBS_STALE_SECONDS = 120
+    #: Tries per job (the first and the retries, with back-off: 5 s, then 15 s).
+    JOBS_MAX_ATTEMPTS = 3
+    #: Seconds to sleep at each progress step: for fault drills only (to kill a worker mid-job).
+    JOBS_DRILL_DELAY = 0.0
     #: Keys of this installation in a shared store (QE_RATELIMIT_KEY_PREFIX), when one Redis serves several.
     RATELIMIT_KEY_PREFIX = "qualexam"
     #: With the shared store unreachable, count in each process's memory meanwhile rather than fail the page; and
@@ -164,9 +173,14 @@ class Config:
                 values[name] = int(os.environ[f"QE_{name}"])
         if os.environ.get("QE_DB_PRE_PING"):
             values["DB_PRE_PING"] = env_bool("QE_DB_PRE_PING", False)
-        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX"):
+        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "JOBS_URL"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
+        for name in ("JOBS_STALE_SECONDS", "JOBS_MAX_ATTEMPTS"):
+            if os.environ.get(f"QE_{name}"):
+                values[name] = int(os.environ[f"QE_{name}"])
+        if os.environ.get("QE_JOBS_DRILL_DELAY"):
+            values["JOBS_DRILL_DELAY"] = float(os.environ["QE_JOBS_DRILL_DELAY"])
         if os.environ.get("QE_PUBLIC_URL"):
             values["PUBLIC_URL"] = check_public_url(os.environ["QE_PUBLIC_URL"])
         if os.environ.get("QE_TRUSTED_PROXIES"):
@@ -197,6 +211,8 @@ class TestConfig(Config):
     #: Tests hash many passwords (every demo load sets fifty); a fast method there, scrypt everywhere else.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105
     PUBLIC_URL = "http://127.0.0.1:5000"
+    #: Jobs run in the process that asks, right after its transaction commits (tests of the queue use "memory").
+    JOBS_URL = "immediate"
 
     @classmethod
     def from_env(cls, instance_path: str) -> dict:

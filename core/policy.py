@@ -69,6 +69,8 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "archive.configure": DISTRICT_ROLES,
     #: Training classes, scoped by the organising unit.
     "training.manage": ADMIN_ROLES,
+    #: Every person's jobs (publishing, analyses, exports, imports) and their downloads; others see their own.
+    "jobs.view_all": DISTRICT_ROLES,
 }
 
 #: Actions whose target, when given, must lie within the user's unit scope.

@@ -1,0 +1,246 @@
+"""The job engine's contract (jobs/): dispatched after commit, completion recorded once with the work, failures with
+their reason, retries, cancellation, the sweep that takes back the jobs of dead workers."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from core.extensions import db
+from core.models import now_utc
+from jobs import JobError, engine, files, periodic, register, registry, runner, submit, sweep
+from jobs.models import Job, JobState, StoredFile
+from tests.factories import make_user
+
+CALLS: list = []
+
+
+@register("tests.count", _l("Counting (test)"))
+def _count(ctx):
+    """Counts to params["n"], keeping a file; fails as params say, to test the runner."""
+    CALLS.append(ctx.job.id)
+    n = ctx.params.get("n", 3)
+    for _i in ctx.steps(range(n)):
+        if ctx.params.get("hang_at") == _i:
+            engine.request_cancel(ctx.job.id)
+    if ctx.params.get("fail") == "user":
+        raise JobError("The exam has no questions.")
+    if ctx.params.get("fail") == "crash":
+        ctx.save_file("half.txt", "text/plain", b"half")  # written in the job's transaction: must not survive
+        raise RuntimeError("disk on fire")
+    ctx.save_file("count.txt", "text/plain", str(n).encode())
+    return {"message": f"counted {n}"}
+
+
+@register("tests.steady", _l("Steady (test)"), cancellable=False)
+def _steady(ctx):
+    for _i in ctx.steps(range(2)):
+        engine.request_cancel(ctx.job.id)
+    return {}
+
+
+@pytest.fixture(autouse=True)
+def _calls():
+    CALLS.clear()
+
+
+def _job(job_id) -> Job:
+    db.session.expire_all()
+    return db.session.get(Job, job_id)
+
+
+def test_a_job_runs_when_its_transaction_commits_with_progress_and_files(app):
+    user = make_user()
+    job = submit("tests.count", {"n": 5}, user=user)
+    assert CALLS == []  # not before the commit
+    db.session.commit()
+    job = _job(job.id)
+    assert job.state == JobState.DONE and [job.id] == CALLS
+    assert (job.done, job.total, job.attempts) == (5, 5, 1)
+    assert job.result == {"message": "counted 5"}
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.job_id == job.id))
+    assert (stored.name, stored.data, stored.owner_id, stored.purpose) == ("count.txt", b"5", user.id, "download")
+
+
+def test_a_rolled_back_request_leaves_no_job_and_dispatches_none(app, queued_jobs):
+    submit("tests.count", {})
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Job.id))) == 0
+    assert engine.run_pending() == 0 and CALLS == []
+
+
+def test_a_queued_job_waits_for_a_worker_then_runs_once(app, queued_jobs):
+    job = submit("tests.count", {"n": 2})
+    db.session.commit()
+    assert _job(job.id).state == JobState.QUEUED
+    engine.dispatch(job.id)  # a duplicate delivery (the sweep's re-dispatch racing the queue)
+    assert engine.run_pending() == 2
+    assert [job.id] == CALLS  # the second delivery found it done: never applied twice
+    assert _job(job.id).state == JobState.DONE
+
+
+def test_a_reason_the_user_can_act_on_fails_the_job_at_once(app):
+    job = submit("tests.count", {"fail": "user"})
+    db.session.commit()
+    job = _job(job.id)
+    assert (job.state, job.error, job.attempts) == (JobState.FAILED, "The exam has no questions.", 1)
+
+
+def test_a_crash_is_retried_with_nothing_kept_then_fails_after_the_last_try(app, queued_jobs):
+    job = submit("tests.count", {"fail": "crash", "n": 1})
+    db.session.commit()
+    with pytest.raises(runner.Retry):
+        runner.execute(job.id)
+    job = _job(job.id)
+    assert (job.state, job.attempts) == (JobState.RETRYING, 1)
+    assert "disk on fire" in job.error
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0  # the half-done work was rolled back
+    with pytest.raises(runner.Retry):
+        runner.execute(job.id)
+    assert runner.execute(job.id) == JobState.FAILED
+    job = _job(job.id)
+    assert (job.state, job.attempts) == (JobState.FAILED, 3) and job.finished_at
+    assert runner.execute(job.id) is None and len(CALLS) == 3
+
+
+def test_huey_schedules_the_retry_with_back_off(app, queued_jobs):
+    job = submit("tests.count", {"fail": "crash", "n": 1})
+    db.session.commit()
+    engine.run_pending()
+    scheduled = queued_jobs.scheduled()
+    assert len(scheduled) == 1 and scheduled[0].args == (job.id,)
+    wait = (scheduled[0].eta - queued_jobs._get_timestamp()).total_seconds()
+    assert engine.RETRY_DELAY - 2 < wait <= engine.RETRY_DELAY
+    assert scheduled[0].retry_delay == engine.RETRY_DELAY * engine.RETRY_BACKOFF  # the next wait is longer
+
+
+def test_cancelling_a_waiting_job_means_it_never_runs(app, queued_jobs):
+    from jobs import cancel_job
+
+    job = submit("tests.count", {})
+    db.session.commit()
+    cancel_job(job)
+    db.session.commit()
+    engine.run_pending()
+    assert CALLS == [] and _job(job.id).state == JobState.CANCELLED
+
+
+def test_cancelling_a_running_job_stops_it_and_keeps_nothing(app):
+    job = submit("tests.count", {"n": 4, "hang_at": 1})  # the handler asks itself to stop half-way
+    db.session.commit()
+    job = _job(job.id)
+    assert job.state == JobState.CANCELLED and job.finished_at
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0
+
+
+def test_a_job_that_may_not_stop_ignores_a_cancel(app):
+    job = submit("tests.steady", {})
+    db.session.commit()
+    assert _job(job.id).state == JobState.DONE
+
+
+def test_the_sweep_takes_back_a_job_whose_worker_died_and_runs_it_once(app, queued_jobs):
+    job = submit("tests.count", {"n": 2})
+    db.session.commit()
+    queued_jobs.flush()  # the dispatch is lost with the worker that took it ...
+    db.session.execute(
+        Job.__table__.update()
+        .where(Job.id == job.id)
+        .values(state=JobState.RUNNING, runner="dead", attempts=1, started_at=now_utc() - timedelta(minutes=10))
+    )
+    engine.put_progress(job.id, 1, 2, None, time.time() - 600)  # ... and its heartbeat stopped ten minutes ago
+    queued_jobs.put(f"job-progress:{job.id}", {**engine.progress_of(job.id), "at": time.time() - 600})
+    db.session.commit()
+    report = sweep.run()
+    assert report["recovered"] == 1
+    assert _job(job.id).state == JobState.RETRYING
+    engine.run_pending()
+    job = _job(job.id)
+    assert (job.state, job.attempts, CALLS) == (JobState.DONE, 2, [job.id])
+
+
+def test_a_live_job_is_left_alone_by_the_sweep(app, queued_jobs):
+    job = submit("tests.count", {"n": 2})
+    db.session.commit()
+    db.session.execute(
+        Job.__table__.update()
+        .where(Job.id == job.id)
+        .values(state=JobState.RUNNING, runner="alive", attempts=1, started_at=now_utc())
+    )
+    engine.put_progress(job.id, 1, 2, None, time.time())
+    db.session.commit()
+    assert sweep.run()["recovered"] == 0
+    assert _job(job.id).state == JobState.RUNNING
+
+
+def test_the_sweep_dispatches_a_committed_job_the_engine_never_heard_of(app, queued_jobs):
+    job = submit("tests.count", {"n": 1})
+    db.session.commit()
+    queued_jobs.flush()  # the process died between the commit and the dispatch
+    db.session.execute(
+        Job.__table__.update().where(Job.id == job.id).values(created_at=now_utc() - timedelta(minutes=5))
+    )
+    db.session.commit()
+    assert sweep.run()["redispatched"] == 1
+    assert sweep.run()["redispatched"] == 0  # not again while the first dispatch is recent
+    engine.run_pending()
+    assert _job(job.id).state == JobState.DONE
+
+
+def test_a_job_that_keeps_losing_its_worker_fails_with_a_reason(app, queued_jobs):
+    job = submit("tests.count", {"n": 1})
+    db.session.commit()
+    db.session.execute(Job.__table__.update().where(Job.id == job.id).values(state=JobState.RETRYING, attempts=3))
+    db.session.commit()
+    assert runner.execute(job.id) == JobState.FAILED
+    assert "stopped after 3 tries" in _job(job.id).error and CALLS == []
+
+
+def test_periodic_work_runs_once_per_period_and_expired_files_go(app, queued_jobs):
+    ran = []
+    periodic("tests.tick", every=60)(lambda now: ran.append(now))
+    try:
+        files.store(
+            b"x",
+            "old.xlsx",
+            "application/octet-stream",
+            purpose="download",
+            owner_id=None,
+            expires_in=timedelta(seconds=-1),
+        )
+        kept = files.store(b"y", "new.xlsx", "application/octet-stream", purpose="download", owner_id=None)
+        db.session.commit()
+        first = sweep.run()
+        assert "tests.tick" in first["periodic"] and first["files"] == 1
+        assert "tests.tick" not in sweep.run()["periodic"]
+        assert len(ran) == 1
+        assert db.session.scalars(select(StoredFile.token)).all() == [kept.token]
+    finally:
+        registry._periodic.pop("tests.tick")
+
+
+def test_an_upload_is_claimed_once(app):
+    user = make_user()
+    stored = files.store(b"rows", "cadres.xlsx", "application/octet-stream", purpose="upload", owner_id=user.id)
+    db.session.commit()
+    other = make_user()
+    assert files.claim(stored.token, other.id) is None  # another person's upload
+    assert files.claim(stored.token, user.id).data == b"rows"
+    assert files.claim(stored.token, user.id) is None  # the double click
+    db.session.rollback()  # the import failed: the upload waits again
+    assert files.claim(stored.token, user.id) is not None
+
+
+def test_the_sweep_runs_as_one_runner_at_a_time(app, queued_jobs):
+    ran = []
+    periodic("tests.tock", every=60)(lambda now: ran.append(now))
+    try:
+        with queued_jobs.lock_task("qualexam.sweep"):  # another worker (another node) is sweeping
+            queued_jobs.qe_sweep.call_local()
+        assert ran == []
+        queued_jobs.qe_sweep.call_local()
+        assert len(ran) == 1
+    finally:
+        registry._periodic.pop("tests.tock")

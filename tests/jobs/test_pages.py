@@ -1,0 +1,104 @@
+"""The jobs pages: a job and its downloads are its owner's or the district's, whatever else the viewer is."""
+
+from core.extensions import db
+from core.policy import Role
+from jobs import engine, submit
+from jobs.models import Job, JobState
+from tests.factories import PASSWORD, make_cadre, make_unit, make_user
+from tests.jobs import test_engine  # noqa: F401  (registers the test kinds)
+
+
+def _login(client, user):
+    assert client.post_form("/login", {"username": user.username, "password": PASSWORD}).status_code == 302
+
+
+def test_the_owner_sees_progress_result_and_download(app, client):
+    cadre = make_user(roles=(Role.CADRE, Role.AUTHOR))
+    job = submit("tests.count", {"n": 3}, user=cadre)
+    db.session.commit()
+    _login(client, cadre)
+    status = client.get(f"/jobs/{job.id}/status").get_json()
+    assert (status["state"], status["done"], status["total"], status["finished"]) == ("done", 3, 3, True)
+    assert status["result"]["message"] == "counted 3"
+    [f] = status["result"]["files"]
+    response = client.get(f["url"])
+    assert response.status_code == 200 and response.data == b"3"
+    assert response.headers["Cache-Control"] == "no-store"
+    page = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "count.txt" in page and "data-job-status-url" in page
+    assert f"/jobs/{job.id}" in client.get("/jobs/").get_data(as_text=True)
+
+
+def test_another_person_holding_every_other_role_cannot_see_the_job_or_its_file(app, client):
+    owner_unit = make_unit()
+    owner = make_cadre(unit=owner_unit).user  # the unit admin below administers the owner's own unit
+    job = submit("tests.count", {"n": 1}, user=owner)
+    db.session.commit()
+    token = db.session.get(Job, job.id)
+    from jobs.models import StoredFile
+
+    stored = db.session.query(StoredFile).filter_by(job_id=job.id).one()
+    many = make_user(roles=(Role.CADRE, Role.AUTHOR, Role.GRADER, Role.UNIT_ADMIN), unit=owner_unit)
+    db.session.commit()
+    _login(client, many)
+    assert client.get(f"/jobs/{job.id}").status_code == 404
+    assert client.get(f"/jobs/{job.id}/status").status_code == 404
+    assert client.get(f"/jobs/{job.id}/files/{stored.token}").status_code == 404
+    assert client.post_form(f"/jobs/{job.id}/cancel").status_code == 404
+    assert f'/jobs/{token.id}"' not in client.get("/jobs/").get_data(as_text=True)
+
+
+def test_a_district_admin_sees_every_job(app, client):
+    owner = make_user(roles=(Role.CADRE,))
+    job = submit("tests.count", {"n": 1}, user=owner)
+    db.session.commit()
+    admin = make_user(roles=(Role.ORG_ADMIN, Role.CADRE))
+    db.session.commit()
+    _login(client, admin)
+    assert client.get(f"/jobs/{job.id}/status").get_json()["state"] == "done"
+    listing = client.get("/jobs/").get_data(as_text=True)
+    assert f"/jobs/{job.id}" in listing and owner.name in listing
+
+
+def test_a_waiting_job_is_cancelled_with_a_csrf_token_only(app, client, queued_jobs):
+    owner = make_user(roles=(Role.CADRE,))
+    job = submit("tests.count", {"n": 1}, user=owner)
+    db.session.commit()
+    _login(client, owner)
+    status = client.get(f"/jobs/{job.id}/status").get_json()
+    assert status["state"] == "queued" and status["cancellable"] and status["waited"] is not None
+    assert client.post(f"/jobs/{job.id}/cancel", data={}).status_code == 400  # no CSRF token
+    assert client.post_form(f"/jobs/{job.id}/cancel").status_code == 302
+    engine.run_pending()
+    db.session.expire_all()
+    assert db.session.get(Job, job.id).state == JobState.CANCELLED
+
+
+def test_a_failed_job_says_why(app, client):
+    owner = make_user(roles=(Role.CADRE,))
+    job = submit("tests.count", {"fail": "user"}, user=owner)
+    db.session.commit()
+    _login(client, owner)
+    status = client.get(f"/jobs/{job.id}/status").get_json()
+    assert status["state"] == "failed" and status["error"] == "The exam has no questions."
+    assert "The exam has no questions." in client.get(f"/jobs/{job.id}").get_data(as_text=True)
+
+
+def test_the_command_line_lists_jobs(app, runner):
+    job = submit("tests.count", {"n": 2})
+    db.session.commit()
+    result = runner.invoke(args=["jobs", "list"])
+    assert (
+        result.exit_code == 0
+        and f"{job.id}" in result.output
+        and "tests.count" in result.output
+        and "2/2" in result.output
+    )
+
+
+def test_run_here_shows_a_progress_bar(app, capsys):
+    from jobs.cli import run_here
+
+    job = run_here("tests.count", {"n": 3})
+    assert job.state == JobState.DONE and job.created_by_id is None
+    assert "Counting (test)" in capsys.readouterr().err  # click draws the bar itself only on a terminal
