@@ -106,7 +106,7 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
     """What the archive holds for the year, as the assessment takes it. Exam results count once they are released
     to the cadre (the cadre reads the summary kept with the assessment)."""
     from exam.models import Attempt
-    from exam.services import result_visible
+    from exam.visibility import result_visible
 
     now = now or now_utc()
     hours = hours_by_kind(cadre.user_id, year)
@@ -153,7 +153,7 @@ def visible_summary(kept: dict, now: datetime) -> dict:
     """A kept summary as its cadre may read it now: results whose release was withdrawn since (an exam's release
     policy can change after the assessment) are left out, and the counts follow."""
     from exam.models import Attempt
-    from exam.services import result_visible
+    from exam.visibility import result_visible
 
     exams = []
     for exam in kept.get("exams", []):

@@ -115,7 +115,7 @@ def refresh(user_id: int, cycle: str | None, now: datetime) -> Qualification | N
 def visible_to_holder(qualification: Qualification, now: datetime) -> bool:
     """The holder sees a qualification (and may print it) once both results it rests on are released to them."""
     from exam.models import Attempt
-    from exam.services import result_visible
+    from exam.visibility import result_visible
 
     if qualification.revoked_at is not None:
         return False

@@ -22,7 +22,7 @@ BACHELOR_OR_HIGHER = (Education.BACHELOR, Education.MASTER, Education.DOCTORATE)
 def visible_results(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[ExamResultRecord]:
     """The cadre's exam results; the cadre sees a result only once the exam's release policy allows."""
     from exam.models import Attempt
-    from exam.services import result_visible
+    from exam.visibility import result_visible
 
     rows = db.session.execute(
         select(ExamResultRecord, Attempt).join(Attempt, Attempt.id == ExamResultRecord.attempt_id)

@@ -67,7 +67,7 @@ def run(kind: str, candidates: int, saves: int) -> dict:
     from core.extensions import db
     from core.models import now_utc
     from core.policy import Role
-    from exam import definition, services
+    from exam import definition, publishing
 
     url, drop = make_database(kind)
     app = build_app(url, tempfile.mkdtemp(prefix="qe-bench-instance-"))
@@ -108,7 +108,7 @@ def run(kind: str, candidates: int, saves: int) -> dict:
                 db.session.execute(db.text("ANALYZE"))
                 db.session.commit()
             t0 = time.perf_counter()
-            drawn = services.publish(admin, exam, now)
+            drawn = publishing.publish(admin, exam, now)
             db.session.commit()
             out["publish_s"] = time.perf_counter() - t0
             assert drawn == candidates, drawn

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_guards.py [--db sqlite|postgresql|both] [--saves 2000] [--one-transaction]
 
-One candidate sits a 50-question exam; `--saves` saves (exam.services.save_answer, each committed as a request
+One candidate sits a 50-question exam; `--saves` saves (exam.answers.save_answer, each committed as a request
 would, or with --one-transaction all of a round in one transaction: the statement's cost without the commit's)
 cycle over the questions with rising sequence numbers: after the warm-up every save replaces an answer, so both
 answers triggers fire. Timed in four alternating rounds, with the answers triggers and without them (dropped on
@@ -20,12 +20,12 @@ from flask_migrate import upgrade
 ANSWER_TRIGGERS = ("qe_answers_final_insert", "qe_answers_final_update")
 
 
-def _saves(db, services, attempt_id, n, seq0, now, commit=True) -> list[float]:
+def _saves(db, answers, attempt_id, n, seq0, now, commit=True) -> list[float]:
     times = []
     for i in range(n):
         position = i % 50 + 1
         t = time.perf_counter()
-        services.save_answer(attempt_id, position, i % 3, seq0 + i, now)
+        answers.save_answer(attempt_id, position, i % 3, seq0 + i, now)
         if commit:
             db.session.commit()
         times.append(time.perf_counter() - t)
@@ -59,19 +59,19 @@ def run(kind: str, args) -> dict:
             sys.path.insert(0, str(ROOT))
             from core.extensions import db
             from core.models import now_utc
-            from exam import services
+            from exam import answers, attempts
             from tests.factories import make_open_exam
 
             exam, user = make_open_exam(code="BENCH", qtypes=("single",) * 50)
             now = now_utc()
-            attempt = services.start_attempt(exam, user, now)
+            attempt = attempts.start_attempt(exam, user, now)
             db.session.commit()
             attempt_id, rounds, seq, kept = attempt.id, {"with": [], "without": []}, 1, {}
-            _saves(db, services, attempt_id, 100, seq, now)  # warm up: the attempt's facts, the statement
+            _saves(db, answers, attempt_id, 100, seq, now)  # warm up: the attempt's facts, the statement
             seq += 100
             for label, on in (("with", True), ("without", False), ("with", True), ("without", False)):
                 _triggers(db, on, kept)
-                rounds[label] += _saves(db, services, attempt_id, args.saves // 2, seq, now + timedelta(seconds=1),
+                rounds[label] += _saves(db, answers, attempt_id, args.saves // 2, seq, now + timedelta(seconds=1),
                                         commit=not args.one_transaction)  # fmt: skip
                 seq += args.saves // 2
             _triggers(db, True, kept)

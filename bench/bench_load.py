@@ -47,7 +47,8 @@ def generate(kind: str, n: int) -> dict:
     from core.extensions import db
     from core.models import now_utc
     from core.policy import Role
-    from exam import definition, review, services
+    from exam import definition, publishing, review
+    from exam.attempts import start_attempt
     from exam.models import Attempt
 
     url, drop = make_database(kind)
@@ -83,14 +84,14 @@ def generate(kind: str, n: int) -> dict:
             section = definition.add_section(admin, exam, title, qtype, points, now)
             definition.add_rule(admin, section, now, bank=bank, count=count)
         db.session.commit()
-        assert services.publish(admin, exam, now) == n
+        assert publishing.publish(admin, exam, now) == n
         db.session.commit()
         if kind == "postgresql":
             db.session.execute(db.text("ANALYZE"))
             db.session.commit()
         # One candidate's paper as the API shows it, for the limit app to send to everyone (drawn, then dropped).
         first = db.session.scalar(db.select(User).where(User.username == "L00000"))
-        attempt = services.start_attempt(exam, first, now)
+        attempt = start_attempt(exam, first, now)
         paper = review.paper(attempt)
         db.session.rollback()
         assert db.session.scalar(db.select(db.func.count(Attempt.id))) == 0

@@ -20,7 +20,7 @@ def capture(app, tokens):
     """(endpoint, statement, parameters) of each statement the hot requests send."""
     from core.extensions import db
     from core.models import now_utc
-    from exam import services
+    from exam import attempts
 
     client = app.test_client()
     sent, label = [], ["?"]
@@ -51,7 +51,7 @@ def capture(app, tokens):
         client.get(url, headers=auth)
         label[0] = "finalizer sweep"
         with app.app_context():
-            services.overdue_attempts(now_utc())
+            attempts.overdue_attempts(now_utc())
     finally:
         with app.app_context():
             event.remove(db.engine, "before_cursor_execute", record)

@@ -12,8 +12,7 @@ from archive import assessment, reading, records, training
 from core.extensions import db
 from core.models import LOCAL_ZONE
 from core.policy import can
-from exam import definition
-from exam import services as exam_services
+from exam import answers, attempts, definition, eligibility, publishing
 from exam.models import Exam, ExamSection, SectionRule
 from question_bank.models import Bank
 
@@ -80,17 +79,17 @@ def _last_years_exams(top_unit, admin, young: list[User], passers: set[int], rng
             exam.sections.append(section)
         db.session.add(exam)
         db.session.flush()
-        exam_services.publish(admin, exam, opens - timedelta(days=7))
+        publishing.publish(admin, exam, opens - timedelta(days=7))
         for n, user in enumerate(young):
-            if not exam_services.is_eligible(exam, user):
+            if not eligibility.is_eligible(exam, user):
                 continue
             start = opens + timedelta(minutes=5 + n)
-            attempt = exam_services.start_attempt(exam, user, start)
+            attempt = attempts.start_attempt(exam, user, start)
             good = 0.95 if user.id in passers else rng.choice((0.4, 0.7, 0.9))
             for item in attempt.paper.items:
                 value = _value(item, rng.random() < good, rng)
-                exam_services.save_answer(attempt, item.position, value, item.position, start + timedelta(minutes=1))
-            exam_services.submit(attempt, start + timedelta(minutes=30 + rng.randrange(20)))
+                answers.save_answer(attempt, item.position, value, item.position, start + timedelta(minutes=1))
+            attempts.submit(attempt, start + timedelta(minutes=30 + rng.randrange(20)))
         definition.release_results(admin, exam, exam.closes_at + timedelta(days=2))
 
 

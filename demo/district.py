@@ -11,7 +11,7 @@ from core.extensions import db
 from core.models import local_today
 from core.policy import Role
 from demo import archives, questions
-from exam import services as exam_services
+from exam import publishing
 from exam.models import Exam, ExamSection, SectionRule
 from question_bank import services as qb
 from question_bank.models import Bank
@@ -231,7 +231,7 @@ def _load_exams(top_unit, now) -> None:
             exam.sections.append(section)
         db.session.add(exam)
         db.session.flush()
-        exam_services.publish(reviewer, exam, now)
+        publishing.publish(reviewer, exam, now)
 
 
 def _cadre_data(rng: random.Random, number: str, name: str, gender: Gender, unit, young: bool) -> services.CadreData:

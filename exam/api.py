@@ -16,7 +16,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
 from core.policy import login_required
-from exam import review, services
+from exam import answers, attempts, eligibility, review, timeline
 from exam.definition import CODE_PATTERN
 from exam.models import Attempt, AttemptStatus, Exam, Phase
 from question_bank.types import QUESTION_TYPES
@@ -25,7 +25,7 @@ api_bp = Blueprint("exam_api", __name__, url_prefix="/api/v1")
 
 _TIME = {"type": "string", "format": "date-time"}
 _MAYBE_TIME = {**_TIME, "nullable": True}
-_CLIENT_PATTERN = f"^{services.CLIENT_ID.pattern}$"  # an exam page's id, as services.claim accepts it
+_CLIENT_PATTERN = f"^{attempts.CLIENT_ID.pattern}$"  # an exam page's id, as attempts.claim accepts it
 
 
 def _closed(properties: dict, optional=()) -> dict:
@@ -82,7 +82,7 @@ SAVE_REQUEST = {
     "properties": {
         "value": {"description": "single: shown option index; multiple: list of them; truefalse: boolean; "
                                  "fill: list of texts, one per blank; essay: text; null clears"},
-        "seq": {"type": "integer", "minimum": 1, "maximum": services.MAX_SEQ,
+        "seq": {"type": "integer", "minimum": 1, "maximum": answers.MAX_SEQ,
                 "description": "the client's sequence number; the highest one wins; a new value needs a new number"},
     },
 }  # fmt: skip
@@ -126,7 +126,7 @@ CLIENT_HEADER = {
 def _client() -> str | None:
     """The exam page's id (X-Exam-Client), when a page sends one: writes from a page taken over are refused."""
     client = request.headers.get("X-Exam-Client")
-    if client is not None and not services.CLIENT_ID.fullmatch(client):  # sent, but no page's id (nor empty)
+    if client is not None and not attempts.CLIENT_ID.fullmatch(client):  # sent, but no page's id (nor empty)
         raise DomainError(_("The exam page sent no valid page id."), code="bad_client")
     return client
 
@@ -156,7 +156,7 @@ def my_exams():
             "attempts_used": used, "attempt_in_progress": open_id,
             "access_code_required": exam.access_code_hash is not None,
         }
-        for exam, used, open_id in services.exams_for(current_user)
+        for exam, used, open_id in eligibility.exams_for(current_user)
     ])  # fmt: skip
 
 
@@ -170,14 +170,14 @@ def start(code: str):
     if not CODE_PATTERN.fullmatch(code):
         abort(404)  # no exam has such a code (and a NUL byte in it would not even reach PostgreSQL)
     exam = db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
-    if not services.concerns(exam, current_user):
+    if not eligibility.concerns(exam, current_user):
         abort(404)  # as on the start page: not a candidate, so not told the exam exists
     # No body asks for nothing but the start; a body must be a JSON object (not malformed JSON, not a list).
     body = request.get_json(silent=True) if request.get_data(cache=True).strip() else {}
     if not isinstance(body, dict):
         raise DomainError(_("The request body must be a JSON object."), code="bad_request")
     now = now_utc()
-    attempt = services.start_for_request(exam, current_user, now, access_code=body.get("access_code"))
+    attempt = attempts.start_for_request(exam, current_user, now, access_code=body.get("access_code"))
     return jsonify(review.attempt_payload(attempt, now))
 
 
@@ -192,8 +192,8 @@ def start(code: str):
 def attempt(attempt_id: int):
     attempt = _own_attempt(attempt_id)
     now = now_utc()
-    if attempt.status == AttemptStatus.IN_PROGRESS and now > attempt.deadline_at + services.grace():
-        services.finalize(attempt, now)  # touched after its time: finalized with what was saved in time
+    if attempt.status == AttemptStatus.IN_PROGRESS and now > attempt.deadline_at + attempts.grace():
+        attempts.finalize(attempt, now)  # touched after its time: finalized with what was saved in time
     return jsonify(review.attempt_payload(attempt, now))
 
 
@@ -217,7 +217,7 @@ def save(attempt_id: int, position: int):
     if not isinstance(body, dict) or "value" not in body or not isinstance(body.get("seq"), int):
         raise DomainError(_("The request needs a value and a whole-number seq."), code="bad_request")
     # The hot path: the token's lookup (which loads the user) and one statement that checks and writes.
-    saved = services.save_answer(
+    saved = answers.save_answer(
         attempt_id, position, body["value"], body["seq"], now_utc(), client=_client(), user_id=current_user.id
     )
     # The commit happens before the response is sent (core.models): "saved" is never said of an unsaved answer.
@@ -236,7 +236,7 @@ def save(attempt_id: int, position: int):
 @login_required
 def submit(attempt_id: int):
     now = now_utc()
-    attempt = services.submit(_own_attempt(attempt_id), now, client=_client())
+    attempt = attempts.submit(_own_attempt(attempt_id), now, client=_client())
     return jsonify(review.attempt_payload(attempt, now))
 
 
@@ -266,7 +266,7 @@ def event(attempt_id: int):
         raise DomainError(_("The request needs the kind of event."), code="bad_request")
     if not isinstance(body.get("detail"), dict | None):
         raise DomainError(_("The event's detail must be a JSON object."), code="bad_request")
-    attempt = services.record_event(
+    attempt = timeline.record_event(
         attempt, body["kind"], now_utc(), _event_detail(body.get("detail")), client=_client()
     )
     return jsonify(
@@ -283,7 +283,7 @@ def event(attempt_id: int):
 def claim(attempt_id: int):
     attempt = _own_attempt(attempt_id)
     body = request.get_json(silent=True)
-    return jsonify(took_over=services.claim(attempt, (body or {}).get("client") if isinstance(body, dict) else None,
+    return jsonify(took_over=attempts.claim(attempt, (body or {}).get("client") if isinstance(body, dict) else None,
                                             now_utc()))  # fmt: skip
 
 

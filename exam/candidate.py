@@ -12,7 +12,7 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import now_utc
 from core.policy import login_required
-from exam import review, services
+from exam import attempts, eligibility, review
 from exam.models import Attempt, AttemptStatus, Exam
 
 take_bp = Blueprint("take", __name__, url_prefix="/my")
@@ -41,15 +41,15 @@ def start_page(code: str):
         select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == current_user.id).order_by(Attempt.number)
     ).all()
     running = next((a for a in mine if a.status == AttemptStatus.IN_PROGRESS), None)
-    if running is not None and now <= running.deadline_at + services.grace():
+    if running is not None and now <= running.deadline_at + attempts.grace():
         return redirect(url_for("take.attempt", attempt_id=running.id))
-    eligible = services.is_eligible(exam, current_user)
+    eligible = eligibility.is_eligible(exam, current_user)
     if not eligible and not mine:
         abort(404)  # not a candidate: the exam is none of their business
     return render_template(
         "exam/take_start.html", exam=exam, now=now, attempts=mine, eligible=eligible, form=ActionForm(),
         can_start=eligible and exam.phase(now) == "open" and len(mine) < exam.attempts_allowed,
-        extra=services.extra_time_of(exam, current_user),
+        extra=attempts.extra_time_of(exam, current_user),
     )  # fmt: skip
 
 
@@ -64,7 +64,7 @@ def start(code: str):
         flash(_("Please confirm that you have read the instructions."), "error")
         return redirect(url_for("take.start_page", code=exam.code))
     try:
-        attempt = services.start_for_request(exam, current_user, now_utc(), request.form.get("access_code"))
+        attempt = attempts.start_for_request(exam, current_user, now_utc(), request.form.get("access_code"))
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -78,8 +78,8 @@ def attempt(attempt_id: int):
     """The exam page while the attempt runs; its result once it has ended (finalized first when overdue)."""
     attempt = _own_attempt(attempt_id)
     now = now_utc()
-    if attempt.status == AttemptStatus.IN_PROGRESS and now > attempt.deadline_at + services.grace():
-        services.finalize(attempt, now)
+    if attempt.status == AttemptStatus.IN_PROGRESS and now > attempt.deadline_at + attempts.grace():
+        attempts.finalize(attempt, now)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return redirect(url_for("take.result", attempt_id=attempt.id))
     state = {
@@ -89,7 +89,7 @@ def attempt(attempt_id: int):
         "answers": review.saved_answers(attempt),
         "focusLosses": attempt.focus_losses,
         "focusLossLimit": attempt.exam.focus_loss_limit,
-        "graceSeconds": services.grace().total_seconds(),
+        "graceSeconds": attempts.grace().total_seconds(),
         "api": url_for("exam_api.attempt", attempt_id=attempt.id),
         "result": url_for("take.result", attempt_id=attempt.id),
     }
@@ -103,9 +103,9 @@ def result(attempt_id: int):
     attempt = _own_attempt(attempt_id)
     now = now_utc()
     if attempt.status == AttemptStatus.IN_PROGRESS:
-        if now <= attempt.deadline_at + services.grace():
+        if now <= attempt.deadline_at + attempts.grace():
             return redirect(url_for("take.attempt", attempt_id=attempt.id))
-        services.finalize(attempt, now)
+        attempts.finalize(attempt, now)
     outcome = review.result(attempt, now)
     entries = {e["position"]: e for e in (outcome or {}).get("review", [])}
     progress = review.progress(attempt)

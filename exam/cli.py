@@ -16,7 +16,7 @@ from accounts.cli import cli_actor
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
-from exam import conflicts, files, services, verification
+from exam import attempts, conflicts, files, papers, scoring, verification
 from exam.models import Attempt, Exam
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def publish(code, accept_conflicts):
 def prepare(code):
     """Draw the papers of candidates who have none yet (run before the start; safe to repeat)."""
     exam = _exam(code)
-    drawn = _run(lambda: services.prepare_papers(exam, now_utc()))
+    drawn = _run(lambda: papers.prepare_papers(exam, now_utc()))
     click.echo(f"{drawn} paper(s) drawn for {code}.")
 
 
@@ -96,11 +96,11 @@ def _finalize_each(now) -> int:
     """Finalize the overdue attempts one transaction each: a sweep after a deadline burst never holds the database
     (SQLite's one writer, or many PostgreSQL row locks) for the whole sweep, and one failure stops only its own."""
     count = 0
-    for attempt_id in services.overdue_attempts(now):
+    for attempt_id in attempts.overdue_attempts(now):
         try:
             attempt = db.session.get(Attempt, attempt_id)
             if attempt is not None:
-                services.finalize(services.lock_attempt(attempt), now)
+                attempts.finalize(attempts.lock_attempt(attempt), now)
                 db.session.commit()
                 count += 1
         except OperationalError:
@@ -118,7 +118,7 @@ def _finalize_each(now) -> int:
 def regrade(code):
     """Grade every ended attempt of an exam again (after a key correction)."""
     exam = _exam(code)
-    changed = _run(lambda: services.regrade(cli_actor(), exam, now_utc()))
+    changed = _run(lambda: scoring.regrade(cli_actor(), exam, now_utc()))
     for attempt, old, new in changed:
         click.echo(f"attempt {attempt.id} ({attempt.user.username}): {old} -> {new}")
     click.echo(f"Regraded; {len(changed)} score(s) changed.")

@@ -4,7 +4,7 @@ the pool.
 
 The rule lives in core.policy (one check for every route); this module answers its domain questions and is
 registered with it when the exam package is imported. The window of a person's conflict with an exam runs from
-the drawing of the papers (publishing) until their review is allowed (exam.services.review_visible): the results
+the drawing of the papers (publishing) until their review is allowed (exam.visibility.review_visible): the results
 released by hand, or, under a release policy of "at once" or "at the close", the close plus the network grace.
 """
 
@@ -22,7 +22,7 @@ from core.extensions import db
 from core.i18n import join_list
 from core.models import now_utc
 from core.policy import Role
-from exam import services
+from exam import attempts, eligibility, publishing
 from exam.models import (
     Attempt,
     Exam,
@@ -42,18 +42,18 @@ from question_bank.models import Bank, Category, Question, QuestionVersion, Tag,
 
 
 def review_open(exam: Exam, now: datetime) -> bool:
-    """Is the review of a finished attempt allowed now (exam.services.review_visible, for the exam as a whole)? For
+    """Is the review of a finished attempt allowed now (exam.visibility.review_visible, for the exam as a whole)? For
     a candidate who never started, the same moment ends their conflict."""
     if exam.status == ExamStatus.RELEASED:
         return True
-    return exam.release_policy != ReleasePolicy.MANUAL and now >= exam.closes_at + services.grace()
+    return exam.release_policy != ReleasePolicy.MANUAL and now >= exam.closes_at + attempts.grace()
 
 
 def review_opens_at(exam: Exam) -> datetime | None:
     """When review_open becomes true on its own (None: only when the results are released by hand)."""
     if exam.status != ExamStatus.RELEASED and exam.release_policy == ReleasePolicy.MANUAL:
         return None
-    return exam.closes_at + services.grace()
+    return exam.closes_at + attempts.grace()
 
 
 def in_window(exam: Exam, now: datetime) -> bool:
@@ -65,7 +65,7 @@ def _window_exams(now: datetime) -> Select:
     """The exams whose window is open (SQL, the same as in_window)."""
     return select(Exam).where(
         Exam.status == ExamStatus.PUBLISHED,
-        or_(Exam.release_policy == ReleasePolicy.MANUAL, Exam.closes_at > now - services.grace()),
+        or_(Exam.release_policy == ReleasePolicy.MANUAL, Exam.closes_at > now - attempts.grace()),
     )
 
 
@@ -223,7 +223,7 @@ def conflicts_of(user, now: datetime | None = None) -> Conflicts | None:
         .select_from(User)
         .outerjoin(Cadre, Cadre.user_id == User.id)
         .outerjoin(Unit, Cadre.unit_id == Unit.id)
-        .where(User.id == user.id, User.active.is_(True), services.eligible_condition(e))
+        .where(User.id == user.id, User.active.is_(True), eligibility.eligible_condition(e))
         for e in exams
     ]
     parts.append(select(Paper.exam_id).where(Paper.user_id == user.id, Paper.exam_id.in_(ids)))
@@ -279,7 +279,7 @@ def pool_conflicts(exam: Exam) -> list[PoolConflict]:
     every bank, authors and reviewers their unit's), or manage or grade the exam, with the decision about each."""
     banks = pool_banks(exam)
     privileged = select(RoleAssignment.user_id).where(RoleAssignment.role != Role.CADRE)
-    people = db.session.scalars(services.eligible_people(exam).where(User.id.in_(privileged))).all()
+    people = db.session.scalars(eligibility.eligible_people(exam).where(User.id.in_(privileged))).all()
     decided = {
         c.user_id: c.conflict_reason
         for c in db.session.scalars(
@@ -310,7 +310,7 @@ def _check_decidable(exam: Exam, user: User) -> None:
 def remove_conflicted(actor, exam: Exam, user: User, now: datetime) -> None:
     """Take a candidate in conflict off the exam (by hand), audited."""
     _check_decidable(exam, user)
-    services.set_candidate(actor, exam, user, now, included=False, note=_("Conflict of interest"))
+    eligibility.set_candidate(actor, exam, user, now, included=False, note=_("Conflict of interest"))
     row = db.session.scalar(
         select(ExamCandidate).where(ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id)
     )
@@ -338,7 +338,7 @@ def keep_conflicted(actor, exam: Exam, user: User, reason: str, now: datetime) -
 
 
 def publish(actor, exam: Exam, now: datetime, accept_conflicts: bool = False) -> int:
-    """Publish (exam.services.publish), refusing while candidates in conflict are undecided unless the publisher
+    """Publish (exam.publishing.publish), refusing while candidates in conflict are undecided unless the publisher
     confirms; a confirmation is audited with the people it concerned."""
     open_ones = unresolved(exam) if exam.status == ExamStatus.DRAFT else []
     if open_ones and not accept_conflicts:
@@ -348,7 +348,7 @@ def publish(actor, exam: Exam, now: datetime, accept_conflicts: bool = False) ->
               "reason, or confirm that you publish anyway.", names=names),
             code="unresolved_conflicts",
         )  # fmt: skip
-    drawn = services.publish(actor, exam, now)
+    drawn = publishing.publish(actor, exam, now)
     if open_ones:
         audit.record("exam.conflicts_accepted", actor=actor, target=f"exam:{exam.code}",
                      detail={"users": [c.user.id for c in open_ones]}, at=now)  # fmt: skip

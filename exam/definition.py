@@ -22,7 +22,7 @@ from accounts.models import PoliticalStatus, Rank, Unit
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from exam import services
+from exam.attempts import access_code_hash, available_until, finalize_overdue
 from exam.models import (
     Attempt,
     AttemptStatus,
@@ -38,6 +38,7 @@ from exam.models import (
     ReviewPolicy,
     SectionRule,
 )
+from exam.papers import prepare_papers, rule_pool
 from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionVersion
 from question_bank.services import record_exposure
 from question_bank.types import QUESTION_TYPES
@@ -233,7 +234,7 @@ def _extend_capped_deadlines(exam: Exam, old_close: datetime) -> int:
     ).all()
     moved = 0
     for attempt in capped:
-        entitled = services.available_until(exam, attempt.started_at, attempt.extra_minutes)
+        entitled = available_until(exam, attempt.started_at, attempt.extra_minutes)
         if entitled > attempt.deadline_at:
             attempt.deadline_at, moved = entitled, moved + 1
     return moved
@@ -254,7 +255,7 @@ def set_access_code(actor, exam: Exam, code: str | None, now: datetime) -> None:
     code = (code or "").strip()
     if code and not 4 <= len(code) <= 32:
         raise DomainError(_("An access code is 4 to 32 characters."), code="bad_access_code")
-    exam.access_code_hash = services.access_code_hash(exam, code) if code else None
+    exam.access_code_hash = access_code_hash(exam, code) if code else None
     audit.record("exam.access_code", actor=actor, target=f"exam:{exam.code}", detail={"set": bool(code)}, at=now)
     db.session.flush()
 
@@ -305,7 +306,7 @@ def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     audit.record("exam.eligibility", actor=actor, target=f"exam:{exam.code}", detail={"old": old, "new": rules},
                  at=now)  # fmt: skip
     db.session.flush()
-    return services.prepare_papers(exam, now) if exam.status != ExamStatus.DRAFT else 0  # none once closed
+    return prepare_papers(exam, now) if exam.status != ExamStatus.DRAFT else 0  # none once closed
 
 
 # ---------------------------------------------------------------- the paper: sections, rules, fixed questions
@@ -446,7 +447,7 @@ def remove_rule(actor, rule: SectionRule, now: datetime) -> None:
 
 def rule_pool_size(rule: SectionRule) -> int:
     """How many active questions the rule could draw from now (before other rules of its section take theirs)."""
-    return len(services.rule_pool(rule, rule.section.qtype))
+    return len(rule_pool(rule, rule.section.qtype))
 
 
 def add_fixed_questions(actor, section: ExamSection, question_ids: list[int], now: datetime) -> int:
@@ -544,7 +545,7 @@ def release_results(actor, exam: Exam, now: datetime) -> int:
     is released while written answers still wait for a grader. Returns how many attempts were released."""
     if exam.phase(now) != Phase.CLOSED:
         raise DomainError(_("Results can be released once the exam has closed."), code="bad_transition")
-    services.finalize_overdue(now, exam)
+    finalize_overdue(now, exam)
     running = db.session.scalar(
         select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id, Attempt.status == AttemptStatus.IN_PROGRESS)
     )

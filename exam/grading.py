@@ -17,7 +17,7 @@ from core import audit, policy
 from core.errors import DomainError
 from core.extensions import db
 from core.i18n import join_list, localtime
-from exam import conflicts, definition, services
+from exam import attempts, conflicts, definition, eligibility, scoring
 from exam.integrity import rescoring
 from exam.models import (
     Answer,
@@ -136,7 +136,7 @@ def grading_refusal(grader, exam: Exam, now: datetime) -> str | None:
         sitting = db.session.scalar(
             select(Attempt.id).where(Attempt.exam_id == exam.id, Attempt.user_id == grader.id).limit(1)
         )
-        if sitting is not None or services.is_eligible(exam, grader):
+        if sitting is not None or eligibility.is_eligible(exam, grader):
             return _("You sit this exam yourself: you can grade it once it has closed.")
     return None
 
@@ -220,7 +220,7 @@ def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) ->
     """Give a written answer its points (0 to the item's maximum) and a comment. The attempt's total becomes final
     once every item has points; a change of points already given is audited with the old and new values. The
     attempt is locked meanwhile: two graders finishing one sheet at once both count."""
-    attempt = services.lock_attempt(db.session.get(Attempt, answer.attempt_id))
+    attempt = attempts.lock_attempt(db.session.get(Attempt, answer.attempt_id))
     item = answer_item(answer)
     if item.section.qtype not in MANUAL_TYPES or attempt.status == AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This answer is not one to grade by hand."), code="not_manual")
@@ -239,7 +239,7 @@ def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) ->
         answer.points, answer.comment = round(float(points), 2), comment
         answer.grader_id, answer.graded_at = getattr(grader, "id", None), now
         db.session.flush()
-        rescored = services.grade(attempt, now)
+        rescored = scoring.grade(attempt, now)
     # The item's points, and the total with them (old: before this grade; None while not every item had points).
     audit.record("answer.graded", actor=grader, target=f"attempt:{attempt.id}",
                  detail={"position": answer.position, "old": old, "new": answer.points,
@@ -268,7 +268,7 @@ def used_versions(exam: Exam) -> list[tuple[QuestionVersion, str, int]]:
 
 
 def key_text(version: QuestionVersion, qtype: str, corrected: dict) -> str:
-    """The key in force (`corrected`: services.corrected_keys of the exam), as text in the import format ("B",
+    """The key in force (`corrected`: scoring.corrected_keys of the exam), as text in the import format ("B",
     "ACD", 正确, "a|b;c")."""
     key = corrected.get(version.id, version.answer)
     return QUESTION_TYPES[qtype].key_to_text(key)
@@ -306,7 +306,7 @@ def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: 
     audit.record("exam.key_corrected", actor=actor, target=f"exam:{exam.code}",
                  detail={"version": version.id, "old": old, "new": key, "reason": reason}, at=now)  # fmt: skip
     with rescoring("key_correction"):
-        changed = services.regrade(actor, exam, now)
+        changed = scoring.regrade(actor, exam, now)
         for attempt, _old, _new in changed:
             attempt.regraded_at = now
     return changed

@@ -23,7 +23,7 @@ UPDATE/DELETE of matching rows), and besides: the grading columns above change o
 of the documented paths, each audited with old and new values: the grading at the end of an attempt ("finalize",
 the first points: nothing to compare), manual grading ("manual_grading": exam.grading.grade_answer, audited as
 answer.graded), a key correction ("key_correction": exam.grading.correct_key, audited as exam.key_corrected) and
-the regrading it causes or `flask exams regrade` runs ("regrade": exam.services.regrade, audited as exam.regraded
+the regrading it causes or `flask exams regrade` runs ("regrade": exam.scoring.regrade, audited as exam.regraded
 with every item's and every total's old and new points), and later the appeal ("appeal").
 
 Cost on the hot path: a save (an upsert of an answer on an attempt in progress) makes one trigger read the

@@ -1,7 +1,7 @@
 """What a candidate may see of an attempt, for the API and the exam pages alike: the paper as their own paper
 shows it (options in their order), their answers, and (when the exam's policies allow) the result and the review.
 
-No key, correct flag or explanation leaves here before `services.review_visible` says so.
+No key, correct flag or explanation leaves here before `visibility.review_visible` says so.
 """
 
 from dataclasses import dataclass
@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from core.extensions import db
-from exam import services
+from exam import scoring, visibility
+from exam.answers import ItemFacts, attempt_facts
 from exam.models import Answer, Attempt, AttemptStatus, PaperItem, ReviewPolicy
 from question_bank.types import ANSWERED, PARTIAL, QUESTION_TYPES, UNANSWERED
 
@@ -19,12 +20,12 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def shown(item: PaperItem | services.ItemFacts, value):
+def shown(item: PaperItem | ItemFacts, value):
     """An answer as stored (version option indexes) -> as the candidate's paper shows it."""
     if value is None:
         return None
     order = list(item.option_order or [])
-    qtype = item.qtype if isinstance(item, services.ItemFacts) else item.section.qtype
+    qtype = item.qtype if isinstance(item, ItemFacts) else item.section.qtype
     if qtype == "single":
         return order.index(value)
     if qtype == "multiple":
@@ -45,8 +46,8 @@ def shown_key(item: PaperItem, corrected: dict):
 
 def paper(attempt: Attempt) -> list[dict]:
     """The items of the attempt's paper as the candidate sees them (no key material), from the attempt's kept
-    facts: a start, a resume or a reload of the page reads no question (services.attempt_facts)."""
-    facts = services.attempt_facts(attempt.id, attempt.started_at)
+    facts: a start, a resume or a reload of the page reads no question (attempt_facts)."""
+    facts = attempt_facts(attempt.id, attempt.started_at)
     return [
         {
             "position": item.position,
@@ -67,7 +68,7 @@ def _answers(attempt: Attempt) -> dict[int, Answer]:
 
 def saved_answers(attempt: Attempt) -> dict[str, dict]:
     """Position -> {"value": as shown, "seq": n, "saved_at": …} of every answer saved so far (one query)."""
-    items = services.attempt_facts(attempt.id, attempt.started_at).items
+    items = attempt_facts(attempt.id, attempt.started_at).items
     rows = db.session.execute(
         select(Answer.position, Answer.value, Answer.seq, Answer.saved_at).where(
             Answer.attempt_id == attempt.id, Answer.seq > 0
@@ -92,7 +93,7 @@ class Progress:
 
 def progress(attempt: Attempt) -> Progress:
     """The attempt's answers counted by question (one query; the paper comes from the kept facts)."""
-    items = services.attempt_facts(attempt.id, attempt.started_at).items
+    items = attempt_facts(attempt.id, attempt.started_at).items
     values = dict(
         db.session.execute(
             select(Answer.position, Answer.value).where(Answer.attempt_id == attempt.id, Answer.seq > 0)
@@ -135,8 +136,8 @@ def attempt_payload(attempt: Attempt, now: datetime) -> dict:
 
 def result(attempt: Attempt, now: datetime) -> dict | None:
     """The score when the release policy allows; keys and explanations only when the review policy does too, and
-    once nobody can still be answering (services.review_visible)."""
-    if not services.result_visible(attempt, now):
+    once nobody can still be answering (visibility.review_visible)."""
+    if not visibility.result_visible(attempt, now):
         return None
     exam = attempt.exam
     out = {
@@ -147,10 +148,10 @@ def result(attempt: Attempt, now: datetime) -> dict | None:
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
         "corrected_at": iso(attempt.regraded_at),
     }
-    if exam.review_policy in (ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS) and services.review_visible(
+    if exam.review_policy in (ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS) and visibility.review_visible(
         attempt, now
     ):
-        answers, corrected = _answers(attempt), services.corrected_keys(exam)
+        answers, corrected = _answers(attempt), scoring.corrected_keys(exam)
         entries = []
         for item in attempt.paper.items:
             answer = answers.get(item.position)

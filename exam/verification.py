@@ -3,7 +3,7 @@
 `verify_scores` reads only (it writes nothing, and the CLI rolls its transaction back all the same). From the
 attempt's paper (its items, their question versions and points), the answers stored, the exam's key corrections
 and the points graders gave to written answers, it computes each item's points and the total with the engine's own
-grading (exam.services.item_points and attempt_result, the question types' `grade`), and reports every stored
+grading (exam.scoring.item_points and attempt_result, the question types' `grade`), and reports every stored
 value that differs. Attempts are read in batches by id, so an exam of tens of thousands of attempts needs no more
 memory than a batch.
 """
@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from accounts.models import User
 from core.extensions import db
+from exam.answers import ItemFacts
 from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamSection, KeyCorrection, PaperItem
-from exam.services import ItemFacts, attempt_result, item_points
+from exam.scoring import attempt_result, item_points
 from question_bank.models import QuestionVersion
 from question_bank.types import QUESTION_TYPES
 

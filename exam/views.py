@@ -22,9 +22,18 @@ from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import permission_required
 from core.web import db_int, page_arg
-from exam import bp, conflicts, definition, files, grading, review, services
+from exam import bp, conflicts, definition, files, grading, review, scoring, timeline
+from exam.attempts import finalize_overdue, grace
+from exam.eligibility import (
+    candidate_overrides,
+    eligibility_verdict,
+    eligible_counts_by_unit,
+    eligible_people,
+    set_candidate,
+)
 from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, KeyForm, RuleForm, SectionForm
 from exam.models import Answer, Attempt, Exam, ExamSection, FixedItem, Paper, SectionRule
+from exam.papers import check_pools, sample_paper
 from question_bank.models import Bank, Category, QuestionStatus
 from question_bank.queries import banks_query, questions_query
 from question_bank.services import category_path_names
@@ -226,13 +235,13 @@ def eligibility(code: str):
 def eligible(code: str):
     """Everyone who may sit the exam now, with their paper (drawn or not) and any extra time."""
     exam = _exam(code)
-    people = services.eligible_people(exam).options(selectinload(User.cadre).selectinload(Cadre.unit))
+    people = eligible_people(exam).options(selectinload(User.cadre).selectinload(Cadre.unit))
     page = db.paginate(people, page=page_arg(), per_page=100, error_out=False)
     shown = [user.id for user in page.items]
     drawn = select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.user_id.in_(shown))
     return render_template(
         "exam/eligible.html", exam=exam, page=page, papers=set(db.session.scalars(drawn)),
-        overrides={o.user_id: o for o in services.candidate_overrides(exam)}, age_on=exam.age_on or local_today(),
+        overrides={o.user_id: o for o in candidate_overrides(exam)}, age_on=exam.age_on or local_today(),
     )  # fmt: skip
 
 
@@ -281,7 +290,7 @@ def paper(code: str):
         "exam/paper.html", exam=exam, editable=exam.status == "draft", rule_form=rule_form,
         section_form=section_form, fixed_form=FixedQuestionsForm(), pools=pools, picker=_picker(exam),
         banks=banks, bank_categories=_bank_categories(banks), action_form=ActionForm(),
-        problems=services.check_pools(exam),
+        problems=check_pools(exam),
     )  # fmt: skip
 
 
@@ -416,11 +425,11 @@ def exam(code: str):
     who = (request.args.get("who") or "").strip()
     if who:
         person = db.session.scalar(select(User).where(func.lower(User.username) == who.lower()))
-        verdict = services.eligibility_verdict(exam, person) if person else None
-    problems = services.check_pools(exam)
+        verdict = eligibility_verdict(exam, person) if person else None
+    problems = check_pools(exam)
     sample = []
     if not problems:
-        for item in services.sample_paper(exam, random.SystemRandom().randrange(2**31)):
+        for item in sample_paper(exam, random.SystemRandom().randrange(2**31)):
             sample.append({
                 "position": item.position, "section": item.section.title, "qtype": item.section.qtype,
                 "stem": item.version.stem, "points": item.points,
@@ -432,7 +441,7 @@ def exam(code: str):
         exam=exam,
         now=now,
         problems=problems,
-        counts=services.eligible_counts_by_unit(exam),
+        counts=eligible_counts_by_unit(exam),
         papers=db.session.scalar(select(func.count(Paper.id)).where(Paper.exam_id == exam.id)),
         attempts=db.session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id)),
         rule_units=db.session.scalars(select(Unit.name).where(Unit.id.in_(rules.get("unit_ids") or []))).all(),
@@ -440,7 +449,7 @@ def exam(code: str):
         person=person,
         verdict=verdict,
         sample=sample,
-        overrides=(overrides := services.candidate_overrides(exam)),
+        overrides=(overrides := candidate_overrides(exam)),
         current=next((o for o in overrides if person is not None and o.user_id == person.id), None),
         action_form=ActionForm(),
         pool_conflicts=conflicts.pool_conflicts(exam) if exam.status == "draft" else [],
@@ -487,7 +496,7 @@ def candidate(code: str):
         return redirect(url_for("exam.exam", code=exam.code))
     included = {"add": True, "remove": False}.get(request.form.get("include"))
     try:
-        services.set_candidate(
+        set_candidate(
             current_user, exam, person, now_utc(), included=included,
             extra_minutes=request.form.get("extra_minutes", 0, type=db_int), note=request.form.get("note", ""),
         )  # fmt: skip
@@ -546,7 +555,7 @@ def attempts(code: str):
     attempt whose time is up but which still looks open); running ones are only read."""
     exam = _exam(code)
     now = now_utc()
-    services.finalize_overdue(now, exam)  # committed with the request
+    finalize_overdue(now, exam)  # committed with the request
     page = db.paginate(
         select(Attempt)
         .options(selectinload(Attempt.user).selectinload(User.cadre).selectinload(Cadre.unit))
@@ -569,7 +578,7 @@ def attempt(code: str, attempt_id: int):
     if attempt is None or attempt.exam_id != exam.id:
         abort(404)
     answers = {a.position: a for a in db.session.scalars(select(Answer).where(Answer.attempt_id == attempt.id))}
-    corrected = services.corrected_keys(exam)
+    corrected = scoring.corrected_keys(exam)
     rows = [
         {
             "item": item, "answer": answers.get(item.position),
@@ -580,8 +589,8 @@ def attempt(code: str, attempt_id: int):
         for item in attempt.paper.items
     ]  # fmt: skip
     return render_template(
-        "exam/attempt.html", exam=exam, attempt=attempt, rows=rows, events=services.attempt_events(attempt),
-        now=now_utc(), grace=services.grace(), progress=review.progress(attempt),
+        "exam/attempt.html", exam=exam, attempt=attempt, rows=rows, events=timeline.attempt_events(attempt),
+        now=now_utc(), grace=grace(), progress=review.progress(attempt),
     )  # fmt: skip
 
 
@@ -590,7 +599,7 @@ def attempt(code: str, attempt_id: int):
 def keys(code: str):
     """The objective questions in the exam's papers, each with the key in force (corrected or not)."""
     exam = _exam(code)
-    corrected = services.corrected_keys(exam)
+    corrected = scoring.corrected_keys(exam)
     rows = [
         (version, qtype, papers, grading.key_text(version, qtype, corrected), version.id in corrected)
         for version, qtype, papers in grading.used_versions(exam)
@@ -607,7 +616,7 @@ def key(code: str, version_id: int):
     if found is None:
         abort(404)
     version, qtype = found
-    in_force = grading.key_text(version, qtype, services.corrected_keys(exam))
+    in_force = grading.key_text(version, qtype, scoring.corrected_keys(exam))
     form = KeyForm(data={"key": in_force} if request.method == "GET" else None)
     if form.validate_on_submit():
         try:

@@ -20,8 +20,9 @@ from archive.models import ReadingNote
 from core.extensions import db
 from core.models import local_today
 from core.policy import can, conflict_free, has_district_scope, scope_filter
+from exam.eligibility import exams_for
 from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamStatus, Phase
-from exam.services import exams_for, result_visible
+from exam.visibility import result_visible
 from question_bank import queries as bank_queries
 from question_bank.models import Question
 
@@ -84,7 +85,7 @@ class MyExam:
 
 
 def my_exams(user: User, now: datetime) -> list[MyExam]:
-    """The exams the person may sit or sat (exam.services.exams_for), each with the person's own status."""
+    """The exams the person may sit or sat (exam.eligibility.exams_for), each with the person's own status."""
     rows = exams_for(user)
     attempts: dict[int, list[Attempt]] = {}
     if rows:

@@ -10,8 +10,8 @@ from accounts.models import Cadre, Unit, User
 from archive.models import ExamResultRecord, Qualification, QualificationPart
 from archive.queries import visible_results
 from core.extensions import db
+from exam.eligibility import eligible_people
 from exam.models import Answer, Attempt, Exam, ExamSection, ExamStatus, PaperItem
-from exam.services import eligible_people
 from reports.ranking import unit_condition
 
 #: Where a person stands in a cycle: holds the qualification; passed both parts but it is no longer valid; passed

@@ -24,8 +24,8 @@ from accounts.queries import AGE_BANDS, age_condition
 from core.extensions import db
 from core.models import local_today, now_utc
 from core.policy import has_district_scope, scope_filter
+from exam.eligibility import eligible_people
 from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate
-from exam.services import eligible_people
 from reports.cache import cached
 from reports.models import RankEntry, RankSet, locked
 from reports.sql import epoch_seconds

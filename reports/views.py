@@ -24,8 +24,9 @@ from core.forms import ActionForm
 from core.models import local_today, now_utc
 from core.policy import can, has_district_scope, in_scope, login_required, permission_required, scope_filter
 from core.web import PDF, XLSX, RowPage, WindowPage, db_int, download, page_arg
+from exam.attempts import grace
 from exam.models import Attempt, AttemptStatus, Exam, ExamStatus
-from exam.services import grace, result_visible
+from exam.visibility import result_visible
 from reports import bp, documents, history, items, ranking, statistics
 from reports.ranking import Filters
 

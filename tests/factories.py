@@ -142,7 +142,7 @@ def make_open_exam(*, release="immediate", review="explanations", code="T1", qty
     from datetime import timedelta
 
     from core.models import now_utc
-    from exam import services
+    from exam import publishing
     from exam.models import Exam, ExamSection, SectionRule
     from question_bank import services as qb
 
@@ -163,7 +163,7 @@ def make_open_exam(*, release="immediate", review="explanations", code="T1", qty
         exam.sections.append(section)
     db.session.add(exam)
     db.session.flush()
-    services.publish(admin, exam, now)
+    publishing.publish(admin, exam, now)
     db.session.commit()
     return exam, cadre.user
 

@@ -14,7 +14,7 @@ from archive.models import ArchiveEntry, Qualification
 from core.errors import DomainError
 from core.extensions import limiter
 from core.policy import Role, can
-from exam import services
+from exam import answers, attempts, publishing
 from tests.exam.test_engine import T0, fill_bank, make_exam, right_answer
 from tests.factories import make_bank, make_cadre, make_unit, make_user
 
@@ -278,10 +278,10 @@ def test_the_assessment_summary_comes_from_the_archive(app, db):
 
 
 def _pass(exam, user, now):
-    attempt = services.start_attempt(exam, user, now)
+    attempt = attempts.start_attempt(exam, user, now)
     for item in attempt.paper.items:
-        services.save_answer(attempt, item.position, right_answer(attempt, item.position), item.position, now)
-    services.submit(attempt, now + timedelta(minutes=5))
+        answers.save_answer(attempt, item.position, right_answer(attempt, item.position), item.position, now)
+    attempts.submit(attempt, now + timedelta(minutes=5))
     return attempt
 
 
@@ -301,7 +301,7 @@ def _qualified(db):
             qualification_part=part,
             qualification_cycle="2026",
         )
-        services.publish(admin, exam, T0 - timedelta(days=1))
+        publishing.publish(admin, exam, T0 - timedelta(days=1))
         exams.append(exam)
     _pass(exams[0], cadre.user, T0)
     assert qualifications.active(cadre.user_id, "2026") is None  # one part is not enough

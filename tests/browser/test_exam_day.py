@@ -13,7 +13,7 @@ from accounts.models import User
 from core.extensions import db
 from core.models import now_utc
 from demo import district
-from exam import services
+from exam import eligibility
 from exam.models import Attempt, Exam
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def login(page, base, username):
 def test_exam_day(app, live_server, browser, page):
     district.load(now_utc())
     exam = db.session.scalar(select(Exam).where(Exam.code == "ZZLL2026"))
-    candidate = db.session.get(User, sorted(services.eligible_user_ids(exam))[0])
+    candidate = db.session.get(User, sorted(eligibility.eligible_user_ids(exam))[0])
     candidate.set_password(district.DEMO_PASSWORD)
     candidate.must_change_password = False
     db.session.commit()

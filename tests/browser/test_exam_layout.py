@@ -13,7 +13,7 @@ from core.extensions import db
 from core.models import now_utc
 from core.policy import Role
 from demo import district
-from exam import services
+from exam import eligibility
 from exam.models import Exam
 from tests.browser.test_exam_page import block, login, open_paper
 from tests.factories import PASSWORD, make_open_exam
@@ -35,7 +35,7 @@ def demo_paper(browser, base, viewport):
     """A demo cadre on the demo exam's 32-question paper in a new browser context, two answers saved."""
     district.load(now_utc())
     exam = db.session.scalar(select(Exam).where(Exam.code == "ZZLL2026"))
-    candidate = db.session.get(User, min(services.eligible_user_ids(exam)))
+    candidate = db.session.get(User, min(eligibility.eligible_user_ids(exam)))
     candidate.set_password(PASSWORD)
     candidate.must_change_password = False
     db.session.commit()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from core.extensions import db
 from core.models import now_utc
-from exam import services
+from exam import answers, attempts, timeline
 from exam.models import Answer, Attempt, AttemptEvent, Exam
 from tests.factories import PASSWORD, make_open_exam
 
@@ -221,7 +221,7 @@ def test_a_number_another_writer_used_is_renumbered_once(app, live_server, page)
     attempt = open_paper(page, live_server, user)
     single, q = block(page, attempt, "single")
     next_seq = page.evaluate(f"JSON.parse(localStorage.getItem('qe-{attempt.id}-seq') || '0')") + 1
-    services.save_answer(attempt.id, single.position, 0, next_seq, now_utc())  # a script: no page id
+    answers.save_answer(attempt.id, single.position, 0, next_seq, now_utc())  # a script: no page id
     db.session.commit()
     replies = []
     page.on("response", lambda r: "/answers/" in r.url and replies.append(r.status))
@@ -269,7 +269,7 @@ def test_the_focus_loss_limit_submits(app, live_server, page):
     db.session.expire_all()
     ended = db.session.get(Attempt, attempt.id)
     assert ended.status == "submitted" and ended.focus_losses == 2
-    kinds = [e.kind for e in services.attempt_events(ended)]
+    kinds = [e.kind for e in timeline.attempt_events(ended)]
     assert kinds == ["focus_loss", "focus_loss", "auto_submit"]
 
 
@@ -292,7 +292,7 @@ def test_another_page_takes_over_and_the_old_one_says_so(app, live_server, brows
     pq.get_by_label("正确").check()
     saved(phone)
     assert stored(attempt.id)[truefalse.position].value is True
-    assert [e.kind for e in services.attempt_events(db.session.get(Attempt, attempt.id))] == ["takeover"]
+    assert [e.kind for e in timeline.attempt_events(db.session.get(Attempt, attempt.id))] == ["takeover"]
     other.close()
 
 
@@ -373,7 +373,7 @@ def test_saving_resumes_after_a_new_login_in_another_tab(app, live_server, page)
 def test_the_result_page_lists_answers_that_never_left_the_computer(app, live_server, page):
     exam, user = make_open_exam(qtypes=("single", "truefalse"))
     attempt = open_paper(page, live_server, user)
-    services.submit(db.session.get(Attempt, attempt.id), now_utc())
+    attempts.submit(db.session.get(Attempt, attempt.id), now_utc())
     db.session.commit()
     page.evaluate(f"localStorage.setItem('qe-{attempt.id}-queue', JSON.stringify([{{pos: '2', value: true, seq: 9}}]))")
     page.goto(f"{live_server}/my/attempts/{attempt.id}/result")
@@ -398,7 +398,7 @@ def test_warnings_at_five_and_one_minutes(app, live_server, page):
 def _integrity(attempt_id):
     db.session.expire_all()
     attempt = db.session.get(Attempt, attempt_id)
-    return attempt.status, attempt.focus_losses, [e.kind for e in services.attempt_events(attempt)]
+    return attempt.status, attempt.focus_losses, [e.kind for e in timeline.attempt_events(attempt)]
 
 
 def _settled(page):

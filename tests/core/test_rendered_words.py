@@ -20,8 +20,8 @@ from core.models import now_utc
 from core.policy import Role
 from core.web import YearConverter
 from demo import district
+from exam.attempts import start_attempt
 from exam.models import Attempt, Exam
-from exam.services import start_attempt
 from question_bank.models import Bank, Question, QuestionVersion
 from tests.core.test_i18n import extract_messages
 from tests.exam.test_grading import essay_answer, sat

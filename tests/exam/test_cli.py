@@ -137,16 +137,16 @@ def test_the_finalizer_goes_on_past_an_attempt_it_cannot_finalize(runner, db, mo
                                started_at=started, deadline_at=deadline))  # fmt: skip
     db.session.commit()
     first = min(db.session.scalars(select(Attempt.id)))
-    from exam import services
+    from exam import attempts
 
-    finalize = services.finalize
+    finalize = attempts.finalize
 
     def failing(attempt, now):
         if attempt.id == first:
             raise RuntimeError("a broken attempt")
         return finalize(attempt, now)
 
-    monkeypatch.setattr(services, "finalize", failing)
+    monkeypatch.setattr(attempts, "finalize", failing)
     result = runner.invoke(args=["exams", "finalize-overdue"])
     assert result.exit_code == 0 and result.output.startswith("2 overdue"), result.output
     db.session.expire_all()

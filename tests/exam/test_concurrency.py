@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.extensions import db as database
-from exam import services
+from exam import answers
+from exam.attempts import start_attempt, start_for_request, submit
 from exam.models import Answer, Attempt
+from exam.papers import prepare_papers
 from tests.exam.test_engine import T0, started
 
 
@@ -37,7 +39,7 @@ def run_threads(app, work, n):
 
 def test_fifty_writers_on_one_attempt_keep_the_highest_sequence(app, db):
     exam, user = started(db, n=5)
-    attempt = services.start_attempt(exam, user, T0)
+    attempt = start_attempt(exam, user, T0)
     db.session.commit()
     attempt_id = attempt.id
     acknowledged = []  # (position, seq, value) of every save that returned
@@ -46,7 +48,7 @@ def test_fifty_writers_on_one_attempt_keep_the_highest_sequence(app, db):
     def save(i):
         position, seq, value = i % 5 + 1, i + 1, i % 3  # sequence numbers start at 1
         a = database.session.get(Attempt, attempt_id)
-        services.save_answer(a, position, value, seq, T0 + timedelta(minutes=1))
+        answers.save_answer(a, position, value, seq, T0 + timedelta(minutes=1))
         database.session.commit()
         with lock:
             acknowledged.append((position, seq, value))
@@ -73,7 +75,7 @@ def test_two_concurrent_starts_make_one_attempt(app, db):
         from accounts.models import User
         from exam.models import Exam
 
-        attempt = services.start_attempt(
+        attempt = start_attempt(
             database.session.get(Exam, exam_id), database.session.get(User, user_id), T0 + timedelta(minutes=1)
         )
         database.session.commit()
@@ -116,7 +118,7 @@ def test_a_change_and_the_first_start_never_interleave(app, db):
             definition.update_settings(database.session.get(User, admin_id), exam, {"duration_minutes": 45}, T0)
         else:
             both_ready.wait()
-            services.start_attempt(exam, database.session.get(User, user_id), start_at)
+            start_attempt(exam, database.session.get(User, user_id), start_at)
 
     errors = run_threads(app, work, 2)
     db.session.expire_all()
@@ -176,7 +178,7 @@ def test_sixteen_concurrent_starts_all_get_the_one_attempt(app, db, retake):
     exam, user = started(db, attempts_allowed=2)
     at = T0 + timedelta(minutes=1)
     if retake:  # attempt 1 sat and submitted: attempt 2's paper is drawn at its start
-        services.submit(services.start_attempt(exam, user, at), at)
+        submit(start_attempt(exam, user, at), at)
     db.session.commit()
     exam_id, user_id = exam.id, user.id
 
@@ -184,7 +186,7 @@ def test_sixteen_concurrent_starts_all_get_the_one_attempt(app, db, retake):
         from accounts.models import User
         from exam.models import Exam
 
-        attempt = services.start_for_request(
+        attempt = start_for_request(
             database.session.get(Exam, exam_id), database.session.get(User, user_id), at + timedelta(seconds=30)
         )
         database.session.commit()
@@ -203,7 +205,7 @@ def _open_exam_for_retakes(db, retake):
     exam, user = make_open_exam(qtypes=("single", "truefalse"))
     exam.attempts_allowed = 2
     if retake:
-        services.submit(services.start_attempt(exam, user, now_utc()), now_utc())
+        submit(start_attempt(exam, user, now_utc()), now_utc())
     token = create_api_token(user, "test", now_utc())
     db.session.commit()
     return exam, user, token
@@ -266,12 +268,12 @@ def test_a_start_while_its_paper_is_being_prepared_takes_that_paper(app, db):
 
         exam = database.session.get(Exam, exam_id)
         if i == 0:
-            services.prepare_papers(exam, at)  # inserted, not yet committed ...
+            prepare_papers(exam, at)  # inserted, not yet committed ...
             both_ready.wait()
             time.sleep(0.5)  # ... while the candidate's start draws its own
         else:
             both_ready.wait()
-            return services.start_attempt(exam, database.session.get(User, user_id), at).paper_id
+            return start_attempt(exam, database.session.get(User, user_id), at).paper_id
         return None
 
     errors = run_threads(app, work, 2)

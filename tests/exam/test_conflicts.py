@@ -11,7 +11,8 @@ from accounts.models import User
 from core.audit import AuditEvent
 from core.models import now_utc
 from core.policy import Role
-from exam import conflicts, grading, services
+from exam import answers, conflicts, eligibility, grading, papers, publishing, visibility
+from exam.attempts import grace, start_attempt, submit
 from exam.models import Answer, Exam, ExamSection, ExamStatus, FixedItem, SectionRule
 from question_bank import services as qb
 from question_bank.models import Question
@@ -63,7 +64,7 @@ def _exam(code="COI1", unit=None, release="immediate", opens=None, closes=None, 
     db.session.add(exam)
     db.session.flush()
     if publish:
-        services.publish(make_user(roles=(Role.SYSTEM_ADMIN,)), exam, now)
+        publishing.publish(make_user(roles=(Role.SYSTEM_ADMIN,)), exam, now)
     return exam
 
 
@@ -87,7 +88,7 @@ def test_window_from_drawing_until_the_review_is_allowed(client, db):
     url = f"/banks/questions/{question.id}"
     assert client.get(url).status_code == 200  # before the papers are drawn: allowed
 
-    services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, now_utc())
+    publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, now_utc())
     db.session.commit()
     response = client.get(url)
     assert response.status_code == 403 and FORBIDDEN in response.get_data(as_text=True)
@@ -99,7 +100,7 @@ def test_window_from_drawing_until_the_review_is_allowed(client, db):
     db.session.commit()
     assert client.get(url).status_code == 403
     # The close plus the grace has passed: the review is allowed, and so is the question again.
-    exam.closes_at = now - services.grace() - timedelta(seconds=5)
+    exam.closes_at = now - grace() - timedelta(seconds=5)
     db.session.commit()
     assert client.get(url).status_code == 200
     # Released by hand: over too, whatever the policy.
@@ -112,18 +113,18 @@ def test_window_from_drawing_until_the_review_is_allowed(client, db):
 
 
 def test_window_agrees_with_review_visible(app, db):
-    """The window's end is exam.services.review_visible's moment, for every policy and time."""
+    """The window's end is exam.visibility.review_visible's moment, for every policy and time."""
     unit = make_unit()
     bank = make_bank()
     _q(bank)
     cadre = make_cadre(unit=unit)
     for i, release in enumerate(("immediate", "after_close", "manual")):
         exam = _exam(code=f"W{i}", unit=unit, release=release, sections=[("single", 1, bank, None, None)])
-        attempt = services.start_attempt(exam, cadre.user, now_utc())
-        services.submit(attempt, now_utc())
-        for offset in (timedelta(hours=-1), timedelta(hours=2, seconds=1), timedelta(hours=2) + services.grace()):
+        attempt = start_attempt(exam, cadre.user, now_utc())
+        submit(attempt, now_utc())
+        for offset in (timedelta(hours=-1), timedelta(hours=2, seconds=1), timedelta(hours=2) + grace()):
             now = now_utc() + offset
-            assert conflicts.in_window(exam, now) == (not services.review_visible(attempt, now)), (release, offset)
+            assert conflicts.in_window(exam, now) == (not visibility.review_visible(attempt, now)), (release, offset)
 
 
 # ---------------------------------------------------------------- what the rule covers
@@ -167,7 +168,7 @@ def test_rule_covers_fixed_items_banks_category_subtrees_and_tags(client, db):
     db.session.flush()
     fixed_exam.sections[0].fixed_items.append(FixedItem(position=1, question_version_id=fixed_q.current_version_id))
     db.session.flush()
-    services.publish(make_user(roles=(Role.SYSTEM_ADMIN,)), fixed_exam, now_utc())
+    publishing.publish(make_user(roles=(Role.SYSTEM_ADMIN,)), fixed_exam, now_utc())
     grader = make_cadre(unit=unit, roles=(Role.GRADER, Role.CADRE)).user
     db.session.commit()
 
@@ -265,7 +266,7 @@ def test_exam_page_lists_candidates_in_conflict_with_a_decision_each_audited(cli
     client.post_form(f"/exams/{exam.code}/conflicts", {"user_id": grader.id, "decision": "keep", "reason": KEPT})
     client.post_form(f"/exams/{exam.code}/conflicts", {"user_id": author.id, "decision": "remove"})
     db.session.expire_all()
-    assert services.is_eligible(exam, grader) and not services.is_eligible(exam, author)
+    assert eligibility.is_eligible(exam, grader) and not eligibility.is_eligible(exam, author)
     events = {e.action: e for e in db.session.scalars(select(AuditEvent).where(AuditEvent.target == "exam:DEC1"))}
     assert events["exam.conflict_kept"].detail == {"user": grader.id, "reason": KEPT}
     assert events["exam.conflict_removed"].detail == {"user": author.id}
@@ -275,7 +276,7 @@ def test_exam_page_lists_candidates_in_conflict_with_a_decision_each_audited(cli
     # A plain cadre is no conflict to decide about.
     client.post_form(f"/exams/{exam.code}/conflicts", {"user_id": plain.id, "decision": "remove"})
     db.session.expire_all()
-    assert services.is_eligible(exam, plain)
+    assert eligibility.is_eligible(exam, plain)
 
 
 def test_publishing_with_undecided_conflicts_asks_for_confirmation(client, auth, db):
@@ -336,14 +337,14 @@ def _sat_with_grader(db, others=2):
     unit = first.cadre.unit
     grader = make_cadre(unit=unit, roles=(Role.GRADER, Role.CADRE)).user
     people = [grader, first] + [make_cadre(unit=unit).user for _ in range(others - 1)]
-    services.prepare_papers(exam, now_utc())
+    papers.prepare_papers(exam, now_utc())
     attempts = {}
     for i, user in enumerate(people):
-        attempt = services.start_attempt(exam, user, now_utc())
+        attempt = start_attempt(exam, user, now_utc())
         for item in attempt.paper.items:
             if item.section.qtype == "essay":
-                services.save_answer(attempt, item.position, f"第{i}份论述", 1, now_utc())
-        services.submit(attempt, now_utc())
+                answers.save_answer(attempt, item.position, f"第{i}份论述", 1, now_utc())
+        submit(attempt, now_utc())
         attempts[user.id] = attempt
     now = now_utc()
     exam.opens_at, exam.closes_at = now - timedelta(hours=3), now - timedelta(minutes=5)
@@ -414,7 +415,7 @@ def test_a_papers_images_go_to_its_own_candidate_and_to_no_one_else_without_bank
     stranger = make_cadre().user
     grader_candidate = make_cadre(unit=unit, roles=(Role.GRADER, Role.CADRE)).user
     outside_grader = make_user(roles=(Role.GRADER,))
-    attempt = services.start_attempt(exam, candidate, now_utc())
+    attempt = start_attempt(exam, candidate, now_utc())
     db.session.commit()
 
     image = f"/banks/images/{name}"
@@ -428,13 +429,13 @@ def test_a_papers_images_go_to_its_own_candidate_and_to_no_one_else_without_bank
         response = client.get(image)
         assert response.status_code == status, who.username
     # The grader who sits it gets it once it is on the paper of their own attempt.
-    services.start_attempt(exam, grader_candidate, now_utc())
+    start_attempt(exam, grader_candidate, now_utc())
     db.session.commit()
     client.post_form("/logout")
     _login(client, grader_candidate)
     assert client.get(image).status_code == 200
     # And the candidate keeps it for the review of a submitted attempt.
-    services.submit(attempt, now_utc())
+    submit(attempt, now_utc())
     db.session.commit()
     client.post_form("/logout")
     _login(client, candidate)
@@ -455,8 +456,8 @@ def test_demo_candidates_with_other_roles_cannot_read_their_running_paper(runner
     exam = db.session.scalar(select(Exam).where(Exam.code == "GWZS2026"))
     names = ["grader01", "author01", "zzb001"]
     users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(names)))}
-    assert all(services.is_eligible(exam, u) for u in users.values())
-    attempt = services.start_attempt(exam, users["grader01"], now_utc())
+    assert all(eligibility.is_eligible(exam, u) for u in users.values())
+    attempt = start_attempt(exam, users["grader01"], now_utc())
     db.session.commit()
     version = attempt.paper.items[0].version
     bank = db.session.get(Question, version.question_id).bank
@@ -488,7 +489,7 @@ def test_another_exam_that_can_draw_the_pool_keeps_its_questions_but_not_its_res
     apart = _exam(code="APART", unit=others, sections=[("single", 1, elsewhere, None, None)])
     sitter = make_cadre(unit=others).user
     for exam in (other_exam, apart):
-        services.submit(services.start_attempt(exam, sitter, now_utc()), now_utc())
+        submit(start_attempt(exam, sitter, now_utc()), now_utc())
     admin = make_cadre(unit=unit, roles=(Role.ORG_ADMIN, Role.CADRE)).user
     db.session.commit()
     _login(client, admin)
@@ -583,7 +584,7 @@ def test_grading_waits_for_the_review_of_an_exam_that_shares_the_questions(db):
     db.session.commit()
     wait = grading.grading_wait(grader, other, now)
     assert wait is not None and not wait.sits_it and [e.code for e in wait.own_exams] == ["OWNA"]
-    assert wait.opens_at == mine.closes_at + services.grace()
+    assert wait.opens_at == mine.closes_at + grace()
     mine.release_policy = "manual"
     db.session.commit()
     assert grading.grading_wait(grader, other, now).opens_at is None

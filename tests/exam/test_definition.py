@@ -11,8 +11,9 @@ from archive.models import ExamResultRecord
 from core.audit import AuditEvent
 from core.errors import DomainError
 from core.policy import Role
-from exam import definition, services
+from exam import answers, attempts, definition, eligibility, publishing, scoring, timeline, visibility
 from exam.models import Answer, Attempt, AttemptEvent, AttemptStatus, Exam, KeyCorrection, Paper
+from exam.papers import check_pools, prepare_papers
 from question_bank.models import Question
 from tests.exam.test_engine import T0, fill_bank, make_exam, right_answer, started
 from tests.factories import make_bank, make_cadre, make_category, make_question, make_unit, make_user
@@ -82,7 +83,7 @@ def test_published_before_start_keeps_the_paper_settings(app, db, admin):
     bank = make_bank()
     fill_bank(bank, n=3)
     exam = make_exam(bank, pass_mark=4)
-    services.publish(admin, exam, T0 - timedelta(days=1))
+    publishing.publish(admin, exam, T0 - timedelta(days=1))
     with pytest.raises(DomainError) as exc:
         definition.update_settings(admin, exam, {"shuffle_options": False}, T0 - timedelta(hours=1))
     assert exc.value.problems[0][0] == "shuffle_options"
@@ -96,7 +97,7 @@ def test_published_before_start_keeps_the_paper_settings(app, db, admin):
 
 def test_after_the_first_start_only_safe_settings_change(app, db, admin):
     exam, user = started(db, duration_minutes=60)
-    services.start_attempt(exam, user, T0)
+    attempts.start_attempt(exam, user, T0)
     assert exam.first_started_at == T0
     for change in ({"duration_minutes": 90}, {"pass_mark": 1}, {"title": "新标题"},
                    {"opens_at": T0 - timedelta(hours=1)}, {"mc_policy": "partial"},
@@ -117,9 +118,9 @@ def test_after_the_first_start_only_safe_settings_change(app, db, admin):
 def test_a_later_close_gives_time_to_attempts_the_old_close_cut_short(app, db, admin):
     exam, early = started(db, duration_minutes=60)  # closes at T0 + 3 h
     late = make_cadre(unit=early.cadre.unit).user
-    services.prepare_papers(exam, T0)
-    a = services.start_attempt(exam, early, T0)  # deadline T0 + 1 h: not cut short
-    b = services.start_attempt(exam, late, T0 + timedelta(hours=2, minutes=30))  # cut short to the close
+    prepare_papers(exam, T0)
+    a = attempts.start_attempt(exam, early, T0)  # deadline T0 + 1 h: not cut short
+    b = attempts.start_attempt(exam, late, T0 + timedelta(hours=2, minutes=30))  # cut short to the close
     assert b.deadline_at == exam.closes_at
     new_close = exam.closes_at + timedelta(hours=1)
     definition.update_settings(admin, exam, {"closes_at": new_close}, T0 + timedelta(hours=2, minutes=40))
@@ -133,14 +134,14 @@ def test_a_later_close_gives_time_to_attempts_the_old_close_cut_short(app, db, a
 
 def test_released_exams_do_not_change(app, db, admin):
     exam, user = started(db, release_policy="manual")
-    attempt = services.start_attempt(exam, user, T0)
-    services.submit(attempt, T0 + timedelta(minutes=5))
+    attempt = attempts.start_attempt(exam, user, T0)
+    attempts.submit(attempt, T0 + timedelta(minutes=5))
     with pytest.raises(DomainError) as exc:
         definition.release_results(admin, exam, T0 + timedelta(hours=1))  # still open
     assert exc.value.code == "bad_transition"
-    assert not services.result_visible(attempt, exam.closes_at + timedelta(hours=1))
+    assert not visibility.result_visible(attempt, exam.closes_at + timedelta(hours=1))
     assert definition.release_results(admin, exam, exam.closes_at + timedelta(hours=1)) == 1
-    assert exam.status == "released" and services.result_visible(attempt, exam.closes_at + timedelta(hours=1))
+    assert exam.status == "released" and visibility.result_visible(attempt, exam.closes_at + timedelta(hours=1))
     with pytest.raises(DomainError):
         definition.update_settings(admin, exam, {"review_policy": "answers"}, exam.closes_at + timedelta(hours=2))
     with pytest.raises(DomainError):
@@ -149,8 +150,8 @@ def test_released_exams_do_not_change(app, db, admin):
 
 def test_release_waits_for_grading_and_finalizes_overdue_attempts(app, db, admin):
     exam, user = started(db, n=1, qtype="essay", pass_mark=1, release_policy="manual")
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, "论述", seq=1, now=T0 + timedelta(minutes=1))
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, "论述", seq=1, now=T0 + timedelta(minutes=1))
     with pytest.raises(DomainError) as exc:
         definition.release_results(admin, exam, exam.closes_at + timedelta(minutes=5))
     assert exc.value.code == "not_graded"
@@ -192,9 +193,9 @@ def test_rules_are_checked_and_pools_counted(app, db, admin):
         with pytest.raises(DomainError):
             definition.add_rule(admin, section, T0, **kwargs)
     definition.add_rule(admin, section, T0, bank=bank, count=3)  # only 2 are left after the first rule
-    assert any("只有2" in p or "only 2" in p for p in services.check_pools(exam))
+    assert any("只有2" in p or "only 2" in p for p in check_pools(exam))
     definition.remove_rule(admin, section.rules[-1], T0)
-    assert services.check_pools(exam) == []
+    assert check_pools(exam) == []
 
 
 def test_fixed_questions_all_or_nothing(app, db, admin):
@@ -227,7 +228,7 @@ def test_withdraw_discards_unused_papers_and_their_exposure(app, db, admin):
     for _ in range(2):
         make_cadre(unit=unit)
     exam = make_exam(bank, eligibility={"unit_ids": [unit.id]})
-    services.publish(admin, exam, T0 - timedelta(days=1))
+    publishing.publish(admin, exam, T0 - timedelta(days=1))
     assert sum(db.session.scalars(select(Question.exposure_count))) == 6
     with pytest.raises(DomainError):
         definition.add_section(admin, exam, "二", "single", 1, T0)
@@ -239,7 +240,7 @@ def test_withdraw_discards_unused_papers_and_their_exposure(app, db, admin):
 
 def test_no_withdraw_after_the_first_start(app, db, admin):
     exam, user = started(db)
-    services.start_attempt(exam, user, T0)
+    attempts.start_attempt(exam, user, T0)
     with pytest.raises(DomainError):
         definition.withdraw(admin, exam, T0 + timedelta(minutes=1))
 
@@ -260,7 +261,7 @@ def test_eligibility_rules_are_checked_and_published_exams_draw_papers_for_newco
             definition.set_eligibility(admin, exam, bad, T0)
     rules = {"unit_ids": [town.id], "ranks": ["section_chief"], "max_age": 35, "age_on": "2026-12-05"}
     assert definition.set_eligibility(admin, exam, rules, T0) == 0  # a draft draws nothing
-    services.publish(admin, exam, T0 - timedelta(days=1))
+    publishing.publish(admin, exam, T0 - timedelta(days=1))
     assert set(db.session.scalars(select(Paper.user_id))) == {young.user_id}
     drawn = definition.set_eligibility(admin, exam, {**rules, "unit_ids": [town.id, other.id]}, T0)
     assert drawn == 1 and elsewhere.user_id in set(db.session.scalars(select(Paper.user_id)))
@@ -270,9 +271,9 @@ def test_eligibility_rules_are_checked_and_published_exams_draw_papers_for_newco
 def test_a_person_removed_after_the_papers_were_drawn_cannot_start(app, db, admin):
     exam, user = started(db)
     assert db.session.scalar(select(Paper).where(Paper.user_id == user.id)) is not None
-    services.set_candidate(admin, exam, user, T0 - timedelta(hours=1), included=False)
+    eligibility.set_candidate(admin, exam, user, T0 - timedelta(hours=1), included=False)
     with pytest.raises(DomainError) as exc:
-        services.start_attempt(exam, user, T0)
+        attempts.start_attempt(exam, user, T0)
     assert exc.value.code == "not_eligible"
 
 
@@ -285,9 +286,9 @@ def test_access_code(app, db, admin):
     assert "青山2026" not in exam.access_code_hash
     for wrong in (None, "", "青山2025"):
         with pytest.raises(DomainError) as exc:
-            services.start_attempt(exam, user, T0, access_code=wrong)
+            attempts.start_attempt(exam, user, T0, access_code=wrong)
         assert exc.value.code == "bad_access_code"
-    assert services.start_attempt(exam, user, T0, access_code=" 青山2026 ").status == "in_progress"
+    assert attempts.start_attempt(exam, user, T0, access_code=" 青山2026 ").status == "in_progress"
     with pytest.raises(DomainError):
         definition.set_access_code(admin, exam, "abc", T0)  # too short
     definition.set_access_code(admin, exam, "", T0)
@@ -301,28 +302,28 @@ def test_access_code(app, db, admin):
 
 def test_focus_losses_submit_the_attempt_at_the_limit_with_its_answers(app, db):
     exam, user = started(db, focus_loss_limit=3, pass_mark=2)
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, right_answer(attempt, 1), seq=1, now=T0 + timedelta(minutes=1))
-    services.record_event(attempt, "paste", T0 + timedelta(minutes=2), {"position": 1})
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, right_answer(attempt, 1), seq=1, now=T0 + timedelta(minutes=1))
+    timeline.record_event(attempt, "paste", T0 + timedelta(minutes=2), {"position": 1})
     for minute in (3, 4):
-        services.record_event(attempt, "focus_loss", T0 + timedelta(minutes=minute))
+        timeline.record_event(attempt, "focus_loss", T0 + timedelta(minutes=minute))
     assert attempt.status == AttemptStatus.IN_PROGRESS and attempt.focus_losses == 2
-    services.record_event(attempt, "focus_loss", T0 + timedelta(minutes=5))
+    timeline.record_event(attempt, "focus_loss", T0 + timedelta(minutes=5))
     assert attempt.status == AttemptStatus.SUBMITTED and attempt.ended_at == T0 + timedelta(minutes=5)
     assert attempt.score == 2.0 and attempt.passed  # graded with the answer saved before
-    kinds = [e.kind for e in services.attempt_events(attempt)]
+    kinds = [e.kind for e in timeline.attempt_events(attempt)]
     assert kinds == ["paste", "focus_loss", "focus_loss", "focus_loss", "auto_submit"]
-    services.record_event(attempt, "focus_loss", T0 + timedelta(minutes=6))  # after the end: ignored
+    timeline.record_event(attempt, "focus_loss", T0 + timedelta(minutes=6))  # after the end: ignored
     assert attempt.focus_losses == 3
     with pytest.raises(DomainError):
-        services.record_event(attempt, "auto_submit", T0)  # the server's own kind cannot be reported
+        timeline.record_event(attempt, "auto_submit", T0)  # the server's own kind cannot be reported
 
 
 def test_without_a_limit_focus_losses_are_only_counted(app, db):
     exam, user = started(db)
-    attempt = services.start_attempt(exam, user, T0)
+    attempt = attempts.start_attempt(exam, user, T0)
     for minute in range(10):
-        services.record_event(attempt, "focus_loss", T0 + timedelta(minutes=minute))
+        timeline.record_event(attempt, "focus_loss", T0 + timedelta(minutes=minute))
     assert attempt.status == AttemptStatus.IN_PROGRESS and attempt.focus_losses == 10
     assert db.session.scalar(select(func.count(AttemptEvent.id))) == 10
 
@@ -332,10 +333,10 @@ def test_without_a_limit_focus_losses_are_only_counted(app, db):
 
 def test_results_reach_the_archive_and_regrading_rewrites_them(app, db, admin):
     exam, user = started(db, pass_mark=4)
-    attempt = services.start_attempt(exam, user, T0)
+    attempt = attempts.start_attempt(exam, user, T0)
     for pos in (1, 2, 3):
-        services.save_answer(attempt, pos, right_answer(attempt, pos), seq=1, now=T0 + timedelta(minutes=5))
-    services.submit(attempt, T0 + timedelta(minutes=30))
+        answers.save_answer(attempt, pos, right_answer(attempt, pos), seq=1, now=T0 + timedelta(minutes=5))
+    attempts.submit(attempt, T0 + timedelta(minutes=30))
     record = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.attempt_id == attempt.id))
     assert (record.score, record.passed, record.final, record.user_id) == (6.0, True, True, user.id)
     assert record.time_used_seconds == 30 * 60 and record.sat_on == date(2026, 12, 5) and record.year == 2026
@@ -347,7 +348,7 @@ def test_results_reach_the_archive_and_regrading_rewrites_them(app, db, admin):
                                  reason="test", corrected_at=T0))  # fmt: skip
     db.session.flush()
     later = T0 + timedelta(days=1)
-    changed = services.regrade(admin, exam, later)
+    changed = scoring.regrade(admin, exam, later)
     assert [(a.id, old, new) for a, old, new in changed] == [(attempt.id, 6.0, 4.0)]
     assert audited("exam.regraded")[-1].detail["changed"] == [
         {"attempt": attempt.id, "user": user.id, "old": 6.0, "new": 4.0, "items": [[1, 2.0, 0.0]]}
@@ -359,17 +360,17 @@ def test_results_reach_the_archive_and_regrading_rewrites_them(app, db, admin):
 
 def test_archive_record_waits_for_essays(app, db):
     exam, user = started(db, n=1, qtype="essay", pass_mark=1)
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, "论述", seq=1, now=T0)
-    services.submit(attempt, T0 + timedelta(minutes=10))
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, "论述", seq=1, now=T0)
+    attempts.submit(attempt, T0 + timedelta(minutes=10))
     record = db.session.scalar(select(ExamResultRecord))
     assert record.final is False and record.score is None and record.passed is None
 
 
 def test_overdue_attempts_reach_the_archive_too(app, db):
     exam, user = started(db, duration_minutes=20)
-    services.start_attempt(exam, user, T0)
-    services.finalize_overdue(T0 + timedelta(hours=1))
+    attempts.start_attempt(exam, user, T0)
+    attempts.finalize_overdue(T0 + timedelta(hours=1))
     record = db.session.scalar(select(ExamResultRecord))
     assert record.score == 0.0 and record.time_used_seconds == 20 * 60 + 30  # the deadline plus the grace
 
@@ -377,9 +378,9 @@ def test_overdue_attempts_reach_the_archive_too(app, db):
 def test_finalize_overdue_of_one_exam_leaves_the_others(app, db):
     exam, user = started(db, duration_minutes=20)
     other, other_user = started(db, duration_minutes=20, code="E2")
-    services.start_attempt(exam, user, T0)
-    services.start_attempt(other, other_user, T0)
-    assert services.finalize_overdue(T0 + timedelta(hours=1), exam) == 1
+    attempts.start_attempt(exam, user, T0)
+    attempts.start_attempt(other, other_user, T0)
+    assert attempts.finalize_overdue(T0 + timedelta(hours=1), exam) == 1
     statuses = dict(db.session.execute(select(Attempt.exam_id, Attempt.status)).all())
     assert statuses == {exam.id: "expired", other.id: "in_progress"}
 
@@ -399,12 +400,12 @@ def test_withdraw_then_publish_again(app, db, admin):
     unit = make_unit()
     make_cadre(unit=unit)
     exam = make_exam(bank, eligibility={"unit_ids": [unit.id]})
-    services.publish(admin, exam, T0 - timedelta(days=2))
+    publishing.publish(admin, exam, T0 - timedelta(days=2))
     definition.withdraw(admin, exam, T0 - timedelta(days=1))
     from exam.models import PaperItem
 
     assert db.session.scalar(select(func.count(PaperItem.id))) == 0  # the items went with their papers
-    assert services.publish(admin, exam, T0 - timedelta(hours=1)) == 1
+    assert publishing.publish(admin, exam, T0 - timedelta(hours=1)) == 1
     assert db.session.scalar(select(func.count(PaperItem.id))) == 3
 
 
@@ -412,9 +413,9 @@ def test_a_retake_gets_a_fresh_paper(app, db):
     exam, user = started(db, n=3, attempts_allowed=2)
     bank_questions = fill_bank(exam.sections[0].rules[0].bank, n=9)  # a larger pool, so papers differ
     assert bank_questions
-    first = services.start_attempt(exam, user, T0)
-    services.submit(first, T0 + timedelta(minutes=5))
-    second = services.start_attempt(exam, user, T0 + timedelta(minutes=6))
+    first = attempts.start_attempt(exam, user, T0)
+    attempts.submit(first, T0 + timedelta(minutes=5))
+    second = attempts.start_attempt(exam, user, T0 + timedelta(minutes=6))
     assert second.number == 2 and second.paper_id != first.paper_id
     papers = db.session.scalars(select(Paper).where(Paper.user_id == user.id).order_by(Paper.attempt_number)).all()
     assert [p.attempt_number for p in papers] == [1, 2] and papers[0].seed != papers[1].seed
@@ -422,9 +423,11 @@ def test_a_retake_gets_a_fresh_paper(app, db):
 
 def test_the_extension_uses_the_extra_time_of_the_start(app, db, admin):
     exam, user = started(db, duration_minutes=60)
-    late = services.start_attempt(exam, user, exam.closes_at - timedelta(minutes=20))
+    late = attempts.start_attempt(exam, user, exam.closes_at - timedelta(minutes=20))
     assert late.deadline_at == exam.closes_at and late.extra_minutes == 0
-    services.set_candidate(admin, exam, user, exam.closes_at - timedelta(minutes=19), included=None, extra_minutes=30)
+    eligibility.set_candidate(
+        admin, exam, user, exam.closes_at - timedelta(minutes=19), included=None, extra_minutes=30
+    )
     definition.update_settings(admin, exam, {"closes_at": exam.closes_at + timedelta(hours=2)},
                                exam.closes_at - timedelta(minutes=10))  # fmt: skip
     assert late.deadline_at == late.started_at + timedelta(minutes=60)  # not the 30 minutes given after its start
@@ -432,17 +435,17 @@ def test_the_extension_uses_the_extra_time_of_the_start(app, db, admin):
 
 def test_nothing_about_candidates_changes_after_the_release(app, db, admin):
     exam, user = started(db, release_policy="manual")
-    services.submit(services.start_attempt(exam, user, T0), T0 + timedelta(minutes=1))
+    attempts.submit(attempts.start_attempt(exam, user, T0), T0 + timedelta(minutes=1))
     definition.release_results(admin, exam, exam.closes_at + timedelta(minutes=1))
     with pytest.raises(DomainError):
-        services.set_candidate(admin, exam, make_cadre().user, exam.closes_at + timedelta(hours=1), included=True)
+        eligibility.set_candidate(admin, exam, make_cadre().user, exam.closes_at + timedelta(hours=1), included=True)
 
 
 def test_keys_are_reviewed_only_once_nobody_can_answer(app, db):
     exam, user = started(db, release_policy="immediate", review_policy="explanations")
-    attempt = services.start_attempt(exam, user, T0)
-    services.submit(attempt, T0 + timedelta(minutes=5))
-    assert services.result_visible(attempt, T0 + timedelta(minutes=6))
-    assert not services.review_visible(attempt, T0 + timedelta(minutes=6))
-    assert not services.review_visible(attempt, exam.closes_at + timedelta(seconds=10))  # within the grace
-    assert services.review_visible(attempt, exam.closes_at + timedelta(seconds=31))
+    attempt = attempts.start_attempt(exam, user, T0)
+    attempts.submit(attempt, T0 + timedelta(minutes=5))
+    assert visibility.result_visible(attempt, T0 + timedelta(minutes=6))
+    assert not visibility.review_visible(attempt, T0 + timedelta(minutes=6))
+    assert not visibility.review_visible(attempt, exam.closes_at + timedelta(seconds=10))  # within the grace
+    assert visibility.review_visible(attempt, exam.closes_at + timedelta(seconds=31))

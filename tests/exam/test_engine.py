@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from core.errors import DomainError
 from core.policy import Role
-from exam import services
+from exam import answers, attempts, eligibility, papers, publishing, visibility
 from exam.models import (
     Answer,
     Attempt,
@@ -67,9 +67,9 @@ def test_under_35_on_the_reference_day_at_the_boundary(app, db):
     turns35 = make_cadre(unit=unit, birth_date=date(1991, 12, 5))  # 35 on 2026-12-05: not under 35
     day_younger = make_cadre(unit=unit, birth_date=date(1991, 12, 6))  # 34 on that day
     exam = make_exam(make_bank(), eligibility={"max_age": 35, "age_on": "2026-12-05"})
-    ids = services.eligible_user_ids(exam)
+    ids = eligibility.eligible_user_ids(exam)
     assert day_younger.user_id in ids and turns35.user_id not in ids
-    verdict = services.eligibility_verdict(exam, turns35.user)
+    verdict = eligibility.eligibility_verdict(exam, turns35.user)
     assert not verdict.eligible and any("35" in r for r in verdict.reasons)
 
 
@@ -83,9 +83,9 @@ def test_units_include_sub_units_and_ranks_filter(app, db):
     exam = make_exam(
         make_bank(), eligibility={"unit_ids": [town.id], "ranks": ["section_chief", "deputy_section_chief"]}
     )
-    assert services.eligible_user_ids(exam) == {inside.user_id}
-    assert not services.eligibility_verdict(exam, wrong_rank.user).eligible
-    assert not services.eligibility_verdict(exam, outside.user).eligible
+    assert eligibility.eligible_user_ids(exam) == {inside.user_id}
+    assert not eligibility.eligibility_verdict(exam, wrong_rank.user).eligible
+    assert not eligibility.eligibility_verdict(exam, outside.user).eligible
 
 
 def test_hand_added_and_removed(app, db):
@@ -97,8 +97,8 @@ def test_hand_added_and_removed(app, db):
     database.session.add_all([ExamCandidate(exam_id=exam.id, user_id=a.user_id, included=False),
                               ExamCandidate(exam_id=exam.id, user_id=b.user_id, included=True)])  # fmt: skip
     database.session.flush()
-    assert services.eligible_user_ids(exam) == {b.user_id}
-    assert services.eligibility_verdict(exam, b.user).eligible
+    assert eligibility.eligible_user_ids(exam) == {b.user_id}
+    assert eligibility.eligibility_verdict(exam, b.user).eligible
 
 
 def test_deactivated_and_retired_cadres_are_not_candidates(app, db):
@@ -107,7 +107,7 @@ def test_deactivated_and_retired_cadres_are_not_candidates(app, db):
     retired.status = "retired"
     gone = make_cadre(unit=unit, active=False)
     exam = make_exam(make_bank())
-    ids = services.eligible_user_ids(exam)
+    ids = eligibility.eligible_user_ids(exam)
     assert retired.user_id not in ids and gone.user_id not in ids
 
 
@@ -118,9 +118,9 @@ def test_pool_too_small_is_refused(app, db):
     bank = make_bank()
     fill_bank(bank, n=2)
     exam = make_exam(bank, sections=(("single", 3, 2.0),))
-    assert services.check_pools(exam)
+    assert papers.check_pools(exam)
     with pytest.raises(DomainError):
-        services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
+        publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
 
 
 def test_same_seed_same_paper_and_shuffles_differ(app, db):
@@ -132,9 +132,9 @@ def test_same_seed_same_paper_and_shuffles_differ(app, db):
     def layout(paper):
         return [(i.question_version_id, tuple(i.option_order)) for i in paper.items]
 
-    a = services.draw_paper(exam, users[0].id, 42, T0)
-    b = services.draw_paper(exam, users[1].id, 42, T0)
-    c = services.draw_paper(exam, users[2].id, 43, T0)
+    a = papers.draw_paper(exam, users[0].id, 42, T0)
+    b = papers.draw_paper(exam, users[1].id, 42, T0)
+    c = papers.draw_paper(exam, users[2].id, 43, T0)
     assert layout(a) == layout(b)
     assert layout(a) != layout(c)
     assert len({i.question_version_id for i in a.items}) == 8  # no question twice
@@ -145,7 +145,7 @@ def test_only_active_questions_are_drawn(app, db):
     active = fill_bank(bank, n=3)
     make_question(bank=bank, stem="草稿题______")  # a draft
     exam = make_exam(bank, sections=(("single", 3, 2.0),))
-    paper = services.draw_paper(exam, make_user().id, 1, T0)
+    paper = papers.draw_paper(exam, make_user().id, 1, T0)
     assert {i.question_version_id for i in paper.items} == {q.current_version_id for q in active}
 
 
@@ -155,9 +155,9 @@ def test_publish_prepares_papers_for_every_candidate(app, db):
     unit = make_unit()
     cadres = [make_cadre(unit=unit) for _ in range(3)]
     exam = make_exam(bank, eligibility={"unit_ids": [unit.id]})
-    assert services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1)) == 3
+    assert publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1)) == 3
     assert set(db.session.scalars(select(Paper.user_id))) == {c.user_id for c in cadres}
-    assert services.prepare_papers(exam, T0) == 0  # idempotent
+    assert papers.prepare_papers(exam, T0) == 0  # idempotent
     from question_bank.models import Question
 
     assert sum(db.session.scalars(select(Question.exposure_count))) == 3 * 3
@@ -170,7 +170,7 @@ def test_fixed_papers(app, db):
     for i, q in enumerate(questions, start=1):
         exam.sections[0].fixed_items.append(FixedItem(position=i, question_version_id=q.current_version_id))
     db.session.flush()
-    paper = services.draw_paper(exam, make_user().id, 7, T0)
+    paper = papers.draw_paper(exam, make_user().id, 7, T0)
     assert [i.question_version_id for i in paper.items] == [q.current_version_id for q in questions]
     assert paper.items[0].option_order == [0, 1, 2]
 
@@ -185,7 +185,7 @@ def started(db, *, n=3, qtype="single", eligible=True, **exam_kwargs):
     cadre = make_cadre(unit=unit)
     exam = make_exam(bank, sections=((qtype, n, 2.0),), eligibility={"unit_ids": [unit.id]} if eligible else {},
                      **exam_kwargs)  # fmt: skip
-    services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
+    publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
     return exam, cadre.user
 
 
@@ -198,35 +198,35 @@ def right_answer(attempt, position):
 def test_start_is_refused_outside_the_window(app, db):
     exam, user = started(db)
     with pytest.raises(DomainError) as exc:
-        services.start_attempt(exam, user, T0 - timedelta(minutes=1))
+        attempts.start_attempt(exam, user, T0 - timedelta(minutes=1))
     assert exc.value.code == "exam_not_open"
     with pytest.raises(DomainError):
-        services.start_attempt(exam, user, exam.closes_at)
+        attempts.start_attempt(exam, user, exam.closes_at)
 
 
 def test_deadline_is_duration_plus_extra_but_never_past_the_close(app, db):
     exam, user = started(db, duration_minutes=60)
     db.session.add(ExamCandidate(exam_id=exam.id, user_id=user.id, extra_minutes=15))
-    attempt = services.start_attempt(exam, user, T0 + timedelta(minutes=10))
+    attempt = attempts.start_attempt(exam, user, T0 + timedelta(minutes=10))
     assert attempt.deadline_at == T0 + timedelta(minutes=85)
     late_exam, late_user = started(db, duration_minutes=60, code="E2")
-    late = services.start_attempt(late_exam, late_user, late_exam.closes_at - timedelta(minutes=20))
+    late = attempts.start_attempt(late_exam, late_user, late_exam.closes_at - timedelta(minutes=20))
     assert late.deadline_at == late_exam.closes_at  # a late start gets only what is left of the window
 
 
 def test_resume_returns_the_same_attempt_and_the_limit_holds(app, db):
     exam, user = started(db)
-    first = services.start_attempt(exam, user, T0)
-    assert services.start_attempt(exam, user, T0 + timedelta(minutes=5)).id == first.id
-    services.submit(first, T0 + timedelta(minutes=10))
+    first = attempts.start_attempt(exam, user, T0)
+    assert attempts.start_attempt(exam, user, T0 + timedelta(minutes=5)).id == first.id
+    attempts.submit(first, T0 + timedelta(minutes=10))
     with pytest.raises(DomainError) as exc:
-        services.start_attempt(exam, user, T0 + timedelta(minutes=11))
+        attempts.start_attempt(exam, user, T0 + timedelta(minutes=11))
     assert exc.value.code == "no_attempts_left"
 
 
 def test_the_database_allows_one_attempt_in_progress(app, db):
     exam, user = started(db, attempts_allowed=3)
-    first = services.start_attempt(exam, user, T0)
+    first = attempts.start_attempt(exam, user, T0)
     db.session.add(Attempt(exam_id=exam.id, user_id=user.id, number=2, paper_id=first.paper_id,
                            started_at=T0, deadline_at=T0 + timedelta(hours=1)))  # fmt: skip
     from sqlalchemy.exc import IntegrityError
@@ -238,72 +238,72 @@ def test_the_database_allows_one_attempt_in_progress(app, db):
 
 def test_save_keeps_the_highest_sequence(app, db):
     exam, user = started(db)
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, 2, seq=5, now=T0 + timedelta(minutes=1))
-    services.save_answer(attempt, 1, 0, seq=3, now=T0 + timedelta(minutes=2))  # arrives late, is older
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, 2, seq=5, now=T0 + timedelta(minutes=1))
+    answers.save_answer(attempt, 1, 0, seq=3, now=T0 + timedelta(minutes=2))  # arrives late, is older
     stored = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.position == 1))
     item = next(i for i in attempt.paper.items if i.position == 1)
     assert stored.seq == 5 and stored.value == item.option_order[2]  # kept in the version's own option order
-    saved = services.save_answer(attempt, 1, 1, seq=6, now=T0 + timedelta(minutes=3))
+    saved = answers.save_answer(attempt, 1, 1, seq=6, now=T0 + timedelta(minutes=3))
     assert (saved.seq, saved.accepted) == (6, True)
     db.session.refresh(stored)
     assert stored.seq == 6 and stored.value == item.option_order[1]
-    older = services.save_answer(attempt, 1, 0, seq=4, now=T0 + timedelta(minutes=4))
+    older = answers.save_answer(attempt, 1, 0, seq=4, now=T0 + timedelta(minutes=4))
     assert (older.seq, older.accepted) == (6, False)
 
 
 def test_saves_after_the_deadline_plus_grace_are_refused_and_not_stored(app, db):
     exam, user = started(db, duration_minutes=30)
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, right_answer(attempt, 1), seq=1, now=T0 + timedelta(minutes=29))
-    services.save_answer(attempt, 2, right_answer(attempt, 2), seq=1, now=T0 + timedelta(minutes=30, seconds=20))
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, right_answer(attempt, 1), seq=1, now=T0 + timedelta(minutes=29))
+    answers.save_answer(attempt, 2, right_answer(attempt, 2), seq=1, now=T0 + timedelta(minutes=30, seconds=20))
     with pytest.raises(DomainError) as exc:
-        services.save_answer(attempt, 3, right_answer(attempt, 3), seq=1, now=T0 + timedelta(minutes=30, seconds=31))
+        answers.save_answer(attempt, 3, right_answer(attempt, 3), seq=1, now=T0 + timedelta(minutes=30, seconds=31))
     assert exc.value.code == "deadline_passed"
     assert db.session.scalar(select(func.count(Answer.id)).where(Answer.value.is_not(None))) == 2
     # Finalized later (here by the overdue sweep) with the two answers saved in time.
-    assert services.finalize_overdue(T0 + timedelta(minutes=31)) == 1
+    assert attempts.finalize_overdue(T0 + timedelta(minutes=31)) == 1
     assert attempt.status == AttemptStatus.EXPIRED and attempt.score == 4.0
 
 
 def test_bad_answers_are_refused(app, db):
     exam, user = started(db)
-    attempt = services.start_attempt(exam, user, T0)
+    attempt = attempts.start_attempt(exam, user, T0)
     for value in (7, "A", True, [0]):
         with pytest.raises(DomainError):
-            services.save_answer(attempt, 1, value, seq=1, now=T0)
+            answers.save_answer(attempt, 1, value, seq=1, now=T0)
     with pytest.raises(DomainError):
-        services.save_answer(attempt, 99, 0, seq=1, now=T0)
+        answers.save_answer(attempt, 99, 0, seq=1, now=T0)
 
 
 def test_submit_grades_and_twice_is_harmless(app, db):
     exam, user = started(db, pass_mark=4)
-    attempt = services.start_attempt(exam, user, T0)
+    attempt = attempts.start_attempt(exam, user, T0)
     for pos in (1, 2):
-        services.save_answer(attempt, pos, right_answer(attempt, pos), seq=1, now=T0 + timedelta(minutes=5))
-    services.submit(attempt, T0 + timedelta(minutes=6))
+        answers.save_answer(attempt, pos, right_answer(attempt, pos), seq=1, now=T0 + timedelta(minutes=5))
+    attempts.submit(attempt, T0 + timedelta(minutes=6))
     assert attempt.status == AttemptStatus.SUBMITTED and attempt.score == 4.0 and attempt.passed
-    services.submit(attempt, T0 + timedelta(minutes=7))
+    attempts.submit(attempt, T0 + timedelta(minutes=7))
     assert attempt.ended_at == T0 + timedelta(minutes=6)
     with pytest.raises(DomainError):
-        services.save_answer(attempt, 3, 0, seq=2, now=T0 + timedelta(minutes=8))
+        answers.save_answer(attempt, 3, 0, seq=2, now=T0 + timedelta(minutes=8))
 
 
 def test_overdue_attempts_are_finalized_with_their_saved_answers(app, db):
     exam, user = started(db, duration_minutes=20)
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, right_answer(attempt, 1), seq=1, now=T0 + timedelta(minutes=19))
-    assert services.finalize_overdue(T0 + timedelta(minutes=20, seconds=10)) == 0  # still within grace
-    assert services.finalize_overdue(T0 + timedelta(minutes=25)) == 1
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, right_answer(attempt, 1), seq=1, now=T0 + timedelta(minutes=19))
+    assert attempts.finalize_overdue(T0 + timedelta(minutes=20, seconds=10)) == 0  # still within grace
+    assert attempts.finalize_overdue(T0 + timedelta(minutes=25)) == 1
     assert attempt.status == AttemptStatus.EXPIRED and attempt.score == 2.0
-    assert attempt.ended_at == attempt.deadline_at + services.grace()
+    assert attempt.ended_at == attempt.deadline_at + attempts.grace()
 
 
 def test_essays_wait_for_a_grader(app, db):
     exam, user = started(db, n=2, qtype="essay", pass_mark=3)
-    attempt = services.start_attempt(exam, user, T0)
-    services.save_answer(attempt, 1, "我的回答", seq=1, now=T0)
-    services.submit(attempt, T0 + timedelta(minutes=1))
+    attempt = attempts.start_attempt(exam, user, T0)
+    answers.save_answer(attempt, 1, "我的回答", seq=1, now=T0)
+    attempts.submit(attempt, T0 + timedelta(minutes=1))
     assert not attempt.fully_graded and attempt.score is None
     blank = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.position == 2))
     assert blank.points == 0.0  # an unanswered essay needs no grader
@@ -311,14 +311,14 @@ def test_essays_wait_for_a_grader(app, db):
 
 def test_results_follow_the_release_policy(app, db):
     exam, user = started(db, release_policy="after_close")
-    attempt = services.start_attempt(exam, user, T0)
-    services.submit(attempt, T0 + timedelta(minutes=1))
-    assert not services.result_visible(attempt, T0 + timedelta(minutes=2))
-    assert services.result_visible(attempt, exam.closes_at)
+    attempt = attempts.start_attempt(exam, user, T0)
+    attempts.submit(attempt, T0 + timedelta(minutes=1))
+    assert not visibility.result_visible(attempt, T0 + timedelta(minutes=2))
+    assert visibility.result_visible(attempt, exam.closes_at)
     exam.release_policy = "manual"
-    assert not services.result_visible(attempt, exam.closes_at + timedelta(days=1))
+    assert not visibility.result_visible(attempt, exam.closes_at + timedelta(days=1))
     exam.release_policy = "immediate"
-    assert services.result_visible(attempt, T0 + timedelta(minutes=2))
+    assert visibility.result_visible(attempt, T0 + timedelta(minutes=2))
 
 
 def test_fill_in_answers_ignore_spaces_unless_the_question_says_otherwise(app, db):
@@ -336,11 +336,11 @@ def test_fill_in_answers_ignore_spaces_unless_the_question_says_otherwise(app, d
                      eligibility={"unit_ids": [unit.id]})  # fmt: skip
     for i, q in enumerate((relaxed, strict), start=1):
         exam.sections[0].fixed_items.append(FixedItem(position=i, question_version_id=q.current_version_id))
-    services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
-    attempt = services.start_attempt(exam, user, T0)
+    publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
+    attempt = attempts.start_attempt(exam, user, T0)
     for item in attempt.paper.items:
-        services.save_answer(attempt, item.position, ["人民代表大会 制度"], 1, T0 + timedelta(minutes=1))
-    services.submit(attempt, T0 + timedelta(minutes=2))
+        answers.save_answer(attempt, item.position, ["人民代表大会 制度"], 1, T0 + timedelta(minutes=1))
+    attempts.submit(attempt, T0 + timedelta(minutes=2))
     rows = db.session.execute(select(Answer.position, Answer.points).where(Answer.attempt_id == attempt.id))
     points = dict(rows.all())
     assert points == {1: 2.0, 2: 0.0} and attempt.score == 2.0

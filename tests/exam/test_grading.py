@@ -10,7 +10,8 @@ from core.audit import AuditEvent
 from core.errors import DomainError
 from core.models import now_utc
 from core.policy import Role
-from exam import grading, services
+from exam import answers, grading, papers
+from exam.attempts import start_attempt, submit
 from exam.models import Answer, Attempt, Exam
 from tests.factories import make_cadre, make_open_exam, make_user
 
@@ -23,17 +24,17 @@ def sat(db, n=2, release="manual", review="answers"):
     """An exam (a single choice, a true/false, an essay) sat and submitted by `n` candidates who wrote essays."""
     exam, first = make_open_exam(release=release, review=review)
     people = [first] + [make_cadre(unit=first.cadre.unit).user for _ in range(n - 1)]
-    services.prepare_papers(exam, now_utc())
+    papers.prepare_papers(exam, now_utc())
     attempts = []
     for i, user in enumerate(people):
-        attempt = services.start_attempt(exam, user, now_utc())
+        attempt = start_attempt(exam, user, now_utc())
         for item in attempt.paper.items:
             if item.section.qtype == "essay":
-                services.save_answer(attempt, item.position, f"第{i}位考生的论述", 1, now_utc())
+                answers.save_answer(attempt, item.position, f"第{i}位考生的论述", 1, now_utc())
             elif item.section.qtype == "single":
-                services.save_answer(attempt, item.position, item.option_order.index(item.version.answer[0]), 1,
+                answers.save_answer(attempt, item.position, item.option_order.index(item.version.answer[0]), 1,
                                      now_utc())  # fmt: skip
-        services.submit(attempt, now_utc())
+        submit(attempt, now_utc())
         attempts.append(attempt)
     db.session.commit()
     return exam, people, attempts
@@ -209,10 +210,10 @@ def test_a_grader_who_sits_the_exam_waits_for_its_close(client, auth, db):
 def test_answers_of_running_attempts_are_not_found(client, auth, db):
     exam, people, _attempts = sat(db, n=1)
     newcomer = make_cadre(unit=people[0].cadre.unit).user
-    services.prepare_papers(exam, now_utc())
-    running = services.start_attempt(exam, newcomer, now_utc())
+    papers.prepare_papers(exam, now_utc())
+    running = start_attempt(exam, newcomer, now_utc())
     essay = next(i for i in running.paper.items if i.section.qtype == "essay")
-    services.save_answer(running, essay.position, "还在写", 1, now_utc())
+    answers.save_answer(running, essay.position, "还在写", 1, now_utc())
     db.session.commit()
     row = db.session.scalar(select(Answer).where(Answer.attempt_id == running.id, Answer.position == essay.position))
     auth.login_as("grader")

@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from accounts.services import create_api_token
 from core.extensions import db as database
 from core.models import now_utc
-from exam import services
+from exam import attempts
 from exam.models import Answer, Attempt
 from tests.factories import make_open_exam
 
@@ -80,11 +80,11 @@ def test_grading_costs_the_same_statements_whatever_the_paper_length(app, db):
     for code, qtypes in (("G1", ("single",)), ("G2", ("single", "multiple", "truefalse", "fill", "essay") * 2)):
         exam, user = make_open_exam(code=code, qtypes=qtypes)
         now = now_utc()
-        attempt = services.start_attempt(exam, user, now)
+        attempt = attempts.start_attempt(exam, user, now)
         db.session.commit()
         attempt = db.session.get(Attempt, attempt.id)
         with statements() as sent:
-            services.submit(attempt, now)
+            attempts.submit(attempt, now)
         counts.append(len(sent))
         assert db.session.scalar(select(func.count(Answer.id)).where(Answer.attempt_id == attempt.id)) == len(qtypes)
     assert counts[0] == counts[1], "\n".join(sent)
@@ -156,7 +156,7 @@ def test_the_hot_queries_use_indexes(app, client, db, sitting):
         client.post(f"{base}/submit", headers=auth)
         client.get(base, headers=auth)
         with app.app_context():
-            services.overdue_attempts(now_utc())
+            attempts.overdue_attempts(now_utc())
     finally:
         event.remove(database.engine, "before_cursor_execute", record)
     assert len(sent) > 10

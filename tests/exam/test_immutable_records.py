@@ -15,7 +15,7 @@ from core.audit import AuditEvent
 from core.errors import is_database_unavailable
 from core.models import now_utc
 from core.policy import Role
-from exam import definition, grading, integrity, services
+from exam import answers, attempts, definition, grading, integrity, papers
 from exam.models import Answer, Attempt, AttemptStatus, Paper, PaperItem
 from question_bank.models import QuestionVersion
 from tests.factories import make_cadre, make_open_exam, make_question, make_user
@@ -39,14 +39,14 @@ def records(db):
     first = make_cadre(unit=unit, roles=(Role.CADRE, Role.GRADER, Role.SYSTEM_ADMIN)).user
     third = make_cadre(unit=unit).user
     now = now_utc()
-    services.prepare_papers(exam, now)
-    finished = services.start_attempt(exam, first, now)
+    papers.prepare_papers(exam, now)
+    finished = attempts.start_attempt(exam, first, now)
     for item in finished.paper.items:
         value = {"single": 0, "truefalse": True, "essay": "我的论述"}[item.section.qtype]
-        services.save_answer(finished, item.position, value, 1, now)
-    services.submit(finished, now + timedelta(minutes=10))
-    sitting = services.start_attempt(exam, second, now)
-    services.save_answer(sitting, 1, 0, 1, now)
+        answers.save_answer(finished, item.position, value, 1, now)
+    attempts.submit(finished, now + timedelta(minutes=10))
+    sitting = attempts.start_attempt(exam, second, now)
+    answers.save_answer(sitting, 1, 0, 1, now)
     waiting = db.session.scalar(select(Paper).where(Paper.exam_id == exam.id, Paper.user_id == third.id))
     used = db.session.get(QuestionVersion, finished.paper.items[0].question_version_id)
     unused = make_question().current_version
@@ -260,7 +260,7 @@ def test_the_orm_refuses_to_change_a_finalized_attempt_and_its_answers(db, recor
 def test_the_finalizer_grades_an_overdue_attempt(db, records):
     sitting = db.session.get(Attempt, records.sitting.id)
     later = sitting.deadline_at + timedelta(minutes=5)
-    assert services.finalize_overdue(later, records.exam) == 1
+    assert attempts.finalize_overdue(later, records.exam) == 1
     db.session.commit()
     sitting = db.session.get(Attempt, records.sitting.id)
     assert sitting.status == AttemptStatus.EXPIRED

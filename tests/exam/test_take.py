@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.models import now_utc
 from core.policy import Role
-from exam import review, services
+from exam import answers, attempts, review
 from exam.models import Attempt, AttemptEvent, Exam
 from tests.factories import SECRET, make_open_exam, make_user
 
@@ -40,7 +40,7 @@ def test_every_take_route_is_in_the_matrix(app):
 @pytest.mark.parametrize("route", sorted(ROUTES))
 def test_access_matrix(client, auth, db, who, route):
     exam, owner = make_open_exam()
-    attempt = services.start_attempt(exam, owner, now_utc())
+    attempt = attempts.start_attempt(exam, owner, now_utc())
     db.session.commit()
     if who == "owner":
         login(auth, owner)
@@ -100,8 +100,8 @@ def test_result_and_review_follow_the_policies(client, auth, db):
     attempt_url = start(client).headers["Location"]
     attempt = db.session.scalar(select(Attempt))
     essay = next(i.position for i in attempt.paper.items if i.section.qtype == "essay")
-    services.save_answer(attempt, essay, "我的论述", 1, now_utc())
-    services.submit(attempt, now_utc())
+    answers.save_answer(attempt, essay, "我的论述", 1, now_utc())
+    attempts.submit(attempt, now_utc())
     db.session.commit()
     assert client.get(attempt_url).headers["Location"].endswith("/result")
     html = client.get(f"/my/attempts/{attempt.id}/result").get_data(as_text=True)
@@ -123,13 +123,13 @@ def test_the_result_counts_a_fill_in_with_an_empty_blank_as_partly_answered(clie
     start(client)
     attempt = db.session.scalar(select(Attempt))
     at = {i.section.qtype: i.position for i in attempt.paper.items}
-    services.save_answer(attempt, at["single"], 1, 1, now_utc())
-    services.save_answer(attempt, at["fill"], ["全国代表大会", ""], 2, now_utc())
-    services.save_answer(attempt, at["essay"], "", 3, now_utc())
+    answers.save_answer(attempt, at["single"], 1, 1, now_utc())
+    answers.save_answer(attempt, at["fill"], ["全国代表大会", ""], 2, now_utc())
+    answers.save_answer(attempt, at["essay"], "", 3, now_utc())
     progress = review.progress(attempt)
     assert (progress.total, progress.answered) == (3, 1)
     assert progress.partial == (at["fill"],) and progress.unanswered == (at["essay"],)
-    services.submit(attempt, now_utc())
+    attempts.submit(attempt, now_utc())
     db.session.commit()
     html = client.get(f"/my/attempts/{attempt.id}/result").get_data(as_text=True)
     assert "共3题，已答1题。" in html and f"未答完（有空未填）：第{at['fill']}题。" in html
@@ -145,7 +145,7 @@ def test_score_only_review_shows_no_keys(client, auth, db):
     login(auth, user)
     start(client)
     attempt = db.session.scalar(select(Attempt))
-    services.submit(attempt, now_utc())
+    attempts.submit(attempt, now_utc())
     exam.closes_at = now_utc() - timedelta(minutes=1)
     db.session.commit()
     html = client.get(f"/my/attempts/{attempt.id}/result").get_data(as_text=True)

@@ -55,7 +55,7 @@ def test_every_exam_route_is_in_the_matrix(app):
 
 def _matrix_exams(db):
     """A published exam with an attempt, and a draft fixed exam with one question."""
-    from exam import services
+    from exam import attempts, publishing
 
     bank = make_bank()
     questions = fill_bank(bank, n=3)
@@ -64,8 +64,8 @@ def _matrix_exams(db):
     exam = make_exam(bank, eligibility={"unit_ids": [unit.id]}, opens_at=T0 - timedelta(hours=1),
                      closes_at=T0 + timedelta(days=400))  # fmt: skip
     admin = make_user(roles=(Role.ORG_ADMIN,))
-    services.publish(admin, exam, T0 - timedelta(days=1))
-    attempt = services.start_attempt(exam, sitter.user, T0)
+    publishing.publish(admin, exam, T0 - timedelta(days=1))
+    attempt = attempts.start_attempt(exam, sitter.user, T0)
     fixed = make_exam(bank, mode="fixed", code="FIX")
     fixed.sections[0].fixed_items.append(FixedItem(position=1, question_version_id=questions[0].current_version_id))
     db.session.commit()
@@ -129,21 +129,21 @@ def test_import_and_export_through_the_pages(client, auth, db):
 
 
 def test_hand_added_person_with_extra_time_gets_a_paper_and_the_time(client, auth, db):
-    from exam import services
+    from exam import attempts, publishing
     from exam.models import Paper
 
     bank = make_bank()
     fill_bank(bank, n=3)
     exam = make_exam(bank, eligibility={"unit_ids": [make_unit().id]}, duration_minutes=60)
     outsider = make_cadre(unit=make_unit())
-    services.publish(make_cadre(unit=make_unit(), roles=(Role.ORG_ADMIN,)).user, exam, T0 - timedelta(days=1))
+    publishing.publish(make_cadre(unit=make_unit(), roles=(Role.ORG_ADMIN,)).user, exam, T0 - timedelta(days=1))
     db.session.commit()
     auth.login_as("org_admin")
     form = {"username": outsider.user.username, "include": "add", "extra_minutes": "30", "note": "视力障碍"}
     client.post_form(f"/exams/{exam.code}/candidates", form)
     db.session.expire_all()
     assert db.session.scalar(select(Paper).where(Paper.user_id == outsider.user_id)) is not None
-    attempt = services.start_attempt(db.session.get(Exam, exam.id), outsider.user, T0)
+    attempt = attempts.start_attempt(db.session.get(Exam, exam.id), outsider.user, T0)
     assert attempt.deadline_at == T0 + timedelta(minutes=90)
     db.session.commit()
     # Nobody is removed in the middle of sitting the exam.
@@ -226,7 +226,7 @@ def test_an_exam_is_defined_through_the_pages(client, auth, db):
 
 
 def test_settings_lock_after_the_first_start(client, auth, db):
-    from exam import services
+    from exam import attempts, publishing
 
     bank = make_bank()
     fill_bank(bank, n=3)
@@ -234,8 +234,8 @@ def test_settings_lock_after_the_first_start(client, auth, db):
     sitter = make_cadre(unit=unit)
     close = T0 + timedelta(days=400, seconds=17)  # an imported close may have seconds
     exam = make_exam(bank, eligibility={"unit_ids": [unit.id]}, closes_at=close)
-    services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
-    services.start_attempt(exam, sitter.user, T0)
+    publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, T0 - timedelta(days=1))
+    attempts.start_attempt(exam, sitter.user, T0)
     db.session.commit()
     auth.login_as("org_admin")
     html = client.get(f"/exams/{exam.code}/settings").get_data(as_text=True)
@@ -322,7 +322,7 @@ def test_a_fixed_paper_is_chosen_from_a_bank(client, auth, db):
 
 def test_release_by_hand(client, auth, db):
     from core.models import now_utc
-    from exam import services
+    from exam import attempts, publishing
     from exam.models import Attempt
 
     bank = make_bank()
@@ -332,9 +332,9 @@ def test_release_by_hand(client, auth, db):
     now = now_utc()
     exam = make_exam(bank, eligibility={"unit_ids": [unit.id]}, release_policy="manual",
                      opens_at=now - timedelta(hours=2), closes_at=now + timedelta(hours=1))  # fmt: skip
-    services.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, now - timedelta(days=1))
-    attempt = services.start_attempt(exam, sitter.user, now - timedelta(hours=1))
-    services.submit(attempt, now - timedelta(minutes=30))
+    publishing.publish(make_user(roles=(Role.ORG_ADMIN,)), exam, now - timedelta(days=1))
+    attempt = attempts.start_attempt(exam, sitter.user, now - timedelta(hours=1))
+    attempts.submit(attempt, now - timedelta(minutes=30))
     db.session.commit()
     auth.login_as("org_admin")
     response = client.post_form(f"/exams/{exam.code}/release", follow_redirects=True)

@@ -11,7 +11,7 @@ from archive.models import CadreYear
 from core.extensions import db as _db
 from core.models import local_today
 from core.policy import Role
-from exam import grading, services
+from exam import answers, attempts, grading, publishing
 from reports import dashboard
 from reports.dashboard import MyStatus
 from tests.exam.test_engine import T0, fill_bank, make_exam
@@ -55,7 +55,7 @@ def _exam(code, opens, closes, sections=(("single", 2, 2.0),), **kwargs):
     for qtype, count, _points in sections:
         fill_bank(bank, qtype, count + 1)
     exam = make_exam(bank, sections=sections, code=code, opens_at=opens, closes_at=closes, **kwargs)
-    services.publish(make_user(roles=(Role.SYSTEM_ADMIN,)), exam, opens - timedelta(days=1))
+    publishing.publish(make_user(roles=(Role.SYSTEM_ADMIN,)), exam, opens - timedelta(days=1))
     return exam
 
 
@@ -65,10 +65,10 @@ def test_open_exams_count_candidates_in_progress_and_submitted_in_scope(district
     later = _exam("LATER", T0, T0 + timedelta(days=20))
     _exam("PAST", T0 - timedelta(days=9), T0 - timedelta(days=8))
     _exam("FUTURE", T0 + timedelta(days=1), T0 + timedelta(days=2))
-    services.start_attempt(soon, p["a1"].user, NOW)  # in progress
+    attempts.start_attempt(soon, p["a1"].user, NOW)  # in progress
     for key in ("a2", "b1"):
-        services.submit(services.start_attempt(soon, p[key].user, NOW), NOW + timedelta(minutes=5))
-    services.submit(services.start_attempt(later, p["a1"].user, NOW), NOW + timedelta(minutes=5))
+        attempts.submit(attempts.start_attempt(soon, p[key].user, NOW), NOW + timedelta(minutes=5))
+    attempts.submit(attempts.start_attempt(later, p["a1"].user, NOW), NOW + timedelta(minutes=5))
 
     def figures(viewer):
         return {(r.exam.code, r.in_progress, r.submitted, r.closing_soon) for r in dashboard.open_exams(viewer, NOW)}
@@ -84,9 +84,9 @@ def test_open_exams_count_candidates_in_progress_and_submitted_in_scope(district
 def test_a_candidate_with_two_attempts_counts_once(district):
     p = district["people"]
     exam = _exam("TWICE", T0, T0 + timedelta(hours=5), attempts_allowed=2)
-    first = services.start_attempt(exam, p["b1"].user, NOW)
-    services.submit(first, NOW + timedelta(minutes=1))
-    services.submit(services.start_attempt(exam, p["b1"].user, NOW + timedelta(minutes=2)), NOW + timedelta(minutes=3))
+    first = attempts.start_attempt(exam, p["b1"].user, NOW)
+    attempts.submit(first, NOW + timedelta(minutes=1))
+    attempts.submit(attempts.start_attempt(exam, p["b1"].user, NOW + timedelta(minutes=2)), NOW + timedelta(minutes=3))
     [row] = dashboard.open_exams(district["org"], NOW)
     assert (row.in_progress, row.submitted) == (0, 1)
 
@@ -95,15 +95,15 @@ def test_answers_to_mark_leave_out_the_graders_own(district):
     p = district["people"]
     exam = _exam("ESSAY", T0, T0 + timedelta(hours=2), sections=(("essay", 1, 10.0),))
     for key in ("a1", "b1", "grader"):
-        attempt = services.start_attempt(exam, p[key].user, NOW)
-        services.save_answer(attempt, 1, "答：要点", 1, NOW)
-        services.submit(attempt, NOW + timedelta(minutes=30))
+        attempt = attempts.start_attempt(exam, p[key].user, NOW)
+        answers.save_answer(attempt, 1, "答：要点", 1, NOW)
+        attempts.submit(attempt, NOW + timedelta(minutes=30))
     running = _exam("RUNNING", T0, T0 + timedelta(hours=5), sections=(("essay", 1, 10.0),))
-    services.save_answer(services.start_attempt(running, p["a2"].user, NOW), 1, "未交卷", 1, NOW)
+    answers.save_answer(attempts.start_attempt(running, p["a2"].user, NOW), 1, "未交卷", 1, NOW)
 
-    blank = services.start_attempt(exam, p["lead"].user, NOW)  # a blank essay scores 0 by itself: nothing to mark
-    services.save_answer(blank, 1, "", 1, NOW)
-    services.submit(blank, NOW + timedelta(minutes=30))
+    blank = attempts.start_attempt(exam, p["lead"].user, NOW)  # a blank essay scores 0 by itself: nothing to mark
+    answers.save_answer(blank, 1, "", 1, NOW)
+    attempts.submit(blank, NOW + timedelta(minutes=30))
 
     def queue(grader):
         progress = grading.progress(exam, grader)
@@ -192,10 +192,10 @@ def test_cards_follow_the_viewers_permissions(district):
 
 
 def _sat(exam, cadre, when, answer=None):
-    attempt = services.start_attempt(exam, cadre.user, when)
+    attempt = attempts.start_attempt(exam, cadre.user, when)
     if answer is not None:
-        services.save_answer(attempt, 1, answer, 1, when)
-    return services.submit(attempt, when + timedelta(minutes=10))
+        answers.save_answer(attempt, 1, answer, 1, when)
+    return attempts.submit(attempt, when + timedelta(minutes=10))
 
 
 def test_my_exam_status_words_are_true_whatever_the_release_policy(district):
@@ -232,7 +232,7 @@ def test_my_exam_status_while_sitting(district):
     cadre = district["people"]["a1"]
     exam = _exam("NOWOPEN", T0, T0 + timedelta(hours=3))
     assert [r.status for r in dashboard.my_exams(cadre.user, NOW)] == [MyStatus.OPEN]
-    services.start_attempt(exam, cadre.user, NOW)
+    attempts.start_attempt(exam, cadre.user, NOW)
     assert [r.status for r in dashboard.my_exams(cadre.user, NOW)] == [MyStatus.IN_PROGRESS]
 
 
@@ -248,7 +248,7 @@ def _login(client, auth, user):
 def test_the_home_page_of_the_district_admin_links_each_number(client, auth, district):
     p = district["people"]
     exam = _exam("OPEN1", T0 - timedelta(days=400), T0 + timedelta(days=400))  # open whenever the test runs
-    services.start_attempt(exam, p["a1"].user, T0)
+    attempts.start_attempt(exam, p["a1"].user, T0)
     year = local_today().year
     book = reading.add_book(district["org"], year, "学习纲要", "", "", 10, NOW)
     reading.submit_note(p["b1"].user, p["b1"], book, "读" * 20, NOW)

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from core.extensions import db as _db
 from core.models import LOCAL_ZONE
 from core.policy import Role
-from exam import grading, services
+from exam import answers, grading, publishing
+from exam.attempts import start_attempt, submit
 from exam.models import Attempt, AttemptStatus, Paper
 from reports import history, items, ranking, statistics
 from reports.ranking import Filters
@@ -32,13 +33,13 @@ def sit(exam, cadre, pattern, start_minute, minutes, now_offset=None):
     """The cadre sits the exam: for question i (its stem ends with "#i"), `pattern[i]` is the shown option chosen
     (None: unanswered). Starts at T0 + start_minute and submits `minutes` later."""
     start = T0 + timedelta(minutes=start_minute)
-    attempt = services.start_attempt(exam, cadre.user, start)
+    attempt = start_attempt(exam, cadre.user, start)
     for item in attempt.paper.items:
         index = int(item.version.stem.rsplit("#", 1)[1].split("<")[0])
         choice = pattern[index]
         if choice is not None:
-            services.save_answer(attempt, item.position, item.option_order.index(choice), 1, start)
-    services.submit(attempt, start + timedelta(minutes=minutes))
+            answers.save_answer(attempt, item.position, item.option_order.index(choice), 1, start)
+    submit(attempt, start + timedelta(minutes=minutes))
     return attempt
 
 
@@ -49,7 +50,7 @@ def exam_of(k=3, pass_mark=2, code="R1", options=("甲", "乙", "丙", "丁"), *
         make_question(bank=bank, qtype="single", status="active", stem=f"题目#{i}", options=list(options), answer=[0])
     exam = make_exam(bank, sections=(("single", k, 1.0),), code=code, pass_mark=pass_mark, shuffle_questions=False,
                      shuffle_options=False, **kwargs)  # fmt: skip
-    services.publish(make_user(roles=ADMIN_ROLES), exam, T0 - timedelta(days=1))
+    publishing.publish(make_user(roles=ADMIN_ROLES), exam, T0 - timedelta(days=1))
     return exam
 
 

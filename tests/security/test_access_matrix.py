@@ -15,7 +15,7 @@ from accounts.services import create_api_token
 from core.models import now_utc
 from core.policy import Role
 from core.web import MIN_YEAR, YearConverter
-from exam import services
+from exam import answers, attempts
 from tests.accounts import test_access as accounts_matrix
 from tests.archive import test_access as archive_matrix
 from tests.exam import test_grading as grading_matrix
@@ -85,7 +85,7 @@ def test_every_url_rule_is_in_a_matrix(app):
 
 def _world(db):
     exam, owner = make_open_exam(code="MX1", qtypes=("single", "essay"))
-    attempt = services.start_attempt(exam, owner, now_utc())
+    attempt = attempts.start_attempt(exam, owner, now_utc())
     db.session.commit()
     return exam, owner, attempt
 
@@ -220,11 +220,11 @@ def _conflict_world(db, role):
     bank.owner_unit_id = unit.id  # the candidate-author's own unit: their bank rights reach it
     person = make_user(roles=(Role(role), Role.CADRE), unit=unit)
     make_cadre(unit=unit, user=person)
-    theirs = services.start_attempt(exam, other, now_utc())
+    theirs = attempts.start_attempt(exam, other, now_utc())
     for item in theirs.paper.items:
-        services.save_answer(theirs, item.position, 0 if item.section.qtype == "single" else "他人的论述", 1, now_utc())
-    services.submit(theirs, now_utc())
-    mine = services.start_attempt(exam, person, now_utc())
+        answers.save_answer(theirs, item.position, 0 if item.section.qtype == "single" else "他人的论述", 1, now_utc())
+    attempts.submit(theirs, now_utc())
+    mine = attempts.start_attempt(exam, person, now_utc())
     db.session.commit()
     questions = list(db.session.scalars(select(Question).where(Question.bank_id == bank.id)))
     answer = db.session.scalar(select(Answer).where(Answer.attempt_id == theirs.id).order_by(Answer.position.desc()))

@@ -150,7 +150,7 @@ def test_there_is_no_route_that_writes_the_log(app):
 
 
 def test_the_page_names_actions_targets_and_people_in_words(client, auth, db):
-    from exam.services import start_attempt
+    from exam.attempts import start_attempt
     from tests.factories import make_bank, make_open_exam
 
     exam, candidate = make_open_exam(code="GW1")

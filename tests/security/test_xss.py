@@ -16,7 +16,7 @@ from accounts.models import Cadre, Unit, User
 from archive import assessment, reading, records
 from core.models import now_utc
 from core.policy import Role
-from exam import grading, services
+from exam import answers, attempts, grading, papers, publishing
 from exam.models import Answer, Exam, ExamSection, SectionRule
 from question_bank import services as qb
 from question_bank.formats import table
@@ -279,7 +279,7 @@ def sat_exam(db):
         exam.sections.append(section)
     db.session.add(exam)
     db.session.flush()
-    services.publish(admin, exam, now)
+    publishing.publish(admin, exam, now)
     db.session.commit()
     return exam, cadre.user, admin
 
@@ -326,11 +326,11 @@ def test_the_exam_pages_a_candidate_sees_are_inert(client, auth, db, sat_exam):
 def test_the_exam_pages_an_admin_sees_are_inert(client, auth, db, sat_exam):
     exam, user, admin = sat_exam
     now = now_utc()
-    services.prepare_papers(exam, now)
-    attempt = services.start_attempt(exam, user, now)
+    papers.prepare_papers(exam, now)
+    attempt = attempts.start_attempt(exam, user, now)
     essay = next(i for i in attempt.paper.items if i.section.qtype == "essay")
-    services.save_answer(attempt, essay.position, FULL, 1, now)
-    services.submit(attempt, now)
+    answers.save_answer(attempt, essay.position, FULL, 1, now)
+    attempts.submit(attempt, now)
     row = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.position == essay.position))
     grading.grade_answer(admin, row, 1, FULL, now)
     db.session.commit()

@@ -1,0 +1,156 @@
+"""Paper drawing: the rules' pools, their checks, deterministic papers, and the papers prepared ahead of the start."""
+
+import random
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import insert, select
+
+from core.errors import DomainError
+from core.extensions import db
+from exam.eligibility import eligible_user_ids
+from exam.models import Exam, Paper, PaperItem, PaperMode, Phase, SectionRule
+from question_bank.models import Category, Question, QuestionStatus, QuestionVersion, Tag, question_tags
+from question_bank.services import record_exposure
+
+
+def rule_pool(rule: SectionRule, qtype: str) -> list[tuple[int, int]]:
+    """(question id, current version id) of the active questions a rule draws from, in a stable order."""
+    stmt = select(Question.id, Question.current_version_id).where(
+        Question.bank_id == rule.bank_id,
+        Question.type == qtype,
+        Question.status == QuestionStatus.ACTIVE,
+        Question.difficulty.between(rule.difficulty_min, rule.difficulty_max),
+    )
+    if rule.category_id:
+        category = db.session.get(Category, rule.category_id)
+        sub = select(Category.id).where(Category.path.startswith(category.path, autoescape=True))
+        stmt = stmt.where(Question.category_id.in_(sub))
+    if rule.tag:
+        stmt = stmt.where(Question.id.in_(select(question_tags.c.question_id).join(Tag).where(Tag.name == rule.tag)))
+    return [(qid, vid) for qid, vid in db.session.execute(stmt.order_by(Question.id))]
+
+
+def check_pools(exam: Exam) -> list[str]:
+    """Why papers could not be drawn for this exam (empty when every rule's pool is large enough)."""
+    problems = []
+    if not exam.sections:
+        problems.append(_("The exam has no sections."))
+    for section in exam.sections:
+        if exam.paper_mode == PaperMode.FIXED:
+            if not section.fixed_items:
+                problems.append(_("Section “%(s)s” has no questions.", s=section.title))
+            continue
+        if not section.rules:
+            problems.append(_("Section “%(s)s” has no rules.", s=section.title))
+        taken: set[int] = set()
+        for rule in section.rules:
+            pool = [q for q, _v in rule_pool(rule, section.qtype) if q not in taken]
+            if len(pool) < rule.count:
+                problems.append(
+                    _("Section “%(s)s”: a rule needs %(n)d questions but only %(m)d active ones match.",
+                      s=section.title, n=rule.count, m=len(pool))
+                )  # fmt: skip
+            taken.update(pool[: rule.count])
+    if exam.pass_mark > exam.total_points:
+        problems.append(_("The pass mark is higher than the total points."))
+    return problems
+
+
+def _paper_items(exam: Exam, seed: int, cache: dict | None = None) -> list[PaperItem]:
+    """The items of a paper drawn with `seed` (not yet in the session). `cache` keeps the rules' pools and the
+    versions between the papers of one `prepare_papers`: the same pools, read once."""
+    rng = random.Random(seed)
+    cache = {} if cache is None else cache
+    pools, versions = cache.setdefault("pools", {}), cache.setdefault("versions", {})
+    items: list[PaperItem] = []
+    for section in exam.sections:
+        if exam.paper_mode == PaperMode.FIXED:
+            version_ids = [item.question_version_id for item in section.fixed_items]
+        else:
+            version_ids, taken = [], set()
+            for rule in section.rules:
+                if rule.id not in pools:
+                    pools[rule.id] = rule_pool(rule, section.qtype)
+                pool = [(q, v) for q, v in pools[rule.id] if q not in taken]
+                if len(pool) < rule.count:
+                    raise DomainError(_("Not enough active questions for section “%(s)s”.", s=section.title),
+                                      code="pool_too_small")  # fmt: skip
+                chosen = rng.sample(pool, rule.count)
+                taken.update(q for q, _v in chosen)
+                version_ids += [v for _q, v in chosen]
+        if exam.shuffle_questions:
+            rng.shuffle(version_ids)
+        missing = [vid for vid in version_ids if vid not in versions]
+        if missing:
+            versions.update(
+                (v.id, v) for v in db.session.scalars(select(QuestionVersion).where(QuestionVersion.id.in_(missing)))
+            )
+        for vid in version_ids:
+            order = list(range(len(versions[vid].options or [])))
+            if exam.shuffle_options and order:
+                rng.shuffle(order)
+            items.append(
+                PaperItem(position=len(items) + 1, section_id=section.id, section=section, version=versions[vid],
+                          question_version_id=vid, option_order=order, points=float(section.points_per_question))
+            )  # fmt: skip
+    return items
+
+
+def draw_paper(exam: Exam, user_id: int, seed: int, now: datetime, attempt_number: int = 1) -> Paper:
+    """The paper of one attempt of a candidate. Deterministic: the same exam and seed give the same questions,
+    order and option order."""
+    paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=attempt_number, seed=seed, created_at=now)
+    paper.items = _paper_items(exam, seed)
+    db.session.add(paper)
+    return paper
+
+
+def sample_paper(exam: Exam, seed: int) -> list[PaperItem]:
+    """A paper as a candidate would get it, for the admin to look at; nothing is stored."""
+    with db.session.no_autoflush:
+        items = _paper_items(exam, seed)
+    for item in items:
+        if item in db.session:
+            db.session.expunge(item)
+    return items
+
+
+def prepare_papers(exam: Exam, now: datetime) -> int:
+    """Draw the first paper of every eligible candidate who has none yet (ahead of the start: starting is then a
+    read and one insert). Nothing is drawn once the exam has closed. Returns how many were drawn."""
+    if exam.phase(now) not in (Phase.PUBLISHED, Phase.OPEN):
+        return 0
+    have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1)))
+    todo, cache = sorted(eligible_user_ids(exam) - have), {}
+    for start in range(0, len(todo), 500):
+        # Papers through the ORM (for their ids), their items (a hundred each) in one bulk INSERT.
+        batch = []
+        for user_id in todo[start : start + 500]:
+            seed = random.SystemRandom().randrange(2**31)
+            paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=1, seed=seed, created_at=now)
+            batch.append((paper, _paper_items(exam, seed, cache)))
+        db.session.add_all(paper for paper, _items in batch)
+        db.session.flush()
+        rows = [
+            {"paper_id": paper.id, "position": i.position, "section_id": i.section_id,
+             "question_version_id": i.question_version_id, "option_order": i.option_order, "points": i.points}
+            for paper, items in batch
+            for i in items
+        ]  # fmt: skip
+        db.session.execute(insert(PaperItem), rows)
+        count_exposure([row["question_version_id"] for row in rows], now)
+    return len(todo)
+
+
+def count_exposure(version_ids: list[int], now: datetime) -> None:
+    if not version_ids:
+        return
+    rows = db.session.execute(
+        select(QuestionVersion.id, QuestionVersion.question_id).where(QuestionVersion.id.in_(set(version_ids)))
+    )
+    question_of = {vid: qid for vid, qid in rows}
+    counts: dict[int, int] = {}
+    for vid in version_ids:
+        counts[question_of[vid]] = counts.get(question_of[vid], 0) + 1
+    record_exposure(counts, now)
