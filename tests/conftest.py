@@ -262,6 +262,18 @@ def auth(client, app):
     return AuthActions(client, app)
 
 
+@pytest.fixture
+def queued_jobs(app):
+    """The engine as a queue in memory: jobs wait until the test runs them (engine.run_pending)."""
+    from jobs import engine
+
+    app.config["JOBS_URL"] = "memory"
+    engine.build(app)
+    yield engine.engine()
+    app.config["JOBS_URL"] = "immediate"
+    engine.build(app)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """In CI (TEST_FORBID_SKIPS=1) a skipped test is a failure: a silently skipped database or browser run
     must not pass for a green one."""
