@@ -169,7 +169,7 @@ def test_ui_import_preview_then_commit(client, auth, db, town):
     auth.login_as("org_admin")
     before = count_cadres(db)
     html = preview_html = upload(client, workbook(good_rows())).get_data(as_text=True)
-    assert "李文博" in html and "/admin/cadres/import/commit" in html
+    assert "李文博" in html and "/admin/cadres/import/commit" in html and "确认后将在后台导入" not in html
     assert count_cadres(db) == before  # the preview writes nothing
 
     response = confirm(client, html)
@@ -203,6 +203,7 @@ def test_ui_bad_file_lists_problems_and_writes_nothing(client, auth, db, town):
     assert "第3行 D列（出生日期）" in html and "第4行 E列（单位）" in html
     assert "/admin/cadres/import/commit" not in html
     assert client.post_form("/admin/cadres/import/commit").status_code == 302  # a bad file is never kept pending
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0
     assert count_cadres(db) == before
 
 
@@ -292,9 +293,10 @@ def test_cli_create_admin(runner, db):
 
 def test_the_preview_waits_in_the_database_not_in_the_instance_folder(client, auth, db, town, app):
     auth.login_as("org_admin")
-    preview = upload(client, workbook(good_rows())).get_data(as_text=True)
+    data = workbook(good_rows())
+    preview = upload(client, data).get_data(as_text=True)
     stored = db.session.scalar(select(StoredFile).where(StoredFile.token == upload_token(preview)))
-    assert stored.purpose == "upload" and stored.claimed_at is None and stored.data == workbook(good_rows())
+    assert stored.purpose == "upload" and stored.claimed_at is None and stored.data == data
     assert not (Path(app.instance_path) / "imports").exists()
 
 
@@ -321,6 +323,7 @@ def test_a_large_import_runs_as_a_job_with_progress_and_the_passwords_to_downloa
     owner = auth.login_as("org_admin")
     before = count_cadres(db)
     preview = upload(client, workbook(good_rows())).get_data(as_text=True)
+    assert "确认后将在后台导入" in preview
     response = confirm(client, preview)
     assert response.status_code == 302 and "/jobs/" in response.location
     job = db.session.scalar(select(Job).where(Job.kind == "accounts.import-cadres"))
