@@ -123,3 +123,15 @@ def test_the_result_page_shows_the_standing_reports_registers(app, db):
     assert result_page.values(attempt, user, None, now_utc()) == {}  # no score to see: no standing
     place = result_page.values(attempt, user, {"fully_graded": True}, now_utc())["place"]
     assert place["rank"] == 1 and place["ranked"] == 1 and place["attempt_id"] == attempt.id
+
+
+def test_the_architecture_page_lists_every_signal():
+    """docs/architecture.md's events table names every signal of core.events, so the two cannot drift."""
+    from pathlib import Path
+
+    from blinker import NamedSignal
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `") for line in page.splitlines() if line.startswith("| `")}
+    signals = {name for name, value in vars(events).items() if isinstance(value, NamedSignal)}
+    assert len(signals) == 4 and signals <= rows
