@@ -262,18 +262,6 @@ def auth(client, app):
     return AuthActions(client, app)
 
 
-@pytest.fixture
-def queued_jobs(app):
-    """The engine as a queue in memory: jobs wait until the test runs them (engine.run_pending)."""
-    from jobs import engine
-
-    app.config["JOBS_URL"] = "memory"
-    engine.build(app)
-    yield engine.engine()
-    app.config["JOBS_URL"] = "immediate"
-    engine.build(app)
-
-
 def pytest_sessionfinish(session, exitstatus):
     """In CI (TEST_FORBID_SKIPS=1) a skipped test is a failure: a silently skipped database or browser run
     must not pass for a green one."""
@@ -284,3 +272,16 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and session.exitstatus == 0:
         reporter.write_line(f"TEST_FORBID_SKIPS: {skipped} test(s) were skipped; failing the run.", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def queued_jobs(app):
+    """The job engine as a queue in memory: jobs wait until the test runs them (jobs.engine.run_pending). Without
+    it, jobs run right after the commit that asked for them (TestConfig.JOBS_URL = "immediate")."""
+    from jobs import engine
+
+    app.config["JOBS_URL"] = "memory"
+    engine.build(app)
+    yield engine.engine()
+    app.config["JOBS_URL"] = "immediate"
+    engine.build(app)
