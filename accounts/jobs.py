@@ -78,6 +78,7 @@ def _import_cadres(ctx):
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             importing.build_credentials_workbook(credentials),
             days=PASSWORDS_KEPT_DAYS,
+            secret=True,
         )
         message = _(
             "%(n)d cadres imported. Download their one-time passwords now: the file is kept for a day and shown "

@@ -340,11 +340,16 @@ def test_a_large_import_runs_as_a_job_with_progress_and_the_passwords_to_downloa
     assert user.must_change_password and user.check_password(rows[0][3])
     # The upload went with the import; only the passwords' download is left, and only for a day.
     files = db.session.scalars(select(StoredFile)).all()
-    assert [(f.purpose, f.job_id) for f in files] == [("download", job.id)]
+    assert [(f.purpose, f.job_id) for f in files] == [("secret", job.id)]
     assert files[0].expires_at - files[0].created_at <= timedelta(days=1)
     # A double click on the confirmation starts nothing more.
     assert confirm(client, preview).status_code == 302
     assert db.session.scalar(select(func.count(Job.id))) == 1
+    # The passwords are the uploader's alone: a district admin, who sees every job, neither lists nor reads them.
+    auth.logout()
+    auth.login_as("system_admin")
+    assert client.get(f"/jobs/{job.id}/status").get_json()["result"]["files"] == []
+    assert client.get(download["url"]).status_code == 404
 
 
 def test_a_row_refused_when_the_job_runs_fails_it_with_the_reason_and_writes_nothing(
