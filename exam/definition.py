@@ -16,7 +16,7 @@ import re
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select, update
 
 from accounts.models import PoliticalStatus, Rank, Unit
 from core import audit
@@ -241,8 +241,13 @@ def _extend_capped_deadlines(exam: Exam, old_close: datetime) -> int:
 
 
 def lock(exam: Exam) -> Exam:
-    """The exam row again, locked until the transaction ends (PostgreSQL): a first start, which marks the row,
-    happens wholly before or after a change made under this lock."""
+    """The exam row again, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: the database's write
+    lock, taken now, so that what is read after it cannot change before the writes: a withdrawal counts the papers
+    it discards while no batch of drawn papers can commit): a first start, which marks the row, happens wholly
+    before or after a change made under this lock."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        exams = Exam.__table__  # Core: a statement that changes nothing, for the lock alone
+        db.session.execute(update(exams).where(exams.c.id == exam.id, false()).values(id=exams.c.id))
     return db.session.scalar(
         select(Exam).where(Exam.id == exam.id).with_for_update().execution_options(populate_existing=True)
     )

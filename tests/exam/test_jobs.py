@@ -249,3 +249,39 @@ def test_the_command_line_draws_with_a_progress_bar_and_records_the_job(runner, 
         .output.strip()
         .endswith(f"0 paper(s) drawn for {exam.code}.")
     )
+
+
+def test_a_withdrawal_during_a_batch_waits_for_it_and_discards_its_papers(app, db):
+    """The batch holds the exam (papers.hold_exam); the withdrawal's lock waits for the batch's commit, then
+    discards its papers with the others; the next batch sees the draft and draws nothing. (PostgreSQL runs the two
+    really side by side; SQLite's one writer makes the withdrawal wait for the batch's write lock.)"""
+    import threading
+
+    from exam import definition
+    from tests.exam.test_concurrency import run_threads
+
+    [exam] = _district(4)
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    publishing.publish(admin, exam, now_utc(), draw=False)
+    db.session.commit()
+    exam_id, admin_id, at = exam.id, admin.id, now_utc()
+    todo = papers.papers_wanted(exam, at)
+    drawing = threading.Event()
+
+    def work(i):
+        exam = _db.session.get(Exam, exam_id)
+        if i == 0:
+            exam = papers.hold_exam(exam)
+            assert exam.status == "published"
+            drawing.set()
+            time.sleep(0.5)  # the withdrawal asks for the exam while the batch draws (before its first insert) ...
+            assert papers.draw_first_papers(exam, todo[:2], at) == 2
+        else:
+            assert drawing.wait(10)
+            definition.withdraw(_db.session.get(User, admin_id), exam, at)  # ... and waits for the batch
+
+    assert run_threads(app, work, 2) == []
+    db.session.expire_all()
+    exam = db.session.get(Exam, exam_id)
+    assert exam.status == "draft" and _papers_per_user(exam) == Counter() and _exposure() == 0
+    assert papers.papers_wanted(exam, at) == []  # nothing wanted of a draft exam: the job's next batch stops
