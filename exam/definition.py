@@ -38,7 +38,7 @@ from exam.models import (
     ReviewPolicy,
     SectionRule,
 )
-from exam.papers import prepare_papers, rule_pool
+from exam.papers import rule_pool
 from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionVersion
 from question_bank.services import record_exposure
 from question_bank.types import QUESTION_TYPES
@@ -294,7 +294,8 @@ def eligibility_problems(rules: dict) -> list[tuple[str, str]]:
 
 def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     """Say who may sit the exam, by rules over cadre profiles (an empty rule means any). A published exam draws
-    papers at once for the people the new rules add; returns how many papers were drawn."""
+    papers for the people the new rules add: at once when they are few, else by the job exam.prepare-papers
+    (exam.jobs.prepare_soon); returns how many papers were drawn at once."""
     exam = lock(exam)
     if exam.status == ExamStatus.RELEASED:
         raise DomainError(_("The results are released: the exam can no longer change."), code="locked")
@@ -311,7 +312,9 @@ def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     audit.record("exam.eligibility", actor=actor, target=f"exam:{exam.code}", detail={"old": old, "new": rules},
                  at=now)  # fmt: skip
     db.session.flush()
-    return prepare_papers(exam, now) if exam.status != ExamStatus.DRAFT else 0  # none once closed
+    from exam.jobs import prepare_soon  # the job builds on this module's neighbours: imported on use
+
+    return prepare_soon(actor, exam, now)  # none once closed; many are left to the job
 
 
 # ---------------------------------------------------------------- the paper: sections, rules, fixed questions

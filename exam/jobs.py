@@ -35,8 +35,32 @@ BATCH_TRIES = 3
 
 def prepare_later(exam: Exam, user=None) -> Job:
     """Ask for the exam's missing papers to be drawn (the job exam.prepare-papers, in the caller's transaction and
-    dispatched when it commits); the job that waits or runs for the exam already, if there is one."""
-    return preparing(exam) or submit(PREPARE_PAPERS, {"exam_id": exam.id}, user=user)
+    dispatched when it commits); the job that waits for the exam already, if there is one (a running one listed
+    its candidates when it started: people added since need a job of their own)."""
+    waiting = preparing(exam)
+    if waiting is not None and waiting.state != JobState.RUNNING:
+        return waiting
+    return submit(PREPARE_PAPERS, {"exam_id": exam.id}, user=user)
+
+
+def prepare_soon(actor, exam: Exam, now: datetime, user_ids: list[int] | None = None) -> int:
+    """Draw the missing first papers (of `user_ids`, eligible people, or of every candidate) in the caller's
+    transaction when they fit in one batch: a few people added, and the page answers at once. More, or a drawing
+    that meets a running job's batch at the same candidates, are left to the job exam.prepare-papers, asked for
+    here. Returns how many were drawn now."""
+    if exam.phase(now) not in (Phase.PUBLISHED, Phase.OPEN):
+        return 0
+    wanted = papers.papers_wanted(exam, now) if user_ids is None else user_ids
+    if not wanted:
+        return 0
+    if len(wanted) <= papers.BATCH:
+        try:
+            with db.session.begin_nested():
+                return papers.draw_first_papers(exam, wanted, now)
+        except IntegrityError:
+            pass
+    prepare_later(exam, actor)
+    return 0
 
 
 def publish_and_prepare(actor, exam: Exam, now: datetime, accept_conflicts: bool = False) -> Job:

@@ -228,7 +228,12 @@ def eligibility(code: str):
             db.session.rollback()
             _show_problems(form, exc)
         else:
-            flash(_("Saved; %(n)d new papers drawn.", n=drawn) if drawn else _("Saved."), "success")
+            if drawn:
+                flash(_("Saved; %(n)d new papers drawn.", n=drawn), "success")
+            elif exam_jobs.preparing(exam):
+                flash(_("Saved; the papers of the new candidates are being drawn."), "success")
+            else:
+                flash(_("Saved."), "success")
             return redirect(url_for("exam.exam", code=exam.code))
     return render_template("exam/eligibility.html", exam=exam, form=form, units=units)
 

@@ -285,3 +285,53 @@ def test_a_withdrawal_during_a_batch_waits_for_it_and_discards_its_papers(app, d
     exam = db.session.get(Exam, exam_id)
     assert exam.status == "draft" and _papers_per_user(exam) == Counter() and _exposure() == 0
     assert papers.papers_wanted(exam, at) == []  # nothing wanted of a draft exam: the job's next batch stops
+
+
+def test_new_rules_draw_a_few_papers_at_once_and_leave_many_to_the_job(app, db, monkeypatch):
+    from exam import definition, eligibility
+
+    monkeypatch.setattr(papers, "BATCH", 3)
+    [exam] = _district(2)
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    publishing.publish(admin, exam, now_utc())
+    db.session.commit()
+    town = exam.eligibility["unit_ids"][0]
+    few, many = make_unit(code="FEW"), make_unit(code="MANY")
+    for unit, n in ((few, 2), (many, 5)):
+        for _ in range(n):
+            make_cadre(unit=unit)
+    db.session.commit()
+
+    assert definition.set_eligibility(admin, exam, {"unit_ids": [town, few.id]}, now_utc()) == 2  # at once
+    assert jobs.preparing(exam) is None
+    db.session.commit()
+    assert len(_papers_per_user(exam)) == 4 and _jobs(exam) == []
+
+    exam = db.session.get(Exam, exam.id)
+    assert definition.set_eligibility(admin, exam, {"unit_ids": [town, few.id, many.id]}, now_utc()) == 0
+    assert jobs.preparing(exam) is not None and len(_papers_per_user(exam)) == 4  # asked for, not drawn here
+    db.session.commit()  # the job runs (TestConfig: right after the commit)
+    [job] = _jobs(exam)
+    assert (job.state, job.result["drawn"]) == (JobState.DONE, 5)
+    per_user = _papers_per_user(exam)
+    assert len(per_user) == 9 and set(per_user.values()) == {1}
+
+    # One person added by hand gets their own paper at once, and nobody else's is drawn with it.
+    outsider = make_cadre(unit=make_unit(code="ELSE"))
+    waiting = make_cadre(unit=many)  # eligible, no paper yet
+    db.session.commit()
+    exam = db.session.get(Exam, exam.id)
+    eligibility.set_candidate(admin, exam, outsider.user, now_utc(), included=True)
+    db.session.commit()
+    per_user = _papers_per_user(exam)
+    assert per_user[outsider.user_id] == 1 and waiting.user_id not in per_user and len(_jobs(exam)) == 1
+
+
+def test_a_job_that_waits_is_asked_for_once_and_a_running_one_gets_a_successor(app, db, queued_jobs):
+    [exam] = _district(2)
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    publishing.publish(admin, exam, now_utc(), draw=False)
+    first = jobs.prepare_later(exam, admin)
+    assert jobs.prepare_later(exam, admin).id == first.id
+    first.state = JobState.RUNNING  # it listed its candidates already: people added since need another run
+    assert jobs.prepare_later(exam, admin).id != first.id
