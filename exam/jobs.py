@@ -104,12 +104,14 @@ def _exam_path(exam: Exam) -> str:
         return url_for("exam.exam", code=exam.code)
 
 
+class _Stopped(Exception):
+    """The exam is no longer published or open: the batches committed stay, the rest is not drawn."""
+
+
 @register(PREPARE_PAPERS, _l("Drawing the papers"), cancellable=False)
 def _prepare_papers(ctx):
-    """Draw the first paper of every eligible candidate who has none, `papers.BATCH` papers per commit. Each batch
-    asks again who has a paper under the exam's lock, so a second run (the worker was killed after a batch) or a
-    candidate's own start drawing meanwhile never makes a second paper. The last batch is committed by the runner
-    with the job's completion."""
+    """Draw the first paper of every eligible candidate who has none, `papers.BATCH` papers per commit. The last
+    batch is committed by the runner with the job's completion."""
     exam = db.session.get(Exam, ctx.params.get("exam_id"))
     if exam is None:
         raise JobError(_("The exam no longer exists."))
@@ -117,26 +119,37 @@ def _prepare_papers(ctx):
     todo = papers.papers_wanted(exam, now)
     total, drawn, cache = len(todo), 0, {}
     ctx.progress(0, total)
-    for start in range(0, total, papers.BATCH):
-        batch = todo[start : start + papers.BATCH]
-        for tries in range(1, BATCH_TRIES + 1):
-            exam = papers.hold_exam(exam)
-            if exam.phase(now_utc()) not in (Phase.PUBLISHED, Phase.OPEN):
-                message = _("The exam is no longer published: %(n)d papers were drawn.", n=drawn)
-                return {"message": message, "url": _exam_path(exam), "drawn": drawn}
-            try:
-                with db.session.begin_nested():
-                    drawn += papers.draw_first_papers(
-                        exam, batch, now, cache, on_paper=lambda n, start=start: ctx.progress(start + n, total)
-                    )
-                break
-            except IntegrityError:  # a start drew one of these papers at the same moment: ask again who has one
-                if tries == BATCH_TRIES:
-                    raise
-        ctx.progress(start + len(batch), total)
-        if start + papers.BATCH < total:
-            db.session.commit()
+    try:
+        for start in range(0, total, papers.BATCH):
+            batch = todo[start : start + papers.BATCH]
+            drawn += _draw_batch(exam, batch, now, cache, lambda n, start=start: ctx.progress(start + n, total))
+            ctx.progress(start + len(batch), total)
+            if start + papers.BATCH < total:
+                db.session.commit()
+    except _Stopped:
+        message = _("The exam is no longer published: %(n)d papers were drawn.", n=drawn)
+        return {"message": message, "url": _exam_path(exam), "drawn": drawn}
     return {"message": _("%(n)d papers drawn.", n=drawn), "url": _exam_path(exam), "drawn": drawn}
+
+
+def _draw_batch(exam: Exam, user_ids: list[int], now: datetime, cache: dict, on_paper) -> int:
+    """One batch: drawn first (no lock), then written under the exam's lock (papers.hold_exam: a withdrawal waits
+    for the batch, or the batch sees the draft), after asking again who has a paper: a second run after a worker
+    was killed, or a candidate's own start meanwhile, never makes a second paper. SQLite's lock is the database's
+    writer, so it is held for the writes only, not for the drawing."""
+    for tries in range(1, BATCH_TRIES + 1):
+        drawn = papers.draw(exam, papers.without_paper(exam, user_ids), now, cache, on_paper)
+        exam = papers.hold_exam(exam)
+        if exam.phase(now_utc()) not in (Phase.PUBLISHED, Phase.OPEN):
+            raise _Stopped()
+        wanted = set(papers.without_paper(exam, [paper.user_id for paper, _items in drawn]))
+        try:
+            with db.session.begin_nested():
+                return papers.store([(paper, items) for paper, items in drawn if paper.user_id in wanted], now)
+        except IntegrityError:  # a start drew one of these papers at the same moment: ask again who has one
+            if tries == BATCH_TRIES:
+                raise
+    return 0
 
 
 def finalize_overdue_each(now: datetime) -> int:

@@ -130,37 +130,51 @@ def papers_wanted(exam: Exam, now: datetime) -> list[int]:
     return sorted(eligible_user_ids(exam) - have)
 
 
-def draw_first_papers(exam: Exam, user_ids: list[int], now: datetime, cache: dict | None = None,
-                      on_paper=None) -> int:  # fmt: skip
-    """Draw the first paper of each of `user_ids` who still has none (asked again here, so a batch drawn twice, or
-    a candidate whose start drew it meanwhile, gets no second paper); flushes. `on_paper(n)` is told after each
-    paper. Returns how many were drawn."""
-    cache = {} if cache is None else cache
-    have = set(db.session.scalars(select(Paper.user_id).where(
-        Paper.exam_id == exam.id, Paper.attempt_number == 1, Paper.user_id.in_(user_ids)
-    ))) if user_ids else set()  # fmt: skip
-    todo = [user_id for user_id in user_ids if user_id not in have]
-    if not todo:
-        return 0
-    # Papers through the ORM (for their ids), their items (a hundred each) in one bulk INSERT.
-    batch = []
-    for n, user_id in enumerate(todo, 1):
+def without_paper(exam: Exam, user_ids: list[int]) -> list[int]:
+    """Those of `user_ids` who have no first paper of the exam yet, in the given order."""
+    if not user_ids:
+        return []
+    stmt = select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1, Paper.user_id.in_(user_ids))
+    have = set(db.session.scalars(stmt))
+    return [user_id for user_id in user_ids if user_id not in have]
+
+
+def draw(exam: Exam, user_ids: list[int], now: datetime, cache: dict, on_paper=None) -> list[tuple[Paper, list]]:
+    """The first papers of `user_ids` with their items, drawn but not yet in the session (`store` writes them).
+    `on_paper(n)` is told after each paper."""
+    drawn = []
+    for n, user_id in enumerate(user_ids, 1):
         seed = random.SystemRandom().randrange(2**31)
         paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=1, seed=seed, created_at=now)
-        batch.append((paper, _paper_items(exam, seed, cache)))
+        drawn.append((paper, _paper_items(exam, seed, cache)))
         if on_paper is not None:
             on_paper(n)
-    db.session.add_all(paper for paper, _items in batch)
+    return drawn
+
+
+def store(drawn: list[tuple[Paper, list]], now: datetime) -> int:
+    """Write papers made by `draw` (flushed): the papers through the ORM (for their ids), their items (a hundred
+    each) in one bulk INSERT, and the questions' exposure. Returns how many."""
+    if not drawn:
+        return 0
+    db.session.add_all(paper for paper, _items in drawn)
     db.session.flush()
     rows = [
         {"paper_id": paper.id, "position": i.position, "section_id": i.section_id,
          "question_version_id": i.question_version_id, "option_order": i.option_order, "points": i.points}
-        for paper, items in batch
+        for paper, items in drawn
         for i in items
     ]  # fmt: skip
     db.session.execute(insert(PaperItem), rows)
     count_exposure([row["question_version_id"] for row in rows], now)
-    return len(todo)
+    return len(drawn)
+
+
+def draw_first_papers(exam: Exam, user_ids: list[int], now: datetime, cache: dict | None = None) -> int:
+    """Draw and write the first paper of each of `user_ids` who still has none (asked here, so a batch drawn
+    twice gets no second paper); flushes. Returns how many were drawn."""
+    cache = {} if cache is None else cache
+    return store(draw(exam, without_paper(exam, user_ids), now, cache), now)
 
 
 def prepare_papers(exam: Exam, now: datetime) -> int:

@@ -13,7 +13,7 @@ from core.audit import AuditEvent
 from core.extensions import db as _db
 from core.models import now_utc
 from core.policy import Role
-from exam import attempts, jobs, papers, publishing
+from exam import attempts, definition, jobs, papers, publishing
 from exam.models import Attempt, AttemptStatus, Exam, Paper, PaperItem
 from jobs import engine, registry, runner, sweep
 from jobs.models import Job, JobState
@@ -107,15 +107,15 @@ def test_a_worker_killed_after_a_batch_keeps_it_and_the_next_run_draws_only_the_
     job = jobs.prepare_later(exam, admin)
     db.session.commit()
     assert _papers_per_user(exam) == Counter()
-    draw, batches = papers.draw_first_papers, []
+    store, batches = papers.store, []
 
-    def killed_at_the_second_batch(*args, **kwargs):
-        batches.append(len(args[1]))
+    def killed_at_the_second_batch(drawn, now):
+        batches.append(len(drawn))
         if len(batches) == 2:
             raise Killed()
-        return draw(*args, **kwargs)
+        return store(drawn, now)
 
-    monkeypatch.setattr(papers, "draw_first_papers", killed_at_the_second_batch)
+    monkeypatch.setattr(papers, "store", killed_at_the_second_batch)
     with pytest.raises(Killed):
         runner.execute(job.id)
     db.session.rollback()
@@ -123,7 +123,7 @@ def test_a_worker_killed_after_a_batch_keeps_it_and_the_next_run_draws_only_the_
     assert len(_papers_per_user(exam)) == papers.BATCH  # the first batch was committed
     assert _exposure() == papers.BATCH * 3
     assert db.session.get(Job, job.id).state == JobState.RUNNING  # as a killed worker leaves it
-    monkeypatch.setattr(papers, "draw_first_papers", draw)
+    monkeypatch.setattr(papers, "store", store)
 
     queued_jobs.put(f"job-progress:{job.id}", {**engine.progress_of(job.id), "at": time.time() - 600})
     assert sweep.run()["recovered"] == 1  # the minute's sweep takes it back ...
@@ -251,13 +251,12 @@ def test_the_command_line_draws_with_a_progress_bar_and_records_the_job(runner, 
     )
 
 
-def test_a_withdrawal_during_a_batch_waits_for_it_and_discards_its_papers(app, db):
-    """The batch holds the exam (papers.hold_exam); the withdrawal's lock waits for the batch's commit, then
-    discards its papers with the others; the next batch sees the draft and draws nothing. (PostgreSQL runs the two
-    really side by side; SQLite's one writer makes the withdrawal wait for the batch's write lock.)"""
+def test_a_withdrawal_during_a_batch_waits_for_it_and_discards_its_papers(app, db, monkeypatch):
+    """The batch writes under the exam's lock (papers.hold_exam): a withdrawal that comes meanwhile waits for the
+    batch's commit, then discards its papers with the others. (PostgreSQL runs the two really side by side, and
+    fails this without the lock; SQLite's one writer makes the withdrawal wait for the batch's write lock.)"""
     import threading
 
-    from exam import definition
     from tests.exam.test_concurrency import run_threads
 
     [exam] = _district(4)
@@ -266,29 +265,42 @@ def test_a_withdrawal_during_a_batch_waits_for_it_and_discards_its_papers(app, d
     db.session.commit()
     exam_id, admin_id, at = exam.id, admin.id, now_utc()
     todo = papers.papers_wanted(exam, at)
-    drawing = threading.Event()
+    writing, store = threading.Event(), papers.store
+
+    def slow_store(drawn, now):
+        writing.set()
+        time.sleep(0.5)  # the withdrawal asks for the exam now, before the batch's inserts ...
+        return store(drawn, now)
+
+    monkeypatch.setattr(papers, "store", slow_store)
 
     def work(i):
         exam = _db.session.get(Exam, exam_id)
         if i == 0:
-            exam = papers.hold_exam(exam)
-            assert exam.status == "published"
-            drawing.set()
-            time.sleep(0.5)  # the withdrawal asks for the exam while the batch draws (before its first insert) ...
-            assert papers.draw_first_papers(exam, todo[:2], at) == 2
+            assert jobs._draw_batch(exam, todo[:2], at, {}, None) == 2
         else:
-            assert drawing.wait(10)
+            assert writing.wait(10)
             definition.withdraw(_db.session.get(User, admin_id), exam, at)  # ... and waits for the batch
 
     assert run_threads(app, work, 2) == []
     db.session.expire_all()
     exam = db.session.get(Exam, exam_id)
     assert exam.status == "draft" and _papers_per_user(exam) == Counter() and _exposure() == 0
-    assert papers.papers_wanted(exam, at) == []  # nothing wanted of a draft exam: the job's next batch stops
+
+
+def test_a_batch_after_a_withdrawal_draws_nothing_and_the_job_stops(app, db):
+    [exam] = _district(3)
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    publishing.publish(admin, exam, now_utc(), draw=False)
+    todo = papers.papers_wanted(exam, now_utc())
+    definition.withdraw(admin, exam, now_utc())
+    with pytest.raises(jobs._Stopped):
+        jobs._draw_batch(exam, todo, now_utc(), {}, None)
+    assert _papers_per_user(exam) == Counter()
 
 
 def test_new_rules_draw_a_few_papers_at_once_and_leave_many_to_the_job(app, db, monkeypatch):
-    from exam import definition, eligibility
+    from exam import eligibility
 
     monkeypatch.setattr(papers, "BATCH", 3)
     [exam] = _district(2)
