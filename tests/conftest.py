@@ -272,3 +272,15 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and session.exitstatus == 0:
         reporter.write_line(f"TEST_FORBID_SKIPS: {skipped} test(s) were skipped; failing the run.", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def queued_jobs(app):
+    """The job engine as a queue in memory: jobs wait until the test runs them (jobs.engine.run_pending)."""
+    from jobs import engine
+
+    app.config["JOBS_URL"] = "memory"
+    engine.build(app)
+    yield engine.engine()
+    app.config["JOBS_URL"] = "immediate"
+    engine.build(app)

@@ -2,7 +2,7 @@
 
 from core.extensions import db
 from core.policy import Role
-from jobs import engine, submit
+from jobs import engine, registry, submit
 from jobs.models import Job, JobState
 from tests.factories import PASSWORD, make_cadre, make_unit, make_user
 from tests.jobs import test_engine  # noqa: F401  (registers the test kinds)
@@ -101,4 +101,5 @@ def test_run_here_shows_a_progress_bar(app, capsys):
 
     job = run_here("tests.count", {"n": 3})
     assert job.state == JobState.DONE and job.created_by_id is None
-    assert "Counting (test)" in capsys.readouterr().err  # click draws the bar itself only on a terminal
+    label = str(registry.kind("tests.count").label)  # in the default language: 计数（测试）
+    assert label in capsys.readouterr().err  # click draws the bar itself only on a terminal
