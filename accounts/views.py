@@ -559,7 +559,7 @@ def audit_log():
         since=form.since.data if not form.since.errors else None,
         until=form.until.data if not form.until.errors else None,
     )
-    page = RowPage(audit.search(filters), page_arg(), current_app.config["AUDIT_PER_PAGE"])
+    page = RowPage(queries.audit_events(filters), page_arg(), current_app.config["AUDIT_PER_PAGE"])
     args = {name: request.args[name] for name in _AUDIT_FILTERS if request.args.get(name)}
     targets = audit_labels.describe_targets(event.target for event, _actor in page.items)
     return render_template(

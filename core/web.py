@@ -2,6 +2,7 @@
 column holds, file downloads and pages of multi-column queries."""
 
 import builtins
+from urllib.parse import quote
 
 from flask import Response, request
 from sqlalchemy import func, select
@@ -65,8 +66,18 @@ PDF = "application/pdf"
 
 def download(data: bytes, mimetype: str, filename: str) -> Response:
     """A file to save (never cached: exports hold personal data)."""
-    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={filename}",
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": attachment(filename),
                                                       "Cache-Control": "no-store"})  # fmt: skip
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for `filename`; a Chinese name goes as RFC 6266's filename*, with an ASCII fallback."""
+    try:
+        filename.encode("ascii")
+    except UnicodeEncodeError:
+        fallback = "".join(ch if ch.isascii() and ch not in '"\\;' else "_" for ch in filename)
+        return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"attachment; filename={filename}"
 
 
 def page_arg() -> int:

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from accounts.models import PoliticalStatus, Rank, Unit
-from core import audit
+from core import audit, events
 from core.errors import DomainError
 from core.extensions import db
 from exam.attempts import access_code_hash, available_until, finalize_overdue
@@ -560,4 +560,5 @@ def release_results(actor, exam: Exam, now: datetime) -> int:
     released = db.session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id))
     audit.record("exam.released", actor=actor, target=f"exam:{exam.code}", detail={"attempts": released}, at=now)
     db.session.flush()
+    events.result_released.send(exam, actor=actor, now=now, attempts=released)
     return released

@@ -8,6 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from core import audit
+from core.audit_labels import TargetView, int_keys, register_targets
 from core.extensions import db
 from core.forms import ActionForm
 from core.policy import can, login_required
@@ -128,6 +130,7 @@ def cancel(job_id: int):
     from jobs import cancel_job
 
     cancel_job(job)
+    audit.record("job.cancelled", actor=current_user, target=f"job:{job.id}", detail={"kind": job.kind})
     flash(_("Stopping the job: it stops at its next step and keeps nothing of what it did."), "success")
     return redirect(url_for("jobs.detail", job_id=job.id))
 
@@ -140,3 +143,10 @@ def file(job_id: int, token: str):
     if stored is None or stored.job_id != job.id:
         abort(404)
     return download(stored.data, stored.mimetype, stored.name)
+
+
+@register_targets("job")
+def _job_targets(keys):
+    found = db.session.execute(select(Job.id, Job.kind).where(Job.id.in_(int_keys(keys)))).all()
+    return {str(i): TargetView(_("Job %(n)d: %(what)s", n=i, what=kind_label(k)), url_for("jobs.detail", job_id=i))
+            for i, k in found}  # fmt: skip

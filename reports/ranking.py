@@ -26,6 +26,7 @@ from accounts.queries import AGE_BANDS, age_condition
 from core.extensions import db
 from core.models import local_today, now_utc
 from core.policy import has_district_scope, scope_filter
+from exam import result_page
 from exam.eligibility import eligible_people
 from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate
 from jobs.models import JobState
@@ -392,6 +393,16 @@ def standing(exam: Exam, user: User) -> dict | None:
     behind = ranked - int(ahead) - int(tied)
     return {"rank": rank, "ranked": ranked, "tied": int(tied), "attempt_id": attempt_id,
             "behind_percent": round(100.0 * behind / ranked, 1)}  # fmt: skip
+
+
+def result_page_values(attempt, user, outcome: dict | None, now) -> dict:
+    """The candidate's result page (exam.result_page): their place among the others, once their score is final."""
+    if not (outcome and outcome.get("fully_graded")):
+        return {}
+    return {"place": standing(attempt.exam, user)}
+
+
+result_page.register(result_page_values)
 
 
 def unit_condition(viewer):

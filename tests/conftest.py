@@ -276,7 +276,8 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture
 def queued_jobs(app):
-    """The job engine as a queue in memory: jobs wait until the test runs them (jobs.engine.run_pending)."""
+    """The job engine as a queue in memory: jobs wait until the test runs them (jobs.engine.run_pending). Without
+    it, jobs run right after the commit that asked for them (TestConfig.JOBS_URL = "immediate")."""
     from jobs import engine
 
     app.config["JOBS_URL"] = "memory"

@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from core.extensions import db
@@ -17,7 +16,7 @@ from tests.factories import make_user
 CALLS: list = []
 
 
-@register("tests.count", _l("Counting (test)"))
+@register("tests.count", "Counting (test)")
 def _count(ctx):
     """Counts to params["n"], keeping a file; fails as params say, to test the runner."""
     CALLS.append(ctx.job.id)
@@ -34,7 +33,7 @@ def _count(ctx):
     return {"message": f"counted {n}"}
 
 
-@register("tests.steady", _l("Steady (test)"), cancellable=False)
+@register("tests.steady", "Steady (test)", cancellable=False)
 def _steady(ctx):
     for _i in ctx.steps(range(2)):
         engine.request_cancel(ctx.job.id)

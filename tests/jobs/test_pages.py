@@ -2,7 +2,7 @@
 
 from core.extensions import db
 from core.policy import Role
-from jobs import engine, registry, submit
+from jobs import engine, submit
 from jobs.models import Job, JobState
 from tests.factories import PASSWORD, make_cadre, make_unit, make_user
 from tests.jobs import test_engine  # noqa: F401  (registers the test kinds)
@@ -72,6 +72,10 @@ def test_a_waiting_job_is_cancelled_with_a_csrf_token_only(app, client, queued_j
     engine.run_pending()
     db.session.expire_all()
     assert db.session.get(Job, job.id).state == JobState.CANCELLED
+    from core.audit import AuditEvent
+
+    event = db.session.query(AuditEvent).filter_by(action="job.cancelled").one()
+    assert (event.actor_id, event.target) == (owner.id, f"job:{job.id}")
 
 
 def test_a_failed_job_says_why(app, client):
@@ -101,5 +105,12 @@ def test_run_here_shows_a_progress_bar(app, capsys):
 
     job = run_here("tests.count", {"n": 3})
     assert job.state == JobState.DONE and job.created_by_id is None
-    label = str(registry.kind("tests.count").label)  # in the default language: 计数（测试）
-    assert label in capsys.readouterr().err  # click draws the bar itself only on a terminal
+    assert "Counting (test)" in capsys.readouterr().err  # click draws the bar itself only on a terminal
+
+
+def test_a_download_with_a_chinese_name_keeps_it(app, client):
+    from core.web import attachment
+
+    assert attachment("items-T1.xlsx") == "attachment; filename=items-T1.xlsx"
+    header = attachment('名单 "A".xlsx')
+    assert header == "attachment; filename=\"__ _A_.xlsx\"; filename*=UTF-8''%E5%90%8D%E5%8D%95%20%22A%22.xlsx"
