@@ -9,13 +9,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from core import policy
+from core import events, policy
 from core.extensions import db
 from core.models import now_utc
 from exam.models import Exam
 from jobs import JobError, register, submit
 from jobs.models import Job, JobState
 from reports import items, ranking
+from reports.models import RankSet
 
 ITEM_ANALYSIS = "reports.item-analysis"
 RANKING = "reports.ranking"
@@ -70,6 +71,23 @@ def _item_analysis(ctx):
     kept = items.refresh(exam, now_utc(), progress=ctx.progress)
     return {"message": _("The item analysis was computed from %(n)d candidates.", n=kept.attempts),
             "url": _path("reports.exam_items", code=exam.code)}  # fmt: skip
+
+
+def _rank_again(exam: Exam, **kwargs) -> None:
+    """A release (overdue attempts finalized) or a key correction (attempts regraded) changes a whole exam's
+    results at once: a large exam's kept ranking is recomputed by a job now, before anyone opens it (a smaller
+    exam's is recomputed by the page that reads it, in a fraction of a second). Each finalized attempt
+    (`attempt_finalized`, the deadline burst) is not listened to: the first page that reads the ranking starts
+    the job, so a burst costs one recomputation, not one per submit."""
+    kept = db.session.get(RankSet, exam.id)
+    if kept is None or kept.ranked <= current_app.config["REPORTS_LIVE_RANKING_LIMIT"]:
+        return
+    if kept.fingerprint != ranking.results_fingerprint(exam):
+        start(RANKING, exam, user=kwargs.get("actor"))
+
+
+events.result_released.connect(_rank_again)
+events.key_corrected.connect(_rank_again)
 
 
 @register(RANKING, _l("Ranking"), cancellable=False)

@@ -195,9 +195,9 @@ def kept_for_pages(exam: Exam, now: datetime) -> RankSet:
     here) recomputes it (`update_job` tells the pages). A job that no worker has taken after REPORTS_RANKING_WAIT
     seconds is not waited for: the page recomputes, as before the job engine.
 
-    Today the trigger is reading: the first page that finds the results changed starts the job.
-    TODO(events): start the job on "attempt finalized", "result released" and "key corrected" (core.events) as
-    well, once the exam announces them, so that the ranking is current before anyone opens it."""
+    The job starts here, from the first page that finds the results changed (after each finalized attempt: the
+    deadline burst costs one recomputation), or at once when the results are released or a key corrected
+    (reports.jobs listens to those events)."""
     stamp = results_fingerprint(exam)
     kept = db.session.get(RankSet, exam.id)
     if kept is not None and kept.fingerprint == stamp:

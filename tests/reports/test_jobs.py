@@ -259,3 +259,36 @@ def test_the_job_checks_the_rights_of_its_starter_as_they_are_when_it_runs(app, 
     job = _db.session.get(Job, job.id)
     assert job.state == JobState.FAILED and job.error == "您已无权查看该考试的题目分析。"
     assert _db.session.get(ExamAnalysis, exam.id) is None
+
+
+def _correct_q1(exam):
+    from exam import grading
+
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    analysis = items.compute(exam)
+    q1 = next(i for i in analysis["items"] if i["stem"].endswith("#1"))
+    version = next(v for v, _t, _n in grading.used_versions(exam) if v.id == q1["version_id"])
+    grading.correct_key(admin, exam, version, "B", "选项B才是正确答案", exam.opens_at + timedelta(hours=4))
+    _db.session.commit()
+
+
+def test_a_key_correction_starts_the_ranking_job_of_a_large_exam_at_once(app, db, queued_jobs, large):
+    exam, _unit = _sat()
+    ranking.kept_ranks(exam, exam.opens_at + timedelta(hours=3))
+    _db.session.commit()
+    before = ranking.results_fingerprint(exam)
+    _correct_q1(exam)
+    [job] = _jobs(RANKING)
+    assert job.state == JobState.QUEUED and job.params == {"exam_id": exam.id}
+    engine.run_pending()
+    _db.session.expire_all()
+    kept = _db.session.get(RankSet, exam.id)
+    assert kept.fingerprint == ranking.results_fingerprint(exam) != before
+
+
+def test_a_small_exam_waits_for_its_page_after_a_key_correction(app, db, queued_jobs):
+    exam, _unit = _sat()
+    ranking.kept_ranks(exam, exam.opens_at + timedelta(hours=3))
+    _db.session.commit()
+    _correct_q1(exam)
+    assert _jobs(RANKING) == []
