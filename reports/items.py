@@ -81,13 +81,14 @@ def correlation(n, sx, sxx, sy, syy, sxy) -> float | None:
 
 def _batch_size(n: int) -> int:
     """Candidates per query: one query up to BATCH_MIN, then about BATCHES queries (each reports progress, and
-    each ranks the candidates again, so not many more)."""
+    each orders the candidates again to find the groups, so not many more)."""
     return max(BATCH_MIN, math.ceil(n / BATCHES))
 
 
 def compute(exam: Exam, progress: Callable[[int, int], None] | None = None) -> dict:
     """The analysis of the exam's counted attempts (see the module's doc); plain data, ready to keep as JSON.
-    `progress(done, total)` hears of each batch of candidates (by their place) summed up."""
+    `progress(done, total)` hears of each batch of candidates summed up (by attempt id: each batch reads one range
+    of the answers' index, so the batches together read the answers once)."""
     counted = counted_attempts(exam, ranked=False)  # the groups need only the order, not the ranks
     n = db.session.scalar(select(func.count()).select_from(counted)) or 0
     g = math.ceil(GROUP_SHARE * n) if n else 0
@@ -116,14 +117,18 @@ def compute(exam: Exam, progress: Callable[[int, int], None] | None = None) -> d
     )  # fmt: skip
     sums: dict[tuple, dict] = {}
     size = _batch_size(n)
+    batches = [(None, None, n)]
+    if n > size:  # candidates by attempt id, so that each batch reads its own range of the answers' index
+        ids = db.session.scalars(select(counted.c.attempt_id).order_by(counted.c.attempt_id)).all()
+        batches = [(ids[i], ids[min(i + size, n) - 1], min(i + size, n)) for i in range(0, n, size)]
     if progress:
         progress(0, n)
-    for first in range(0, n, size) if n > size else [0]:
-        batch = query.where(base.c.place > first, base.c.place <= first + size) if n > size else query
+    for first, last, done in batches:
+        batch = query if first is None else query.where(Answer.attempt_id.between(first, last))
         for row in db.session.execute(batch):
             _add(sums, row, sections, choice_sections)
         if progress:
-            progress(min(first + size, n), n)
+            progress(done, n)
     return _assemble(exam, n, mean_y, mean_yy, sums, sections)
 
 
