@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import Text, and_, case, cast, func, literal, select
 
 from core.extensions import db
-from exam.models import Answer, Exam, KeyCorrection, PaperItem
+from exam.models import Answer, Attempt, Exam, KeyCorrection, PaperItem
 from question_bank.models import Category, Question, QuestionVersion
 from question_bank.richtext import to_text
 from reports.models import ExamAnalysis, locked
@@ -124,7 +124,10 @@ def compute(exam: Exam, progress: Callable[[int, int], None] | None = None) -> d
     if progress:
         progress(0, n)
     for first, last, done in batches:
-        batch = query if first is None else query.where(Answer.attempt_id.between(first, last))
+        batch = query
+        if first is not None:  # this batch's answers, and its papers' items only (drawn papers: one per attempt)
+            papers = select(Attempt.paper_id).where(Attempt.id.between(first, last))
+            batch = query.where(Answer.attempt_id.between(first, last), PaperItem.paper_id.in_(papers))
         for row in db.session.execute(batch):
             _add(sums, row, sections, choice_sections)
         if progress:
