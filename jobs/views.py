@@ -11,6 +11,7 @@ from sqlalchemy import select
 from core import audit
 from core.audit_labels import TargetView, int_keys, register_targets
 from core.extensions import db
+from core.models import now_utc
 from core.forms import ActionForm
 from core.policy import can, login_required
 from core.web import download, page_arg
@@ -83,10 +84,19 @@ def status(job: Job) -> dict:
     }
 
 
+def _readable(stored: StoredFile) -> bool:
+    """A job's download: its owner's and the district's; a secret one (one-time passwords): its owner's only."""
+    if stored.purpose == "secret":
+        return stored.owner_id is not None and stored.owner_id == current_user.id
+    return stored.purpose == "download"
+
+
 def _files(job: Job) -> list[StoredFile]:
-    return list(db.session.scalars(
-        select(StoredFile).where(StoredFile.job_id == job.id, StoredFile.purpose == "download").order_by(StoredFile.id)
-    ))  # fmt: skip
+    found = db.session.scalars(
+        select(StoredFile).where(StoredFile.job_id == job.id, StoredFile.purpose.in_(("download", "secret")),
+                                 StoredFile.expires_at > now_utc()).order_by(StoredFile.id)
+    )  # fmt: skip
+    return [f for f in found if _readable(f)]
 
 
 @bp.route("/")
@@ -139,8 +149,8 @@ def cancel(job_id: int):
 @login_required
 def file(job_id: int, token: str):
     job = _job(job_id)
-    stored = files.get(token, purpose="download")
-    if stored is None or stored.job_id != job.id:
+    stored = files.get(token)
+    if stored is None or stored.job_id != job.id or not _readable(stored):
         abort(404)
     return download(stored.data, stored.mimetype, stored.name)
 
