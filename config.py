@@ -154,6 +154,11 @@ class Config:
     #: An exam's item analysis is recomputed on opening the page when it is out of date and the exam has at most
     #: this many ranked candidates; a larger exam's on request (one pass over its answers takes seconds).
     REPORTS_LIVE_ANALYSIS_LIMIT = 5000
+    #: An exam's kept ranking is recomputed on opening a page when its results changed and it has at most this many
+    #: graded attempts (about 0.1 s); a larger exam's pages show the last one while a job recomputes it (seconds).
+    REPORTS_LIVE_RANKING_LIMIT = 5000
+    #: Seconds a ranking job may wait for a worker before the pages stop waiting and recompute it themselves.
+    REPORTS_RANKING_WAIT = 60
     TESTING = False
 
     @classmethod
