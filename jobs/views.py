@@ -11,8 +11,8 @@ from sqlalchemy import select
 from core import audit
 from core.audit_labels import TargetView, int_keys, register_targets
 from core.extensions import db
-from core.models import now_utc
 from core.forms import ActionForm
+from core.models import now_utc
 from core.policy import can, login_required
 from core.web import download, page_arg
 from jobs import bp, engine, files, registry
