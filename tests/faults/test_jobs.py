@@ -106,8 +106,8 @@ def _cadre_import_setup(app):
 
     admin = make_user(roles=(Role.ORG_ADMIN,))
     make_unit("青山镇", code="QSZ", kind="town")
-    rows = [[f"QF{i:04d}", _NAMES[i % len(_NAMES)], "男" if i % 2 else "女", date(1990, 1, 1 + i % 28), "QSZ", "科员", "",
-             "大学本科", "中共党员", ""] for i in range(CADRES)]  # fmt: skip
+    rows = [[f"QF{i:04d}", _NAMES[i % len(_NAMES)], "男" if i % 2 else "女", date(1990, 1, 1 + i % 28), "QSZ",
+             "科员", "", "大学本科", "中共党员", ""] for i in range(CADRES)]  # fmt: skip
     stored = files.store(workbook_bytes(HEADERS, rows), "cadres.xlsx", "application/octet-stream", purpose="upload",
                          owner_id=admin.id)  # fmt: skip
     job = submit("accounts.import-cadres", {"upload": stored.token}, user=admin)
