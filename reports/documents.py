@@ -203,9 +203,25 @@ def report_pdf(exam, figures: dict, viewer_scope: str) -> bytes:
 def slip_pdf(attempt, place: dict | None, sections: list[dict]) -> bytes:
     """One candidate's score slip: who, which exam, when, the score by `sections` (history.attempt_sections), pass
     or fail, and the rank."""
+    pdf = Pdf()
+    _slip_page(pdf, attempt, place, sections)
+    return bytes(pdf.output())
+
+
+def slips_pdf(slips) -> bytes:
+    """Score slips in one PDF, a page each: `slips` yields (attempt, place, sections) as slip_pdf takes them (read
+    as they are drawn, so a job can report each person)."""
+    pdf = Pdf()
+    for attempt, place, sections in slips:
+        _slip_page(pdf, attempt, place, sections)
+    if pdf.page == 0:
+        pdf.add_page()
+    return bytes(pdf.output())
+
+
+def _slip_page(pdf: Pdf, attempt, place: dict | None, sections: list[dict]) -> None:
     exam, user = attempt.exam, attempt.user
     cadre = user.cadre
-    pdf = Pdf()
     pdf.add_page()
     pdf.set_font("cjk", size=17)
     pdf.multi_cell(0, 10, "成绩单", align="C", new_x="LMARGIN", new_y="NEXT")
@@ -235,4 +251,3 @@ def slip_pdf(attempt, place: dict | None, sections: list[dict]) -> bytes:
     pdf.set_font("cjk", size=9)
     pdf.multi_cell(0, 6, f"本成绩单由任职资格在线考试系统生成，考试记录编号 {attempt.id}。",
                    new_x="LMARGIN", new_y="NEXT")  # fmt: skip
-    return bytes(pdf.output())

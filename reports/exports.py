@@ -1,8 +1,9 @@
 """The exports that grow with the district (a ranking, the qualification progress): rows read in batches and written
 as they come (openpyxl's write-only mode); past REPORTS_EXPORT_INLINE_ROWS rows they are made by the job
-"reports.export", which the person waits for on the job page and downloads from there.
+"reports.export", which the person waits for on the job page and downloads from there. And the job "reports.slips":
+the score slips of an exam's passed candidates as one PDF, a page each.
 
-The job re-applies the scope of the person who started it (the job's owner, read again when it runs): the rows a
+Each job re-applies the scope of the person who started it (the job's owner, read again when it runs): the rows a
 unit admin's job writes are those their own ranking page shows, whatever roles they also hold.
 """
 
@@ -14,15 +15,16 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from accounts.forms import AGE_BAND_LABELS
-from accounts.models import Rank, Unit, User
+from accounts.models import Cadre, Rank, Unit, User
 from core import policy
 from core.extensions import db
 from core.models import local_today, now_utc
 from core.policy import can, in_scope
-from core.web import XLSX, db_int
-from exam.models import Exam
+from core.web import PDF, XLSX, db_int
+from exam.models import Attempt, Exam
 from jobs import Job, JobError, JobState, register, submit
 from reports import documents, history, ranking
 from reports.ranking import Filters
@@ -141,3 +143,51 @@ def _export_job(ctx) -> dict:
         ctx.save_file(prepared.filename, XLSX, data)
         message = _("%(n)d rows exported.", n=prepared.total)
     return {"message": message}
+
+
+# ---------------------------------------------------------------- score slips in one PDF
+
+SLIPS = "reports.slips"
+#: Attempts loaded at a time for the slips (each slip reads its sections on its own).
+SLIP_BATCH = 200
+
+
+def _slips(exam: Exam, viewer, now) -> tuple[int, Iterable]:
+    """The slips of the exam's passed candidates the viewer may see, in rank order: how many, and the slips
+    (attempt, place, sections) as slips_pdf draws them, loaded SLIP_BATCH attempts at a time."""
+    query = ranking.ranking_query(exam, viewer, Filters(outcome="passed"), now)
+    ranked = ranking.kept_ranks(exam, now).ranked
+    places = [(r.attempt_id, r.exam_rank, r.tied) for r in db.session.execute(query)]
+
+    def slips():
+        for start in range(0, len(places), SLIP_BATCH):
+            chunk = places[start : start + SLIP_BATCH]
+            attempts = {a.id: a for a in db.session.scalars(
+                select(Attempt).where(Attempt.id.in_([p[0] for p in chunk]))
+                .options(selectinload(Attempt.user).selectinload(User.cadre).selectinload(Cadre.unit))
+            )}  # fmt: skip
+            for attempt_id, rank, tied in chunk:
+                behind = ranked - (rank - 1) - tied  # as ranking.standing counts it, from the kept ranking
+                place = {"rank": rank, "ranked": ranked, "tied": tied,
+                         "behind_percent": round(100.0 * behind / ranked, 1)}  # fmt: skip
+                attempt = attempts[attempt_id]
+                yield attempt, place, history.attempt_sections(attempt)
+
+    return len(places), slips()
+
+
+@register(SLIPS, _l("Score slips"))
+def _slips_job(ctx) -> dict:
+    viewer = db.session.get(User, ctx.job.created_by_id) if ctx.job.created_by_id else None
+    if viewer is None or not viewer.active or not can(viewer, "reports.view"):
+        raise JobError(_("The person who asked for these slips may no longer print them."))
+    now = now_utc()
+    exam = db.session.scalar(select(Exam).where(Exam.code == str(ctx.params.get("exam") or "")))
+    if exam is None or exam.first_started_at is None or policy.conflict(viewer, results_of=exam.id, now=now):
+        raise JobError(_("What this export was asked for is no longer there, or no longer yours to see."))
+    total, slips = _slips(exam, viewer, now)
+    if not total:
+        raise JobError(_("Nobody in your units has passed this exam yet: there is no slip to print."))
+    data = documents.slips_pdf(ctx.steps(slips, total=total))
+    ctx.save_file(f"slips-{exam.code}.pdf", PDF, data)
+    return {"message": _("%(n)d score slips in one PDF.", n=total)}

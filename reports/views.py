@@ -27,6 +27,7 @@ from core.web import PDF, XLSX, RowPage, WindowPage, download, page_arg
 from exam.attempts import grace
 from exam.models import Attempt, AttemptStatus, Exam, ExamStatus
 from exam.visibility import result_visible
+from jobs import submit
 from reports import bp, documents, exports, history, items, ranking, statistics
 from reports.ranking import Filters
 
@@ -114,7 +115,7 @@ def exam_ranking(code: str):
         narrowed=ranking.narrowed(current_user, filters),
         counts=ranking.counts(exam, current_user, filters),
         args={**filters.query_args(), **({"show": "absent"} if absent else {})},
-        **_filter_choices(),
+        action_form=ActionForm(), **_filter_choices(),
     )  # fmt: skip
 
 
@@ -134,6 +135,17 @@ def _export(name: str, params: dict):
     if prepared.total <= exports.inline_rows():
         return download(prepared.write(prepared.rows), XLSX, prepared.filename)
     job = exports.start(name, params, current_user)
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@bp.route("/exams/<code>/slips", methods=["POST"])
+@permission_required("reports.view")
+def exam_slips(code: str):
+    """The score slips of the exam's passed candidates in the user's scope, as one PDF made by a job."""
+    exam = _exam(code)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    job = submit(exports.SLIPS, {"exam": exam.code}, user=current_user)
     return redirect(url_for("jobs.detail", job_id=job.id))
 
 

@@ -12,6 +12,7 @@ from core.extensions import db as _db
 from core.policy import Role
 from jobs import Job, JobState, StoredFile, engine
 from reports import documents
+from tests import poppler as pdf_tools
 from tests.factories import make_cadre, make_unit, make_user
 from tests.reports.test_reports import exam_of, sit
 
@@ -190,3 +191,45 @@ def test_the_streamed_ranking_keeps_formula_like_names_as_text_and_formats_numbe
     table = load_workbook(io.BytesIO(units)).active
     assert table["E2"].number_format == "0.0%" and table["H2"].number_format == "0.0%" and table["H2"].value == 0.5
     assert table["C2"].number_format == "General" and table.oddHeader.center.text == "二〇二六年"
+
+
+# ---------------------------------------------------------------- score slips in one PDF
+
+
+@pytest.fixture
+def poppler():
+    return pdf_tools.tools()
+
+
+def test_the_slips_of_those_who_passed_in_the_scope_are_one_pdf_a_page_each(app, db, client, auth, poppler, tmp_path):
+    """Started from the ranking page by a unit admin who also grades: one page per passed candidate of their units,
+    in rank order, each with their name and rank; nobody outside their units, nobody who failed."""
+    exam, town, office, _other = _district()
+    person = make_user(roles=(Role.UNIT_ADMIN, Role.GRADER), unit=town, name="阅卷管理员")
+    _db.session.commit()
+    auth.login(person.username)
+    page = client.get(f"/reports/exams/{exam.code}/ranking").get_data(as_text=True)
+    assert f'action="/reports/exams/{exam.code}/slips"' in page
+    job = _job_of(client.post_form(f"/reports/exams/{exam.code}/slips"))
+    assert job.kind == "reports.slips" and job.state == JobState.DONE, job.error
+    assert (job.done, job.total) == (2, 2)  # 镇内甲 (2 points) and 镇内乙 (1 point, the pass mark); 柳河镇 left out
+    stored = _db.session.scalar(select(StoredFile).where(StoredFile.job_id == job.id))
+    assert stored.name == f"slips-{exam.code}.pdf" and stored.mimetype == "application/pdf"
+    assert client.get(f"/jobs/{job.id}/files/{stored.token}").data == stored.data
+    pdf = tmp_path / "slips.pdf"
+    pdf.write_bytes(stored.data)
+    pages = pdf_tools.text(poppler, "-layout", pdf).split("\f")[:-1]
+    assert len(pages) == 2
+    assert "镇内甲" in pages[0] and "第 1 名，共 4 人" in pages[0] and "成绩单" in pages[0]
+    assert "镇内乙" in pages[1] and "第 3 名，共 4 人" in pages[1] and "镇内甲" not in pages[1]
+    assert not any(name in "".join(pages) for name in ("镇外丙", "镇外丁"))
+
+
+def test_slips_with_nobody_passed_in_the_scope_fail_with_a_reason(app, db, client, auth):
+    exam, _town, _office, other = _district()
+    quiet = make_unit("无人镇")
+    auth.login_as("unit_admin", unit=quiet)
+    job = _job_of(client.post_form(f"/reports/exams/{exam.code}/slips"))
+    assert job.state == JobState.FAILED and "没有" in job.error
+    assert _db.session.scalar(select(StoredFile.id).where(StoredFile.job_id == job.id)) is None
+    assert client.post_form("/reports/exams/NOPE/slips").status_code == 404
