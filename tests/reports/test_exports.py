@@ -233,3 +233,32 @@ def test_slips_with_nobody_passed_in_the_scope_fail_with_a_reason(app, db, clien
     assert job.state == JobState.FAILED and "没有" in job.error
     assert _db.session.scalar(select(StoredFile.id).where(StoredFile.job_id == job.id)) is None
     assert client.post_form("/reports/exams/NOPE/slips").status_code == 404
+
+
+def test_an_export_that_fails_half_way_is_tried_again_and_keeps_one_file(app, db, client, auth, low_limit, queued_jobs,
+                                                                          monkeypatch):  # fmt: skip
+    """A worker that dies (here: an error) after writing part of the file leaves nothing: the file is kept in the
+    job's own transaction, so the next try writes it once."""
+    from jobs import runner
+
+    exam, *_units = _district()
+    auth.login_as("org_admin")
+    job = _job_of(client.get(f"/reports/exams/{exam.code}/ranking.xlsx"))
+    written = documents.ranking_xlsx
+    tries = []
+
+    def dies_once(exam, rows):
+        tries.append(1)
+        if len(tries) == 1:
+            next(iter(rows))
+            raise OSError("the worker's disk went away")
+        return written(exam, rows)
+
+    monkeypatch.setattr(documents, "ranking_xlsx", dies_once)
+    with pytest.raises(runner.Retry):
+        runner.execute(job.id)
+    assert _db.session.get(Job, job.id).state == JobState.RETRYING
+    assert _db.session.scalar(select(StoredFile.id).where(StoredFile.job_id == job.id)) is None
+    assert runner.execute(job.id) == JobState.DONE
+    assert len(tries) == 2
+    assert _names(_download(client, job)) == ["镇内甲", "镇外丙", "镇内乙", "镇外丁"]
