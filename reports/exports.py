@@ -125,6 +125,12 @@ def start(name: str, params: dict, user) -> Job:
     return submit(KIND, wanted, user=user)
 
 
+def _language_of(viewer):
+    """Speak the starter's language (headers, messages) in the job, as their pages do."""
+    language = viewer.locale if viewer.locale in current_app.config["LANGUAGES"] else None
+    return force_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
 @register(KIND, _l("Export"))
 def _export_job(ctx) -> dict:
     name = ctx.params.get("export")
@@ -133,8 +139,7 @@ def _export_job(ctx) -> dict:
         raise JobError(f"unknown export {name!r}")
     if viewer is None or not viewer.active or not can(viewer, EXPORTS[name][1]):
         raise JobError(_("The person who asked for this export may no longer make it."))
-    language = viewer.locale if viewer.locale in current_app.config["LANGUAGES"] else None
-    with force_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with _language_of(viewer):
         try:
             prepared = prepare(name, viewer, ctx.params, now_utc())
         except NotFound:
@@ -185,9 +190,11 @@ def _slips_job(ctx) -> dict:
     exam = db.session.scalar(select(Exam).where(Exam.code == str(ctx.params.get("exam") or "")))
     if exam is None or exam.first_started_at is None or policy.conflict(viewer, results_of=exam.id, now=now):
         raise JobError(_("What this export was asked for is no longer there, or no longer yours to see."))
-    total, slips = _slips(exam, viewer, now)
-    if not total:
-        raise JobError(_("Nobody in your units has passed this exam yet: there is no slip to print."))
-    data = documents.slips_pdf(ctx.steps(slips, total=total))
-    ctx.save_file(f"slips-{exam.code}.pdf", PDF, data)
-    return {"message": _("%(n)d score slips in one PDF.", n=total)}
+    with _language_of(viewer):
+        total, slips = _slips(exam, viewer, now)
+        if not total:
+            raise JobError(_("Nobody in your units has passed this exam yet: there is no slip to print."))
+        data = documents.slips_pdf(ctx.steps(slips, total=total))
+        ctx.save_file(f"slips-{exam.code}.pdf", PDF, data)
+        message = _("%(n)d score slips in one PDF.", n=total)
+    return {"message": message}

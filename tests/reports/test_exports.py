@@ -262,3 +262,14 @@ def test_an_export_that_fails_half_way_is_tried_again_and_keeps_one_file(app, db
     assert runner.execute(job.id) == JobState.DONE
     assert len(tries) == 2
     assert _names(_download(client, job)) == ["镇内甲", "镇外丙", "镇内乙", "镇外丁"]
+
+
+def test_the_job_writes_in_the_language_of_the_person_who_asked(app, db, client, auth, low_limit):
+    exam, *_units = _district()
+    person = auth.login_as("org_admin")
+    person.locale = "en"
+    _db.session.commit()
+    job = _job_of(client.get(f"/reports/exams/{exam.code}/ranking.xlsx"))
+    sheet = load_workbook(io.BytesIO(_download(client, job))).active
+    assert sheet.title == "Ranking" and [c.value for c in sheet[1]][:2] == ["Placing", "Tied"]
+    assert job.result["message"] == "4 rows exported."
