@@ -6,7 +6,7 @@ import zipfile
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.text import Text
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Font, PatternFill
@@ -24,11 +24,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def append_row(ws, values) -> None:
-    """Append a row; strings are stored as strings even when they start like a formula."""
-    ws.append(values)
-    for cell in ws[ws.max_row]:
-        if isinstance(cell.value, str) and cell.value.startswith("="):
-            cell.data_type = "s"
+    """Append a row; strings are stored as strings even when they start like a formula. (Typed as the row is made:
+    reading the row back by `ws.max_row` walks every cell of the sheet, which made a long export quadratic.)"""
+    row = []
+    for value in values:
+        if isinstance(value, str) and value.startswith("="):
+            value = Cell(ws, value=value)
+            value.data_type = "s"
+        row.append(value)
+    ws.append(row)
 
 
 def style_header(ws, widths) -> None:
