@@ -71,8 +71,13 @@ def filters_from(args: Mapping, viewer) -> Filters:
 
 
 def _streamed(stmt) -> Iterable:
-    """The rows of `stmt`, fetched BATCH at a time (a server-side cursor on PostgreSQL), only once iterated."""
-    yield from db.session.execute(stmt.execution_options(yield_per=BATCH))
+    """The rows of `stmt`, fetched BATCH at a time (a server-side cursor on PostgreSQL), only once iterated; the
+    cursor is closed however the reading ends (a writer that fails half-way included)."""
+    result = db.session.execute(stmt.execution_options(yield_per=BATCH))
+    try:
+        yield from result
+    finally:
+        result.close()
 
 
 def _ranking(viewer, params: Mapping, now) -> Prepared:
