@@ -134,6 +134,9 @@ class Config:
     JOBS_MAX_ATTEMPTS = 3
     #: Seconds to sleep at each progress step: for fault drills only (to kill a worker mid-job).
     JOBS_DRILL_DELAY = 0.0
+    #: An import (cadres, questions) of more rows than this runs as a job with a progress bar once confirmed; smaller
+    #: ones are written within the confirming request (QE_IMPORT_INLINE_ROWS).
+    IMPORT_INLINE_ROWS = 300
     #: Keys of this installation in a shared store (QE_RATELIMIT_KEY_PREFIX), when one Redis serves several.
     RATELIMIT_KEY_PREFIX = "qualexam"
     #: With the shared store unreachable, count in each process's memory meanwhile rather than fail the page; and
@@ -154,6 +157,11 @@ class Config:
     #: An export of at most this many rows downloads at once; a longer one is made by a job ("reports.export") and
     #: waits on the job page (QE_REPORTS_EXPORT_INLINE_ROWS).
     REPORTS_EXPORT_INLINE_ROWS = 5000
+    #: An exam's kept ranking is recomputed on opening a page when its results changed and it has at most this many
+    #: graded attempts (about 0.1 s); a larger exam's pages show the last one while a job recomputes it (seconds).
+    REPORTS_LIVE_RANKING_LIMIT = 5000
+    #: Seconds a ranking job may wait for a worker before the pages stop waiting and recompute it themselves.
+    REPORTS_RANKING_WAIT = 60
     TESTING = False
 
     @classmethod
@@ -179,7 +187,7 @@ class Config:
         for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "JOBS_URL"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
-        for name in ("JOBS_STALE_SECONDS", "JOBS_MAX_ATTEMPTS", "REPORTS_EXPORT_INLINE_ROWS"):
+        for name in ("JOBS_STALE_SECONDS", "JOBS_MAX_ATTEMPTS", "IMPORT_INLINE_ROWS", "REPORTS_EXPORT_INLINE_ROWS"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])
         if os.environ.get("QE_JOBS_DRILL_DELAY"):

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from accounts import audit_targets, views  # noqa: E402,F401  (registers the routes on bp; audit_targets: the audit page's names)
+from accounts import audit_targets, jobs, views  # noqa: E402,F401  (routes on bp; audit_targets: the audit page's names; jobs: the import jobs)

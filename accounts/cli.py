@@ -1,21 +1,27 @@
 """`flask accounts …`, `flask units …` and `flask cadres …`: first admin, API tokens, the unit tree, cadre import
 and the import templates."""
 
+import io
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from accounts import importing, services, unit_importing
+from accounts.jobs import CADRE_IMPORT, UNIT_IMPORT
 from accounts.models import LABELS, RoleAssignment, Unit, UnitKind, User
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import exit_on_issues
 from core.models import local_today, now_utc
 from core.policy import Role
+from jobs import files
+from jobs.cli import run_here
+from jobs.models import StoredFile
 
 
 @click.group("accounts", help="Manage accounts.")
@@ -109,23 +115,6 @@ def cli_actor() -> User:
     return actor
 
 
-def _checked_import(result, dry_run: bool, noun: str, commit):
-    """The import commands' common course: print the file's problems and exit 1; or say what a dry run would do
-    (None); or run `commit` and commit once (its result), exiting 1 on a refusal with nothing written."""
-    exit_on_issues(result.issues)
-    if dry_run:
-        click.echo(f"{len(result.rows)} {noun}(s) would be imported; nothing was written (dry run).")
-        return None
-    try:
-        done = commit()
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        click.echo(str(exc.message), err=True)
-        sys.exit(1)
-    return done
-
-
 @cadres_cli.command("template")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True))
 @with_appcontext
@@ -133,6 +122,24 @@ def template(output):
     """Write the .xlsx import template."""
     Path(output).write_bytes(importing.build_template(cli_actor()))
     click.echo(f"Template written to {output}")
+
+
+def import_as_job(kind: str, data: bytes, name: str, actor: User, params: dict | None = None):
+    """Run an import as a job here, with a progress bar: the file waits in the database as a web upload would, and
+    the job writes every row or none (its reason printed, exit status 1, when the database refuses a row)."""
+    stored = files.store(data, name, "application/octet-stream", purpose="upload", owner_id=actor.id)
+    token = stored.token
+    db.session.commit()
+    try:
+        return run_here(kind, {"upload": token, **(params or {})}, user=actor, label="Importing")
+    except click.ClickException as exc:
+        db.session.rollback()
+        left = files.get(token, owner_id=actor.id, purpose="upload")
+        if left is not None:  # the import failed: the file holds personal data, keep it no longer
+            files.discard(left)
+            db.session.commit()
+        click.echo(exc.format_message(), err=True)
+        sys.exit(1)
 
 
 @cadres_cli.command("import")
@@ -145,22 +152,28 @@ def template(output):
 )
 @with_appcontext
 def import_cadres(file, dry_run, passwords_out):
-    """Import cadres from an .xlsx file: all rows or none. Exit status 1 on any error."""
+    """Import cadres from an .xlsx file: all rows or none, with a progress bar. Exit status 1 on any error."""
     actor = cli_actor()
-    with open(file, "rb") as fh:
-        result = importing.parse_cadre_workbook(fh, actor, local_today())
-    credentials = _checked_import(
-        result, dry_run, "cadre", lambda: importing.commit_cadre_import(actor, result, now_utc())
-    )
-    if credentials is None:
+    data = Path(file).read_bytes()
+    result = importing.parse_cadre_workbook(io.BytesIO(data), actor, local_today())
+    exit_on_issues(result.issues)
+    if dry_run:
+        click.echo(f"{len(result.rows)} cadre(s) would be imported; nothing was written (dry run).")
         return
+    job = import_as_job(CADRE_IMPORT, data, "cadres.xlsx", actor)
+    # The job kept the one-time passwords as its download (for the web page): hand them over here and drop them.
+    [stored] = db.session.scalars(select(StoredFile).where(StoredFile.job_id == job.id))
+    workbook = stored.data
+    files.discard(stored)
+    db.session.commit()
+    rows = list(load_workbook(io.BytesIO(workbook), read_only=True).active.iter_rows(min_row=2, values_only=True))
     if passwords_out:
-        Path(passwords_out).write_bytes(importing.build_credentials_workbook(credentials))
-        click.echo(f"{len(credentials)} cadre(s) imported; initial passwords written to {passwords_out}.")
+        Path(passwords_out).write_bytes(workbook)
+        click.echo(f"{len(rows)} cadre(s) imported; initial passwords written to {passwords_out}.")
     else:
-        click.echo(f"{len(credentials)} cadre(s) imported. Initial passwords (shown once):")
-        for c in credentials:
-            click.echo(f"{c.employee_number}\t{c.name}\t{c.password}")
+        click.echo(f"{len(rows)} cadre(s) imported. Initial passwords (shown once):")
+        for number, name, _unit, password in rows:
+            click.echo(f"{number}\t{name}\t{password}")
 
 
 @click.group("units", help="The unit tree: create, list, import from .xlsx.")
@@ -230,9 +243,11 @@ def import_units(file, dry_run):
     Columns: code, name, parent (a code, or a path of names like 区委/组织部; a unit in the system or on an earlier
     row; empty for a top-level unit), kind (optional)."""
     actor = cli_actor()
-    result = unit_importing.parse_unit_workbook(Path(file).read_bytes())
-    units = _checked_import(
-        result, dry_run, "unit", lambda: unit_importing.commit_unit_import(actor, result, now_utc())
-    )
-    if units is not None:
-        click.echo(f"{len(units)} unit(s) imported. `flask units list` shows the tree.")
+    data = Path(file).read_bytes()
+    result = unit_importing.parse_unit_workbook(data)
+    exit_on_issues(result.issues)
+    if dry_run:
+        click.echo(f"{len(result.rows)} unit(s) would be imported; nothing was written (dry run).")
+        return
+    job = import_as_job(UNIT_IMPORT, data, "units.xlsx", actor)
+    click.echo(f"{job.result['count']} unit(s) imported. `flask units list` shows the tree.")

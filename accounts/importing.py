@@ -292,14 +292,17 @@ class Credential:
     password: str
 
 
-def commit_cadre_import(actor, result: ImportResult, now: datetime) -> list[Credential]:
-    """Create every cadre of a clean import, or nothing: any problem raises before the caller commits."""
+def commit_cadre_import(actor, result: ImportResult, now: datetime, progress=None) -> list[Credential]:
+    """Create every cadre of a clean import, or nothing: any problem raises before the caller commits.
+    `progress(n)` is told of each row done (a job's progress bar)."""
     if not result.ok:
         raise DomainError(_("The file has errors; nothing was imported."), code="import_invalid")
     credentials = []
     for row in result.rows:
         cadre, password = create_cadre(actor, row.data, now)
         credentials.append(Credential(cadre.employee_number, cadre.name, cadre.unit.name, password))
+        if progress:
+            progress(1)
     audit.record("cadre.import", actor=actor, detail={"count": len(credentials)}, at=now)
     return credentials
 

@@ -1,11 +1,13 @@
 """Read queries over cadres and units, always limited to the viewer's scope."""
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, false, or_, select
 
 from accounts.models import ApiToken, Cadre, CadreStatus, Unit, User
+from core.audit import AuditEvent, AuditFilter
 from core.extensions import db
+from core.models import LOCAL_ZONE
 from core.policy import scope_filter
 
 #: Age bands offered by the cadre list: (key, lowest age, highest age), ages inclusive.
@@ -93,3 +95,32 @@ def users_query(q: str = "") -> Select:
     if q:
         stmt = stmt.where(or_(User.username.icontains(q, autoescape=True), User.name.icontains(q, autoescape=True)))
     return stmt
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=LOCAL_ZONE)
+
+
+def audit_events(filters: AuditFilter):
+    """The audit events matching `filters`, newest first, each with its actor (or None): a query of (AuditEvent,
+    User). Here, not in core.audit: the log is core's, the people who act are accounts'."""
+    query = select(AuditEvent, User).outerjoin(User, User.id == AuditEvent.actor_id)
+    if filters.actor:
+        actor = filters.actor
+        query = query.where(
+            or_(User.username.icontains(actor, autoescape=True), User.name.icontains(actor, autoescape=True))
+        )
+    if filters.action:
+        action = filters.action
+        query = query.where(
+            or_(AuditEvent.action == action, AuditEvent.action.startswith(action + ".", autoescape=True))
+        )
+    if filters.target:
+        query = query.where(AuditEvent.target.icontains(filters.target, autoescape=True))
+    if filters.ip:
+        query = query.where(AuditEvent.ip.startswith(filters.ip, autoescape=True))
+    if filters.since:
+        query = query.where(AuditEvent.at >= _local_midnight(filters.since))
+    if filters.until:
+        query = query.where(AuditEvent.at < _local_midnight(filters.until + timedelta(days=1)))
+    return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

@@ -30,7 +30,7 @@ from accounts.models import (
     UnitKind,
     User,
 )
-from core import audit
+from core import audit, events
 from core.errors import DomainError
 from core.extensions import db
 from core.models import MAX_INT, tree_order
@@ -680,6 +680,7 @@ def create_cadre(actor: User, data: CadreData, now: datetime) -> tuple[Cadre, st
     except IntegrityError as exc:  # a concurrent create of the same number
         raise DomainError(_("The employee number %(n)s already exists.", n=number), code="duplicate_number") from exc
     audit.record("cadre.created", actor=actor, target=f"user:{user.id}", at=now)
+    events.cadre_changed.send(cadre, actor=actor, now=now, kind="created", changes=None)
     return cadre, password
 
 
@@ -696,6 +697,8 @@ def update_cadre(actor: User, cadre: Cadre, data: CadreData, now: datetime) -> C
         cadre.updated_at = now
         audit.record("cadre.updated", actor=actor, target=f"user:{cadre.user_id}", detail=changes, at=now)
     db.session.flush()
+    if changes:
+        events.cadre_changed.send(cadre, actor=actor, now=now, kind="updated", changes=changes)
     return cadre
 
 
@@ -719,6 +722,7 @@ def set_cadre_active(actor: User, cadre: Cadre, active: bool, now: datetime) -> 
         at=now,
     )
     db.session.flush()
+    events.cadre_changed.send(cadre, actor=actor, now=now, kind="activated" if active else "deactivated", changes=None)
 
 
 def profile_values(cadre: Cadre) -> dict:

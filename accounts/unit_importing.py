@@ -136,14 +136,17 @@ def _check_rows(rows, positions: dict[str, int], result: UnitImportResult) -> No
             tree.append(unit_row)
 
 
-def commit_unit_import(actor, result: UnitImportResult, now: datetime) -> list[Unit]:
-    """Create every unit of a clean import, in file order (parents first), each audited; or nothing."""
+def commit_unit_import(actor, result: UnitImportResult, now: datetime, progress=None) -> list[Unit]:
+    """Create every unit of a clean import, in file order (parents first), each audited; or nothing.
+    `progress(n)` is told of each row done."""
     if not result.ok:
         raise DomainError(_("The file has errors; nothing was imported."), code="import_invalid")
     created: dict[int, Unit] = {}
     for row in result.rows:
         parent = created[row.parent.row] if isinstance(row.parent, UnitRow) else row.parent
         created[row.row] = add_unit(actor, row.code, row.name, row.kind, parent, now, sort_order=len(created))
+        if progress:
+            progress(1)
     audit.record("unit.import", actor=actor, detail={"count": len(created)}, at=now)
     return list(created.values())
 

@@ -1,8 +1,6 @@
 """Pages of accounts: login, password, language, dashboard, and the admin pages for cadres, units and roles."""
 
 import io
-import secrets
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
@@ -32,6 +30,7 @@ from accounts.forms import (
     RoleForm,
     UnitForm,
 )
+from accounts.jobs import CADRE_IMPORT
 from accounts.models import Cadre, RoleAssignment, Unit, User, label
 from core import audit, audit_chain, audit_labels, policy
 from core.errors import DomainError, wants_json
@@ -40,8 +39,8 @@ from core.forms import ActionForm, options
 from core.models import local_today, now_utc
 from core.policy import ROLE_LABELS, Role, login_required, permission_required
 from core.security import bearer_token
-from core.uploads import claim, pending_upload_dir
 from core.web import RowPage, db_int, page_arg
+from jobs import files, submit
 
 # Endpoints a user who must change their password may still reach.
 _PASSWORD_CHANGE_EXEMPT = {"accounts.change_password", "accounts.logout", "accounts.set_language", "static"}
@@ -352,36 +351,21 @@ def reset_password(user_id: int):
 # ---------------------------------------------------------------- import
 
 
-def _import_dir() -> Path:
-    return pending_upload_dir(current_app.instance_path)
-
-
-def _pending_import_path():
-    """The upload awaiting confirmation; its token lives in the uploader's session, so nobody else can commit it."""
-    token = session.get("cadre_import")
-    if not token or not token.isalnum():
-        return None
-    path = _import_dir() / f"{token}.xlsx"
-    return path if path.exists() else None
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.route("/admin/cadres/import", methods=["GET", "POST"])
 @permission_required("cadre.import")
 def cadre_import():
     form = ImportUploadForm()
-    result = None
+    result = upload = None
     if form.validate_on_submit():
-        old = _pending_import_path()
-        if old:
-            old.unlink(missing_ok=True)
-        session.pop("cadre_import", None)
         data = form.file.data.read()
         result = importing.parse_cadre_workbook(io.BytesIO(data), current_user, local_today())
-        if result.ok:  # only a clean file waits for confirmation
-            token = secrets.token_hex(16)
-            (_import_dir() / f"{token}.xlsx").write_bytes(data)
-            session["cadre_import"] = token
-    return render_template("accounts/import.html", form=form, result=result, commit_form=ActionForm())
+        if result.ok:  # only a clean file waits for confirmation, in the database: any node may confirm it
+            upload = files.store(data, "cadres.xlsx", XLSX, purpose="upload", owner_id=current_user.id)
+            db.session.commit()
+    return render_template("accounts/import.html", form=form, result=result, upload=upload, commit_form=ActionForm())
 
 
 @bp.route("/admin/cadres/import/commit", methods=["POST"])
@@ -389,23 +373,26 @@ def cadre_import():
 def cadre_import_commit():
     if not ActionForm().validate_on_submit():
         abort(400)
-    path = _pending_import_path()
-    claimed = claim(path) if path else None  # of two clicks on the confirmation only one imports
-    if claimed is None:
+    # Only the uploader's own file, and of two clicks on the confirmation only one gets it.
+    stored = files.claim(request.form.get("upload", ""), current_user.id)
+    if stored is None:
         flash(_("No checked file is waiting. Please upload it again."), "error")
         return redirect(url_for("accounts.cadre_import"))
-    session.pop("cadre_import", None)
-    try:
-        with claimed.open("rb") as fh:
-            result = importing.parse_cadre_workbook(fh, current_user, local_today())
-        if not result.ok:  # something changed since the preview (e.g. a number was taken meanwhile)
-            return render_template(
-                "accounts/import.html", form=ImportUploadForm(), result=result, commit_form=ActionForm()
-            )
-        credentials = importing.commit_cadre_import(current_user, result, now_utc())
+    result = importing.parse_cadre_workbook(io.BytesIO(stored.data), current_user, local_today())
+    if not result.ok:  # something changed since the preview (e.g. a number was taken meanwhile)
+        files.discard(stored)
         db.session.commit()
-    finally:
-        claimed.unlink(missing_ok=True)
+        return render_template(
+            "accounts/import.html", form=ImportUploadForm(), result=result, upload=None, commit_form=ActionForm()
+        )
+    if len(result.rows) > current_app.config["IMPORT_INLINE_ROWS"]:
+        # Many rows (a password hash each): a job with a progress bar, checking the file again as it writes.
+        job = submit(CADRE_IMPORT, {"upload": stored.token}, user=current_user)
+        db.session.commit()
+        return redirect(url_for("jobs.detail", job_id=job.id))
+    credentials = importing.commit_cadre_import(current_user, result, now_utc())
+    files.discard(stored)
+    db.session.commit()
     return render_template("accounts/import_done.html", credentials=credentials, export_form=ActionForm())
 
 
@@ -559,7 +546,7 @@ def audit_log():
         since=form.since.data if not form.since.errors else None,
         until=form.until.data if not form.until.errors else None,
     )
-    page = RowPage(audit.search(filters), page_arg(), current_app.config["AUDIT_PER_PAGE"])
+    page = RowPage(queries.audit_events(filters), page_arg(), current_app.config["AUDIT_PER_PAGE"])
     args = {name: request.args[name] for name in _AUDIT_FILTERS if request.args.get(name)}
     targets = audit_labels.describe_targets(event.target for event, _actor in page.items)
     return render_template(

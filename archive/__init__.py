@@ -5,7 +5,12 @@ from flask import Blueprint
 
 bp = Blueprint("archive", __name__, url_prefix="/archive")
 
-from archive import audit_targets, models, views  # noqa: E402,F401  (the tables belong to the schema; views register on bp; audit_targets: the audit page's names)
+from archive import (  # noqa: E402,F401
+    audit_targets,  # the audit page's names for archive targets
+    models,  # the tables belong to the schema
+    services,  # listens to core.events.attempt_finalized: every graded attempt's result is recorded
+    views,  # views register on bp
+)
 
 
 def choice_label(value) -> str:

@@ -1,4 +1,5 @@
-"""The exam engine's door into the learning archive: results come only through `record_exam_result`."""
+"""The exam engine's door into the learning archive: results come only through `record_exam_result`, which listens
+to core.events.attempt_finalized (the engine knows nothing of the archive)."""
 
 from datetime import datetime
 
@@ -7,7 +8,7 @@ from sqlalchemy import select
 from archive import qualifications
 from archive.models import ExamResultRecord
 from archive.records import year_closed
-from core import audit
+from core import audit, events
 from core.extensions import db
 from core.models import local_today
 
@@ -16,9 +17,10 @@ def _plain(value):
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
+@events.attempt_finalized.connect
 def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
-    """Write (or rewrite) the archive record of an ended, graded attempt. Called by the exam engine's grading,
-    in the same transaction, so the archive and the attempt never disagree."""
+    """Write (or rewrite) the archive record of an ended, graded attempt. Runs when the exam engine's grading sends
+    attempt_finalized, in the same transaction, so the archive and the attempt never disagree."""
     exam = attempt.exam
     sat_on = local_today(attempt.started_at)
     values = {

@@ -9,14 +9,14 @@ reveals: every event is linked into it as it is flushed (`core.audit_chain`, doc
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from flask import has_request_context, request
-from sqlalchemy import JSON, ForeignKey, Index, String, event, or_, select
+from sqlalchemy import JSON, ForeignKey, Index, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.extensions import db
-from core.models import LOCAL_ZONE, UTCDateTime, now_utc
+from core.models import UTCDateTime, now_utc
 
 log = logging.getLogger("qualexam.audit")
 
@@ -87,9 +87,9 @@ def record(action: str, *, actor=None, target: str | None = None, detail: dict |
 
 @dataclass(frozen=True)
 class AuditFilter:
-    """What the audit page searches by; every field optional. `actor` matches a username or name (part of it),
-    `action` an action or its dotted prefix ("exam" finds "exam.published"), `target` part of the target, `ip`
-    an address or its start; the dates are local days, both included."""
+    """What the audit page searches by (accounts.queries.audit_events); every field optional. `actor` matches a
+    username or name (part of it), `action` an action or its dotted prefix ("exam" finds "exam.published"),
+    `target` part of the target, `ip` an address or its start; the dates are local days, both included."""
 
     actor: str = ""
     action: str = ""
@@ -97,36 +97,6 @@ class AuditFilter:
     ip: str = ""
     since: date | None = None
     until: date | None = None
-
-
-def _local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=LOCAL_ZONE)
-
-
-def search(filters: AuditFilter):
-    """The events matching `filters`, newest first, each with its actor (or None): a query of (AuditEvent, User)."""
-    from accounts.models import User  # accounts depends on core, not the other way round
-
-    query = select(AuditEvent, User).outerjoin(User, User.id == AuditEvent.actor_id)
-    if filters.actor:
-        actor = filters.actor
-        query = query.where(
-            or_(User.username.icontains(actor, autoescape=True), User.name.icontains(actor, autoescape=True))
-        )
-    if filters.action:
-        action = filters.action
-        query = query.where(
-            or_(AuditEvent.action == action, AuditEvent.action.startswith(action + ".", autoescape=True))
-        )
-    if filters.target:
-        query = query.where(AuditEvent.target.icontains(filters.target, autoescape=True))
-    if filters.ip:
-        query = query.where(AuditEvent.ip.startswith(filters.ip, autoescape=True))
-    if filters.since:
-        query = query.where(AuditEvent.at >= _local_midnight(filters.since))
-    if filters.until:
-        query = query.where(AuditEvent.at < _local_midnight(filters.until + timedelta(days=1)))
-    return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
 
 def known_actions() -> list[str]:

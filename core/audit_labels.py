@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "cadre.import": _l("Cadres imported"),
     "cadre.updated": _l("Cadre profile changed"),
     "exam.access_code": _l("Exam access code changed"),
+    "job.cancelled": _l("Job stopped"),
     "exam.bad_access_code": _l("Wrong exam access code"),
     "exam.candidate": _l("Exam candidate changed"),
     "exam.created": _l("Exam created"),

@@ -7,8 +7,9 @@
   or ``database.sqlite`` (SQLite's online backup API, also consistent while in use);
 - ``instance/…``: question images and the secret key file (a SECRET_KEY set in the environment is not in it: keep
   it with the rest of the configuration). Files are copied after the database snapshot, so every file the snapshot
-  refers to is in the archive (images are written before the rows that use them are committed). Pending import
-  previews (``instance/imports``) are left out: they expire within a day and hold no committed data.
+  refers to is in the archive (images are written before the rows that use them are committed). Files waiting for
+  an import's confirmation and the downloads of jobs live in the database (``stored_files``), so they are in its
+  dump; they expire within a day (a week for most downloads).
 
 `flask backup restore FILE` checks the archive first (every member listed and its checksum right, nothing
 unlisted), puts the files into the instance folder, then loads the database into an *empty* one (it refuses one

@@ -49,6 +49,14 @@ def nul_issue(text: str) -> ImportIssue | None:
     return ImportIssue(line, None, None, message, is_line=True)
 
 
+def issues_text(issues, limit: int = 20) -> str:
+    """The problems of a file in one text (a failed import job's reason), the first `limit` of them."""
+    lines = [str(issue) for issue in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(_("…and %(n)d more.", n=len(issues) - limit))
+    return "\n".join([_("The file was not imported: %(n)d problem(s) found", n=len(issues)), *lines])
+
+
 def exit_on_issues(issues) -> None:
     """For import commands: print every problem and exit with status 1 (nothing was written); no-op without any."""
     if not issues:

@@ -4,7 +4,7 @@ column holds, file downloads and pages of multi-column queries."""
 import builtins
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, current_app, has_request_context, request, url_for
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter, ValidationError
 
@@ -115,3 +115,11 @@ class WindowPage:
         self.pages = max(1, -(-self.total // per_page))
         self.has_prev, self.has_next = self.page > 1, self.page < self.pages
         self.prev_num, self.next_num = self.page - 1, self.page + 1
+
+
+def path_for(endpoint: str, **values) -> str:
+    """`url_for` that also works where no request is (a job run by a worker): the path of the page, for a link."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    with current_app.test_request_context():
+        return url_for(endpoint, **values)

@@ -8,6 +8,7 @@ from exam import (  # noqa: E402,F401
     audit_targets,  # the audit page's names for exam targets
     conflicts,  # registers the conflicts of interest with core.policy
     integrity,  # the guards of exam records
+    jobs,  # drawing papers and the finalizer on the job engine
     models,  # the tables belong to the schema
     views,  # views register on bp
 )

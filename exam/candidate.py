@@ -12,7 +12,7 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import now_utc
 from core.policy import login_required
-from exam import attempts, eligibility, review
+from exam import attempts, eligibility, result_page, review
 from exam.models import Attempt, AttemptStatus, Exam
 
 take_bp = Blueprint("take", __name__, url_prefix="/my")
@@ -109,12 +109,8 @@ def result(attempt_id: int):
     outcome = review.result(attempt, now)
     entries = {e["position"]: e for e in (outcome or {}).get("review", [])}
     progress = review.progress(attempt)
-    place = None
-    if outcome and outcome.get("fully_graded"):
-        from reports.ranking import standing  # reports build on the engine, not the other way round
-
-        place = standing(attempt.exam, current_user)
     return render_template(
         "exam/take_result.html", attempt=attempt, exam=attempt.exam, outcome=outcome, entries=entries,
-        items=review.paper(attempt) if entries else [], progress=progress, now=now, place=place,
+        items=review.paper(attempt) if entries else [], progress=progress, now=now,
+        **result_page.values(attempt, current_user, outcome, now),  # the standing (reports), …
     )  # fmt: skip

@@ -2,7 +2,6 @@
 files."""
 
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -16,10 +15,10 @@ from accounts.cli import cli_actor
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
-from exam import attempts, conflicts, files, papers, scoring, verification
-from exam.models import Attempt, Exam
-
-log = logging.getLogger(__name__)
+from exam import conflicts, files, scoring, verification
+from exam import jobs as exam_jobs
+from exam.models import Exam
+from jobs.cli import run_here
 
 
 @click.group("exams", help="Exams: publish, prepare, finalize, regrade, verify scores, export and import.")
@@ -49,21 +48,25 @@ def _run(action):
 @click.option("--accept-conflicts", is_flag=True, help="Publish although candidates in conflict are undecided.")
 @with_appcontext
 def publish(code, accept_conflicts):
-    """Check an exam's rules, publish it and draw every candidate's paper. Candidates in conflict of interest
-    (rights over the exam's pool) must be decided on the exam's page first, unless --accept-conflicts."""
+    """Check an exam's rules, publish it and draw every candidate's paper (with a progress bar). Candidates in
+    conflict of interest (rights over the exam's pool) must be decided on the exam's page first, unless
+    --accept-conflicts."""
     exam = _exam(code)
-    drawn = _run(lambda: conflicts.publish(cli_actor(), exam, now_utc(), accept_conflicts=accept_conflicts))
-    click.echo(f"Exam {code} published; {drawn} paper(s) drawn.")
+    actor = cli_actor()
+    _run(lambda: conflicts.publish(actor, exam, now_utc(), accept_conflicts=accept_conflicts, draw=False))
+    job = run_here(exam_jobs.PREPARE_PAPERS, {"exam_id": exam.id}, user=actor, label=f"{code}: drawing papers")
+    click.echo(f"Exam {code} published; {job.result.get('drawn', 0)} paper(s) drawn.")
 
 
 @exams_cli.command("prepare")
 @click.argument("code")
 @with_appcontext
 def prepare(code):
-    """Draw the papers of candidates who have none yet (run before the start; safe to repeat)."""
+    """Draw the papers of candidates who have none yet, with a progress bar (run before the start; safe to repeat,
+    and after a drawing that stopped half-way)."""
     exam = _exam(code)
-    drawn = _run(lambda: papers.prepare_papers(exam, now_utc()))
-    click.echo(f"{drawn} paper(s) drawn for {code}.")
+    job = run_here(exam_jobs.PREPARE_PAPERS, {"exam_id": exam.id}, user=cli_actor(), label=f"{code}: drawing papers")
+    click.echo(f"{job.result.get('drawn', 0)} paper(s) drawn for {code}.")
 
 
 @exams_cli.command("finalize-overdue")
@@ -71,14 +74,15 @@ def prepare(code):
     "--every",
     type=click.FloatRange(min=1),
     default=None,
-    help="Keep running, sweeping every this many seconds (the production finalizer; docs/scaling.md).",
+    help="Keep running, sweeping every this many seconds (not needed where `flask jobs worker` runs: docs/jobs.md).",
 )
 @with_appcontext
 def finalize_overdue(every):
-    """Finalize attempts left open past their deadline (once, e.g. from cron; or as a service with --every)."""
+    """Finalize attempts left open past their deadline, once. The job workers do it every minute by themselves
+    (the periodic work exam.finalize-overdue); this is for operators, or a setup without workers (cron, --every)."""
     while True:
         try:
-            count = _finalize_each(now_utc())
+            count = exam_jobs.finalize_overdue_each(now_utc())
         except (OperationalError, InterfaceError) as exc:  # the database is away: try again at the next sweep
             db.session.rollback()
             if every is None:
@@ -90,26 +94,6 @@ def finalize_overdue(every):
         if every is None:
             return
         time.sleep(every)
-
-
-def _finalize_each(now) -> int:
-    """Finalize the overdue attempts one transaction each: a sweep after a deadline burst never holds the database
-    (SQLite's one writer, or many PostgreSQL row locks) for the whole sweep, and one failure stops only its own."""
-    count = 0
-    for attempt_id in attempts.overdue_attempts(now):
-        try:
-            attempt = db.session.get(Attempt, attempt_id)
-            if attempt is not None:
-                attempts.finalize(attempts.lock_attempt(attempt), now)
-                db.session.commit()
-                count += 1
-        except OperationalError:
-            raise  # the database is away: the whole sweep waits for the next round
-        except Exception:  # one attempt that cannot be graded must not hold up the others behind it
-            db.session.rollback()
-            log.exception("Attempt %s could not be finalized; the others go on.", attempt_id)
-    db.session.commit()
-    return count
 
 
 @exams_cli.command("regrade")

@@ -337,9 +337,9 @@ def keep_conflicted(actor, exam: Exam, user: User, reason: str, now: datetime) -
                  detail={"user": user.id, "reason": reason}, at=now)  # fmt: skip
 
 
-def publish(actor, exam: Exam, now: datetime, accept_conflicts: bool = False) -> int:
-    """Publish (exam.publishing.publish), refusing while candidates in conflict are undecided unless the publisher
-    confirms; a confirmation is audited with the people it concerned."""
+def publish(actor, exam: Exam, now: datetime, accept_conflicts: bool = False, *, draw: bool = True) -> int:
+    """Publish (exam.publishing.publish, `draw` as there), refusing while candidates in conflict are undecided
+    unless the publisher confirms; a confirmation is audited with the people it concerned."""
     open_ones = unresolved(exam) if exam.status == ExamStatus.DRAFT else []
     if open_ones and not accept_conflicts:
         names = join_list(_("%(name)s (%(code)s)", name=c.user.name, code=c.user.username) for c in open_ones)
@@ -348,7 +348,7 @@ def publish(actor, exam: Exam, now: datetime, accept_conflicts: bool = False) ->
               "reason, or confirm that you publish anyway.", names=names),
             code="unresolved_conflicts",
         )  # fmt: skip
-    drawn = publishing.publish(actor, exam, now)
+    drawn = publishing.publish(actor, exam, now, draw=draw)
     if open_ones:
         audit.record("exam.conflicts_accepted", actor=actor, target=f"exam:{exam.code}",
                      detail={"users": [c.user.id for c in open_ones]}, at=now)  # fmt: skip

@@ -16,10 +16,10 @@ import re
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, select, update
 
 from accounts.models import PoliticalStatus, Rank, Unit
-from core import audit
+from core import audit, events
 from core.errors import DomainError
 from core.extensions import db
 from exam.attempts import access_code_hash, available_until, finalize_overdue
@@ -38,7 +38,7 @@ from exam.models import (
     ReviewPolicy,
     SectionRule,
 )
-from exam.papers import prepare_papers, rule_pool
+from exam.papers import rule_pool
 from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionVersion
 from question_bank.services import record_exposure
 from question_bank.types import QUESTION_TYPES
@@ -241,8 +241,13 @@ def _extend_capped_deadlines(exam: Exam, old_close: datetime) -> int:
 
 
 def lock(exam: Exam) -> Exam:
-    """The exam row again, locked until the transaction ends (PostgreSQL): a first start, which marks the row,
-    happens wholly before or after a change made under this lock."""
+    """The exam row again, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite: the database's write
+    lock, taken now, so that what is read after it cannot change before the writes: a withdrawal counts the papers
+    it discards while no batch of drawn papers can commit): a first start, which marks the row, happens wholly
+    before or after a change made under this lock."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        exams = Exam.__table__  # Core: a statement that changes nothing, for the lock alone
+        db.session.execute(update(exams).where(exams.c.id == exam.id, false()).values(id=exams.c.id))
     return db.session.scalar(
         select(Exam).where(Exam.id == exam.id).with_for_update().execution_options(populate_existing=True)
     )
@@ -289,7 +294,8 @@ def eligibility_problems(rules: dict) -> list[tuple[str, str]]:
 
 def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     """Say who may sit the exam, by rules over cadre profiles (an empty rule means any). A published exam draws
-    papers at once for the people the new rules add; returns how many papers were drawn."""
+    papers for the people the new rules add: at once when they are few, else by the job exam.prepare-papers
+    (exam.jobs.prepare_soon); returns how many papers were drawn at once."""
     exam = lock(exam)
     if exam.status == ExamStatus.RELEASED:
         raise DomainError(_("The results are released: the exam can no longer change."), code="locked")
@@ -306,7 +312,9 @@ def set_eligibility(actor, exam: Exam, rules: dict, now: datetime) -> int:
     audit.record("exam.eligibility", actor=actor, target=f"exam:{exam.code}", detail={"old": old, "new": rules},
                  at=now)  # fmt: skip
     db.session.flush()
-    return prepare_papers(exam, now) if exam.status != ExamStatus.DRAFT else 0  # none once closed
+    from exam.jobs import prepare_soon  # the job builds on this module's neighbours: imported on use
+
+    return prepare_soon(actor, exam, now)  # none once closed; many are left to the job
 
 
 # ---------------------------------------------------------------- the paper: sections, rules, fixed questions
@@ -560,4 +568,5 @@ def release_results(actor, exam: Exam, now: datetime) -> int:
     released = db.session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id))
     audit.record("exam.released", actor=actor, target=f"exam:{exam.code}", detail={"attempts": released}, at=now)
     db.session.flush()
+    events.result_released.send(exam, actor=actor, now=now, attempts=released)
     return released

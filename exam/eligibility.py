@@ -149,7 +149,7 @@ def set_candidate(
     """Add a person by hand (included=True), remove them (False) or leave it to the rules (None), and give them
     extra time. Extra time counts for attempts started afterwards: a started attempt's deadline never moves."""
     from exam.attempts import in_progress  # attempts and papers build on eligibility: imported on use
-    from exam.papers import prepare_papers
+    from exam.jobs import prepare_soon
 
     if exam.status == ExamStatus.RELEASED:
         raise DomainError(_("The results are released: the exam can no longer change."), code="locked")
@@ -172,8 +172,8 @@ def set_candidate(
         at=now,
     )
     db.session.flush()
-    if exam.status != ExamStatus.DRAFT and included is not False:
-        prepare_papers(exam, now)  # a person added after publishing gets a paper ahead of their start too
+    if exam.status != ExamStatus.DRAFT and included is not False and is_eligible(exam, user):
+        prepare_soon(actor, exam, now, [user.id])  # a person added after publishing gets a paper ahead of their start
     return row
 
 

@@ -13,7 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, and_, case, func, select
 
-from core import audit, policy
+from core import audit, events, policy
 from core.errors import DomainError
 from core.extensions import db
 from core.i18n import join_list, localtime
@@ -309,4 +309,6 @@ def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: 
         changed = scoring.regrade(actor, exam, now)
         for attempt, _old, _new in changed:
             attempt.regraded_at = now
+    db.session.flush()
+    events.key_corrected.send(exam, actor=actor, now=now, version_id=version.id, changed=len(changed))
     return changed

@@ -4,7 +4,7 @@ import random
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select
+from sqlalchemy import false, insert, select, update
 
 from core.errors import DomainError
 from core.extensions import db
@@ -116,31 +116,86 @@ def sample_paper(exam: Exam, seed: int) -> list[PaperItem]:
     return items
 
 
+#: Papers drawn per transaction when they are prepared by the job (exam.jobs): a batch's commit is what a worker
+#: killed half-way keeps, and what the run after it skips.
+BATCH = 200
+
+
+def papers_wanted(exam: Exam, now: datetime) -> list[int]:
+    """The eligible candidates who have no first paper yet, in id order; none unless the exam is published or open
+    (nothing is drawn once it has closed)."""
+    if exam.phase(now) not in (Phase.PUBLISHED, Phase.OPEN):
+        return []
+    have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1)))
+    return sorted(eligible_user_ids(exam) - have)
+
+
+def without_paper(exam: Exam, user_ids: list[int]) -> list[int]:
+    """Those of `user_ids` who have no first paper of the exam yet, in the given order."""
+    if not user_ids:
+        return []
+    stmt = select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1, Paper.user_id.in_(user_ids))
+    have = set(db.session.scalars(stmt))
+    return [user_id for user_id in user_ids if user_id not in have]
+
+
+def draw(exam: Exam, user_ids: list[int], now: datetime, cache: dict, on_paper=None) -> list[tuple[Paper, list]]:
+    """The first papers of `user_ids` with their items, drawn but not yet in the session (`store` writes them).
+    `on_paper(n)` is told after each paper."""
+    drawn = []
+    for n, user_id in enumerate(user_ids, 1):
+        seed = random.SystemRandom().randrange(2**31)
+        paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=1, seed=seed, created_at=now)
+        drawn.append((paper, _paper_items(exam, seed, cache)))
+        if on_paper is not None:
+            on_paper(n)
+    return drawn
+
+
+def store(drawn: list[tuple[Paper, list]], now: datetime) -> int:
+    """Write papers made by `draw` (flushed): the papers through the ORM (for their ids), their items (a hundred
+    each) in one bulk INSERT, and the questions' exposure. Returns how many."""
+    if not drawn:
+        return 0
+    db.session.add_all(paper for paper, _items in drawn)
+    db.session.flush()
+    rows = [
+        {"paper_id": paper.id, "position": i.position, "section_id": i.section_id,
+         "question_version_id": i.question_version_id, "option_order": i.option_order, "points": i.points}
+        for paper, items in drawn
+        for i in items
+    ]  # fmt: skip
+    db.session.execute(insert(PaperItem), rows)
+    count_exposure([row["question_version_id"] for row in rows], now)
+    return len(drawn)
+
+
+def draw_first_papers(exam: Exam, user_ids: list[int], now: datetime, cache: dict | None = None) -> int:
+    """Draw and write the first paper of each of `user_ids` who still has none (asked here, so a batch drawn
+    twice gets no second paper); flushes. Returns how many were drawn."""
+    cache = {} if cache is None else cache
+    return store(draw(exam, without_paper(exam, user_ids), now, cache), now)
+
+
 def prepare_papers(exam: Exam, now: datetime) -> int:
     """Draw the first paper of every eligible candidate who has none yet (ahead of the start: starting is then a
-    read and one insert). Nothing is drawn once the exam has closed. Returns how many were drawn."""
-    if exam.phase(now) not in (Phase.PUBLISHED, Phase.OPEN):
-        return 0
-    have = set(db.session.scalars(select(Paper.user_id).where(Paper.exam_id == exam.id, Paper.attempt_number == 1)))
-    todo, cache = sorted(eligible_user_ids(exam) - have), {}
-    for start in range(0, len(todo), 500):
-        # Papers through the ORM (for their ids), their items (a hundred each) in one bulk INSERT.
-        batch = []
-        for user_id in todo[start : start + 500]:
-            seed = random.SystemRandom().randrange(2**31)
-            paper = Paper(exam_id=exam.id, user_id=user_id, attempt_number=1, seed=seed, created_at=now)
-            batch.append((paper, _paper_items(exam, seed, cache)))
-        db.session.add_all(paper for paper, _items in batch)
-        db.session.flush()
-        rows = [
-            {"paper_id": paper.id, "position": i.position, "section_id": i.section_id,
-             "question_version_id": i.question_version_id, "option_order": i.option_order, "points": i.points}
-            for paper, items in batch
-            for i in items
-        ]  # fmt: skip
-        db.session.execute(insert(PaperItem), rows)
-        count_exposure([row["question_version_id"] for row in rows], now)
-    return len(todo)
+    read and one insert), in the caller's transaction. Nothing is drawn once the exam has closed. Returns how many
+    were drawn. Publishing a whole exam does it as a job instead (exam.jobs: batches, progress)."""
+    todo, cache = papers_wanted(exam, now), {}
+    return sum(draw_first_papers(exam, todo[start : start + 500], now, cache) for start in range(0, len(todo), 500))
+
+
+def hold_exam(exam: Exam) -> Exam:
+    """The exam row again, read under a lock that keeps a withdrawal (exam.definition.withdraw, FOR UPDATE) out
+    until the transaction ends, so papers are never drawn for an exam gone back to draft. PostgreSQL: FOR KEY SHARE,
+    which a first start's UPDATE of the row does not wait for. SQLite: the database's write lock, taken now."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        exams = Exam.__table__  # Core: a statement that changes nothing, for the lock alone
+        db.session.execute(update(exams).where(exams.c.id == exam.id, false()).values(id=exams.c.id))
+    stmt = select(Exam).where(Exam.id == exam.id).execution_options(populate_existing=True)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(read=True, key_share=True)
+    return db.session.scalar(stmt)
 
 
 def count_exposure(version_ids: list[int], now: datetime) -> None:

@@ -9,8 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
-from archive.services import record_exam_result
-from core import audit
+from core import audit, events
 from core.extensions import db
 from exam.answers import attempt_facts, version_keys
 from exam.attempts import finalize_overdue, lock_attempt
@@ -35,12 +34,12 @@ class Rescored:
 
 def grade(attempt: Attempt, now: datetime) -> Rescored:
     """Grade every objective item (pure functions per type); essays wait for a grader (their hand-given points are
-    kept when grading again). The score is set once all items have points; the learning archive gets the result
-    in the same transaction. Runs only inside exam.integrity.rescoring (the caller's documented path, which
-    audits what the returned Rescored says changed)."""
+    kept when grading again). The score is set once all items have points; core.events.attempt_finalized is sent
+    (the learning archive records the result in the same transaction). Runs only inside exam.integrity.rescoring
+    (the caller's documented path, which audits what the returned Rescored says changed)."""
     # A fixed number of statements whatever the paper's length: the exam with its sections and rules (its total),
     # the answers, the keys of versions this process has not seen, the corrections, one upsert of the points, and
-    # the archive's record.
+    # the listeners' (the archive's record).
     exam = db.session.scalar(
         select(Exam)
         .where(Exam.id == attempt.exam_id)
@@ -72,7 +71,7 @@ def grade(attempt: Attempt, now: datetime) -> Rescored:
         if isinstance(obj, Answer) and obj.attempt_id == attempt.id:
             db.session.expire(obj)
     attempt.score, attempt.fully_graded, attempt.passed = attempt_result(points, all_graded, exam.pass_mark)
-    record_exam_result(attempt, now)
+    events.attempt_finalized.send(attempt, now=now)  # the archive records the result, in this transaction
     return Rescored(changes, old_score, _number(attempt.score))
 
 

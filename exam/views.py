@@ -23,6 +23,7 @@ from core.models import local_today, now_utc
 from core.policy import permission_required
 from core.web import db_int, page_arg
 from exam import bp, conflicts, definition, files, grading, review, scoring, timeline
+from exam import jobs as exam_jobs
 from exam.attempts import finalize_overdue, grace
 from exam.eligibility import (
     candidate_overrides,
@@ -34,6 +35,8 @@ from exam.eligibility import (
 from exam.forms import AccessCodeForm, EligibilityForm, ExamForm, FixedQuestionsForm, KeyForm, RuleForm, SectionForm
 from exam.models import Answer, Attempt, Exam, ExamSection, FixedItem, Paper, SectionRule
 from exam.papers import check_pools, sample_paper
+from jobs.models import JobState
+from jobs.views import status as jobs_status
 from question_bank.models import Bank, Category, QuestionStatus
 from question_bank.queries import banks_query, questions_query
 from question_bank.services import category_path_names
@@ -225,7 +228,12 @@ def eligibility(code: str):
             db.session.rollback()
             _show_problems(form, exc)
         else:
-            flash(_("Saved; %(n)d new papers drawn.", n=drawn) if drawn else _("Saved."), "success")
+            if drawn:
+                flash(_("Saved; %(n)d new papers drawn.", n=drawn), "success")
+            elif exam_jobs.preparing(exam):
+                flash(_("Saved; the papers of the new candidates are being drawn."), "success")
+            else:
+                flash(_("Saved."), "success")
             return redirect(url_for("exam.exam", code=exam.code))
     return render_template("exam/eligibility.html", exam=exam, form=form, units=units)
 
@@ -436,8 +444,14 @@ def exam(code: str):
                 "options": [item.version.options[i] for i in item.option_order],  # as this candidate would see them
             })  # fmt: skip
     rules = exam.eligibility or {}
+    preparation = exam_jobs.last_preparation(exam) if exam.status != "draft" else None
+    if preparation is not None and preparation.state in (JobState.DONE, JobState.CANCELLED):
+        preparation = None  # shown while it waits or runs, and when it failed
     return render_template(
         "exam/detail.html",
+        preparation=preparation,
+        preparation_status=jobs_status(preparation) if preparation else None,
+        preparation_visible=preparation is not None and _visible_job(preparation),
         exam=exam,
         now=now,
         problems=problems,
@@ -511,10 +525,43 @@ def candidate(code: str):
 @bp.route("/<code>/publish", methods=["POST"])
 @permission_required("exam.manage")
 def publish(code: str):
+    """Publish, and follow the drawing of the papers on the job's page (the exam's page shows it too)."""
     exam = _exam(code)
+    if not ActionForm().validate_on_submit():
+        abort(400)
     accept = request.form.get("accept_conflicts") == "1"
-    return _act(exam, lambda: conflicts.publish(current_user, exam, now_utc(), accept_conflicts=accept),
-                lambda n: _("Published; %(n)d papers drawn.", n=n))  # fmt: skip
+    try:
+        job = exam_jobs.publish_and_prepare(current_user, exam, now_utc(), accept_conflicts=accept)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("exam.exam", code=exam.code))
+    flash(_("Published; the papers are being drawn."), "success")
+    return _follow(job, exam)
+
+
+def _visible_job(job) -> bool:
+    return job.created_by_id == current_user.id or policy.can(current_user, "jobs.view_all")  # as jobs.views
+
+
+def _follow(job, exam: Exam):
+    """The job's page for the person who started it; the exam's page, which shows the progress, for the others."""
+    if _visible_job(job):
+        return redirect(url_for("jobs.detail", job_id=job.id))
+    return redirect(url_for("exam.exam", code=exam.code) + "#papers-job")
+
+
+@bp.route("/<code>/prepare", methods=["POST"])
+@permission_required("exam.manage")
+def prepare(code: str):
+    """Draw the papers still missing (after a failed drawing, or for candidates the rules added)."""
+    exam = _exam(code)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if exam.status == "draft":
+        flash(_("Papers are drawn when the exam is published."), "error")
+        return redirect(url_for("exam.exam", code=exam.code))
+    return _follow(exam_jobs.prepare_later(exam, current_user), exam)
 
 
 @bp.route("/<code>/withdraw", methods=["POST"])

@@ -77,10 +77,11 @@ class StoredFile(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The unguessable name in URLs and forms.
     token: Mapped[str] = mapped_column(String(43), unique=True)
-    #: "download" (a job's result) or "upload" (an import preview's file).
+    #: "download" (a job's result), "secret" (a result for its owner's eyes only: one-time passwords) or "upload"
+    #: (an import preview's file).
     purpose: Mapped[str] = mapped_column(String(16))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
-    #: Whose file it is: only this user (or, for a job's download, a district admin) may read it.
+    #: Whose file it is: only this user (or, for a job's plain download, a district admin) may read it.
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     mimetype: Mapped[str] = mapped_column(String(128))

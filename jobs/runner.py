@@ -79,12 +79,14 @@ class Context:
                 self.progress(n, total)
         self.progress(n, total if total is not None else n)
 
-    def save_file(self, name: str, mimetype: str, data: bytes, days: int = 7) -> StoredFile:
-        """Keep a download of this job (in the job's transaction), readable by the job's owner."""
+    def save_file(self, name: str, mimetype: str, data: bytes, days: int = 7, secret: bool = False) -> StoredFile:
+        """Keep a download of this job (in the job's transaction), readable by the job's owner and the district's
+        admins; a `secret` file (one-time passwords) by its owner only."""
         from jobs import files
 
-        return files.store(data, name, mimetype, purpose="download", owner_id=self.job.created_by_id,
-                           job_id=self.job.id, expires_in=timedelta(days=days))  # fmt: skip
+        return files.store(data, name, mimetype, purpose="secret" if secret else "download",
+                           owner_id=self.job.created_by_id, job_id=self.job.id,
+                           expires_in=timedelta(days=days))  # fmt: skip
 
 
 def execute(job_id: int, on_progress=None) -> str | None:

@@ -8,8 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from core import audit
+from core.audit_labels import TargetView, int_keys, register_targets
 from core.extensions import db
 from core.forms import ActionForm
+from core.models import now_utc
 from core.policy import can, login_required
 from core.web import download, page_arg
 from jobs import bp, engine, files, registry
@@ -81,10 +84,19 @@ def status(job: Job) -> dict:
     }
 
 
+def _readable(stored: StoredFile) -> bool:
+    """A job's download: its owner's and the district's; a secret one (one-time passwords): its owner's only."""
+    if stored.purpose == "secret":
+        return stored.owner_id is not None and stored.owner_id == current_user.id
+    return stored.purpose == "download"
+
+
 def _files(job: Job) -> list[StoredFile]:
-    return list(db.session.scalars(
-        select(StoredFile).where(StoredFile.job_id == job.id, StoredFile.purpose == "download").order_by(StoredFile.id)
-    ))  # fmt: skip
+    found = db.session.scalars(
+        select(StoredFile).where(StoredFile.job_id == job.id, StoredFile.purpose.in_(("download", "secret")),
+                                 StoredFile.expires_at > now_utc()).order_by(StoredFile.id)
+    )  # fmt: skip
+    return [f for f in found if _readable(f)]
 
 
 @bp.route("/")
@@ -128,6 +140,7 @@ def cancel(job_id: int):
     from jobs import cancel_job
 
     cancel_job(job)
+    audit.record("job.cancelled", actor=current_user, target=f"job:{job.id}", detail={"kind": job.kind})
     flash(_("Stopping the job: it stops at its next step and keeps nothing of what it did."), "success")
     return redirect(url_for("jobs.detail", job_id=job.id))
 
@@ -136,7 +149,14 @@ def cancel(job_id: int):
 @login_required
 def file(job_id: int, token: str):
     job = _job(job_id)
-    stored = files.get(token, purpose="download")
-    if stored is None or stored.job_id != job.id:
+    stored = files.get(token)
+    if stored is None or stored.job_id != job.id or not _readable(stored):
         abort(404)
     return download(stored.data, stored.mimetype, stored.name)
+
+
+@register_targets("job")
+def _job_targets(keys):
+    found = db.session.execute(select(Job.id, Job.kind).where(Job.id.in_(int_keys(keys)))).all()
+    return {str(i): TargetView(_("Job %(n)d: %(what)s", n=i, what=kind_label(k)), url_for("jobs.detail", job_id=i))
+            for i, k in found}  # fmt: skip

@@ -1,20 +1,20 @@
 """`flask banks …` and `flask questions …`: banks, import, export and the import template."""
 
-import sys
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from accounts.cli import cli_actor
+from accounts.cli import cli_actor, import_as_job
 from accounts.models import Unit
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import exit_on_issues
 from core.models import now_utc
-from question_bank import formats, services, transfer
+from question_bank import services, transfer
 from question_bank.formats import table
+from question_bank.jobs import QUESTION_IMPORT, upload_name
 from question_bank.models import Bank, Question, QuestionStatus
 
 
@@ -83,14 +83,8 @@ def import_questions(file, bank_code, fmt, status, dry_run):
         click.echo(f"{len(result.questions)} question(s) would be imported; nothing was written (dry run).")
         return
     actor = cli_actor()
-    try:
-        with click.progressbar(length=len(result.questions), label="Importing", file=sys.stderr) as bar:
-            count = formats.commit(actor, bank, result, now_utc(), status=QuestionStatus(status), progress=bar.update)
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        click.echo(str(exc.message), err=True)
-        sys.exit(1)
+    job = import_as_job(QUESTION_IMPORT, data, upload_name(bank, fmt), actor, {"bank": bank.code, "status": status})
+    count = job.result["count"]
     click.echo(f"{count} question(s) imported into {bank.code}.")
 
 

@@ -1,9 +1,6 @@
 """Pages of the question banks: banks, categories, the question list, authoring, review, import and export."""
 
-import secrets
-from pathlib import Path
-
-from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -17,8 +14,8 @@ from core.extensions import db
 from core.forms import options
 from core.models import now_utc
 from core.policy import login_required, permission_required
-from core.uploads import claim, pending_upload_dir
 from core.web import db_int, page_arg
+from jobs import files, submit
 from question_bank import bp, images, queries, rendering, services, transfer
 from question_bank.formats import FORMAT_LABELS, commit, table
 from question_bank.forms import (
@@ -32,6 +29,7 @@ from question_bank.forms import (
     fill_form,
     form_content,
 )
+from question_bank.jobs import QUESTION_IMPORT, upload_format, upload_name
 from question_bank.models import STATUS_LABELS, Bank, Category, Question, QuestionStatus, QuestionVersion
 from question_bank.types import QUESTION_TYPES
 
@@ -466,10 +464,6 @@ def image(name: str):
 # ---------------------------------------------------------------- import and export
 
 
-def _import_dir() -> Path:
-    return pending_upload_dir(current_app.instance_path)
-
-
 def _import_form(bank: Bank) -> ImportForm:
     form = ImportForm()
     choices = [("draft", STATUS_LABELS[QuestionStatus.DRAFT]), ("in_review", STATUS_LABELS[QuestionStatus.IN_REVIEW])]
@@ -479,68 +473,62 @@ def _import_form(bank: Bank) -> ImportForm:
     return form
 
 
-def _pending(bank: Bank):
-    pending = session.get("question_import") or {}
-    if pending.get("bank") != bank.code or not str(pending.get("token", "")).isalnum():
-        return None, None
-    path = _import_dir() / f"q-{pending['token']}"
-    return (path, pending) if path.exists() else (None, None)
-
-
 @bp.route("/<code>/import", methods=["GET", "POST"])
 @permission_required("bank.manage")
 def import_questions(code: str):
     bank = _bank(code, "bank.manage")
     form = _import_form(bank)
-    result = None
+    result = upload = None
     if form.validate_on_submit():
-        upload = form.file.data
-        fmt = form.format.data or transfer.guess_format(upload.filename)
+        upload_file = form.file.data
+        fmt = form.format.data or transfer.guess_format(upload_file.filename)
         if fmt not in transfer.FORMATS:
             flash(_("Choose the file's format: it cannot be told from its name."), "error")
         else:
-            data = upload.read()
-            old, _info = _pending(bank)
-            if old:
-                old.unlink(missing_ok=True)
-            session.pop("question_import", None)
+            data = upload_file.read()
             result = transfer.read_file(fmt, data, bank)
-            if result.ok:  # only a clean file waits for confirmation
-                token = secrets.token_hex(16)
-                (_import_dir() / f"q-{token}").write_bytes(data)
-                session["question_import"] = {
-                    "bank": bank.code,
-                    "token": token,
-                    "format": fmt,
-                    "status": form.status.data,
-                }
-    return render_template("question_bank/import.html", bank=bank, form=form, result=result, formats=FORMAT_LABELS)
+            if result.ok:  # only a clean file waits for confirmation, in the database: any node may confirm it
+                upload = files.store(
+                    data, upload_name(bank, fmt), transfer.MIMETYPES[fmt], purpose="upload", owner_id=current_user.id
+                )
+                db.session.commit()
+    return render_template(
+        "question_bank/import.html", bank=bank, form=form, result=result, upload=upload, formats=FORMAT_LABELS
+    )
 
 
 @bp.route("/<code>/import/commit", methods=["POST"])
 @permission_required("bank.manage")
 def import_commit(code: str):
     bank = _bank(code, "bank.manage")
-    path, pending = _pending(bank)
-    if path is None:
+    form = _import_form(bank)
+    token = request.form.get("upload", "")
+    # Only the uploader's own file, checked for this bank; the format travels in its name.
+    waiting = files.get(token, owner_id=current_user.id, purpose="upload")
+    fmt = upload_format(waiting, bank) if waiting else None
+    status = request.form.get("status", "draft")
+    if fmt is None or status not in {choice.value for choice in form.status.choices}:
         flash(_("No checked file is waiting. Please upload it again."), "error")
         return redirect(url_for("question_bank.import_questions", code=bank.code))
-    status = pending.get("status", "draft")
-    claimed = claim(path)
-    if claimed is None:  # a second click on the same confirmation: the first one is importing it
+    stored = files.claim(token, current_user.id)
+    if stored is None:  # a second click on the same confirmation: the first one is importing it
         flash(_("This file is already being imported."), "warning")
         return redirect(url_for("question_bank.bank", code=bank.code))
-    session.pop("question_import", None)
-    try:
-        result = transfer.read_file(pending["format"], claimed.read_bytes(), bank)
-        if not result.ok:
-            return render_template(
-                "question_bank/import.html", bank=bank, form=_import_form(bank), result=result, formats=FORMAT_LABELS
-            )
-        count = commit(current_user, bank, result, now_utc(), status=QuestionStatus(status))
+    result = transfer.read_file(fmt, stored.data, bank)
+    if not result.ok:
+        files.discard(stored)
         db.session.commit()
-    finally:
-        claimed.unlink(missing_ok=True)
+        return render_template(
+            "question_bank/import.html", bank=bank, form=form, result=result, upload=None, formats=FORMAT_LABELS
+        )
+    if len(result.questions) > current_app.config["IMPORT_INLINE_ROWS"]:
+        params = {"upload": stored.token, "bank": bank.code, "status": status}
+        job = submit(QUESTION_IMPORT, params, user=current_user)
+        db.session.commit()
+        return redirect(url_for("jobs.detail", job_id=job.id))
+    count = commit(current_user, bank, result, now_utc(), status=QuestionStatus(status))
+    files.discard(stored)
+    db.session.commit()
     flash(_("%(n)d question(s) imported.", n=count), "success")
     return redirect(url_for("question_bank.bank", code=bank.code))
 

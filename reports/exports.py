@@ -87,7 +87,7 @@ def _ranking(viewer, params: Mapping, now) -> Prepared:
     if policy.conflict(viewer, results_of=exam.id, now=now):
         raise NotFound()
     filters = filters_from(params.get("filters") or {}, viewer)
-    query = ranking.ranking_query(exam, viewer, filters, now)
+    query = ranking.ranking_query(exam, viewer, filters, now, fresh=True)  # a document: the results as they are now
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return Prepared(total, _streamed(query), f"ranking-{exam.code}.xlsx",
                     lambda rows: documents.ranking_xlsx(exam, rows))  # fmt: skip
@@ -165,7 +165,7 @@ SLIP_BATCH = 200
 def _slips(exam: Exam, viewer, now) -> tuple[int, Iterable]:
     """The slips of the exam's passed candidates the viewer may see, in rank order: how many, and the slips
     (attempt, place, sections) as slips_pdf draws them, loaded SLIP_BATCH attempts at a time."""
-    query = ranking.ranking_query(exam, viewer, Filters(outcome="passed"), now)
+    query = ranking.ranking_query(exam, viewer, Filters(outcome="passed"), now, fresh=True)
     ranked = ranking.kept_ranks(exam, now).ranked
     places = [(r.attempt_id, r.exam_rank, r.tied) for r in db.session.execute(query)]
 

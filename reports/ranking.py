@@ -7,15 +7,17 @@ ordering) counts. Every query is limited to the viewer's scope (`core.policy.sco
 (a unit with its sub-units, a rank, an age band, pass or fail) apply on top.
 
 The ranking is kept (reports.models.RankEntry): computed with window functions in one INSERT … SELECT when the
-results have changed, then read by index, so a page over 100,000 candidates costs one indexed read.
+results have changed, then read by index, so a page over 100,000 candidates costs one indexed read. For a large
+exam the recomputing (seconds) is a job, and the pages show the last kept ranking meanwhile (kept_for_pages).
 """
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import Select, and_, case, delete, func, literal, or_, select, true
 from sqlalchemy import insert as insert_into
 
@@ -24,8 +26,10 @@ from accounts.queries import AGE_BANDS, age_condition
 from core.extensions import db
 from core.models import local_today, now_utc
 from core.policy import has_district_scope, scope_filter
+from exam import result_page
 from exam.eligibility import eligible_people
 from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate
+from jobs.models import JobState
 from reports.cache import cached
 from reports.models import RankEntry, RankSet, locked
 from reports.sql import epoch_seconds
@@ -184,6 +188,43 @@ def _filters_key(exam: Exam, filters: Filters) -> tuple:
     return (tuple(sorted(filters.query_args().items())), age_day(exam).isoformat())
 
 
+def kept_for_pages(exam: Exam, now: datetime) -> RankSet:
+    """The kept ranking the pages read. When the results changed since it was computed, it is recomputed here (as
+    `kept_ranks`) for an exam with at most REPORTS_LIVE_RANKING_LIMIT ranked candidates, or when none was ever
+    kept; a larger exam's pages show the last kept ranking while a job ("reports.ranking", one per exam, started
+    here) recomputes it (`update_job` tells the pages). A job that no worker has taken after REPORTS_RANKING_WAIT
+    seconds is not waited for: the page recomputes, as before the job engine.
+
+    The job starts here, from the first page that finds the results changed (after each finalized attempt: the
+    deadline burst costs one recomputation), or at once when the results are released or a key corrected
+    (reports.jobs listens to those events)."""
+    stamp = results_fingerprint(exam)
+    kept = db.session.get(RankSet, exam.id)
+    if kept is not None and kept.fingerprint == stamp:
+        return kept
+    limit = current_app.config["REPORTS_LIVE_RANKING_LIMIT"]
+    if kept is None or kept.computed_at is None or int(stamp.split("|", 1)[0]) <= limit:
+        return kept_ranks(exam, now)
+    from reports import jobs  # the job kinds import this module
+
+    job = jobs.active(jobs.RANKING, exam)
+    if job is None:
+        viewer = current_user if has_request_context() and current_user.is_authenticated else None
+        job, _started = jobs.start(jobs.RANKING, exam, user=viewer)
+    elif job.state == JobState.QUEUED and now - job.created_at > timedelta(
+        seconds=current_app.config["REPORTS_RANKING_WAIT"]
+    ):
+        return kept_ranks(exam, now)  # no worker: the job will find it current
+    return kept
+
+
+def update_job(exam: Exam):
+    """The job that recomputes the exam's kept ranking while the pages show the last one, or None."""
+    from reports import jobs
+
+    return jobs.active(jobs.RANKING, exam)
+
+
 def kept_ranks(exam: Exam, now: datetime) -> RankSet:
     """The exam's kept ranking, recomputed first when the results changed since: one DELETE and one INSERT …
     SELECT with window functions, under a lock on the exam's rank set (two requests never compute it at once)."""
@@ -236,12 +277,14 @@ def _joined(stmt):
     )
 
 
-def ranking_query(exam: Exam, viewer, filters: Filters, now: datetime | None = None) -> Select:
+def ranking_query(exam: Exam, viewer, filters: Filters, now: datetime | None = None, fresh: bool = False) -> Select:
     """The ranking rows the viewer may see and the filters select, in rank order, from the kept ranking: rank in
     the exam (`exam_rank`), how many share it (`tied`), the attempt and the person; plus the rank within this
     selection (`rank`) and how many rows it has (`shown`). The whole exam's (no scope, no filter) reads the kept
-    rows by index, without windows."""
-    kept = kept_ranks(exam, now or now_utc())
+    rows by index, without windows. The pages' kept ranking (kept_for_pages), or with `fresh` one recomputed
+    here if the results changed (exports)."""
+    now = now or now_utc()
+    kept = kept_ranks(exam, now) if fresh else kept_for_pages(exam, now)
     conditions = _conditions(exam, viewer, filters)
     if len(conditions) == 1:  # the whole exam: its rank is the selection's
         stmt = _joined(select(*_columns(), RankEntry.rank.label("rank"), literal(kept.ranked).label("shown")))
@@ -256,12 +299,12 @@ def score_table(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> list[tuple
     """(unit id, score, how many, how many of them passed) over the ranked candidates the viewer may see and the
     filters select; cached by what it is computed from (reports.cache; callers must not change it)."""
     st = stamps(exam)
-    key = ("scores", exam.id, st["results"], st["people"], _viewer_key(viewer), _filters_key(exam, filters))
+    kept = kept_for_pages(exam, now_utc())  # keyed by what the kept rows were computed from, current or not
+    key = ("scores", exam.id, kept.fingerprint, st["people"], _viewer_key(viewer), _filters_key(exam, filters))
     return cached(key, lambda: _score_table(exam, viewer, filters))
 
 
 def _score_table(exam: Exam, viewer, filters: Filters) -> list[tuple]:
-    kept_ranks(exam, now_utc())
     passed = func.sum(case((RankEntry.passed.is_(True), 1), else_=0))
     stmt = select(Cadre.unit_id, RankEntry.score, func.count(), passed).outerjoin(
         Cadre, Cadre.user_id == RankEntry.user_id
@@ -350,6 +393,16 @@ def standing(exam: Exam, user: User) -> dict | None:
     behind = ranked - int(ahead) - int(tied)
     return {"rank": rank, "ranked": ranked, "tied": int(tied), "attempt_id": attempt_id,
             "behind_percent": round(100.0 * behind / ranked, 1)}  # fmt: skip
+
+
+def result_page_values(attempt, user, outcome: dict | None, now) -> dict:
+    """The candidate's result page (exam.result_page): their place among the others, once their score is final."""
+    if not (outcome and outcome.get("fully_graded")):
+        return {}
+    return {"place": standing(attempt.exam, user)}
+
+
+result_page.register(result_page_values)
 
 
 def unit_condition(viewer):

@@ -28,7 +28,9 @@ from exam.attempts import grace
 from exam.models import Attempt, AttemptStatus, Exam, ExamStatus
 from exam.visibility import result_visible
 from jobs import submit
-from reports import bp, documents, exports, history, items, ranking, statistics
+from jobs.views import status as job_status
+from reports import bp, documents, exports, history, items, jobs, ranking, statistics
+from reports.models import ExamAnalysis
 from reports.ranking import Filters
 
 #: How the item analysis names its flags.
@@ -63,7 +65,17 @@ def _filters() -> Filters:
 
 
 def _common(exam: Exam, **extra) -> dict:
-    return {"exam": exam, "now": now_utc(), "can_items": can(current_user, "reports.items"), **extra}
+    return {"exam": exam, "now": now_utc(), "can_items": can(current_user, "reports.items"),
+            "ranking_update": lambda: _job_box(ranking.update_job(exam)), **extra}  # fmt: skip
+
+
+def _job_box(job) -> dict | None:
+    """What a page shows of a job that works on its figures: the job, and its live status if the viewer may follow
+    it (the job pages' rule: its owner or the district)."""
+    if job is None:
+        return None
+    visible = job.created_by_id == current_user.id or can(current_user, "jobs.view_all")
+    return {"job": job, "status": job_status(job) if visible else None, "form": ActionForm()}
 
 
 def _filter_choices() -> dict:
@@ -223,21 +235,28 @@ def _scope_name() -> str:
 @permission_required("reports.items")
 def exam_items(code: str):
     exam = _exam(code, questions=True)
-    analysis, stale = items.current(exam, now_utc())
+    job = jobs.active(jobs.ITEM_ANALYSIS, exam)
+    if job is None:
+        analysis, stale = items.current(exam, now_utc())
+    else:  # being computed: the kept one meanwhile, never computed here a second time
+        analysis, stale = db.session.get(ExamAnalysis, exam.id), True
     only_flagged = request.args.get("flagged") == "1"
     return render_template("reports/items.html", **_common(exam), analysis=analysis, stale=stale,
-                           only_flagged=only_flagged, flag_labels=FLAG_LABELS, action_form=ActionForm())  # fmt: skip
+                           only_flagged=only_flagged, flag_labels=FLAG_LABELS, action_form=ActionForm(),
+                           analysis_job=_job_box(job))  # fmt: skip
 
 
 @bp.route("/exams/<code>/items/refresh", methods=["POST"])
 @permission_required("reports.items")
 def exam_items_refresh(code: str):
+    """Start the job that computes the analysis again, or follow the one that waits or runs; then its page."""
     exam = _exam(code, questions=True)
     if not ActionForm().validate_on_submit():
         abort(400)
-    kept = items.refresh(exam, now_utc())
-    flash(_("The item analysis was computed from %(n)d candidates.", n=kept.attempts), "success")
-    return redirect(url_for("reports.exam_items", code=exam.code))
+    job, started = jobs.start(jobs.ITEM_ANALYSIS, exam, current_user)
+    if not started:
+        flash(_("The item analysis is already being computed: here is its progress."), "info")
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 @bp.route("/exams/<code>/items.xlsx")

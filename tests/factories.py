@@ -1,6 +1,7 @@
 """Factories: plain functions with keyword overrides. They add and flush; the test commits when a request must see
 the rows."""
 
+import re
 from datetime import date
 from functools import cache
 from itertools import count
@@ -182,3 +183,8 @@ def workbook_bytes(headers, rows) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def confirmation(preview_html: str) -> dict:
+    """The fields an import preview's confirmation button sends (the stored upload's token; the questions' status)."""
+    return dict(re.findall(r'<input type="hidden" name="(upload|status)" value="([^"]*)">', preview_html))

@@ -2,7 +2,8 @@
 
 import io
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from accounts import importing
 from accounts.models import Cadre, User
+from jobs.models import Job, JobState, StoredFile
 from tests.factories import make_cadre, make_unit, make_user, workbook_bytes
 
 HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
@@ -44,6 +46,15 @@ def parse(data, actor):
 
 def issue_texts(result):
     return [str(i) for i in result.issues]
+
+
+def upload_token(html: str) -> str:
+    return re.search(r'name="upload" value="([^"]+)"', html).group(1)
+
+
+def confirm(client, preview_html: str):
+    """Press the preview's confirmation button: the token of the stored upload travels in the form."""
+    return client.post_form("/admin/cadres/import/commit", {"upload": upload_token(preview_html)})
 
 
 # ---------------------------------------------------------------- the parser and the commit
@@ -157,11 +168,11 @@ def upload(client, data, name="cadres.xlsx"):
 def test_ui_import_preview_then_commit(client, auth, db, town):
     auth.login_as("org_admin")
     before = count_cadres(db)
-    html = upload(client, workbook(good_rows())).get_data(as_text=True)
-    assert "李文博" in html and "/admin/cadres/import/commit" in html
+    html = preview_html = upload(client, workbook(good_rows())).get_data(as_text=True)
+    assert "李文博" in html and "/admin/cadres/import/commit" in html and "确认后将在后台导入" not in html
     assert count_cadres(db) == before  # the preview writes nothing
 
-    response = client.post_form("/admin/cadres/import/commit")
+    response = confirm(client, html)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert count_cadres(db) == before + 3
@@ -175,8 +186,10 @@ def test_ui_import_preview_then_commit(client, auth, db, town):
     export = client.post_form("/admin/cadres/import/credentials", form)
     sheet = load_workbook(io.BytesIO(export.data)).active
     assert [c.value for c in sheet[2]] == ["QE5001", "李文博", "青山镇", passwords[0]]
-    # A second commit finds nothing pending.
-    assert client.post_form("/admin/cadres/import/commit").status_code == 302
+    # A second commit (a double click) finds nothing pending, and the file is gone from the database.
+    again = confirm(client, preview_html)
+    assert again.status_code == 302 and again.location.endswith("/admin/cadres/import")
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0
 
 
 def test_ui_bad_file_lists_problems_and_writes_nothing(client, auth, db, town):
@@ -190,6 +203,7 @@ def test_ui_bad_file_lists_problems_and_writes_nothing(client, auth, db, town):
     assert "第3行 D列（出生日期）" in html and "第4行 E列（单位）" in html
     assert "/admin/cadres/import/commit" not in html
     assert client.post_form("/admin/cadres/import/commit").status_code == 302  # a bad file is never kept pending
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0
     assert count_cadres(db) == before
 
 
@@ -204,11 +218,11 @@ def test_ui_import_in_english(client, auth, db, town):
 
 def test_commit_rechecks_what_changed_since_the_preview(client, auth, db, town):
     auth.login_as("org_admin")
-    upload(client, workbook(good_rows()))
+    preview = upload(client, workbook(good_rows())).get_data(as_text=True)
     make_user(username="QE5003")  # someone takes a number between preview and commit
     db.session.commit()
     before = count_cadres(db)
-    html = client.post_form("/admin/cadres/import/commit").get_data(as_text=True)
+    html = confirm(client, preview).get_data(as_text=True)
     assert "第4行 A列（工号）" in html
     assert count_cadres(db) == before
 
@@ -272,3 +286,122 @@ def test_cli_create_admin(runner, db):
     result = runner.invoke(args=["accounts", "create-admin", "boss2", "--password-stdin"], input="weak\n")
     assert result.exit_code != 0
     assert db.session.scalar(select(User).where(User.username == "boss2")) is None
+
+
+# ---------------------------------------------------------------- previews in the database, large imports as jobs
+
+
+def test_the_preview_waits_in_the_database_not_in_the_instance_folder(client, auth, db, town, app):
+    auth.login_as("org_admin")
+    data = workbook(good_rows())
+    preview = upload(client, data).get_data(as_text=True)
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.token == upload_token(preview)))
+    assert stored.purpose == "upload" and stored.claimed_at is None and stored.data == data
+    assert not (Path(app.instance_path) / "imports").exists()
+
+
+def test_another_user_cannot_confirm_someones_upload(client, auth, db, town):
+    """The token alone is not enough: the stored upload is its uploader's, whoever else holds the same rights."""
+    owner = auth.login_as("org_admin")
+    preview = upload(client, workbook(good_rows())).get_data(as_text=True)
+    auth.logout()
+    auth.login_as("org_admin")  # another district admin, given the first one's confirmation
+    before = count_cadres(db)
+    refused = confirm(client, preview)
+    assert refused.status_code == 302 and refused.location.endswith("/admin/cadres/import")
+    assert count_cadres(db) == before
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.token == upload_token(preview)))
+    assert stored.owner_id == owner.id and stored.claimed_at is None  # still waiting for its owner
+    auth.logout()
+    auth.login(owner.username)
+    assert confirm(client, preview).status_code == 200
+    assert count_cadres(db) == before + 3
+
+
+def test_a_large_import_runs_as_a_job_with_progress_and_the_passwords_to_download(client, auth, db, town, app):
+    app.config["IMPORT_INLINE_ROWS"] = 2
+    owner = auth.login_as("org_admin")
+    before = count_cadres(db)
+    preview = upload(client, workbook(good_rows())).get_data(as_text=True)
+    assert "确认后将在后台导入" in preview
+    response = confirm(client, preview)
+    assert response.status_code == 302 and "/jobs/" in response.location
+    job = db.session.scalar(select(Job).where(Job.kind == "accounts.import-cadres"))
+    assert response.location.endswith(f"/jobs/{job.id}") and job.created_by_id == owner.id
+    assert count_cadres(db) == before + 3
+    status = client.get(f"/jobs/{job.id}/status").get_json()
+    assert (status["state"], status["done"], status["total"]) == ("done", 3, 3)
+    assert status["result"]["url"] == "/admin/cadres" and "3" in status["result"]["message"]
+    [download] = status["result"]["files"]
+    sheet = load_workbook(io.BytesIO(client.get(download["url"]).data)).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [r[0] for r in rows] == ["QE5001", "QE5002", "QE5003"]
+    user = db.session.scalar(select(User).where(User.username == "QE5001"))
+    assert user.must_change_password and user.check_password(rows[0][3])
+    # The upload went with the import; only the passwords' download is left, and only for a day.
+    files = db.session.scalars(select(StoredFile)).all()
+    assert [(f.purpose, f.job_id) for f in files] == [("secret", job.id)]
+    assert files[0].expires_at - files[0].created_at <= timedelta(days=1)
+    # A double click on the confirmation starts nothing more.
+    assert confirm(client, preview).status_code == 302
+    assert db.session.scalar(select(func.count(Job.id))) == 1
+    # The passwords are the uploader's alone: a district admin, who sees every job, neither lists nor reads them.
+    auth.logout()
+    auth.login_as("system_admin")
+    assert client.get(f"/jobs/{job.id}/status").get_json()["result"]["files"] == []
+    assert client.get(download["url"]).status_code == 404
+
+
+def test_a_row_refused_when_the_job_runs_fails_it_with_the_reason_and_writes_nothing(
+    client, auth, db, town, app, queued_jobs
+):
+    from jobs import engine
+
+    app.config["IMPORT_INLINE_ROWS"] = 2
+    auth.login_as("org_admin")
+    preview = upload(client, workbook(good_rows())).get_data(as_text=True)
+    response = confirm(client, preview)
+    job_id = int(response.location.rsplit("/", 1)[1])
+    make_user(username="QE5003")  # someone takes a number while the job waits
+    db.session.commit()
+    before = count_cadres(db)
+    engine.run_pending()
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.state == JobState.FAILED and "第4行 A列（工号）" in job.error
+    assert count_cadres(db) == before
+    assert db.session.scalar(select(func.count(StoredFile.id)).where(StoredFile.purpose == "download")) == 0
+    page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "第4行 A列（工号）" in page
+
+
+def test_cli_import_runs_as_a_recorded_job_and_keeps_no_passwords(runner, db, town, cli_admin, tmp_path):
+    path = tmp_path / "cadres.xlsx"
+    path.write_bytes(workbook(good_rows()))
+    result = runner.invoke(args=["cadres", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "3 cadre(s) imported" in result.output and "QE5002\t王思琪\t" in result.output
+    job = db.session.scalar(select(Job))
+    assert (job.kind, job.state, job.done, job.total) == ("accounts.import-cadres", "done", 3, 3)
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0  # neither the file nor the passwords stay
+
+
+def test_cli_import_refused_by_the_job_exits_1_and_keeps_nothing(runner, db, town, cli_admin, tmp_path, monkeypatch):
+    path = tmp_path / "cadres.xlsx"
+    path.write_bytes(workbook(good_rows()))
+    real = importing.parse_cadre_workbook
+    calls = []
+
+    def parse_then_number_taken(stream, actor, today):  # the number is taken between the check and the job
+        calls.append(1)
+        if len(calls) == 2:
+            make_user(username="QE5003")
+        return real(stream, actor, today)
+
+    monkeypatch.setattr(importing, "parse_cadre_workbook", parse_then_number_taken)
+    before = count_cadres(db)
+    result = runner.invoke(args=["cadres", "import", str(path)])
+    assert result.exit_code == 1
+    assert "第4行 A列（工号）" in result.output
+    assert count_cadres(db) == before
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0

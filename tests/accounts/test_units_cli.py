@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from accounts.models import Unit
 from core.audit import AuditEvent
 from core.policy import Role
+from jobs.models import Job, StoredFile
 from tests.factories import make_unit, make_user, workbook_bytes
 
 HEADERS = ["单位代码", "单位名称", "上级单位", "单位类型"]
@@ -98,6 +99,17 @@ def test_import_parents_by_code_and_path_dry_run_then_real(runner, db, admin, tm
     assert unit(db, "GBK").kind == "other"
     assert len(audit_actions(db, "unit.created")) == 3
     assert audit_actions(db, "unit.import")[0].detail == {"count": 3}
+    # Run as a recorded job, with its progress row by row; the file does not stay in the database.
+    job = db.session.scalar(select(Job))
+    assert (job.kind, job.state, job.done, job.total, job.created_by_id) == (
+        "accounts.import-units",
+        "done",
+        3,
+        3,
+        admin.id,
+    )
+    assert job.result["url"] == "/admin/units" and "3 unit(s) imported." in result.output
+    assert db.session.scalar(select(func.count(StoredFile.id))) == 0
 
 
 def test_import_is_all_or_nothing_with_a_message_per_row(runner, db, admin, tmp_path):

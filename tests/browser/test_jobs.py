@@ -106,3 +106,42 @@ def test_a_running_job_is_stopped_from_its_page(app, live_server, page, queued_j
     expect(box.locator('[data-job="state_label"]')).to_have_text("已取消")
     db.session.expire_all()
     assert db.session.get(Job, job.id).state == "cancelled"
+
+
+def test_the_exam_page_follows_the_drawing_of_its_papers(app, live_server, page, queued_jobs):
+    """Publishing from the exam's page goes to the drawing's job; the exam's page shows it too, live, until done."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from core.models import now_utc
+    from exam.models import Paper
+    from tests.exam.test_engine import fill_bank, make_exam
+    from tests.factories import make_bank, make_cadre, make_unit
+
+    bank = make_bank()
+    fill_bank(bank, n=4)
+    unit = make_unit()
+    for _ in range(3):
+        make_cadre(unit=unit)
+    now = now_utc()
+    exam = make_exam(bank, code="LIVE", opens_at=now + timedelta(days=1), closes_at=now + timedelta(days=1, hours=2),
+                     eligibility={"unit_ids": [unit.id]})  # fmt: skip
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    db.session.commit()
+    _login(page, live_server, admin)
+    page.goto(f"{live_server}/exams/LIVE/")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="发布", exact=True).click()
+    page.wait_for_url(f"{live_server}/jobs/**")
+    expect(page.get_by_text("已发布；正在生成试卷。")).to_be_visible()
+
+    page.goto(f"{live_server}/exams/LIVE/")
+    card = page.locator("#papers-job")
+    expect(card.get_by_role("heading", name="正在生成试卷")).to_be_visible()
+    expect(card.locator('[data-job="state_label"]')).to_have_text("等待中")
+    _worker(app).join(20)
+    expect(card.locator('[data-job="state_label"]')).to_have_text("已完成")  # the page polls the job
+    expect(card.get_by_text("已生成试卷3份。")).to_be_visible()
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count(Paper.id)).where(Paper.exam_id == exam.id)) == 3

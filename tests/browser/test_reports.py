@@ -67,4 +67,14 @@ def test_report_pages_with_charts(app, live_server, page, tmp_path):
     assert page.locator("#items tbody tr").count() >= 20
     assert "克龙巴赫 α 系数" in page.locator("#reliability").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "report-items.png"), full_page=True)
+
+    # Computing again is a job (run at once here): its page shows the bar at its end and leads back.
+    page.get_by_role("button", name="立即重新计算").click()
+    page.wait_for_url("**/jobs/*")
+    box = page.locator("section.job")
+    assert "已完成" in box.locator("[data-job=state_label]").inner_text()
+    assert box.locator("progress").get_attribute("value") == box.locator("progress").get_attribute("max") != "0"
+    box.get_by_role("link", name="查看结果").click()
+    page.wait_for_url("**/items")
+    assert page.locator("#items tbody tr").count() >= 20
     assert errors == []

@@ -22,6 +22,7 @@ from core.web import YearConverter
 from demo import district
 from exam.attempts import start_attempt
 from exam.models import Attempt, Exam
+from jobs.models import Job
 from question_bank.models import Bank, Question, QuestionVersion
 from tests.core.test_i18n import extract_messages
 from tests.exam.test_grading import essay_answer, sat
@@ -34,7 +35,9 @@ ALLOWED = {
     "PDF",  # a file format, the same in Chinese
 }
 #: Pages that are not HTML for people (files, JSON), or that need what a walk by sample ids cannot give.
-NOT_PAGES = re.compile(r"\.(pdf|xlsx|json|css|js|png|jpe?g|svg|txt)$|/template$|/export$|^/static/|^/api/")
+NOT_PAGES = re.compile(
+    r"\.(pdf|xlsx|json|css|js|png|jpe?g|svg|txt)$|/template$|/export$|^/static/|^/api/|^/jobs/.*/(status|files/.*)$"
+)
 #: Pages the walk does not read: redirects (the archive's home, the login page once signed in, "my history") and
 #: an uploaded image.
 UNWALKED = {"archive.home", "accounts.login", "reports.my_history", "question_bank.image"}
@@ -123,6 +126,12 @@ def demo(runner, db, monkeypatch):
     start_attempt(db.session.scalar(select(Exam).filter_by(code="GWZS2026")), cadre, now_utc())
     sat(db, n=1)
     db.session.commit()
+    # Jobs to show: an item analysis done (run at once under TestConfig), and one failed with its reason.
+    from jobs import submit
+
+    submit("reports.item-analysis", {"exam_id": db.session.scalar(select(Exam.id).order_by(Exam.id))}, user=user)
+    submit("reports.item-analysis", {"exam_id": 999_999}, user=user)
+    db.session.commit()
     return user
 
 
@@ -155,6 +164,7 @@ def _samples(username: str) -> dict:
         "ident": _first(select(ArchiveEntry.id).order_by(ArchiveEntry.id)),
         "year": _first(select(ArchiveYear.year).order_by(ArchiveYear.year.desc())),
         "book": _first(select(ReadingBook.id).order_by(ReadingBook.id)),
+        "job_id": _first(select(Job.id).order_by(Job.id.desc())),
     }
 
 

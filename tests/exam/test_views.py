@@ -37,6 +37,7 @@ ROUTES = {
     "exam.item_delete": ("POST", "/exams/{fixed}/items/{item}/delete"),
     "exam.item_move": ("POST", "/exams/{fixed}/items/{item}/move"),
     "exam.publish": ("POST", "/exams/{code}/publish"),
+    "exam.prepare": ("POST", "/exams/{code}/prepare"),
     "exam.withdraw": ("POST", "/exams/{code}/withdraw"),
     "exam.release": ("POST", "/exams/{code}/release"),
     "exam.candidate": ("POST", "/exams/{code}/candidates"),

@@ -7,6 +7,7 @@ in Redis (QE_RATELIMIT_STORAGE_URI), since each process's memory would let every
 
 import http.cookiejar
 import re
+import secrets
 import shutil
 import subprocess
 import threading
@@ -20,6 +21,7 @@ import redis
 
 from tests.factories import PASSWORD
 from tests.faults.conftest import Candidate, Node, app_env, exam_database, free_port, stored_answers
+from tests.question_bank.test_formats import row, xlsx
 
 pytestmark = pytest.mark.faults
 
@@ -132,6 +134,23 @@ class WebUser:
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode(), dict(err.headers)
 
+    def post_file(self, node, path, fields, filename, data: bytes):
+        """A multipart form with one file, as a browser sends an upload."""
+        boundary = f"----qualexam{secrets.token_hex(8)}"
+        parts = []
+        for name, value in {**fields, "csrf_token": self.csrf(node)}.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        parts.append(head.encode() + b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        req = urllib.request.Request(f"http://127.0.0.1:{node.port}{path}", data=body, headers=headers)
+        try:
+            resp = self.opener.open(req, timeout=30)
+            return resp.status, resp.read().decode(), dict(resp.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(), dict(err.headers)
+
     def csrf(self, node) -> str:
         status, html, _ = self.get(node, "/login")
         if status == 302:  # logged in: any page of the app carries the token
@@ -188,3 +207,50 @@ def test_with_redis_gone_the_limited_page_still_answers(nodes):
     visitor = WebUser()
     codes = [visitor.get((a, b)[i % 2], "/verify/ABCD-EFGH-JKLM-NPQR")[0] for i in range(10)]
     assert codes == [404] * 10  # answered (not found)
+
+
+def _seed_importer(database_url: str, instance) -> str:
+    """A district admin and an empty question bank: (the admin's username)."""
+    from app import create_app
+    from config import TestConfig
+    from core.extensions import db
+    from tests.factories import make_bank, make_user
+
+    app = create_app(type("FaultConfig", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": database_url}))
+    app.instance_path = str(instance)
+    with app.app_context():
+        make_user(username="importer", roles=("org_admin",))
+        make_bank(code="NODES")
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    return "importer"
+
+
+def test_an_import_previewed_on_one_node_is_confirmed_on_the_other(pg_cluster, nodes, tmp_path):
+    """No shared instance folder: the preview's file waits in the database, so the node that gets the confirmation
+    (another machine) imports it; a second confirmation, on the first node, finds it taken."""
+    a, b = nodes["a"], nodes["b"]
+    username = _seed_importer(pg_cluster.url(nodes["db"]), tmp_path / "seed")
+    user = WebUser()
+    assert user.post(a, "/login", {"username": username, "password": PASSWORD})[0] == 302
+    data = xlsx([row(stem="第一题______"), row(stem="第二题______", answer="B")])
+    status, html, _ = user.post_file(a, "/banks/NODES/import", {"status": "draft"}, "q.xlsx", data)
+    assert status == 200 and "/banks/NODES/import/commit" in html, html[-2000:]
+    fields = dict(re.findall(r'<input type="hidden" name="(upload|status)" value="([^"]*)">', html))
+    assert set(fields) == {"upload", "status"}
+    status, _, headers = user.post(b, "/banks/NODES/import/commit", fields, token_from=b)
+    assert status == 302 and headers["Location"].endswith("/banks/NODES/"), headers
+    assert _imported(pg_cluster, nodes["db"]) == (2, 0)  # both questions; the upload went with the import
+    status, _, headers = user.post(a, "/banks/NODES/import/commit", fields)  # the double click, on node A
+    assert status == 302 and headers["Location"].endswith("/banks/NODES/import")
+    assert _imported(pg_cluster, nodes["db"]) == (2, 0)
+    for instance in (tmp_path / "a", tmp_path / "b"):
+        assert not (instance / "imports").exists()
+
+
+def _imported(pg_cluster, database: str) -> tuple[int, int]:
+    """(questions in the bank NODES, stored files left)."""
+    with pg_cluster.connect(database) as conn:
+        query = "SELECT count(*) FROM questions q JOIN banks b ON b.id = q.bank_id WHERE b.code = 'NODES'"
+        return conn.execute(query).fetchone()[0], conn.execute("SELECT count(*) FROM stored_files").fetchone()[0]

@@ -72,6 +72,10 @@ def test_a_waiting_job_is_cancelled_with_a_csrf_token_only(app, client, queued_j
     engine.run_pending()
     db.session.expire_all()
     assert db.session.get(Job, job.id).state == JobState.CANCELLED
+    from core.audit import AuditEvent
+
+    event = db.session.query(AuditEvent).filter_by(action="job.cancelled").one()
+    assert (event.actor_id, event.target) == (owner.id, f"job:{job.id}")
 
 
 def test_a_failed_job_says_why(app, client):

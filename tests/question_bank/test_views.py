@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from core.policy import Role
 from question_bank.models import Bank, Question, QuestionStatus
 from question_bank.richtext import IMAGE_URL_PREFIX
-from tests.factories import make_bank, make_cadre, make_question, make_unit, make_user
+from tests.factories import confirmation, make_bank, make_cadre, make_question, make_unit, make_user
 from tests.question_bank.test_formats import row, xlsx
 
 ANON = "anonymous"
@@ -252,7 +252,7 @@ def test_import_preview_then_commit(client, auth, db):
     ).get_data(as_text=True)  # fmt: skip
     assert "/banks/IMP/import/commit" in html
     assert db.session.scalar(select(func.count(Question.id))) == 0
-    assert client.post_form("/banks/IMP/import/commit").status_code == 302
+    assert client.post_form("/banks/IMP/import/commit", confirmation(html)).status_code == 302
     statuses = db.session.scalars(select(Question.status).where(Question.bank_id == bank.id)).all()
     assert statuses == ["active", "active"]
 
@@ -391,13 +391,10 @@ def test_double_confirmation_imports_once(client, auth, db):
     bank = make_bank(code="TWICE")
     db.session.commit()
     auth.login_as("org_admin")
-    client.post_form(
+    preview = client.post_form(
         "/banks/TWICE/import", {"file": (io.BytesIO(xlsx([row()])), "q.xlsx")}, content_type="multipart/form-data"
-    )
-    with client.session_transaction() as sess:
-        pending = dict(sess["question_import"])
-    assert client.post_form("/banks/TWICE/import/commit").status_code == 302
-    with client.session_transaction() as sess:
-        sess["question_import"] = pending  # a second tab still holding the confirmation
-    client.post_form("/banks/TWICE/import/commit")
+    ).get_data(as_text=True)
+    assert client.post_form("/banks/TWICE/import/commit", confirmation(preview)).status_code == 302
+    again = client.post_form("/banks/TWICE/import/commit", confirmation(preview))  # a second tab's confirmation
+    assert again.status_code == 302
     assert db.session.scalar(select(func.count(Question.id)).where(Question.bank_id == bank.id)) == 1

@@ -22,7 +22,7 @@ from exam.models import Exam
 from question_bank.formats import table
 from question_bank.models import Question
 from tests.archive.test_archive import _class
-from tests.factories import make_bank, make_cadre, make_unit, workbook_bytes
+from tests.factories import confirmation, make_bank, make_cadre, make_unit, workbook_bytes
 
 CADRE_HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -307,7 +307,7 @@ def test_formula_text_imported_as_text_never_goes_out_as_a_formula(client, db, a
         '"' + v.replace('"', '""') + '"' for v in question_row(stem)) + "\r\n").encode()  # fmt: skip
     status, text = _upload(client, desk, "questions", csv_data, "q.csv")
     assert status == 200 and "道试题待导入" in text, re.findall(r"<li>[^<]*</li>", text)
-    assert client.post_form(f"/banks/{desk['bank']}/import/commit").status_code == 302
+    assert client.post_form(f"/banks/{desk['bank']}/import/commit", confirmation(text)).status_code == 302
     assert db.session.scalar(select(func.count(Question.id))) == 1
     xlsx = client.get(f"/banks/{desk['bank']}/export?format=xlsx").data
     assert _live_formulas(xlsx) == [] and _holds_text(xlsx, b"HYPERLINK")
@@ -327,7 +327,7 @@ def test_a_name_that_looks_like_a_formula_stays_text_in_every_workbook_out(clien
     wb.save(buf)
     status, text = _upload(client, desk, "cadres", buf.getvalue(), "names.xlsx")
     assert status == 200 and "不支持公式" not in text, text[:2000]
-    done = client.post_form("/admin/cadres/import/commit")
+    done = client.post_form("/admin/cadres/import/commit", confirmation(text))
     assert done.status_code == 200
     assert db.session.scalar(select(User.name).where(User.username == "QE7200")) == name
     password = re.search(r'name="password" value="([^"]+)"', done.get_data(as_text=True)).group(1)

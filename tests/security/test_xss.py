@@ -23,7 +23,7 @@ from question_bank.formats import table
 from question_bank.models import Question
 from question_bank.richtext import sanitize
 from tests.archive.test_archive import _class
-from tests.factories import content, make_bank, make_cadre, make_unit, make_user
+from tests.factories import confirmation, content, make_bank, make_cadre, make_unit, make_user
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -170,7 +170,8 @@ def test_names_from_the_cadre_import_are_inert(client, auth, db):
     wb.save(buf)
     preview = client.post_form("/admin/cadres/import", {"file": (io.BytesIO(buf.getvalue()), "c.xlsx")})
     _inert(preview, "import preview")
-    _inert(client.post_form("/admin/cadres/import/commit"), "import done")
+    done = client.post_form("/admin/cadres/import/commit", confirmation(preview.get_data(as_text=True)))
+    _inert(done, "import done")
     _inert(client.get("/admin/cadres"), "cadre list")
 
 
@@ -245,7 +246,7 @@ def test_questions_from_every_import_format_are_inert(client, auth, db, filename
     html = preview.get_data(as_text=True)
     assert "道试题待导入" in html, re.findall(r"<li>[^<]*</li>", html)
     assert live_markup(html) == []
-    assert client.post_form(f"/banks/{bank.code}/import/commit").status_code == 302
+    assert client.post_form(f"/banks/{bank.code}/import/commit", confirmation(html)).status_code == 302
     question = db.session.scalar(select(Question))
     assert question is not None
     for url in (f"/banks/{bank.code}/", f"/banks/questions/{question.id}"):
