@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python bench/bench_guards.py --db both --write
 	$(BIN)/python bench/bench_archive.py --db both --write
 	$(BIN)/python bench/bench_reports.py --db both --write
+	$(BIN)/python bench/bench_exports.py --db both --write
 	$(BIN)/python bench/bench_dashboard.py --db both --write
 	$(BIN)/python bench/explain_hot_queries.py --db both --write
 	$(BIN)/python bench/profile_hot_paths.py --db postgresql --write

@@ -154,6 +154,9 @@ class Config:
     #: An exam's item analysis is recomputed on opening the page when it is out of date and the exam has at most
     #: this many ranked candidates; a larger exam's on request (one pass over its answers takes seconds).
     REPORTS_LIVE_ANALYSIS_LIMIT = 5000
+    #: An export of at most this many rows downloads at once; a longer one is made by a job ("reports.export") and
+    #: waits on the job page (QE_REPORTS_EXPORT_INLINE_ROWS).
+    REPORTS_EXPORT_INLINE_ROWS = 5000
     #: An exam's kept ranking is recomputed on opening a page when its results changed and it has at most this many
     #: graded attempts (about 0.1 s); a larger exam's pages show the last one while a job recomputes it (seconds).
     REPORTS_LIVE_RANKING_LIMIT = 5000
@@ -184,7 +187,7 @@ class Config:
         for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "JOBS_URL"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
-        for name in ("JOBS_STALE_SECONDS", "JOBS_MAX_ATTEMPTS", "IMPORT_INLINE_ROWS"):
+        for name in ("JOBS_STALE_SECONDS", "JOBS_MAX_ATTEMPTS", "IMPORT_INLINE_ROWS", "REPORTS_EXPORT_INLINE_ROWS"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])
         if os.environ.get("QE_JOBS_DRILL_DELAY"):

@@ -10,7 +10,7 @@ from fpdf.enums import MethodReturnValue
 from accounts.models import label as profile_label
 from archive.models import label
 from core.pdf import Pdf
-from core.spreadsheets import append_row, new_workbook, style_header, to_bytes
+from core.spreadsheets import StreamedWorkbook
 
 
 def certificate_pdf(qualification, verify_url: str) -> bytes:
@@ -106,36 +106,37 @@ def archive_pdf(cadre, years: list[dict], quals: list) -> bytes:
 
 
 def archive_xlsx(cadre, years: list[dict]) -> bytes:
-    wb, ws = new_workbook(_("Archive"), [_("Year"), _("Kind"), _("Record"), _("Start date"), _("End"), _("Hours"),
-                                         _("Counts as"), _("Status")], [8, 14, 40, 12, 12, 8, 16, 12])  # fmt: skip
+    book = StreamedWorkbook()
+    ws = book.sheet(_("Archive"), [_("Year"), _("Kind"), _("Record"), _("Start date"), _("End"), _("Hours"),
+                                   _("Counts as"), _("Status")], [8, 14, 40, 12, 12, 8, 16, 12])  # fmt: skip
     for year in years:
         for e in year["entries"]:
             state = _("Removed") if e.deleted_at else label(e.status)
-            append_row(ws, [e.year, label(e.kind), e.title, e.starts_on, e.ends_on, float(e.hours),
-                            label(e.hour_kind) if e.hour_kind else "", state])  # fmt: skip
-    results = wb.create_sheet(_("Exam results"))
-    results.append([_("Year"), _("Exam"), _("Date"), _("Score"), _("Total"), _("Passed")])
-    style_header(results, [8, 40, 12, 8, 8, 8])
+            ws.append([e.year, label(e.kind), e.title, e.starts_on, e.ends_on, float(e.hours),
+                       label(e.hour_kind) if e.hour_kind else "", state])  # fmt: skip
+    results = book.sheet(_("Exam results"), [_("Year"), _("Exam"), _("Date"), _("Score"), _("Total"), _("Passed")],
+                         [8, 40, 12, 8, 8, 8])  # fmt: skip
     for year in years:
         for r in year["results"]:
-            append_row(results, [r.year, r.exam_title, r.sat_on, r.score, r.total_points,
-                                 None if r.passed is None else (_("Yes") if r.passed else _("No"))])  # fmt: skip
-    totals = wb.create_sheet(_("Hours by year"))
+            results.append([r.year, r.exam_title, r.sat_on, r.score, r.total_points,
+                            None if r.passed is None else (_("Yes") if r.passed else _("No"))])  # fmt: skip
     from archive.assessment import HOUR_KINDS
 
-    totals.append([_("Year"), *[label(k) for k in HOUR_KINDS], _("Total"), _("Required")])
-    style_header(totals, [8, 14, 14, 14, 14, 10, 10])
+    totals = book.sheet(_("Hours by year"), [_("Year"), *[label(k) for k in HOUR_KINDS], _("Total"), _("Required")],
+                        [8, 14, 14, 14, 14, 10, 10])  # fmt: skip
     for year in years:
-        append_row(totals, [year["year"], *year["hours"].values(), year["total"], year["required"]])
-    return to_bytes(wb)
+        totals.append([year["year"], *year["hours"].values(), year["total"], year["required"]])
+    return book.to_bytes()
 
 
 def roster_xlsx(rows, year: int) -> bytes:
-    """A unit's roster summary for a year: one row per serving cadre with hours, reading and assessment."""
-    wb, ws = new_workbook(str(year), [_("Employee number"), _("Name"), _("Unit"), _("Rank"), _("Hours"),
-                                      _("Reading notes passed"), _("Assessment"), _("Acknowledged")],
-                          [14, 12, 28, 14, 8, 12, 12, 10])  # fmt: skip
+    """A unit's roster summary for a year: one row per serving cadre with hours, reading and assessment (`rows`:
+    any iterable, written as it is read)."""
+    book = StreamedWorkbook()
+    ws = book.sheet(str(year), [_("Employee number"), _("Name"), _("Unit"), _("Rank"), _("Hours"),
+                                _("Reading notes passed"), _("Assessment"), _("Acknowledged")],
+                    [14, 12, 28, 14, 8, 12, 12, 10])  # fmt: skip
     for cadre, hours, notes, grade, acknowledged in rows:
-        append_row(ws, [cadre.employee_number, cadre.name, cadre.unit.name, profile_label(cadre.rank), float(hours),
-                        int(notes), label(grade) if grade else "", _("Yes") if acknowledged else _("No")])  # fmt: skip
-    return to_bytes(wb)
+        ws.append([cadre.employee_number, cadre.name, cadre.unit.name, profile_label(cadre.rank), float(hours),
+                   int(notes), label(grade) if grade else "", _("Yes") if acknowledged else _("No")])  # fmt: skip
+    return book.to_bytes()

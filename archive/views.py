@@ -169,7 +169,7 @@ def overview_cadres():
 def roster_export():
     require("archive.view")
     year, unit, _which, query = _figure_query()
-    rows = db.session.execute(query).all()
+    rows = db.session.execute(query.execution_options(yield_per=1000))  # read and written 1,000 cadres at a time
     return download(documents.roster_xlsx(rows, year), XLSX, f"roster-{year}.xlsx")
 
 

@@ -6,6 +6,7 @@ import zipfile
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.text import Text
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Font, PatternFill
@@ -23,11 +24,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def append_row(ws, values) -> None:
-    """Append a row; strings are stored as strings even when they start like a formula."""
-    ws.append(values)
-    for cell in ws[ws.max_row]:
-        if isinstance(cell.value, str) and cell.value.startswith("="):
-            cell.data_type = "s"
+    """Append a row; strings are stored as strings even when they start like a formula. (Typed as the row is made:
+    reading the row back by `ws.max_row` walks every cell of the sheet, which made a long export quadratic.)"""
+    row = []
+    for value in values:
+        if isinstance(value, str) and value.startswith("="):
+            value = Cell(ws, value=value)
+            value.data_type = "s"
+        row.append(value)
+    ws.append(row)
 
 
 def style_header(ws, widths) -> None:
@@ -52,6 +57,60 @@ def to_bytes(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+class StreamedSheet:
+    """A sheet of a `StreamedWorkbook`: the header row first (styled, frozen, with the column widths), then rows
+    appended one by one and written out at once (nothing is kept to change later: formats go in `formats`)."""
+
+    def __init__(self, wb: Workbook, title: str, headers: list[str], widths: list[int], formats: dict | None = None):
+        self.ws = wb.create_sheet(title)
+        for idx, width in enumerate(widths, start=1):
+            self.ws.column_dimensions[get_column_letter(idx)].width = width
+        self.ws.freeze_panes = "A2"
+        #: {column number (from 1): number format} for the cells below the header.
+        self.formats = formats or {}
+        header = []
+        for value in headers:
+            cell = WriteOnlyCell(self.ws, value)
+            cell.font = HEADER_FONT
+            cell.fill = _HEADER_FILL
+            header.append(cell)
+        self.ws.append(header)
+        self.rows = 0
+
+    def append(self, values) -> None:
+        """Append a row; strings are stored as strings even when they start like a formula."""
+        row = []
+        for idx, value in enumerate(values, start=1):
+            fmt = self.formats.get(idx)
+            formula_like = isinstance(value, str) and value.startswith("=")
+            if value is not None and (fmt or formula_like):
+                cell = WriteOnlyCell(self.ws, value)
+                if formula_like:
+                    cell.data_type = "s"
+                if fmt:
+                    cell.number_format = fmt
+                value = cell
+            row.append(value)
+        self.ws.append(row)
+        self.rows += 1
+
+
+class StreamedWorkbook:
+    """An .xlsx written with openpyxl's write-only mode: each sheet's rows go to a temporary file as they are
+    appended, so an export of 100,000 rows never holds 100,000 rows of cells in memory (only the finished file)."""
+
+    def __init__(self):
+        self.wb = Workbook(write_only=True)
+
+    def sheet(self, title: str, headers: list[str], widths: list[int], formats: dict | None = None) -> StreamedSheet:
+        return StreamedSheet(self.wb, title, headers, widths, formats)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        self.wb.save(buf)
+        return buf.getvalue()
 
 
 def csv_safe(value: str) -> str:

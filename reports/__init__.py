@@ -7,6 +7,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 from reports import (  # noqa: E402,F401
     dashboard,  # the home page's figures, registered with accounts.home
+    exports,  # the jobs "reports.export" and "reports.slips"
     jobs,  # the item analysis and the kept ranking as jobs, registered with the job engine
     models,  # the table belongs to the schema
     ranking,  # the result page's standing, registered with exam.result_page

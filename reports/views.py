@@ -23,12 +23,13 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import local_today, now_utc
 from core.policy import can, has_district_scope, in_scope, login_required, permission_required, scope_filter
-from core.web import PDF, XLSX, RowPage, WindowPage, db_int, download, page_arg
+from core.web import PDF, XLSX, RowPage, WindowPage, download, page_arg
 from exam.attempts import grace
 from exam.models import Attempt, AttemptStatus, Exam, ExamStatus
 from exam.visibility import result_visible
+from jobs import submit
 from jobs.views import status as job_status
-from reports import bp, documents, history, items, jobs, ranking, statistics
+from reports import bp, documents, exports, history, items, jobs, ranking, statistics
 from reports.models import ExamAnalysis
 from reports.ranking import Filters
 
@@ -57,22 +58,10 @@ def _exam(code: str, questions: bool = False) -> Exam:
 
 
 def _filters() -> Filters:
-    unit = None
-    unit_id = request.args.get("unit", type=db_int)
-    if unit_id:
-        unit = db.session.get(Unit, unit_id)
-        if unit is None or not in_scope(current_user, unit.path):
-            abort(404)
-    rank = request.args.get("rank", "")
-    age = request.args.get("age", "")
-    outcome = request.args.get("outcome", "")
-    return Filters(
-        unit=unit,
-        unit_only=bool(request.args.get("only")) and unit is not None,
-        rank=rank if rank in set(Rank) else "",
-        age_band=age if age in AGE_BAND_LABELS else "",
-        outcome=outcome if outcome in ranking.OUTCOMES else "",
-    )
+    try:
+        return exports.filters_from(request.args, current_user)
+    except exports.NotFound:
+        abort(404)
 
 
 def _common(exam: Exam, **extra) -> dict:
@@ -138,7 +127,7 @@ def exam_ranking(code: str):
         narrowed=ranking.narrowed(current_user, filters),
         counts=ranking.counts(exam, current_user, filters),
         args={**filters.query_args(), **({"show": "absent"} if absent else {})},
-        **_filter_choices(),
+        action_form=ActionForm(), **_filter_choices(),
     )  # fmt: skip
 
 
@@ -146,10 +135,30 @@ def exam_ranking(code: str):
 @permission_required("reports.view")
 def exam_ranking_xlsx(code: str):
     exam = _exam(code)
-    filters = _filters()
-    # A document sent on: from the results as they are now (recomputed here if they changed), never the last kept.
-    rows = db.session.execute(ranking.ranking_query(exam, current_user, filters, fresh=True)).all()
-    return download(documents.ranking_xlsx(exam, rows), XLSX, f"ranking-{exam.code}.xlsx")
+    return _export("ranking", {"exam": exam.code, "filters": _filters().query_args()})
+
+
+def _export(name: str, params: dict):
+    """Download the export at once, or, past REPORTS_EXPORT_INLINE_ROWS rows, make it in a job and show its page."""
+    try:
+        prepared = exports.prepare(name, current_user, params, now_utc())
+    except exports.NotFound:
+        abort(404)
+    if prepared.total <= exports.inline_rows():
+        return download(prepared.write(prepared.rows), XLSX, prepared.filename)
+    job = exports.start(name, params, current_user)
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@bp.route("/exams/<code>/slips", methods=["POST"])
+@permission_required("reports.view")
+def exam_slips(code: str):
+    """The score slips of the exam's passed candidates in the user's scope, as one PDF made by a job."""
+    exam = _exam(code)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    job = submit(exports.SLIPS, {"exam": exam.code}, user=current_user)
+    return redirect(url_for("jobs.detail", job_id=job.id))
 
 
 # ---------------------------------------------------------------- units
@@ -328,11 +337,7 @@ def qualifications():
 @bp.route("/qualifications.xlsx")
 @permission_required("reports.view")
 def qualifications_xlsx():
-    cycle = request.args.get("cycle", "")
-    if cycle not in history.cycles():
-        abort(404)
-    data = history.progress(cycle, current_user, local_today())
-    return download(documents.qualifications_xlsx(cycle, data["rows"]), XLSX, f"qualifications-{cycle}.xlsx")
+    return _export("qualifications", {"cycle": request.args.get("cycle", "")})
 
 
 # ---------------------------------------------------------------- for candidates

@@ -11,6 +11,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from core.imports import ImportIssue, nul_issue
 from core.spreadsheets import (
     MAX_COLUMNS,
+    StreamedWorkbook,
     append_row,
     csv_safe,
     csv_unsafe,
@@ -285,12 +286,14 @@ def question_row(q, version, category_path: str) -> list:
     ]
 
 
-def write_xlsx(rows: list[list]) -> bytes:
+def write_xlsx(rows) -> bytes:
+    """A bank's questions, a row each, written as they come (openpyxl's write-only mode)."""
     widths = [8, 50, *[18] * len(LETTERS), 12, 6, 6, 24, 18, 36, 24, 30, 16, 10, 6]
-    wb, ws = new_workbook("试题", HEADERS + EXPORT_ONLY_HEADERS, widths)
+    book = StreamedWorkbook()
+    ws = book.sheet("试题", HEADERS + EXPORT_ONLY_HEADERS, widths)
     for row in rows:
-        append_row(ws, row)
-    return to_bytes(wb)
+        ws.append(row)
+    return book.to_bytes()
 
 
 def write_csv(rows: list[list]) -> bytes:

@@ -29,6 +29,7 @@ ROUTES = {
     "reports.exam_items": ("GET", "/reports/exams/{exam}/items", DISTRICT),
     "reports.exam_items_xlsx": ("GET", "/reports/exams/{exam}/items.xlsx", DISTRICT),
     "reports.exam_items_refresh": ("POST", "/reports/exams/{exam}/items/refresh", DISTRICT),
+    "reports.exam_slips": ("POST", "/reports/exams/{exam}/slips", ADMINS),
     # The candidate's slip and history: admins of their unit; their owner (none of the test's users) too.
     "reports.slip": ("GET", "/reports/attempts/{attempt}/slip.pdf", ADMINS),
     "reports.person_history": ("GET", "/reports/people/{username}/history", ADMINS),
