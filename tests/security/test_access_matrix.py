@@ -22,6 +22,7 @@ from tests.exam import test_grading as grading_matrix
 from tests.exam import test_take as take_matrix
 from tests.exam import test_views as exam_matrix
 from tests.factories import make_open_exam
+from tests.jobs import test_access as jobs_matrix
 from tests.question_bank import test_views as bank_matrix
 from tests.reports import test_access as reports_matrix
 
@@ -53,6 +54,7 @@ MATRICES = {
     "grading": grading_matrix.ROUTES,
     "archive": archive_matrix.ROUTES,
     "reports": reports_matrix.ROUTES,
+    "jobs": jobs_matrix.ROUTES,
     "api": API_ROUTES,
 }
 
