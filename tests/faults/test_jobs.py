@@ -90,6 +90,44 @@ def _item_analysis_check(app, job):
     assert [n for _exam, n in kept] == [1] and kept[0][0] == job.params["exam_id"]
 
 
+def _busiest_exam():
+    from sqlalchemy import func, select
+
+    from core.extensions import db
+    from exam.models import Attempt, Exam
+
+    exam_id = db.session.execute(
+        select(Attempt.exam_id).group_by(Attempt.exam_id).order_by(func.count().desc()).limit(1)
+    ).scalar_one()
+    return db.session.get(Exam, exam_id)
+
+
+def _document_setup(kind: str, **params):
+    def setup(app):
+        from sqlalchemy import select
+
+        from accounts.models import User
+        from core.extensions import db
+        from jobs import submit
+
+        admin = db.session.scalar(select(User).filter_by(username="admin"))
+        job = submit(kind, {**params, "exam": _busiest_exam().code}, user=admin)
+        db.session.commit()
+        return job.id
+
+    return setup
+
+
+def _one_document(app, job):
+    from sqlalchemy import select
+
+    from core.extensions import db
+    from jobs.models import StoredFile
+
+    kept = db.session.execute(select(StoredFile.job_id, StoredFile.size)).all()
+    assert len(kept) == 1 and kept[0][0] == job.id and kept[0][1] > 0  # one file, not one per try
+
+
 CADRES = 60
 HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
 _NAMES = ["李文博", "王思琪", "赵志强", "陈晓东", "刘佳怡", "杨子涵", "黄建华", "周梦洁", "吴国栋", "郑雨欣"]
@@ -131,6 +169,15 @@ def _cadre_import_check(app, job):
 SCENARIOS: list[Scenario] = [
     Scenario("item-analysis", _item_analysis_setup, _item_analysis_check, kill_at=0, demo=True, drill_delay=2.0),
     Scenario("cadre-import", _cadre_import_setup, _cadre_import_check, kill_at=10),
+    Scenario(
+        "ranking-export",
+        _document_setup("reports.export", export="ranking", filters={}),
+        _one_document,
+        kill_at=3,
+        demo=True,
+        drill_delay=0.3,
+    ),
+    Scenario("score-slips", _document_setup("reports.slips"), _one_document, kill_at=1, demo=True, drill_delay=1.0),
 ]
 
 
