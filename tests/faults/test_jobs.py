@@ -128,6 +128,57 @@ def _one_document(app, job):
     assert len(kept) == 1 and kept[0][0] == job.id and kept[0][1] > 0  # one file, not one per try
 
 
+def _ranking_setup(app):
+    from core.extensions import db
+    from jobs import submit
+
+    job = submit("reports.ranking", {"exam_id": _busiest_exam().id})
+    db.session.commit()
+    return job.id
+
+
+def _ranking_check(app, job):
+    from sqlalchemy import func, select
+
+    from core.extensions import db
+    from reports.models import RankEntry, RankSet
+
+    kept = db.session.get(RankSet, job.params["exam_id"])
+    entries = db.session.scalar(select(func.count()).select_from(RankEntry).where(RankEntry.exam_id == kept.exam_id))
+    assert kept.ranked > 0 and entries == kept.ranked
+
+
+QUESTIONS = 40
+
+
+def _question_import_setup(app):
+    """An author's Aiken file of 40 questions for a bank, imported by the job."""
+    from core.extensions import db
+    from core.policy import Role
+    from jobs import files, submit
+    from tests.factories import make_bank, make_user
+
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    bank = make_bank(code="QF1", actor=admin)
+    text = "\n\n".join(
+        f"第{i}题：下列说法正确的是？\nA. 甲{i}\nB. 乙{i}\nC. 丙{i}\nANSWER: B" for i in range(QUESTIONS)
+    )
+    stored = files.store(text.encode(), f"{bank.code}.aiken", "text/plain", purpose="upload", owner_id=admin.id)
+    job = submit("question_bank.import-questions", {"bank": bank.code, "upload": stored.token, "status": "draft"},
+                 user=admin)  # fmt: skip
+    db.session.commit()
+    return job.id
+
+
+def _question_import_check(app, job):
+    from sqlalchemy import func, select
+
+    from core.extensions import db
+    from question_bank.models import Question
+
+    assert db.session.scalar(select(func.count(Question.id))) == QUESTIONS
+
+
 CADRES = 60
 HEADERS = ["工号", "姓名", "性别", "出生日期", "单位", "职级", "职务", "学历", "政治面貌", "手机号码"]
 _NAMES = ["李文博", "王思琪", "赵志强", "陈晓东", "刘佳怡", "杨子涵", "黄建华", "周梦洁", "吴国栋", "郑雨欣"]
@@ -177,6 +228,8 @@ SCENARIOS: list[Scenario] = [
         demo=True,
         drill_delay=0.3,
     ),
+    Scenario("question-import", _question_import_setup, _question_import_check, kill_at=5),
+    Scenario("kept-ranking", _ranking_setup, _ranking_check, kill_at=0, demo=True, drill_delay=2.0),
     Scenario("score-slips", _document_setup("reports.slips"), _one_document, kill_at=1, demo=True, drill_delay=1.0),
 ]
 
