@@ -6,11 +6,14 @@ import os
 import re
 import secrets
 import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, select, text
 
 from app import create_app
 from config import TestConfig
@@ -41,6 +44,9 @@ _DB_STATE: dict = {}
 
 
 def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "real_demo: loads the demo district for real, not from the run's snapshot (tests/conftest.py)"
+    )
     base = os.environ.get("TEST_DATABASE_URL", "")
     if base.startswith("postgres"):
         try:
@@ -138,18 +144,32 @@ def _empty_all_tables(db):
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
+                # Only the tables the test filled (one query finds them): emptying all of them, and dropping and
+                # making again every trigger, cost about 50 ms a test, a minute over the suite.
+                filled = {row[0] for row in conn.execute(text(_filled_tables_probe(tables)))}
+                if not filled:
+                    return
                 # The guard triggers (append-only audit log, immutable exam records) refuse these deletes; SQLite
                 # cannot switch triggers off, so they are dropped and made again from their own SQL, in the same
                 # transaction (SQLite's DDL is transactional: a failure leaves them in place).
-                triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+                triggers = conn.execute(
+                    text("SELECT name, sql, tbl_name FROM sqlite_master WHERE type = 'trigger'")
+                ).all()
+                triggers = [(name, sql) for name, sql, table in triggers if table in filled]
                 for name, _sql in triggers:
                     conn.execute(text(f'DROP TRIGGER "{name}"'))
                 for t in tables:
-                    conn.execute(text(f'DELETE FROM "{t}"'))
+                    if t in filled:
+                        conn.execute(text(f'DELETE FROM "{t}"'))
                 for _name, sql in triggers:
                     conn.execute(text(sql))
         finally:
             raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _filled_tables_probe(tables) -> str:
+    """SQL naming, of `tables`, those that have a row."""
+    return " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
 
 
 def _empty_postgresql(conn, tables) -> None:
@@ -165,8 +185,7 @@ def _empty_postgresql(conn, tables) -> None:
         for t in tables:
             conn.execute(text(f'ALTER TABLE "{t}" ENABLE TRIGGER USER'))
         return
-    probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
-    filled = {row[0] for row in conn.execute(text(probe))}
+    filled = {row[0] for row in conn.execute(text(_filled_tables_probe(tables)))}
     conn.execute(text("SET LOCAL session_replication_role = replica"))
     for t in tables:
         if t in filled:
@@ -213,6 +232,143 @@ def app(request, _shared_app, database_url, tmp_path):
         _empty_all_tables(db)
         if app is not _shared_app[0]:
             db.engine.dispose()
+
+
+# ---------------------------------------------------------------- the demo district, loaded once a run
+
+#: A snapshot is reused for a `now` up to this much later than its own (and on the same local day): the demo's
+#: exams open an hour before its `now` and close 30 days after it, so minutes later it reads the same.
+DEMO_SNAPSHOT_MAX_AGE = timedelta(minutes=20)
+
+
+@dataclass
+class _DemoSnapshot:
+    """Every table's rows right after a real `district.load(now)`, in `metadata.sorted_tables` order."""
+
+    now: datetime
+    accounts: list
+    tables: list = field(default_factory=list)  # [(Table, [row dict, ...]), ...], only the filled ones
+
+
+_DEMO_SNAPSHOT: dict = {}  # dialect name -> _DemoSnapshot (one database per run, one dialect)
+DEMO_LOAD_STATS = {"real": 0, "restored": 0, "real_seconds": 0.0, "restored_seconds": 0.0}
+
+
+def _database_is_empty(conn, metadata) -> bool:
+    probe = " UNION ALL ".join(f'SELECT 1 WHERE EXISTS (SELECT 1 FROM "{t.name}")' for t in metadata.sorted_tables)
+    return conn.execute(text(probe)).first() is None
+
+
+def _take_demo_snapshot(conn, metadata, now, accounts) -> _DemoSnapshot:
+    snapshot = _DemoSnapshot(now=now, accounts=list(accounts))
+    for table in metadata.sorted_tables:
+        result = conn.execute(select(table).order_by(*table.primary_key.columns))
+        rows = [{c.key: row._mapping[c] for c in table.c} for row in result]
+        if rows:
+            snapshot.tables.append((table, rows))
+    return snapshot
+
+
+def _restore_demo_snapshot(conn, snapshot: _DemoSnapshot) -> None:
+    """Insert the snapshot's rows as they were (ids, hashes and timestamps included: the audit chain stays intact),
+    with the guard triggers (which refuse, say, answers inserted into a submitted attempt) and the foreign keys
+    out of the way while the rows go in; on PostgreSQL the sequences are then set past the copied ids."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table, rows in snapshot.tables:
+            conn.execute(table.insert(), rows)
+        conn.execute(text("SET LOCAL session_replication_role = origin"))
+        serials = [
+            (f'"{table.name}"', column.name, max(row[column.key] for row in rows))
+            for table, rows in snapshot.tables
+            for column in table.primary_key.columns
+            if isinstance(rows[0][column.key], int)
+        ]
+        setvals = ", ".join(f"setval(pg_get_serial_sequence(:t{i}, :c{i}), :v{i})" for i in range(len(serials)))
+        params = {f"{k}{i}": value for i, serial in enumerate(serials) for k, value in zip("tcv", serial, strict=True)}
+        conn.execute(text(f"SELECT {setvals}"), params)  # NULL (and nothing set) for a key without a sequence
+        return
+    # SQLite: foreign keys checked at the commit (the rows are consistent by then); triggers cannot be switched off,
+    # so they are dropped and made again from their own SQL, in this transaction (as _empty_all_tables does). pysqlite
+    # opens the transaction only at a write: a write of nothing opens it first (the pragma holds only inside one,
+    # and the DDL must not be committed on its own).
+    conn.execute(text(f'UPDATE "{snapshot.tables[0][0].name}" SET rowid = rowid WHERE 0 = 1'))
+    conn.execute(text("PRAGMA defer_foreign_keys = ON"))
+    triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+    for name, _sql in triggers:
+        conn.execute(text(f'DROP TRIGGER "{name}"'))
+    for table, rows in snapshot.tables:
+        conn.execute(table.insert(), rows)
+    for _name, sql in triggers:
+        conn.execute(text(sql))
+
+
+def _can_restore_demo(conn) -> bool:
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar())
+
+
+def _demo_load(real_load, forced: bool):
+    """`demo.district.load` under tests: the first call of the run loads the district for real and keeps a snapshot
+    of every table; later calls into an empty database, for a `now` a few minutes later (same local day), get the
+    snapshot's rows back (about 15 s saved a load on PostgreSQL). Tests marked `real_demo`, a `now` out of the
+    snapshot's range or a database that is not empty get the real load (which then refreshes the snapshot)."""
+
+    def load(now):
+        from core.extensions import db
+        from core.models import local_today
+
+        db.session.flush()
+        conn = db.session.connection()
+        dialect = conn.dialect.name
+        snapshot = _DEMO_SNAPSHOT.get(dialect)
+        empty = _database_is_empty(conn, db.metadata)
+        if (
+            snapshot is not None
+            and not forced
+            and empty
+            and snapshot.now <= now <= snapshot.now + DEMO_SNAPSHOT_MAX_AGE
+            and local_today(now) == local_today(snapshot.now)
+            and _can_restore_demo(conn)
+        ):
+            started = time.perf_counter()
+            _restore_demo_snapshot(conn, snapshot)
+            DEMO_LOAD_STATS["restored"] += 1
+            DEMO_LOAD_STATS["restored_seconds"] += time.perf_counter() - started
+            return list(snapshot.accounts)
+        started = time.perf_counter()
+        accounts = real_load(now)
+        db.session.flush()
+        DEMO_LOAD_STATS["real"] += 1
+        DEMO_LOAD_STATS["real_seconds"] += time.perf_counter() - started
+        if empty:
+            _DEMO_SNAPSHOT[dialect] = _take_demo_snapshot(db.session.connection(), db.metadata, now, accounts)
+        return accounts
+
+    return load
+
+
+@pytest.fixture(autouse=True)
+def _demo_snapshot(request, monkeypatch):
+    """Every way a test loads the demo district (`flask demo load`, `district.load(now)`, `demo_district`) goes
+    through the run's snapshot; a test marked `real_demo` loads it for real."""
+    from demo import district
+
+    forced = request.node.get_closest_marker("real_demo") is not None
+    monkeypatch.setattr(district, "load", _demo_load(district.load, forced))
+
+
+@pytest.fixture
+def demo_district(app, db):
+    """The demo district, committed (a copy of the run's snapshot when there is one); returns its role accounts
+    as (username, password, roles)."""
+    from core.models import now_utc
+    from demo import district
+
+    accounts = district.load(now_utc())
+    db.session.commit()
+    return accounts
 
 
 @pytest.fixture
@@ -285,3 +441,12 @@ def queued_jobs(app):
     yield engine.engine()
     app.config["JOBS_URL"] = "immediate"
     engine.build(app)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if DEMO_LOAD_STATS["real"] or DEMO_LOAD_STATS["restored"]:
+        s = DEMO_LOAD_STATS
+        terminalreporter.write_line(
+            f"demo district: {s['real']} real load(s) in {s['real_seconds']:.1f} s, "
+            f"{s['restored']} copied back from the snapshot in {s['restored_seconds']:.1f} s"
+        )

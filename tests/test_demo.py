@@ -20,6 +20,7 @@ def test_demo_needs_to_be_allowed(runner, db, monkeypatch):
     assert result.exit_code != 0 and "QE_ALLOW_DEMO" in result.output
 
 
+@pytest.mark.real_demo  # the loader itself, not the run's copy of it (tests/conftest.py)
 def test_demo_load_and_every_account_logs_in(runner, db, app):
     result = runner.invoke(args=["demo", "load"])
     assert result.exit_code == 0, result.output
@@ -42,6 +43,37 @@ def test_demo_load_and_every_account_logs_in(runner, db, app):
     # one intact chain.
     verified = runner.invoke(args=["audit", "verify", "--no-record"])
     assert verified.exit_code == 0 and "Intact" in verified.output, verified.output
+
+
+def test_the_runs_copy_of_the_demo_is_the_district_row_for_row(runner, db, app):
+    """Tests get the demo district back from a snapshot of a real load (tests/conftest.py): the same rows in every
+    table, an intact audit chain, scores that verify, and new rows numbered after the copied ones."""
+    from accounts.services import create_unit
+    from core.models import now_utc
+    from tests import conftest
+
+    if conftest._DEMO_SNAPSHOT.get(db.engine.dialect.name) is None:
+        district.load(now_utc())  # the first of the run: a real load, which takes the snapshot
+        db.session.commit()
+        db.session.remove()
+        conftest._empty_all_tables(db)
+    snapshot = conftest._DEMO_SNAPSHOT[db.engine.dialect.name]
+    restored = conftest.DEMO_LOAD_STATS["restored"]
+    accounts = district.load(now_utc())
+    db.session.commit()
+    assert conftest.DEMO_LOAD_STATS["restored"] == restored + 1 and accounts == snapshot.accounts
+    copy = conftest._take_demo_snapshot(db.session.connection(), db.metadata, snapshot.now, accounts)
+    assert [t.name for t, _rows in copy.tables] == [t.name for t, _rows in snapshot.tables]
+    assert len(copy.tables) > 20
+    for (table, rows), (_table, expected) in zip(copy.tables, snapshot.tables, strict=True):
+        assert rows == expected, table.name
+    verified = runner.invoke(args=["audit", "verify", "--no-record"])
+    assert verified.exit_code == 0 and "Intact" in verified.output, verified.output
+    scores = runner.invoke(args=["exams", "verify", "--all"])
+    assert scores.exit_code == 0 and scores.output.strip().endswith(" 0 difference(s)."), scores.output
+    highest = db.session.scalar(select(func.max(Unit.id)))
+    assert create_unit("COPYTEST", "复制后新建", "department", None).id == highest + 1
+    db.session.commit()
 
 
 def test_demo_load_refuses_a_non_empty_database(runner, db):
