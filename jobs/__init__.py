@@ -16,6 +16,8 @@ How a package uses it:
 `submit` writes the job in the caller's transaction; the engine hears of it when that transaction commits.
 """
 
+import logging
+
 from flask import Blueprint
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -54,7 +56,10 @@ def _dispatch_after_commit(session):
     from jobs import engine
 
     for job_id in pending:
-        engine.dispatch(job_id)
+        try:
+            engine.dispatch(job_id)
+        except Exception:  # the queue is down: the change and its job are committed; the sweep dispatches it later
+            logging.getLogger("qualexam.jobs").exception("job %s: the engine could not be told; the sweep will", job_id)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from core.extensions import db
 from jobs import engine, registry, runner, sweep
 from jobs.models import Job, JobState
+from jobs.views import error_text
 
 
 @click.group("jobs", help="Long work: run a worker, list recent jobs, sweep stuck jobs.")
@@ -43,7 +44,7 @@ def list_jobs(limit):
     for job in db.session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)):
         progress = f"{job.done}/{job.total}" if job.total else str(job.done)
         line = f"{job.id:>6}  {job.kind:<28} {job.state:<10} {progress:>12}  {job.created_at:%Y-%m-%d %H:%M}"
-        click.echo(line + (f"  {job.error}" if job.error else ""))
+        click.echo(line + (f"  {error_text(job.error)}" if job.error else ""))
 
 
 @jobs_cli.command("sweep")
@@ -95,5 +96,5 @@ def run_here(kind: str, params: dict, user=None, label: str | None = None) -> Jo
     db.session.expire_all()
     job = db.session.get(Job, job.id)
     if job.state != JobState.DONE:
-        raise click.ClickException(f"job {job.id} {job.state}: {job.error or ''}")
+        raise click.ClickException(f"job {job.id} {job.state}: {error_text(job.error) or ''}")
     return job

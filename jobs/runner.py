@@ -17,6 +17,12 @@ from jobs.registry import JobError
 
 log = logging.getLogger("qualexam.jobs")
 
+#: The reasons the runner and the sweep record, in English; the pages show them in the reader's language
+#: (jobs.views.error_text). An exception's own text stays in the server's log: it may name tables and values.
+INTERNAL_ERROR = "An internal error stopped the job; the server's log has the details."
+GAVE_UP = "The job was stopped after its last try: its worker was lost or it kept failing."
+WORKER_LOST = "The worker running the job stopped; the job will be tried again."
+
 #: Write live progress at most this often (seconds); the last step is always written.
 PROGRESS_EVERY = 0.5
 
@@ -110,7 +116,7 @@ def execute(job_id: int, on_progress=None) -> str | None:
     if kind is None:
         return _finish(job_id, token, JobState.FAILED, error=f"unknown job kind {job.kind!r}")
     if job.attempts > job.max_attempts:
-        return _finish(job_id, token, JobState.FAILED, error=_gave_up(job.attempts - 1))
+        return _finish(job_id, token, JobState.FAILED, error=GAVE_UP)
     ctx = Context(job, token, on_progress)
     engine.put_progress(job_id, 0, None, None, ctx.started)
     try:
@@ -143,17 +149,9 @@ def execute(job_id: int, on_progress=None) -> str | None:
         db.session.rollback()
         log.exception("job %s (%s) failed on try %s", job_id, job.kind, job.attempts)
         if job.attempts < job.max_attempts:
-            _finish(job_id, token, JobState.RETRYING, error=_internal(exc), done=ctx.done, total=ctx.total)
+            _finish(job_id, token, JobState.RETRYING, error=INTERNAL_ERROR, done=ctx.done, total=ctx.total)
             raise Retry(f"job {job_id} failed on try {job.attempts}") from exc
-        return _finish(job_id, token, JobState.FAILED, error=_internal(exc), done=ctx.done, total=ctx.total)
-
-
-def _internal(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _gave_up(tries: int) -> str:
-    return f"stopped after {tries} tries (the worker was lost or the job kept failing)"
+        return _finish(job_id, token, JobState.FAILED, error=INTERNAL_ERROR, done=ctx.done, total=ctx.total)
 
 
 def _finish(job_id: int, token: str, state: str, error: str | None = None, done: int = 0, total=None) -> str | None:

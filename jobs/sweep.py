@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from core.extensions import db
 from core.models import now_utc
-from jobs import engine, files, registry
+from jobs import engine, files, registry, runner
 from jobs.models import Job, JobState
 
 log = logging.getLogger("qualexam.jobs")
@@ -41,15 +41,15 @@ def run(now=None) -> dict:
             report["redispatched"] += 1
 
     running = db.session.execute(select(Job.id, Job.runner, Job.started_at).where(Job.state == JobState.RUNNING)).all()
-    for job_id, runner, started_at in running:
+    for job_id, holder, started_at in running:
         beat = (engine.progress_of(job_id) or {}).get("at")
         last_sign = beat if beat is not None else (started_at.timestamp() if started_at else 0)
         if clock - last_sign < stale_after:
             continue
         taken = db.session.execute(
             update(Job)
-            .where(Job.id == job_id, Job.runner == runner, Job.state == JobState.RUNNING)
-            .values(state=JobState.RETRYING, runner=None, error="the worker stopped during the job")  # fmt: skip
+            .where(Job.id == job_id, Job.runner == holder, Job.state == JobState.RUNNING)
+            .values(state=JobState.RETRYING, runner=None, error=runner.WORKER_LOST)  # fmt: skip
         )
         db.session.commit()
         if taken.rowcount == 1:

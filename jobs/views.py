@@ -31,6 +31,19 @@ def state_label(state: str) -> str:
     return labels.get(state, state)
 
 
+def error_text(error: str | None) -> str | None:
+    """A job's failure in the reader's words: the runner's own reasons translated; a handler's JobError as it was
+    written (in the language of the person who started the job)."""
+    from jobs import runner
+
+    known = {
+        runner.INTERNAL_ERROR: _("An internal error stopped the job; the server's log has the details."),
+        runner.GAVE_UP: _("The job was stopped after its last try: its worker was lost or it kept failing."),
+        runner.WORKER_LOST: _("The worker running the job stopped; the job will be tried again."),
+    }
+    return known.get(error, error)
+
+
 def kind_label(kind: str) -> str:
     known = registry.kind(kind)
     return str(known.label) if known else kind
@@ -77,7 +90,7 @@ def status(job: Job) -> dict:
         "eta": round(eta, 1) if eta is not None else None,
         "waited": round(waited, 1) if waited is not None else None,
         "attempts": job.attempts,
-        "error": job.error if job.state in (JobState.FAILED, JobState.RETRYING) else None,
+        "error": error_text(job.error) if job.state in (JobState.FAILED, JobState.RETRYING) else None,
         "result": result,
         "finished": job.finished,
         "cancellable": bool(kind and kind.cancellable and not job.finished),
@@ -108,7 +121,7 @@ def jobs():
         query = query.where(Job.created_by_id == current_user.id)
     page = db.paginate(query, page=page_arg(), per_page=50, error_out=False)
     return render_template("jobs/list.html", page=page, everyone=everyone, state_label=state_label,
-                           kind_label=kind_label)  # fmt: skip
+                           kind_label=kind_label, error_text=error_text)  # fmt: skip
 
 
 @bp.route("/<int:job_id>")

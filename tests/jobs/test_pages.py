@@ -114,3 +114,18 @@ def test_a_download_with_a_chinese_name_keeps_it(app, client):
     assert attachment("items-T1.xlsx") == "attachment; filename=items-T1.xlsx"
     header = attachment('名单 "A".xlsx')
     assert header == "attachment; filename=\"__ _A_.xlsx\"; filename*=UTF-8''%E5%90%8D%E5%8D%95%20%22A%22.xlsx"
+
+
+def test_the_runners_reasons_read_in_the_readers_language(app, client):
+    from jobs import runner
+
+    owner = make_user(roles=(Role.CADRE,))
+    job = submit("tests.count", {"n": 1}, user=owner)
+    db.session.commit()
+    db.session.execute(Job.__table__.update().where(Job.id == job.id).values(state="failed", error=runner.GAVE_UP))
+    db.session.commit()
+    _login(client, owner)
+    assert (
+        client.get(f"/jobs/{job.id}/status").get_json()["error"]
+        == "任务已在最后一次尝试后停止：运行它的后台进程丢失，或任务反复失败。"
+    )
