@@ -130,6 +130,8 @@ class Config:
     JOBS_URL = None
     #: A running job whose worker has not reported for this long is taken back and tried again.
     JOBS_STALE_SECONDS = 120
+    #: How often a running job's own thread says it is alive (well under JOBS_STALE_SECONDS).
+    JOBS_HEARTBEAT_SECONDS = 30
     #: Tries per job (the first and the retries, with back-off: 5 s, then 15 s).
     JOBS_MAX_ATTEMPTS = 3
     #: Seconds to sleep at each progress step: for fault drills only (to kill a worker mid-job).

@@ -2,6 +2,7 @@
 column holds, file downloads and pages of multi-column queries."""
 
 import builtins
+import re
 from urllib.parse import quote
 
 from flask import Response, current_app, has_request_context, request, url_for
@@ -71,13 +72,16 @@ def download(data: bytes, mimetype: str, filename: str) -> Response:
 
 
 def attachment(filename: str) -> str:
-    """Content-Disposition for `filename`; a Chinese name goes as RFC 6266's filename*, with an ASCII fallback."""
-    try:
-        filename.encode("ascii")
-    except UnicodeEncodeError:
-        fallback = "".join(ch if ch.isascii() and ch not in '"\\;' else "_" for ch in filename)
-        return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    return f"attachment; filename={filename}"
+    """Content-Disposition for `filename`: a plain name as it is; any other (Chinese, spaces, quotes, semicolons) as
+    RFC 6266's filename*, with a quoted ASCII fallback, so no name can add a parameter of its own."""
+    if _PLAIN_NAME.fullmatch(filename):
+        return f"attachment; filename={filename}"
+    fallback = "".join(ch if _PLAIN_NAME.fullmatch(ch) or ch == " " else "_" for ch in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+#: A file name sent as it is (anything else goes quoted, with its own characters as RFC 6266's filename*).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def page_arg() -> int:

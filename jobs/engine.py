@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from huey import Huey, MemoryHuey, PostgresHuey, RedisHuey, SqliteHuey, crontab
-from huey.exceptions import TaskLockedException
 
 #: Huey's own back-off: a failed try waits RETRY_DELAY seconds, each further one RETRY_BACKOFF times longer.
 RETRY_DELAY = 5
 RETRY_BACKOFF = 3
 EXTENSION = "qualexam.jobs"
+#: A sweep's lease: a worker killed mid-sweep holds it at most this long (seconds), then another sweeps.
+SWEEP_LEASE = 600
 
 
 def build(app) -> Huey:
@@ -55,11 +56,13 @@ def build(app) -> Huey:
     def sweep_task() -> None:
         from jobs import sweep
 
-        try:
-            with huey.lock_task("qualexam.sweep"), app.app_context():
+        with app.app_context():
+            if not take_lease("qualexam.sweep", SWEEP_LEASE):
+                return  # another worker (another node) is sweeping this minute
+            try:
                 sweep.run()
-        except TaskLockedException:
-            pass  # another worker (another node) is sweeping this minute
+            finally:
+                release_lease("qualexam.sweep")
 
     huey.qe_run_job = run_job
     huey.qe_sweep = sweep_task
@@ -106,7 +109,7 @@ def progress_of(job_id: int) -> dict | None:
 
 def clear_progress(job_id: int) -> None:
     huey = engine()
-    for key in (f"job-progress:{job_id}", f"job-cancel:{job_id}"):
+    for key in (f"job-progress:{job_id}", f"job-cancel:{job_id}", f"job-beat:{job_id}"):
         huey.delete(key)
 
 
@@ -130,3 +133,29 @@ def periodic_due(name: str, every: int, now: float) -> bool:
         return False
     huey.put(f"periodic-last:{name}", now)
     return True
+
+
+def take_lease(name: str, seconds: int) -> bool:
+    """One holder at a time across all workers, for at most `seconds` (a holder killed mid-way blocks no one for
+    longer). Huey's own task lock has no expiry on SQLite, PostgreSQL or Redis before 7.4, so the lease records when
+    it was taken. Two workers taking over an expired lease at the same instant can both win: the sweep's steps are
+    conditional updates, safe to run twice."""
+    huey = engine()
+    key = f"lease:{name}"
+    now = time.time()
+    if huey.put_if_empty(key, now):
+        return True
+    taken = huey.get(key, peek=True)
+    if taken is not None and now - float(taken) < seconds:
+        return False
+    huey.delete(key)
+    return bool(huey.put_if_empty(key, now))
+
+
+def release_lease(name: str) -> None:
+    engine().delete(f"lease:{name}")
+
+
+def last_beat(job_id: int) -> float | None:
+    """When the run of a job last beat (jobs.runner's heartbeat thread), whatever its handler was doing."""
+    return engine().get(f"job-beat:{job_id}", peek=True)

@@ -23,6 +23,9 @@ class Kind:
     label: object
     #: Whether a person may stop it half-way (its work is one transaction, or what it leaves is harmless).
     cancellable: bool = True
+    #: `readable(user, job) -> bool`: may this person read the job's files now? Asked at every download, of the
+    #: owner too, for files whose content depends on rights that can change (results under a conflict of interest).
+    readable: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,11 @@ _kinds: dict[str, Kind] = {}
 _periodic: dict[str, Periodic] = {}
 
 
-def register(name: str, label, *, cancellable: bool = True):
+def register(name: str, label, *, cancellable: bool = True, readable: Callable | None = None):
     """Decorator: `@register("reports.item-analysis", _l("Item analysis"))` on a handler."""
 
     def decorator(handler):
-        _kinds[name] = Kind(name, handler, label, cancellable)
+        _kinds[name] = Kind(name, handler, label, cancellable, readable)
         return handler
 
     return decorator

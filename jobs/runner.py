@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,9 +23,35 @@ log = logging.getLogger("qualexam.jobs")
 INTERNAL_ERROR = "An internal error stopped the job; the server's log has the details."
 GAVE_UP = "The job was stopped after its last try: its worker was lost or it kept failing."
 WORKER_LOST = "The worker running the job stopped; the job will be tried again."
+STARTER_INACTIVE = "The person who started the job can no longer sign in; the job did not run."
 
 #: Write live progress at most this often (seconds); the last step is always written.
 PROGRESS_EVERY = 0.5
+
+
+class _Heartbeat:
+    """A run's heartbeat, on a thread of its own: a handler inside one long query (a ranking, a workbook read) is
+    not taken for dead by the sweep, which takes back only jobs whose run stopped beating (its worker was killed)."""
+
+    def __init__(self, job_id: int, every: float):
+        huey = engine.engine()
+        self._stop = threading.Event()
+
+        def run():
+            while True:
+                try:
+                    huey.put(f"job-beat:{job_id}", time.time())
+                except Exception:  # the store is briefly down: the next beat tries again
+                    log.warning("job %s: heartbeat not written", job_id)
+                if self._stop.wait(every):
+                    return
+
+        self._thread = threading.Thread(target=run, name=f"job-{job_id}-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
 
 
 class Cancelled(Exception):
@@ -117,8 +144,11 @@ def execute(job_id: int, on_progress=None) -> str | None:
         return _finish(job_id, token, JobState.FAILED, error=f"unknown job kind {job.kind!r}")
     if job.attempts > job.max_attempts:
         return _finish(job_id, token, JobState.FAILED, error=GAVE_UP)
+    if job.created_by is not None and not job.created_by.active:
+        return _finish(job_id, token, JobState.FAILED, error=STARTER_INACTIVE)
     ctx = Context(job, token, on_progress)
     engine.put_progress(job_id, 0, None, None, ctx.started)
+    heart = _Heartbeat(job_id, float(current_app.config.get("JOBS_HEARTBEAT_SECONDS", 30)))
     try:
         result = kind.handler(ctx) or {}
         finished = db.session.execute(
@@ -152,6 +182,8 @@ def execute(job_id: int, on_progress=None) -> str | None:
             _finish(job_id, token, JobState.RETRYING, error=INTERNAL_ERROR, done=ctx.done, total=ctx.total)
             raise Retry(f"job {job_id} failed on try {job.attempts}") from exc
         return _finish(job_id, token, JobState.FAILED, error=INTERNAL_ERROR, done=ctx.done, total=ctx.total)
+    finally:
+        heart.stop()
 
 
 def _finish(job_id: int, token: str, state: str, error: str | None = None, done: int = 0, total=None) -> str | None:

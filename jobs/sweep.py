@@ -42,8 +42,9 @@ def run(now=None) -> dict:
 
     running = db.session.execute(select(Job.id, Job.runner, Job.started_at).where(Job.state == JobState.RUNNING)).all()
     for job_id, holder, started_at in running:
-        beat = (engine.progress_of(job_id) or {}).get("at")
-        last_sign = beat if beat is not None else (started_at.timestamp() if started_at else 0)
+        signs = [(engine.progress_of(job_id) or {}).get("at"), engine.last_beat(job_id),
+                 started_at.timestamp() if started_at else None]  # fmt: skip
+        last_sign = max((t for t in signs if t is not None), default=0)
         if clock - last_sign < stale_after:
             continue
         taken = db.session.execute(

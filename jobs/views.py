@@ -40,6 +40,7 @@ def error_text(error: str | None) -> str | None:
         runner.INTERNAL_ERROR: _("An internal error stopped the job; the server's log has the details."),
         runner.GAVE_UP: _("The job was stopped after its last try: its worker was lost or it kept failing."),
         runner.WORKER_LOST: _("The worker running the job stopped; the job will be tried again."),
+        runner.STARTER_INACTIVE: _("The person who started the job can no longer sign in; the job did not run."),
     }
     return known.get(error, error)
 
@@ -97,11 +98,18 @@ def status(job: Job) -> dict:
     }
 
 
-def _readable(stored: StoredFile) -> bool:
-    """A job's download: its owner's and the district's; a secret one (one-time passwords): its owner's only."""
+def _readable(stored: StoredFile, job: Job) -> bool:
+    """A job's download: its owner's and the district's; a secret one (one-time passwords): its owner's only; and,
+    where the kind says so, only while the reader may still see what it holds (a results file is closed to someone
+    who now sits that exam, the owner included)."""
     if stored.purpose == "secret":
-        return stored.owner_id is not None and stored.owner_id == current_user.id
-    return stored.purpose == "download"
+        allowed = stored.owner_id is not None and stored.owner_id == current_user.id
+    else:
+        allowed = stored.purpose == "download"
+    kind = registry.kind(job.kind)
+    if allowed and kind is not None and kind.readable is not None:
+        allowed = bool(kind.readable(current_user, job))
+    return allowed
 
 
 def _files(job: Job) -> list[StoredFile]:
@@ -109,7 +117,7 @@ def _files(job: Job) -> list[StoredFile]:
         select(StoredFile).where(StoredFile.job_id == job.id, StoredFile.purpose.in_(("download", "secret")),
                                  StoredFile.expires_at > now_utc()).order_by(StoredFile.id)
     )  # fmt: skip
-    return [f for f in found if _readable(f)]
+    return [f for f in found if _readable(f, job)]
 
 
 @bp.route("/")
@@ -163,7 +171,7 @@ def cancel(job_id: int):
 def file(job_id: int, token: str):
     job = _job(job_id)
     stored = files.get(token)
-    if stored is None or stored.job_id != job.id or not _readable(stored):
+    if stored is None or stored.job_id != job.id or not _readable(stored, job):
         abort(404)
     return download(stored.data, stored.mimetype, stored.name)
 

@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.imports import issues_text
 from core.models import now_utc
-from core.policy import can
+from core.policy import can, has_district_scope
 from core.web import path_for
 from jobs import JobError, register
 from jobs import files as stored_files
@@ -51,6 +51,8 @@ def _import_questions(ctx):
         if not result.ok:
             raise JobError(issues_text(result.issues))
         status = QuestionStatus(ctx.params.get("status", "draft"))
+        if status == QuestionStatus.ACTIVE and not has_district_scope(actor):
+            raise JobError(_("Only the district's administrators may import questions straight into use."))
         try:
             count = formats.commit(
                 actor, bank, result, now_utc(), status=status, progress=counter(ctx, len(result.questions))

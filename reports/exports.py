@@ -136,7 +136,19 @@ def _language_of(viewer):
     return force_locale(language or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
-@register(KIND, _l("Export"))
+def may_read_results(user, job) -> bool:
+    """Who may download a results file (an export, the slips) now: someone who may read reports and is not, or no
+    longer, in conflict with the exam it is about (asked at every download: jobs.views)."""
+    if not user.active or not can(user, "reports.view"):
+        return False
+    code = job.params.get("exam")
+    if not code:
+        return True  # a file about no exam (the qualifications' progress)
+    exam = db.session.scalar(select(Exam).where(Exam.code == str(code)))
+    return exam is not None and not policy.conflict(user, results_of=exam.id, now=now_utc())
+
+
+@register(KIND, _l("Export"), readable=may_read_results)
 def _export_job(ctx) -> dict:
     name = ctx.params.get("export")
     viewer = db.session.get(User, ctx.job.created_by_id) if ctx.job.created_by_id else None
@@ -186,7 +198,7 @@ def _slips(exam: Exam, viewer, now) -> tuple[int, Iterable]:
     return len(places), slips()
 
 
-@register(SLIPS, _l("Score slips"))
+@register(SLIPS, _l("Score slips"), readable=may_read_results)
 def _slips_job(ctx) -> dict:
     viewer = db.session.get(User, ctx.job.created_by_id) if ctx.job.created_by_id else None
     if viewer is None or not viewer.active or not can(viewer, "reports.view"):

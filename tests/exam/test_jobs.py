@@ -126,6 +126,10 @@ def test_a_worker_killed_after_a_batch_keeps_it_and_the_next_run_draws_only_the_
     monkeypatch.setattr(papers, "store", store)
 
     queued_jobs.put(f"job-progress:{job.id}", {**engine.progress_of(job.id), "at": time.time() - 600})
+    queued_jobs.put(f"job-beat:{job.id}", time.time() - 600)  # its run's heartbeat died with the worker
+    ten_minutes_ago = now_utc() - timedelta(minutes=10)
+    db.session.execute(Job.__table__.update().where(Job.id == job.id).values(started_at=ten_minutes_ago))
+    db.session.commit()
     assert sweep.run()["recovered"] == 1  # the minute's sweep takes it back ...
     engine.run_pending()  # ... and a worker runs it again
     job = db.session.get(Job, job.id)

@@ -237,9 +237,10 @@ def test_the_sweep_runs_as_one_runner_at_a_time(app, queued_jobs):
     ran = []
     periodic("tests.tock", every=60)(lambda now: ran.append(now))
     try:
-        with queued_jobs.lock_task("qualexam.sweep"):  # another worker (another node) is sweeping
-            queued_jobs.qe_sweep.call_local()
+        assert engine.take_lease("qualexam.sweep", engine.SWEEP_LEASE)  # another worker (another node) is sweeping
+        queued_jobs.qe_sweep.call_local()
         assert ran == []
+        engine.release_lease("qualexam.sweep")
         queued_jobs.qe_sweep.call_local()
         assert len(ran) == 1
     finally:
@@ -262,3 +263,43 @@ def test_a_queue_that_is_down_loses_no_committed_job(app, queued_jobs, monkeypat
     assert sweep.run()["redispatched"] == 1
     engine.run_pending()
     assert _job(job.id).state == JobState.DONE
+
+
+def test_a_job_whose_starter_was_disabled_does_not_run(app):
+    user = make_user()
+    user.active = False
+    job = submit("tests.count", {"n": 1}, user=user)
+    db.session.commit()
+    job = _job(job.id)
+    assert (job.state, job.error, CALLS) == (JobState.FAILED, runner.STARTER_INACTIVE, [])
+
+
+def test_a_long_step_keeps_beating_and_is_not_taken_for_dead(app, queued_jobs):
+    """The run's own thread beats while the handler is inside one long step (no progress call)."""
+    app.config["JOBS_HEARTBEAT_SECONDS"] = 0.05
+    seen = []
+
+    @register("tests.long-step", "Long step (test)")
+    def _long(ctx):
+        time.sleep(0.3)
+        seen.append(engine.last_beat(ctx.job.id))
+        return {}
+
+    try:
+        job = submit("tests.long-step", {})
+        db.session.commit()
+        before = time.time()
+        engine.run_pending()
+        assert seen[0] is not None and seen[0] > before + 0.1  # beaten during the step, after its start
+        assert _job(job.id).state == JobState.DONE
+    finally:
+        registry._kinds.pop("tests.long-step")
+
+
+def test_a_sweep_lease_held_by_a_dead_worker_expires(app, queued_jobs):
+    assert engine.take_lease("tests.sweep", 60)
+    assert not engine.take_lease("tests.sweep", 60)  # held
+    queued_jobs.put("lease:tests.sweep", time.time() - 61)  # its holder was killed a minute ago
+    assert engine.take_lease("tests.sweep", 60)
+    engine.release_lease("tests.sweep")
+    assert engine.take_lease("tests.sweep", 60)

@@ -114,6 +114,9 @@ def test_a_download_with_a_chinese_name_keeps_it(app, client):
     assert attachment("items-T1.xlsx") == "attachment; filename=items-T1.xlsx"
     header = attachment('名单 "A".xlsx')
     assert header == "attachment; filename=\"__ _A_.xlsx\"; filename*=UTF-8''%E5%90%8D%E5%8D%95%20%22A%22.xlsx"
+    # A name cannot add a parameter of its own (an exam's cycle is free text).
+    sneaky = attachment("qualifications-x; filename*=UTF-8''a.html.xlsx")
+    assert sneaky.count(";") == 2 and sneaky.startswith('attachment; filename="qualifications-x_ filename_')
 
 
 def test_the_runners_reasons_read_in_the_readers_language(app, client):

@@ -273,3 +273,23 @@ def test_the_job_writes_in_the_language_of_the_person_who_asked(app, db, client,
     sheet = load_workbook(io.BytesIO(_download(client, job))).active
     assert sheet.title == "Ranking" and [c.value for c in sheet[1]][:2] == ["Placing", "Tied"]
     assert job.result["message"] == "4 rows exported."
+
+
+def test_a_results_file_closes_to_a_reader_in_conflict_the_owner_included(
+    app, db, client, auth, low_limit, monkeypatch
+):
+    """A ranking export is read through the jobs pages at every download under the rules of the results: someone who
+    now sits the exam (here: the owner, as core.policy.conflict would say) neither lists nor downloads it; another
+    district admin, not in conflict, still does."""
+    exam, *_rest = _district()
+    owner = auth.login_as("org_admin")
+    job = _job_of(client.get(f"/reports/exams/{exam.code}/ranking.xlsx"))
+    assert _download(client, job)
+    token = _db.session.scalar(select(StoredFile.token).where(StoredFile.job_id == job.id))
+    monkeypatch.setattr("reports.exports.policy.conflict", lambda user, **_kw: user.id == owner.id)
+    assert client.get(f"/jobs/{job.id}/status").get_json()["result"]["files"] == []
+    assert client.get(f"/jobs/{job.id}/files/{token}").status_code == 404
+    auth.logout()
+    auth.login_as("system_admin")
+    assert len(client.get(f"/jobs/{job.id}/status").get_json()["result"]["files"]) == 1
+    assert client.get(f"/jobs/{job.id}/files/{token}").status_code == 200
