@@ -304,8 +304,10 @@ def test_a_worker_killed_mid_job_leaves_the_work_done_once(scenario, backend, pg
         assert (job.state, job.attempts) == ("done", 2), (job.state, job.error, (tmp_path / "worker2.log").read_text())
         with app.app_context():
             scenario.check(app, job)
-            db.session.remove()
-            db.engine.dispose()
     finally:
         first.stop()
         second.stop()
+        with app.app_context():  # this process's connections, closed now (not left to the collector)
+            engine.engine().storage.close()
+            db.session.remove()
+            db.engine.dispose()

@@ -48,6 +48,9 @@ def _seed(database_url: str, jobs_url: str, instance) -> int:
         publishing.publish(admin, exam, now, draw=False)
         job_id = jobs.prepare_later(exam, admin).id
         db.session.commit()  # dispatched to the queue on PostgreSQL: no worker runs yet
+        from jobs import engine
+
+        engine.engine().storage.close()  # the queue's connection, closed now (not left to the collector)
         db.session.remove()
         db.engine.dispose()
     return job_id
