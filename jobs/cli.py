@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.extensions import db
 from jobs import engine, registry, runner, sweep
 from jobs.models import Job, JobState
-from jobs.views import error_text
+from jobs.runner import error_text
 
 
 @click.group("jobs", help="Long work: run a worker, list recent jobs, sweep stuck jobs.")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import update
 
 from core.extensions import db
@@ -19,7 +20,7 @@ from jobs.registry import JobError
 log = logging.getLogger("qualexam.jobs")
 
 #: The reasons the runner and the sweep record, in English; the pages show them in the reader's language
-#: (jobs.views.error_text). An exception's own text stays in the server's log: it may name tables and values.
+#: (error_text). An exception's own text stays in the server's log: it may name tables and values.
 INTERNAL_ERROR = "An internal error stopped the job; the server's log has the details."
 GAVE_UP = "The job was stopped after its last try: its worker was lost or it kept failing."
 WORKER_LOST = "The worker running the job stopped; the job will be tried again."
@@ -27,6 +28,18 @@ STARTER_INACTIVE = "The person who started the job can no longer sign in; the jo
 
 #: Write live progress at most this often (seconds); the last step is always written.
 PROGRESS_EVERY = 0.5
+
+
+def error_text(error: str | None) -> str | None:
+    """A job's failure in the reader's words: the runner's own reasons translated; a handler's JobError as it was
+    written (in the language of the person who started the job)."""
+    known = {
+        INTERNAL_ERROR: _("An internal error stopped the job; the server's log has the details."),
+        GAVE_UP: _("The job was stopped after its last try: its worker was lost or it kept failing."),
+        WORKER_LOST: _("The worker running the job stopped; the job will be tried again."),
+        STARTER_INACTIVE: _("The person who started the job can no longer sign in; the job did not run."),
+    }
+    return known.get(error, error)
 
 
 class _Heartbeat:

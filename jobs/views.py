@@ -17,6 +17,7 @@ from core.policy import can, login_required
 from core.web import download, page_arg
 from jobs import bp, engine, files, registry
 from jobs.models import Job, JobState, StoredFile
+from jobs.runner import error_text
 
 
 def state_label(state: str) -> str:
@@ -29,20 +30,6 @@ def state_label(state: str) -> str:
         JobState.CANCELLED: _("Cancelled"),
     }
     return labels.get(state, state)
-
-
-def error_text(error: str | None) -> str | None:
-    """A job's failure in the reader's words: the runner's own reasons translated; a handler's JobError as it was
-    written (in the language of the person who started the job)."""
-    from jobs import runner
-
-    known = {
-        runner.INTERNAL_ERROR: _("An internal error stopped the job; the server's log has the details."),
-        runner.GAVE_UP: _("The job was stopped after its last try: its worker was lost or it kept failing."),
-        runner.WORKER_LOST: _("The worker running the job stopped; the job will be tried again."),
-        runner.STARTER_INACTIVE: _("The person who started the job can no longer sign in; the job did not run."),
-    }
-    return known.get(error, error)
 
 
 def kind_label(kind: str) -> str:
