@@ -54,9 +54,10 @@ def create_app(config=None) -> Flask:
     import jobs
     import question_bank
     import reports
+    import sitting
 
     jobs.init_app(app)
-    for package in (jobs, accounts, question_bank, exam, archive, reports):
+    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting):
         app.register_blueprint(package.bp)
     from archive.verify import verify_bp
     from exam.api import api_bp

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     false,
@@ -281,6 +282,17 @@ class Cadre(db.Model):
     def age_on(self, day: date) -> int:
         years = day.year - self.birth_date.year
         return years - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
+
+
+class CadrePhoto(db.Model):
+    """A cadre's profile photo (a small JPEG or PNG), shown on the admission ticket and at the check-in."""
+
+    __tablename__ = "cadre_photos"
+
+    cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="CASCADE"), primary_key=True)
+    mimetype: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
 class LoginSession(db.Model):

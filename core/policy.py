@@ -23,6 +23,7 @@ class Role(StrEnum):
     UNIT_ADMIN = "unit_admin"
     AUTHOR = "author"
     GRADER = "grader"
+    PROCTOR = "proctor"
     CADRE = "cadre"
 
 
@@ -32,6 +33,7 @@ ROLE_LABELS = {
     Role.UNIT_ADMIN: _l("Unit administrator"),
     Role.AUTHOR: _l("Question author"),
     Role.GRADER: _l("Grader"),
+    Role.PROCTOR: _l("Proctor"),
     Role.CADRE: _l("Cadre"),
 }
 
@@ -41,7 +43,7 @@ ADMIN_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.ORG_ADMIN, Role.UNIT_ADMIN})
 
 # action -> roles that may perform it. Actions on a unit-bound target also need the target in the user's scope.
 _ACTIONS: dict[str, frozenset[Role]] = {
-    "admin.access": ADMIN_ROLES | {Role.AUTHOR, Role.GRADER},
+    "admin.access": ADMIN_ROLES | {Role.AUTHOR, Role.GRADER, Role.PROCTOR},
     "cadre.view": ADMIN_ROLES,
     "cadre.manage": ADMIN_ROLES,
     "cadre.import": ADMIN_ROLES,
@@ -71,11 +73,21 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "training.manage": ADMIN_ROLES,
     #: Every person's jobs (publishing, analyses, exports, imports) and their downloads; others see their own.
     "jobs.view_all": DISTRICT_ROLES,
+    # The sitting (sitting/): rooms, sessions, seats, tickets and the day itself.
+    #: Sessions, seats, tickets, proctors' assignments and the sitting records of every exam.
+    "sitting.manage": DISTRICT_ROLES,
+    #: A unit's rooms (kept and reused): the district's, and unit admins' of their own units.
+    "room.manage": ADMIN_ROLES,
+    #: The day: check-in, the console and its actions, incidents. Proctors only where assigned
+    #: (`may_proctor`); the district everywhere.
+    "sitting.proctor": DISTRICT_ROLES | {Role.PROCTOR},
+    #: Decisions on incidents (no effect, a warning, a part or the whole exam voided).
+    "incident.decide": DISTRICT_ROLES,
 }
 
 #: Actions whose target, when given, must lie within the user's unit scope.
 _SCOPED_ACTIONS = frozenset({"cadre.view", "cadre.manage", "account.reset_password", "unit.view", "archive.view",
-                             "archive.manage", "training.manage"})  # fmt: skip
+                             "archive.manage", "training.manage", "room.manage"})  # fmt: skip
 #: Scoped actions that leave the target's account alone, so its roles do not matter (a unit admin reads an author's
 #: profile and keeps an author's learning archive, but cannot reset an author's password).
 _ACCOUNT_NEUTRAL_ACTIONS = frozenset({"cadre.view", "archive.view", "archive.manage"})
@@ -87,7 +99,8 @@ _BANK_ACTIONS = frozenset({"bank.view", "bank.create", "bank.manage", "question.
 #: How much an account can do; nobody but a system admin manages an account that ranks as high as their own.
 #: Authors and graders rank with unit admins: a unit admin manages plain cadres only, so cannot take over the
 #: account of someone who writes questions or marks answers.
-_ROLE_RANK = {Role.SYSTEM_ADMIN: 3, Role.ORG_ADMIN: 2, Role.UNIT_ADMIN: 1, Role.AUTHOR: 1, Role.GRADER: 1}
+_ROLE_RANK = {Role.SYSTEM_ADMIN: 3, Role.ORG_ADMIN: 2, Role.UNIT_ADMIN: 1, Role.AUTHOR: 1, Role.GRADER: 1,
+              Role.PROCTOR: 1}  # fmt: skip
 
 
 def _rank(roles) -> int:
@@ -307,6 +320,38 @@ def conflict_free(user, question_id_column):
     lists and searches, which leave such questions out."""
     found = conflicts(user)
     return true() if found is None else question_id_column.not_in(found.question_ids())
+
+
+# ---------------------------------------------------------------- proctors' places
+#
+# A proctor acts only in the sessions and rooms they are assigned to; the district everywhere. Which places those are
+# is the sitting package's business: it registers `places(user, session_id, room_id)` at import.
+
+_proctor_places = None
+
+
+def register_proctoring(places) -> None:
+    """Called by the sitting package: `places(user, session_id, room_id)` says whether the user is assigned to the
+    room of the session (room_id None: to the whole session, or to any of its rooms)."""
+    global _proctor_places
+    _proctor_places = places
+
+
+def may_proctor(user, session_id: int, room_id: int | None = None) -> bool:
+    """May `user` run the day (check-in, the console and its actions, incidents) in that session's room (or, room
+    None, in the session as a whole)?"""
+    if not can(user, "sitting.proctor"):
+        return False
+    if has_district_scope(user):
+        return True
+    return _proctor_places is not None and bool(_proctor_places(user, session_id, room_id))
+
+
+def require_proctor(session_id: int, room_id: int | None = None, user=None) -> None:
+    """Abort with 403 unless the (current) user may proctor there."""
+    user = current_user if user is None else user
+    if not may_proctor(user, session_id, room_id):
+        abort(403)
 
 
 def login_required(view):

@@ -186,6 +186,7 @@ def _save_statement(dialect: str, with_client: bool):
         Attempt.started_at == bindparam("started_at", type_=UTCDateTime()),
         Attempt.status == AttemptStatus.IN_PROGRESS.value,
         Attempt.deadline_at >= bindparam("earliest_deadline", type_=UTCDateTime()),
+        Attempt.paused_at.is_(None),
         or_(Attempt.client_id.is_(None), Attempt.client_id == bindparam("client")) if with_client else true(),
     )
     if dialect == "postgresql":
@@ -211,6 +212,9 @@ def _not_written(attempt_id: int, position: int, seq: int, value, client: str | 
     check_client(attempt, client)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This attempt has ended; the answer was not saved."), code="attempt_ended", status=409)
+    if attempt.paused_at is not None:  # a proctor holds the clock: the page keeps the answer and sends it later
+        raise DomainError(_("The exam is paused by the proctor; the answer is kept on this page and sent when it "
+                            "resumes."), code="paused", status=409)  # fmt: skip
     if now > attempt.deadline_at + grace():
         # Refused, and the request rolls back: finalization is left to the next read, submit or the cron job.
         raise DomainError(_("The time is up; the answer was not saved."), code="deadline_passed", status=409)

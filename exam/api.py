@@ -67,7 +67,10 @@ ATTEMPT_SCHEMA = _closed({
     "id": {"type": "integer"}, "exam": {"type": "string"},
     "status": {"type": "string", "enum": [s.value for s in AttemptStatus]},
     "started_at": _TIME, "deadline_at": _TIME, "server_time": _TIME,
-    "seconds_left": {"type": "integer"}, "instructions": {"type": "string", "description": "while it runs"},
+    "seconds_left": {"type": "integer", "description": "frozen while paused"},
+    "paused": {"type": "boolean", "description": "a proctor holds the clock: saves and submits are refused with "
+                                                 "409 paused until it resumes"},
+    "instructions": {"type": "string", "description": "while it runs"},
     "focus_losses": {"type": "integer"},
     "focus_loss_limit": {"type": "integer", "nullable": True, "description": "auto-submit at this count"},
     "items": {"type": "array", "items": ITEM_SCHEMA, "description": "the paper, while it runs"},
@@ -192,7 +195,7 @@ def start(code: str):
 def attempt(attempt_id: int):
     attempt = _own_attempt(attempt_id)
     now = now_utc()
-    if attempt.status == AttemptStatus.IN_PROGRESS and now > attempt.deadline_at + attempts.grace():
+    if attempt.overdue(now, attempts.grace()):
         attempts.finalize(attempt, now)  # touched after its time: finalized with what was saved in time
     return jsonify(review.attempt_payload(attempt, now))
 
@@ -202,7 +205,7 @@ SAVE_RULES = (
     "the stored seq. The same seq with the same value (a resend after a lost reply) is answered 200 with accepted "
     "true. The same seq with a different value is refused: 409 with error code seq_reused, and nothing is stored; "
     "send the value again with a higher seq. Other 409 codes: attempt_ended, deadline_passed, taken_over, "
-    "save_conflict."
+    "save_conflict, paused (keep the answer and send it again once the attempt resumes)."
 )
 
 

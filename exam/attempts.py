@@ -27,6 +27,28 @@ from exam.integrity import rescoring
 from exam.models import Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, ExamCandidate, Paper, Phase
 from exam.papers import count_exposure, draw_paper
 
+#: Checks a new attempt must pass besides the engine's own, registered by the packages above it: each is
+#: `check(exam, user, now)` and raises a DomainError saying why the start is refused (sitting.checkin registers
+#: "checked in, in the session's window, from the room's network"). An attempt in progress resumes unchecked.
+_start_checks: list = []
+
+
+def register_start_check(check):
+    """Add a start check (see `_start_checks`); returns it, so it can decorate."""
+    _start_checks.append(check)
+    return check
+
+
+def start_refusal(exam: Exam, user: User, now: datetime) -> str | None:
+    """Why a new attempt of `user` would be refused by a registered start check now, or None: for the start page,
+    which says so before the candidate presses the button."""
+    for check in _start_checks:
+        try:
+            check(exam, user, now)
+        except DomainError as exc:
+            return exc.message
+    return None
+
 
 def grace() -> timedelta:
     return timedelta(seconds=current_app.config["EXAM_SAVE_GRACE_SECONDS"])
@@ -55,13 +77,15 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     _one_start_at_a_time(user)
     current = in_progress(exam, user)
     if current is not None:
-        if now <= current.deadline_at + grace():
+        if now <= current.deadline_at + grace() or current.paused_at is not None:
             return current
         finalize(current, now)
     if exam.phase(now) != Phase.OPEN:
         raise DomainError(_("The exam is not open now."), code="exam_not_open", status=409)
     if not is_eligible(exam, user):  # asked even when a paper was drawn: people can be removed after drawing
         raise DomainError(_("You are not a candidate of this exam."), code="not_eligible", status=403)
+    for check in _start_checks:  # the packages above the engine (the sitting's check-in and window)
+        check(exam, user, now)
     if exam.access_code_hash:
         check_access_code(exam, user, access_code, now)
     done = db.session.scalar(
@@ -235,6 +259,9 @@ def submit(attempt: Attempt, now: datetime, client: str | None = None) -> Attemp
     attempt = lock_attempt(attempt)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return attempt
+    if attempt.paused_at is not None:
+        raise DomainError(_("The exam is paused by the proctor; it can be submitted once it resumes."),
+                          code="paused", status=409)  # fmt: skip
     if now > attempt.deadline_at + grace():
         return finalize(attempt, now)
     check_client(attempt, client)
@@ -248,7 +275,7 @@ def finalize(attempt: Attempt, now: datetime) -> Attempt:
     """End an overdue attempt with the answers saved in time (nothing saved before the deadline is lost)."""
     from exam.scoring import grade  # scoring builds on attempts: imported on use
 
-    if attempt.status == AttemptStatus.IN_PROGRESS:
+    if attempt.status == AttemptStatus.IN_PROGRESS and attempt.paused_at is None:  # a held clock never ends
         attempt.status, attempt.ended_at = AttemptStatus.EXPIRED, min(now, attempt.deadline_at + grace())
         with rescoring("finalize"):
             grade(attempt, now)
@@ -259,7 +286,7 @@ def overdue_attempts(now: datetime, exam: Exam | None = None) -> list[int]:
     """Ids of the attempts (of one exam, or of all) left open past their deadline and grace."""
     # The status as a literal, not a parameter: SQLite uses a partial index (ix_attempts_open_deadline) only then.
     is_open = Attempt.status == literal_column(f"'{AttemptStatus.IN_PROGRESS.value}'")
-    stmt = select(Attempt.id).where(is_open, Attempt.deadline_at < now - grace())
+    stmt = select(Attempt.id).where(is_open, Attempt.deadline_at < now - grace(), Attempt.paused_at.is_(None))
     if exam is not None:
         stmt = stmt.where(Attempt.exam_id == exam.id)
     return list(db.session.scalars(stmt.order_by(Attempt.deadline_at)))  # the longest overdue first

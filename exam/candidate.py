@@ -41,7 +41,7 @@ def start_page(code: str):
         select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == current_user.id).order_by(Attempt.number)
     ).all()
     running = next((a for a in mine if a.status == AttemptStatus.IN_PROGRESS), None)
-    if running is not None and now <= running.deadline_at + attempts.grace():
+    if running is not None and not running.overdue(now, attempts.grace()):
         return redirect(url_for("take.attempt", attempt_id=running.id))
     eligible = eligibility.is_eligible(exam, current_user)
     if not eligible and not mine:
@@ -78,7 +78,7 @@ def attempt(attempt_id: int):
     """The exam page while the attempt runs; its result once it has ended (finalized first when overdue)."""
     attempt = _own_attempt(attempt_id)
     now = now_utc()
-    if attempt.status == AttemptStatus.IN_PROGRESS and now > attempt.deadline_at + attempts.grace():
+    if attempt.overdue(now, attempts.grace()):
         attempts.finalize(attempt, now)
     if attempt.status != AttemptStatus.IN_PROGRESS:
         return redirect(url_for("take.result", attempt_id=attempt.id))
@@ -103,7 +103,7 @@ def result(attempt_id: int):
     attempt = _own_attempt(attempt_id)
     now = now_utc()
     if attempt.status == AttemptStatus.IN_PROGRESS:
-        if now <= attempt.deadline_at + attempts.grace():
+        if not attempt.overdue(now, attempts.grace()):
             return redirect(url_for("take.attempt", attempt_id=attempt.id))
         attempts.finalize(attempt, now)
     outcome = review.result(attempt, now)

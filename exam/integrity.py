@@ -43,7 +43,7 @@ from exam.models import Answer, Attempt, AttemptStatus, Paper, PaperItem
 from question_bank.models import QuestionVersion
 
 #: The documented paths that may change points and scores.
-RESCORING_PATHS = ("finalize", "manual_grading", "key_correction", "regrade", "appeal")
+RESCORING_PATHS = ("finalize", "manual_grading", "key_correction", "regrade", "appeal", "reopen")
 FINAL = (AttemptStatus.SUBMITTED.value, AttemptStatus.EXPIRED.value)
 #: What a candidate handed in: fixed once the attempt is finalized (the database refuses it too).
 ANSWER_RECORD = frozenset({"attempt_id", "position", "value", "seq", "saved_at"})
@@ -53,6 +53,8 @@ ATTEMPT_FIXED = frozenset(
     {"exam_id", "user_id", "number", "paper_id", "started_at", "deadline_at", "extra_minutes", "ended_at", "status"}
 )
 ATTEMPT_SCORE = frozenset({"score", "fully_graded", "passed", "regraded_at"})
+#: What never changes, even when an attempt is reopened.
+ATTEMPT_IDENTITY = frozenset({"exam_id", "user_id", "number", "paper_id", "started_at", "extra_minutes"})
 
 
 @contextmanager
@@ -105,6 +107,17 @@ def _placeholder(answer: Answer) -> bool:
     return answer.value is None and answer.seq == 0 and answer.grader_id is None
 
 
+def _reopening(attempt: Attempt) -> bool:
+    """The one documented way back to in progress (exam.adjustments.reopen): status, end and deadline change
+    together with a higher reopening count, the attempt's identity unchanged (the database checks the same)."""
+    return (
+        guards.allowed("reopen")
+        and attempt.status == AttemptStatus.IN_PROGRESS
+        and attempt.reopened == (guards.committed_value(attempt, "reopened") or 0) + 1
+        and not guards.changed_columns(attempt) & ATTEMPT_IDENTITY
+    )
+
+
 @guards.on_flush
 def _refuse_flushed_changes(session) -> None:
     versions, papers, attempts = set(), set(), set()  # ids whose use (or finality) refuses the change
@@ -134,7 +147,7 @@ def _refuse_flushed_changes(session) -> None:
         elif isinstance(obj, Attempt):
             if changed & ATTEMPT_SCORE and not is_rescoring():
                 _refuse(f"the score of attempt {obj.id} changes only by grading ({', '.join(RESCORING_PATHS)})")
-            if changed & ATTEMPT_FIXED and guards.committed_value(obj, "status") in FINAL:
+            if changed & ATTEMPT_FIXED and guards.committed_value(obj, "status") in FINAL and not _reopening(obj):
                 _refuse(f"attempt {obj.id} is finalized: {', '.join(sorted(changed & ATTEMPT_FIXED))} cannot change")
         elif isinstance(obj, Answer):
             if changed & ANSWER_GRADING and not is_rescoring():

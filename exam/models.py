@@ -366,13 +366,28 @@ class Attempt(db.Model):
     client_id: Mapped[str | None] = mapped_column(String(32))
     #: When a key correction last changed this attempt's score (the candidate is told).
     regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set while a proctor holds the candidate's clock (exam.adjustments.pause): saves are refused and the attempt
+    #: is never finalized meanwhile; resuming moves the deadline on by the pause.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: How many times the attempt was reopened after a mistaken end (exam.adjustments.reopen): the database lets a
+    #: finalized attempt change its timing and status only together with a higher count (migration 0018).
+    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Voided by a decision on an incident (exam.adjustments.void): the score is kept as graded, but it counts
+    #: for nothing (no pass, no rank, no qualification).
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(500))
 
     exam: Mapped[Exam] = relationship()
     paper: Mapped[Paper] = relationship()
     user: Mapped[User] = relationship()
 
     def time_left(self, now: datetime) -> timedelta:
-        return max(self.deadline_at - now, timedelta(0))
+        """The time left at `now`; frozen while a proctor holds the clock."""
+        return max(self.deadline_at - (self.paused_at or now), timedelta(0))
+
+    def overdue(self, now: datetime, grace: timedelta) -> bool:
+        """In progress past its deadline and the grace for saves (a held clock is never overdue)."""
+        return self.status == AttemptStatus.IN_PROGRESS and self.paused_at is None and now > self.deadline_at + grace
 
 
 class EventKind(StrEnum):
@@ -380,6 +395,15 @@ class EventKind(StrEnum):
     PASTE = "paste"
     AUTO_SUBMIT = "auto_submit"  # submitted by the server at the exam's focus-loss limit
     TAKEOVER = "takeover"  # the attempt was opened on another page (another device or login), which took it over
+    # A proctor's actions (exam.adjustments), each with the actor, the reason and what changed in `detail`:
+    EXTENDED = "extended"  # time added (a technical failure)
+    PAUSED = "paused"  # the clock held
+    RESUMED = "resumed"  # the clock running again, the deadline moved on by the pause
+    FORCED = "forced"  # submitted by a proctor
+    RELEASED = "released"  # the page's hold released, so that another computer may take the attempt over
+    REOPENED = "reopened"  # an attempt ended by mistake opened again
+    VOIDED = "voided"  # the score voided by a decision on an incident
+    RESTORED = "restored"  # a voiding undone by a later decision
 
 
 EVENT_LABELS = {
@@ -387,6 +411,14 @@ EVENT_LABELS = {
     EventKind.PASTE: _l("Pasted text"),
     EventKind.AUTO_SUBMIT: _l("Submitted at the focus-loss limit"),
     EventKind.TAKEOVER: _l("Opened on another page, which took over"),
+    EventKind.EXTENDED: _l("Time extended"),
+    EventKind.PAUSED: _l("Clock paused"),
+    EventKind.RESUMED: _l("Clock resumed"),
+    EventKind.FORCED: _l("Submitted by a proctor"),
+    EventKind.RELEASED: _l("Released to another computer"),
+    EventKind.REOPENED: _l("Reopened"),
+    EventKind.VOIDED: _l("Score voided"),
+    EventKind.RESTORED: _l("Voided score restored"),
 }
 
 

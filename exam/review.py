@@ -123,6 +123,7 @@ def attempt_payload(attempt: Attempt, now: datetime) -> dict:
         "deadline_at": iso(attempt.deadline_at),
         "server_time": iso(now),
         "seconds_left": int(attempt.time_left(now).total_seconds()) if running else 0,
+        "paused": attempt.paused_at is not None,
         "focus_losses": attempt.focus_losses,
         "focus_loss_limit": exam.focus_loss_limit,
         "result": result(attempt, now),
