@@ -188,3 +188,38 @@ def workbook_bytes(headers, rows) -> bytes:
 def confirmation(preview_html: str) -> dict:
     """The fields an import preview's confirmation button sends (the stored upload's token; the questions' status)."""
     return dict(re.findall(r'<input type="hidden" name="(upload|status)" value="([^"]*)">', preview_html))
+
+
+def make_sitting(exam, *, rooms=1, capacity=30, actor=None, requires_checkin=False, place=True):
+    """A session of `exam` (started ten minutes ago, check-in open until five minutes from now) using `rooms` new
+    rooms of a new unit, every candidate given a ticket and, when `place`, seated room after room (those beyond the seats
+    stay unplaced).
+    Returns (session, [rooms])."""
+    from datetime import timedelta
+
+    from core.models import now_utc
+    from sitting import services as sitting
+
+    now = now_utc()
+    actor = actor or make_user(roles=(Role.SYSTEM_ADMIN,))
+    unit = make_unit()
+    made = [sitting.create_room(unit, f"第{i}考场", capacity, actor=actor, now=now, address=f"综合楼{i}0{i}室",
+                                computers=capacity) for i in range(1, rooms + 1)]  # fmt: skip
+    start = max(now - timedelta(minutes=10), exam.opens_at)
+    session = sitting.create_session(exam, "第一场", start, min(start + timedelta(minutes=110), exam.closes_at),
+                                     actor=actor, now=now, checkin_opens_at=start - timedelta(minutes=30),
+                                     checkin_closes_at=now + timedelta(minutes=5))  # fmt: skip
+    sitting.set_session_rooms(session, made, actor=actor, now=now)
+    sitting.settings_of(exam).requires_checkin = requires_checkin
+    sitting.ensure_seats(exam, now)
+    if place:
+        from sqlalchemy import select
+
+        from sitting.models import Seat
+
+        seats = db.session.scalars(select(Seat).where(Seat.exam_id == exam.id).order_by(Seat.ticket_no)).all()
+        for i, seat in enumerate(seats[: capacity * len(made)]):  # the rest stay unplaced
+            room = made[i // capacity]
+            sitting.move_seat(seat, session, room, i % capacity + 1, actor=actor, reason="", now=now)
+    db.session.flush()
+    return session, made
