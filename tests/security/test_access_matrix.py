@@ -25,6 +25,7 @@ from tests.factories import make_open_exam
 from tests.jobs import test_access as jobs_matrix
 from tests.question_bank import test_views as bank_matrix
 from tests.reports import test_access as reports_matrix
+from tests.sitting import test_access as sitting_matrix
 
 ANON = "anonymous"
 ROLES = [ANON, *[r.value for r in Role]]
@@ -55,6 +56,7 @@ MATRICES = {
     "archive": archive_matrix.ROUTES,
     "reports": reports_matrix.ROUTES,
     "jobs": jobs_matrix.ROUTES,
+    "sitting": sitting_matrix.ROUTES,
     "api": API_ROUTES,
 }
 

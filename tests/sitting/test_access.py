@@ -1,0 +1,76 @@
+"""The access matrix of the sitting's pages: every route, every role, and the assigned proctor (a proctor of the
+room, who also holds the cadre role, as people do), on one world: an open exam with a session of two rooms, its
+candidate seated in the first, an attempt in progress and an incident.
+
+Each helper of a page adds its rows to ROUTES: endpoint (a `#suffix` tells two rows of one endpoint apart) ->
+(method, url template, who gets a success). Templates take {exam} (code), {session}, {room} (the first room: the
+assigned proctor's), {other_room}, {seat}, {user} (the candidate), {attempt}, {incident} and {unit} (the rooms'
+unit). Everyone else signed in gets 403 or 404; anonymous callers are sent to log in."""
+
+import pytest
+
+from core.extensions import db as _db
+from core.models import now_utc
+from core.policy import Role
+from exam import attempts
+from sitting import services as sitting
+from sitting.models import Incident
+from tests.factories import make_open_exam, make_sitting, make_user
+
+ANON = "anonymous"
+HERE = "proctor_here"  # a proctor assigned to the first room (and a cadre)
+ROLES = [ANON, *[r.value for r in Role], HERE]
+DISTRICT = {"system_admin", "org_admin"}
+PROCTORS = DISTRICT | {HERE}
+SIGNED_IN = set(ROLES) - {ANON}
+
+# endpoint -> (method, url template, roles allowed); written out by hand, not derived from the policy.
+ROUTES: dict[str, tuple] = {}
+
+
+def world():
+    exam, candidate = make_open_exam(code="SX1", qtypes=("single", "essay"))
+    session, rooms = make_sitting(exam, rooms=2, capacity=10)
+    attempt = attempts.start_attempt(exam, candidate, now_utc())
+    here = make_user(username="proctorhere", roles=(Role.PROCTOR, Role.CADRE))
+    sitting.assign_proctor(session, rooms[0], here, actor=None, now=now_utc())
+    seat = sitting.seat_of(exam, candidate)
+    incident = Incident(exam_id=exam.id, session_id=session.id, room_id=rooms[0].id, user_id=candidate.id,
+                        kind="talking", at=now_utc(), description="", evidence="", recorded_at=now_utc())  # fmt: skip
+    _db.session.add(incident)
+    _db.session.commit()
+    return {"exam": exam.code, "session": session.id, "room": rooms[0].id, "other_room": rooms[1].id,
+            "seat": seat.id, "user": candidate.id, "attempt": attempt.id, "incident": incident.id,
+            "unit": rooms[0].unit_id}  # fmt: skip
+
+
+def test_every_sitting_route_is_in_the_matrix(app):
+    assert {r.endpoint for r in app.url_map.iter_rules() if r.endpoint.startswith("sitting.")} == {
+        key.split("#")[0] for key in ROUTES
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(client, auth, db, role):
+    ids = world()
+    if role == HERE:
+        auth.login("proctorhere")
+    elif role != ANON:
+        auth.login_as(role)
+    wrong = []
+    for route in sorted(ROUTES, key=lambda r: (ROUTES[r][0] == "POST", r)):
+        method, template, allowed = ROUTES[route][:3]
+        url = template.format(**ids)
+        response = client.get(url) if method == "GET" else client.post_form(url)
+        status, location = response.status_code, response.headers.get("Location", "")
+        response.close()
+        if role in allowed:
+            ok = status in (200, 400) if method == "POST" else status == 200
+            ok = ok or status == 302 and "/login" not in location
+        elif role == ANON:
+            ok = status == 302 and "/login" in location
+        else:
+            ok = status in (403, 404)
+        if not ok:
+            wrong.append((route, status))
+    assert wrong == []
