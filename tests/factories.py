@@ -192,9 +192,8 @@ def confirmation(preview_html: str) -> dict:
 
 def make_sitting(exam, *, rooms=1, capacity=30, actor=None, requires_checkin=False, place=True):
     """A session of `exam` (started ten minutes ago, check-in open until five minutes from now) using `rooms` new
-    rooms of a new unit, every candidate given a ticket and, when `place`, seated room after room (those beyond the seats
-    stay unplaced).
-    Returns (session, [rooms])."""
+    rooms of a new unit, every candidate given a ticket and, when `place`, seated room after room (those beyond
+    the seats stay unplaced). Returns (session, [rooms])."""
     from datetime import timedelta
 
     from core.models import now_utc
