@@ -366,12 +366,11 @@ def session_rooms(code: str, session_id: int):
     if request.method == "GET":
         form.room_ids.data = [r.id for r in chosen]
     elif form.validate_on_submit():
-        by_id = {r.id: r for r in available}
+        by_id = {r.id: r for r in available}  # rooms in use, and those the session already has
         wanted = [by_id[i] for i in (form.room_ids.data or []) if i in by_id]
-        kept = {r.id for r in chosen}
-        if any(not r.is_active and r.id not in kept for r in wanted):
-            abort(400)
         try:
+            if len(wanted) != len(form.room_ids.data or []):
+                raise DomainError(_("Only rooms in use can be chosen."), code="room_not_in_use")
             services.set_session_rooms(session, wanted, actor=current_user, now=now_utc())
         except DomainError as exc:
             db.session.rollback()
