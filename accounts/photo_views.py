@@ -57,8 +57,13 @@ def cadre_photo_upload(cadre_id: int):
         for errors in form.errors.values():
             flash(" ".join(str(e) for e in errors), "error")
         return redirect(url_for("accounts.cadre_edit", cadre_id=cadre.id) + "#photo")
+    upload = form.photo.data
     try:
-        photos.set_photo(cadre, form.photo.data.read(photos.MAX_BYTES + 1), actor=current_user, now=now_utc())
+        data = upload.read(photos.MAX_BYTES + 1)  # one byte more than allowed is enough to refuse
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file: give it back now
+    try:
+        photos.set_photo(cadre, data, actor=current_user, now=now_utc())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
