@@ -260,7 +260,7 @@ def assign(code: str):
         db.session.commit()
         flash(
             _(
-                "%(placed)d candidates placed (%(strategy)s); %(free)d seats left free.",
+                "%(placed)d candidates placed (order: %(strategy)s); %(free)d seats left free.",
                 placed=result.placed,
                 strategy=STRATEGY_LABELS[result.strategy],
                 free=result.free,
