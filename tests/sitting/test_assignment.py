@@ -242,3 +242,23 @@ def exam_unit(exam):
     from core.extensions import db
 
     return db.session.get(Unit, exam.eligibility["unit_ids"][0])
+
+
+def test_the_seats_page_filters_and_pages(client, auth, db, monkeypatch):
+    from sitting import admin_views
+
+    monkeypatch.setattr(admin_views, "SEATS_PER_PAGE", 3)
+    exam, session, rooms, admin = _exam_with([3, 3], rooms=2, capacity=3)  # 7 candidates, 6 seats
+    assignment.assign_automatically(exam, "unit", actor=admin, now=now_utc())
+    db.session.commit()
+    _login_en(auth, db)
+    base = f"/sitting/exams/{exam.code}/seats"
+    html = client.get(f"{base}?room={rooms[1].id}").get_data(as_text=True)
+    assert "3 found." in html and "第2考场" in html and "第1考场</td>" not in html
+    html = client.get(f"{base}?show=placed&session={session.id}").get_data(as_text=True)
+    assert "6 found." in html and 'rel="next"' in html
+    page2 = client.get(f"{base}?show=placed&session={session.id}&page=2").get_data(as_text=True)
+    assert 'rel="prev"' in page2 and "show=placed" in page2
+    ticket = select_seats(exam)[0].ticket_no
+    assert "1 found." in client.get(f"{base}?q={ticket}").get_data(as_text=True)
+    assert client.get(f"{base}?room=abc&session=x&page=99").status_code == 200
