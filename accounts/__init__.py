@@ -4,4 +4,9 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from accounts import audit_targets, jobs, views  # noqa: E402,F401  (routes on bp; audit_targets: the audit page's names; jobs: the import jobs)
+from accounts import (  # noqa: E402,F401
+    audit_targets,  # the audit page's names
+    jobs,  # the import jobs
+    photo_views,  # the profile photos' routes on bp
+    views,  # routes on bp
+)

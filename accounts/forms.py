@@ -123,3 +123,10 @@ class AuditFilterForm(FlaskForm):
 
     def validate_until(self, field):
         self._plausible(field)
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(
+        _l("Photo (JPEG or PNG, at most 2 MB)"),
+        validators=[FileRequired(_l("Choose a photo to upload."))],
+    )

@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from accounts import bp, home, importing, queries, services
+from accounts import bp, home, importing, photos, queries, services
 from accounts.forms import (
     AuditFilterForm,
     CadreFilterForm,
@@ -27,6 +27,7 @@ from accounts.forms import (
     ImportUploadForm,
     LanguageForm,
     LoginForm,
+    PhotoForm,
     RoleForm,
     UnitForm,
 )
@@ -305,7 +306,13 @@ def cadre_edit(cadre_id: int):
             flash(_("The profile of %(name)s has been saved.", name=cadre.name), "success")
             return redirect(url_for("accounts.cadres"))
     return render_template(
-        "accounts/cadre_form.html", form=form, cadre=cadre, action_form=ActionForm(), today=local_today()
+        "accounts/cadre_form.html",
+        form=form,
+        cadre=cadre,
+        action_form=ActionForm(),
+        today=local_today(),
+        photo=photos.photo_of(cadre),
+        photo_form=PhotoForm(),
     )
 
 

@@ -26,6 +26,8 @@ ACTION_LABELS = {
     "cadre.education": _l("Education record changed"),
     "cadre.import": _l("Cadres imported"),
     "cadre.updated": _l("Cadre profile changed"),
+    "cadre.photo_set": _l("Profile photo uploaded"),
+    "cadre.photo_removed": _l("Profile photo removed"),
     "exam.access_code": _l("Exam access code changed"),
     "job.cancelled": _l("Job stopped"),
     "exam.bad_access_code": _l("Wrong exam access code"),

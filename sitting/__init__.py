@@ -7,6 +7,7 @@ from flask import Blueprint
 bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
+    admin_views,  # the admins' pages: rooms, sessions, seats, proctors
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
 )

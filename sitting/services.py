@@ -163,6 +163,33 @@ def settings_of(exam: Exam) -> SittingSettings:
     return found
 
 
+def update_settings(
+    exam: Exam, *, actor, now: datetime, requires_checkin: bool, restrict_network: bool, silent_alert_minutes: int
+) -> SittingSettings:
+    """Change how the exam is sat (check-in required, the room's network, the console's silence alert); audited."""
+    if isinstance(silent_alert_minutes, bool) or not isinstance(silent_alert_minutes, int):
+        silent_alert_minutes = -1
+    if not 1 <= silent_alert_minutes <= 120:
+        raise DomainError(
+            _("The silence alert must come after 1 to 120 minutes."),
+            code="bad_alert_minutes",
+            problems=(("silent_alert_minutes", _("From 1 to 120.")),),
+        )
+    found = settings_of(exam)
+    new = {
+        "requires_checkin": bool(requires_checkin),
+        "restrict_network": bool(restrict_network),
+        "silent_alert_minutes": silent_alert_minutes,
+    }
+    changes = {k: [getattr(found, k), v] for k, v in new.items() if getattr(found, k) != v}
+    for key, value in new.items():
+        setattr(found, key, value)
+    db.session.flush()
+    if changes:
+        audit.record("sitting.settings_updated", actor=actor, target=f"exam:{exam.code}", at=now, detail=changes)
+    return found
+
+
 def _check_session_times(exam: Exam, starts_at, ends_at, opens, closes) -> None:
     problems = []
     if ends_at <= starts_at:

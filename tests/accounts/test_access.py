@@ -2,6 +2,7 @@
 
 import pytest
 
+from accounts.models import CadrePhoto
 from core.policy import Role
 from tests.factories import make_cadre, make_unit, make_user, make_user_with_role
 
@@ -37,6 +38,10 @@ ROUTES = {
     "accounts.user_roles": ("GET", "/admin/users/{cadre_user}", DISTRICT),
     "accounts.revoke_role": ("POST", "/admin/roles/{assignment}/revoke", DISTRICT),
     "accounts.audit_log": ("GET", "/admin/audit?action=role&actor=a", DISTRICT),
+    "accounts.cadre_photo": ("GET", "/admin/cadres/{cadre}/photo", ADMINS),
+    "accounts.own_photo": ("GET", "/account/photo", LOGGED_IN),  # their own (or a silhouette); see test_photos
+    "accounts.cadre_photo_upload": ("POST", "/admin/cadres/{cadre}/photo/upload", ADMINS),
+    "accounts.cadre_photo_remove": ("POST", "/admin/cadres/{cadre}/photo/remove", ADMINS),
 }
 
 
@@ -52,6 +57,7 @@ def test_access_matrix(client, auth, db, role, route):
     unit = make_unit()
     target = make_cadre(unit=unit)
     grader = make_user(roles=(Role.GRADER,))
+    db.session.add(CadrePhoto(cadre_id=target.id, mimetype="image/jpeg", data=b"\xff\xd8photo"))
     db.session.commit()
     if role != ANON:
         auth.login_as(role, unit=unit) if role == "unit_admin" else auth.login_as(role)

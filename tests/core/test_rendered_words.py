@@ -24,6 +24,7 @@ from exam.attempts import start_attempt
 from exam.models import Attempt, Exam
 from jobs.models import Job
 from question_bank.models import Bank, Question, QuestionVersion
+from sitting.models import Room, Seat, Session
 from tests.core.test_i18n import extract_messages
 from tests.exam.test_grading import essay_answer, sat
 
@@ -40,7 +41,8 @@ NOT_PAGES = re.compile(
 )
 #: Pages the walk does not read: redirects (the archive's home, the login page once signed in, "my history") and
 #: an uploaded image.
-UNWALKED = {"archive.home", "accounts.login", "reports.my_history", "question_bank.image"}
+UNWALKED = {"archive.home", "accounts.login", "reports.my_history", "question_bank.image", "accounts.cadre_photo",
+            "accounts.own_photo"}  # fmt: skip
 #: Texts of these tags are not read by people as words of the page.
 _SKIPPED_TAGS = {"script", "style", "code", "pre", "textarea"}
 _READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
@@ -165,6 +167,9 @@ def _samples(username: str) -> dict:
         "year": _first(select(ArchiveYear.year).order_by(ArchiveYear.year.desc())),
         "book": _first(select(ReadingBook.id).order_by(ReadingBook.id)),
         "job_id": _first(select(Job.id).order_by(Job.id.desc())),
+        "session_id": _first(select(Session.id).order_by(Session.id)),
+        "room_id": _first(select(Room.id).order_by(Room.id)),
+        "seat_id": _first(select(Seat.id).where(Seat.room_id.is_not(None)).order_by(Seat.id)),
     }
 
 
@@ -175,7 +180,7 @@ def _paths(rule, samples) -> list[str]:
     for name, converter in rule._converters.items():
         if isinstance(converter, YearConverter):
             values[name] = samples["year"]
-        elif name == "code" and blueprint in ("exam", "reports", "take", "grading"):
+        elif name == "code" and blueprint in ("exam", "reports", "take", "grading", "sitting"):
             exams = samples["exam"]
         elif name == "code":
             kind = {"question_bank": "bank", "verify": "qualification", "archive": "class"}[blueprint]

@@ -27,13 +27,36 @@ SIGNED_IN = set(ROLES) - {ANON}
 # endpoint -> (method, url template, roles allowed); written out by hand, not derived from the policy.
 ROUTES: dict[str, tuple] = {}
 
+# The admins' pages (sitting.admin_views): rooms for every admin (of their units), the rest for the district.
+ADMINS = DISTRICT | {"unit_admin"}
+ROUTES.update({
+    "sitting.index": ("GET", "/sitting/", ADMINS),
+    "sitting.rooms": ("GET", "/sitting/rooms", ADMINS),
+    "sitting.room_new": ("GET", "/sitting/rooms/new", ADMINS),
+    "sitting.room_new#post": ("POST", "/sitting/rooms/new", ADMINS),
+    "sitting.room_edit": ("GET", "/sitting/rooms/{room}/edit", DISTRICT),  # a unit admin's own rooms only
+    "sitting.room_edit#post": ("POST", "/sitting/rooms/{room}/edit", DISTRICT),
+    "sitting.exam": ("GET", "/sitting/exams/{exam}/", DISTRICT),
+    "sitting.exam_settings": ("POST", "/sitting/exams/{exam}/settings", DISTRICT),
+    "sitting.assign": ("POST", "/sitting/exams/{exam}/assign", DISTRICT),
+    "sitting.session_new": ("GET", "/sitting/exams/{exam}/sessions/new", DISTRICT),
+    "sitting.session_edit": ("GET", "/sitting/exams/{exam}/sessions/{session}/edit", DISTRICT),
+    "sitting.session_rooms": ("GET", "/sitting/exams/{exam}/sessions/{session}/rooms", DISTRICT),
+    "sitting.session_rooms#post": ("POST", "/sitting/exams/{exam}/sessions/{session}/rooms", DISTRICT),
+    "sitting.seats": ("GET", "/sitting/exams/{exam}/seats?show=unplaced&session={session}", DISTRICT),
+    "sitting.seat_move": ("GET", "/sitting/exams/{exam}/seats/{seat}/move", DISTRICT),
+    "sitting.seat_move#post": ("POST", "/sitting/exams/{exam}/seats/{seat}/move", DISTRICT),
+    "sitting.proctors": ("GET", "/sitting/exams/{exam}/sessions/{session}/proctors", DISTRICT),
+    "sitting.proctor_remove": ("POST", "/sitting/exams/{exam}/proctors/{assignment}/remove", DISTRICT),
+})  # fmt: skip
+
 
 def world():
     exam, candidate = make_open_exam(code="SX1", qtypes=("single", "essay"))
     session, rooms = make_sitting(exam, rooms=2, capacity=10)
     attempt = attempts.start_attempt(exam, candidate, now_utc())
     here = make_user(username="proctorhere", roles=(Role.PROCTOR, Role.CADRE))
-    sitting.assign_proctor(session, rooms[0], here, actor=None, now=now_utc())
+    assignment = sitting.assign_proctor(session, rooms[0], here, actor=None, now=now_utc())
     seat = sitting.seat_of(exam, candidate)
     incident = Incident(exam_id=exam.id, session_id=session.id, room_id=rooms[0].id, user_id=candidate.id,
                         kind="talking", at=now_utc(), description="", evidence="", recorded_at=now_utc())  # fmt: skip
@@ -41,7 +64,7 @@ def world():
     _db.session.commit()
     return {"exam": exam.code, "session": session.id, "room": rooms[0].id, "other_room": rooms[1].id,
             "seat": seat.id, "user": candidate.id, "attempt": attempt.id, "incident": incident.id,
-            "unit": rooms[0].unit_id}  # fmt: skip
+            "unit": rooms[0].unit_id, "assignment": assignment.id}  # fmt: skip
 
 
 def test_every_sitting_route_is_in_the_matrix(app):
