@@ -7,7 +7,7 @@ from flask import Blueprint
 bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
+    incident_views,  # incidents and decisions, the sitting record's downloads
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
-    incident_views,  # incidents and decisions, the sitting record's downloads
 )

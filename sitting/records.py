@@ -171,7 +171,11 @@ def _incidents(pdf: Pdf, rows: list[tuple], with_room: bool = False) -> None:
     if not rows:
         pdf.cell(0, 7, "无。", new_x="LMARGIN", new_y="NEXT")
         return
-    head = ("考场", "时间", "考生", "类型", "情况", "处理决定") if with_room else ("时间", "考生", "类型", "情况", "处理决定")
+    head = (
+        ("考场", "时间", "考生", "类型", "情况", "处理决定")
+        if with_room
+        else ("时间", "考生", "类型", "情况", "处理决定")
+    )
     widths = (22, 14, 20, 22, 60, 52) if with_room else (14, 22, 24, 70, 60)
     pdf.data_table([head, *rows], widths)
 
@@ -180,7 +184,9 @@ def _actions(pdf: Pdf, rows: list[tuple], with_room: bool = False) -> None:
     if not rows:
         pdf.cell(0, 7, "无。", new_x="LMARGIN", new_y="NEXT")
         return
-    head = ("考场", "时间", "考生", "操作", "原因", "操作人") if with_room else ("时间", "考生", "操作", "原因", "操作人")
+    head = (
+        ("考场", "时间", "考生", "操作", "原因", "操作人") if with_room else ("时间", "考生", "操作", "原因", "操作人")
+    )
     widths = (22, 14, 20, 34, 60, 26) if with_room else (14, 24, 38, 86, 28)
     pdf.data_table([head, *rows], widths)
 

@@ -11,7 +11,7 @@ from archive.models import ExamResultRecord, Qualification
 from core.audit import AuditEvent
 from core.errors import DomainError
 from core.extensions import limiter
-from core.models import now_utc
+from core.models import LOCAL_ZONE, now_utc
 from core.policy import Role
 from exam import answers, attempts
 from exam.models import Attempt, AttemptEvent, EventKind
@@ -309,3 +309,82 @@ def test_a_voided_attempt_in_progress_is_archived_voided_when_it_ends(app, db):
     attempts.submit(attempt, now + timedelta(minutes=1))
     record = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.attempt_id == attempt.id))
     assert record.voided is True and record.passed is False and attempt.passed is True
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def _form(incident_id: int, decision: str, reason: str) -> dict:
+    return {f"i{incident_id}-decision": decision, f"i{incident_id}-reason": reason}
+
+
+def test_a_proctor_records_from_the_rooms_page(app, db, client, auth):
+    exam, session, rooms, candidate, other, here, _there = _room_world(db)
+    url = f"/sitting/sessions/{session.id}/rooms/{rooms[0].id}/incidents/new"
+    auth.login("proc1")
+    page = client.get(url).get_data(as_text=True)
+    assert candidate.name in page and other.name not in page  # only the room's candidates
+    when = now_utc().astimezone(LOCAL_ZONE).strftime("%Y-%m-%dT%H:%M")
+    data = {
+        "candidate": candidate.id,
+        "kind": "switching",
+        "at": when,
+        "description": "多次切出考试页面",
+        "evidence": "",
+    }
+    response = client.post_form(url, data)
+    assert response.status_code == 302 and "/sitting/incidents/" in response.headers["Location"]
+    incident = db.session.scalar(select(Incident))
+    assert (incident.user_id, incident.kind, incident.recorded_by_id) == (candidate.id, "switching", here.id)
+    refused = client.post_form(url, {**data, "candidate": other.id})  # not a choice of this room
+    assert refused.status_code == 200 and db.session.query(Incident).count() == 1
+    listed = client.get(url).get_data(as_text=True)
+    assert 'id="room-incidents"' in listed and candidate.name in listed
+    page = client.get(f"/sitting/incidents/{incident.id}").get_data(as_text=True)
+    assert "多次切出考试页面" in page and "<form" not in page.split("</header>")[-1].split("<footer")[0]
+
+
+def test_the_district_decides_from_the_exams_list_and_a_proctor_does_not_see_the_effect(app, db, client, auth):
+    exam, session, rooms, candidate, _other, _here, _there = _room_world(db)
+    attempt = _answered(exam, candidate, now_utc())
+    incident = _incident(exam, candidate, session, rooms[0])
+    db.session.commit()
+    auth.login_as("org_admin")
+    listing = client.get(f"/sitting/exams/{exam.code}/incidents").get_data(as_text=True)
+    assert f'id="incident-{incident.id}"' in listing and 'class="warn"' in listing
+    url = f"/sitting/incidents/{incident.id}/decide"
+    client.post_form(url, _form(incident.id, "part_voided", ""))  # no reason: refused
+    db.session.expire_all()
+    assert db.session.get(Incident, incident.id).decision is None
+    response = client.post_form(url, _form(incident.id, "part_voided", "查实携带手机"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Attempt, attempt.id).voided_at is not None
+    page = client.get(f"/sitting/incidents/{incident.id}").get_data(as_text=True)
+    assert 'id="affected"' in page and "查实携带手机" in page
+    auth.logout()
+    auth.login("proc1")
+    page = client.get(f"/sitting/incidents/{incident.id}").get_data(as_text=True)
+    assert "查实携带手机" not in page and 'id="affected"' not in page and "<textarea" not in page
+
+
+def test_the_partials_show_counts_and_links_by_role(app, db, client, auth):
+    from flask import render_template
+    from flask_login import login_user
+
+    exam, session, rooms, candidate, _other, here, _there = _room_world(db)
+    _incident(exam, candidate, session, rooms[0])
+    db.session.commit()
+    loads = [(r, sitting.room_load(session, r)) for r in rooms]
+    with app.test_request_context():
+        login_user(_district())
+        box = render_template("sitting/_exam_incidents.html", exam=exam)
+        links = render_template("sitting/_session_record.html", exam=exam, session=session, rooms=loads)
+    assert 'id="undecided"' in box and f"/sitting/exams/{exam.code}/incidents" in box
+    assert links.count("/record.pdf") == 3  # two rooms and the summary
+    with app.test_request_context():
+        login_user(here)
+        assert "exam-incidents" not in render_template("sitting/_exam_incidents.html", exam=exam)
+        links = render_template("sitting/_session_record.html", exam=exam, session=session, rooms=loads)
+    assert f"/rooms/{rooms[0].id}/record.pdf" in links and f"/rooms/{rooms[1].id}/record.pdf" not in links
+    assert f"/sessions/{session.id}/record.pdf" not in links
