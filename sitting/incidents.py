@@ -14,6 +14,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.policy import can, may_proctor
 from exam import adjustments
+from exam.attempts import register_start_check
 from exam.models import Attempt, Exam
 from sitting.models import Decision, Incident, IncidentKind, Room, Seat, Session
 
@@ -238,3 +239,18 @@ def decide(incident: Incident, decision: str, reason: str, *, actor, now: dateti
 def affected_attempts(incident: Incident) -> list[Attempt]:
     """The attempts the incident's decision voids (for the district's page)."""
     return _attempts(incident.user_id, voided_exam_ids(incident.exam, incident.decision))
+
+
+@register_start_check
+def no_start_after_voiding(exam: Exam, user, now: datetime) -> None:
+    """A candidate whose score a decision voided does not start the exam again (a further attempt, or the other
+    part of a qualification cycle voided as a whole): one indexed query, usually of no rows."""
+    decided = db.session.scalars(
+        select(Incident).where(Incident.user_id == user.id, Incident.decision.in_(list(VOIDING)))
+    ).all()
+    if any(exam.id in voided_exam_ids(i.exam, i.decision) for i in decided):
+        raise DomainError(
+            _("Your score in this exam was voided by a decision on an incident: you cannot start it."),
+            code="voided_by_decision",
+            status=403,
+        )

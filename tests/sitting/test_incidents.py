@@ -388,3 +388,21 @@ def test_the_partials_show_counts_and_links_by_role(app, db, client, auth):
         links = render_template("sitting/_session_record.html", exam=exam, session=session, rooms=loads)
     assert f"/rooms/{rooms[0].id}/record.pdf" in links and f"/rooms/{rooms[1].id}/record.pdf" not in links
     assert f"/sessions/{session.id}/record.pdf" not in links
+
+
+def test_the_other_part_of_a_cycle_voided_as_a_whole_cannot_be_started(app, db):
+    from tests.exam.test_engine import T0
+
+    cadre, _qual = _qualified(db)
+    first = db.session.scalar(select(ExamResultRecord).order_by(ExamResultRecord.id))
+    exam = db.session.get(Attempt, first.attempt_id).exam
+    incident = _incident(exam, cadre.user)
+    incidents.decide(incident, Decision.PART_VOIDED, "携带资料", actor=_district(), now=now_utc())
+    other = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.exam_id != exam.id))
+    other_exam = db.session.get(Attempt, other.attempt_id).exam
+    assert attempts.start_refusal(other_exam, cadre.user, T0) is None  # the part only
+    assert attempts.start_refusal(exam, cadre.user, T0) is not None
+    incidents.decide(incident, Decision.EXAM_VOIDED, "替考", actor=_district(), now=now_utc())
+    with pytest.raises(DomainError) as exc:
+        incidents.no_start_after_voiding(other_exam, cadre.user, T0)
+    assert exc.value.code == "voided_by_decision"
