@@ -434,6 +434,9 @@ class ExamResultRecord(db.Model):
     score: Mapped[float | None] = mapped_column(Numeric(7, 2, asdecimal=False))
     passed: Mapped[bool | None] = mapped_column(Boolean)
     final: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The score was voided by a decision on an incident (the sitting): recorded as not passed, counted for no
+    #: qualification; a later decision may restore it.
+    voided: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

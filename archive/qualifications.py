@@ -69,7 +69,8 @@ def _first_passes(user_id: int, cycle: str) -> dict[str, ExamResultRecord]:
         select(Exam.qualification_part, ExamResultRecord)
         .join(Exam, Exam.id == ExamResultRecord.exam_id)
         .where(ExamResultRecord.user_id == user_id, Exam.qualification_cycle == cycle,
-               ExamResultRecord.final.is_(True), ExamResultRecord.passed.is_(True))
+               ExamResultRecord.final.is_(True), ExamResultRecord.passed.is_(True),
+               ExamResultRecord.voided.is_(False))
         .order_by(ExamResultRecord.sat_on, ExamResultRecord.id)
     ).all()  # fmt: skip
     passes: dict[str, ExamResultRecord] = {}
@@ -104,9 +105,20 @@ def refresh(user_id: int, cycle: str | None, now: datetime) -> Qualification | N
         db.session.flush()
         audit.record("qualification.granted", target=f"user:{user_id}", detail={"cycle": cycle}, at=now)
     elif not complete and current is not None:
+        voided = db.session.scalar(
+            select(ExamResultRecord.id)
+            .where(ExamResultRecord.id.in_([current.political_result_id, current.job_result_id]),
+                   ExamResultRecord.voided.is_(True))
+            .limit(1)
+        )  # fmt: skip
         current.revoked_at = now
-        current.revoke_reason = "a qualifying result changed on regrading"
-        audit.record("qualification.revoked", target=f"user:{user_id}", detail={"cycle": cycle}, at=now)
+        current.revoke_reason = (
+            "a qualifying result was voided by a decision on an incident"
+            if voided is not None
+            else "a qualifying result changed on regrading"
+        )
+        audit.record("qualification.revoked", target=f"user:{user_id}",
+                     detail={"cycle": cycle, "reason": current.revoke_reason}, at=now)  # fmt: skip
         db.session.flush()
         current = None
     return current

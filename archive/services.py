@@ -20,15 +20,18 @@ def _plain(value):
 @events.attempt_finalized.connect
 def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
     """Write (or rewrite) the archive record of an ended, graded attempt. Runs when the exam engine's grading sends
-    attempt_finalized, in the same transaction, so the archive and the attempt never disagree."""
+    attempt_finalized (and when exam.adjustments voids or restores a score), in the same transaction, so the
+    archive and the attempt never disagree. A voided score is recorded as not passed and marked voided."""
     exam = attempt.exam
+    voided = attempt.voided_at is not None  # by a decision on an incident: not passed, whatever the score
     sat_on = local_today(attempt.started_at)
     values = {
         "exam_code": exam.code, "exam_title": exam.title, "subject": exam.subject,
         "attempt_number": attempt.number, "sat_on": sat_on, "year": sat_on.year,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
         "total_points": exam.total_points, "pass_mark": float(exam.pass_mark),
-        "score": attempt.score, "passed": attempt.passed, "final": attempt.fully_graded, "updated_at": now,
+        "score": attempt.score, "passed": False if voided else attempt.passed, "final": attempt.fully_graded,
+        "voided": voided, "updated_at": now,
     }  # fmt: skip
     record = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.attempt_id == attempt.id))
     if record is None:
@@ -39,7 +42,7 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
         changed = {
             n: [_plain(getattr(record, n)), _plain(v)]
             for n, v in values.items()
-            if n in ("score", "passed", "final") and getattr(record, n) != v
+            if n in ("score", "passed", "final", "voided") and getattr(record, n) != v
         }
         if changed and year_closed(record.year):
             # Results belong to the engine: a regrade after the year closed still reaches the archive, in the open.

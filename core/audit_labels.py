@@ -76,6 +76,9 @@ ACTION_LABELS = {
     "training.updated": _l("Training class changed"),
     "unit.created": _l("Unit created"),
     "unit.import": _l("Units imported"),
+    # The sitting's incidents (sitting.incidents)
+    "incident.recorded": _l("Incident recorded"),
+    "incident.decided": _l("Decision on an incident"),
 }
 
 #: The first part of an action, for the search's "every action of …" choices.
@@ -97,6 +100,7 @@ PREFIX_LABELS = {
     "token": _l("All API token actions"),
     "training": _l("All training class actions"),
     "unit": _l("All unit actions"),
+    "incident": _l("All incident actions"),
 }
 
 
@@ -139,6 +143,13 @@ DETAIL_LABELS = {
     "users": lazy_pgettext("audit detail", "People"),
     "version": lazy_pgettext("audit detail", "Version"),
     "year": _l("Year"),
+    # The sitting's incidents (sitting.incidents)
+    "incident": lazy_pgettext("audit detail", "Incident"),
+    "kind": lazy_pgettext("audit detail", "Kind"),
+    "session": lazy_pgettext("audit detail", "Session"),
+    "room": lazy_pgettext("audit detail", "Room"),
+    "voided": lazy_pgettext("audit detail", "Attempts voided"),
+    "restored": lazy_pgettext("audit detail", "Attempts restored"),
 }
 
 

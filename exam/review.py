@@ -148,7 +148,12 @@ def result(attempt: Attempt, now: datetime) -> dict | None:
         "fully_graded": attempt.fully_graded,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
         "corrected_at": iso(attempt.regraded_at),
+        # A score voided by a decision on an incident (the sitting) is kept as graded and counts for nothing.
+        "voided": attempt.voided_at is not None,
+        "void_reason": attempt.void_reason if attempt.voided_at is not None else None,
     }
+    if out["voided"]:
+        out["passed"] = False
     if exam.review_policy in (ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS) and visibility.review_visible(
         attempt, now
     ):

@@ -236,7 +236,8 @@ def _slip_page(pdf: Pdf, attempt, place: dict | None, sections: list[dict]) -> N
         ("考试代码", exam.code), ("开考时间", _local(attempt.started_at)), ("交卷时间", _local(attempt.ended_at)),
         ("用时", f"{used // 60}分{used % 60}秒"),
         ("成绩", "待阅卷" if attempt.score is None else f"{float(attempt.score):g} / {exam.total_points:g}"),
-        ("结果", "—" if attempt.passed is None else "合格" if attempt.passed else "不合格"),
+        ("结果", "成绩作废（违纪处理）" if attempt.voided_at is not None else "—" if attempt.passed is None
+               else "合格" if attempt.passed else "不合格"),
     ]  # fmt: skip
     if place:
         tie = "（并列）" if place["tied"] > 1 else ""

@@ -99,7 +99,8 @@ def counted_attempts(exam: Exam, ranked: bool = True):
     submitted = epoch_seconds(Attempt.ended_at).label("submitted")
     columns = [Attempt.id.label("attempt_id"), Attempt.user_id, Attempt.paper_id, Attempt.score, Attempt.passed,
                seconds, submitted, Attempt.started_at, Attempt.ended_at]  # fmt: skip
-    graded = and_(Attempt.exam_id == exam.id, Attempt.fully_graded.is_(True))
+    # A score voided by a decision on an incident (the sitting) is ranked apart (voided_query), never here.
+    graded = and_(Attempt.exam_id == exam.id, Attempt.fully_graded.is_(True), Attempt.voided_at.is_(None))
     if exam.attempts_allowed > 1:  # the best attempt of each candidate
         nth = func.row_number().over(
             partition_by=Attempt.user_id,
@@ -146,6 +147,7 @@ def _stamps(exam: Exam) -> dict:
             func.count(), when(Attempt.status != AttemptStatus.IN_PROGRESS, 1), when(graded, 1),
             when(graded, Attempt.score), when(graded, Attempt.user_id), func.max(Attempt.started_at),
             func.max(case((graded, Attempt.ended_at))), func.max(Attempt.ended_at), func.max(Attempt.regraded_at),
+            when(Attempt.voided_at.is_not(None), 1), when(Attempt.voided_at.is_not(None), Attempt.id),
         ).where(Attempt.exam_id == exam.id)
     ).one()  # fmt: skip
     # People: the newest change to a cadre profile (a new cadre, a move, a deactivation: all set updated_at; the
@@ -163,10 +165,10 @@ def _stamps(exam: Exam) -> dict:
     ).one()  # fmt: skip
     # The unit tree (a few hundred rows): every unit's path, so that any move changes the stamp.
     tree = hashlib.sha256(repr(db.session.execute(select(Unit.id, Unit.path).order_by(Unit.id)).all()).encode())
-    n, ended, n_graded, total, people, started, graded_end, last_end, regraded = a
+    n, ended, n_graded, total, people, started, graded_end, last_end, regraded, n_voided, voided_ids = a
     return {
-        "results": _text([n_graded, f"{float(total or 0):.2f}", people, graded_end, regraded]),
-        "attempts": _text([n, ended, n_graded, started, last_end]),
+        "results": _text([n_graded, f"{float(total or 0):.2f}", people, graded_end, regraded, n_voided, voided_ids]),
+        "attempts": _text([n, ended, n_graded, started, last_end, n_voided, voided_ids]),
         "people": _text(
             [*p, tree.hexdigest(), json.dumps(exam.eligibility or {}, sort_keys=True), exam.attempts_allowed]
         ),
@@ -369,6 +371,25 @@ def absent_query(exam: Exam, viewer, filters: Filters) -> Select:
     )
 
 
+def voided_query(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> Select:
+    """The attempts whose score a decision on an incident voided (shown apart from the ranking, which leaves them
+    out), with the person and their unit, in the viewer's scope and the filters' selection of people."""
+    return (
+        select(Attempt.id.label("attempt_id"), Attempt.user_id, Attempt.score, Attempt.voided_at,
+               Attempt.void_reason, User.name, User.username, Unit.id.label("unit_id"),
+               Unit.name.label("unit_name"))
+        .join(User, User.id == Attempt.user_id)
+        .outerjoin(Cadre, Cadre.user_id == User.id)
+        .outerjoin(Unit, Unit.id == Cadre.unit_id)
+        .where(Attempt.exam_id == exam.id, Attempt.voided_at.is_not(None), *person_conditions(exam, viewer, filters))
+        .order_by(Unit.path, User.name, Attempt.id)
+    )  # fmt: skip
+
+
+def voided_count(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> int:
+    return db.session.scalar(select(func.count()).select_from(voided_query(exam, viewer, filters).subquery())) or 0
+
+
 def standing(exam: Exam, user: User) -> dict | None:
     """A candidate's own place: rank, how many are ranked, how many share the rank, and the share of ranked
     candidates strictly behind (percent); None while they have no ranked attempt. Counted over the whole exam,
@@ -397,7 +418,7 @@ def standing(exam: Exam, user: User) -> dict | None:
 
 def result_page_values(attempt, user, outcome: dict | None, now) -> dict:
     """The candidate's result page (exam.result_page): their place among the others, once their score is final."""
-    if not (outcome and outcome.get("fully_graded")):
+    if not (outcome and outcome.get("fully_graded")) or outcome.get("voided"):
         return {}
     return {"place": standing(attempt.exam, user)}
 

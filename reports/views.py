@@ -115,18 +115,22 @@ def exam_ranking(code: str):
     exam = _exam(code)
     filters = _filters()
     absent = request.args.get("show") == "absent"
+    voided = request.args.get("show") == "voided"  # scores voided by a decision on an incident: apart
     per_page = current_app.config["RANKING_PER_PAGE"]
     page_no = page_arg()
-    if absent:
+    if voided:
+        page = RowPage(ranking.voided_query(exam, current_user, filters), page_no, per_page)
+    elif absent:
         page = RowPage(ranking.absent_query(exam, current_user, filters).with_only_columns(
             User.name, User.username, Unit.name, Cadre.rank), page_no, per_page)  # fmt: skip
     else:
         page = WindowPage(ranking.ranking_query(exam, current_user, filters), page_no, per_page)
     return render_template(
-        "reports/ranking.html", **_common(exam), filters=filters, page=page, absent=absent,
+        "reports/ranking.html", **_common(exam), filters=filters, page=page, absent=absent, voided=voided,
         narrowed=ranking.narrowed(current_user, filters),
         counts=ranking.counts(exam, current_user, filters),
-        args={**filters.query_args(), **({"show": "absent"} if absent else {})},
+        voided_count=ranking.voided_count(exam, current_user, filters),
+        args={**filters.query_args(), **({"show": "absent"} if absent else {"show": "voided"} if voided else {})},
         action_form=ActionForm(), **_filter_choices(),
     )  # fmt: skip
 

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -16,6 +17,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from core.forms import options
+from core.models import LOCAL_ZONE
+from sitting.models import DECISION_LABELS, INCIDENT_LABELS
 
 #: How the automatic assignment may order the candidates (sitting.assignment.STRATEGIES).
 STRATEGY_LABELS = {
@@ -95,3 +98,26 @@ class MoveSeatForm(FlaskForm):
 class ProctorForm(FlaskForm):
     username = StringField(_l("Username (employee number)"), validators=[DataRequired(), Length(max=32)])
     room_id = SelectField(_l("Where"), coerce=int, validate_choice=False, default=0)
+
+
+_WHEN = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+# ---------------------------------------------------------------- incidents (sitting.incident_views)
+
+
+class IncidentForm(FlaskForm):
+    candidate = SelectField(_l("Candidate"), coerce=int, validators=[InputRequired()])
+    kind = SelectField(_l("Kind of incident"), choices=options(INCIDENT_LABELS.items()))
+    at = DateTimeLocalField(_l("When (Beijing time)"), format=_WHEN, tz=LOCAL_ZONE, validators=[InputRequired()])
+    description = TextAreaField(_l("What happened"), validators=[DataRequired(), Length(max=2000)])
+    evidence = TextAreaField(
+        _l("Evidence"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("What was seen or kept: items taken, photos, witnesses."),
+    )
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField(_l("Decision"), choices=options(DECISION_LABELS.items()))
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

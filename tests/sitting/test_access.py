@@ -97,3 +97,18 @@ def test_access_matrix(client, auth, db, role):
         if not ok:
             wrong.append((route, status))
     assert wrong == []
+
+
+# ---------------------------------------------------------------- incidents and the sitting record (part D)
+ROUTES.update({
+    "sitting.incident_new": ("GET", "/sitting/sessions/{session}/rooms/{room}/incidents/new", PROCTORS),
+    "sitting.incident_new#other_room": ("GET", "/sitting/sessions/{session}/rooms/{other_room}/incidents/new",
+                                        DISTRICT),
+    "sitting.incident_new#post": ("POST", "/sitting/sessions/{session}/rooms/{room}/incidents/new", PROCTORS),
+    "sitting.exam_incidents": ("GET", "/sitting/exams/{exam}/incidents", DISTRICT),
+    "sitting.incident": ("GET", "/sitting/incidents/{incident}", PROCTORS),
+    "sitting.incident_decide": ("POST", "/sitting/incidents/{incident}/decide", DISTRICT),
+    "sitting.room_record": ("GET", "/sitting/sessions/{session}/rooms/{room}/record.pdf", PROCTORS),
+    "sitting.room_record#other_room": ("GET", "/sitting/sessions/{session}/rooms/{other_room}/record.pdf", DISTRICT),
+    "sitting.session_record": ("GET", "/sitting/sessions/{session}/record.pdf", DISTRICT),
+})  # fmt: skip
