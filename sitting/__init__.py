@@ -10,3 +10,4 @@ from sitting import (  # noqa: E402,F401
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
 )
+from sitting import checkin, checkin_views  # noqa: E402,F401  (the start check, the absences job; the door's pages)
