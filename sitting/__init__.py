@@ -7,7 +7,8 @@ from flask import Blueprint
 bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
+    checkin,  # the start check and the absences' periodic job
+    checkin_views,  # the door's pages
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
 )
-from sitting import checkin, checkin_views  # noqa: E402,F401  (the start check, the absences job; the door's pages)
