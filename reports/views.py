@@ -119,11 +119,12 @@ def exam_ranking(code: str):
     page_no = page_arg()
     if absent:
         page = RowPage(ranking.absent_query(exam, current_user, filters).with_only_columns(
-            User.name, User.username, Unit.name, Cadre.rank), page_no, per_page)  # fmt: skip
+            *ranking.ABSENT_COLUMNS), page_no, per_page)  # fmt: skip
     else:
         page = WindowPage(ranking.ranking_query(exam, current_user, filters), page_no, per_page)
     return render_template(
         "reports/ranking.html", **_common(exam), filters=filters, page=page, absent=absent,
+        sessions=absent and ranking.has_sessions(exam),
         narrowed=ranking.narrowed(current_user, filters),
         counts=ranking.counts(exam, current_user, filters),
         args={**filters.query_args(), **({"show": "absent"} if absent else {})},
