@@ -2,7 +2,6 @@
 (the server refuses anyway)."""
 
 from core.errors import DomainError
-from core.extensions import db
 from core.models import now_utc
 from core.policy import Role
 from exam import attempts

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from sqlalchemy import event
 
-from core.extensions import db
 from core.models import now_utc
 from exam import attempts
 from reports import ranking
@@ -17,7 +16,7 @@ from tests.factories import make_cadre, make_open_exam, make_sitting
 def test_the_absent_list_shows_the_doors_record(client, auth, db):
     exam, cadre = make_open_exam()
     unit = cadre.cadre.unit
-    away, unplaced = make_cadre(unit=unit, name="缺考甲").user, make_cadre(unit=unit, name="未安排乙").user
+    make_cadre(unit=unit, name="缺考甲"), make_cadre(unit=unit, name="未安排乙")
     session, rooms = make_sitting(exam, capacity=2)  # cadre and away seated; unplaced beyond the seats
     attempts.start_attempt(exam, cadre, now_utc())
     closed = session.checkin_closes_at + timedelta(minutes=1)
