@@ -352,3 +352,23 @@ def state_of(checked_in_at, absent_at) -> str:
     if absent_at is not None:
         return "absent"
     return "waiting"
+
+
+def sessions_to_check_in(user, now: datetime) -> list[Session]:
+    """The sessions whose check-in a proctor runs today or soon (assigned to them; for the district, every one):
+    those whose check-in closes from twelve hours ago to a day ahead."""
+    from datetime import timedelta
+
+    from core.policy import can, has_district_scope
+    from sitting.models import ProctorAssignment
+
+    if not can(user, "sitting.proctor"):
+        return []
+    stmt = select(Session).where(
+        Session.checkin_closes_at >= now - timedelta(hours=12), Session.checkin_opens_at <= now + timedelta(days=1)
+    )
+    if not has_district_scope(user):
+        stmt = stmt.where(
+            Session.id.in_(select(ProctorAssignment.session_id).where(ProctorAssignment.user_id == user.id))
+        )
+    return list(db.session.scalars(stmt.order_by(Session.checkin_opens_at).limit(20)))

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from accounts import home
 from accounts.models import Cadre, CadrePhoto
 from core.errors import DomainError
 from core.extensions import db
@@ -213,3 +214,11 @@ def seat_photo(seat_id: int):
     if photo is None:
         abort(404)
     return Response(photo.data, mimetype=photo.mimetype, headers={"Cache-Control": "private, no-store"})
+
+
+def _home_values(user, now) -> dict:
+    """The home page's card of the check-ins to run (accounts.home's provider)."""
+    return {"checkin_sessions": checkin.sessions_to_check_in(user, now)}
+
+
+home.register(_home_values)

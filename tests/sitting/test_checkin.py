@@ -315,3 +315,12 @@ def test_the_district_records_absences_with_the_button(client, auth, db):
     assert db.session.get(Seat, sitting.seat_of(exam, cadre).id).absent_at is not None
     again = client.post_form(f"/sitting/sessions/{session.id}/absences", follow_redirects=True)
     assert again.status_code == 200
+
+
+def test_the_home_page_lists_the_proctors_check_ins(client, auth, db):
+    exam, cadre, neighbour, session, rooms = _door(client, auth, db)
+    html = client.get("/").get_data(as_text=True)
+    assert f"/sitting/sessions/{session.id}/checkin" in html
+    auth.logout()
+    auth.login(cadre.username)
+    assert "/checkin" not in client.get("/").get_data(as_text=True)
