@@ -104,7 +104,7 @@
     var badge = el("span", candidate.state_label, "status status-" + (candidate.state === "checked_in" ? "active" : candidate.state === "absent" ? "retired" : "in_review"));
     status.appendChild(badge);
     if (candidate.checked_in_at) {
-      status.appendChild(document.createTextNode(" " + messages.checked_in_at.replace("{time}", candidate.checked_in_at)));
+      status.appendChild(document.createTextNode(" " + candidate.checked_in_at));
     }
     body.appendChild(status);
     if (candidate.problem) {

@@ -46,6 +46,7 @@ def test_check_in_by_typed_ticket_number_lets_the_candidate_start(app, live_serv
     candidate.goto(f"{live_server}/my/exams/{exam.code}/")
     expect(candidate.locator("#start-refusal")).to_contain_text(rooms[0].name)
     expect(candidate.get_by_role("button", name="开始答题")).to_be_disabled()
+    candidate.screenshot(path=str(ARTIFACTS / "checkin-start-refused.png"))
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone at the door
     login(page, live_server, "proctor01")
@@ -59,6 +60,7 @@ def test_check_in_by_typed_ticket_number_lets_the_candidate_start(app, live_serv
     expect(card.locator(".status-active")).to_be_visible()
     expect(page.locator(f"#seat-{seat.id}")).to_have_attribute("data-state", "checked_in")
     expect(page.locator('#checkin-counts [data-count="checked_in"]')).to_have_text("1")
+    page.screenshot(path=str(ARTIFACTS / "checkin-phone-done.png"), full_page=True)
 
     candidate.reload()
     expect(candidate.locator("#start-refusal")).to_have_count(0)
