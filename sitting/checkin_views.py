@@ -23,7 +23,7 @@ STATES = ("checked_in", "waiting", "absent")
 
 
 def _state_label(state: str) -> str:
-    return {"checked_in": _("Checked in"), "waiting": _("Not yet"), "absent": _("Absent")}[state]
+    return {"checked_in": _("Checked in"), "waiting": _("Not yet"), "absent": _("Recorded absent")}[state]
 
 
 def _session(session_id: int) -> Session:
