@@ -46,10 +46,11 @@ def start_page(code: str):
     eligible = eligibility.is_eligible(exam, current_user)
     if not eligible and not mine:
         abort(404)  # not a candidate: the exam is none of their business
+    can_start = eligible and exam.phase(now) == "open" and len(mine) < exam.attempts_allowed
     return render_template(
         "exam/take_start.html", exam=exam, now=now, attempts=mine, eligible=eligible, form=ActionForm(),
-        can_start=eligible and exam.phase(now) == "open" and len(mine) < exam.attempts_allowed,
-        extra=attempts.extra_time_of(exam, current_user),
+        can_start=can_start, extra=attempts.extra_time_of(exam, current_user),
+        refusal=attempts.start_refusal(exam, current_user, now) if can_start else None,
     )  # fmt: skip
 
 

@@ -33,6 +33,8 @@ from jobs.models import JobState
 from reports.cache import cached
 from reports.models import RankEntry, RankSet, locked
 from reports.sql import epoch_seconds
+from sitting.models import Room, Seat
+from sitting.models import Session as SittingSession
 
 OUTCOMES = ("passed", "failed")
 
@@ -364,10 +366,17 @@ def counts(exam: Exam, viewer, filters: Filters) -> dict:
 
 
 def absent_query(exam: Exam, viewer, filters: Filters) -> Select:
-    """The people who may sit the exam and never started it, by unit and name."""
-    return eligible_people(exam).where(
-        *person_conditions(exam, viewer, filters),
-        User.id.not_in(select(Attempt.user_id).where(Attempt.exam_id == exam.id)),
+    """The people who may sit the exam and never started it, by unit and name; outer-joined to their place in the
+    sitting (seat, session, room: `ABSENT_COLUMNS`), so one statement says who was recorded absent at the door."""
+    return (
+        eligible_people(exam)
+        .outerjoin(Seat, and_(Seat.exam_id == exam.id, Seat.user_id == User.id))
+        .outerjoin(SittingSession, SittingSession.id == Seat.session_id)
+        .outerjoin(Room, Room.id == Seat.room_id)
+        .where(
+            *person_conditions(exam, viewer, filters),
+            User.id.not_in(select(Attempt.user_id).where(Attempt.exam_id == exam.id)),
+        )
     )
 
 
@@ -388,6 +397,16 @@ def voided_query(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> Select:
 
 def voided_count(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> int:
     return db.session.scalar(select(func.count()).select_from(voided_query(exam, viewer, filters).subquery())) or 0
+
+
+#: The absent list's columns (with absent_query): who, and where they were to sit and when the door recorded them.
+ABSENT_COLUMNS = (User.name, User.username, Unit.name, Cadre.rank, Seat.absent_at, SittingSession.name, Room.name,
+                  Seat.seat_no)  # fmt: skip
+
+
+def has_sessions(exam: Exam) -> bool:
+    """Is the exam sat in sessions (the sitting): then the absent list shows the door's record."""
+    return db.session.scalar(select(SittingSession.id).where(SittingSession.exam_id == exam.id).limit(1)) is not None
 
 
 def standing(exam: Exam, user: User) -> dict | None:

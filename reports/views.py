@@ -122,11 +122,12 @@ def exam_ranking(code: str):
         page = RowPage(ranking.voided_query(exam, current_user, filters), page_no, per_page)
     elif absent:
         page = RowPage(ranking.absent_query(exam, current_user, filters).with_only_columns(
-            User.name, User.username, Unit.name, Cadre.rank), page_no, per_page)  # fmt: skip
+            *ranking.ABSENT_COLUMNS), page_no, per_page)  # fmt: skip
     else:
         page = WindowPage(ranking.ranking_query(exam, current_user, filters), page_no, per_page)
     return render_template(
         "reports/ranking.html", **_common(exam), filters=filters, page=page, absent=absent, voided=voided,
+        sessions=absent and ranking.has_sessions(exam),
         narrowed=ranking.narrowed(current_user, filters),
         counts=ranking.counts(exam, current_user, filters),
         voided_count=ranking.voided_count(exam, current_user, filters),

@@ -8,6 +8,8 @@ bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
     admin_views,  # the admins' pages: rooms, sessions, seats, proctors
+    checkin,  # the start check and the absences' periodic job
+    checkin_views,  # the door's pages
     incident_views,  # incidents and decisions, the sitting record's downloads
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy

@@ -112,3 +112,16 @@ ROUTES.update({
     "sitting.room_record#other_room": ("GET", "/sitting/sessions/{session}/rooms/{other_room}/record.pdf", DISTRICT),
     "sitting.session_record": ("GET", "/sitting/sessions/{session}/record.pdf", DISTRICT),
 })  # fmt: skip
+
+
+# Check-in at the door (sitting.checkin_views): the proctors of the room and the district; the absences button and
+# its page's district view for the district only; the candidate's photo for the proctors of their room.
+ROUTES.update({
+    "sitting.checkin_page": ("GET", "/sitting/sessions/{session}/checkin", PROCTORS),
+    "sitting.checkin_page#other_room": ("GET", "/sitting/sessions/{session}/checkin?room={other_room}", DISTRICT),
+    "sitting.checkin_lookup": ("POST", "/sitting/sessions/{session}/checkin/lookup", PROCTORS),
+    "sitting.checkin_confirm": ("POST", "/sitting/sessions/{session}/checkin/confirm", PROCTORS),
+    "sitting.checkin_undo": ("POST", "/sitting/sessions/{session}/checkin/undo", PROCTORS),
+    "sitting.record_absences": ("POST", "/sitting/sessions/{session}/absences", DISTRICT),
+    "sitting.seat_photo": ("GET", "/sitting/seats/{seat}/photo", set()),  # no photo in the world: 404 for all
+})  # fmt: skip
