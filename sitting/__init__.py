@@ -7,6 +7,9 @@ from flask import Blueprint
 bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
+    home,  # the candidate's seats and tickets on the home page
+    jobs,  # the tickets' batch (a job kind)
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
+    ticket_views,  # admission tickets, door lists and seat plans
 )
