@@ -8,6 +8,7 @@ from datetime import datetime
 
 import segno
 from flask_babel import gettext as _
+from fpdf.enums import MethodReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -186,11 +187,16 @@ PHOTO_X, PHOTO_Y, PHOTO_W, PHOTO_H = 155, 62, 33, 44
 QR_X, QR_Y, QR_W = 152, 118, 39
 
 
+def qr_matrix(text: str) -> tuple:
+    """The QR code (never a Micro QR) of `text`, error correction M, mask 0: a fixed mask spares segno's search for
+    the best of eight (most of its time) and reads as well with any scanner."""
+    return segno.make_qr(text, error="m", mask=0, boost_error=False).matrix
+
+
 def draw_qr(pdf: Pdf, text: str, x: float, y: float, width: float) -> None:
     """`text` as a QR code drawn in vectors (sharp at any print size, and quick: one rectangle per run of dark
     modules), with a quiet zone of two modules inside `width`."""
-    qr = segno.make(text, error="m")
-    matrix = qr.matrix
+    matrix = qr_matrix(text)
     module = width / (len(matrix) + 4)
     pdf.set_fill_color(0, 0, 0)
     for r, row in enumerate(matrix):
@@ -205,14 +211,34 @@ def draw_qr(pdf: Pdf, text: str, x: float, y: float, width: float) -> None:
                 c += 1
 
 
+def _text(pdf: Pdf, text: str, width: float, height: float, size: float, align: str = "L") -> None:
+    """`text` from the current position, wrapped to `width`, then on to the next line at the left margin. What
+    every ticket repeats (the exam's title, the rules) is broken into lines once per document, and a line that
+    fits is drawn as one cell: line breaking is most of the time fpdf2 spends on a page."""
+    pdf.set_font("cjk", size=size)
+    cache = pdf.__dict__.setdefault("_ticket_lines", {})
+    key = (text, width, size)
+    lines = cache.get(key)
+    if lines is None:
+        if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+            lines = [text]
+        else:
+            lines = pdf.multi_cell(width, height, text, dry_run=True, output=MethodReturnValue.LINES)
+        if len(cache) < 256:
+            cache[key] = lines
+    x = pdf.x
+    for line in lines:
+        pdf.set_x(x)
+        pdf.cell(width, height, line, align=align, new_x="LMARGIN", new_y="NEXT")
+
+
 def draw_ticket(pdf: Pdf, t: Ticket) -> None:
     """One ticket on a new A4 page of `pdf`."""
     pdf.add_page()
     pdf.set_draw_color(40, 40, 40)
     pdf.set_text_color(20, 20, 20)
     pdf.set_xy(LEFT, TOP + 2)
-    pdf.set_font("cjk", size=14)
-    pdf.multi_cell(WIDTH, 7, t.exam_title, align="C", new_x="LMARGIN", new_y="NEXT")
+    _text(pdf, t.exam_title, WIDTH, 7, 14, align="C")
     pdf.set_font("cjk", size=24)
     pdf.cell(WIDTH, 13, _("Admission ticket"), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=11)
@@ -224,22 +250,21 @@ def draw_ticket(pdf: Pdf, t: Ticket) -> None:
     pdf.line(LEFT, pdf.y + 1, LEFT + WIDTH, pdf.y + 1)
     pdf.set_y(pdf.y + 4)
     facts = (
-        (_("Name"), t.name),
-        (_("Employee number"), t.employee_no),
-        (_("Unit"), t.unit),
-        (_("Session"), t.session),
-        (_("Time"), t.when),
-        (_("Check-in"), t.checkin),
-        (_("Room"), t.room),
-        (_("Address"), t.address),
-        (_("Seat"), str(t.seat_no)),
+        (_("Name"), t.name, 14),
+        (_("Employee number"), t.employee_no, 12),
+        (_("Unit"), t.unit, 12),
+        (_("Session"), t.session, 12),
+        (_("Time"), t.when, 12),
+        (_("Check-in"), t.checkin, 12),
+        (_("Room"), t.room, 14),
+        (_("Address"), t.address, 12),
+        (_("Seat"), str(t.seat_no), 14),
     )
-    for caption, value in facts:
+    for caption, value, size in facts:
         pdf.set_x(LEFT)
         pdf.set_font("cjk", size=11)
         pdf.cell(30, 9, caption)
-        pdf.set_font("cjk", size=14 if caption in (_("Name"), _("Seat"), _("Room")) else 12)
-        pdf.multi_cell(100, 9, value or "—", new_x="LMARGIN", new_y="NEXT")
+        _text(pdf, value or "—", 100, 9, size)
     # The photo, or the box where one is glued.
     pdf.set_line_width(0.3)
     pdf.rect(PHOTO_X, PHOTO_Y, PHOTO_W, PHOTO_H)
@@ -257,11 +282,10 @@ def draw_ticket(pdf: Pdf, t: Ticket) -> None:
     pdf.set_xy(LEFT, max(pdf.y, 160) + 4)
     pdf.set_font("cjk", size=12)
     pdf.cell(WIDTH, 8, _("Rules for candidates"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("cjk", size=10)
     lines = rules() + ([_("From the exam: %(text)s", text=t.instructions)] if t.instructions else [])
     for number, line in enumerate(lines, 1):
         pdf.set_x(LEFT)
-        pdf.multi_cell(WIDTH, 5.5, f"{number}. {line}", new_x="LMARGIN", new_y="NEXT")
+        _text(pdf, f"{number}. {line}", WIDTH, 5.5, 10)
     pdf.set_line_width(0.6)
     pdf.rect(LEFT - 3, TOP - 3, WIDTH + 6, pdf.y - TOP + 6)
 
