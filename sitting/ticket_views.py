@@ -22,7 +22,7 @@ FORMATS = {"pdf": PDF, "xlsx": XLSX}
 
 @bp.app_context_processor
 def _ticket_helpers():
-    return {"ticket_release_of": tickets.released_at}
+    return {"ticket_release_of": tickets.released_at, "ticket_counts": tickets.counts}
 
 
 def _exam(code: str) -> Exam:

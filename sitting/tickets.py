@@ -9,7 +9,7 @@ from datetime import datetime
 import segno
 from flask_babel import gettext as _
 from fpdf.enums import MethodReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Cadre, CadrePhoto, User
@@ -85,6 +85,13 @@ def _placed():
 
 def placed_seat_ids(exam: Exam) -> list[int]:
     return list(db.session.scalars(select(Seat.id).where(Seat.exam_id == exam.id, _placed())))
+
+
+def counts(exam: Exam) -> tuple[int, int]:
+    """(candidates placed, so with a ticket; candidates with a ticket number but no seat yet)."""
+    placed = func.count(Seat.id).filter(_placed())
+    row = db.session.execute(select(placed, func.count(Seat.id)).where(Seat.exam_id == exam.id)).one()
+    return row[0], row[1] - row[0]
 
 
 def own_ticket_seat(exam: Exam, user) -> Seat | None:

@@ -156,6 +156,10 @@ def test_the_partials_render(app, db, client, auth):
         login_user(admin)
         page = render_template_string('{% include "sitting/_exam_tickets.html" %}', exam=exam)
         assert f"/sitting/exams/{exam.code}/tickets/release" in page and "csrf_token" in page
+        assert 'data-placed="3" data-unplaced="0"' in page
+        sitting.move_seat(sitting.seat_of(exam, _o[0]), None, None, None, actor=None, reason="", now=now_utc())
+        page = render_template_string('{% include "sitting/_exam_tickets.html" %}', exam=exam)
+        assert 'data-placed="2" data-unplaced="1"' in page and "no seat yet" in page
         loads = [(r, sitting.room_load(session, r)) for r in rooms]
         page = render_template_string('{% include "sitting/_session_tickets.html" %}', exam=exam, session=session,
                                       rooms=loads)  # fmt: skip
