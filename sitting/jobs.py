@@ -53,7 +53,7 @@ def _tickets_job(ctx) -> dict:
     if not ids:
         raise JobError(_("Nobody is seated there: there is no ticket to print."))
     with _language_of(viewer):
-        data = tickets.tickets_pdf(ctx.steps(tickets.tickets(ids), total=len(ids), every=10))
+        data = tickets.tickets_pdf(ctx.steps(tickets.tickets(ids), total=len(ids)))
         message = _("%(n)d admission tickets in one PDF.", n=len(ids))
     suffix = f"-{room.name}" if room is not None else ""
     ctx.save_file(f"tickets-{exam.code}-{session.name}{suffix}.pdf", PDF, data)

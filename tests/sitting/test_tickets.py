@@ -288,3 +288,17 @@ def test_the_batch_refuses_a_room_of_another_session_and_an_empty_room(app, db, 
     job = _job_of(client.post_form(f"{base}/rooms/{rooms[1].id}/tickets"))
     _db.session.refresh(job)
     assert job.state == JobState.FAILED and "Nobody is seated" in job.error
+
+
+def test_the_batch_reports_progress_ticket_by_ticket(app, db, client, auth, queued_jobs):
+    from jobs import runner
+
+    exam, _c, _o, session, rooms = seated(n_more=4, capacity=5)
+    auth.login_as("org_admin")
+    job = _job_of(client.post_form(f"/sitting/exams/{exam.code}/sessions/{session.id}/tickets"))
+    assert _db.session.get(Job, job.id).state == JobState.QUEUED  # it waits for a worker
+    again = _job_of(client.post_form(f"/sitting/exams/{exam.code}/sessions/{session.id}/tickets"))
+    assert again.id == job.id  # a second click does not draw the tickets twice
+    seen = []
+    assert runner.execute(job.id, on_progress=lambda done, total: seen.append((done, total))) == JobState.DONE
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5) and [d for d, _t in seen[1:]] == [1, 2, 3, 4, 5, 5]
