@@ -302,3 +302,22 @@ def test_the_batch_reports_progress_ticket_by_ticket(app, db, client, auth, queu
     seen = []
     assert runner.execute(job.id, on_progress=lambda done, total: seen.append((done, total))) == JobState.DONE
     assert seen[0] == (0, 5) and seen[-1] == (5, 5) and [d for d, _t in seen[1:]] == [1, 2, 3, 4, 5, 5]
+
+
+def test_an_admin_who_is_a_candidate_gets_their_own_ticket_and_card(app, db, client, auth, tmp_path):
+    tools = poppler.tools()
+    exam, candidate, _others, session, rooms = seated()
+    admin = make_cadre(unit=candidate.cadre.unit, roles=(Role.ORG_ADMIN, Role.CADRE)).user
+    sitting.ensure_seats(exam, now_utc())
+    seat = sitting.seat_of(exam, admin)
+    _db.session.commit()
+    auth.login(admin.username)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="my-tickets"' not in page  # a ticket number, but no seat yet: no card
+    sitting.move_seat(seat, session, rooms[1], 7, actor=None, reason="", now=now_utc())
+    tickets.release_tickets(exam, None, now_utc())
+    _db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert f'data-ticket="{seat.ticket_no}"' in page and page.count("data-ticket=") == 1
+    text = poppler.text(tools, "-raw", write(tmp_path, client.get(f"/sitting/exams/{exam.code}/my-ticket.pdf").data))
+    assert seat.ticket_no in text and sitting.seat_of(exam, candidate).ticket_no not in text
