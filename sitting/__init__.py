@@ -10,7 +10,10 @@ from sitting import (  # noqa: E402,F401
     admin_views,  # the admins' pages: rooms, sessions, seats, proctors
     checkin,  # the start check and the absences' periodic job
     checkin_views,  # the door's pages
+    home,  # the candidate's seats and tickets on the home page
     incident_views,  # incidents and decisions, the sitting record's downloads
+    jobs,  # the tickets' batch (a job kind)
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
+    ticket_views,  # admission tickets, door lists and seat plans
 )

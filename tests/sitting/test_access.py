@@ -50,6 +50,23 @@ ROUTES.update({
     "sitting.proctor_remove": ("POST", "/sitting/exams/{exam}/proctors/{assignment}/remove", DISTRICT),
 })  # fmt: skip
 
+# Admission tickets and a room's papers (sitting.ticket_views). Nobody's ticket is released in this world: the
+# candidate's own download is a 404 for everyone here (tests/sitting/test_tickets.py covers it after release).
+_PLACE = "/sitting/exams/{exam}/sessions/{session}"
+ROUTES.update({
+    "sitting.release_tickets": ("POST", "/sitting/exams/{exam}/tickets/release", DISTRICT),
+    "sitting.withdraw_tickets": ("POST", "/sitting/exams/{exam}/tickets/withdraw", DISTRICT),
+    "sitting.my_ticket": ("GET", "/sitting/exams/{exam}/my-ticket.pdf", set()),
+    "sitting.batch_tickets": ("POST", _PLACE + "/tickets", DISTRICT),
+    "sitting.batch_tickets#room": ("POST", _PLACE + "/rooms/{room}/tickets", DISTRICT),
+    "sitting.door_list": ("GET", _PLACE + "/rooms/{room}/door-list.pdf", PROCTORS),
+    "sitting.door_list#xlsx": ("GET", _PLACE + "/rooms/{room}/door-list.xlsx", PROCTORS),
+    "sitting.door_list#other_room": ("GET", _PLACE + "/rooms/{other_room}/door-list.pdf", DISTRICT),
+    "sitting.seat_plan": ("GET", _PLACE + "/rooms/{room}/seat-plan.pdf", PROCTORS),
+    "sitting.seat_plan#xlsx": ("GET", _PLACE + "/rooms/{room}/seat-plan.xlsx", PROCTORS),
+    "sitting.seat_plan#other_room": ("GET", _PLACE + "/rooms/{other_room}/seat-plan.xlsx", DISTRICT),
+})  # fmt: skip
+
 
 def world():
     exam, candidate = make_open_exam(code="SX1", qtypes=("single", "essay"))
