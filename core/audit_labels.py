@@ -78,6 +78,31 @@ ACTION_LABELS = {
     "unit.import": _l("Units imported"),
     # The sitting's incidents (sitting.incidents)
     "incident.recorded": _l("Incident recorded"),
+    # The sitting (sitting/): rooms, sessions, seats, tickets, the door
+    "room.created": _l("Exam room created"),
+    "room.updated": _l("Exam room changed"),
+    "sitting.absences_recorded": _l("Absences recorded"),
+    "sitting.checked_in": _l("Candidate checked in"),
+    "sitting.checkin_undone": _l("Check-in taken back"),
+    "sitting.proctor_assigned": _l("Proctor assigned"),
+    "sitting.proctor_removed": _l("Proctor removed"),
+    "sitting.seat_moved": _l("Seat changed by hand"),
+    "sitting.seats_assigned": _l("Seats assigned automatically"),
+    "sitting.session_created": _l("Session created"),
+    "sitting.session_rooms": _l("Session's rooms changed"),
+    "sitting.session_updated": _l("Session changed"),
+    "sitting.settings_updated": _l("Sitting settings changed"),
+    "sitting.tickets_released": _l("Admission tickets released"),
+    "sitting.tickets_withdrawn": _l("Admission tickets withdrawn"),
+    # A proctor's changes to an attempt (exam.adjustments: "attempt." + the event's kind)
+    "attempt.extended": _l("Time extended"),
+    "attempt.paused": _l("Clock paused"),
+    "attempt.resumed": _l("Clock resumed"),
+    "attempt.forced": _l("Submitted by a proctor"),
+    "attempt.released": _l("Released to another computer"),
+    "attempt.reopened": _l("Reopened"),
+    "attempt.voided": _l("Score voided"),
+    "attempt.restored": _l("Voided score restored"),
     "incident.decided": _l("Decision on an incident"),
 }
 
@@ -101,6 +126,9 @@ PREFIX_LABELS = {
     "training": _l("All training class actions"),
     "unit": _l("All unit actions"),
     "incident": _l("All incident actions"),
+    "room": _l("All exam room actions"),
+    "sitting": _l("All sitting actions"),
+    "attempt": _l("All proctor actions on attempts"),
 }
 
 
@@ -150,6 +178,26 @@ DETAIL_LABELS = {
     "room": lazy_pgettext("audit detail", "Room"),
     "voided": lazy_pgettext("audit detail", "Attempts voided"),
     "restored": lazy_pgettext("audit detail", "Attempts restored"),
+    # The sitting (sitting/) and a proctor's changes to attempts (exam.adjustments)
+    "absent": lazy_pgettext("audit detail", "Absent"),
+    "capacity": lazy_pgettext("audit detail", "Seats"),
+    "checked_in_at": lazy_pgettext("audit detail", "Checked in at"),
+    "starts_at": lazy_pgettext("audit detail", "Starts"),
+    "ends_at": lazy_pgettext("audit detail", "Ends"),
+    "everyone": lazy_pgettext("audit detail", "Everyone placed again"),
+    "free": lazy_pgettext("audit detail", "Seats left free"),
+    "placed": lazy_pgettext("audit detail", "Placed"),
+    "unplaced": lazy_pgettext("audit detail", "Not placed"),
+    "released_at": lazy_pgettext("audit detail", "Released at"),
+    "rooms": lazy_pgettext("audit detail", "Rooms"),
+    "strategy": lazy_pgettext("audit detail", "Order"),
+    "ticket": lazy_pgettext("audit detail", "Ticket number"),
+    "by": lazy_pgettext("audit detail", "By"),
+    "minutes": lazy_pgettext("audit detail", "Minutes"),
+    "old_deadline": lazy_pgettext("audit detail", "Old deadline"),
+    "new_deadline": lazy_pgettext("audit detail", "New deadline"),
+    "paused_seconds": lazy_pgettext("audit detail", "Seconds paused"),
+    "time_left": lazy_pgettext("audit detail", "Seconds left"),
 }
 
 

@@ -12,7 +12,7 @@ from core.audit_labels import (
 )
 from tests.conftest import ROOT
 
-PACKAGES = ("accounts", "archive", "core", "demo", "exam", "question_bank", "reports")
+PACKAGES = ("accounts", "archive", "core", "demo", "exam", "question_bank", "reports", "sitting")
 
 
 def _strings(node):
