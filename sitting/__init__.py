@@ -7,6 +7,7 @@ from flask import Blueprint
 bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
+    console_views,  # the proctor's console (监考台)
     models,  # the tables belong to the schema
     services,  # registers the proctors' places with core.policy
 )
