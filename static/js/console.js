@@ -56,6 +56,9 @@
     var tr = el("tr");
     tr.setAttribute("data-user", c.username);
     tr.setAttribute("data-state", c.state);
+    tr.setAttribute("data-answered", c.answered);
+    tr.setAttribute("data-online", c.online ? "true" : "false");
+    tr.setAttribute("data-paused", c.paused ? "true" : "false");
     if (c.alerts.length) tr.className = "alerted";
     tr.appendChild(el("td", "", c.seat_no === null ? "—" : String(c.seat_no)));
     var who = el("td");
