@@ -19,7 +19,7 @@ holding a server-sent event stream: the app runs under gunicorn with sync (or gt
 stream holds a worker (or a thread) for as long as the page is open, so 40 consoles would hold 40 workers that the
 candidates' saves need; a poll is one short request that costs a few milliseconds (bench/bench_console.py)."""
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from flask import current_app
@@ -97,11 +97,17 @@ class Candidate:
     alerts: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
-        data.pop("last_contact")
-        data["state_label"] = str(STATE_LABELS[self.state])
-        data["alert_labels"] = [str(ALERT_LABELS[a]) for a in self.alerts]
+        """The line as JSON: times in ISO 8601; the labels of states and alerts are sent once, with the page."""
+        data = {name: getattr(self, name) for name in _FIELDS}
+        for name in _TIMES:
+            if data[name] is not None:
+                data[name] = data[name].isoformat()
+        data["alerts"] = list(self.alerts)
         return data
+
+
+_FIELDS = [f.name for f in fields(Candidate) if f.name != "last_contact"]
+_TIMES = [name for name in _FIELDS if name.endswith("_at") or name == "last_save"]
 
 
 def silent_limit(exam: Exam) -> int:

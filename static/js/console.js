@@ -65,7 +65,7 @@
     who.appendChild(el("strong", "", c.name));
     who.appendChild(el("span", "muted", " " + c.username + " · " + c.ticket_no));
     tr.appendChild(who);
-    var state = el("td", "state", c.state_label);
+    var state = el("td", "state", STATES[c.state]);
     if (c.paused) state.appendChild(el("span", "tag paused", M.paused));
     tr.appendChild(state);
     var progress = el("td", "progress");
@@ -90,9 +90,9 @@
     var signals = el("td", "signals");
     if (c.attempt_id) {
       signals.appendChild(el("span", "", fill(M.focus, { n: c.focus_losses }) + " · " + fill(M.pastes, { n: c.pastes })));
-      c.alert_labels.forEach(function (label, i) {
-        var tag = el("span", "tag alert", label);
-        tag.setAttribute("data-alert", c.alerts[i]);
+      c.alerts.forEach(function (name) {
+        var tag = el("span", "tag alert", initial.alerts[name]);
+        tag.setAttribute("data-alert", name);
         signals.appendChild(el("br"));
         signals.appendChild(tag);
       });
