@@ -47,7 +47,7 @@ def generate(app, n: int):
         hash_ = first.password_hash
         db.session.execute(insert(User), [
             {"username": f"c{i:05d}", "name": f"考生{i:05d}", "password_hash": hash_, "must_change_password": False}
-            for i in range(n - 1)
+            for i in range(n)
         ])  # fmt: skip
         users = db.session.scalars(select(User.id).where(User.username.like("c%")).order_by(User.id)).all()
         db.session.execute(insert(Paper), [
@@ -74,10 +74,9 @@ def generate(app, n: int):
         ])  # fmt: skip
         actor = db.session.get(User, users[0])
         session, rooms = make_sitting(exam, rooms=ROOMS, capacity=n // ROOMS, actor=actor, place=False)
-        per = len(users) // ROOMS
         db.session.execute(insert(Seat), [
-            {"exam_id": exam.id, "user_id": u, "session_id": session.id, "room_id": rooms[min(k // per, ROOMS - 1)].id,
-             "seat_no": k + 1, "ticket_no": f"B{k:06d}", "checked_in_at": now} for k, u in enumerate(users)
+            {"exam_id": exam.id, "user_id": u, "session_id": session.id, "room_id": rooms[k % ROOMS].id,
+             "seat_no": k // ROOMS + 1, "ticket_no": f"B{k:06d}", "checked_in_at": now} for k, u in enumerate(users)
         ])  # fmt: skip
         db.session.commit()
         sitting.settings_of(exam)
