@@ -54,7 +54,7 @@ def room_console(session_id: int, room_id: int):
         feed=url_for("sitting.room_console_json", session_id=session.id, room_id=room.id),
         action_url=url_for("sitting.console_action", attempt_id=0, action="ACTION"),
         state_names={k: str(v) for k, v in console.STATE_LABELS.items()}, paste_alert=console.PASTE_ALERT,
-        alert_names={k: str(v) for k, v in console.ALERT_LABELS.items()},
+        alert_names={k: str(v) for k, v in console.ALERT_LABELS.items()}, state_order=list(console.STATES),
         reopen_open=now <= session.ends_at,
     )  # fmt: skip
 

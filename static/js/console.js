@@ -127,7 +127,7 @@
     rows.appendChild(fragment);
     var summary = document.getElementById("console-summary");
     summary.textContent = "";
-    Object.keys(STATES).forEach(function (key) {
+    (initial.order || Object.keys(STATES)).forEach(function (key) { // the states in the day's order
       var tag = el("span", "tag", STATES[key] + " " + data.summary.states[key]);
       tag.setAttribute("data-state", key);
       summary.appendChild(tag);
