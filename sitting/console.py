@@ -49,13 +49,13 @@ class State:
 
 
 STATES = (State.NOT_CHECKED_IN, State.CHECKED_IN, State.IN_PROGRESS, State.SUBMITTED, State.EXPIRED, State.ABSENT)
-STATE_LABELS = {
-    State.ABSENT: _l("Absent"),
+STATE_LABELS = {  # in the order of STATES
     State.NOT_CHECKED_IN: _l("Not checked in"),
     State.CHECKED_IN: _l("Checked in"),
     State.IN_PROGRESS: _l("In progress"),
     State.SUBMITTED: _l("Submitted"),
     State.EXPIRED: _l("Finalized at the deadline"),
+    State.ABSENT: _l("Absent"),
 }
 ALERT_LABELS = {
     "silent": _l("Silent too long"),
