@@ -28,8 +28,9 @@ from sqlalchemy import case, func, select
 
 from accounts.models import User
 from core.extensions import db
+from core.policy import has_district_scope, may_proctor
 from exam.models import Answer, Attempt, AttemptEvent, AttemptStatus, EventKind, Exam, PaperItem
-from sitting.models import Seat, SittingSettings
+from sitting.models import ProctorAssignment, Seat, SittingSettings
 
 #: How often the console page asks for its JSON twin, in seconds.
 CONSOLE_POLL_SECONDS = 5
@@ -108,6 +109,26 @@ class Candidate:
 
 _FIELDS = [f.name for f in fields(Candidate) if f.name != "last_contact"]
 _TIMES = [name for name in _FIELDS if name.endswith("_at") or name == "last_save"]
+
+
+def may_act_on(user, seat: Seat) -> bool:
+    """May `user` act on the attempt of the candidate in `seat` from the console: a proctor of the seat's room (or of
+    its whole session), or the district. A candidate of the session not yet placed in a room is the district's or a
+    whole-session proctor's, not any room's proctor's."""
+    if seat.session_id is None or not may_proctor(user, seat.session_id, seat.room_id):
+        return False
+    if seat.room_id is not None or has_district_scope(user):
+        return True
+    return (
+        db.session.scalar(
+            select(ProctorAssignment.id).where(
+                ProctorAssignment.session_id == seat.session_id,
+                ProctorAssignment.user_id == user.id,
+                ProctorAssignment.room_id.is_(None),
+            )
+        )
+        is not None
+    )
 
 
 def silent_limit(exam: Exam) -> int:

@@ -162,7 +162,8 @@ def console_action(attempt_id: int, action: str):
     seat = db.session.scalar(select(Seat).where(Seat.exam_id == attempt.exam_id, Seat.user_id == attempt.user_id))
     if seat is None or seat.session_id is None:
         abort(404)  # not sat in a session: none of the console's business
-    require_proctor(seat.session_id, seat.room_id)
+    if not console.may_act_on(current_user, seat):
+        abort(403)
     if attempt.user_id == current_user.id:
         abort(403)  # an admin who also sits the exam does not proctor their own attempt
     form = ConsoleActionForm()

@@ -117,3 +117,17 @@ def test_reopen_within_the_session_only(app, db, client, auth):
     status, body = _post(client, attempt.id, "reopen", minutes=15, reason="再次误点")
     assert (status, body["error"]["code"]) == (409, "session_over")
     assert _fresh(attempt.id).status == "submitted"
+
+
+def test_an_unplaced_candidate_is_not_a_room_proctors(app, db, client, auth):
+    exam, session, rooms, attempt, _other = _world()
+    seat = sitting.seat_of(exam, attempt.user)
+    seat.room_id, seat.seat_no = None, None  # in the session, no room yet
+    whole = make_user(username="wholesession", roles=(Role.PROCTOR,))
+    sitting.assign_proctor(session, None, whole, actor=None, now=now_utc())
+    db.session.commit()
+    auth.login("proctorhere")
+    assert _post(client, attempt.id, "pause", reason="未分考场")[0] == 403
+    auth.logout()
+    auth.login("wholesession")
+    assert _post(client, attempt.id, "pause", reason="整场监考")[0] == 200
