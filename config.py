@@ -108,6 +108,12 @@ class Config:
 
     #: A save this long after the deadline is still taken (the network's delay); later ones are refused.
     EXAM_SAVE_GRACE_SECONDS = 30
+    #: How often the exam page re-reads its attempt (server time, deadline, a proctor's pause), in seconds.
+    EXAM_SYNC_SECONDS = 15
+    #: How often the proctor's console asks for its JSON twin, in seconds (sitting/console.py says why polling).
+    CONSOLE_POLL_SECONDS = 5
+    #: Seconds of silence after which the console alerts, overriding the exam's minutes (0: the exam's setting).
+    CONSOLE_SILENT_SECONDS = 0
     #: Wrong access codes a candidate may type for one exam within the window before starts are refused for a while.
     ACCESS_CODE_MAX_FAILURES = 10
     ACCESS_CODE_WINDOW_SECONDS = 15 * 60

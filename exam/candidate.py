@@ -2,7 +2,7 @@
 the timer, autosave and offline queue run in static/js/exam.js against the JSON API), and the result with the
 review the exam's policies allow."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -91,6 +91,10 @@ def attempt(attempt_id: int):
         "focusLosses": attempt.focus_losses,
         "focusLossLimit": attempt.exam.focus_loss_limit,
         "graceSeconds": attempts.grace().total_seconds(),
+        # The page re-reads the attempt this often: a proctor's extension, pause or resume reaches it without a reload.
+        "syncSeconds": current_app.config.get("EXAM_SYNC_SECONDS", 15),
+        "paused": attempt.paused_at is not None,
+        "secondsLeft": int(attempt.time_left(now).total_seconds()),
         "api": url_for("exam_api.attempt", attempt_id=attempt.id),
         "result": url_for("take.result", attempt_id=attempt.id),
     }

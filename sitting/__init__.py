@@ -10,6 +10,7 @@ from sitting import (  # noqa: E402,F401
     admin_views,  # the admins' pages: rooms, sessions, seats, proctors
     checkin,  # the start check and the absences' periodic job
     checkin_views,  # the door's pages
+    console_views,  # the proctor's console (监考台)
     home,  # the candidate's seats and tickets on the home page
     incident_views,  # incidents and decisions, the sitting record's downloads
     jobs,  # the tickets' batch (a job kind)

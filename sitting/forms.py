@@ -144,3 +144,14 @@ class CheckinUndoForm(FlaskForm):
     seat = HiddenField(validators=[DataRequired()])
     room = HiddenField()
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=500)])
+
+
+# ---------------------------------------------------------------- the console (sitting.console_views)
+
+
+class ConsoleActionForm(FlaskForm):
+    """A proctor's action on one attempt from the console: the reason (required by the service, which says so in
+    the candidate's language) and, for an extension or a reopening, the minutes."""
+
+    reason = StringField()
+    minutes = IntegerField(validators=[Optional()])

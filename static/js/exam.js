@@ -204,6 +204,10 @@
   var claimed = false; // writes wait until this page holds the attempt (see claim below)
   var authLost = false; // the login or its CSRF token expired: waiting for a new one (see refreshToken)
   var timers = {}; // position -> the debounce timer of an edit still being typed
+  // A proctor holds the clock (exam.adjustments.pause): saves and submits are refused with "paused" meanwhile, so
+  // they stay queued here and go out once the page learns (at its next sync) that the clock runs again.
+  var paused = false;
+  var pausedLeft = 0; // the time left, frozen while paused (ms)
 
   function showServer(answers) {
     Object.keys(answers).forEach(function (pos) {
@@ -248,7 +252,7 @@
     var node = document.getElementById("save-state");
     var errors = Object.keys(status).filter(function (p) { return status[p] === "error"; });
     var busy = queue.length || Object.keys(timers).length; // an edit still being typed is not saved yet either
-    var name = !online && busy ? downState : busy ? "saving" : errors.length ? "error" : "saved";
+    var name = !online && busy ? downState : paused && busy ? "queued" : busy ? "saving" : errors.length ? "error" : "saved";
     node.setAttribute("data-state", name);
     node.textContent = M[name];
   }
@@ -267,7 +271,7 @@
     queue = queue.filter(function (e) { return e === inFlight || e.pos !== pos; });
     queue.push(entry);
     store("queue", queue);
-    setStatus(pos, online ? "saving" : "queued");
+    setStatus(pos, online && !paused ? "saving" : "queued");
     pump();
   }
 
@@ -344,7 +348,7 @@
       claim();
       return;
     }
-    if (inFlight || halted || leaving || authLost || retryTimer || !queue.length) {
+    if (inFlight || halted || leaving || authLost || retryTimer || paused || !queue.length) {
       // (retryTimer: the server asked to wait, or the network is down; the timer sends the queue again)
       updateOverall();
       return;
@@ -380,6 +384,12 @@
       }
       var code = errorCode(result);
       if (code === "taken_over") return takenOver();
+      if (code === "paused") {
+        // Not an error: the answer waits here (never dropped) and goes out once the clock runs again.
+        setStatus(entry.pos, "queued", M.pausedSaving);
+        setPaused(true, null);
+        return;
+      }
       if (code === "seq_reused" && !entry.renumbered) {
         // Another writer (a script with this login) saved another answer under this number: what this page shows
         // goes again once, numbered above it. A second refusal is shown below, never sent round and round.
@@ -463,11 +473,16 @@
   }
 
   function tick() {
-    var ms = Math.max(0, left());
+    var ms = Math.max(0, paused ? pausedLeft : left());
     var s = Math.ceil(ms / 1000);
     var h = Math.floor(s / 3600);
     clock.textContent = (h ? h + ":" : "") + pad(Math.floor((s % 3600) / 60)) + ":" + pad(s % 60);
     clock.parentNode.classList.toggle("urgent", ms <= 5 * 60 * 1000);
+    clock.parentNode.classList.toggle("paused", paused);
+    if (paused) {
+      document.getElementById("paused-left").textContent = clock.textContent;
+      return; // a held clock neither warns nor runs out
+    }
     if (ms <= 5 * 60 * 1000 && ms > 60 * 1000 && !warned[5]) {
       warned[5] = true;
       showBanner(M.warn5);
@@ -494,14 +509,67 @@
         finish();
         return;
       }
-      deadline = Date.parse(result.data.deadline_at);
+      var moved = Date.parse(result.data.deadline_at);
+      var wasPaused = paused;
+      if (result.data.paused) {
+        deadline = moved;
+        setPaused(true, result.data.seconds_left);
+      } else {
+        if (!wasPaused && moved > deadline + 1000 && !leaving) {
+          // More time given by the proctor (a technical failure): said plainly, the countdown already shows it.
+          var at = new Date(moved);
+          showBanner(M.extended.replace("{t}", pad(at.getHours()) + ":" + pad(at.getMinutes()) + ":" + pad(at.getSeconds())));
+        }
+        deadline = moved;
+        if (left() > 5 * 60 * 1000) warned[5] = false;
+        if (left() > 60 * 1000) warned[1] = false;
+        if (wasPaused) setPaused(false);
+      }
       if (then) then(result.data);
     }, function () { /* offline: the clock runs on with the last offset */ });
   }
 
+  var SYNC = Math.max(1, state.syncSeconds || 15) * 1000; // EXAM_SYNC_SECONDS
+
+  function fields() {
+    return paper.querySelectorAll("input, textarea");
+  }
+
+  function setPaused(on, secondsLeft) {
+    // The overlay, the frozen clock and the inputs held while a proctor holds the clock; resumed: all back, and
+    // what was typed meanwhile (or refused as "paused") goes out.
+    var overlay = document.getElementById("paused");
+    if (on) {
+      pausedLeft = secondsLeft === null || secondsLeft === undefined ? Math.max(0, paused ? pausedLeft : left())
+        : secondsLeft * 1000;
+      if (!paused) {
+        paused = true;
+        flushTyping();
+        Array.prototype.forEach.call(fields(), function (f) { f.disabled = true; });
+        document.getElementById("submit-button").disabled = true;
+        overlay.hidden = false;
+        setTimeout(function () { sync(); }, Math.min(SYNC, 5000)); // learn the resume soon
+      }
+      tick();
+      updateOverall();
+      return;
+    }
+    if (!paused) return;
+    paused = false;
+    overlay.hidden = true;
+    if (!submitting && !halted && !leaving) {
+      Array.prototype.forEach.call(fields(), function (f) { f.disabled = false; });
+      document.getElementById("submit-button").disabled = false;
+    }
+    showBanner(M.resumed);
+    tick();
+    pump();
+  }
+
+  if (state.paused) setPaused(true, state.secondsLeft);
   tick();
   setInterval(tick, 500);
-  setInterval(function () { sync(); }, 30000);
+  setInterval(function () { sync(); }, SYNC);
 
   // ------------------------------------------------------------ submitting
 
@@ -539,6 +607,12 @@
         request("POST", api + "/submit").then(function (result) {
           if (result.response.ok && result.data) return finish();
           if (errorCode(result) === "taken_over") return takenOver();
+          if (errorCode(result) === "paused") {
+            // The proctor holds the clock: the submit waits for the resume (the answers queued go out first).
+            setPaused(true, null);
+            setTimeout(send, 3000);
+            return;
+          }
           if (retryable(result) || needsLogin(result)) {
             if (needsLogin(result)) loginExpired();
             showBanner(result.response.status === 503 ? M.submitUnavailable : M.submitRetry);

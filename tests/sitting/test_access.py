@@ -142,3 +142,19 @@ ROUTES.update({
     "sitting.record_absences": ("POST", "/sitting/sessions/{session}/absences", DISTRICT),
     "sitting.seat_photo": ("GET", "/sitting/seats/{seat}/photo", set()),  # no photo in the world: 404 for all
 })  # fmt: skip
+
+
+# The proctor's console (sitting/console_views.py).
+PROCTOR_ROLE = {"proctor"}  # a proctor assigned nowhere: the landing page only
+ROUTES.update({
+    "sitting.room_console": ("GET", "/sitting/sessions/{session}/rooms/{room}/console", PROCTORS),
+    "sitting.room_console#other": ("GET", "/sitting/sessions/{session}/rooms/{other_room}/console", DISTRICT),
+    "sitting.room_console_json": ("GET", "/sitting/sessions/{session}/rooms/{room}/console.json", PROCTORS),
+    "sitting.room_console_json#other": ("GET", "/sitting/sessions/{session}/rooms/{other_room}/console.json",
+                                        DISTRICT),
+    "sitting.session_console": ("GET", "/sitting/sessions/{session}/console", PROCTORS),
+    "sitting.exam_console": ("GET", "/sitting/exams/{exam}/console", DISTRICT),
+    "sitting.proctor_home": ("GET", "/sitting/proctor/", PROCTORS | PROCTOR_ROLE),
+    **{f"sitting.console_action#{action}": ("POST", f"/sitting/attempts/{{attempt}}/{action}", PROCTORS)
+       for action in ("extend", "pause", "resume", "submit", "release", "reopen")},
+})  # fmt: skip
