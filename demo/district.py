@@ -10,7 +10,7 @@ from accounts.models import CadreStatus, Education, Gender, PoliticalStatus, Ran
 from core.extensions import db
 from core.models import local_today
 from core.policy import Role
-from demo import archives, questions
+from demo import archives, questions, sitting
 from exam import publishing
 from exam.models import Exam, ExamSection, SectionRule
 from question_bank import services as qb
@@ -46,7 +46,11 @@ ROLE_ACCOUNTS = (
     ("author01", "陈思远", (Role.AUTHOR, Role.CADRE), "ZZB", None),
     ("grader01", "赵雅琴", (Role.GRADER, Role.CADRE), "ZZB", None),
     ("cadre01", "王浩然", (Role.CADRE,), "QSZ-NY", None),
+    ("proctor01", "孙立新", (Role.PROCTOR, Role.CADRE), "ZZB", None),
 )
+#: Accounts added after the first release's: their data comes from a generator of their own, so that the rest of
+#: the district (drawn from one seeded sequence) stays the same person for person.
+_LATER_ACCOUNTS = frozenset({"proctor01"})
 
 # The role accounts' rank and position: their stories need them (the organisation-department admin and the grader
 # sit none of the section-level exams they run; the author sits ZZLL2026, a conflict of interest to decide).
@@ -56,6 +60,7 @@ _ROLE_POSTS = {
     "author01": (Rank.SECTION_CHIEF, "干部监督室主任"),
     "grader01": (Rank.STAFF, "科员"),
     "cadre01": (Rank.STAFF, "综合岗"),
+    "proctor01": (Rank.STAFF, "考务专干"),
 }
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
@@ -128,7 +133,8 @@ def load(now) -> list[tuple[str, str, str]]:
             user = services.create_admin(username, DEMO_PASSWORD, name, now)
             admin = user
         else:
-            data = _cadre_data(rng, username, name, _gender_of(name), units[unit_code], young=True)
+            own = random.Random(username) if username in _LATER_ACCOUNTS else rng
+            data = _cadre_data(own, username, name, _gender_of(name), units[unit_code], young=True)
             data.rank, data.position = _ROLE_POSTS[username]
             cadre, _ = services.create_cadre(admin, data, now)
             user = cadre.user
@@ -152,6 +158,7 @@ def load(now) -> list[tuple[str, str, str]]:
     db.session.flush()
     archives.load(units["ZZB"], now)
     _load_exams(units["ZZB"], now)
+    sitting.load(now)
     return accounts
 
 

@@ -8,6 +8,7 @@ bp = Blueprint("sitting", __name__, url_prefix="/sitting")
 
 from sitting import (  # noqa: E402,F401
     admin_views,  # the admins' pages: rooms, sessions, seats, proctors
+    audit_targets,  # the audit page's names for rooms and the details' codes
     checkin,  # the start check and the absences' periodic job
     checkin_views,  # the door's pages
     console_views,  # the proctor's console (监考台)

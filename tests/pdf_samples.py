@@ -63,7 +63,8 @@ def slip_inputs() -> tuple:
     cadre = NS(unit=NS(name="区人力资源和社会保障局"))
     user = NS(name="欧阳明轩", username="zzb0427", cadre=cadre)
     attempt = NS(id=20417, exam=exam, user=user, started_at=datetime(2026, 6, 20, 1, 0, 12, tzinfo=UTC),
-                 ended_at=datetime(2026, 6, 20, 2, 23, 41, tzinfo=UTC), score=Decimal("86.5"), passed=True)  # fmt: skip
+                 ended_at=datetime(2026, 6, 20, 2, 23, 41, tzinfo=UTC), score=Decimal("86.5"), passed=True,
+                 voided_at=None)  # fmt: skip
     place = {"rank": 37, "tied": 2, "ranked": 1175, "behind_percent": 96.9}
     earned, possible = (18.5, 16, 15, 14.5, 12, 10.5), (20, 18, 18, 16, 14, 14)  # 86.5 of 100
     sections = [{"title": name, "points": float(p), "total": float(t)}

@@ -24,7 +24,7 @@ from exam.attempts import start_attempt
 from exam.models import Attempt, Exam
 from jobs.models import Job
 from question_bank.models import Bank, Question, QuestionVersion
-from sitting.models import Room, Seat, Session
+from sitting.models import Incident, Room, Seat, Session
 from tests.core.test_i18n import extract_messages
 from tests.exam.test_grading import essay_answer, sat
 
@@ -37,12 +37,12 @@ ALLOWED = {
 }
 #: Pages that are not HTML for people (files, JSON), or that need what a walk by sample ids cannot give.
 NOT_PAGES = re.compile(
-    r"\.(pdf|xlsx|json|css|js|png|jpe?g|svg|txt)$|/template$|/export$|^/static/|^/api/|^/jobs/.*/(status|files/.*)$"
+    r"\.(pdf|xlsx|json|css|js|png|jpe?g|svg|txt|<fmt>)$|/template$|/export$|^/static/|^/api/|^/jobs/.*/(status|files/.*)$"
 )
 #: Pages the walk does not read: redirects (the archive's home, the login page once signed in, "my history") and
 #: an uploaded image.
 UNWALKED = {"archive.home", "accounts.login", "reports.my_history", "question_bank.image", "accounts.cadre_photo",
-            "accounts.own_photo"}  # fmt: skip
+            "accounts.own_photo", "sitting.seat_photo"}  # fmt: skip
 #: Texts of these tags are not read by people as words of the page.
 _SKIPPED_TAGS = {"script", "style", "code", "pre", "textarea"}
 _READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
@@ -170,6 +170,7 @@ def _samples(username: str) -> dict:
         "session_id": _first(select(Session.id).order_by(Session.id)),
         "room_id": _first(select(Room.id).order_by(Room.id)),
         "seat_id": _first(select(Seat.id).where(Seat.room_id.is_not(None)).order_by(Seat.id)),
+        "incident_id": _first(select(Incident.id).order_by(Incident.id)),
     }
 
 

@@ -10,6 +10,7 @@ from accounts.models import CadrePhoto
 from core.audit import AuditEvent
 from core.errors import DomainError
 from core.extensions import db
+from core.i18n import localtime
 from core.models import now_utc
 from core.policy import Role
 from exam import attempts
@@ -43,10 +44,13 @@ def test_check_in_only_inside_the_window(db):
     proctor = _proctor(session, _rooms[0])
     with pytest.raises(DomainError) as caught:
         checkin.check_in(seat, proctor, session.checkin_opens_at - timedelta(seconds=1))
-    assert caught.value.code == "checkin_not_open" and "opens at" in caught.value.message
+    assert caught.value.code == "checkin_not_open"
+    assert f"签到于 {checkin._hm(session.checkin_opens_at)} 开始" in caught.value.message  # Check-in opens at …
     with pytest.raises(DomainError) as caught:
         checkin.check_in(seat, proctor, session.checkin_closes_at + timedelta(seconds=1))
-    assert caught.value.code == "checkin_closed" and "district" in caught.value.message
+    assert caught.value.code == "checkin_closed"
+    message = caught.value.message  # closed at …: a late arrival is for the district (区委组织部) to decide
+    assert f"签到已于 {checkin._hm(session.checkin_closes_at)} 截止" in message and "区委组织部" in message
     assert seat.checked_in_at is None
     checkin.check_in(seat, proctor, session.checkin_opens_at)  # the edge itself is inside
     assert seat.checked_in_at == session.checkin_opens_at and seat.checked_in_by_id == proctor.id
@@ -109,13 +113,15 @@ def test_the_start_waits_for_the_check_in_and_the_session(db):
     seat = sitting.seat_of(exam, cadre)
     now = now_utc()
     refusal = attempts.start_refusal(exam, cadre, now)
-    assert "checked in" in refusal and rooms[0].name in refusal
+    assert "您尚未签到" in refusal and rooms[0].name in refusal  # not checked in yet: go to the door of the room
     with pytest.raises(DomainError) as caught:
         attempts.start_attempt(exam, cadre, now)
     assert caught.value.code == "not_checked_in"
     checkin.check_in(seat, _proctor(session, rooms[0]), now)
-    assert "starts at" in attempts.start_refusal(exam, cadre, session.starts_at - timedelta(minutes=1))
-    assert "ended" in attempts.start_refusal(exam, cadre, session.ends_at + timedelta(seconds=1))
+    early = attempts.start_refusal(exam, cadre, session.starts_at - timedelta(minutes=1))
+    assert f"您的场次于 {localtime(session.starts_at)} 开考" in early  # your session starts at …
+    late = attempts.start_refusal(exam, cadre, session.ends_at + timedelta(seconds=1))
+    assert f"您的场次（{session.name}）已于 {localtime(session.ends_at)} 结束" in late  # your session ended at …
     assert attempts.start_refusal(exam, cadre, now) is None
     assert attempts.start_attempt(exam, cadre, now).user_id == cadre.id
 
@@ -129,7 +135,10 @@ def test_no_sitting_settings_or_no_check_in_asked_starts_as_before(db):
 
 def test_an_unplaced_candidate_is_told_to_ask(db):
     exam, cadre, session, rooms = _setting(place=False)
-    assert "no seat" in attempts.start_refusal(exam, cadre, now_utc())
+    assert "您尚未被安排本场考试的场次和座位" in attempts.start_refusal(exam, cadre, now_utc())  # no seat yet
+    with pytest.raises(DomainError) as caught:
+        attempts.start_attempt(exam, cadre, now_utc())
+    assert caught.value.code == "no_seat"
 
 
 def test_an_admin_who_is_a_candidate_still_needs_a_check_in(db):
@@ -199,7 +208,8 @@ def test_the_periodic_job_records_the_closed_sessions_of_exams_that_ask_for_chec
     assert sitting.seat_of(other, other_cadre).absent_at is None and other_session.absences_recorded_at is None
     assert checkin.sessions_due(later + timedelta(minutes=1)) == []
     # The start page then says why.
-    assert "absent" in attempts.start_refusal(exam, cadre, later)
+    refusal = attempts.start_refusal(exam, cadre, later)  # recorded absent when the check-in closed at …
+    assert f"签到于 {checkin._hm(session.checkin_closes_at)} 截止时您被记为缺考" in refusal
 
 
 # ---------------------------------------------------------------- the door's page
@@ -292,7 +302,7 @@ def test_a_proctor_who_is_a_candidate_cannot_check_themselves_in(client, auth, d
     own = sitting.seat_of(exam, both)
     base = f"/sitting/sessions/{session.id}/checkin"
     (card,) = client.post_form(base + "/lookup", {"ticket": own.ticket_no}).get_json()["candidates"]
-    assert not card["can_confirm"] and "yourself" in card["problem"]
+    assert not card["can_confirm"] and "不能为自己签到" in card["problem"]  # you cannot check yourself in
     refused = client.post_form(base + "/confirm", {"seat": own.id})
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "self_checkin"
     # They check the other candidate in, and are checked in by someone else before they may start.

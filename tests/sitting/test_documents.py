@@ -39,7 +39,7 @@ def test_the_door_list_names_who_sits_in_the_room_with_a_signature_column(app, d
     path.write_bytes(response.data)
     text = poppler.text(tools, "-layout", path)
     assert exam.title in text and session.name in text and rooms[1].name in text and rooms[1].address in text
-    assert "Signature" in text
+    assert "考生签名" in text  # the candidates' signature column
     for r in rows:
         assert r.ticket_no in text and r.name in text
     for r in documents.room_rows(session, rooms[0]):  # nobody of the other room

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from accounts.models import CadrePhoto
 from core.audit import AuditEvent
+from core.errors import DomainError
 from core.extensions import db as _db
 from core.models import now_utc
 from core.policy import Role
@@ -71,7 +72,7 @@ def test_a_ticket_shows_the_candidate_the_place_and_a_qr_of_the_signed_code(app,
                      candidate.cadre.unit.name, exam.title, session.name):  # fmt: skip
         assert expected in text
     assert text.count(seat.ticket_no) == 2  # large at the top, and under the QR code
-    assert f"{seat.seat_no}" in text.split("Seat")[1][:40]
+    assert f"{seat.seat_no}" in text.split("座位号")[1][:40]  # the seat number, after its caption
     pages = poppler.images(tools, pdf, 300)
     assert len(pages) == 1 and pages[0].size[0] < pages[0].size[1]  # one A4 portrait page
     # The QR, read back module by module from the rendered page, is the signed code's (no decoder is installed:
@@ -116,20 +117,24 @@ def test_release_and_withdraw_are_audited_and_refused_twice(app, db):
     assert not tickets.released(exam)
     assert tickets.release_tickets(exam, admin, now) == 3
     assert tickets.released_at(exam) == now
-    with pytest.raises(Exception, match="already released"):
+    with pytest.raises(DomainError, match="准考证已发放") as caught:  # already released
         tickets.release_tickets(exam, admin, now)
+    assert caught.value.code == "tickets_released"
     tickets.withdraw_tickets(exam, admin, now)
     assert not tickets.released(exam)
-    with pytest.raises(Exception, match="not released"):
+    with pytest.raises(DomainError, match="准考证尚未发放") as caught:  # not released
         tickets.withdraw_tickets(exam, admin, now)
+    assert caught.value.code == "tickets_not_released"
     actions = _db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("sitting.tickets_%")))
     assert sorted(actions) == ["sitting.tickets_released", "sitting.tickets_withdrawn"]
 
 
 def test_release_is_refused_while_nobody_is_placed(app, db):
     exam, *_ = seated(place=False)
-    with pytest.raises(Exception, match="No candidate has a seat"):
+    with pytest.raises(DomainError, match="尚无考生编排座位") as caught:  # no candidate has a seat yet
         tickets.release_tickets(exam, make_user(roles=(Role.ORG_ADMIN,)), now_utc())
+    assert caught.value.code == "nobody_placed"
+    assert not tickets.released(exam)
 
 
 def test_the_release_button_posts_and_comes_back(app, db, client, auth):
@@ -159,7 +164,8 @@ def test_the_partials_render(app, db, client, auth):
         assert 'data-placed="3" data-unplaced="0"' in page
         sitting.move_seat(sitting.seat_of(exam, _o[0]), None, None, None, actor=None, reason="", now=now_utc())
         page = render_template_string('{% include "sitting/_exam_tickets.html" %}', exam=exam)
-        assert 'data-placed="2" data-unplaced="1"' in page and "no seat yet" in page
+        assert 'data-placed="2" data-unplaced="1"' in page
+        assert "1 名考生尚未编排座位，暂无准考证" in page  # 1 candidate has no seat yet and gets no ticket
         loads = [(r, sitting.room_load(session, r)) for r in rooms]
         page = render_template_string('{% include "sitting/_session_tickets.html" %}', exam=exam, session=session,
                                       rooms=loads)  # fmt: skip
@@ -225,11 +231,11 @@ def test_the_home_card_shows_the_place_and_the_link_once_released(app, db, clien
     auth.login(candidate.username)
     page = client.get("/").get_data(as_text=True)
     assert 'id="my-tickets"' in page and seat.ticket_no in page and seat.room.name in page
-    assert "Tickets not released yet." in page and "my-ticket.pdf" not in page
+    assert "准考证尚未发放" in page and "my-ticket.pdf" not in page  # tickets not released yet
     tickets.release_tickets(exam, None, now_utc())
     _db.session.commit()
     page = client.get("/").get_data(as_text=True)
-    assert f"/sitting/exams/{exam.code}/my-ticket.pdf" in page and "Tickets not released yet." not in page
+    assert f"/sitting/exams/{exam.code}/my-ticket.pdf" in page and "准考证尚未发放" not in page
     auth.logout()
     auth.login_as("cadre")  # no seat anywhere: no card
     assert 'id="my-tickets"' not in client.get("/").get_data(as_text=True)
@@ -287,7 +293,7 @@ def test_the_batch_refuses_a_room_of_another_session_and_an_empty_room(app, db, 
     assert client.post_form(f"{base}/rooms/999999/tickets").status_code == 404
     job = _job_of(client.post_form(f"{base}/rooms/{rooms[1].id}/tickets"))
     _db.session.refresh(job)
-    assert job.state == JobState.FAILED and "Nobody is seated" in job.error
+    assert job.state == JobState.FAILED and "该处没有编排考生" in job.error  # nobody is seated there
 
 
 def test_the_batch_reports_progress_ticket_by_ticket(app, db, client, auth, queued_jobs):
