@@ -17,7 +17,7 @@ MAX_HEIGHT = 480
 #: Pillow's names of the formats accepted (whatever the file is called or says it is).
 FORMATS = {"JPEG", "PNG"}
 #: A photo never needs more pixels than this; larger images are refused before they are decoded (decompression bombs).
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 12_000_000  # a phone's photo; a 2 MB PNG of more would decode to hundreds of MB
 
 
 def _refuse(message) -> DomainError:

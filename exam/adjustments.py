@@ -9,11 +9,13 @@ locks the attempt's row first (a save or a submit lands wholly before or after i
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core import audit, guards
 from core.errors import DomainError
 from core.extensions import db
+from core.i18n import localtime
 from exam.attempts import grace, in_progress, lock_attempt, submit
 from exam.integrity import rescoring
 from exam.models import Attempt, AttemptEvent, AttemptStatus, EventKind
@@ -48,6 +50,19 @@ def _running(attempt: Attempt, now: datetime) -> Attempt:
     return attempt
 
 
+def _until_close(attempt: Attempt, deadline: datetime) -> datetime:
+    """A proctor's change never moves a deadline past the exam's close: the keys, the review and the end of the
+    conflicts of interest open at the close, so nobody may still be answering then. Beyond it, the district moves
+    the exam's close (exam settings), which carries the attempts it had cut short."""
+    return min(deadline, attempt.exam.closes_at)
+
+
+def _refuse_at_close(attempt: Attempt) -> None:
+    raise DomainError(
+        _("The exam closes at %(time)s: no attempt may run past it. Ask the district to move the exam's close.",
+          time=localtime(attempt.exam.closes_at)), code="exam_closes", status=409)  # fmt: skip
+
+
 def _log(attempt: Attempt, kind: EventKind, actor, reason: str, now: datetime, **detail) -> None:
     detail = {"by": getattr(actor, "id", None), "reason": reason, **detail}
     db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=now, detail=detail))
@@ -55,12 +70,16 @@ def _log(attempt: Attempt, kind: EventKind, actor, reason: str, now: datetime, *
 
 
 def extend(attempt: Attempt, minutes: int, actor, reason: str, now: datetime) -> Attempt:
-    """Give an attempt in progress `minutes` more (a technical failure): its deadline moves on, past the exam's
-    close if need be; the exam page learns it at its next contact with the server."""
+    """Give an attempt in progress `minutes` more (a technical failure): its deadline moves on, never past the
+    exam's close (cut short there; refused when already there); the exam page learns it at its next contact."""
     minutes, reason = _minutes(minutes), _reason(reason)
     attempt = _running(attempt, now)
     old = attempt.deadline_at
-    attempt.deadline_at = old + timedelta(minutes=minutes)
+    new = _until_close(attempt, old + timedelta(minutes=minutes))
+    if new <= old:
+        _refuse_at_close(attempt)
+    attempt.deadline_at = new
+    minutes = int((new - old).total_seconds() // 60) or minutes  # what was given, when the close cut it short
     _log(
         attempt,
         EventKind.EXTENDED,
@@ -96,7 +115,7 @@ def resume(attempt: Attempt, actor, reason: str, now: datetime) -> Attempt:
         raise DomainError(_("This attempt's clock is not paused."), code="not_paused", status=409)
     held = now - attempt.paused_at
     old = attempt.deadline_at
-    attempt.deadline_at, attempt.paused_at = old + held, None
+    attempt.deadline_at, attempt.paused_at = _until_close(attempt, old + held), None
     _log(
         attempt,
         EventKind.RESUMED,
@@ -136,10 +155,27 @@ def reopen(attempt: Attempt, minutes: int, actor, reason: str, now: datetime) ->
     """Open again an attempt that ended by mistake (a wrong click, a machine that submitted on its own), with
     `minutes` to go. Its answers are kept and it is graded again when it ends; its score is withdrawn meanwhile.
     The one documented path by which a finalized attempt changes its status (the database checks the count)."""
+    from exam.visibility import result_visible  # visibility builds on the attempts: imported on use
+
     minutes, reason = _minutes(minutes), _reason(reason)
     attempt = lock_attempt(attempt)
     if attempt.status == AttemptStatus.IN_PROGRESS:
         raise DomainError(_("This attempt is still in progress."), code="attempt_running", status=409)
+    if attempt.reopened:
+        raise DomainError(_("This attempt was reopened once already; it cannot be reopened again."),
+                          code="reopened_before", status=409)  # fmt: skip
+    if result_visible(attempt, now):
+        # The candidate may have seen the score: answering again would turn it into a way to find the keys.
+        raise DomainError(_("The candidate's score is already shown to them: the attempt cannot be reopened."),
+                          code="result_shown", status=409)  # fmt: skip
+    if now + timedelta(minutes=1) >= attempt.exam.closes_at:
+        _refuse_at_close(attempt)
+    later = select(Attempt.id).where(
+        Attempt.exam_id == attempt.exam_id, Attempt.user_id == attempt.user_id, Attempt.number > attempt.number
+    )
+    if db.session.execute(later.limit(1)).first() is not None:
+        raise DomainError(_("The candidate has a later attempt: only the latest can be reopened."),
+                          code="not_latest", status=409)  # fmt: skip
     if in_progress(attempt.exam, attempt.user) is not None:
         raise DomainError(_("The candidate has another attempt in progress."), code="attempt_running", status=409)
     old = {
@@ -151,7 +187,7 @@ def reopen(attempt: Attempt, minutes: int, actor, reason: str, now: datetime) ->
         with guards.allowing("reopen"), rescoring("reopen"), db.session.begin_nested():
             attempt.reopened += 1
             attempt.status, attempt.ended_at = AttemptStatus.IN_PROGRESS, None
-            attempt.deadline_at = now + timedelta(minutes=minutes)
+            attempt.deadline_at = _until_close(attempt, now + timedelta(minutes=minutes))
             attempt.paused_at, attempt.client_id = None, None
             attempt.score, attempt.fully_graded, attempt.passed = None, False, None
             db.session.flush()

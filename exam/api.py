@@ -57,6 +57,8 @@ RESULT_SCHEMA = {
         "score": {"type": "number", "nullable": True}, "total": {"type": "number"},
         "passed": {"type": "boolean", "nullable": True}, "fully_graded": {"type": "boolean"},
         "time_used_seconds": {"type": "integer"}, "corrected_at": _MAYBE_TIME,
+        "voided": {"type": "boolean", "description": "the score was voided by a decision on an incident"},
+        "void_reason": {"type": "string", "nullable": True},
         "review": {"type": "array", "items": REVIEW_SCHEMA,
                    "description": "keys and explanations, once the review policy allows and nobody is still sitting"},
     }, optional=("review",)),
@@ -179,6 +181,9 @@ def start(code: str):
     body = request.get_json(silent=True) if request.get_data(cache=True).strip() else {}
     if not isinstance(body, dict):
         raise DomainError(_("The request body must be a JSON object."), code="bad_request")
+    if body.get("access_code") is not None and not isinstance(body["access_code"], str) and not exam.access_code_hash:
+        # (Where the exam has a code, any other value is a wrong code: refused and counted as a guess.)
+        raise DomainError(_("The access code must be text."), code="bad_request")
     now = now_utc()
     attempt = attempts.start_for_request(exam, current_user, now, access_code=body.get("access_code"))
     return jsonify(review.attempt_payload(attempt, now))

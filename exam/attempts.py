@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import false, func, literal_column, select, update
+from sqlalchemy import false, func, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
@@ -77,7 +77,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     _one_start_at_a_time(user)
     current = in_progress(exam, user)
     if current is not None:
-        if now <= current.deadline_at + grace() or current.paused_at is not None:
+        if not current.overdue(now, grace()):
             return current
         finalize(current, now)
     if exam.phase(now) != Phase.OPEN:
@@ -275,7 +275,9 @@ def finalize(attempt: Attempt, now: datetime) -> Attempt:
     """End an overdue attempt with the answers saved in time (nothing saved before the deadline is lost)."""
     from exam.scoring import grade  # scoring builds on attempts: imported on use
 
-    if attempt.status == AttemptStatus.IN_PROGRESS and attempt.paused_at is None:  # a held clock never ends
+    # A held clock does not end, until the exam closes: then the attempt ends with what was saved.
+    if attempt.status == AttemptStatus.IN_PROGRESS and (attempt.paused_at is None or attempt.overdue(now, grace())):
+        attempt.paused_at = None
         attempt.status, attempt.ended_at = AttemptStatus.EXPIRED, min(now, attempt.deadline_at + grace())
         with rescoring("finalize"):
             grade(attempt, now)
@@ -286,7 +288,12 @@ def overdue_attempts(now: datetime, exam: Exam | None = None) -> list[int]:
     """Ids of the attempts (of one exam, or of all) left open past their deadline and grace."""
     # The status as a literal, not a parameter: SQLite uses a partial index (ix_attempts_open_deadline) only then.
     is_open = Attempt.status == literal_column(f"'{AttemptStatus.IN_PROGRESS.value}'")
-    stmt = select(Attempt.id).where(is_open, Attempt.deadline_at < now - grace(), Attempt.paused_at.is_(None))
+    held_past_close = Attempt.exam_id.in_(select(Exam.id).where(Exam.closes_at < now - grace()))
+    stmt = select(Attempt.id).where(
+        is_open,
+        Attempt.deadline_at < now - grace(),
+        or_(Attempt.paused_at.is_(None), held_past_close),  # a held clock ends only when the exam has closed
+    )
     if exam is not None:
         stmt = stmt.where(Attempt.exam_id == exam.id)
     return list(db.session.scalars(stmt.order_by(Attempt.deadline_at)))  # the longest overdue first

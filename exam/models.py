@@ -386,8 +386,13 @@ class Attempt(db.Model):
         return max(self.deadline_at - (self.paused_at or now), timedelta(0))
 
     def overdue(self, now: datetime, grace: timedelta) -> bool:
-        """In progress past its deadline and the grace for saves (a held clock is never overdue)."""
-        return self.status == AttemptStatus.IN_PROGRESS and self.paused_at is None and now > self.deadline_at + grace
+        """In progress past its deadline and the grace for saves. A held clock is overdue only once the exam has
+        closed (a proctor's pause never outlasts the exam)."""
+        if self.status != AttemptStatus.IN_PROGRESS:
+            return False
+        if self.paused_at is not None:
+            return now > self.exam.closes_at + grace
+        return now > self.deadline_at + grace
 
 
 class EventKind(StrEnum):

@@ -35,7 +35,8 @@ def record_event(
         )
         db.session.refresh(attempt, ["focus_losses"])
         limit = attempt.exam.focus_loss_limit
-        if limit and attempt.focus_losses >= limit:
+        # Never while a proctor holds the clock: the attempt waits for them, whatever the page reports meanwhile.
+        if limit and attempt.focus_losses >= limit and attempt.paused_at is None:
             db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.AUTO_SUBMIT, at=now,
                                         detail={"focus_losses": attempt.focus_losses}))  # fmt: skip
             attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now

@@ -54,6 +54,7 @@ def _exam(code: str) -> Exam:
     exam = db.session.scalar(select(Exam).where(Exam.code == code))
     if exam is None or exam.status == ExamStatus.DRAFT:
         abort(404)
+    policy.refuse_conflict(exam_id=exam.id)  # a candidate runs nothing of the exam they sit
     return exam
 
 
@@ -111,6 +112,11 @@ def rooms():
 def _room_form(room: Room | None) -> RoomForm:
     form = RoomForm(obj=room)
     form.unit_id.choices = options((u.id, "\u3000" * u.depth + u.name) for u in units_in_scope(current_user))
+    if not services.may_set_networks(current_user):  # the networks gate where candidates start: the district's call
+        form.networks.render_kw = {"disabled": True}
+        form.networks.description = _("Only the district's exam administrators can change the room's networks.")
+        if request.method == "POST":
+            form.networks.data = room.networks if room is not None else ""
     return form
 
 
@@ -133,7 +139,7 @@ def room_new():
                     address=form.address.data or "",
                     computers=form.computers.data,
                     notes=form.notes.data or "",
-                    networks=form.networks.data or "",
+                    networks=form.networks.data or "",  # "" for a unit admin (_room_form)
                 )
                 if not form.is_active.data:
                     room.is_active = False
@@ -153,6 +159,7 @@ def room_edit(room_id: int):
     policy.require("room.manage", room)
     form = _room_form(room)
     form.unit_id.render_kw = {"disabled": True}
+    may_set_networks = services.may_set_networks(current_user)
     if request.method == "POST":
         form.unit_id.data = room.unit_id
     if form.validate_on_submit():
@@ -166,7 +173,7 @@ def room_edit(room_id: int):
                 computers=form.computers.data,
                 address=form.address.data or "",
                 notes=form.notes.data or "",
-                networks=form.networks.data or "",
+                networks=(form.networks.data or "") if may_set_networks else None,
                 is_active=form.is_active.data,
             )
         except DomainError as exc:

@@ -171,7 +171,16 @@ def may_start(exam: Exam, user, now: datetime) -> None:
                 code="session_not_started",
                 status=409,
             )
-    if settings.restrict_network and seat is not None and seat.room is not None and has_request_context():
+    if settings.restrict_network and has_request_context():
+        if seat is None or seat.session is None or seat.room is None:  # fail closed: no room, no network to start from
+            raise DomainError(
+                _(
+                    "This exam is started only from the computers of its rooms, and you have no room yet: ask the "
+                    "exam's organisers."
+                ),
+                code="no_room",
+                status=403,
+            )
         networks = parse_networks(seat.room.networks)
         if networks:
             try:
@@ -274,11 +283,15 @@ def _record_due_absences(now: datetime) -> None:
 # ---------------------------------------------------------------- reads for the door
 
 
-def find_seats(session: Session, *, code: str = "", ticket: str = "", name: str = "") -> list[Seat]:
+def find_seats(
+    session: Session, *, code: str = "", ticket: str = "", name: str = "", room_ids: list[int] | None = None
+) -> list[Seat]:
     """The seats a lookup at the door names: a scanned ticket code (refused as forged or another exam's by
-    services.seat_by_code), a typed ticket number (of the exam), or part of a name (within the session)."""
+    services.seat_by_code), a typed ticket number (of the exam), or part of a name (within the session and, given
+    `room_ids`, those rooms: a room's proctor searches their rooms only). What a code or a number names may sit
+    elsewhere: the views show such a seat to a room's proctor without the person (checkin_views._card)."""
     from accounts.models import User
-    from sitting.services import TICKET_CODE_PREFIX, seat_by_code
+    from sitting.services import TICKET_CODE_PREFIX, TICKET_NO_RE, seat_by_code
 
     code, ticket, name = (code or "").strip(), (ticket or "").strip(), (name or "").strip()
     if ticket.startswith(TICKET_CODE_PREFIX + "."):  # a scanner that types what it reads
@@ -286,7 +299,12 @@ def find_seats(session: Session, *, code: str = "", ticket: str = "", name: str 
     if code:
         return [seat_by_code(session.exam, code)]
     if ticket:
-        seat = db.session.scalar(select(Seat).where(Seat.exam_id == session.exam_id, Seat.ticket_no == ticket))
+        found = TICKET_NO_RE.fullmatch(ticket)
+        seat = (
+            db.session.scalar(select(Seat).where(Seat.exam_id == session.exam_id, Seat.ticket_no == ticket))
+            if found is not None
+            else None
+        )
         if seat is None:
             raise DomainError(
                 _("No candidate of this exam holds ticket number %(ticket)s.", ticket=ticket),
@@ -296,18 +314,16 @@ def find_seats(session: Session, *, code: str = "", ticket: str = "", name: str 
         return [seat]
     if name:
         pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        found = list(
-            db.session.scalars(
-                select(Seat)
-                .join(User, User.id == Seat.user_id)
-                .where(Seat.session_id == session.id, User.name.ilike(pattern, escape="\\"))
-                .order_by(Seat.room_id, Seat.seat_no, User.name)
-                .limit(20)
-            )
-        )
+        stmt = select(Seat).join(User, User.id == Seat.user_id)
+        stmt = stmt.where(Seat.session_id == session.id, User.name.ilike(pattern, escape="\\"))
+        if room_ids is not None:
+            stmt = stmt.where(Seat.room_id.in_(room_ids))
+        found = list(db.session.scalars(stmt.order_by(Seat.room_id, Seat.seat_no, User.name).limit(20)))
         if not found:
             raise DomainError(
-                _("Nobody in this session has a name containing “%(name)s”.", name=name),
+                _("Nobody in this session has a name containing “%(name)s”.", name=name)
+                if room_ids is None
+                else _("Nobody in the rooms you proctor has a name containing “%(name)s”.", name=name),
                 code="no_such_name",
                 status=404,
             )

@@ -14,10 +14,19 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.i18n import localtime
 from core.models import now_utc
-from core.policy import can, login_required, may_proctor, require, require_proctor
+from core.policy import (
+    can,
+    has_district_scope,
+    login_required,
+    may_proctor,
+    refuse_conflict,
+    require,
+    require_proctor,
+)
 from sitting import bp, checkin
 from sitting.forms import CheckinConfirmForm, CheckinLookupForm, CheckinUndoForm
 from sitting.models import Seat, Session
+from sitting.services import proctors_whole_session
 
 STATES = ("checked_in", "waiting", "absent")
 
@@ -30,6 +39,7 @@ def _session(session_id: int) -> Session:
     session = db.session.get(Session, session_id)
     if session is None:
         abort(404)
+    refuse_conflict(exam_id=session.exam_id)  # a candidate checks nobody in at the exam they sit
     return session
 
 
@@ -61,6 +71,26 @@ def _counts(session: Session, room_id: int) -> dict:
     return {"total": len(states), **{s: states.count(s) for s in STATES}}
 
 
+def _in_my_rooms(seat: Seat) -> bool:
+    """Does the seat lie where the current user proctors (a room of theirs; unplaced in a session they proctor as a
+    whole; anywhere for the district)?"""
+    if seat.session_id is None:
+        return has_district_scope(current_user)
+    if seat.room_id is None:
+        return proctors_whole_session(current_user, seat.session_id)
+    return may_proctor(current_user, seat.session_id, seat.room_id)
+
+
+def _elsewhere_card(seat: Seat, problem: str) -> dict:
+    """A seat a code or number names outside the user's rooms: where it is not (the problem), nothing of the
+    person (name, employee number, unit, photo, state at the door)."""
+    return {
+        "seat": None, "name": _("Candidate of another room"), "username": "", "unit": "", "session": "", "room": "",
+        "seat_no": None, "ticket": seat.ticket_no, "state": "elsewhere", "state_label": "", "checked_in_at": None,
+        "photo": None, "problem": problem, "can_confirm": False,
+    }  # fmt: skip
+
+
 def _card(seat: Seat, session: Session, room) -> dict:
     """What the proctor sees of a candidate looked up: who, where, the state, and whether they may confirm."""
     user = seat.user
@@ -78,6 +108,8 @@ def _card(seat: Seat, session: Session, room) -> dict:
         problem = _("This candidate sits in room %(room)s, not here.", room=seat.room.name)
     elif seat.user_id == current_user.id:
         problem = _("You cannot check yourself in: another proctor must do it.")
+    if not _in_my_rooms(seat):
+        return _elsewhere_card(seat, problem or _("This candidate does not sit in a room you proctor."))
     state = checkin.state_of(seat.checked_in_at, seat.absent_at)
     has_photo = cadre is not None and db.session.get(CadrePhoto, cadre.id) is not None
     own_place = seat.session_id is not None and may_proctor(current_user, seat.session_id, seat.room_id)
@@ -125,8 +157,11 @@ def checkin_lookup(session_id: int):
     if not form.validate_on_submit():
         abort(400)
     room = _room_arg(session, form.room.data)
+    mine = None if proctors_whole_session(current_user, session.id) else [r.id for r in _rooms(session)]
     try:
-        seats = checkin.find_seats(session, code=form.code.data, ticket=form.ticket.data, name=form.name.data)
+        seats = checkin.find_seats(
+            session, code=form.code.data, ticket=form.ticket.data, name=form.name.data, room_ids=mine
+        )
     except DomainError as exc:
         return _refusal(exc)
     return jsonify(candidates=[_card(seat, session, room) for seat in seats])
@@ -208,6 +243,7 @@ def seat_photo(seat_id: int):
     if seat is None or seat.session_id is None or seat.room_id is None:
         abort(404)
     require_proctor(seat.session_id, seat.room_id)
+    refuse_conflict(exam_id=seat.exam_id)
     photo = db.session.scalar(
         select(CadrePhoto).join(Cadre, Cadre.id == CadrePhoto.cadre_id).where(Cadre.user_id == seat.user_id)
     )

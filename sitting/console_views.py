@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
-from core.policy import may_proctor, permission_required, require_proctor
+from core.policy import may_proctor, permission_required, refuse_conflict, require_proctor
 from exam import adjustments
 from exam.models import Attempt, Exam
 from sitting import bp, console
@@ -20,7 +20,9 @@ from sitting.services import proctored_sessions, room_load
 
 
 def _session(session_id: int) -> Session:
-    return db.session.get(Session, session_id) or abort(404)
+    session = db.session.get(Session, session_id) or abort(404)
+    refuse_conflict(exam_id=session.exam_id)  # a candidate proctors nothing of the exam they sit
+    return session
 
 
 def _room_of(session: Session, room_id: int) -> Room:
@@ -92,6 +94,7 @@ def session_console(session_id: int):
 def exam_console(code: str):
     """The district's view of an exam's day: every session and room summed."""
     exam = db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
+    refuse_conflict(exam_id=exam.id)
     sessions = db.session.scalars(select(Session).where(Session.exam_id == exam.id).order_by(Session.starts_at)).all()
     found = console.candidates(exam, now_utc())
     per_room = console.by_room(found)
@@ -159,6 +162,7 @@ def console_action(attempt_id: int, action: str):
     if action not in ACTIONS:
         abort(404)
     attempt = db.session.get(Attempt, attempt_id) or abort(404)
+    refuse_conflict(exam_id=attempt.exam_id)
     seat = db.session.scalar(select(Seat).where(Seat.exam_id == attempt.exam_id, Seat.user_id == attempt.user_id))
     if seat is None or seat.session_id is None:
         abort(404)  # not sat in a session: none of the console's business

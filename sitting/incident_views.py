@@ -37,6 +37,7 @@ def _place(session_id: int, room_id: int) -> tuple[Session, Room]:
     if session is None or room_id not in {link.room_id for link in session.rooms}:
         abort(404)
     policy.require_proctor(session.id, room_id)
+    policy.refuse_conflict(exam_id=session.exam_id)  # a candidate records nothing at the exam they sit
     return session, db.session.get(Room, room_id)
 
 
@@ -102,6 +103,7 @@ def exam_incidents(code: str):
     exam = db.session.scalar(select(Exam).where(Exam.code == code))
     if exam is None:
         abort(404)
+    policy.refuse_conflict(exam_id=exam.id)
     rows = incidents.of_exam(exam)
     forms = {i.id: DecisionForm(prefix=f"i{i.id}", decision=i.decision or "no_effect") for i in rows}
     return render_template(
@@ -123,6 +125,7 @@ def incident(incident_id: int):
         abort(404)
     if not incidents.may_see(current_user, found):
         abort(403)
+    policy.refuse_conflict(exam_id=found.exam_id)
     decides = policy.can(current_user, "incident.decide")
     return render_template(
         "sitting/incident.html",
@@ -142,6 +145,7 @@ def incident_decide(incident_id: int):
     found = db.session.get(Incident, incident_id)
     if found is None:
         abort(404)
+    policy.refuse_conflict(exam_id=found.exam_id)
     form = DecisionForm(prefix=f"i{found.id}")  # the list's forms and the incident page's alike
     if not form.validate_on_submit():
         flash(_("Choose a decision and give a reason."), "error")
@@ -163,7 +167,8 @@ def incident_decide(incident_id: int):
 @login_required
 def room_record(session_id: int, room_id: int):
     session, room = _place(session_id, room_id)
-    data = records.room_record_pdf(session, room, now_utc())
+    decides = policy.can(current_user, "incident.decide")  # decisions and their reasons: for the deciders only
+    data = records.room_record_pdf(session, room, now_utc(), show_decisions=decides)
     return download(data, PDF, f"sitting-record-{session.exam.code}-{session.id}-{room.id}.pdf")
 
 
@@ -173,5 +178,7 @@ def session_record(session_id: int):
     session = db.session.get(Session, session_id)
     if session is None:
         abort(404)
-    data = records.session_record_pdf(session, now_utc())
+    policy.refuse_conflict(exam_id=session.exam_id)
+    decides = policy.can(current_user, "incident.decide")
+    data = records.session_record_pdf(session, now_utc(), show_decisions=decides)
     return download(data, PDF, f"sitting-summary-{session.exam.code}-{session.id}.pdf")

@@ -17,6 +17,7 @@ from exam import adjustments
 from exam.attempts import register_start_check
 from exam.models import Attempt, Exam
 from sitting.models import Decision, Incident, IncidentKind, Room, Seat, Session
+from sitting.services import is_candidate
 
 #: Decisions that void scores.
 VOIDING = frozenset({Decision.PART_VOIDED, Decision.EXAM_VOIDED})
@@ -192,6 +193,12 @@ def decide(incident: Incident, decision: str, reason: str, *, actor, now: dateti
     """Decide on an incident (a later decision replaces an earlier one). A voiding decision voids the candidate's
     attempts of the exam (the part) or of every exam of its qualification cycle; a replacing decision restores
     what it no longer voids, unless another decision still voids it. Audited with the old and the new decision."""
+    if actor is not None and (actor.id == incident.user_id or is_candidate(incident.exam, actor)):
+        raise DomainError(
+            _("You are a candidate of this exam: another person of the district must decide on its incidents."),
+            code="conflict_of_interest",
+            status=403,
+        )
     if decision not in set(Decision):
         raise DomainError(_("Choose a decision."), code="bad_decision", problems=(("decision", _("Not valid.")),))
     reason = (reason or "").strip()

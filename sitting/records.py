@@ -73,8 +73,11 @@ def _proctors(session: Session) -> dict[int | None, list[str]]:
     return out
 
 
-def room_record(session: Session, room: Room, proctors: dict | None = None) -> RoomRecord:
-    """The figures and rows of one room's record (a few queries)."""
+def room_record(
+    session: Session, room: Room, proctors: dict | None = None, *, show_decisions: bool = True
+) -> RoomRecord:
+    """The figures and rows of one room's record (a few queries). `show_decisions`: print each incident's decision
+    and its reason (for those who may decide: incident.decide); otherwise only whether it was decided (已处理)."""
     proctors = _proctors(session) if proctors is None else proctors
     record = RoomRecord(room=room, proctors=[*proctors.get(room.id, []), *proctors.get(None, [])])
     seats = db.session.execute(
@@ -97,9 +100,14 @@ def room_record(session: Session, room: Room, proctors: dict | None = None) -> R
         .where(Incident.session_id == session.id, Incident.room_id == room.id)
         .order_by(Incident.at, Incident.id)
     ):
-        decision = DECISIONS.get(incident.decision, "待处理") if incident.decision else "待处理"
-        if incident.decision and incident.decision_reason:
-            decision += f"：{incident.decision_reason}"
+        if not incident.decision:
+            decision = "待处理"
+        elif not show_decisions:
+            decision = "已处理"
+        else:
+            decision = DECISIONS.get(incident.decision, "已处理")
+            if incident.decision_reason:
+                decision += f"：{incident.decision_reason}"
         text = incident.description + (f"（证据：{incident.evidence}）" if incident.evidence else "")
         record.incidents.append(
             (_local(incident.at, "%H:%M"), incident.user.name, KINDS.get(incident.kind, incident.kind), text, decision)
@@ -133,9 +141,9 @@ def room_record(session: Session, room: Room, proctors: dict | None = None) -> R
     return record
 
 
-def session_records(session: Session) -> list[RoomRecord]:
+def session_records(session: Session, *, show_decisions: bool = True) -> list[RoomRecord]:
     proctors = _proctors(session)
-    return [room_record(session, link.room, proctors) for link in session.rooms]
+    return [room_record(session, link.room, proctors, show_decisions=show_decisions) for link in session.rooms]
 
 
 # ---------------------------------------------------------------- the PDFs
@@ -207,9 +215,10 @@ def _signatures(pdf: Pdf, who: str, now: datetime) -> None:
     pdf.set_text_color(0, 0, 0)
 
 
-def room_record_pdf(session: Session, room: Room, now: datetime) -> bytes:
-    """One room's sitting record, to be signed by its proctors."""
-    record = room_record(session, room)
+def room_record_pdf(session: Session, room: Room, now: datetime, *, show_decisions: bool = True) -> bytes:
+    """One room's sitting record, to be signed by its proctors (`show_decisions`: see room_record; the views pass
+    whether the viewer may decide)."""
+    record = room_record(session, room, show_decisions=show_decisions)
     pdf = Pdf()
     _head(pdf, "考场记录", session, room)
     pdf.cell(28, 7, "监考员：")
@@ -236,9 +245,9 @@ def room_record_pdf(session: Session, room: Room, now: datetime) -> bytes:
     return bytes(pdf.output())
 
 
-def session_record_pdf(session: Session, now: datetime) -> bytes:
+def session_record_pdf(session: Session, now: datetime, *, show_decisions: bool = True) -> bytes:
     """The session's summary: every room's counts, then all incidents and actions, room by room."""
-    records = session_records(session)
+    records = session_records(session, show_decisions=show_decisions)
     pdf = Pdf()
     _head(pdf, "考场记录汇总", session, None)
     _section(pdf, "一、各考场出勤")

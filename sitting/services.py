@@ -5,6 +5,7 @@ commit; every change made by a person is audited."""
 import hashlib
 import hmac
 import ipaddress
+import re
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -15,8 +16,8 @@ from accounts.models import Unit, User
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from core.policy import Role, register_proctoring
-from exam.eligibility import eligible_user_ids
+from core.policy import Role, can, register_proctoring
+from exam.eligibility import eligible_user_ids, is_eligible
 from exam.models import Exam
 from sitting.models import ProctorAssignment, Room, Seat, Session, SessionRoom, SittingSettings
 
@@ -58,6 +59,12 @@ def _room_fields(name: str, capacity, computers, networks: str) -> tuple[str, in
     return name, capacity, computers, "\n".join(str(n) for n in parsed)
 
 
+def may_set_networks(actor) -> bool:
+    """May `actor` change a room's networks (which restrict where its candidates start)? The district only;
+    None: the system (a command, the demo)."""
+    return actor is None or can(actor, "sitting.manage")
+
+
 def create_room(
     unit: Unit,
     name: str,
@@ -70,6 +77,8 @@ def create_room(
     notes: str = "",
     networks: str = "",
 ) -> Room:
+    if not may_set_networks(actor):  # a unit admin's room starts without ranges: the district sets them
+        networks = ""
     name, capacity, computers, networks = _room_fields(name, capacity, computers, networks)
     if db.session.scalar(select(Room.id).where(Room.unit_id == unit.id, Room.name == name)) is not None:
         raise DomainError(
@@ -114,9 +123,13 @@ def update_room(
     address: str = "",
     computers: int = 0,
     notes: str = "",
-    networks: str = "",
+    networks: str | None = None,
     is_active: bool = True,
 ) -> Room:
+    """Change a room. Its networks (`networks`: None keeps them) change only for those who run the sitting
+    (may_set_networks): a unit admin's edit keeps the stored ranges."""
+    if networks is None or not may_set_networks(actor):  # the networks gate the start: the district's call
+        networks = room.networks
     name, capacity, computers, networks = _room_fields(name, capacity, computers, networks)
     clash = db.session.scalar(
         select(Room.id).where(Room.unit_id == room.unit_id, Room.name == name, Room.id != room.id)
@@ -360,6 +373,12 @@ def seat_of(exam: Exam, user: User) -> Seat | None:
     return db.session.scalar(select(Seat).where(Seat.exam_id == exam.id, Seat.user_id == user.id))
 
 
+def is_candidate(exam: Exam, user: User) -> bool:
+    """Does `user` sit `exam` (a seat of it, or eligible by its rules)? A candidate neither proctors nor decides
+    anything of the exam."""
+    return seat_of(exam, user) is not None or is_eligible(exam, user)
+
+
 def room_load(session: Session, room: Room) -> int:
     return (
         db.session.scalar(select(func.count(Seat.id)).where(Seat.session_id == session.id, Seat.room_id == room.id))
@@ -427,6 +446,11 @@ def move_seat(
 # ---------------------------------------------------------------- the ticket's code (the QR)
 
 TICKET_CODE_PREFIX = "QE1"
+#: A ticket code as ticket_code writes it (ASCII digits and hex only: anything else is not a code).
+TICKET_CODE_RE = re.compile(r"QE1\.(\d{1,9})\.(\d{1,20})\.([0-9a-f]{16})", re.ASCII)
+_TICKET_CODE_SHAPE = re.compile(r"QE1\.\d{1,9}\.\d{1,20}\.[^.]{0,64}", re.ASCII)
+#: A typed ticket number.
+TICKET_NO_RE = re.compile(r"\d{1,20}", re.ASCII)
 
 
 def _ticket_key() -> bytes:
@@ -445,10 +469,13 @@ def ticket_code(seat: Seat) -> str:
 
 def seat_by_code(exam: Exam, code: str) -> Seat:
     """The seat a scanned ticket code names, for `exam`; a clear refusal for a forged code or another exam's."""
-    parts = (code or "").strip().split(".")
-    if len(parts) != 4 or parts[0] != TICKET_CODE_PREFIX or not parts[1].isdigit():
+    code = (code or "").strip() if isinstance(code, str) else ""
+    found = TICKET_CODE_RE.fullmatch(code)
+    if found is None:
+        if _TICKET_CODE_SHAPE.fullmatch(code):  # a code of ours whose signature is mangled
+            raise DomainError(_("The ticket code is forged or damaged."), code="forged_ticket", status=403)
         raise DomainError(_("This is not a QualExam admission ticket code."), code="bad_ticket_code")
-    exam_id, ticket_no, mac = int(parts[1]), parts[2], parts[3]
+    exam_id, ticket_no, mac = int(found[1]), found[2], found[3]
     if not hmac.compare_digest(mac, _ticket_mac(exam_id, ticket_no)):
         raise DomainError(_("The ticket code is forged or damaged."), code="forged_ticket", status=403)
     if exam_id != exam.id:
@@ -467,6 +494,11 @@ def assign_proctor(session: Session, room: Room | None, user: User, *, actor, no
         raise DomainError(_("%(name)s does not hold the proctor role.", name=user.name), code="not_a_proctor")
     if room is not None and room.id not in {link.room_id for link in session.rooms}:
         raise DomainError(_("That room is not used by the session."), code="room_not_in_session")
+    if is_candidate(session.exam, user):
+        raise DomainError(
+            _("%(name)s is a candidate of this exam and cannot proctor it.", name=user.name),
+            code="proctor_is_candidate",
+        )
     found = db.session.scalar(
         select(ProctorAssignment).where(
             ProctorAssignment.session_id == session.id,
@@ -505,6 +537,23 @@ def proctor_places(user, session_id: int, room_id: int | None) -> bool:
     )
     if room_id is not None:
         stmt = stmt.where((ProctorAssignment.room_id == room_id) | ProctorAssignment.room_id.is_(None))
+    return db.session.execute(stmt.limit(1)).first() is not None
+
+
+def proctors_whole_session(user, session_id: int) -> bool:
+    """Does the user proctor the session as a whole (the district, or a whole-session assignment), rather than
+    some of its rooms?"""
+    from core.policy import has_district_scope, may_proctor
+
+    if not may_proctor(user, session_id):
+        return False
+    if has_district_scope(user):
+        return True
+    stmt = select(ProctorAssignment.id).where(
+        ProctorAssignment.session_id == session_id,
+        ProctorAssignment.user_id == user.id,
+        ProctorAssignment.room_id.is_(None),
+    )
     return db.session.execute(stmt.limit(1)).first() is not None
 
 

@@ -10,7 +10,7 @@ from core.errors import DomainError
 from core.extensions import db
 from core.forms import ActionForm
 from core.models import now_utc
-from core.policy import can, login_required, permission_required, require_proctor
+from core.policy import can, login_required, permission_required, refuse_conflict, require_proctor
 from core.web import PDF, XLSX, download
 from exam.models import Exam
 from sitting import bp, documents, tickets
@@ -27,6 +27,13 @@ def _ticket_helpers():
 
 def _exam(code: str) -> Exam:
     return db.session.scalar(select(Exam).where(Exam.code == code)) or abort(404)
+
+
+def _managed_exam(code: str) -> Exam:
+    """The exam, for those who run its sitting: never a candidate of it (their own ticket: my_ticket)."""
+    exam = _exam(code)
+    refuse_conflict(exam_id=exam.id)
+    return exam
 
 
 def _session(exam: Exam, session_id: int) -> Session:
@@ -66,7 +73,7 @@ def _act(exam: Exam, action, success: str):
 @bp.route("/exams/<code>/tickets/release", methods=["POST"])
 @permission_required("sitting.manage")
 def release_tickets(code):
-    exam = _exam(code)
+    exam = _managed_exam(code)
     return _act(exam, lambda: tickets.release_tickets(exam, current_user, now_utc()),
                 _("The tickets are released: the candidates can download them from their home page."))  # fmt: skip
 
@@ -74,7 +81,7 @@ def release_tickets(code):
 @bp.route("/exams/<code>/tickets/withdraw", methods=["POST"])
 @permission_required("sitting.manage")
 def withdraw_tickets(code):
-    exam = _exam(code)
+    exam = _managed_exam(code)
     return _act(exam, lambda: tickets.withdraw_tickets(exam, current_user, now_utc()),
                 _("The tickets are withdrawn: the candidates can no longer download them."))  # fmt: skip
 
@@ -93,7 +100,7 @@ def my_ticket(code):
 @permission_required("sitting.manage")
 def batch_tickets(code, session_id, room_id=None):
     """All tickets of a session (or of one of its rooms) as one PDF, drawn by a job; off to its progress page."""
-    exam = _exam(code)
+    exam = _managed_exam(code)
     session = _session(exam, session_id)
     room = _room(session, room_id) if room_id is not None else None
     if not ActionForm().validate_on_submit():
@@ -105,7 +112,7 @@ def batch_tickets(code, session_id, room_id=None):
 def _room_papers(code, session_id, room_id, fmt):
     if fmt not in FORMATS:
         abort(404)
-    exam = _exam(code)
+    exam = _managed_exam(code)
     session = _session(exam, session_id)
     room = _room(session, room_id)
     if not can(current_user, "sitting.manage"):

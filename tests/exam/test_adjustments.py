@@ -19,7 +19,7 @@ from tests.factories import make_open_exam, make_user
 
 
 def _running():
-    exam, candidate = make_open_exam(code="ADJ1", qtypes=("single", "essay"))
+    exam, candidate = make_open_exam(code="ADJ1", qtypes=("single", "essay"), release="after_close")
     proctor = make_user(username="adjproctor", roles=(Role.PROCTOR,))
     attempt = attempts.start_attempt(exam, candidate, now_utc())
     db.session.commit()
@@ -65,8 +65,8 @@ def test_a_pause_refuses_saves_and_is_never_finalized_and_a_resume_moves_the_dea
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "paused"
     body = client.get(f"/api/v1/attempts/{attempt.id}").get_json()
     assert body["paused"] is True and body["status"] == "in_progress"
-    # Long past its deadline, a held attempt is not finalized.
-    assert attempts.finalize_overdue(old + timedelta(hours=3)) == 0
+    # Past its deadline (but before the exam closes), a held attempt is not finalized.
+    assert attempts.finalize_overdue(old + timedelta(minutes=30)) == 0
     assert db.session.get(Attempt, attempt.id).status == "in_progress"
     held_for = timedelta(minutes=7)
     adjustments.resume(attempt, proctor, "来电", now + held_for)
@@ -115,3 +115,58 @@ def test_a_reopening_passes_the_guards_and_the_trigger_which_still_refuse_a_raw_
     attempts.submit(attempt, now + timedelta(minutes=1))
     db.session.commit()
     assert attempt.status == "submitted" and attempt.score is not None
+
+
+def test_no_change_of_a_proctor_runs_an_attempt_past_the_exams_close(app, db):
+    """The keys, the review and the end of the conflicts of interest open at the close: nobody answers then."""
+    attempt, proctor, essay = _running()
+    now = now_utc()
+    close = attempt.exam.closes_at
+    adjustments.extend(attempt, 240, proctor, "多次死机", now)  # cut short at the close
+    assert attempt.deadline_at == close
+    with pytest.raises(DomainError) as at_close:
+        adjustments.extend(attempt, 5, proctor, "再延", now)
+    assert at_close.value.code == "exam_closes"
+    # A clock held across the close resumes with no time left, and the finalizer ends it after the close.
+    adjustments.pause(attempt, proctor, "停电", now)
+    db.session.commit()
+    assert attempts.finalize_overdue(close - timedelta(minutes=1)) == 0
+    assert attempts.finalize_overdue(close + attempts.grace() + timedelta(seconds=1)) == 1
+    ended = db.session.get(Attempt, attempt.id)
+    assert ended.status == "expired" and ended.paused_at is None and ended.ended_at <= close + attempts.grace()
+
+
+def test_a_held_clock_is_not_submitted_at_the_focus_loss_limit(app, db):
+    from exam.timeline import record_event
+
+    attempt, proctor, _essay = _running()
+    attempt.exam.focus_loss_limit = 1
+    now = now_utc()
+    adjustments.pause(attempt, proctor, "检查设备", now)
+    record_event(attempt, "focus_loss", now)
+    assert attempt.status == "in_progress" and attempt.focus_losses == 1  # counted, not submitted
+    adjustments.resume(attempt, proctor, "继续", now)
+    record_event(attempt, "focus_loss", now)
+    assert attempt.status == "submitted"
+
+
+def test_a_reopening_is_refused_once_the_score_was_shown_a_second_time_and_for_an_earlier_attempt(app, db):
+    exam, candidate = make_open_exam(code="ADJ2", qtypes=("single",), release="immediate")
+    proctor = make_user(username="adjproctor2", roles=(Role.PROCTOR,))
+    now = now_utc()
+    attempt = attempts.submit(attempts.start_attempt(exam, candidate, now), now)
+    with pytest.raises(DomainError) as shown:  # the score was on the result page at once: a way to the keys
+        adjustments.reopen(attempt, 10, proctor, "误交卷", now)
+    assert shown.value.code == "result_shown"
+    exam.release_policy, exam.attempts_allowed = "after_close", 2
+    adjustments.reopen(attempt, 10, proctor, "误交卷", now)
+    attempts.submit(attempt, now)
+    with pytest.raises(DomainError) as twice:
+        adjustments.reopen(attempt, 10, proctor, "再次", now)
+    assert twice.value.code == "reopened_before"
+    attempts.submit(attempts.start_attempt(exam, candidate, now), now)  # a second attempt
+    first = db.session.scalar(select(Attempt).where(Attempt.number == 1))
+    first.reopened = 0  # (as if never reopened: the rule on the latest attempt alone)
+    with pytest.raises(DomainError) as earlier:
+        adjustments.reopen(first, 10, proctor, "旧卷", now)
+    assert earlier.value.code == "not_latest"

@@ -296,18 +296,24 @@ def test_a_proctor_who_is_a_candidate_cannot_check_themselves_in(client, auth, d
     exam, cadre = make_open_exam()
     both = make_cadre(unit=cadre.cadre.unit, username="door02", roles=(Role.PROCTOR, Role.CADRE)).user
     session, rooms = make_sitting(exam, requires_checkin=True)
-    sitting.assign_proctor(session, rooms[0], both, actor=None, now=now_utc())
+    with pytest.raises(DomainError) as caught:  # a candidate is not assigned to proctor their exam
+        sitting.assign_proctor(session, rooms[0], both, actor=None, now=now_utc())
+    assert caught.value.code == "proctor_is_candidate"
+    from sitting.models import ProctorAssignment
+
+    db.session.add(ProctorAssignment(session_id=session.id, room_id=rooms[0].id, user_id=both.id))  # by hand
     db.session.commit()
     auth.login("door02")
     own = sitting.seat_of(exam, both)
     base = f"/sitting/sessions/{session.id}/checkin"
-    (card,) = client.post_form(base + "/lookup", {"ticket": own.ticket_no}).get_json()["candidates"]
-    assert not card["can_confirm"] and "不能为自己签到" in card["problem"]  # you cannot check yourself in
-    refused = client.post_form(base + "/confirm", {"seat": own.id})
-    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "self_checkin"
-    # They check the other candidate in, and are checked in by someone else before they may start.
-    assert client.post_form(base + "/confirm", {"seat": sitting.seat_of(exam, cadre).id}).status_code == 200
+    assert client.post_form(base + "/lookup", {"ticket": own.ticket_no}).status_code == 403  # conflict of interest
+    assert client.post_form(base + "/confirm", {"seat": own.id}).status_code == 403
+    assert client.post_form(base + "/confirm", {"seat": sitting.seat_of(exam, cadre).id}).status_code == 403
+    with pytest.raises(DomainError) as caught:  # and the service refuses a self check-in all the same
+        checkin.check_in(own, both, now_utc())
+    assert caught.value.code == "self_checkin"
     db.session.expire_all()
+    assert sitting.seat_of(exam, cadre).checked_in_at is None
     assert attempts.start_refusal(exam, both, now_utc()) is not None
 
 

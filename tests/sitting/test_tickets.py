@@ -211,16 +211,20 @@ def test_a_proctor_who_is_a_candidate_gets_only_their_own_ticket(app, db, client
     sitting.ensure_seats(exam, now_utc())
     seat = sitting.seat_of(exam, proctor)
     sitting.move_seat(seat, session, rooms[1], 9, actor=None, reason="", now=now_utc())
-    sitting.assign_proctor(session, rooms[0], proctor, actor=None, now=now_utc())
+    with pytest.raises(DomainError):  # a candidate is not assigned to proctor their exam
+        sitting.assign_proctor(session, rooms[0], proctor, actor=None, now=now_utc())
+    from sitting.models import ProctorAssignment
+
+    _db.session.add(ProctorAssignment(session_id=session.id, room_id=rooms[0].id, user_id=proctor.id))  # by hand
     tickets.release_tickets(exam, None, now_utc())
     _db.session.commit()
     auth.login(proctor.username)
     data = client.get(f"/sitting/exams/{exam.code}/my-ticket.pdf").data
     text = poppler.text(tools, "-raw", write(tmp_path, data))
     assert seat.ticket_no in text and sitting.seat_of(exam, candidate).ticket_no not in text
-    # Their room's door list, yes (they proctor it); the batch of tickets, no (that is the district's).
+    # Not even the door list of the room they were put in by hand (conflict of interest); nor the batch of tickets.
     base = f"/sitting/exams/{exam.code}/sessions/{session.id}/rooms"
-    assert client.get(f"{base}/{rooms[0].id}/door-list.pdf").status_code == 200
+    assert client.get(f"{base}/{rooms[0].id}/door-list.pdf").status_code == 403
     assert client.get(f"{base}/{rooms[1].id}/door-list.pdf").status_code == 403
     assert client.post_form(f"{base}/{rooms[0].id}/tickets").status_code == 403
 
