@@ -18,7 +18,7 @@ from accounts.services import unit_tree
 from core import policy
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import ActionForm, options
+from core.forms import ActionForm, options, show_problems
 from core.models import local_today, now_utc
 from core.policy import permission_required
 from core.web import db_int, page_arg
@@ -115,18 +115,6 @@ def import_file():
 # ---------------------------------------------------------------- settings
 
 
-def _show_problems(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the fields it names (or above the form)."""
-    for name, message in exc.problems:
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "error")
-    if not exc.problems:
-        flash(exc.message, "error")
-
-
 def _settings(form: ExamForm, exam: Exam | None = None, locked=frozenset()) -> dict:
     """The settings the form may change. Locked ones are shown disabled (a browser does not send them), and a time
     the form shows to the minute stays as it is when the minute is unchanged (an imported close may have
@@ -161,7 +149,7 @@ def exam_new():
             if exc.code in ("bad_code", "code_taken"):
                 form.code.errors = [exc.message]
             else:
-                _show_problems(form, exc)
+                show_problems(form, exc)
         else:
             flash(_("Exam %(code)s created as a draft: now say who may sit it and build its paper.", code=exam.code),
                   "success")  # fmt: skip
@@ -182,7 +170,7 @@ def exam_settings(code: str):
             changed = definition.update_settings(current_user, exam, _settings(form, exam, locked), now_utc())
         except DomainError as exc:
             db.session.rollback()
-            _show_problems(form, exc)
+            show_problems(form, exc)
         else:
             flash(_("Saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("exam.exam", code=exam.code))
@@ -226,7 +214,7 @@ def eligibility(code: str):
             drawn = definition.set_eligibility(current_user, exam, new, now_utc())
         except DomainError as exc:
             db.session.rollback()
-            _show_problems(form, exc)
+            show_problems(form, exc)
         else:
             if drawn:
                 flash(_("Saved; %(n)d new papers drawn.", n=drawn), "success")

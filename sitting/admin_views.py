@@ -15,7 +15,7 @@ from accounts.services import units_in_scope
 from core import policy
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import ActionForm, options
+from core.forms import ActionForm, options, show_problems
 from core.models import LOCAL_ZONE, now_utc
 from core.policy import can, login_required, permission_required, scope_filter
 from core.web import page_arg
@@ -35,18 +35,6 @@ from sitting.forms import (
 from sitting.models import ProctorAssignment, Room, Seat, Session
 
 SEATS_PER_PAGE = 50
-
-
-def _show_problems(form, exc: DomainError) -> None:
-    """Put a service's refusal next to the fields it names (or above the form)."""
-    for name, message in exc.problems:
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "error")
-    if not exc.problems:
-        flash(exc.message, "error")
 
 
 def _exam(code: str) -> Exam:
@@ -144,7 +132,7 @@ def room_new():
                 if not form.is_active.data:
                     room.is_active = False
             except DomainError as exc:
-                _show_problems(form, exc)
+                show_problems(form, exc)
             else:
                 db.session.commit()
                 flash(_("Room “%(name)s” has been added.", name=room.name), "success")
@@ -177,7 +165,7 @@ def room_edit(room_id: int):
                 is_active=form.is_active.data,
             )
         except DomainError as exc:
-            _show_problems(form, exc)
+            show_problems(form, exc)
         else:
             db.session.commit()
             flash(_("Room “%(name)s” has been saved.", name=room.name), "success")
@@ -302,7 +290,7 @@ def _session_times(form: SessionForm) -> dict:
 def _session_problems(form: SessionForm, exc: DomainError) -> None:
     renamed = {"starts_at": "starts", "ends_at": "ends", "checkin_closes_at": "checkin_closes"}
     exc.problems = [(renamed.get(name, name), message) for name, message in exc.problems]
-    _show_problems(form, exc)
+    show_problems(form, exc)
 
 
 @bp.route("/exams/<code>/sessions/new", methods=["GET", "POST"])
@@ -491,7 +479,7 @@ def seat_move(code: str, seat_id: int):
                 exc.code, "room_id" if exc.code == "room_not_in_session" else None
             )
             if exc.problems:
-                _show_problems(form, exc)
+                show_problems(form, exc)
             elif field:
                 getattr(form, field).errors = [exc.message]
             else:

@@ -13,6 +13,7 @@ from accounts.models import User
 from core import policy
 from core.errors import DomainError
 from core.extensions import db
+from core.forms import show_problems
 from core.models import LOCAL_ZONE, now_utc
 from core.policy import login_required, permission_required
 from core.web import PDF, download
@@ -39,17 +40,6 @@ def _place(session_id: int, room_id: int) -> tuple[Session, Room]:
     policy.require_proctor(session.id, room_id)
     policy.refuse_conflict(exam_id=session.exam_id)  # a candidate records nothing at the exam they sit
     return session, db.session.get(Room, room_id)
-
-
-def _problems(form, exc: DomainError) -> None:
-    for name, message in exc.problems:
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "error")
-    if not exc.problems:
-        flash(exc.message, "error")
 
 
 @bp.route("/sessions/<int:session_id>/rooms/<int:room_id>/incidents/new", methods=["GET", "POST"])
@@ -82,7 +72,7 @@ def incident_new(session_id: int, room_id: int):
             )
         except DomainError as exc:
             db.session.rollback()
-            _problems(form, exc)
+            show_problems(form, exc)
         else:
             flash(_("The incident was recorded; the district will decide on it."), "success")
             return redirect(url_for("sitting.incident", incident_id=incident.id))

@@ -65,6 +65,16 @@ def may_set_networks(actor) -> bool:
     return actor is None or can(actor, "sitting.manage")
 
 
+def _refuse_name_taken(unit_id: int, name: str, room_id: int | None = None) -> None:
+    """A unit's rooms have names of their own (another room of the unit than `room_id` holding `name` refuses)."""
+    stmt = select(Room.id).where(Room.unit_id == unit_id, Room.name == name)
+    if room_id is not None:
+        stmt = stmt.where(Room.id != room_id)
+    if db.session.scalar(stmt) is not None:
+        raise DomainError(_("The unit already has a room called “%(name)s”.", name=name), code="room_exists",
+                          problems=(("name", _("Already used.")),))  # fmt: skip
+
+
 def create_room(
     unit: Unit,
     name: str,
@@ -80,17 +90,7 @@ def create_room(
     if not may_set_networks(actor):  # a unit admin's room starts without ranges: the district sets them
         networks = ""
     name, capacity, computers, networks = _room_fields(name, capacity, computers, networks)
-    if db.session.scalar(select(Room.id).where(Room.unit_id == unit.id, Room.name == name)) is not None:
-        raise DomainError(
-            _("The unit already has a room called “%(name)s”.", name=name),
-            code="room_exists",
-            problems=(
-                (
-                    "name",
-                    _("Already used."),
-                ),
-            ),
-        )
+    _refuse_name_taken(unit.id, name)
     room = Room(
         unit_id=unit.id,
         name=name,
@@ -131,20 +131,7 @@ def update_room(
     if networks is None or not may_set_networks(actor):  # the networks gate the start: the district's call
         networks = room.networks
     name, capacity, computers, networks = _room_fields(name, capacity, computers, networks)
-    clash = db.session.scalar(
-        select(Room.id).where(Room.unit_id == room.unit_id, Room.name == name, Room.id != room.id)
-    )
-    if clash is not None:
-        raise DomainError(
-            _("The unit already has a room called “%(name)s”.", name=name),
-            code="room_exists",
-            problems=(
-                (
-                    "name",
-                    _("Already used."),
-                ),
-            ),
-        )
+    _refuse_name_taken(room.unit_id, name, room.id)
     new = {
         "name": name,
         "capacity": capacity,
