@@ -209,7 +209,9 @@ def void(attempt: Attempt, actor, reason: str, now: datetime) -> Attempt:
     attempt = lock_attempt(attempt)
     if attempt.voided_at is not None:
         return attempt
-    attempt.voided_at, attempt.void_reason = now, reason
+    with guards.allowing("void"):
+        attempt.voided_at, attempt.void_reason = now, reason
+        db.session.flush()
     _log(attempt, EventKind.VOIDED, actor, reason, now)
     db.session.flush()
     if attempt.status != AttemptStatus.IN_PROGRESS:
@@ -225,7 +227,9 @@ def restore(attempt: Attempt, actor, reason: str, now: datetime) -> Attempt:
     attempt = lock_attempt(attempt)
     if attempt.voided_at is None:
         return attempt
-    attempt.voided_at, attempt.void_reason = None, None
+    with guards.allowing("void"):
+        attempt.voided_at, attempt.void_reason = None, None
+        db.session.flush()
     _log(attempt, EventKind.RESTORED, actor, reason, now)
     db.session.flush()
     if attempt.status != AttemptStatus.IN_PROGRESS:

@@ -24,7 +24,9 @@ of the documented paths, each audited with old and new values: the grading at th
 the first points: nothing to compare), manual grading ("manual_grading": exam.grading.grade_answer, audited as
 answer.graded), a key correction ("key_correction": exam.grading.correct_key, audited as exam.key_corrected) and
 the regrading it causes or `flask exams regrade` runs ("regrade": exam.scoring.regrade, audited as exam.regraded
-with every item's and every total's old and new points), and later the appeal ("appeal").
+with every item's and every total's old and new points), and later the appeal ("appeal"). An attempt's voiding
+(voided_at, void_reason) changes only through exam.adjustments.void and restore, decisions on incidents that are
+audited and logged on the attempt's timeline.
 
 Cost on the hot path: a save (an upsert of an answer on an attempt in progress) makes one trigger read the
 attempt's row by its primary key, a row the save's own statement has just read: the AFTER INSERT trigger when the
@@ -53,6 +55,8 @@ ATTEMPT_FIXED = frozenset(
     {"exam_id", "user_id", "number", "paper_id", "started_at", "deadline_at", "extra_minutes", "ended_at", "status"}
 )
 ATTEMPT_SCORE = frozenset({"score", "fully_graded", "passed", "regraded_at"})
+#: A score voided by a decision on an incident: changes only through exam.adjustments.void and restore (path "void").
+ATTEMPT_VOID = frozenset({"voided_at", "void_reason"})
 #: What never changes, even when an attempt is reopened.
 ATTEMPT_IDENTITY = frozenset({"exam_id", "user_id", "number", "paper_id", "started_at", "extra_minutes"})
 
@@ -147,6 +151,8 @@ def _refuse_flushed_changes(session) -> None:
         elif isinstance(obj, Attempt):
             if changed & ATTEMPT_SCORE and not is_rescoring():
                 _refuse(f"the score of attempt {obj.id} changes only by grading ({', '.join(RESCORING_PATHS)})")
+            if changed & ATTEMPT_VOID and not guards.allowed("void"):
+                _refuse(f"attempt {obj.id} is voided or restored only by a decision (exam.adjustments.void, restore)")
             if changed & ATTEMPT_FIXED and guards.committed_value(obj, "status") in FINAL and not _reopening(obj):
                 _refuse(f"attempt {obj.id} is finalized: {', '.join(sorted(changed & ATTEMPT_FIXED))} cannot change")
         elif isinstance(obj, Answer):
@@ -202,6 +208,8 @@ def _refuse_statements(state) -> None:
     scores = ANSWER_GRADING if table == "answers" else ATTEMPT_SCORE
     if columns & scores and not is_rescoring():
         _refuse(f"{table}: points and scores change only by grading ({', '.join(RESCORING_PATHS)})")
+    if table == "attempts" and columns & ATTEMPT_VOID and not guards.allowed("void"):
+        _refuse("attempts: a score is voided or restored only by a decision (exam.adjustments.void, restore)")
     if state.is_insert:
         return  # the database refuses an answer added to a finalized attempt
     fixed = ANSWER_RECORD if table == "answers" else ATTEMPT_FIXED

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import case, func, select
 
 from accounts.models import User
@@ -56,7 +57,7 @@ STATE_LABELS = {  # in the order of STATES
     State.IN_PROGRESS: _l("In progress"),
     State.SUBMITTED: _l("Submitted"),
     State.EXPIRED: _l("Finalized at the deadline"),
-    State.ABSENT: _l("Absent"),
+    State.ABSENT: lazy_pgettext("exam", "Absent"),  # 缺考, as the ranking's absent list
 }
 ALERT_LABELS = {
     "silent": _l("Silent too long"),

@@ -254,6 +254,28 @@ def test_the_orm_refuses_to_change_a_finalized_attempt_and_its_answers(db, recor
         pass
 
 
+def test_a_score_is_voided_only_by_a_decision(db, records):
+    """voided_at and void_reason change only through exam.adjustments.void and restore (audited, on the timeline):
+    not by setting them, nor by a bulk statement."""
+    from exam import adjustments
+    from exam.models import AttemptEvent, EventKind
+
+    finished = records.finished.id
+    orm_refused(db, lambda: setattr(db.session.get(Attempt, finished), "voided_at", now_utc()))
+    orm_refused(db, lambda: setattr(db.session.get(Attempt, finished), "void_reason", "tampered"))
+    voiding = update(Attempt).where(Attempt.id == finished).values(voided_at=now_utc())
+    orm_refused(db, lambda: db.session.execute(voiding))
+    assert db.session.get(Attempt, finished).voided_at is None
+    admin = make_user(roles=(Role.ORG_ADMIN,))
+    adjustments.void(db.session.get(Attempt, finished), admin, "代考，经查属实", now_utc())
+    adjustments.restore(db.session.get(Attempt, finished), admin, "复查后撤销", now_utc())
+    db.session.commit()
+    attempt = db.session.get(Attempt, finished)
+    assert attempt.voided_at is None and attempt.void_reason is None
+    kinds = db.session.scalars(select(AttemptEvent.kind).where(AttemptEvent.attempt_id == finished)).all()
+    assert EventKind.VOIDED in kinds and EventKind.RESTORED in kinds
+
+
 # ---------------------------------------------------------------- the documented paths
 
 
