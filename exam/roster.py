@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, literal, or_, select
+from sqlalchemy import Select, delete, func, literal, or_, select
 from sqlalchemy import insert as insert_into
 from sqlalchemy.exc import IntegrityError
 
@@ -176,6 +176,6 @@ def size(exam: Exam, now: datetime) -> int:
     ) or 0  # fmt: skip
 
 
-def user_ids(exam: Exam) -> select:
+def user_ids(exam: Exam) -> Select:
     """SELECT of the user ids of a frozen roster (for joins in the reports)."""
-    return select(RosterEntry.user_id).where(RosterEntry.exam_id == exam.id)
+    return select(RosterEntry.user_id.label("user_id")).where(RosterEntry.exam_id == exam.id)

@@ -15,15 +15,15 @@ from sitting import incidents
 from tests.factories import content, make_bank, make_cadre, make_sitting, make_unit, make_user
 
 
-def make_exam(n: int, code: str = "CHK1"):
-    """An open exam of 100 points (a true/false question of 10, an essay of 90), pass mark 60, and `n` cadres of
-    its unit."""
+def make_exam(n: int, code: str = "CHK1", unit=None):
+    """An open exam of 100 points (a true/false question of 10, an essay of 90), pass mark 60, for the cadres of
+    `unit` (a new one unless given) and its sub-units, and `n` new cadres of that unit."""
     now = now_utc()
     bank = make_bank()
     admin = make_user(roles=(Role.SYSTEM_ADMIN,))
     qb.create_question(admin, bank, "truefalse", content("truefalse"), now, status="active")
     qb.create_question(admin, bank, "essay", content("essay"), now, status="active")
-    unit = make_unit()
+    unit = unit or make_unit()
     people = [make_cadre(unit=unit).user for _ in range(n)]
     exam = Exam(code=code, title="复核测试", subject="政治理论", duration_minutes=60,
                 opens_at=now - timedelta(hours=1), closes_at=now + timedelta(hours=2), pass_mark=60,
