@@ -168,7 +168,7 @@ def populate(db, kind: str, attempts: int) -> str:
                 first_user + n,
                 1,
                 n + 1,
-                "submitted",
+                "in_progress",  # submitted once the answers are in (migration 0013 refuses answers after that)
                 _ts(kind, start),
                 _ts(kind, start + timedelta(minutes=90)),
                 0,
@@ -194,6 +194,7 @@ def populate(db, kind: str, attempts: int) -> str:
                                   "focus_losses"), attempt_rows())  # fmt: skip
     _bulk(db, kind, "answers", ("id", "attempt_id", "position", "value", "seq", "saved_at", "points", "comment"),
           answers())  # fmt: skip
+    db.session.execute(db.text("UPDATE attempts SET status = 'submitted' WHERE exam_id = :e"), {"e": exam_id})
     if kind == "postgresql":
         for table in ("users", "cadres", "papers", "paper_items", "attempts", "answers"):
             db.session.execute(db.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
