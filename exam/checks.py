@@ -15,7 +15,8 @@ and the values that made it a row) and `ok` when there is nothing to look at. Th
 - voided: attempts whose score a decision on an incident voided (exam.adjustments);
 - absent: the exam's candidates who never started it (the frozen roster of exam.roster once it is frozen).
 
-Reading only: nothing here writes. `CheckReport.to_json()` is the snapshot the lifecycle stores with its step.
+Reading only, but for the roster: a closed exam's roster not yet frozen is frozen first (exam.roster.ensure).
+`CheckReport.to_json()` is the snapshot the lifecycle stores with its step.
 """
 
 import math
