@@ -151,7 +151,12 @@ def _built_in_report(exam, now: datetime) -> dict:
     near = sum(1 for s in scores if pass_mark - 2 <= s < pass_mark)
     return {
         "items": [
-            {"code": "attempts", "title": "Attempts with a total", "ok": len(scores) == len(rows), "count": len(scores)},
+            {
+                "code": "attempts",
+                "title": "Attempts with a total",
+                "ok": len(scores) == len(rows),
+                "count": len(scores),
+            },
             {"code": "zero_scores", "title": "Zero scores", "ok": zero == 0, "count": zero},
             {"code": "near_pass", "title": "Just under the pass mark", "ok": near == 0, "count": near},
         ]

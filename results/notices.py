@@ -187,7 +187,7 @@ def notice_pdf(notice: Notice, verify_url: str) -> bytes:
     pdf.set_y(max(pdf.get_y(), top + 32))
     heading = ("序号", "姓名", "单位", *notice.parts, "总分", "结果")
     body = [
-        (i, r["name"], r["unit"], *("%g" % p for p in r["parts"]), "%g" % r["total"],
+        (i, r["name"], r["unit"], *(f"{p:g}" for p in r["parts"]), f"{r['total']:g}",
          "无效" if r.get("voided") else "合格" if r["passed"] else "不合格")
         for i, r in enumerate(notice.rows, start=1)
     ]  # fmt: skip

@@ -49,7 +49,8 @@ def exam(code: str):
     publish_form = PublishForm(scope=row.scope, days=row.notice_days) if row is not None else None
     return render_template(
         "results/exam.html", exam=exam, row=row, state=current, labels=lifecycle.STATE_LABELS,
-        scopes=lifecycle.SCOPE_LABELS, check_titles=lifecycle.CHECK_TITLES, history=lifecycle.history(exam) if row else [],
+        scopes=lifecycle.SCOPE_LABELS, check_titles=lifecycle.CHECK_TITLES,
+        history=lifecycle.history(exam) if row else [],
         notices=notices.notices(exam) if row else [], register_form=RegisterForm(), check_form=CheckForm(),
         note_form=NoteForm(), send_back_form=SendBackForm(), publish_form=publish_form,
         report=lifecycle.check_report(exam, now) if current == State.MARKED else None, now=now,

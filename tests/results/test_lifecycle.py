@@ -18,7 +18,7 @@ from exam.models import Exam
 from results import lifecycle, notices
 from results.jobs import finalize_due_now
 from results.models import Notice, OfficialExam, State, StateChange
-from tests.factories import make_cadre, make_open_exam, make_user
+from tests.factories import make_open_exam, make_user
 from tests.results.world import district_admin, essay, official_exam
 
 

@@ -10,7 +10,7 @@ from core.errors import DomainError
 from core.models import LOCAL_ZONE, now_utc
 from core.policy import Role, may_see_notice
 from results import calendar, lifecycle, notices
-from results.models import CalendarDay, Notice
+from results.models import Notice
 from tests import poppler as pdf_tools
 from tests.factories import make_cadre, make_unit, make_user
 from tests.results.world import district_admin, official_exam

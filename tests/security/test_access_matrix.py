@@ -130,8 +130,15 @@ def test_a_token_reaches_only_its_owners_attempt(client, db):
 
 #: Endpoints anybody may reach signed out (the login page, the public certificate check, static files, the API's
 #: description); every other method of every rule sends an anonymous user to log in (401 for the API).
-PUBLIC = {"accounts.login", "accounts.set_language", "verify.form", "verify.check", "static", "exam_api.openapi",
-          "notice_verify.check_serial"}
+PUBLIC = {
+    "accounts.login",
+    "accounts.set_language",
+    "verify.form",
+    "verify.check",
+    "static",
+    "exam_api.openapi",
+    "notice_verify.check_serial",
+}
 
 
 def _every_rule_and_method(app):
