@@ -66,7 +66,8 @@ def home_values(user, now: datetime) -> dict:
 def result_page_values(attempt, user, outcome, now: datetime) -> dict:
     if attempt.user_id != getattr(user, "id", None):
         return {}
-    return {"result_state": my_state(user, attempt.exam, now)}
+    found = my_state(user, attempt.exam, now)
+    return {"result_state": found} if found is not None else {}
 
 
 home.register(home_values)
