@@ -37,6 +37,8 @@ ACTION_LABELS = {
     "exam.imported": _l("Exam imported"),
     "exam.key_corrected": _l("Answer key corrected"),
     "exam.published": _l("Exam published"),
+    # Issue 22, the frozen roster (exam.roster):
+    "exam.roster_frozen": _l("Exam roster frozen at the close"),
     "exam.conflict_removed": _l("Candidate in conflict removed"),
     "exam.conflict_kept": _l("Candidate in conflict kept, with a reason"),
     "exam.conflicts_accepted": _l("Published with undecided conflicts of interest"),

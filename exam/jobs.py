@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.extensions import db
 from core.models import now_utc
-from exam import attempts, conflicts, papers
+from exam import attempts, conflicts, papers, roster
 from exam.models import Attempt, Exam, Phase
 from jobs import JobError, periodic, register, submit
 from jobs.models import Job, JobState
@@ -175,7 +175,11 @@ def finalize_overdue_each(now: datetime) -> int:
 
 @periodic(FINALIZE_OVERDUE, every=60)
 def _finalize_overdue(now: datetime) -> None:
-    """The finalizer: every minute, by one worker of the installation (the sweep's lock)."""
+    """The finalizer: every minute, by one worker of the installation (the sweep's lock). Then the rosters of the
+    exams that have closed are frozen (exam.roster), one commit each."""
     count = finalize_overdue_each(now)
     if count:
         log.info("%d overdue attempt(s) finalized.", count)
+    frozen = roster.freeze_due(now)
+    if frozen:
+        log.info("%d exam roster(s) frozen at the close.", frozen)

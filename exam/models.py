@@ -489,3 +489,33 @@ class KeyCorrection(db.Model):
     reason: Mapped[str] = mapped_column(String(500), default="")
     corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     corrected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RosterFreeze(db.Model):
+    """An exam's roster frozen at the close (exam.roster): when, and how many people it holds."""
+
+    __tablename__ = "exam_roster_freezes"
+
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), primary_key=True)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class RosterEntry(db.Model):
+    """One person of an exam's frozen roster, with their unit at the freeze (exam.roster)."""
+
+    __tablename__ = "exam_roster"
+    __table_args__ = (
+        UniqueConstraint("exam_id", "user_id", name="uq_exam_roster_exam_user"),
+        # The reports' participation per unit: counted from the index alone.
+        Index("ix_exam_roster_exam_unit_user", "exam_id", "unit_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The person's unit at the freeze (null: no cadre profile, or the unit was since deleted), with its path and
+    #: name as they were then.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    unit_path: Mapped[str | None] = mapped_column(String(255))
+    unit_name: Mapped[str | None] = mapped_column(String(100))

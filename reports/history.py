@@ -10,9 +10,10 @@ from accounts.models import Cadre, Unit, User
 from archive.models import ExamResultRecord, Qualification, QualificationPart
 from archive.queries import visible_results
 from core.extensions import db
+from exam import roster
 from exam.eligibility import eligible_people
 from exam.models import Answer, Attempt, Exam, ExamSection, ExamStatus, PaperItem
-from reports.ranking import unit_condition
+from reports.ranking import frozen, unit_condition
 
 #: Where a person stands in a cycle: holds the qualification; passed both parts but it is no longer valid; passed
 #: only one part; passed neither.
@@ -63,6 +64,14 @@ def cycle_exams(cycle: str) -> list[Exam]:
     ))  # fmt: skip
 
 
+def _people_ids(exam: Exam):
+    """SELECT of the ids of the exam's people: its roster frozen at the close once it has closed (a cadre retired
+    since still had the exam to sit), who may sit it now before."""
+    if frozen(exam):
+        return roster.user_ids(exam)
+    return eligible_people(exam).with_only_columns(User.id.label("user_id")).order_by(None)
+
+
 def progress(cycle: str, viewer, today: date) -> dict:
     """Everyone the cycle concerns (who may sit one of its exams, or has a result in one) within the viewer's
     scope, each with what they have passed and whether they hold the qualification (valid on `today`)."""
@@ -71,7 +80,7 @@ def progress(cycle: str, viewer, today: date) -> dict:
         return {"exams": [], "rows": [], "counts": dict.fromkeys(STATUSES, 0), "total": 0}
     ids = [e.id for e in exams]
     concerned = union(
-        *(eligible_people(e).with_only_columns(User.id.label("user_id")).order_by(None) for e in exams),
+        *(_people_ids(e) for e in exams),
         select(ExamResultRecord.user_id).where(ExamResultRecord.exam_id.in_(ids)),
     ).subquery()
     people = db.session.execute(

@@ -2,6 +2,10 @@
 (shorter first), then submission time (earlier first), with standard competition ranking (1, 2, 2, 4): a rank is
 1 + the number of candidates strictly better by that ordering. Times count in whole seconds.
 
+For an exam that has closed, the people and their units are the exam's roster frozen at the close (exam.roster):
+participation, the absent list and the figures per unit stay as they were at the close whatever moves, retires or
+leaves since (a unit admin's scope still follows today's unit tree). An open exam reads live eligibility.
+
 Only fully graded attempts are ranked; with several attempts allowed, a candidate's best attempt (by the same
 ordering) counts. Every query is limited to the viewer's scope (`core.policy.scope_filter`), and the filters
 (a unit with its sub-units, a rank, an age band, pass or fail) apply on top.
@@ -26,9 +30,9 @@ from accounts.queries import AGE_BANDS, age_condition
 from core.extensions import db
 from core.models import local_today, now_utc
 from core.policy import has_district_scope, scope_filter
-from exam import result_page
+from exam import result_page, roster
 from exam.eligibility import eligible_people
-from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate
+from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate, RosterEntry, RosterFreeze
 from jobs.models import JobState
 from reports.cache import cached
 from reports.models import RankEntry, RankSet, locked
@@ -62,6 +66,22 @@ NO_FILTERS = Filters()
 def age_day(exam: Exam) -> date:
     """The day ages are counted on for an exam: its eligibility's day, or the (Beijing) day it opens."""
     return exam.age_on or local_today(exam.opens_at)
+
+
+def frozen(exam: Exam, now: datetime | None = None) -> bool:
+    """Are the exam's people read from its frozen roster (closed past the grace; frozen here, lazily, if the
+    workers' sweep has not come yet)?"""
+    return roster.ensure(exam, now or now_utc()) is not None
+
+
+def unit_of_person(exam: Exam, stmt, user_id_column, is_frozen: bool):
+    """`stmt` outer-joined to the person's Cadre and to their Unit: the unit of the frozen roster for a closed exam
+    (`is_frozen`), the cadre's unit today otherwise."""
+    stmt = stmt.outerjoin(Cadre, Cadre.user_id == user_id_column)
+    if not is_frozen:
+        return stmt.outerjoin(Unit, Unit.id == Cadre.unit_id)
+    on_roster = and_(RosterEntry.exam_id == exam.id, RosterEntry.user_id == user_id_column)
+    return stmt.outerjoin(RosterEntry, on_roster).outerjoin(Unit, Unit.id == RosterEntry.unit_id)
 
 
 def person_conditions(exam: Exam, viewer, filters: Filters) -> list:
@@ -134,6 +154,7 @@ def stamps(exam: Exam) -> dict:
     and nothing a GET does changes them)."""
     memo = g.setdefault("report_stamps", {}) if has_request_context() and request.method == "GET" else {}
     if exam.id not in memo:
+        frozen(exam)  # a roster due to be frozen is frozen first: the stamps say so
         memo[exam.id] = _stamps(exam)
     return memo[exam.id]
 
@@ -168,13 +189,28 @@ def _stamps(exam: Exam) -> dict:
     # The unit tree (a few hundred rows): every unit's path, so that any move changes the stamp.
     tree = hashlib.sha256(repr(db.session.execute(select(Unit.id, Unit.path).order_by(Unit.id)).all()).encode())
     n, ended, n_graded, total, people, started, graded_end, last_end, regraded, n_voided, voided_ids = a
+    kept = db.session.get(RosterFreeze, exam.id)
     return {
+        # A frozen roster's people change with nothing but the unit tree (the scopes) and, for the rank and age
+        # filters, the profiles: see people_stamp.
+        "frozen": _text([kept.frozen_at, kept.size, tree.hexdigest()]) if kept is not None else None,
+        "cadres": _text([p[0]]),
         "results": _text([n_graded, f"{float(total or 0):.2f}", people, graded_end, regraded, n_voided, voided_ids]),
         "attempts": _text([n, ended, n_graded, started, last_end, n_voided, voided_ids]),
         "people": _text(
             [*p, tree.hexdigest(), json.dumps(exam.eligibility or {}, sort_keys=True), exam.attempts_allowed]
         ),
     }
+
+
+def people_stamp(exam: Exam, filters: Filters) -> str:
+    """What the people of a figure depend on: for a frozen roster, the freeze and the unit tree (and the profiles
+    when the filters read them), so that a profile changed after the close costs no recomputation; otherwise every
+    profile, the rules and the candidates by hand (stamps)."""
+    st = stamps(exam)
+    if not frozen(exam) or st["frozen"] is None:
+        return st["people"]
+    return st["frozen"] + ("|" + st["cadres"] if filters.rank or filters.age_band else "")
 
 
 def results_fingerprint(exam: Exam) -> str:
@@ -273,12 +309,8 @@ def _conditions(exam: Exam, viewer, filters: Filters) -> list:
     return conditions
 
 
-def _joined(stmt):
-    return (
-        stmt.join(User, User.id == RankEntry.user_id)
-        .outerjoin(Cadre, Cadre.user_id == User.id)
-        .outerjoin(Unit, Unit.id == Cadre.unit_id)
-    )
+def _joined(exam: Exam, stmt):
+    return unit_of_person(exam, stmt.join(User, User.id == RankEntry.user_id), User.id, frozen(exam))
 
 
 def ranking_query(exam: Exam, viewer, filters: Filters, now: datetime | None = None, fresh: bool = False) -> Select:
@@ -291,11 +323,10 @@ def ranking_query(exam: Exam, viewer, filters: Filters, now: datetime | None = N
     kept = kept_ranks(exam, now) if fresh else kept_for_pages(exam, now)
     conditions = _conditions(exam, viewer, filters)
     if len(conditions) == 1:  # the whole exam: its rank is the selection's
-        stmt = _joined(select(*_columns(), RankEntry.rank.label("rank"), literal(kept.ranked).label("shown")))
+        stmt = _joined(exam, select(*_columns(), RankEntry.rank.label("rank"), literal(kept.ranked).label("shown")))
         return stmt.where(*conditions).order_by(RankEntry.rank, RankEntry.ended_at, RankEntry.attempt_id)
-    inner = _joined(
-        select(*_columns(), func.rank().over(order_by=RankEntry.rank).label("rank"), func.count().over().label("shown"))
-    ).where(*conditions).subquery("ranking")  # fmt: skip
+    windows = (func.rank().over(order_by=RankEntry.rank).label("rank"), func.count().over().label("shown"))
+    inner = _joined(exam, select(*_columns(), *windows)).where(*conditions).subquery("ranking")
     return select(inner).order_by(inner.c.exam_rank, inner.c.ended_at, inner.c.attempt_id)
 
 
@@ -304,33 +335,44 @@ def score_table(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> list[tuple
     filters select; cached by what it is computed from (reports.cache; callers must not change it)."""
     st = stamps(exam)
     kept = kept_for_pages(exam, now_utc())  # keyed by what the kept rows were computed from, current or not
-    key = ("scores", exam.id, kept.fingerprint, st["people"], _viewer_key(viewer), _filters_key(exam, filters))
-    return cached(key, lambda: _score_table(exam, viewer, filters))
+    people = people_stamp(exam, filters)
+    key = ("scores", exam.id, kept.fingerprint, people, _viewer_key(viewer), _filters_key(exam, filters))
+    is_frozen = st["frozen"] is not None and frozen(exam)
+    return cached(key, lambda: _score_table(exam, viewer, filters, is_frozen))
 
 
-def _score_table(exam: Exam, viewer, filters: Filters) -> list[tuple]:
+def _score_table(exam: Exam, viewer, filters: Filters, is_frozen: bool = False) -> list[tuple]:
     passed = func.sum(case((RankEntry.passed.is_(True), 1), else_=0))
-    stmt = select(Cadre.unit_id, RankEntry.score, func.count(), passed).outerjoin(
-        Cadre, Cadre.user_id == RankEntry.user_id
-    )  # the conditions are over Cadre and Unit only
+    # The conditions are over Cadre and Unit only; the unit is the roster's for a closed exam.
+    stmt = select(RankEntry.score, func.count(), passed).outerjoin(Cadre, Cadre.user_id == RankEntry.user_id)
+    if is_frozen:
+        on_roster = and_(RosterEntry.exam_id == exam.id, RosterEntry.user_id == RankEntry.user_id)
+        unit_id = RosterEntry.unit_id
+        stmt = stmt.outerjoin(RosterEntry, on_roster)
+    else:
+        unit_id = Cadre.unit_id
+    stmt = stmt.add_columns(unit_id)
     if needs_unit(viewer, filters):
-        stmt = stmt.outerjoin(Unit, Unit.id == Cadre.unit_id)
-    rows = db.session.execute(stmt.where(*_conditions(exam, viewer, filters)).group_by(Cadre.unit_id, RankEntry.score))
-    return [(unit_id, float(score), n, int(p)) for unit_id, score, n, p in rows]
+        stmt = stmt.outerjoin(Unit, Unit.id == unit_id)
+    rows = db.session.execute(stmt.where(*_conditions(exam, viewer, filters)).group_by(unit_id, RankEntry.score))
+    return [(unit, float(score), n, int(p)) for score, n, p, unit in rows]
 
 
 def participation(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> dict:
-    """Per unit, among the people who may sit the exam now: how many (`eligible`), how many of them started
+    """Per unit, among the people who may sit the exam now (who could at the close, with their unit then, once it
+    has closed: the frozen roster): how many (`eligible`), how many of them started
     (`took`), submitted, have a fully graded attempt (`ranked`), and never started (`not_started`). One pass:
     the eligible people outer-joined to each candidate's attempts summed up. (Someone taken off the candidates
     after sitting keeps their place in the ranking, but is not counted here.) Cached by what it is computed from
     (reports.cache; callers must not change it)."""
     st = stamps(exam)
-    key = ("participation", exam.id, st["attempts"], st["people"], _viewer_key(viewer), _filters_key(exam, filters))
-    return cached(key, lambda: _participation(exam, viewer, filters))
+    people = people_stamp(exam, filters)
+    key = ("participation", exam.id, st["attempts"], people, _viewer_key(viewer), _filters_key(exam, filters))
+    is_frozen = st["frozen"] is not None and frozen(exam)
+    return cached(key, lambda: _participation(exam, viewer, filters, is_frozen))
 
 
-def _participation(exam: Exam, viewer, filters: Filters) -> dict:
+def _participation(exam: Exam, viewer, filters: Filters, is_frozen: bool = False) -> dict:
     ended = case((Attempt.status != AttemptStatus.IN_PROGRESS, 1), else_=0)
     graded = case((Attempt.fully_graded.is_(True), 1), else_=0)
     if exam.attempts_allowed == 1:  # one attempt per candidate at most: no need to sum them up
@@ -339,6 +381,20 @@ def _participation(exam: Exam, viewer, filters: Filters) -> dict:
         sat = select(Attempt.user_id, func.max(ended).label("ended"), func.max(graded).label("graded"))
         sat = sat.group_by(Attempt.user_id)
     sat = sat.where(Attempt.exam_id == exam.id).subquery()
+    if is_frozen:  # the roster's people by its index; the profiles and units only when the conditions read them
+        count = (func.count(), func.count(sat.c.user_id), func.coalesce(func.sum(sat.c.ended), 0),
+                 func.coalesce(func.sum(sat.c.graded), 0))  # fmt: skip
+        query = select(RosterEntry.unit_id, *count).where(RosterEntry.exam_id == exam.id)
+        if filters.rank or filters.age_band:
+            query = query.outerjoin(Cadre, Cadre.user_id == RosterEntry.user_id)
+        if needs_unit(viewer, filters):
+            query = query.outerjoin(Unit, Unit.id == RosterEntry.unit_id)
+        query = query.outerjoin(sat, sat.c.user_id == RosterEntry.user_id)
+        query = query.where(*person_conditions(exam, viewer, filters)).group_by(RosterEntry.unit_id)
+        return {
+            unit_id: {"eligible": e, "took": t, "submitted": int(s), "ranked": int(r), "not_started": e - t}
+            for unit_id, e, t, s, r in db.session.execute(query)
+        }
     query = (
         eligible_people(exam).where(*person_conditions(exam, viewer, filters))
         .outerjoin(sat, sat.c.user_id == User.id)
@@ -365,11 +421,22 @@ def counts(exam: Exam, viewer, filters: Filters) -> dict:
     return totals(participation(exam, viewer, filters))
 
 
+def people_of(exam: Exam) -> Select:
+    """SELECT of User, outer-joined to Cadre and Unit, of the exam's people: its frozen roster with each person's
+    unit at the close once it has closed, the people who may sit it now before; by unit and username."""
+    if not frozen(exam):
+        return eligible_people(exam)
+    stmt = select(User).join(RosterEntry, and_(RosterEntry.exam_id == exam.id, RosterEntry.user_id == User.id))
+    stmt = stmt.outerjoin(Cadre, Cadre.user_id == User.id).outerjoin(Unit, Unit.id == RosterEntry.unit_id)
+    return stmt.order_by(Unit.path.is_(None), Unit.path, User.username)
+
+
 def absent_query(exam: Exam, viewer, filters: Filters) -> Select:
-    """The people who may sit the exam and never started it, by unit and name; outer-joined to their place in the
-    sitting (seat, session, room: `ABSENT_COLUMNS`), so one statement says who was recorded absent at the door."""
+    """The exam's people (people_of: the frozen roster once it has closed) who never started it, by unit and name;
+    outer-joined to their place in the sitting (seat, session, room: `ABSENT_COLUMNS`), so one statement says who
+    was recorded absent at the door."""
     return (
-        eligible_people(exam)
+        people_of(exam)
         .outerjoin(Seat, and_(Seat.exam_id == exam.id, Seat.user_id == User.id))
         .outerjoin(SittingSession, SittingSession.id == Seat.session_id)
         .outerjoin(Room, Room.id == Seat.room_id)
@@ -383,13 +450,11 @@ def absent_query(exam: Exam, viewer, filters: Filters) -> Select:
 def voided_query(exam: Exam, viewer, filters: Filters = NO_FILTERS) -> Select:
     """The attempts whose score a decision on an incident voided (shown apart from the ranking, which leaves them
     out), with the person and their unit, in the viewer's scope and the filters' selection of people."""
+    stmt = select(Attempt.id.label("attempt_id"), Attempt.user_id, Attempt.score, Attempt.voided_at,
+                  Attempt.void_reason, User.name, User.username, Unit.id.label("unit_id"),
+                  Unit.name.label("unit_name")).join(User, User.id == Attempt.user_id)  # fmt: skip
     return (
-        select(Attempt.id.label("attempt_id"), Attempt.user_id, Attempt.score, Attempt.voided_at,
-               Attempt.void_reason, User.name, User.username, Unit.id.label("unit_id"),
-               Unit.name.label("unit_name"))
-        .join(User, User.id == Attempt.user_id)
-        .outerjoin(Cadre, Cadre.user_id == User.id)
-        .outerjoin(Unit, Unit.id == Cadre.unit_id)
+        unit_of_person(exam, stmt, User.id, frozen(exam))
         .where(Attempt.exam_id == exam.id, Attempt.voided_at.is_not(None), *person_conditions(exam, viewer, filters))
         .order_by(Unit.path, User.name, Attempt.id)
     )  # fmt: skip

@@ -13,7 +13,7 @@ from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from core.policy import can, may_proctor
-from exam import adjustments
+from exam import adjustments, checks
 from exam.attempts import register_start_check
 from exam.models import Attempt, Exam
 from sitting.models import Decision, Incident, IncidentKind, Room, Seat, Session
@@ -261,3 +261,28 @@ def no_start_after_voiding(exam: Exam, user, now: datetime) -> None:
             code="voided_by_decision",
             status=403,
         )
+
+
+# ---------------------------------------------------------------- the check report (exam.checks)
+
+
+def check_rows(exam: Exam) -> list[dict]:
+    """The exam's incidents as rows of the check report (复核): who, what, when, and the decision (None: waiting)."""
+    rows = db.session.execute(
+        select(Incident, User.name, User.username, Attempt.id)
+        .join(User, User.id == Incident.user_id)
+        .outerjoin(Attempt, (Attempt.exam_id == Incident.exam_id) & (Attempt.user_id == Incident.user_id))
+        .where(Incident.exam_id == exam.id)
+        .order_by(Incident.at, Incident.id, Attempt.number)
+    )
+    out: dict[int, dict] = {}
+    for incident, name, username, attempt_id in rows:
+        out.setdefault(incident.id, {
+            "incident_id": incident.id, "user_id": incident.user_id, "name": name, "username": username,
+            "attempt_id": attempt_id, "kind": incident.kind, "at": incident.at.isoformat(),
+            "decision": incident.decision,
+        })  # fmt: skip
+    return list(out.values())
+
+
+checks.register_incident_source(check_rows)
