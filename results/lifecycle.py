@@ -14,7 +14,7 @@ from archive import services as archive_services
 from core import audit, events, policy
 from core.errors import DomainError
 from core.extensions import db
-from exam import definition, eligibility, visibility
+from exam import checks, definition, eligibility, visibility
 from exam.models import Attempt, AttemptStatus, ExamStatus, Phase
 from results.models import Notice, OfficialExam, Scope, State, StateChange
 
@@ -30,13 +30,6 @@ SCOPE_LABELS = {
     Scope.CANDIDATES: _l("The candidates"),
     Scope.UNITS: _l("The candidates' units"),
     Scope.DISTRICT: _l("The whole district"),
-}
-
-#: The built-in checks' titles (exam.checks' report carries its own).
-CHECK_TITLES = {
-    "attempts": _l("Attempts with a total"),
-    "zero_scores": _l("Zero scores"),
-    "near_pass": _l("Just under the pass mark"),
 }
 
 # ---------------------------------------------------------------- which exams
@@ -140,37 +133,9 @@ def _refuse_person(actor, action: str, exam) -> None:
 # ---------------------------------------------------------------- the check (复核)
 
 
-def _built_in_report(exam, now: datetime) -> dict:
-    """The checks of the totals when exam.checks is not there: attempts, zero scores, just under the pass mark."""
-    rows = db.session.execute(
-        select(Attempt.id, Attempt.score).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)
-    ).all()
-    scores = [float(s) for _i, s in rows if s is not None]
-    pass_mark = float(exam.pass_mark)
-    zero = sum(1 for s in scores if s == 0)
-    near = sum(1 for s in scores if pass_mark - 2 <= s < pass_mark)
-    return {
-        "items": [
-            {
-                "code": "attempts",
-                "title": "Attempts with a total",
-                "ok": len(scores) == len(rows),
-                "count": len(scores),
-            },
-            {"code": "zero_scores", "title": "Zero scores", "ok": zero == 0, "count": zero},
-            {"code": "near_pass", "title": "Just under the pass mark", "ok": near == 0, "count": near},
-        ]
-    }
-
-
 def check_report(exam, now: datetime) -> dict:
-    """The check report as plain data ({"items": [{code, title, ok, count, …}]}): exam.checks' when present."""
-    try:
-        from exam import checks
-    except ImportError:
-        return _built_in_report(exam, now)
-    report = checks.check_report(exam, now).to_json()
-    return report if isinstance(report, dict) else {"items": list(report)}
+    """The check report as plain data (exam.checks' report: {"items": [{code, title, ok, count, rows}], …})."""
+    return checks.check_report(exam, now).to_json()
 
 
 def check(actor, exam, note: str, now: datetime, *, sample_note: str = "") -> OfficialExam:

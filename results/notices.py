@@ -18,22 +18,15 @@ from core.errors import DomainError
 from core.extensions import db
 from core.models import LOCAL_ZONE
 from core.pdf import Pdf
+from exam import roster
 from exam.models import Answer, Attempt, AttemptStatus, ExamSection, PaperItem
 from results import calendar, lifecycle
 from results.models import Notice, OfficialExam, Scope, State
 
 
-def _units_at_close(exam) -> dict[int, tuple[str, str | None]]:
-    """user id -> (unit name, unit path) as at the close: the frozen roster when there is one, else today's."""
-    try:
-        from exam import roster
-    except ImportError:
-        return {}
-    out = {}
-    for entry in roster.entries(exam):
-        user_id = getattr(entry, "user_id", None) or getattr(getattr(entry, "user", None), "id", None)
-        out[user_id] = (getattr(entry, "unit_name", "") or "", getattr(entry, "unit_path", None))
-    return out
+def _units_at_close(exam, now: datetime) -> dict[int, tuple[str, str | None]]:
+    """user id -> (unit name, unit path) as at the close: the frozen roster (exam.roster)."""
+    return {e.user_id: (e.unit_name or "", e.unit_path) for e in roster.entries(exam, now)}
 
 
 def _best_attempts(exam) -> list[Attempt]:
@@ -47,7 +40,7 @@ def _best_attempts(exam) -> list[Attempt]:
     return list(best.values())
 
 
-def notice_rows(exam) -> tuple[list[str], list[dict]]:
+def notice_rows(exam, now: datetime) -> tuple[list[str], list[dict]]:
     """(section titles, rows) of the notice list, by total (best first), then name."""
     sections = list(db.session.scalars(select(ExamSection).where(ExamSection.exam_id == exam.id)
                                        .order_by(ExamSection.position)))  # fmt: skip
@@ -62,7 +55,7 @@ def notice_rows(exam) -> tuple[list[str], list[dict]]:
     by_attempt: dict[int, dict[int, float]] = {}
     for attempt_id, section_id, total in points:
         by_attempt.setdefault(attempt_id, {})[section_id] = float(total)
-    frozen = _units_at_close(exam)
+    frozen = _units_at_close(exam, now)
     rows = []
     for a in attempts:
         unit = a.user.cadre.unit if a.user.cadre is not None else None
@@ -89,7 +82,7 @@ def _write(actor, exam, row: OfficialExam, now: datetime, *, days: int, scope: s
         raise DomainError(_("A notice lasts from 1 to 30 working days."), code="bad_days")
     previous = lifecycle.current_notice(exam)
     version = (db.session.scalar(select(func.max(Notice.version)).where(Notice.exam_id == exam.id)) or 0) + 1
-    parts, rows = notice_rows(exam)
+    parts, rows = notice_rows(exam, now)
     notice = Notice(exam_id=exam.id, serial=_serial(exam, version), version=version, scope=scope, days=int(days),
                     published_at=now, ends_at=calendar.end_of_working_days(now, int(days)),
                     published_by_id=getattr(actor, "id", None), revision_reason=reason, parts=parts, rows=rows,

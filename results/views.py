@@ -13,6 +13,7 @@ from core.extensions import db, limiter
 from core.forms import ActionForm, show_problems
 from core.models import local_today, now_utc
 from core.policy import login_required, permission_required
+from exam import checks
 from exam.models import Exam, ExamStatus
 from results import bp, calendar, lifecycle, notices, verify_bp
 from results.forms import DAY_KIND_LABELS, CalendarDayForm, CheckForm, NoteForm, PublishForm, RegisterForm, SendBackForm
@@ -49,7 +50,7 @@ def exam(code: str):
     publish_form = PublishForm(scope=row.scope, days=row.notice_days) if row is not None else None
     return render_template(
         "results/exam.html", exam=exam, row=row, state=current, labels=lifecycle.STATE_LABELS,
-        scopes=lifecycle.SCOPE_LABELS, check_titles=lifecycle.CHECK_TITLES,
+        scopes=lifecycle.SCOPE_LABELS, check_titles=checks.TITLES,
         history=lifecycle.history(exam) if row else [],
         notices=notices.notices(exam) if row else [], register_form=RegisterForm(), check_form=CheckForm(),
         note_form=NoteForm(), send_back_form=SendBackForm(), publish_form=publish_form,

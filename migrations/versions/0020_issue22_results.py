@@ -2,7 +2,7 @@
 notices (serial, version, period, superseded) and the working-day calendar
 
 Revision ID: f20a22c0a001
-Revises: f19a21d0a001
+Revises: f20a22b0a001 (the frozen roster, merged from h-roster; alone, this revision would follow f19a21d0a001)
 Create Date: 2026-12-04 15:40:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "f20a22c0a001"
-down_revision = "f19a21d0a001"
+down_revision = "f20a22b0a001"
 branch_labels = None
 depends_on = None
 

@@ -152,3 +152,16 @@ def test_the_pdf_renders(app, db, tmp_path):
     assert "合格" in text and exam.sections[0].title in text and "申诉截止" in text
     pages = pdf_tools.images(poppler, path, 50)
     assert len(pages) == 1
+
+
+def test_the_notice_shows_the_unit_as_at_the_close(app, db):
+    from exam import roster
+
+    exam, people, attempts, registrar = _approved(db)
+    old_unit = people[0].cadre.unit.name
+    roster.freeze(exam, now_utc())
+    people[0].cadre.unit = make_unit(name="新单位")  # moved after the close
+    db.session.flush()
+    notice = notices.publish(registrar, exam, now_utc(), days=5, scope="units")
+    row = next(r for r in notice.rows if r["user_id"] == people[0].id)
+    assert row["unit"] == old_unit != "新单位"

@@ -23,7 +23,7 @@ def test_check_approve_publish_by_hand(client, auth, db):
     exam, people, attempts, registrar = official_exam(db)
     checker = auth.login_as("org_admin")
     page = client.get(f"/results/exams/{exam.code}").get_data(as_text=True)
-    assert 'data-state="marked"' in page and 'id="check-form"' in page and 'data-check="zero_scores"' in page
+    assert 'data-state="marked"' in page and 'id="check-form"' in page and 'data-check="zero"' in page
     assert client.post_form(f"/results/exams/{exam.code}/check", {"note": "核对无误"}).status_code == 302
     assert lifecycle.state(exam, now_utc()) == "checked"
     page = client.get(f"/results/exams/{exam.code}").get_data(as_text=True)
