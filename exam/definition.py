@@ -558,6 +558,16 @@ def register_release_check(check) -> None:
         _release_checks.append(check)
 
 
+def release_refused(exam: Exam) -> str | None:
+    """Why a registered check refuses the release by hand (the page then offers no button), or None."""
+    for check in _release_checks:
+        try:
+            check(exam)
+        except DomainError as exc:
+            return str(exc.message)
+    return None
+
+
 def release_results(actor, exam: Exam, now: datetime) -> int:
     """Release the results by hand once the window has closed: overdue attempts are finalized first, and nothing
     is released while written answers still wait for a grader. Returns how many attempts were released."""

@@ -44,7 +44,8 @@ def test_check_approve_publish_by_hand(client, auth, db):
     assert f'data-serial="{notice.serial}"' in page and 'data-to="notice"' in page
     response = client.get(f"/results/notices/{notice.serial}.pdf")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
-    assert 'id="results-link"' in client.get(f"/exams/{exam.code}/").get_data(as_text=True)
+    detail = client.get(f"/exams/{exam.code}/").get_data(as_text=True)
+    assert 'id="results-link"' in detail and f"/exams/{exam.code}/release" not in detail  # no release by hand
     assert f'data-exam="{exam.code}"' in client.get("/results/").get_data(as_text=True)
 
 
