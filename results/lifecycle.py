@@ -8,7 +8,8 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session as OrmSession
 
 from archive import services as archive_services
 from core import audit, events, policy
@@ -35,9 +36,22 @@ SCOPE_LABELS = {
 # ---------------------------------------------------------------- which exams
 
 
+_CACHE = "results.official"
+
+
 def official(exam) -> OfficialExam | None:
-    """The exam's lifecycle row, when it is official."""
-    return db.session.scalar(select(OfficialExam).where(OfficialExam.exam_id == exam.id))
+    """The exam's lifecycle row, when it is official. Kept in the session until its next commit or rollback: the
+    score's visibility asks for every attempt of a list, most of them of exams that are not official."""
+    cache = db.session.info.setdefault(_CACHE, {})
+    if exam.id not in cache:
+        cache[exam.id] = db.session.scalar(select(OfficialExam).where(OfficialExam.exam_id == exam.id))
+    return cache[exam.id]
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _forget(session, *_args) -> None:
+    session.info.pop(_CACHE, None)
 
 
 def register(actor, exam, now: datetime, *, scope: str = Scope.CANDIDATES, days: int = 5,
@@ -56,6 +70,7 @@ def register(actor, exam, now: datetime, *, scope: str = Scope.CANDIDATES, days:
                        registered_at=now)  # fmt: skip
     db.session.add(row)
     db.session.flush()
+    db.session.info.setdefault(_CACHE, {})[exam.id] = row
     audit.record("results.registered", actor=actor, target=f"exam:{exam.code}",
                  detail={"scope": scope, "days": int(days)}, at=now)  # fmt: skip
     return row
