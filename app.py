@@ -54,17 +54,18 @@ def create_app(config=None) -> Flask:
     import jobs
     import question_bank
     import reports
+    import results
     import sitting
 
     jobs.init_app(app)
-    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting):
+    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting, results):
         app.register_blueprint(package.bp)
     from archive.verify import verify_bp
     from exam.api import api_bp
     from exam.candidate import take_bp
     from exam.grading_views import grading_bp
 
-    for bp in (api_bp, take_bp, grading_bp, verify_bp):
+    for bp in (api_bp, take_bp, grading_bp, verify_bp, results.verify_bp):
         app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli, units_cli
@@ -76,9 +77,10 @@ def create_app(config=None) -> Flask:
     from jobs.cli import jobs_cli
     from question_bank.cli import banks_cli, questions_cli
     from reports.cli import reports_cli
+    from results.cli import results_cli
 
     groups = (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli)
-    for group in (*groups, units_cli, backup_cli, audit_cli, jobs_cli):
+    for group in (*groups, units_cli, backup_cli, audit_cli, jobs_cli, results_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

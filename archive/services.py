@@ -12,6 +12,24 @@ from core import audit, events
 from core.extensions import db
 from core.models import local_today
 
+#: Rules a package above archive registers: `rule(exam)` answers whether the exam's results may be final now, or
+#: None to leave it to the grading (results.lifecycle: an official exam's records are final only once its results
+#: are; on events.results_finalized the records are written again below).
+_final_rules: list = []
+
+
+def register_final_rule(rule) -> None:
+    if rule not in _final_rules:
+        _final_rules.append(rule)
+
+
+def _may_be_final(exam) -> bool:
+    for rule in _final_rules:
+        verdict = rule(exam)
+        if verdict is not None:
+            return verdict
+    return True
+
 
 def _plain(value):
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
@@ -30,8 +48,8 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
         "attempt_number": attempt.number, "sat_on": sat_on, "year": sat_on.year,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
         "total_points": exam.total_points, "pass_mark": float(exam.pass_mark),
-        "score": attempt.score, "passed": False if voided else attempt.passed, "final": attempt.fully_graded,
-        "voided": voided, "updated_at": now,
+        "score": attempt.score, "passed": False if voided else attempt.passed,
+        "final": attempt.fully_graded and _may_be_final(exam), "voided": voided, "updated_at": now,
     }  # fmt: skip
     record = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.attempt_id == attempt.id))
     if record is None:
@@ -52,3 +70,19 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
             setattr(record, name, value)
     qualifications.refresh(attempt.user_id, exam.qualification_cycle, now)
     return record
+
+
+@events.results_finalized.connect
+def record_final_results(exam, now: datetime, **_kwargs) -> int:
+    """An official exam's results became final: its records are written again (now final), and the qualifications
+    that rest on them granted. Returns how many records were rewritten."""
+    from exam.models import Attempt
+
+    attempts = db.session.scalars(
+        select(Attempt)
+        .join(ExamResultRecord, ExamResultRecord.attempt_id == Attempt.id)
+        .where(ExamResultRecord.exam_id == exam.id)
+    ).all()
+    for attempt in attempts:
+        record_exam_result(attempt, now)
+    return len(attempts)

@@ -106,6 +106,16 @@ ACTION_LABELS = {
     "attempt.voided": _l("Score voided"),
     "attempt.restored": _l("Voided score restored"),
     "incident.decided": _l("Decision on an incident"),
+    # The score lifecycle (results/)
+    "results.registered": _l("Exam made official (results lifecycle)"),
+    "results.checked": _l("Results checked"),
+    "results.approved": _l("Results approved"),
+    "results.notice": _l("Results in public notice"),
+    "results.notice_published": _l("Results notice published"),
+    "results.final": _l("Results final"),
+    "results.sent_back": _l("Results sent back to marking"),
+    "calendar.day_added": _l("Calendar day added"),
+    "calendar.day_removed": _l("Calendar day removed"),
 }
 
 #: The first part of an action, for the search's "every action of …" choices.
@@ -131,6 +141,8 @@ PREFIX_LABELS = {
     "room": _l("All exam room actions"),
     "sitting": _l("All sitting actions"),
     "attempt": _l("All proctor actions on attempts"),
+    "results": _l("All results lifecycle actions"),
+    "calendar": _l("All working-day calendar actions"),
 }
 
 
@@ -200,6 +212,13 @@ DETAIL_LABELS = {
     "new_deadline": lazy_pgettext("audit detail", "New deadline"),
     "paused_seconds": lazy_pgettext("audit detail", "Seconds paused"),
     "time_left": lazy_pgettext("audit detail", "Seconds left"),
+    # The score lifecycle (results/)
+    "scope": lazy_pgettext("audit detail", "Notice scope"),
+    "days": lazy_pgettext("audit detail", "Working days"),
+    "serial": lazy_pgettext("audit detail", "Serial number"),
+    "from": lazy_pgettext("audit detail", "From"),
+    "to": lazy_pgettext("audit detail", "To"),
+    "superseded": lazy_pgettext("audit detail", "Superseded notice"),
 }
 
 

@@ -39,6 +39,15 @@ result_released = _signals.signal(
     attempts the release covers). Sent by `exam.definition.release_results`.""",
 )
 
+results_finalized = _signals.signal(
+    "results-finalized",
+    doc="""An official exam's results became final (归档): the notice period ended and no appeal is open.
+
+    Sender: the `exam.models.Exam`. Keyword arguments: `now` (datetime). Sent by `results.lifecycle.finalize`.
+    Listeners: `archive.services.record_final_results` (rewrites the exam's archive records, now final, and the
+    qualifications resting on them).""",
+)
+
 key_corrected = _signals.signal(
     "key-corrected",
     doc="""An objective question's key was corrected for one exam, and its ended attempts were graded again.

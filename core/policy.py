@@ -83,6 +83,16 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "sitting.proctor": DISTRICT_ROLES | {Role.PROCTOR},
     #: Decisions on incidents (no effect, a warning, a part or the whole exam voided).
     "incident.decide": DISTRICT_ROLES,
+    # The score lifecycle (results/, issue 22 part 2): district admins only, and never on an exam they sat
+    # (`refuse_own_results`). The approver is another person than the checker (results.lifecycle).
+    #: Register an exam as official, publish its notice, and see the results in progress.
+    "results.manage": DISTRICT_ROLES,
+    #: Check (复核) an exam's results, or send them back to marking.
+    "results.check": DISTRICT_ROLES,
+    #: Approve (审批) checked results, or send them back.
+    "results.approve": DISTRICT_ROLES,
+    #: The working-day calendar: public holidays and adjusted working days (调休).
+    "calendar.manage": DISTRICT_ROLES,
 }
 
 #: Actions whose target, when given, must lie within the user's unit scope.
@@ -352,6 +362,41 @@ def require_proctor(session_id: int, room_id: int | None = None, user=None) -> N
     user = current_user if user is None else user
     if not may_proctor(user, session_id, room_id):
         abort(403)
+
+
+# ---------------------------------------------------------------- the score lifecycle's own results
+#
+# Who sat an exam is the exam package's business; results registers `sat(user, exam_id)` at import.
+
+_sat_exam = None
+
+
+def register_candidacy(sat) -> None:
+    """Called by the results package: `sat(user, exam_id)` says whether the user is a candidate of the exam."""
+    global _sat_exam
+    _sat_exam = sat
+
+
+def refuse_own_results(user, exam_id: int) -> None:
+    """403 when the user is a candidate of the exam: nobody checks, approves or publishes their own results,
+    whatever roles they hold."""
+    if _sat_exam is not None and user is not None and user.is_authenticated and _sat_exam(user, exam_id):
+        raise DomainError(_l("You are a candidate of this exam: you take no part in deciding its results."),
+                          code="own_results", status=403)  # fmt: skip
+
+
+def may_see_notice(user, notice) -> bool:
+    """May `user` read a published notice? Those who manage results (not of an exam they sat: they see it as its
+    scope says), and its scope: "candidates" the people it lists, "units" everyone whose own unit is one of
+    theirs, "district" everyone signed in. `notice` offers `scope`, `exam_id`, `audience_user_ids` and
+    `audience_unit_paths`."""
+    if user is None or not user.is_authenticated:
+        return False
+    if notice.scope == "district" or user.id in notice.audience_user_ids:
+        return True
+    if notice.scope == "units" and user.unit_path in notice.audience_unit_paths:
+        return True
+    return can(user, "results.manage") and not (_sat_exam is not None and _sat_exam(user, notice.exam_id))
 
 
 def login_required(view):

@@ -11,6 +11,7 @@ from core.extensions import db
 from core.models import local_today
 from core.policy import Role
 from demo import archives, questions, sitting
+from demo import results as demo_results
 from exam import publishing
 from exam.models import Exam, ExamSection, SectionRule
 from question_bank import services as qb
@@ -159,6 +160,7 @@ def load(now) -> list[tuple[str, str, str]]:
     archives.load(units["ZZB"], now)
     _load_exams(units["ZZB"], now)
     sitting.load(now)
+    demo_results.load(now)
     return accounts
 
 

@@ -548,9 +548,31 @@ def withdraw(actor, exam: Exam, now: datetime) -> int:
     return papers
 
 
+#: Checks a package above exam registers on the release by hand: `check(exam)` raises a DomainError to refuse it
+#: (results.lifecycle: an official exam's results are released by its public notice, never by hand).
+_release_checks: list = []
+
+
+def register_release_check(check) -> None:
+    if check not in _release_checks:
+        _release_checks.append(check)
+
+
+def release_refused(exam: Exam) -> str | None:
+    """Why a registered check refuses the release by hand (the page then offers no button), or None."""
+    for check in _release_checks:
+        try:
+            check(exam)
+        except DomainError as exc:
+            return str(exc.message)
+    return None
+
+
 def release_results(actor, exam: Exam, now: datetime) -> int:
     """Release the results by hand once the window has closed: overdue attempts are finalized first, and nothing
     is released while written answers still wait for a grader. Returns how many attempts were released."""
+    for check in _release_checks:
+        check(exam)
     if exam.phase(now) != Phase.CLOSED:
         raise DomainError(_("Results can be released once the exam has closed."), code="bad_transition")
     finalize_overdue(now, exam)

@@ -437,6 +437,7 @@ def exam(code: str):
         preparation = None  # shown while it waits or runs, and when it failed
     return render_template(
         "exam/detail.html",
+        release_refused=definition.release_refused(exam),
         preparation=preparation,
         preparation_status=jobs_status(preparation) if preparation else None,
         preparation_visible=preparation is not None and _visible_job(preparation),

@@ -178,3 +178,23 @@ def _check_demo_reports(app):
     history = cadre.get("/reports/my/history", follow_redirects=True).get_data(as_text=True)
     assert "ZZLL2025" in history or "2025年度政治理论水平任职资格考试" in history
     assert cadre.get("/reports/exams/ZZLL2025/ranking").status_code == 403
+
+
+def test_an_official_exam_is_in_public_notice(demo_district, app, db):
+    """XZGW2026 went through check (zzb001) and approval (admin) to a notice to its units; cadre01 sat it and sees
+    the state and the notice."""
+    from core.models import now_utc
+    from demo import results as demo_results
+    from exam.models import Exam
+    from results import lifecycle
+
+    exam = db.session.scalar(select(Exam).where(Exam.code == demo_results.CODE))
+    assert lifecycle.state(exam, now_utc()) == "notice"
+    row = lifecycle.official(exam)
+    assert row.checked_by.username == "zzb001" and row.approved_by.username == "admin"
+    notice = lifecycle.current_notice(exam)
+    assert notice.rows and notice.scope == "units" and notice.ends_at > now_utc()
+    client = app.test_client()
+    client.post_form("/login", {"username": "cadre01", "password": district.DEMO_PASSWORD})
+    assert f'data-exam="{exam.code}" data-state="notice"' in client.get("/").get_data(as_text=True)
+    assert client.get(f"/results/notices/{notice.serial}").status_code == 200

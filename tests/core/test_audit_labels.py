@@ -12,7 +12,7 @@ from core.audit_labels import (
 )
 from tests.conftest import ROOT
 
-PACKAGES = ("accounts", "archive", "core", "demo", "exam", "question_bank", "reports", "sitting")
+PACKAGES = ("accounts", "archive", "core", "demo", "exam", "question_bank", "reports", "results", "sitting")
 
 
 def _strings(node):

@@ -134,4 +134,4 @@ def test_the_architecture_page_lists_every_signal():
     page = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip(" `") for line in page.splitlines() if line.startswith("| `")}
     signals = {name for name, value in vars(events).items() if isinstance(value, NamedSignal)}
-    assert len(signals) == 4 and signals <= rows
+    assert len(signals) == 5 and signals <= rows

@@ -181,7 +181,7 @@ def _paths(rule, samples) -> list[str]:
     for name, converter in rule._converters.items():
         if isinstance(converter, YearConverter):
             values[name] = samples["year"]
-        elif name == "code" and blueprint in ("exam", "reports", "take", "grading", "sitting"):
+        elif name == "code" and blueprint in ("exam", "reports", "take", "grading", "sitting", "results"):
             exams = samples["exam"]
         elif name == "code":
             kind = {"question_bank": "bank", "verify": "qualification", "archive": "class"}[blueprint]

@@ -25,6 +25,7 @@ from tests.factories import make_open_exam
 from tests.jobs import test_access as jobs_matrix
 from tests.question_bank import test_views as bank_matrix
 from tests.reports import test_access as reports_matrix
+from tests.results import test_access as results_matrix
 from tests.sitting import test_access as sitting_matrix
 
 ANON = "anonymous"
@@ -57,6 +58,7 @@ MATRICES = {
     "reports": reports_matrix.ROUTES,
     "jobs": jobs_matrix.ROUTES,
     "sitting": sitting_matrix.ROUTES,
+    "results": results_matrix.ROUTES,
     "api": API_ROUTES,
 }
 
@@ -128,7 +130,15 @@ def test_a_token_reaches_only_its_owners_attempt(client, db):
 
 #: Endpoints anybody may reach signed out (the login page, the public certificate check, static files, the API's
 #: description); every other method of every rule sends an anonymous user to log in (401 for the API).
-PUBLIC = {"accounts.login", "accounts.set_language", "verify.form", "verify.check", "static", "exam_api.openapi"}
+PUBLIC = {
+    "accounts.login",
+    "accounts.set_language",
+    "verify.form",
+    "verify.check",
+    "static",
+    "exam_api.openapi",
+    "notice_verify.check_serial",
+}
 
 
 def _every_rule_and_method(app):
