@@ -104,6 +104,16 @@ ACTION_LABELS = {
     "attempt.voided": _l("Score voided"),
     "attempt.restored": _l("Voided score restored"),
     "incident.decided": _l("Decision on an incident"),
+    # Marking at scale (exam.marking)
+    "answer.marked": _l("Answer marked (double marking)"),
+    "answer.to_arbitration": _l("Answer sent to arbitration"),
+    "answer.sample_marked": _l("Sample answer re-marked"),
+    "marking.plan_set": _l("Marking plan set"),
+    "marking.item_set": _l("Question's marking rule set"),
+    "marking.assigned": _l("Grader assigned to a question"),
+    "marking.unassigned": _l("Grader taken off a question"),
+    "marking.chief_set": _l("Chief grader named"),
+    "marking.samples_drawn": _l("Marking sample drawn"),
 }
 
 #: The first part of an action, for the search's "every action of …" choices.
@@ -129,6 +139,7 @@ PREFIX_LABELS = {
     "room": _l("All exam room actions"),
     "sitting": _l("All sitting actions"),
     "attempt": _l("All proctor actions on attempts"),
+    "marking": _l("All marking plan actions"),
 }
 
 
@@ -198,6 +209,12 @@ DETAIL_LABELS = {
     "new_deadline": lazy_pgettext("audit detail", "New deadline"),
     "paused_seconds": lazy_pgettext("audit detail", "Seconds paused"),
     "time_left": lazy_pgettext("audit detail", "Seconds left"),
+    # Marking at scale (exam.marking)
+    "mode": lazy_pgettext("audit detail", "Marking mode"),
+    "tolerance": lazy_pgettext("audit detail", "Tolerance"),
+    "created": lazy_pgettext("audit detail", "Created"),
+    "difference": lazy_pgettext("audit detail", "Difference"),
+    "percent": lazy_pgettext("audit detail", "Percent"),
 }
 
 
