@@ -279,7 +279,7 @@ def marks_of(answer: Answer) -> list[Mark]:
     return list(db.session.scalars(select(Mark).where(Mark.answer_id == answer.id).order_by(Mark.id)))
 
 
-def _marker_marks(marks) -> list[Mark]:
+def marker_marks(marks) -> list[Mark]:
     return [m for m in marks if m.kind in MARKER_KINDS]
 
 
@@ -327,7 +327,7 @@ def mark_answer(grader, answer: Answer, points, comment: str, now: datetime) -> 
     _refuse_released(exam)
     if answer.points is not None:
         raise DomainError(_("This answer has its final mark already."), code="decided")
-    marks = _marker_marks(marks_of(answer))
+    marks = marker_marks(marks_of(answer))
     if any(m.grader_id == grader.id for m in marks):
         raise DomainError(_("You have marked this answer already."), code="already_marked")
     if not policy.may_mark(grader, exam.id, item.question_version_id, attempt.user_id):
@@ -392,7 +392,7 @@ def arbitrate(arbitrator, answer: Answer, points, comment: str, now: datetime) -
     _plan(exam)
     _refuse_own(arbitrator, attempt, now)
     _refuse_released(exam)
-    marks = _marker_marks(marks_of(answer))
+    marks = marker_marks(marks_of(answer))
     if answer.points is not None or len(marks) < 2:
         raise DomainError(_("This answer does not wait for an arbitrator."), code="not_in_arbitration")
     if arbitrator.id in {m.grader_id for m in marks}:
@@ -656,7 +656,7 @@ def remark_sample(chief, answer: Answer, points, comment: str, now: datetime) ->
     marks = marks_of(answer)
     if any(m.kind == MarkKind.SAMPLE for m in marks):
         raise DomainError(_("This answer is re-marked already."), code="already_marked")
-    if not policy.may_sample(chief, exam.id, attempt.user_id, [m.grader_id for m in _marker_marks(marks)]):
+    if not policy.may_sample(chief, exam.id, attempt.user_id, [m.grader_id for m in marker_marks(marks)]):
         raise DomainError(_("Only the chief grader re-marks the sample."), code="not_chief", status=403)
     points, comment = _check_points(points, item), _check_comment(comment)
     mark = Mark(answer_id=answer.id, grader_id=chief.id, kind=MarkKind.SAMPLE, points=points, comment=comment,
