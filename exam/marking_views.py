@@ -14,24 +14,24 @@ from accounts.models import RoleAssignment, User
 from core import policy
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import ActionForm
+from core.forms import ActionForm, options
 from core.models import now_utc
 from core.policy import Role, permission_required
 from exam import grading, marking
-from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamStatus, MarkingMode, MarkingRole
+from exam.models import MARKING_MODE_LABELS, MARKING_ROLE_LABELS, Answer, Attempt, AttemptStatus, Exam, ExamStatus
 
 marking_bp = Blueprint("marking", __name__, url_prefix="/marking")
 
 
 class RuleForm(FlaskForm):
-    mode = SelectField(choices=[(m.value, m.value) for m in MarkingMode])
+    mode = SelectField(choices=options(MARKING_MODE_LABELS.items()))
     tolerance = FloatField(validators=[InputRequired(), NumberRange(0, marking.MAX_TOLERANCE)])
 
 
 class AssignForm(FlaskForm):
     version = IntegerField(validators=[InputRequired()])
     user = IntegerField(validators=[InputRequired()])
-    role = SelectField(choices=[(r.value, r.value) for r in MarkingRole])
+    role = SelectField(choices=options(MARKING_ROLE_LABELS.items()))
 
 
 class ChiefForm(FlaskForm):
