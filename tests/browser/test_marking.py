@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from core.extensions import db
 from exam.models import Answer, Attempt
 from tests.browser.test_checkin import login
 from tests.exam.test_marking import essay, planned
