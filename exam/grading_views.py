@@ -100,7 +100,9 @@ def answer(code: str, answer_id: int):
             attempt_id=attempt.id if by == "candidate" else None, grader=current_user,
         )  # fmt: skip
         if nxt is None:
-            if grading.own_sheets(exam, current_user).total:
+            if planned:
+                flash(_("Every answer in your queue is marked."), "success")
+            elif grading.own_sheets(exam, current_user).total:
                 flash(_("Every written answer you may grade is graded; your own sheet is left to other graders."),
                       "success")  # fmt: skip
             else:
