@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from accounts.models import User
 from core import audit, policy
@@ -283,6 +284,17 @@ def marker_marks(marks) -> list[Mark]:
     return [m for m in marks if m.kind in MARKER_KINDS]
 
 
+def _add_mark(mark: Mark) -> Mark:
+    """Write a mark; the database's one-per-kind rule (uq_marks_answer_kind) turns a lost race into a clear
+    refusal (the attempt's lock makes it rare)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(mark)
+    except IntegrityError as exc:
+        raise DomainError(_("This answer has been marked meanwhile."), code="already_marked") from exc
+    return mark
+
+
 def _check_points(points, item: PaperItem) -> float:
     if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points <= float(item.points):
         raise DomainError(_("Points from 0 to %(m)s.", m=f"{float(item.points):g}"), code="bad_points")
@@ -339,9 +351,8 @@ def mark_answer(grader, answer: Answer, points, comment: str, now: datetime) -> 
     if not rule.double:
         return set_final_mark(grader, answer, points, kind=MarkKind.FIRST, comment=comment, now=now)
     kind = MarkKind.SECOND if marks else MarkKind.FIRST
-    db.session.add(Mark(answer_id=answer.id, grader_id=grader.id, kind=kind, points=points, comment=comment,
-                        marked_at=now))  # fmt: skip
-    db.session.flush()
+    _add_mark(Mark(answer_id=answer.id, grader_id=grader.id, kind=kind, points=points, comment=comment,
+                   marked_at=now))  # fmt: skip
     audit.record("answer.marked", actor=grader, target=f"attempt:{attempt.id}",
                  detail={"position": answer.position, "kind": kind.value, "points": points}, at=now)  # fmt: skip
     if kind == MarkKind.FIRST:
@@ -369,8 +380,8 @@ def set_final_mark(actor, answer: Answer, points, *, kind: str, comment: str, no
     item = grading.answer_item(answer)
     points, comment = _check_points(points, item), _check_comment(comment)
     actor_id = getattr(actor, "id", None)
-    db.session.add(Mark(answer_id=answer.id, grader_id=actor_id, kind=str(kind), points=points, comment=comment,
-                        marked_at=now))  # fmt: skip
+    _add_mark(Mark(answer_id=answer.id, grader_id=actor_id, kind=str(kind), points=points, comment=comment,
+                   marked_at=now))  # fmt: skip
     old = answer.points
     with rescoring("appeal" if kind == MarkKind.APPEAL else "manual_grading"):
         answer.points, answer.comment = points, comment
@@ -412,8 +423,12 @@ def unfinished(exam: Exam) -> int:
 
 
 def all_final(exam: Exam) -> bool:
-    """Has every written answer of the exam's ended attempts its final mark (阅卷完成)? With a plan or without."""
-    return unfinished(exam) == 0
+    """Has every item of every attempt of the exam its final mark (阅卷完成)? With a plan or without: no attempt
+    still in progress, and no written answer of an ended one without its final mark."""
+    running = db.session.scalar(
+        select(exists().where(Attempt.exam_id == exam.id, Attempt.status == AttemptStatus.IN_PROGRESS))
+    )
+    return not running and unfinished(exam) == 0
 
 
 # ---------------------------------------------------------------- queues and progress
@@ -659,10 +674,8 @@ def remark_sample(chief, answer: Answer, points, comment: str, now: datetime) ->
     if not policy.may_sample(chief, exam.id, attempt.user_id, [m.grader_id for m in marker_marks(marks)]):
         raise DomainError(_("Only the chief grader re-marks the sample."), code="not_chief", status=403)
     points, comment = _check_points(points, item), _check_comment(comment)
-    mark = Mark(answer_id=answer.id, grader_id=chief.id, kind=MarkKind.SAMPLE, points=points, comment=comment,
-                marked_at=now)  # fmt: skip
-    db.session.add(mark)
-    db.session.flush()
+    mark = _add_mark(Mark(answer_id=answer.id, grader_id=chief.id, kind=MarkKind.SAMPLE, points=points,
+                          comment=comment, marked_at=now))  # fmt: skip
     audit.record("answer.sample_marked", actor=chief, target=f"attempt:{attempt.id}",
                  detail={"position": answer.position, "points": points}, at=now)  # fmt: skip
     return mark

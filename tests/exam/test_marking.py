@@ -173,6 +173,10 @@ def test_single_marking_is_final_at_once(app, db):
     assert not marking.all_final(exam) and marking.unfinished(exam) == 1
     marking.mark_answer(g2, essay(db, attempts[1]), 8, "", now_utc())
     assert marking.all_final(exam) and marking.unfinished(exam) == 0
+    late = make_cadre(unit=people[0].cadre.unit).user
+    papers.prepare_papers(exam, now_utc())
+    start_attempt(exam, late, now_utc())
+    assert not marking.all_final(exam)  # an attempt still running: not every item has its final mark
 
 
 def test_an_item_has_its_own_rule(app, db):
@@ -345,6 +349,19 @@ def test_samples_are_drawn_deterministically_and_re_marked_blind(app, db):
     assert [r.difference for r in summary.done] == [2]
     assert (summary.mean_difference, summary.mean_abs_difference, summary.max_abs_difference) == (2, 2, 2)
     assert len(marking.sample_queue(exam)) == 2
+
+
+def test_a_second_mark_of_the_same_kind_is_refused_by_the_database(app, db):
+    exam, people, attempts, version, admin, (g1, g2), _j = planned(db)
+    answer = essay(db, attempts[0])
+    marking.mark_answer(g1, answer, 5, "", now_utc())
+    db.session.commit()
+    before = state(db, answer)
+    with pytest.raises(DomainError) as exc:  # as if two first marks raced past the checks
+        marking._add_mark(Mark(answer_id=answer.id, grader_id=g2.id, kind="first", points=6, marked_at=now_utc()))
+    assert exc.value.code == "already_marked"
+    db.session.rollback()
+    assert state(db, answer) == before
 
 
 def test_a_mark_is_never_changed_in_the_database(app, db):
