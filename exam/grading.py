@@ -215,6 +215,8 @@ class QueueRow:
     next: Answer | None
     #: The grader's own written answers left to other graders (they sat it).
     own: Progress
+    #: Under a marking plan: the answers waiting for the grader's arbitration (None: not an arbitrator there).
+    arbitration: int | None = None
 
 
 def queue(grader, now: datetime) -> list[QueueRow]:
@@ -222,11 +224,16 @@ def queue(grader, now: datetime) -> list[QueueRow]:
     rows = []
     for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
         done = progress(exam, grader)
-        if not done.total:
+        # Under a marking plan, an arbitrator or the chief grader finds the exam here too, marker or not.
+        roles = marking.roles_of(grader, exam) if _planned(exam) else set()
+        if not done.total and not roles:
             continue
         wait = grading_wait(grader, exam, now)
         nxt = None if wait or done.done else next_to_grade(exam, grader=grader)
-        rows.append(QueueRow(exam, done, wait, nxt, own_sheets(exam, grader)))
+        arbitration = None
+        if "arbitrator" in roles and not wait:
+            arbitration = len(marking.arbitration_queue(exam, grader))
+        rows.append(QueueRow(exam, done, wait, nxt, own_sheets(exam, grader), arbitration))
     return rows
 
 

@@ -262,6 +262,11 @@ def _roles(user, exam_id: int, version_id: int | None) -> set:
 policy.register_marking(_roles)
 
 
+def roles_of(user, exam: Exam) -> set:
+    """What `user` is in the exam's marking: "marker", "arbitrator", "chief" (any question)."""
+    return _roles(user, exam.id, None)
+
+
 # ---------------------------------------------------------------- marks
 
 

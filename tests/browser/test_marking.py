@@ -51,7 +51,8 @@ def test_two_graders_double_mark_and_an_arbitrator_decides(app, db, live_server,
     assert db.session.get(Answer, answer.id).points is None  # 3 and 8: to arbitration
 
     arbiter = _person(browser, live_server, judge)
-    arbiter.goto(f"{live_server}/marking/{exam.code}/arbitration")
+    arbiter.goto(f"{live_server}/grading/")
+    arbiter.locator('#grading-queue a[data-arbitration="1"]').click()
     arbiter.locator(f'#arbitration-queue tr[data-answer="{answer.id}"] a').click()
     marks = arbiter.locator("#marks tr.mark")
     expect(marks).to_have_count(2)

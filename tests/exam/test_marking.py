@@ -280,6 +280,9 @@ def test_queues_hold_only_assigned_questions_still_needing_the_graders_mark(app,
     assert grading.next_to_grade(exam, grader=g1).id == ids[1]
     assert (grading.progress(exam, g1).graded, grading.progress(exam, g1).total) == (1, 3)
     marking.mark_answer(g2, first, 9, "", now_utc())  # to arbitration
+    (row,) = grading.queue(judge, now_utc())  # an arbitrator who marks nothing finds the exam on the grading list
+    assert (row.exam.id, row.progress.total, row.next, row.arbitration) == (exam.id, 0, None, 1)
+    assert grading.queue(g1, now_utc())[0].arbitration is None
     marking.assign(admin, exam, version, third, "marker", now_utc())
     assert [a.id for a, _i in db.session.execute(marking.queue(exam, third))] == ids[1:]  # not the disputed one
     rows = {r.item.version.id: r for r in marking.progress(exam)}
