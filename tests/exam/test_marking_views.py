@@ -234,3 +234,14 @@ def test_the_chief_grader_draws_and_re_marks_blind(client, auth, db):
     assert client.get(f"/marking/{exam.code}/samples").status_code == 403
     assert client.post_form(f"/marking/{exam.code}/samples", {"percent": "10"}).status_code == 403
     _db.session.rollback()
+
+
+def test_the_audit_page_names_the_marking_events(client, auth, db):
+    exam, version, disputed, agreed, admin, (g1, g2) = world(db)
+    auth.login_as("system_admin")
+    page = client.get("/admin/audit?action=marking.assigned")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    # the assignment's grader named (not an id), in the event's detail
+    assert re.search(rf'title="user">[^<]*</span>: {g1.name}[^<]*{g1.username}', body)
+    assert client.get("/admin/audit").status_code == 200
