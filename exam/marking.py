@@ -378,11 +378,11 @@ def set_final_mark(actor, answer: Answer, points, *, kind: str, comment: str, no
     """The one place that writes a final mark: a Mark row of `kind` (first, agreed, arbitration or appeal), the
     answer's points, comment and grader, the attempt's total recomputed as grading does (final once every item has
     points), audited as answer.graded with the old and new points and totals. Checks the points and the kind only:
-    who may decide is the caller's rule."""
+    who may decide is the caller's rule. Refused: another kind, an answer not written by hand (objective items are
+    graded by their key, blank ones score 0 by themselves), points out of range."""
     if kind not in FINAL_KINDS:
         raise DomainError(_("Not a kind of final mark."), code="bad_kind")
-    attempt = attempts.lock_attempt(db.session.get(Attempt, answer.attempt_id))
-    item = grading.answer_item(answer)
+    attempt, item = _written(answer)
     points, comment = _check_points(points, item), _check_comment(comment)
     actor_id = getattr(actor, "id", None)
     _add_mark(Mark(answer_id=answer.id, grader_id=actor_id, kind=str(kind), points=points, comment=comment,

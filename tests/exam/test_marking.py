@@ -215,6 +215,8 @@ def test_every_refusal_leaves_nothing_changed(app, db):
         select(Answer).where(Answer.attempt_id == attempts[0].id, Answer.position != answer.position)
     )
     refused(db, answer, "not_manual", lambda: marking.mark_answer(g1, objective, 1, "", now_utc()))
+    refused(db, answer, "not_manual", lambda: marking.set_final_mark(admin, objective, 1, kind="appeal", comment="",
+                                                                    now=now_utc()))  # fmt: skip
     refused(db, answer, "bad_kind", lambda: marking.set_final_mark(admin, answer, 1, kind="sample", comment="",
                                                                   now=now_utc()))  # fmt: skip
 
@@ -411,3 +413,25 @@ def test_no_marking_after_the_release(app, db):
     with pytest.raises(DomainError) as exc:
         marking.set_plan(admin, exam, "double", 1, now_utc())
     assert exc.value.code == "locked"
+
+
+def test_set_final_mark_is_the_appeals_door_too(app, db):
+    """An appeal decision (built on set_final_mark, kind appeal) changes a decided mark and the total, after the
+    release too; each decision is a new row, the old marks stay."""
+    from exam import definition
+
+    exam, people, attempts, version, admin, (g1, g2), _j = planned(db, n=1, mode="single")
+    answer = essay(db, attempts[0])
+    marking.mark_answer(g1, answer, 5, "", now_utc())
+    exam.closes_at = now_utc() - timedelta(minutes=1)
+    definition.release_results(admin, exam, now_utc())
+    db.session.commit()
+    marking.set_final_mark(g2, answer, 7, kind="appeal", comment="申诉成立", now=now_utc())
+    marking.set_final_mark(g2, answer, 6.5, kind="appeal", comment="复议", now=now_utc())
+    db.session.commit()
+    answer = db.session.get(Answer, answer.id)
+    assert (answer.points, answer.comment, answer.grader_id) == (6.5, "复议", g2.id)
+    assert db.session.get(Attempt, attempts[0].id).score == 2 + 6.5
+    assert db.session.execute(select(Mark.kind, Mark.points).order_by(Mark.id)).all() == [
+        ("first", 5), ("appeal", 7), ("appeal", 6.5)
+    ]  # fmt: skip
