@@ -64,8 +64,9 @@ def create_app(config=None) -> Flask:
     from exam.api import api_bp
     from exam.candidate import take_bp
     from exam.grading_views import grading_bp
+    from exam.marking_views import marking_bp
 
-    for bp in (api_bp, take_bp, grading_bp, verify_bp, results.verify_bp):
+    for bp in (api_bp, take_bp, grading_bp, marking_bp, verify_bp, results.verify_bp):
         app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli, units_cli

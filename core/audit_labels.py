@@ -116,6 +116,16 @@ ACTION_LABELS = {
     "results.sent_back": _l("Results sent back to marking"),
     "calendar.day_added": _l("Calendar day added"),
     "calendar.day_removed": _l("Calendar day removed"),
+    # Marking at scale (exam.marking)
+    "answer.marked": _l("Answer marked (double marking)"),
+    "answer.to_arbitration": _l("Answer sent to arbitration"),
+    "answer.sample_marked": _l("Sample answer re-marked"),
+    "marking.plan_set": _l("Marking plan set"),
+    "marking.item_set": _l("Question's marking rule set"),
+    "marking.assigned": _l("Grader assigned to a question"),
+    "marking.unassigned": _l("Grader taken off a question"),
+    "marking.chief_set": _l("Chief grader named"),
+    "marking.samples_drawn": _l("Marking sample drawn"),
 }
 
 #: The first part of an action, for the search's "every action of …" choices.
@@ -143,6 +153,7 @@ PREFIX_LABELS = {
     "attempt": _l("All proctor actions on attempts"),
     "results": _l("All results lifecycle actions"),
     "calendar": _l("All working-day calendar actions"),
+    "marking": _l("All marking plan actions"),
 }
 
 
@@ -219,6 +230,12 @@ DETAIL_LABELS = {
     "from": lazy_pgettext("audit detail", "From"),
     "to": lazy_pgettext("audit detail", "To"),
     "superseded": lazy_pgettext("audit detail", "Superseded notice"),
+    # Marking at scale (exam.marking)
+    "mode": lazy_pgettext("audit detail", "Marking mode"),
+    "tolerance": lazy_pgettext("audit detail", "Tolerance"),
+    "created": lazy_pgettext("audit detail", "Created"),
+    "difference": lazy_pgettext("audit detail", "Difference"),
+    "percent": lazy_pgettext("audit detail", "Percent"),
 }
 
 

@@ -93,6 +93,14 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "results.approve": DISTRICT_ROLES,
     #: The working-day calendar: public holidays and adjusted working days (调休).
     "calendar.manage": DISTRICT_ROLES,
+    # Marking at scale (issue 22, part 1: exam/marking.py). Beyond the role, who marks, arbitrates or re-marks
+    # which answer is the exam's marking plan's business: `may_mark`, `may_arbitrate`, `may_review_marking`.
+    #: An exam's marking plan: modes, tolerances, graders' assignments, the chief grader.
+    "exam.setup_marking": DISTRICT_ROLES,
+    #: Setting the final mark of an answer whose two marks disagree (where assigned as arbitrator).
+    "exam.arbitrate": DISTRICT_ROLES | {Role.GRADER},
+    #: Marking progress, consistency figures and samples (the district; the exam's chief grader).
+    "exam.review_marking": DISTRICT_ROLES | {Role.GRADER},
 }
 
 #: Actions whose target, when given, must lie within the user's unit scope.
@@ -316,7 +324,8 @@ def require_image(name: str, user=None) -> None:
 
 
 #: Audit events whose detail holds keys, points or scores (key corrections, regrades, manual grades).
-_RESULT_AUDIT_ACTIONS = frozenset({"exam.key_corrected", "exam.regraded", "answer.graded"})
+_RESULT_AUDIT_ACTIONS = frozenset({"exam.key_corrected", "exam.regraded", "answer.graded", "answer.marked",
+                                   "answer.to_arbitration", "answer.sample_marked"})  # fmt: skip
 
 
 def audit_detail_hidden(user, action: str) -> bool:
@@ -397,6 +406,61 @@ def may_see_notice(user, notice) -> bool:
     if notice.scope == "units" and user.unit_path in notice.audience_unit_paths:
         return True
     return can(user, "results.manage") and not (_sat_exam is not None and _sat_exam(user, notice.exam_id))
+
+
+# ---------------------------------------------------------------- marking at scale (issue 22, part 1)
+#
+# With a marking plan (exam/marking.py), an exam's written answers go to the graders assigned to their question: as
+# markers (one or two marks each, blind), as arbitrators (the final mark when two marks disagree), and to the exam's
+# chief grader (samples re-marked blind, consistency). Nobody marks, arbitrates or re-marks their own answer, whatever
+# their roles (an admin who sat the exam included). The exam package registers `roles(user, exam_id, version_id)`,
+# answering the set of "marker", "arbitrator" and "chief" the user holds there (version None: anywhere in the exam).
+
+_marking_roles = None
+
+
+def register_marking(roles) -> None:
+    """Called by the exam package: `roles(user, exam_id, version_id)` -> set of "marker", "arbitrator", "chief"."""
+    global _marking_roles
+    _marking_roles = roles
+
+
+def _marking_roles_of(user, exam_id: int, version_id: int | None) -> set:
+    if _marking_roles is None or user is None or not user.is_authenticated:
+        return set()
+    return set(_marking_roles(user, exam_id, version_id))
+
+
+def may_mark(user, exam_id: int, version_id: int, candidate_id: int | None) -> bool:
+    """May `user` give a first or second mark to an answer of that question, sat by `candidate_id`? Graders (and
+    district admins) assigned as markers of the question, never to their own answer."""
+    if not can(user, "exam.grade") or candidate_id == user.id:
+        return False
+    return "marker" in _marking_roles_of(user, exam_id, version_id)
+
+
+def may_arbitrate(user, exam_id: int, version_id: int, candidate_id: int | None, marker_ids=()) -> bool:
+    """May `user` set the final mark of a disputed answer of that question? Its arbitrators, who neither sat it nor
+    gave one of its two marks."""
+    if not can(user, "exam.arbitrate") or candidate_id == user.id or user.id in set(marker_ids):
+        return False
+    return "arbitrator" in _marking_roles_of(user, exam_id, version_id)
+
+
+def may_review_marking(user, exam_id: int) -> bool:
+    """May `user` read an exam's marking progress, consistency figures and samples? District admins, and the exam's
+    chief grader."""
+    if not can(user, "exam.review_marking"):
+        return False
+    return has_district_scope(user) or "chief" in _marking_roles_of(user, exam_id, None)
+
+
+def may_sample(user, exam_id: int, candidate_id: int | None = None, marker_ids=()) -> bool:
+    """May `user` draw samples of the exam (candidate None) or re-mark one (an answer sat by `candidate_id`, marked
+    by `marker_ids`)? The chief grader only, never on an answer of their own or one they marked."""
+    if not can(user, "exam.review_marking") or candidate_id == user.id or user.id in set(marker_ids):
+        return False
+    return "chief" in _marking_roles_of(user, exam_id, None)
 
 
 def login_required(view):

@@ -9,6 +9,7 @@ from exam import (  # noqa: E402,F401
     conflicts,  # registers the conflicts of interest with core.policy
     integrity,  # the guards of exam records
     jobs,  # drawing papers and the finalizer on the job engine
+    marking,  # registers who marks, arbitrates and samples with core.policy
     models,  # the tables belong to the schema
     views,  # views register on bp
 )
@@ -24,4 +25,7 @@ def _exam_labels():
         "review_labels": models.REVIEW_LABELS,
         "attempt_status_labels": models.ATTEMPT_STATUS_LABELS,
         "event_labels": models.EVENT_LABELS,
+        "marking_mode_labels": models.MARKING_MODE_LABELS,
+        "marking_role_labels": models.MARKING_ROLE_LABELS,
+        "mark_kind_labels": models.MARK_KIND_LABELS,
     }

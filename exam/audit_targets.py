@@ -54,3 +54,20 @@ def _audit_included(value):
 def _audit_candidate(value):
     user = db.session.get(User, value) if isinstance(value, int) else None
     return _("%(name)s (%(code)s)", name=user.name, code=user.username) if user else str(value)
+
+
+# Marking at scale (exam.marking): the graders and roles of assignments, the chief grader, the kinds of marks.
+def _person(value):
+    user = db.session.get(User, value) if isinstance(value, int) else None
+    return _("%(name)s (%(code)s)", name=user.name, code=user.username) if user else str(value)
+
+
+for _action in ("marking.assigned", "marking.unassigned"):
+    register_detail_value(_action, "user")(_person)
+    register_detail_value(_action, "role")(lambda value: str(models.MARKING_ROLE_LABELS.get(value, value)))
+for _key in ("old", "new"):
+    register_detail_value("marking.chief_set", _key)(_person)
+for _action in ("marking.plan_set", "marking.item_set"):
+    register_detail_value(_action, "mode")(lambda value: str(models.MARKING_MODE_LABELS.get(value, value)))
+for _action in ("answer.graded", "answer.marked"):
+    register_detail_value(_action, "kind")(lambda value: str(models.MARK_KIND_LABELS.get(value, value)))

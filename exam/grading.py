@@ -69,7 +69,10 @@ class Progress:
 
 
 def progress(exam: Exam, grader=None) -> Progress:
-    """How many of the exam's written answers are graded, of how many (with `grader`: of those they may grade)."""
+    """How many of the exam's written answers are graded, of how many (with `grader`: of those they may grade;
+    with a marking plan, how many they marked of how many are theirs to mark)."""
+    if grader is not None and _planned(exam):
+        return marking.grader_progress(exam, grader)
     rows = written_answers(exam, grader).subquery()
     graded, total = db.session.execute(
         select(func.count(case((rows.c.points.is_not(None), 1))), func.count()).select_from(rows)
@@ -79,7 +82,9 @@ def progress(exam: Exam, grader=None) -> Progress:
 
 def progress_by_question(exam: Exam, grader=None) -> list[tuple[QuestionVersion, int, int]]:
     """(question version, graded, total) of every written question of the exam (with `grader`: of the answers
-    they may grade)."""
+    they may grade; with a marking plan: marked by them, of their questions)."""
+    if grader is not None and _planned(exam):
+        return marking.grader_progress_by_question(exam, grader)
     rows = written_answers(exam, grader).with_only_columns(
         PaperItem.question_version_id, func.count(case((Answer.points.is_not(None), 1))), func.count()
     )
@@ -93,8 +98,12 @@ def next_to_grade(
     exam: Exam, *, version_id: int | None = None, attempt_id: int | None = None, grader=None
 ) -> Answer | None:
     """The next ungraded written answer: of the same question (item by item), of the same attempt (candidate by
-    candidate), or else any; with `grader`, never one of the grader's own."""
-    stmt = written_answers(exam, grader).where(Answer.points.is_(None))
+    candidate), or else any; with `grader`, never one of the grader's own (with a marking plan: the next of their
+    queue, exam.marking.queue)."""
+    if grader is not None and _planned(exam):
+        stmt = marking.queue(exam, grader)
+    else:
+        stmt = written_answers(exam, grader).where(Answer.points.is_(None))
     for narrowed in (
         stmt.where(PaperItem.question_version_id == version_id) if version_id else None,
         stmt.where(Attempt.id == attempt_id).order_by(None).order_by(Answer.position) if attempt_id else None,
@@ -105,6 +114,11 @@ def next_to_grade(
             if row is not None:
                 return row[0]
     return None
+
+
+def _planned(exam: Exam) -> bool:
+    """Is the exam marked by assignment (exam.marking)?"""
+    return marking.plan_of(exam) is not None
 
 
 def own_sheets(exam: Exam, grader) -> Progress:
@@ -201,6 +215,8 @@ class QueueRow:
     next: Answer | None
     #: The grader's own written answers left to other graders (they sat it).
     own: Progress
+    #: Under a marking plan: the answers waiting for the grader's arbitration (None: not an arbitrator there).
+    arbitration: int | None = None
 
 
 def queue(grader, now: datetime) -> list[QueueRow]:
@@ -208,18 +224,26 @@ def queue(grader, now: datetime) -> list[QueueRow]:
     rows = []
     for exam in db.session.scalars(select(Exam).where(Exam.status != ExamStatus.DRAFT).order_by(Exam.opens_at.desc())):
         done = progress(exam, grader)
-        if not done.total:
+        # Under a marking plan, an arbitrator or the chief grader finds the exam here too, marker or not.
+        roles = marking.roles_of(grader, exam) if _planned(exam) else set()
+        if not done.total and not roles:
             continue
         wait = grading_wait(grader, exam, now)
         nxt = None if wait or done.done else next_to_grade(exam, grader=grader)
-        rows.append(QueueRow(exam, done, wait, nxt, own_sheets(exam, grader)))
+        arbitration = None
+        if "arbitrator" in roles and not wait:
+            arbitration = len(marking.arbitration_queue(exam, grader))
+        rows.append(QueueRow(exam, done, wait, nxt, own_sheets(exam, grader), arbitration))
     return rows
 
 
 def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) -> Attempt:
     """Give a written answer its points (0 to the item's maximum) and a comment. The attempt's total becomes final
     once every item has points; a change of points already given is audited with the old and new values. The
-    attempt is locked meanwhile: two graders finishing one sheet at once both count."""
+    attempt is locked meanwhile: two graders finishing one sheet at once both count. An exam with a marking plan
+    is marked by exam.marking.mark_answer instead (assigned graders, single or double marking)."""
+    if _planned(db.session.get(Attempt, answer.attempt_id).exam):
+        return marking.mark_answer(grader, answer, points, comment, now)
     attempt = attempts.lock_attempt(db.session.get(Attempt, answer.attempt_id))
     item = answer_item(answer)
     if item.section.qtype not in MANUAL_TYPES or attempt.status == AttemptStatus.IN_PROGRESS:
@@ -312,3 +336,8 @@ def correct_key(actor, exam: Exam, version: QuestionVersion, text: str, reason: 
     db.session.flush()
     events.key_corrected.send(exam, actor=actor, now=now, version_id=version.id, changed=len(changed))
     return changed
+
+
+# Marking by assignment builds on this module (its queue is the written answers above); imported last, as it
+# imports this one.
+from exam import marking  # noqa: E402

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from wtforms import FloatField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
+from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
 from core.policy import permission_required
-from exam import grading
+from exam import grading, marking, marking_views
 from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamStatus
 
 grading_bp = Blueprint("grading", __name__, url_prefix="/grading")
@@ -53,6 +54,7 @@ def exam(code: str):
         questions=grading.progress_by_question(exam, current_user),
         first=grading.next_to_grade(exam, grader=current_user),
         own=grading.own_sheets(exam, current_user),
+        marking_nav=marking_views.nav(exam),
     )
 
 
@@ -73,7 +75,18 @@ def answer(code: str, answer_id: int):
     if item.section.qtype not in grading.MANUAL_TYPES:
         abort(404)
     by = "candidate" if request.args.get("by") == "candidate" else "item"
-    form = GradeForm(data={"points": row.points, "comment": row.comment} if request.method == "GET" else None)
+    # With a marking plan the page is blind to every mark but the grader's own (double marking: neither marker
+    # sees the other's mark), and only the question's markers reach it.
+    planned = marking.plan_of(exam) is not None
+    mine = None
+    if planned:
+        mine = next((m for m in marking.marker_marks(marking.marks_of(row)) if m.grader_id == current_user.id), None)
+        if mine is None and not policy.may_mark(current_user, exam.id, item.question_version_id, attempt.user_id):
+            abort(403)
+        shown = {"points": mine.points, "comment": mine.comment} if mine else {}
+    else:
+        shown = {"points": row.points, "comment": row.comment}
+    form = GradeForm(data=shown if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
             grading.grade_answer(current_user, row, form.points.data, form.comment.data or "", now_utc())
@@ -87,7 +100,9 @@ def answer(code: str, answer_id: int):
             attempt_id=attempt.id if by == "candidate" else None, grader=current_user,
         )  # fmt: skip
         if nxt is None:
-            if grading.own_sheets(exam, current_user).total:
+            if planned:
+                flash(_("Every answer in your queue is marked."), "success")
+            elif grading.own_sheets(exam, current_user).total:
                 flash(_("Every written answer you may grade is graded; your own sheet is left to other graders."),
                       "success")  # fmt: skip
             else:
@@ -96,5 +111,6 @@ def answer(code: str, answer_id: int):
         return redirect(url_for("grading.answer", code=exam.code, answer_id=nxt.id, by=by))
     return render_template(
         "exam/grading_answer.html", exam=exam, answer=row, item=item, form=form, by=by,
-        progress=grading.progress(exam, current_user), sheet=grading.blind_number(attempt),
+        progress=grading.progress(exam, current_user), sheet=grading.blind_number(attempt), planned=planned,
+        mine=mine,
     )  # fmt: skip

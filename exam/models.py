@@ -519,3 +519,139 @@ class RosterEntry(db.Model):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
     unit_path: Mapped[str | None] = mapped_column(String(255))
     unit_name: Mapped[str | None] = mapped_column(String(100))
+
+
+# ---------------------------------------------------------------- marking at scale (issue 22, part 1)
+
+
+class MarkingMode(StrEnum):
+    SINGLE = "single"  # one grader's mark is final
+    DOUBLE = "double"  # two graders mark blind; the mean when they agree within the tolerance, else arbitration
+
+
+class MarkingRole(StrEnum):
+    MARKER = "marker"
+    ARBITRATOR = "arbitrator"
+
+
+class MarkKind(StrEnum):
+    FIRST = "first"  # the first marker's (final at once in single marking)
+    SECOND = "second"  # the second marker's (double marking)
+    #: The final mark of a double-marked answer whose two marks agree within the tolerance: their mean, rounded
+    #: half up to the nearest 0.5 and capped at the item's maximum (written by the second marker's decision).
+    AGREED = "agreed"
+    ARBITRATION = "arbitration"  # the arbitrator's, final
+    SAMPLE = "sample"  # the chief grader's blind re-mark of a drawn sample: never changes the final mark
+    APPEAL = "appeal"  # a decision on an appeal, final
+
+
+MARKING_MODE_LABELS = {MarkingMode.SINGLE: _l("Single marking"), MarkingMode.DOUBLE: _l("Double marking")}
+MARKING_ROLE_LABELS = {MarkingRole.MARKER: _l("Marker"), MarkingRole.ARBITRATOR: _l("Arbitrator")}
+MARK_KIND_LABELS = {
+    MarkKind.FIRST: _l("First mark"),
+    MarkKind.SECOND: _l("Second mark"),
+    MarkKind.AGREED: _l("Agreed mark"),
+    MarkKind.ARBITRATION: _l("Arbitration"),
+    MarkKind.SAMPLE: _l("Sample re-mark"),
+    MarkKind.APPEAL: _l("Appeal decision"),
+}
+
+
+class MarkingPlan(db.Model):
+    """An exam marked by assignment (流水阅卷): its written items go only to the graders assigned to them. Without a
+    plan an exam is graded as before (any grader, one grade)."""
+
+    __tablename__ = "marking_plans"
+    __table_args__ = (
+        enum_check("default_mode", MarkingMode, "default_mode_valid"),
+        CheckConstraint("default_tolerance >= 0", name="default_tolerance_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), unique=True)
+    #: The mode and tolerance (points) of every item without a setting of its own.
+    default_mode: Mapped[str] = mapped_column(String(8), default=MarkingMode.SINGLE)
+    default_tolerance: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False), default=0)
+    #: The chief grader (阅卷组长): draws and re-marks the samples (抽查), reads the consistency figures.
+    chief_grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class MarkingItem(db.Model):
+    """A written question (version) of an exam marked its own way: mode and tolerance."""
+
+    __tablename__ = "marking_items"
+    __table_args__ = (
+        UniqueConstraint("exam_id", "question_version_id", name="uq_marking_items_exam_version"),
+        enum_check("mode", MarkingMode, "mode_valid"),
+        CheckConstraint("tolerance >= 0", name="tolerance_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="RESTRICT"))
+    mode: Mapped[str] = mapped_column(String(8))
+    #: Two marks differing by at most this many points agree; beyond, the answer goes to arbitration.
+    tolerance: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+
+
+class MarkingAssignment(db.Model):
+    """A grader assigned to a written question of an exam, as one of its markers or arbitrators."""
+
+    __tablename__ = "marking_assignments"
+    __table_args__ = (
+        UniqueConstraint("exam_id", "question_version_id", "user_id", "role", name="uq_marking_assignments"),
+        enum_check("role", MarkingRole, "role_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    question_version_id: Mapped[int] = mapped_column(ForeignKey("question_versions.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+
+    user: Mapped[User] = relationship()
+
+
+class Mark(db.Model):
+    """One grader's decision on one written answer, never changed (the database refuses updates and deletes): a new
+    row for each decision. Answer.points holds the final mark (null until there is one)."""
+
+    __tablename__ = "marks"
+    __table_args__ = (
+        enum_check("kind", MarkKind, "kind_valid"),
+        CheckConstraint("points >= 0", name="points_positive"),
+        # One first, second, agreed, arbitration and sample mark per answer, whatever races there are (appeals may
+        # be several).
+        Index(
+            "uq_marks_answer_kind",
+            "answer_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind != 'appeal'"),
+            postgresql_where=text("kind <> 'appeal'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"), index=True)
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MarkingSample(db.Model):
+    """An answer drawn for the chief grader's sample re-mark (抽查), as one of `grader_id`'s marked answers."""
+
+    __tablename__ = "marking_samples"
+    __table_args__ = (UniqueConstraint("exam_id", "answer_id", "grader_id", name="uq_marking_samples"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
+    #: The grader whose mark the sample checks.
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -126,7 +126,7 @@ def demo(runner, db, monkeypatch):
         exam.publish_ranking = True
     cadre = db.session.scalar(select(User).filter_by(username="cadre01"))
     start_attempt(db.session.scalar(select(Exam).filter_by(code="GWZS2026")), cadre, now_utc())
-    sat(db, n=1)
+    _marked_by_plan(user, *sat(db, n=1))
     db.session.commit()
     # Jobs to show: an item analysis done (run at once under TestConfig), and one failed with its reason.
     from jobs import submit
@@ -135,6 +135,24 @@ def demo(runner, db, monkeypatch):
     submit("reports.item-analysis", {"exam_id": 999_999}, user=user)
     db.session.commit()
     return user
+
+
+def _marked_by_plan(user, exam, _people, attempts) -> None:
+    """The written answer of `exam` under double marking: two graders' marks too far apart for the tolerance wait
+    for `user`, its marker, arbitrator and chief grader, who drew it for the sample (every marking page shows)."""
+    from exam import marking
+    from tests.factories import make_user
+
+    answer, now = essay_answer(_db, attempts[0]), now_utc()
+    marking.set_plan(user, exam, "double", 0.5, now)
+    version = marking.items(exam)[0].version.id
+    for grader, points in ((make_user(roles=(Role.GRADER,)), 0.5), (make_user(roles=(Role.GRADER,)), 2)):
+        marking.assign(user, exam, version, grader, "marker", now)
+        marking.mark_answer(grader, answer, points, "", now)
+    for role in ("marker", "arbitrator"):
+        marking.assign(user, exam, version, user, role, now)
+    marking.set_chief(user, exam, user, now)
+    marking.draw_samples(user, exam, 100, now)
 
 
 def _first(stmt):
@@ -181,7 +199,7 @@ def _paths(rule, samples) -> list[str]:
     for name, converter in rule._converters.items():
         if isinstance(converter, YearConverter):
             values[name] = samples["year"]
-        elif name == "code" and blueprint in ("exam", "reports", "take", "grading", "sitting", "results"):
+        elif name == "code" and blueprint in ("exam", "reports", "take", "grading", "marking", "sitting", "results"):
             exams = samples["exam"]
         elif name == "code":
             kind = {"question_bank": "bank", "verify": "qualification", "archive": "class"}[blueprint]

@@ -19,6 +19,7 @@ from exam import answers, attempts
 from tests.accounts import test_access as accounts_matrix
 from tests.archive import test_access as archive_matrix
 from tests.exam import test_grading as grading_matrix
+from tests.exam import test_marking_views as marking_matrix
 from tests.exam import test_take as take_matrix
 from tests.exam import test_views as exam_matrix
 from tests.factories import make_open_exam
@@ -54,6 +55,7 @@ MATRICES = {
     "exam": exam_matrix.ROUTES,
     "take": take_matrix.ROUTES,
     "grading": grading_matrix.ROUTES,
+    "marking": marking_matrix.ROUTES,
     "archive": archive_matrix.ROUTES,
     "reports": reports_matrix.ROUTES,
     "jobs": jobs_matrix.ROUTES,
@@ -202,7 +204,8 @@ def test_every_method_of_every_rule_refuses_a_plain_cadre(client, auth, app, db)
 #: definition, item analysis, or other candidates' answers and results, whatever that role lets them do otherwise.
 CANDIDATE_ROLES = ["author", "grader", "org_admin", "unit_admin", "system_admin"]
 #: Pages that name the exam or a question of its pool, by blueprint matrix, each filled in with the world's ids.
-_CONFLICT_MATRICES = {"exam": exam_matrix.ROUTES, "reports": reports_matrix.ROUTES, "grading": grading_matrix.ROUTES}
+_CONFLICT_MATRICES = {"exam": exam_matrix.ROUTES, "reports": reports_matrix.ROUTES, "grading": grading_matrix.ROUTES,
+                      "marking": marking_matrix.ROUTES}  # fmt: skip
 #: Pages that name neither (lists, a year's table, a new exam): the rule leaves them to the roles.
 _NOT_THE_EXAMS = {
     "exam.exams",
