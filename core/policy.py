@@ -93,6 +93,9 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "results.approve": DISTRICT_ROLES,
     #: The working-day calendar: public holidays and adjusted working days (调休).
     "calendar.manage": DISTRICT_ROLES,
+    #: Appeals (申诉): a grader reviews the items given to them (results.appeals: never one they marked or sat);
+    #: the district reads them all and gives items to reviewers.
+    "appeal.review": DISTRICT_ROLES | {Role.GRADER},
     # Marking at scale (issue 22, part 1: exam/marking.py). Beyond the role, who marks, arbitrates or re-marks
     # which answer is the exam's marking plan's business: `may_mark`, `may_arbitrate`, `may_review_marking`.
     #: An exam's marking plan: modes, tolerances, graders' assignments, the chief grader.

@@ -24,9 +24,10 @@ of the documented paths, each audited with old and new values: the grading at th
 the first points: nothing to compare), manual grading ("manual_grading": exam.grading.grade_answer, audited as
 answer.graded), a key correction ("key_correction": exam.grading.correct_key, audited as exam.key_corrected) and
 the regrading it causes or `flask exams regrade` runs ("regrade": exam.scoring.regrade, audited as exam.regraded
-with every item's and every total's old and new points), and later the appeal ("appeal"). An attempt's voiding
-(voided_at, void_reason) changes only through exam.adjustments.void and restore, decisions on incidents that are
-audited and logged on the attempt's timeline.
+with every item's and every total's old and new points), a decision on an appeal ("appeal": results.appeals) and a
+formal correction of a final result ("correction": results.corrections), both through exam.marking.set_final_mark.
+An attempt's voiding (voided_at, void_reason) changes only through exam.adjustments.void and restore, decisions on
+incidents that are audited and logged on the attempt's timeline.
 
 Cost on the hot path: a save (an upsert of an answer on an attempt in progress) makes one trigger read the
 attempt's row by its primary key, a row the save's own statement has just read: the AFTER INSERT trigger when the
@@ -45,7 +46,7 @@ from exam.models import Answer, Attempt, AttemptStatus, Paper, PaperItem
 from question_bank.models import QuestionVersion
 
 #: The documented paths that may change points and scores.
-RESCORING_PATHS = ("finalize", "manual_grading", "key_correction", "regrade", "appeal", "reopen")
+RESCORING_PATHS = ("finalize", "manual_grading", "key_correction", "regrade", "appeal", "correction", "reopen")
 FINAL = (AttemptStatus.SUBMITTED.value, AttemptStatus.EXPIRED.value)
 #: What a candidate handed in: fixed once the attempt is finalized (the database refuses it too).
 ANSWER_RECORD = frozenset({"attempt_id", "position", "value", "seq", "saved_at"})

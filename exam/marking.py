@@ -45,7 +45,7 @@ from exam.models import (
 from question_bank.models import QuestionVersion
 
 #: The marks that make an answer's final mark (Answer.points), written only by set_final_mark.
-FINAL_KINDS = frozenset({MarkKind.FIRST, MarkKind.AGREED, MarkKind.ARBITRATION, MarkKind.APPEAL})
+FINAL_KINDS = frozenset({MarkKind.FIRST, MarkKind.AGREED, MarkKind.ARBITRATION, MarkKind.APPEAL, MarkKind.CORRECTION})
 #: A marker's own marks (blind: neither marker sees the other's).
 MARKER_KINDS = (MarkKind.FIRST.value, MarkKind.SECOND.value)
 MAX_TOLERANCE = 100
@@ -375,9 +375,9 @@ def mark_answer(grader, answer: Answer, points, comment: str, now: datetime) -> 
 
 
 def set_final_mark(actor, answer: Answer, points, *, kind: str, comment: str, now: datetime) -> Attempt:
-    """The one place that writes a final mark: a Mark row of `kind` (first, agreed, arbitration or appeal), the
-    answer's points, comment and grader, the attempt's total recomputed as grading does (final once every item has
-    points), audited as answer.graded with the old and new points and totals. Checks the points and the kind only:
+    """The one place that writes a final mark: a Mark row of `kind` (first, agreed, arbitration, appeal or
+    correction), the answer's points, comment and grader, the attempt's total recomputed as grading does (final
+    once every item has points), audited as answer.graded with the old and new points and totals. Checks the points and the kind only:
     who may decide is the caller's rule. Refused: another kind, an answer not written by hand (objective items are
     graded by their key, blank ones score 0 by themselves), points out of range."""
     if kind not in FINAL_KINDS:
@@ -388,7 +388,7 @@ def set_final_mark(actor, answer: Answer, points, *, kind: str, comment: str, no
     _add_mark(Mark(answer_id=answer.id, grader_id=actor_id, kind=str(kind), points=points, comment=comment,
                    marked_at=now))  # fmt: skip
     old = answer.points
-    with rescoring("appeal" if kind == MarkKind.APPEAL else "manual_grading"):
+    with rescoring(str(kind) if kind in (MarkKind.APPEAL, MarkKind.CORRECTION) else "manual_grading"):
         answer.points, answer.comment = points, comment
         answer.grader_id, answer.graded_at = actor_id, now
         db.session.flush()

@@ -543,6 +543,7 @@ class MarkKind(StrEnum):
     ARBITRATION = "arbitration"  # the arbitrator's, final
     SAMPLE = "sample"  # the chief grader's blind re-mark of a drawn sample: never changes the final mark
     APPEAL = "appeal"  # a decision on an appeal, final
+    CORRECTION = "correction"  # a formal correction of a final result (approved by a second person), final
 
 
 MARKING_MODE_LABELS = {MarkingMode.SINGLE: _l("Single marking"), MarkingMode.DOUBLE: _l("Double marking")}
@@ -554,6 +555,7 @@ MARK_KIND_LABELS = {
     MarkKind.ARBITRATION: _l("Arbitration"),
     MarkKind.SAMPLE: _l("Sample re-mark"),
     MarkKind.APPEAL: _l("Appeal decision"),
+    MarkKind.CORRECTION: _l("Formal correction"),
 }
 
 
@@ -621,15 +623,15 @@ class Mark(db.Model):
     __table_args__ = (
         enum_check("kind", MarkKind, "kind_valid"),
         CheckConstraint("points >= 0", name="points_positive"),
-        # One first, second, agreed, arbitration and sample mark per answer, whatever races there are (appeals may
-        # be several).
+        # One first, second, agreed, arbitration and sample mark per answer, whatever races there are (appeals and
+        # corrections may be several).
         Index(
             "uq_marks_answer_kind",
             "answer_id",
             "kind",
             unique=True,
-            sqlite_where=text("kind != 'appeal'"),
-            postgresql_where=text("kind <> 'appeal'"),
+            sqlite_where=text("kind NOT IN ('appeal', 'correction')"),
+            postgresql_where=text("kind NOT IN ('appeal', 'correction')"),
         ),
     )
 

@@ -123,6 +123,17 @@ def publish_revised(actor, exam, reason: str, now: datetime) -> Notice:
     return _write(actor, exam, row, now, days=row.notice_days, scope=row.scope, reason=reason.strip())
 
 
+def publish_correction(actor, exam, reason: str, now: datetime) -> Notice:
+    """A revised notice of final results after a formal correction (results.corrections): a new serial and version,
+    the old notice kept and marked superseded. The results stay final: no appeal opens again. The caller has
+    checked the actor's right and the second person's approval."""
+    if not (reason or "").strip():
+        raise DomainError(_("Say why the notice is revised."), code="reason_required")
+    row = lifecycle._lock(exam)
+    lifecycle._refuse_order(State.FINAL, exam, now)
+    return _write(actor, exam, row, now, days=row.notice_days, scope=row.scope, reason=reason.strip())
+
+
 def notices(exam) -> list[Notice]:
     return list(db.session.scalars(select(Notice).where(Notice.exam_id == exam.id).order_by(Notice.version.desc())))
 

@@ -15,7 +15,7 @@ from core.models import local_today, now_utc
 from core.policy import login_required, permission_required
 from exam import checks
 from exam.models import Exam, ExamStatus
-from results import bp, calendar, lifecycle, notices, verify_bp
+from results import appeal_views, bp, calendar, lifecycle, notices, verify_bp
 from results.forms import DAY_KIND_LABELS, CalendarDayForm, CheckForm, NoteForm, PublishForm, RegisterForm, SendBackForm
 from results.models import CalendarDay, OfficialExam, State
 
@@ -56,6 +56,7 @@ def exam(code: str):
         note_form=NoteForm(), send_back_form=SendBackForm(), publish_form=publish_form,
         report=lifecycle.check_report(exam, now) if current == State.MARKED else None, now=now,
         may_check=policy.can(current_user, "results.check"), may_approve=policy.can(current_user, "results.approve"),
+        **(appeal_views.admin_values(exam, now) if row else {}),
     )  # fmt: skip
 
 

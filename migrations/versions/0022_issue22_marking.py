@@ -88,7 +88,7 @@ def upgrade():
         sa.Column("points", sa.Numeric(precision=6, scale=2, asdecimal=False), nullable=False),
         sa.Column("comment", sa.Text(), server_default="", nullable=False),
         sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("kind IN ('first', 'second', 'agreed', 'arbitration', 'sample', 'appeal')",
+        sa.CheckConstraint("kind IN ('first', 'second', 'agreed', 'arbitration', 'sample', 'appeal', 'correction')",
                            name=op.f("ck_marks_kind_valid")),
         sa.CheckConstraint("points >= 0", name=op.f("ck_marks_points_positive")),
         sa.ForeignKeyConstraint(["answer_id"], ["answers.id"], name=op.f("fk_marks_answer_id_answers"),
@@ -100,7 +100,8 @@ def upgrade():
     op.create_index(op.f("ix_marks_answer_id"), "marks", ["answer_id"])
     op.create_index(op.f("ix_marks_grader_id"), "marks", ["grader_id"])
     op.create_index("uq_marks_answer_kind", "marks", ["answer_id", "kind"], unique=True,
-                    sqlite_where=sa.text("kind != 'appeal'"), postgresql_where=sa.text("kind <> 'appeal'"))  # fmt: skip
+                    sqlite_where=sa.text("kind NOT IN ('appeal', 'correction')"),
+                    postgresql_where=sa.text("kind NOT IN ('appeal', 'correction')"))  # fmt: skip
     op.create_table(
         "marking_samples",
         sa.Column("id", sa.Integer(), nullable=False),

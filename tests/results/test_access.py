@@ -11,8 +11,9 @@ import pytest
 from core.extensions import db as _db
 from core.models import now_utc
 from core.policy import Role
-from results import calendar, lifecycle, notices
-from tests.results.world import district_admin, official_exam
+from results import appeals, calendar, lifecycle, notices
+from results.appeal_models import Correction
+from tests.results.world import district_admin, essay, official_exam
 
 ANON = "anonymous"
 OWNER = "owner"  # a candidate of the exam (a cadre)
@@ -34,18 +35,36 @@ ROUTES: dict[str, tuple] = {
     "results.calendar_days#post": ("POST", "/results/calendar", DISTRICT),
     "results.calendar_remove": ("POST", "/results/calendar/{day}/remove", DISTRICT),
     "notice_verify.check_serial": ("GET", "/verify/notice/{serial}", EVERYONE),
+    # Appeals: the candidate's own page; reviewers' queue; an item for the district (and its reviewer, none here:
+    # no grader existed when it was filed); a decision only by the item's reviewer.
+    "results.appeal": ("GET", "/results/exams/{exam}/appeal", {OWNER}),
+    "results.appeal#post": ("POST", "/results/exams/{exam}/appeal", {OWNER}),
+    "results.appeal_queue": ("GET", "/results/appeals/", DISTRICT | {"grader"}),
+    "results.appeal_item": ("GET", "/results/appeals/{item}", DISTRICT),
+    "results.appeal_item#post": ("POST", "/results/appeals/{item}", set()),
+    "results.appeal_assign": ("POST", "/results/appeals/{item}/assign", DISTRICT),
+    "results.correction_request": ("POST", "/results/exams/{exam}/corrections", DISTRICT),
+    "results.correction_decide": ("POST", "/results/corrections/{correction}/decide", DISTRICT),
 }
 
 
 def world():
-    exam, people, _attempts, registrar = official_exam(_db, code="RX1")
+    exam, people, attempts, registrar = official_exam(_db, code="RX1")
     now = now_utc()
     lifecycle.check(district_admin(), exam, "", now)
     lifecycle.approve(district_admin(), exam, "", now)
     notice = notices.publish(registrar, exam, now, days=5, scope="candidates")
     day = calendar.add_day(registrar, date(2030, 10, 1), "holiday", "国庆节", now)
+    written = essay(_db, attempts[0])
+    appeal = appeals.file(people[0], exam, {written.position: ""}, "评分偏低", now)
+    correction = Correction(exam_id=exam.id, attempt_id=attempts[0].id, answer_id=written.id, old_points=2,
+                            new_points=3, reason="复核发现漏计", state="requested", requested_by_id=registrar.id,
+                            requested_at=now)  # fmt: skip
+    _db.session.add(correction)
     _db.session.commit()
-    return {"exam": exam.code, "serial": notice.serial, "day": day.id}, people[0]
+    ids = {"exam": exam.code, "serial": notice.serial, "day": day.id, "item": appeal.items[0].id,
+           "correction": correction.id}  # fmt: skip
+    return ids, people[0]
 
 
 def test_every_results_route_is_in_the_matrix(app):
