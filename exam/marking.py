@@ -375,11 +375,11 @@ def mark_answer(grader, answer: Answer, points, comment: str, now: datetime) -> 
 
 
 def set_final_mark(actor, answer: Answer, points, *, kind: str, comment: str, now: datetime) -> Attempt:
-    """The one place that writes a final mark: a Mark row of `kind` (first, agreed, arbitration, appeal or
-    correction), the answer's points, comment and grader, the attempt's total recomputed as grading does (final
-    once every item has points), audited as answer.graded with the old and new points and totals. Checks the points and the kind only:
-    who may decide is the caller's rule. Refused: another kind, an answer not written by hand (objective items are
-    graded by their key, blank ones score 0 by themselves), points out of range."""
+    """The one place that writes a final mark: a Mark row of `kind` (first, agreed, arbitration, appeal or correction),
+    the answer's points, comment and grader, the attempt's total recomputed as grading does (final once every item has
+    points), audited as answer.graded with the old and new points and totals. Checks the points and the kind only: who
+    may decide is the caller's rule. Refused: another kind, an answer not written by hand (objective items are graded by
+    their key, blank ones score 0 by themselves), points out of range."""
     if kind not in FINAL_KINDS:
         raise DomainError(_("Not a kind of final mark."), code="bad_kind")
     attempt, item = _written(answer)
