@@ -72,6 +72,10 @@ def test_participation_units_and_absentees_stay_as_at_the_close(db):
     units = {r["unit_id"]: r for r in statistics.units(exam, None)}
     assert (units[a.id]["eligible"], units[a.id]["took"], units[a.id]["mean"]) == (3, 1, 70.0)
     assert ranking.counts(exam, None, ranking.Filters(unit=a))["not_started"] == 2
+    staff = ranking.participation(exam, None, ranking.Filters(rank="staff"))  # read from today's profiles
+    assert staff == by_unit and ranking.participation(exam, None, ranking.Filters(rank="director")) == {}
+    only_b = ranking.participation(exam, None, ranking.Filters(unit=b, unit_only=True))
+    assert only_b == {b.id: by_unit[b.id]}
 
 
 def test_an_open_exam_keeps_live_eligibility(db):
