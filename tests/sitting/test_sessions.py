@@ -32,8 +32,14 @@ def test_a_session_is_made_from_local_times_with_the_default_check_in_window(cli
     _login(auth, db)
     assert client.get(f"/sitting/exams/{exam.code}/sessions/new").status_code == 200
     start, end = _slot(exam)
-    if start.date() != end.date():  # near midnight in Beijing: keep the session on one day
-        start, end = _slot(exam, after_minutes=0, length=5)
+    # Near midnight in Beijing keep the session on one day, long enough for the default check-in (closing 15
+    # minutes after the start, before the end): a minute after the opening (whose seconds the slot drops), or
+    # else the first minutes of the next day.
+    if start.date() != end.date():
+        start, end = _slot(exam, after_minutes=1, length=20)
+    if start.date() != end.date():
+        start = end.replace(hour=0, minute=1)
+        end = start + timedelta(minutes=20)
     data = {"name": "上午场", "day": start.date().isoformat(), "starts": start.strftime("%H:%M"),
             "ends": end.strftime("%H:%M"), "checkin_opens": "", "checkin_closes": ""}  # fmt: skip
     response = client.post_form(f"/sitting/exams/{exam.code}/sessions/new", data)
