@@ -48,10 +48,14 @@ ROLE_ACCOUNTS = (
     ("grader01", "赵雅琴", (Role.GRADER, Role.CADRE), "ZZB", None),
     ("cadre01", "王浩然", (Role.CADRE,), "QSZ-NY", None),
     ("proctor01", "孙立新", (Role.PROCTOR, Role.CADRE), "ZZB", None),
+    ("grader02", "刘思琪", (Role.GRADER, Role.CADRE), "ZZB", None),
 )
 #: Accounts added after the first release's: their data comes from a generator of their own, so that the rest of
 #: the district (drawn from one seeded sequence) stays the same person for person.
-_LATER_ACCOUNTS = frozenset({"proctor01"})
+_LATER_ACCOUNTS = frozenset({"proctor01", "grader02"})
+#: Accounts over 35: they sit none of the demo's exams, so no conflict of interest keeps an exam from them (grader02
+#: reviews the appeal against grader01's mark).
+_SENIOR_ACCOUNTS = frozenset({"grader02"})
 
 # The role accounts' rank and position: their stories need them (the organisation-department admin and the grader
 # sit none of the section-level exams they run; the author sits ZZLL2026, a conflict of interest to decide).
@@ -62,6 +66,7 @@ _ROLE_POSTS = {
     "grader01": (Rank.STAFF, "科员"),
     "cadre01": (Rank.STAFF, "综合岗"),
     "proctor01": (Rank.STAFF, "考务专干"),
+    "grader02": (Rank.STAFF, "科员"),
 }
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
@@ -137,6 +142,8 @@ def load(now) -> list[tuple[str, str, str]]:
             own = random.Random(username) if username in _LATER_ACCOUNTS else rng
             data = _cadre_data(own, username, name, _gender_of(name), units[unit_code], young=True)
             data.rank, data.position = _ROLE_POSTS[username]
+            if username in _SENIOR_ACCOUNTS:
+                data.birth_date = data.birth_date.replace(year=1979)
             cadre, _ = services.create_cadre(admin, data, now)
             user = cadre.user
             for role in roles:

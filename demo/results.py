@@ -1,6 +1,8 @@
 """An official exam of the demo district in public notice (公示): the townships' job-knowledge test, sat by the
-cadres of 青山镇 (cadre01 among them) ten days ago, checked by the organisation department (zzb001), approved by the
-system administrator and published to the candidates' units two hours before the demo's moment."""
+cadres of 青山镇 (cadre01 among them) ten days ago, its short answers marked by grader01, checked by the organisation
+department (zzb001), approved by the system administrator and published to the candidates' units two hours before
+the demo's moment; cadre01 has appealed the mark of their short answer, and the appeal waits for grader02 (who did
+not mark it)."""
 
 import random
 from datetime import timedelta
@@ -9,12 +11,19 @@ from sqlalchemy import select
 
 from accounts.models import User
 from core.extensions import db
-from exam import answers, attempts, eligibility, publishing
-from exam.models import Exam, ExamSection, SectionRule
+from exam import answers, attempts, eligibility, grading, publishing
+from exam.models import Answer, Exam, ExamSection, SectionRule
 from question_bank.models import Bank
-from results import lifecycle, notices
+from results import appeals, lifecycle, notices
 
 CODE = "XZGW2026"
+#: Short answers of three qualities, and the marks (of 10) they earn.
+_WRITTEN = (
+    ("请示用于请求批准，报告用于汇报工作。", (3, 4)),
+    ("请示须事前行文、一文一事，上级必须批复；报告可事后行文，不要求答复，也不得夹带请示事项。", (6, 7)),
+    ("一是目的不同：请示请求指示批准，报告汇报情况；二是时间不同：请示须事前行文；三是内容不同：请示一文一事；"
+     "四是处理不同：请示须批复，报告为阅件；五是结尾用语不同，报告中不得夹带请示事项。", (9, 10)),
+)
 
 
 def _value(item, right: bool, rng: random.Random):
@@ -33,11 +42,11 @@ def load(now) -> None:
     bank = db.session.scalar(select(Bank).where(Bank.code == "GWZS"))
     opens = now - timedelta(days=10)
     exam = Exam(code=CODE, title="2026年度乡镇干部岗位知识测试", subject="岗位知识", duration_minutes=60,
-                opens_at=opens, closes_at=opens + timedelta(hours=3), pass_mark=30, release_policy="after_close",
+                opens_at=opens, closes_at=opens + timedelta(hours=3), pass_mark=36, release_policy="after_close",
                 review_policy="score", instructions="限时60分钟，时间到系统自动交卷。",
                 eligibility={"unit_ids": [town.id]}, created_by_id=org.id,
                 created_at=opens - timedelta(days=20))  # fmt: skip
-    parts = (("一、单选题", "single", 10, 3), ("二、判断题", "truefalse", 10, 2))
+    parts = (("一、单选题", "single", 10, 3), ("二、判断题", "truefalse", 10, 2), ("三、简答题", "essay", 1, 10))
     for i, (title, qtype, count, points) in enumerate(parts, start=1):
         section = ExamSection(position=i, title=title, qtype=qtype, points_per_question=points)
         section.rules.append(SectionRule(bank=bank, count=count))
@@ -48,16 +57,30 @@ def load(now) -> None:
     how = "公示期内登录考试系统，在本人成绩页提出申诉；或书面向区委组织部干部股申诉。"
     lifecycle.register(org, exam, opens - timedelta(days=6), scope="units", days=5, appeal_how=how)
     people = db.session.scalars(eligibility.eligible_people(exam).with_only_columns(User).order_by(User.username))
+    written = {}  # attempt -> (position, the marks its answer earns)
     for n, user in enumerate(people):
         start = opens + timedelta(minutes=5 + n)
         attempt = attempts.start_attempt(exam, user, start)
         good = rng.choice((0.45, 0.7, 0.85, 0.95))
         for item in attempt.paper.items:
-            answers.save_answer(attempt, item.position, _value(item, rng.random() < good, rng), item.position,
-                                start + timedelta(minutes=1))  # fmt: skip
+            if item.section.qtype == "essay":
+                text, marks = _WRITTEN[0 if good < 0.6 else 1 if good < 0.9 else 2]
+                value, written[attempt] = text, (item.position, marks)
+            else:
+                value = _value(item, rng.random() < good, rng)
+            answers.save_answer(attempt, item.position, value, item.position, start + timedelta(minutes=1))
         attempts.submit(attempt, start + timedelta(minutes=25 + rng.randrange(25)))
     closed = exam.closes_at
+    grader = db.session.scalar(select(User).where(User.username == "grader01"))
+    for n, (attempt, (position, marks)) in enumerate(written.items()):
+        answer = db.session.scalar(select(Answer).where(Answer.attempt_id == attempt.id, Answer.position == position))
+        grading.grade_answer(grader, answer, rng.choice(marks), "", closed + timedelta(hours=2, minutes=n))
     lifecycle.check(org, exam, "总分、零分、临界分、异常分均已核对，无误。", closed + timedelta(days=1),
                     sample_note="抽查10%的答卷，未见差异。")  # fmt: skip
     lifecycle.approve(admin, exam, "同意公示。", closed + timedelta(days=2))
     notices.publish(org, exam, now - timedelta(hours=2), days=5, scope="units")
+    cadre = db.session.scalar(select(User).where(User.username == "cadre01"))
+    mine = appeals.counted_attempt(exam, cadre)
+    position = written[mine][0]
+    appeals.file(cadre, exam, {position: "答到了请示须事前行文、一文一事，这两点未给分。"},
+                 "简答题的评分低于我答到的要点，申请复核。", now - timedelta(hours=1))  # fmt: skip
