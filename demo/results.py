@@ -14,19 +14,12 @@ from core.extensions import db
 from exam import answers, attempts, eligibility, grading, publishing
 from exam.models import Answer, Exam, ExamSection, SectionRule
 from question_bank.models import Bank
+from question_bank.richtext import to_text
 from results import appeals, lifecycle, notices
 
 CODE = "XZGW2026"
-#: Short answers of three qualities, and the marks (of 10) they earn.
-_WRITTEN = (
-    ("请示用于请求批准，报告用于汇报工作。", (3, 4)),
-    ("请示须事前行文、一文一事，上级必须批复；报告可事后行文，不要求答复，也不得夹带请示事项。", (6, 7)),
-    (
-        "一是目的不同：请示请求指示批准，报告汇报情况；二是时间不同：请示须事前行文；三是内容不同：请示一文一事；"
-        "四是处理不同：请示须批复，报告为阅件；五是结尾用语不同，报告中不得夹带请示事项。",
-        (9, 10),
-    ),
-)
+#: How much of the reference answer a weak, a fair and a good candidate write, and the marks (of 10) it earns.
+_WRITTEN = ((0.3, (3, 4)), (0.6, (6, 7)), (1.0, (9, 10)))
 
 
 def _value(item, right: bool, rng: random.Random):
@@ -67,8 +60,9 @@ def load(now) -> None:
         good = rng.choice((0.45, 0.7, 0.85, 0.95))
         for item in attempt.paper.items:
             if item.section.qtype == "essay":
-                text, marks = _WRITTEN[0 if good < 0.6 else 1 if good < 0.9 else 2]
-                value, written[attempt] = text, (item.position, marks)
+                share, marks = _WRITTEN[0 if good < 0.6 else 1 if good < 0.9 else 2]
+                reference = to_text(item.version.answer["reference"])
+                value, written[attempt] = reference[: max(20, int(len(reference) * share))], (item.position, marks)
             else:
                 value = _value(item, rng.random() < good, rng)
             answers.save_answer(attempt, item.position, value, item.position, start + timedelta(minutes=1))
@@ -85,5 +79,5 @@ def load(now) -> None:
     cadre = db.session.scalar(select(User).where(User.username == "cadre01"))
     mine = appeals.counted_attempt(exam, cadre)
     position = written[mine][0]
-    appeals.file(cadre, exam, {position: "答到了请示须事前行文、一文一事，这两点未给分。"},
+    appeals.file(cadre, exam, {position: "答案写到了参考答案的大部分要点，只给了一半多的分。"},
                  "简答题的评分低于我答到的要点，申请复核。", now - timedelta(hours=1))  # fmt: skip

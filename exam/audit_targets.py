@@ -71,3 +71,8 @@ for _action in ("marking.plan_set", "marking.item_set"):
     register_detail_value(_action, "mode")(lambda value: str(models.MARKING_MODE_LABELS.get(value, value)))
 for _action in ("answer.graded", "answer.marked"):
     register_detail_value(_action, "kind")(lambda value: str(models.MARK_KIND_LABELS.get(value, value)))
+
+
+@register_detail_value("marking.plan_set", "created")
+def _audit_plan_created(value):
+    return _("Yes") if value else _("No")

@@ -24,6 +24,8 @@ from exam.attempts import start_attempt
 from exam.models import Attempt, Exam
 from jobs.models import Job
 from question_bank.models import Bank, Question, QuestionVersion
+from results.appeal_models import AppealItem
+from results.models import Notice
 from sitting.models import Incident, Room, Seat, Session
 from tests.core.test_i18n import extract_messages
 from tests.exam.test_grading import essay_answer, sat
@@ -189,6 +191,8 @@ def _samples(username: str) -> dict:
         "room_id": _first(select(Room.id).order_by(Room.id)),
         "seat_id": _first(select(Seat.id).where(Seat.room_id.is_not(None)).order_by(Seat.id)),
         "incident_id": _first(select(Incident.id).order_by(Incident.id)),
+        "serial": _first(select(Notice.serial).where(Notice.superseded_at.is_(None)).order_by(Notice.id)),
+        "item_id": _first(select(AppealItem.id).order_by(AppealItem.id)),
     }
 
 
