@@ -52,7 +52,8 @@ def _when(day: date, hour: int):
     return datetime(day.year, day.month, day.day, hour, 0, tzinfo=LOCAL_ZONE)
 
 
-def _value(item, right: bool, rng: random.Random):
+def objective_value(item, right: bool, rng: random.Random):
+    """A candidate's answer to a single-choice or true/false item of their paper: the key, or a wrong option."""
     key = item.version.answer
     if item.section.qtype == "truefalse":
         return key if right else not key
@@ -87,7 +88,7 @@ def _last_years_exams(top_unit, admin, young: list[User], passers: set[int], rng
             attempt = attempts.start_attempt(exam, user, start)
             good = 0.95 if user.id in passers else rng.choice((0.4, 0.7, 0.9))
             for item in attempt.paper.items:
-                value = _value(item, rng.random() < good, rng)
+                value = objective_value(item, rng.random() < good, rng)
                 answers.save_answer(attempt, item.position, value, item.position, start + timedelta(minutes=1))
             attempts.submit(attempt, start + timedelta(minutes=30 + rng.randrange(20)))
         definition.release_results(admin, exam, exam.closes_at + timedelta(days=2))

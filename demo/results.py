@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from accounts.models import User
 from core.extensions import db
+from demo.archives import objective_value
 from exam import answers, attempts, eligibility, grading, publishing
 from exam.models import Answer, Exam, ExamSection, SectionRule
 from question_bank.models import Bank
@@ -20,14 +21,6 @@ from results import appeals, lifecycle, notices
 CODE = "XZGW2026"
 #: How much of the reference answer a weak, a fair and a good candidate write, and the marks (of 10) it earns.
 _WRITTEN = ((0.3, (3, 4)), (0.6, (6, 7)), (1.0, (9, 10)))
-
-
-def _value(item, right: bool, rng: random.Random):
-    key = item.version.answer
-    if item.section.qtype == "truefalse":
-        return key if right else not key
-    shown = item.option_order.index(key[0])
-    return shown if right else (shown + 1 + rng.randrange(len(item.option_order) - 1)) % len(item.option_order)
 
 
 def load(now) -> None:
@@ -64,7 +57,7 @@ def load(now) -> None:
                 reference = to_text(item.version.answer["reference"])
                 value, written[attempt] = reference[: max(20, int(len(reference) * share))], (item.position, marks)
             else:
-                value = _value(item, rng.random() < good, rng)
+                value = objective_value(item, rng.random() < good, rng)
             answers.save_answer(attempt, item.position, value, item.position, start + timedelta(minutes=1))
         attempts.submit(attempt, start + timedelta(minutes=25 + rng.randrange(25)))
     closed = exam.closes_at

@@ -6,42 +6,24 @@ poppler-utils, a CJK font and Debian's Chromium (make browser-deps).
     .venv/bin/python docs/make_results_screenshots.py
 """
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["QE_ALLOW_DEMO"] = "1"
+from screenshot_kit import ARGS, CHROMIUM, OUT, ROOT, demo_config, first_page_png
+from sqlalchemy import select
+from werkzeug.serving import make_server
 
-from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
-
-from app import create_app  # noqa: E402
-from core.extensions import db  # noqa: E402
-from core.models import now_utc  # noqa: E402
-from demo import district  # noqa: E402
-from demo.results import CODE  # noqa: E402
-from exam.models import Exam  # noqa: E402
-from results import lifecycle, notices  # noqa: E402
-from results.appeal_models import AppealItem  # noqa: E402
-
-OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-
-
-def _png(pdf: bytes, name: str, tmp: Path) -> None:
-    path = tmp / f"{name}.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile", path, OUT / name],  # noqa: S603,S607
-                   check=True)  # fmt: skip
-    print(f"docs/screenshots/{name}.png")
+from app import create_app
+from core.extensions import db
+from core.models import now_utc
+from demo import district
+from demo.results import CODE
+from exam.models import Exam
+from results import lifecycle, notices
+from results.appeal_models import AppealItem
 
 
 def _shot(browser, base: str, username: str, path: str, name: str) -> None:
@@ -62,10 +44,7 @@ def main() -> None:
         sys.exit("pdftoppm not found: install poppler-utils (make pdf-fonts, as root)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # A mapping of overrides (a Config subclass would lose its database to the environment's, instance/).
-        config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/demo.db", "JOBS_URL": "immediate",
-                  "SESSION_COOKIE_SECURE": False, "PUBLIC_URL": "https://qualexam.example.gov.cn"}  # fmt: skip
-        app = create_app(config)
+        app = create_app(demo_config(tmp, PUBLIC_URL="https://qualexam.example.gov.cn"))
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -76,7 +55,7 @@ def main() -> None:
             notice = lifecycle.current_notice(exam)
             item = db.session.scalar(select(AppealItem).order_by(AppealItem.id))
             with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
-                _png(notices.notice_pdf(notice, notices.verification_url(notice.serial)), "pdf-notice-1", tmp)
+                first_page_png(notices.notice_pdf(notice, notices.verification_url(notice.serial)), "pdf-notice-1", tmp)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"

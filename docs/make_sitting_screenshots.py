@@ -6,42 +6,24 @@ poppler-utils, a CJK font and Debian's Chromium (make browser-deps).
     .venv/bin/python docs/make_sitting_screenshots.py
 """
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["QE_ALLOW_DEMO"] = "1"
+from screenshot_kit import ARGS, CHROMIUM, OUT, ROOT, demo_config, first_page_png
+from sqlalchemy import select
+from werkzeug.serving import make_server
 
-from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
-
-from accounts.models import User  # noqa: E402
-from app import create_app  # noqa: E402
-from core.extensions import db  # noqa: E402
-from core.models import now_utc  # noqa: E402
-from demo import district  # noqa: E402
-from exam import adjustments, answers, attempts  # noqa: E402
-from sitting import records, tickets  # noqa: E402
-from sitting.models import Seat, Session  # noqa: E402
-
-OUT = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-
-
-def _png(pdf: bytes, name: str, tmp: Path) -> None:
-    path = tmp / f"{name}.pdf"
-    path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "80", "-png", "-f", "1", "-l", "1", "-singlefile", path, OUT / name],  # noqa: S603,S607
-                   check=True)  # fmt: skip
-    print(f"docs/screenshots/{name}.png")
+from accounts.models import User
+from app import create_app
+from core.extensions import db
+from core.models import now_utc
+from demo import district
+from exam import adjustments, answers, attempts
+from sitting import records, tickets
+from sitting.models import Seat, Session
 
 
 def main() -> None:
@@ -49,10 +31,7 @@ def main() -> None:
         sys.exit("pdftoppm not found: install poppler-utils (make pdf-fonts, as root)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # A mapping of overrides (a Config subclass would lose its database to the environment's, instance/).
-        config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/demo.db", "JOBS_URL": "immediate",
-                  "SESSION_COOKIE_SECURE": False}  # fmt: skip
-        app = create_app(config)
+        app = create_app(demo_config(tmp))
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -71,8 +50,8 @@ def main() -> None:
             adjustments.extend(attempt, 5, proctor, "开考后电脑黑屏，换到备用机位，补足耽误的时间。", now)
             db.session.commit()
             with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
-                _png(tickets.ticket_pdf(seat), "sitting-ticket", tmp)
-                _png(records.room_record_pdf(session, room, now), "sitting-record", tmp)
+                first_page_png(tickets.ticket_pdf(seat), "sitting-ticket", tmp)
+                first_page_png(records.room_record_pdf(session, room, now), "sitting-record", tmp)
             console = f"/sitting/sessions/{session.id}/rooms/{room.id}/console"
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
