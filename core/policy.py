@@ -453,8 +453,8 @@ def may_arbitrate(user, exam_id: int, version_id: int, candidate_id: int | None,
 def may_review_marking(user, exam_id: int) -> bool:
     """May `user` read an exam's marking progress, consistency figures and samples? District admins, and the exam's
     chief grader."""
-    if not can(user, "exam.review_marking"):
-        return False
+    if not can(user, "exam.review_marking") or (_sat_exam is not None and _sat_exam(user, exam_id)):
+        return False  # a candidate reads no one's marks, whatever their roles
     return has_district_scope(user) or "chief" in _marking_roles_of(user, exam_id, None)
 
 
@@ -463,6 +463,8 @@ def may_sample(user, exam_id: int, candidate_id: int | None = None, marker_ids=(
     by `marker_ids`)? The chief grader only, never on an answer of their own or one they marked."""
     if not can(user, "exam.review_marking") or candidate_id == user.id or user.id in set(marker_ids):
         return False
+    if _sat_exam is not None and _sat_exam(user, exam_id):
+        return False  # a candidate re-marks no one's answers
     return "chief" in _marking_roles_of(user, exam_id, None)
 
 

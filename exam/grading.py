@@ -253,6 +253,7 @@ def grade_answer(grader, answer: Answer, points, comment: str, now: datetime) ->
         raise DomainError(refusal or _("Nobody grades their own answers."), code="not_yours", status=403)
     if attempt.exam.status == ExamStatus.RELEASED:
         raise DomainError(_("The results are released: the points can no longer change."), code="locked")
+    scoring.refuse_locked_marks(attempt.exam)
     if isinstance(points, bool) or not isinstance(points, int | float) or not 0 <= points <= float(item.points):
         raise DomainError(_("Points from 0 to %(m)s.", m=f"{float(item.points):g}"), code="bad_points")
     comment = (comment or "").strip()

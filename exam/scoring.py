@@ -120,10 +120,27 @@ def _points_statement(dialect: str):
     ).returning(table.c.id)
 
 
+#: Checks that may refuse to change an exam's marks by grading, regrading or a key correction: (exam) -> None or
+#: raise DomainError. The score lifecycle registers one (checked results change only by sending them back, an
+#: appeal or a formal correction).
+_marks_locks: list = []
+
+
+def register_marks_lock(check) -> None:
+    _marks_locks.append(check)
+
+
+def refuse_locked_marks(exam: Exam) -> None:
+    """Raise the refusal of a registered check, if one refuses to let the exam's marks change by grading."""
+    for check in _marks_locks:
+        check(exam)
+
+
 def regrade(actor, exam: Exam, now: datetime) -> list[tuple[Attempt, float | None, float | None]]:
     """Grade every ended attempt of an exam again (after a key correction). Returns (attempt, old score, new score)
     of the attempts whose score changed. One audit entry keeps every attempt whose points changed: its total's
     old and new value and each changed item's (position, old, new)."""
+    refuse_locked_marks(exam)
     finalize_overdue(now, exam)
     changed, audited = [], []
     ended = select(Attempt).where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS)

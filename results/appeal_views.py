@@ -66,8 +66,9 @@ def appeal(code: str):
 @permission_required("appeal.review")
 def appeal_queue():
     district = policy.can(current_user, "results.manage")
-    return render_template("results/appeal_queue.html", mine=appeals.queue(current_user),
-                           unassigned=appeals.unassigned() if district else [], labels=DECISION_LABELS)  # fmt: skip
+    unassigned = appeals.unassigned(current_user) if district else []
+    return render_template("results/appeal_queue.html", mine=appeals.queue(current_user), unassigned=unassigned,
+                           labels=DECISION_LABELS)  # fmt: skip
 
 
 def _item(item_id: int) -> tuple[AppealItem, bool]:
@@ -80,6 +81,7 @@ def _item(item_id: int) -> tuple[AppealItem, bool]:
     if not reviews and not policy.can(current_user, "results.manage"):
         abort(404)
     policy.refuse_own_results(current_user, item.appeal.exam_id)
+    policy.refuse_conflict(exam_id=item.appeal.exam_id, grading=True)  # the question and its reference answer
     return item, reviews
 
 

@@ -72,6 +72,7 @@ def file(user, exam: Exam, positions: dict[int, str], reason: str, now: datetime
     """File `user`'s appeal on the written items at `positions` (position -> that item's own reason, may be
     empty) with an overall reason. Refused after the deadline, on an item already appealed, on an item that is not
     a written one of their counted attempt, or with no reason."""
+    lifecycle._lock(exam)  # taken with the finalizer's lock: an appeal at the deadline is before or after it
     notice = current_notice(exam, now)
     if notice is None:
         raise DomainError(_("Appeals are accepted only while the results' public notice runs."), code="closed")
@@ -166,6 +167,8 @@ def assign(actor, item: AppealItem, reviewer, now: datetime) -> None:
     if item.decided_at is not None:
         raise DomainError(_("This item is decided."), code="decided")
     refusal = reviewer_refusal(reviewer, item, now)
+    if not refusal and reviewer not in reviewers(item, now):  # an active grader, not anyone the form names
+        refusal = _("Appeals are reviewed by graders.")
     if refusal:
         raise DomainError(refusal, problems=[("reviewer", refusal)], code="bad_reviewer")
     _assign(actor, item, reviewer, now)
@@ -175,6 +178,11 @@ def decide(reviewer, item: AppealItem, upheld: bool, points, reason: str, now: d
     """The assigned reviewer's decision on one item: upheld with a new mark (the final mark changes, and the total,
     ranking and archive with it), or rejected; a reason either way. When the appeal's last item is decided and
     one was upheld, a revised notice is published."""
+    # The appeal is locked: two reviewers deciding its items at once, or a decision sent twice, are taken one
+    # after the other (the second sees the first's decision).
+    db.session.scalar(select(Appeal).where(Appeal.id == item.appeal_id).with_for_update()
+                      .execution_options(populate_existing=True))  # fmt: skip
+    db.session.refresh(item)
     if item.decided_at is not None:
         raise DomainError(_("This item is decided."), code="decided")
     if item.reviewer_id != reviewer.id:
@@ -204,7 +212,10 @@ def decide(reviewer, item: AppealItem, upheld: bool, points, reason: str, now: d
                  detail={"appeal": item.appeal_id, "position": item.position, "decision": str(item.decision),
                          "old": item.old_points, "new": item.new_points}, at=now)  # fmt: skip
     appeal = item.appeal
-    if all(i.decided_at is not None for i in appeal.items):
+    undecided = db.session.scalar(
+        select(func.count(AppealItem.id)).where(AppealItem.appeal_id == appeal.id, AppealItem.decided_at.is_(None))
+    )
+    if not undecided:
         appeal.decided_at = now
         if any(i.decision == Decision.UPHELD for i in appeal.items):
             notices.publish_revised(reviewer, exam, _("Appeal decided: a mark was changed."), now)
@@ -237,8 +248,10 @@ def queue(user) -> list[AppealItem]:
     ))  # fmt: skip
 
 
-def unassigned() -> list[AppealItem]:
-    return list(db.session.scalars(
-        select(AppealItem).where(AppealItem.reviewer_id.is_(None), AppealItem.decided_at.is_(None))
-        .order_by(AppealItem.id)
-    ))  # fmt: skip
+def unassigned(user) -> list[AppealItem]:
+    """Undecided items without a reviewer, for the district to give out: not of an exam `user` is a candidate of."""
+    items = db.session.scalars(
+        select(AppealItem).join(Appeal)
+        .where(AppealItem.reviewer_id.is_(None), AppealItem.decided_at.is_(None)).order_by(AppealItem.id)
+    )  # fmt: skip
+    return [item for item in items if not lifecycle.sat(user, item.appeal.exam_id)]

@@ -14,6 +14,7 @@ from core import audit
 from core.errors import DomainError
 from core.extensions import db
 from exam import marking
+from exam.attempts import lock_attempt
 from exam.grading import MANUAL_TYPES, answer_item
 from exam.models import Answer, Attempt, Exam
 from results import lifecycle, notices
@@ -29,6 +30,9 @@ def request(actor, exam: Exam, answer: Answer, points, reason: str, now: datetim
     attempt = db.session.get(Attempt, answer.attempt_id)
     if attempt is None or attempt.exam_id != exam.id:
         raise DomainError(_("This answer is not of this exam."), code="not_found", status=404)
+    if attempt.voided_at is not None or not attempt.fully_graded:
+        raise DomainError(_("Only a marked result that is not voided can be corrected."), code="not_correctable")
+    attempt = lock_attempt(attempt)  # two requests for one answer at once: the second sees the first
     item = answer_item(answer)
     if item.section.qtype not in MANUAL_TYPES:
         raise DomainError(_("An objective item is corrected by correcting its key."), code="objective")
@@ -59,6 +63,9 @@ def request(actor, exam: Exam, answer: Answer, points, reason: str, now: datetim
 
 def decide(actor, correction: Correction, approve: bool, note: str, now: datetime) -> Correction:
     """Approve or reject a requested correction: by another person than the requester, with a note."""
+    # Locked and read afresh: an approval and a rejection at once, or one sent twice, are taken one after the other.
+    db.session.scalar(select(Correction).where(Correction.id == correction.id).with_for_update()
+                      .execution_options(populate_existing=True))  # fmt: skip
     if correction.state != CorrectionState.REQUESTED:
         raise DomainError(_("This correction is decided."), code="decided")
     if actor.id == correction.requested_by_id:

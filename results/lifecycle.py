@@ -15,7 +15,7 @@ from archive import services as archive_services
 from core import audit, events, policy
 from core.errors import DomainError
 from core.extensions import db
-from exam import checks, definition, eligibility, visibility
+from exam import checks, definition, eligibility, scoring, visibility
 from exam.models import Attempt, AttemptStatus, ExamStatus, Phase
 from results.models import Notice, OfficialExam, Scope, State, StateChange
 
@@ -287,6 +287,16 @@ def _refuse_release(exam) -> None:
                           code="official_exam")  # fmt: skip
 
 
+def _refuse_marks_change(exam) -> None:
+    """Checked results change no more by grading, regrading or a key correction: before the notice they are sent
+    back to marking, during it an appeal changes a mark, after it a formal correction."""
+    row = official(exam)
+    if row is not None and row.stage in (State.CHECKED, State.APPROVED, State.NOTICE, State.FINAL):
+        raise DomainError(_("The results of this official exam are checked: a mark changes only by sending them "
+                            "back to marking, by an appeal during the notice, or by a formal correction once final."),
+                          code="results_locked")  # fmt: skip
+
+
 def _score_rule(attempt, now: datetime) -> bool | None:
     """An official exam: no score (and so no keys) before the notice is published; from then on, the score."""
     row = official(attempt.exam)
@@ -313,6 +323,7 @@ def sat(user, exam_id: int) -> bool:
 
 
 definition.register_release_check(_refuse_release)
+scoring.register_marks_lock(_refuse_marks_change)
 visibility.register_rule(_score_rule)
 archive_services.register_final_rule(_final_rule)
 policy.register_candidacy(sat)

@@ -168,10 +168,10 @@ def test_the_reviewer_never_marked_the_answer_nor_sat_the_exam(app, db):
     db.session.commit()
     item = appeal.items[0]
     assert item.reviewer_id is None  # nobody fit: the district gives it to someone
-    assert appeals.unassigned() == [item]
     admin = district_admin()
     db.session.commit()
-    for unfit in (sitter, registrar):
+    assert appeals.unassigned(admin) == [item] and appeals.unassigned(sitter) == []  # not to a candidate
+    for unfit in (sitter, registrar, admin):  # admin: not a grader, so not their own reviewer either
         _refused(db, lambda unfit=unfit: appeals.assign(admin, item, unfit, now_utc()), "bad_reviewer")
     fresh = make_user(roles=(Role.GRADER,))
     db.session.commit()
@@ -257,3 +257,34 @@ def test_the_appeal_by_hand_blind_to_the_reviewer(client, auth, db):
     auth.login_as("org_admin")
     page = client.get(f"/results/exams/{exam.code}").get_data(as_text=True)
     assert f'data-item="{item.id}" data-decision="upheld"' in page
+
+
+def test_checked_results_change_only_by_send_back_appeal_or_correction(app, db):
+    """Once checked, an official exam's marks no longer change by grading, a key correction or a regrade."""
+    from exam import grading
+
+    exam, people, attempts, registrar = official_exam(db, n=2)
+    now = now_utc()
+    lifecycle.check(district_admin(), exam, "", now)
+    db.session.commit()
+    written = essay(db, attempts[1])
+    grader = make_user(roles=(Role.GRADER,))
+    db.session.commit()
+    _refused(db, lambda: grading.grade_answer(grader, written, 2, "", now), "results_locked")
+    _refused(db, lambda: scoring.regrade(registrar, exam, now), "results_locked")
+    lifecycle.send_back(district_admin(), exam, "第二题需重评", now)
+    db.session.commit()
+    grading.grade_answer(grader, written, 2, "", now)  # back in marking: graded again
+    db.session.commit()
+    assert written.points == 2
+
+
+def test_a_district_admin_who_sat_reads_no_marking_figures(app, db):
+    from core import policy
+
+    exam, people, _attempts, _registrar = official_exam(db, n=1)
+    sitter = people[0]
+    sitter.roles.append(type(_registrar.roles[0])(role=Role.ORG_ADMIN))
+    db.session.commit()
+    assert not policy.may_review_marking(sitter, exam.id)
+    assert policy.may_review_marking(district_admin(), exam.id)
