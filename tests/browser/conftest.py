@@ -31,9 +31,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _buffered(app):
+    """The app's responses read whole and closed before they are sent.
+
+    Werkzeug's development server does not close a response whose client hung up half way (a page that moves on
+    while its favicon is still being sent), and the open file then fails the run as a ResourceWarning. No test
+    here needs a streamed body, so each one is read into memory and its file closed at once.
+    """
+
+    def wsgi(environ, start_response):
+        iterable = app(environ, start_response)
+        try:
+            return [b"".join(iterable)]
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
