@@ -304,7 +304,8 @@ def check_limit(db_url: str, driver: Driver) -> dict:
 def run(kind: str, args) -> dict:
     plan = Plan(storm_seconds=args.storm, steps=[(r, args.step_seconds) for r in args.rates],
                 burst_seconds=args.burst, submit_share=args.submit_share, connections=args.connections,
-                settle_seconds=args.settle, stop_at_p99_ms=None if args.quick else P99_TARGET_MS)  # fmt: skip
+                settle_seconds=args.settle, slack_seconds=args.slack,
+                stop_at_p99_ms=None if args.quick else P99_TARGET_MS)  # fmt: skip
     loop = Loop(concurrency=args.loop_concurrency, seconds=args.loop_seconds, warmup_seconds=args.loop_warmup)
     print(f"… {kind}: generating {args.candidates} + {args.loop_candidates} candidates", file=sys.stderr)
     data = generate(kind, args.candidates + args.loop_candidates)
@@ -573,6 +574,7 @@ def main():
         parser.add_argument("--burst", type=float, default=None)
         parser.add_argument("--submit-share", type=float, default=0.9)
         parser.add_argument("--settle", type=float, default=None, help="Seconds between phases.")
+        parser.add_argument("--slack", type=float, default=None, help="Seconds kept before the burst for overruns.")
         parser.add_argument("--connections", type=int, default=200)
         parser.add_argument("--loop-concurrency", type=int, default=None, help="Closed loop: candidates at once.")
         parser.add_argument("--loop-seconds", type=float, default=None, help="Closed loop: how long.")
@@ -594,8 +596,8 @@ def main():
     # (full run, quick run) of every option left unset.
     defaults = {
         "candidates": (2223, 100), "rates": ([100, 200, STEADY_RATE, 400, 500, 600, 800], [100, STEADY_RATE]),
-        "step_seconds": (15, 4), "burst": (30, 6), "settle": (5, 1), "loop_concurrency": (200, 20),
-        "loop_seconds": (60, 10), "loop_warmup": (10, 3), "loop_candidates": (4000, 600),
+        "step_seconds": (15, 4), "burst": (30, 6), "settle": (5, 1), "slack": (10, 8), "loop_concurrency": (200, 20),
+        "loop_seconds": (60, 10), "loop_warmup": (10, 3), "loop_candidates": (4000, 400),
     }  # fmt: skip
 
     def run_with(kind, args):

@@ -60,10 +60,11 @@ class Plan:
     connections: int = 200
     settle_seconds: float = 5  # between phases, so one phase's tail does not count in the next
     stop_at_p99_ms: float | None = 150  # the steady steps end after the first whose save p99 reaches this
+    slack_seconds: float = 0  # before the burst, for a storm that ran long (else the last steps are cut)
 
     def total_seconds(self) -> float:
         steady = sum(seconds for _rate, seconds in self.steps)
-        return self.storm_seconds + steady + self.burst_seconds + 3 * self.settle_seconds
+        return self.storm_seconds + steady + self.burst_seconds + 3 * self.settle_seconds + self.slack_seconds
 
 
 def answer_for(item: dict, rng: random.Random):
