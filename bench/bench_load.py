@@ -182,7 +182,7 @@ def drive_loop(url: str, tokens: list[str], loop: Loop) -> ClosedLoop:
 
 
 def result_server_time(app, attempts: list[tuple[str, int]], n: int = 200) -> dict:
-    """Reading a result in process (Flask's test client), one request at a time, on an otherwise idle server: the
+    """Reading a result in process (Flask's test client), one request at a time, with no other load from us: the
     app's own time for `GET /api/v1/attempts/<id>` of submitted attempts, with none of gunicorn's queueing."""
     client = app.test_client()
     times = []
