@@ -604,6 +604,9 @@ def main():
         for name, (full, quick) in defaults.items():
             if getattr(args, name) is None:
                 setattr(args, name, quick if args.quick else full)
+        if args.worker_class == "sync" and args.threads != 1:
+            print("… sync workers have one thread (gunicorn serves sync with threads > 1 as gthread)", file=sys.stderr)
+            args.threads = 1
         if args.storm is None:  # the target's pace: 2,000 starts per 60 s
             args.storm = args.candidates * STORM_SECONDS / STORM_STARTS
         out = run(kind, args)
