@@ -66,7 +66,10 @@ browser-deps:
 	else echo "Install Debian's chromium and fonts-noto-cjk (as root) to run the browser tests."; exit 1; fi
 
 ## Benchmarks (SQLite, and PostgreSQL at BENCH_PG_URL or the local server); results are added to bench/RESULTS.md,
-## newest first. The load benchmark (bench_load.py) serves both apps with gunicorn: about 20 minutes with the rest.
+## newest first. The load benchmark (bench_load.py) serves QualExam and the limit app with gunicorn: the closed loop
+## of whole candidates, then the phases, and ends with issue 23's targets beside the figures: about 30 minutes with
+## the rest. `bench/bench_load.py --quick` checks its harness in a few minutes; --workers/--threads/--worker-class
+## compare serving choices.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write

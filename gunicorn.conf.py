@@ -1,7 +1,7 @@
 """Gunicorn's production settings for QualExam: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
-Every value can be changed from the environment (QE_WORKERS, QE_THREADS, QE_BIND, …); docs/scaling.md explains
-the choices and the figures behind them (bench/RESULTS.md).
+Every value can be changed from the environment (QE_WORKERS, QE_THREADS, QE_WORKER_CLASS, QE_BIND, …);
+docs/scaling.md explains the choices and the figures behind them (bench/RESULTS.md).
 """
 
 import multiprocessing
@@ -12,7 +12,9 @@ bind = os.environ.get("QE_BIND", "127.0.0.1:8000")
 # Threaded workers (gthread): a request mostly waits on the database, and a thread waiting gives the GIL away, so
 # a few threads per process keep each core busy; one process per core spreads the Python work over the cores. A
 # slow phone on a long poll ties up one thread, not a whole process, and idle keep-alive connections cost none.
-worker_class = "gthread"
+# QE_WORKER_CLASS lets the load benchmark compare others (sync; gevent once installed) on the same workload; gunicorn
+# serves "sync" with gthread whenever threads > 1, so compare sync with QE_THREADS=1.
+worker_class = os.environ.get("QE_WORKER_CLASS") or "gthread"
 workers = int(os.environ.get("QE_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("QE_THREADS", 4))
 

@@ -2,10 +2,13 @@
 
     LIMIT_DB=sqlite:////tmp/limit.db LIMIT_DATA=/tmp/limit.json gunicorn -c gunicorn.conf.py limit_app:app
 
-Tokens are looked up in a dict read at start (`LIMIT_DATA`: {"tokens": {token: user_id}, "paper": [items]}); a start
-is one upsert of the attempt row (the paper is the same bytes for everyone); a save is one upsert of the answer
-with the same "highest sequence wins" rule; a submit is one update; a result is one read. No sessions, no CSRF, no
-templates, no ORM, no grading: what QualExam does beyond this is what its ratio to this app measures.
+Tokens are looked up in a dict read at start (`LIMIT_DATA`: {"tokens": {token: user_id}, "paper": [items],
+"exam": {the exam as the list shows it}}); the list of exams is one read of the candidate's attempts; a start is one
+upsert of the attempt row (the paper is the same bytes for everyone); a save is one upsert of the answer with the
+same "highest sequence wins" rule; a submit is one update; a result is one read. Each statement is its own
+transaction, on a connection kept per thread: sqlite3 in autocommit, or (LIMIT_DB=postgresql://…) psycopg, one
+BEGIN … COMMIT around the statement as QualExam's request has. No sessions, no CSRF, no templates, no ORM, no
+grading: what QualExam does beyond this is what its ratio to this app measures.
 """
 
 import json
@@ -20,6 +23,7 @@ DB = os.environ.get("LIMIT_DB", "sqlite:////tmp/qe-limit.db")
 DATA = json.loads(Path(os.environ["LIMIT_DATA"]).read_text(encoding="utf-8")) if os.environ.get("LIMIT_DATA") else {}
 TOKENS: dict[str, int] = DATA.get("tokens", {})
 PAPER = json.dumps(DATA.get("paper", []), ensure_ascii=False)
+EXAM: dict = DATA.get("exam", {})
 POSTGRES = DB.startswith("postgresql")
 P = "%s" if POSTGRES else "?"
 
@@ -81,6 +85,14 @@ def user_id() -> int:
 
 def reply(body: str) -> Response:
     return Response(body, mimetype="application/json")
+
+
+@app.get("/api/v1/exams")
+def exams():
+    rows = run("SELECT id, status FROM limit_attempts WHERE user_id = ?", (user_id(),))
+    in_progress = next((attempt_id for attempt_id, status in rows if status == "in_progress"), None)
+    listed = {**EXAM, "attempts_used": len(rows), "attempt_in_progress": in_progress}
+    return reply(json.dumps([listed], ensure_ascii=False))
 
 
 @app.post("/api/v1/exams/<code>/attempts")

@@ -19,6 +19,11 @@ Phases (times relative to the start of the run, all candidates share one exam cl
   answer) and sends it with their next sequence number;
 - deadline burst: in the last `burst_seconds` before the close, `submit_share` of the candidates save once more,
   submit and read the result; the rest are left for the server to finalize.
+
+The closed loop (`ClosedLoop`, the issue's whole-candidate workload) is separate: `concurrency` virtual candidates
+at once, no think time, each one a whole candidate (list exams, start, `answers` saves one request each, submit,
+read the result), and as one ends the next fresh candidate (a token never used) begins, until `seconds` have passed
+or the tokens run out. Its figure is whole candidates per second.
 """
 
 import asyncio
@@ -55,10 +60,11 @@ class Plan:
     connections: int = 200
     settle_seconds: float = 5  # between phases, so one phase's tail does not count in the next
     stop_at_p99_ms: float | None = 150  # the steady steps end after the first whose save p99 reaches this
+    slack_seconds: float = 0  # before the burst, for a storm that ran long (else the last steps are cut)
 
     def total_seconds(self) -> float:
         steady = sum(seconds for _rate, seconds in self.steps)
-        return self.storm_seconds + steady + self.burst_seconds + 3 * self.settle_seconds
+        return self.storm_seconds + steady + self.burst_seconds + 3 * self.settle_seconds + self.slack_seconds
 
 
 def answer_for(item: dict, rng: random.Random):
@@ -75,15 +81,11 @@ def answer_for(item: dict, rng: random.Random):
     return "我的论述：" + "理论联系实际，" * rng.randrange(5, 40)
 
 
-class Driver:
-    def __init__(self, base_url: str, exam_code: str, tokens: list[str], plan: Plan, seed: int = 8):
-        self.base_url, self.exam_code, self.plan = base_url, exam_code, plan
-        self.candidates = [Candidate(t) for t in tokens]
-        self.samples: list[Sample] = []
-        #: (attempt id, position) -> (seq, value) of the newest save the server acknowledged as stored.
-        self.acknowledged: dict[tuple[int, int], tuple[int, object]] = {}
-        self.rng = random.Random(seed)
-        self.phase_times: dict[str, tuple[float, float]] = {}
+class Calls:
+    """One request, timed and kept as a Sample (status 0: no response); the JSON body of a 200, else None."""
+
+    base_url: str
+    samples: list[Sample]
 
     async def _call(self, client, phase, endpoint, method, url, token, body=None):
         t = time.perf_counter()
@@ -100,6 +102,17 @@ class Driver:
             status = 0
         self.samples.append(Sample(phase, endpoint, (time.perf_counter() - t) * 1000, status))
         return data
+
+
+class Driver(Calls):
+    def __init__(self, base_url: str, exam_code: str, tokens: list[str], plan: Plan, seed: int = 8):
+        self.base_url, self.exam_code, self.plan = base_url, exam_code, plan
+        self.candidates = [Candidate(t) for t in tokens]
+        self.samples: list[Sample] = []
+        #: (attempt id, position) -> (seq, value) of the newest save the server acknowledged as stored.
+        self.acknowledged: dict[tuple[int, int], tuple[int, object]] = {}
+        self.rng = random.Random(seed)
+        self.phase_times: dict[str, tuple[float, float]] = {}
 
     async def _start(self, client, c: Candidate, at: float):
         await asyncio.sleep(max(0.0, at - time.monotonic()))
@@ -195,24 +208,112 @@ class Driver:
             self.phase_times["burst"] = (burst_start, time.monotonic())
 
     def summary(self) -> dict[tuple[str, str], dict]:
-        """Per (phase, endpoint): requests, requests per second over the phase, p50/p95/p99/max ms, errors."""
-        groups: dict[tuple[str, str], list[Sample]] = {}
-        for s in self.samples:
-            groups.setdefault((s.phase, s.endpoint), []).append(s)
-        out = {}
-        for key, samples in groups.items():
-            ms = sorted(s.ms for s in samples)
-            start, end = self.phase_times.get(key[0], (0, 0))
-            errors: dict[int, int] = {}
-            for s in samples:
-                if s.status != 200:
-                    errors[s.status] = errors.get(s.status, 0) + 1
-            out[key] = {
-                "n": len(ms), "rps": len(ms) / (end - start) if end > start else 0.0,
-                "p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99), "max": ms[-1], "errors": errors,
-            }  # fmt: skip
-        return out
+        return summarize(self.samples, self.phase_times)
+
+
+def summarize(samples: list[Sample], phase_times: dict) -> dict[tuple[str, str], dict]:
+    """Per (phase, endpoint): requests, requests per second over the phase, p50/p95/p99/max ms, errors."""
+    groups: dict[tuple[str, str], list[Sample]] = {}
+    for s in samples:
+        groups.setdefault((s.phase, s.endpoint), []).append(s)
+    out = {}
+    for key, group in groups.items():
+        ms = sorted(s.ms for s in group)
+        start, end = phase_times.get(key[0], (0, 0))
+        errors: dict[int, int] = {}
+        for s in group:
+            if s.status != 200:
+                errors[s.status] = errors.get(s.status, 0) + 1
+        out[key] = {
+            "n": len(ms), "rps": len(ms) / (end - start) if end > start else 0.0,
+            "p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99), "max": ms[-1], "errors": errors,
+        }  # fmt: skip
+    return out
 
 
 def pct(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, round(p / 100 * (len(sorted_values) - 1)))]
+
+
+# ---------------------------------------------------------------- the closed loop of whole candidates
+
+
+@dataclass
+class Loop:
+    concurrency: int = 200  # virtual candidates at once
+    seconds: float = 60  # no new candidate begins after this
+    warmup_seconds: float = 10  # candidates finished before this do not count (all begin at once at 0)
+    answers: int = 20  # saves per candidate, one request each, each to a different question
+
+
+class ClosedLoop(Calls):
+    """Whole candidates back to back, `concurrency` at a time; every token is used once (every start is real)."""
+
+    def __init__(self, base_url: str, exam_code: str, tokens: list[str], loop: Loop, seed: int = 9):
+        self.base_url, self.exam_code, self.loop = base_url, exam_code, loop
+        self.tokens = iter(tokens)
+        self.rng = random.Random(seed)
+        self.samples: list[Sample] = []
+        self.acknowledged: dict[tuple[int, int], tuple[int, object]] = {}  # as Driver's, for the same check
+        self.finished: list[tuple[float, bool]] = []  # (monotonic time, every request answered 200)
+        self.attempts: list[tuple[str, int]] = []  # (token, attempt id) of the candidates who submitted
+        self.started = self.window_end = self.ended = 0.0
+        self.exhausted = False
+
+    async def _candidate(self, client, token: str, rng: random.Random) -> bool:
+        """One whole candidate; False when any request failed (a failed start or submit ends the candidate)."""
+
+        def call(endpoint, method, url, body=None):
+            return self._call(client, "loop", endpoint, method, url, token, body)
+
+        ok = await call("exams", "GET", "/api/v1/exams") is not None
+        started = await call("start", "POST", f"/api/v1/exams/{self.exam_code}/attempts", {})
+        if started is None:
+            return False
+        attempt = f"/api/v1/attempts/{started['id']}"
+        for seq, item in enumerate(rng.sample(started["items"], min(self.loop.answers, len(started["items"]))), 1):
+            value = answer_for(item, rng)
+            saved = await call("save", "PUT", f"{attempt}/answers/{item['position']}", {"value": value, "seq": seq})
+            if saved is not None and saved.get("accepted"):
+                self.acknowledged[(started["id"], item["position"])] = (seq, value)
+            ok = ok and saved is not None
+        if await call("submit", "POST", f"{attempt}/submit") is None:
+            return False
+        self.attempts.append((token, started["id"]))
+        return await call("result", "GET", attempt) is not None and ok
+
+    async def _slot(self, client, stop_at: float):
+        while time.monotonic() < stop_at:
+            token = next(self.tokens, None)
+            if token is None:
+                if not self.exhausted:
+                    self.exhausted, self.window_end = True, time.monotonic()
+                return
+            ok = await self._candidate(client, token, random.Random(self.rng.random()))
+            self.finished.append((time.monotonic(), ok))
+
+    async def run(self) -> None:
+        loop = self.loop
+        connector = aiohttp.TCPConnector(limit=loop.concurrency, keepalive_timeout=3)  # one request per candidate
+        timeout = aiohttp.ClientTimeout(total=60, sock_read=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+            self.started = time.monotonic()
+            self.window_end = stop_at = self.started + loop.seconds
+            await asyncio.gather(*(self._slot(client, stop_at) for _ in range(loop.concurrency)))
+            self.ended = time.monotonic()
+
+    def throughput(self) -> dict:
+        """Whole candidates per second, counted between the warm-up and the end of the window (the time limit, or
+        the moment the tokens ran out, whichever came first): every slot was busy all that time."""
+        begin = self.started + self.loop.warmup_seconds
+        end = min(self.window_end, self.started + self.loop.seconds)
+        counted = [ok for t, ok in self.finished if begin <= t <= end]
+        return {
+            "candidates_per_s": sum(counted) / (end - begin) if end > begin else 0.0,
+            "window_s": max(0.0, end - begin), "finished": len(self.finished),
+            "finished_ok": sum(ok for _t, ok in self.finished), "failed_in_window": counted.count(False),
+            "tokens_ran_out": self.exhausted,
+        }  # fmt: skip
+
+    def summary(self) -> dict[tuple[str, str], dict]:
+        return summarize(self.samples, {"loop": (self.started, self.ended)})
