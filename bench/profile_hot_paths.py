@@ -1,4 +1,4 @@
-"""Profile the hot paths of a sitting with pyinstrument: start, save, submit and result, in process.
+"""Profile the hot paths of a sitting with pyinstrument: the exams list, start, save, submit and result, in process.
 
     .venv/bin/python bench/profile_hot_paths.py [--db sqlite|postgresql] [--candidates 100] [--saves 20]
 
@@ -108,6 +108,8 @@ def main():
             return calls
 
         tokens = data["tokens"]
+        # A candidate's first request lists their exams: the first use of a fresh token.
+        profiled("exams", each(lambda: (("GET", "/api/v1/exams", t, None) for t in tokens)))
         profiled("start", each(lambda: (("POST", f"/api/v1/exams/{EXAM}/attempts", t, {}) for t in tokens)))
 
         def saves():
