@@ -352,3 +352,15 @@ class ApiToken(db.Model):
     api_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuthEpoch(db.Model):
+    """One row: a number that every change ending or narrowing an API token's access bumps, in the transaction of
+    the change (accounts.identity). Each process re-reads it at most once a second and forgets the identities it
+    keeps when it moved: so a revocation takes effect everywhere within a second."""
+
+    __tablename__ = "auth_epoch"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
