@@ -345,6 +345,8 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: Noted in memory at most once every 5 minutes per process and written in batches by write requests
+    #: (accounts.identity): it may lag the real last use by a few minutes, more if a process died before writing.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Minted by an administrator with `flask accounts token --api-only` (audited): it reaches the JSON API, and
