@@ -261,8 +261,9 @@ def test_an_api_only_token_reaches_the_api_and_nothing_else_from_memory_too(app,
 
 
 def _last_used(token_id):
-    database.session.expire_all()
-    return database.session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == token_id))
+    """As committed: read on a connection of its own."""
+    with database.engine.connect() as conn:
+        return conn.scalar(select(ApiToken.last_used_at).where(ApiToken.id == token_id))
 
 
 def test_a_read_never_writes_the_last_use_and_a_write_request_does(app, client, db):
