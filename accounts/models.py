@@ -345,6 +345,8 @@ class ApiToken(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: Noted in memory at most once every 5 minutes per process and written in batches by write requests
+    #: (accounts.identity): it may lag the real last use by a few minutes, more if a process died before writing.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Minted by an administrator with `flask accounts token --api-only` (audited): it reaches the JSON API, and
@@ -352,3 +354,15 @@ class ApiToken(db.Model):
     api_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class AuthEpoch(db.Model):
+    """One row: a number that every change ending or narrowing an API token's access bumps, in the transaction of
+    the change (accounts.identity). Each process re-reads it at most once a second and forgets the identities it
+    keeps when it moved: so a revocation takes effect everywhere within a second."""
+
+    __tablename__ = "auth_epoch"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from accounts import bp, home, importing, photos, queries, services
+from accounts import bp, home, identity, importing, photos, queries, services
 from accounts.forms import (
     AuditFilterForm,
     CadreFilterForm,
@@ -34,7 +34,7 @@ from accounts.forms import (
 from accounts.jobs import CADRE_IMPORT
 from accounts.models import Cadre, RoleAssignment, Unit, User, label
 from core import audit, audit_chain, audit_labels, policy
-from core.errors import DomainError, wants_json
+from core.errors import DomainError, database_unavailable, is_database_unavailable, wants_json
 from core.extensions import db, login_manager
 from core.forms import ActionForm, options
 from core.models import local_today, now_utc
@@ -61,11 +61,25 @@ _API_BLUEPRINTS = {"exam_api"}
 @login_manager.request_loader
 def _load_token_user(_request):
     token = bearer_token()
-    row = services.load_token(token, now_utc()) if token else None
-    if row is None or (row.api_only and request.blueprint not in _API_BLUEPRINTS):
+    found = services.load_token(token, now_utc()) if token else None
+    if found is None or (found.api_only and request.blueprint not in _API_BLUEPRINTS):
         return None
-    g.api_only_token = row.api_only
-    return row.user
+    g.api_only_token = found.api_only
+    return identity.attach_user(found)  # a real User, read only if more than the identity holds is asked
+
+
+@bp.after_app_request
+def _write_token_uses(response):
+    """Token uses noted by this process go out with a write request that commits anyway (runs before the commit
+    hook: after_request hooks run last-registered first), never with a read: see accounts.identity."""
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+        try:
+            identity.write_last_used()
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            return database_unavailable(exc)  # rolled back, 503: sent again; these uses are lost (minutes' worth)
+    return response
 
 
 @login_manager.unauthorized_handler
