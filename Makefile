@@ -46,9 +46,12 @@ run: install
 	@QE_COOKIE_SECURE=0 $(FLASK) jobs worker --quiet & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  QE_COOKIE_SECURE=0 QE_PUBLIC_URL=$${QE_PUBLIC_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
 
-## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server.
+## The whole suite; the database is SQLite unless TEST_DATABASE_URL names a PostgreSQL server. It runs in
+## TEST_WORKERS processes (pytest-xdist; each with a database and a browser of its own); TEST_WORKERS=0 runs it in
+## this one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 ## The fault tests (tests/faults): gunicorn killed mid-exam, PostgreSQL stopped during saves, two nodes over one
 ## database with Redis, backup and restore. They start a PostgreSQL cluster and a Redis of their own (initdb and
