@@ -195,3 +195,21 @@ def test_the_result_reads_send_no_aggregate_and_a_few_statements_whatever_the_ex
     # kept standing, the cadre (a link). The API: the token (and its last use), the attempt, the exam, its lifecycle.
     assert page_count <= 8 and api_count <= 5, "\n".join(page + ["--"] + api)
     assert _db.session.get(RankSet, exam.id).ranked == 30
+
+
+def test_an_official_exams_result_page_sends_no_aggregate_either(app, db, client, auth):
+    """Marked, not yet checked: the score waits for the notice, and the page's lifecycle state asks only whether an
+    attempt still waits (results.lifecycle), with no count over the exam."""
+    from results import lifecycle
+    from results.models import State
+    from tests.results.world import official_exam
+
+    exam, people, attempts, _registrar = official_exam(db, n=3)
+    assert lifecycle.state(exam, now_utc()) == State.MARKED
+    _as(auth, people[1])
+    url = f"/my/attempts/{attempts[1].id}/result"
+    client.get(url)
+    with statements() as sent:
+        html = client.get(url).get_data(as_text=True)
+    assert 'id="standing"' not in html  # no score before the notice, so no place
+    assert not [s for s in sent if AGGREGATE.search(s)], sent
