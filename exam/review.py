@@ -7,12 +7,13 @@ No key, correct flag or explanation leaves here before `visibility.review_visibl
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 
 from core.extensions import db
 from exam import scoring, visibility
 from exam.answers import ItemFacts, attempt_facts
-from exam.models import Answer, Attempt, AttemptStatus, PaperItem, ReviewPolicy
+from exam.models import Answer, Attempt, AttemptStatus, Exam, PaperItem, ReviewPolicy
 from question_bank.types import ANSWERED, PARTIAL, QUESTION_TYPES, UNANSWERED
 
 
@@ -135,6 +136,25 @@ def attempt_payload(attempt: Attempt, now: datetime) -> dict:
     return payload
 
 
+_TOTALS_KEPT = 4096  # exams per process
+
+
+def exam_total(exam: Exam) -> float:
+    """The exam's total points, kept per process once a candidate has started it: its paper can no longer change
+    then (exam.definition refuses), so a result read needs no read of its sections and rules. Keyed by the first
+    start too, so that a row that reused the id is new."""
+    if exam.first_started_at is None:
+        return exam.total_points
+    cache = current_app.extensions.setdefault("exam_totals", {})
+    key = (exam.id, exam.first_started_at)
+    total = cache.get(key)
+    if total is None:
+        if len(cache) >= _TOTALS_KEPT:
+            cache.clear()
+        total = cache[key] = exam.total_points
+    return total
+
+
 def result(attempt: Attempt, now: datetime) -> dict | None:
     """The score when the release policy allows; keys and explanations only when the review policy does too, and
     once nobody can still be answering (visibility.review_visible)."""
@@ -143,7 +163,7 @@ def result(attempt: Attempt, now: datetime) -> dict | None:
     exam = attempt.exam
     out = {
         "score": attempt.score,
-        "total": exam.total_points,
+        "total": exam_total(exam),
         "passed": attempt.passed,
         "fully_graded": attempt.fully_graded,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),

@@ -10,6 +10,7 @@ from reports import (  # noqa: E402,F401
     exports,  # the jobs "reports.export" and "reports.slips"
     jobs,  # the item analysis and the kept ranking as jobs, registered with the job engine
     models,  # the table belongs to the schema
-    ranking,  # the result page's standing, registered with exam.result_page
+    ranking,
+    standing,  # the result page's standing, registered with exam.result_page
     views,  # views register on bp
 )

@@ -1,7 +1,9 @@
 """The reports' long work on the job engine: an exam's item analysis and its kept ranking.
 
 At most one of each waits or runs per exam (`start` returns the one already there): a second click, or a second
-page that finds the ranking out of date, follows the running job instead of starting another.
+page that finds the ranking out of date, follows the running job instead of starting another. A change of scores
+asks for the kept ranking with `ask_refresh`: one more may wait while one runs (the running one may have read the
+results before the change), never two waiting.
 """
 
 from flask import current_app, has_request_context, url_for
@@ -21,6 +23,7 @@ from reports.models import RankSet
 ITEM_ANALYSIS = "reports.item-analysis"
 RANKING = "reports.ranking"
 ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
+WAITING = (JobState.QUEUED, JobState.RETRYING)
 
 
 def active(kind: str, exam: Exam) -> Job | None:
@@ -42,6 +45,26 @@ def start(kind: str, exam: Exam, user=None) -> tuple[Job, bool]:
     if job is not None:
         return job, False
     return submit(kind, {"exam_id": exam.id}, user=user), True
+
+
+def ask_refresh(exam: Exam, user=None) -> Job:
+    """The kept ranking's job that waits for a worker, or a new one: debounced, so that the result pages of a
+    deadline burst and the regrades of a key correction ask for one recomputation, not one each. The exam's row is
+    locked only when none waits (as in `start`)."""
+    waiting = _waiting(RANKING, exam)
+    if waiting is not None:
+        return waiting
+    db.session.execute(select(Exam.id).where(Exam.id == exam.id).with_for_update(key_share=True))
+    return _waiting(RANKING, exam) or submit(RANKING, {"exam_id": exam.id}, user=user)
+
+
+def _waiting(kind: str, exam: Exam) -> Job | None:
+    return db.session.scalar(
+        select(Job)
+        .where(Job.kind == kind, Job.state.in_(WAITING), Job.params["exam_id"].as_integer() == exam.id)
+        .order_by(Job.id)
+        .limit(1)
+    )
 
 
 def _path(endpoint: str, **values) -> str:

@@ -30,7 +30,7 @@ from accounts.queries import AGE_BANDS, age_condition
 from core.extensions import db
 from core.models import local_today, now_utc
 from core.policy import has_district_scope, scope_filter
-from exam import result_page, roster
+from exam import roster
 from exam.eligibility import eligible_people
 from exam.models import Attempt, AttemptStatus, Exam, ExamCandidate, RosterEntry, RosterFreeze
 from jobs.models import JobState
@@ -530,7 +530,8 @@ def has_sessions(exam: Exam) -> bool:
 def standing(exam: Exam, user: User) -> dict | None:
     """A candidate's own place: rank, how many are ranked, how many share the rank, and the share of ranked
     candidates strictly behind (percent); None while they have no ranked attempt. Counted over the whole exam,
-    live in one aggregate (no kept ranking is written: candidates open their results in the deadline burst)."""
+    live in one aggregate: for the score slip (a document, as exact as the export). The result page reads the kept
+    ranking instead (reports.standing), with no aggregate per request."""
     best = counted_attempts(exam, ranked=False)
     own = db.session.execute(
         select(best.c.attempt_id, best.c.score, best.c.seconds, best.c.submitted).where(best.c.user_id == user.id)
@@ -551,16 +552,6 @@ def standing(exam: Exam, user: User) -> dict | None:
     behind = ranked - int(ahead) - int(tied)
     return {"rank": rank, "ranked": ranked, "tied": int(tied), "attempt_id": attempt_id,
             "behind_percent": round(100.0 * behind / ranked, 1)}  # fmt: skip
-
-
-def result_page_values(attempt, user, outcome: dict | None, now) -> dict:
-    """The candidate's result page (exam.result_page): their place among the others, once their score is final."""
-    if not (outcome and outcome.get("fully_graded")) or outcome.get("voided"):
-        return {}
-    return {"place": standing(attempt.exam, user)}
-
-
-result_page.register(result_page_values)
 
 
 def unit_condition(viewer):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session as OrmSession
 
 from archive import services as archive_services
@@ -80,16 +80,15 @@ def register(actor, exam, now: datetime, *, scope: str = Scope.CANDIDATES, days:
 
 
 def _all_marked(exam, now: datetime) -> bool:
-    """Closed, nobody still answering, every attempt fully graded."""
+    """Closed, nobody still answering, every attempt fully graded. Whether one attempt is still open or waits for a
+    grader, not how many (the candidate's result page asks: no count over the exam's attempts per request)."""
     if exam.phase(now) != Phase.CLOSED:
         return False
-    waiting = db.session.scalar(
-        select(func.count(Attempt.id)).where(
-            Attempt.exam_id == exam.id,
-            (Attempt.status == AttemptStatus.IN_PROGRESS) | Attempt.fully_graded.is_(False),
-        )
+    waiting = select(Attempt.id).where(
+        Attempt.exam_id == exam.id,
+        (Attempt.status == AttemptStatus.IN_PROGRESS) | Attempt.fully_graded.is_(False),
     )
-    return not waiting
+    return not db.session.scalar(select(waiting.exists()))
 
 
 def state(exam, now: datetime) -> State | None:

@@ -196,7 +196,14 @@ def _empty_postgresql(conn, tables) -> None:
 
 
 #: What the app keeps per process between requests; emptied between tests, whose ids start again from 1.
-PROCESS_CACHES = ("reports_cache", "exam_attempt_facts", "exam_versions", "exam_version_keys", "auth_identities")
+PROCESS_CACHES = (
+    "reports_cache",
+    "exam_attempt_facts",
+    "exam_versions",
+    "exam_version_keys",
+    "auth_identities",
+    "exam_totals",
+)
 
 
 @pytest.fixture(scope="session")
