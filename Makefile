@@ -82,6 +82,7 @@ bench: install
 	$(BIN)/python bench/bench_exports.py --db both --write
 	$(BIN)/python bench/bench_dashboard.py --db both --write
 	$(BIN)/python bench/explain_hot_queries.py --db both --write
+	$(BIN)/python bench/bench_result.py --db both --write
 	$(BIN)/python bench/profile_hot_paths.py --db postgresql --write
 	$(BIN)/python bench/bench_load.py --db both --write
 
