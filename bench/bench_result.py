@@ -12,10 +12,11 @@ first reads after a burst of submits) and `kept` (the exam ranked once). The SQL
 
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from common import ROOT, bench_main, make_database, percentile
 from flask_migrate import upgrade
@@ -168,7 +169,9 @@ def report(results: list[dict]) -> str:
                 lines.append(f"| {r['db']} | {label} | {name} | {m['median']:.1f} | {m['p95']:.1f} | "
                              f"{m['statements']:.1f} |")  # fmt: skip
     first = results[0]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return "\n".join([
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · reading the result (commit {commit or '?'})", "",
         f"`bench/bench_result.py`: {first['candidates']} graded attempts of one exam, {first['reads']} candidates "
         "each reading the API's attempt and the result page, in process (Flask's test client).", "", *lines, "",
     ])  # fmt: skip

@@ -240,9 +240,9 @@ def test_every_audit_detail_of_the_demo_reads_as_words(demo, db, client):
 
 
 def test_every_page_reads_in_chinese(demo, app, client, tmp_path):
-    """As a person holding every role (zzb001), as a plain candidate (cadre01) and as a grader who sits nothing (grader02:
-    the appeal she reviews, which zzb001, a candidate of an exam sharing its questions, may not read); page 2 of every
-    long list too."""
+    """As a person holding every role (zzb001), as a plain candidate (cadre01) and as a grader who sits nothing
+    (grader02: the appeal she reviews, which zzb001, a candidate of an exam sharing its questions, may not read);
+    page 2 of every long list too."""
     patterns = english_words(tmp_path)
     found, walked = {}, set()
     for who in ("zzb001", "cadre01", "grader02"):
