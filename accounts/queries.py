@@ -3,6 +3,7 @@
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Select, false, or_, select
+from sqlalchemy.orm import aliased
 
 from accounts.models import ApiToken, Cadre, CadreStatus, Unit, User
 from core.audit import AuditEvent, AuditFilter
@@ -36,13 +37,24 @@ def age_condition(min_age: int | None, max_age: int | None, today: date):
     return conditions
 
 
-def profile_conditions(rules: dict, age_on: date | None) -> list:
+def profile_conditions(rules: dict, age_on: date | None, *, units_inline: bool = False) -> list:
     """SQL conditions over Cadre/User/Unit for rules over profiles (who may sit an exam, who joins a class):
     {"unit_ids": [...] (with their sub-units), "ranks": [...], "political_statuses": [...], "max_age": N (under N
-    on `age_on`)}; an empty rule means any. Only serving cadres with an active account match."""
+    on `age_on`)}; an empty rule means any. Only serving cadres with an active account match.
+
+    The rule's units are read first (one query) and matched as literal prefixes, which suits a query over many
+    people; `units_inline` matches them by subqueries instead, so that a question about one person is one
+    statement (a unit's path holds only digits and slashes: no LIKE wildcard to escape)."""
     conditions = [User.active.is_(True), Cadre.status == CadreStatus.SERVING]
     unit_ids = rules.get("unit_ids") or []
-    if unit_ids:
+    if unit_ids and units_inline:
+        ruled = aliased(Unit)
+        conditions.append(
+            or_(
+                *(Unit.path.startswith(select(ruled.path).where(ruled.id == uid).scalar_subquery()) for uid in unit_ids)
+            )
+        )
+    elif unit_ids:
         paths = list(db.session.scalars(select(Unit.path).where(Unit.id.in_(unit_ids))))
         conditions.append(or_(*(Unit.path.startswith(p, autoescape=True) for p in paths)) if paths else false())
     if rules.get("ranks"):

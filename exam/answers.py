@@ -58,18 +58,26 @@ _FACTS_KEPT = 4096  # attempts per process: a worker's share of a sitting of ten
 _VERSIONS_KEPT = 50000  # question versions per process (their text is shared by every paper that drew them)
 
 
-def attempt_facts(attempt_id: int, started_at: datetime | None = None) -> AttemptFacts | None:
-    """The attempt's unchanging facts, read once per process (two queries) and kept: every later save of the
-    attempt needs no read of the attempt, its paper or its questions, and its page is served from them. What can
-    change (the status, the deadline, the page holding the attempt) is checked by the write itself
-    (`save_answer`). `started_at`, when the caller has the attempt, must match: a row that reused the id is new."""
+def attempt_facts(attempt: int | Attempt, started_at: datetime | None = None) -> AttemptFacts | None:
+    """The attempt's unchanging facts, read once per process (two queries; one when given the Attempt itself) and
+    kept: every later save of the attempt needs no read of the attempt, its paper or its questions, and its page
+    is served from them. What can change (the status, the deadline, the page holding the attempt) is checked by
+    the write itself (`save_answer`). `started_at`, when the caller has the attempt, must match: a row that reused
+    the id is new."""
+    if isinstance(attempt, Attempt):
+        attempt_id, started_at = attempt.id, attempt.started_at
+    else:
+        attempt_id = attempt
     cache = current_app.extensions.setdefault("exam_attempt_facts", {})
     facts = cache.get(attempt_id)
     if facts is not None and (started_at is None or facts.started_at == started_at):
         return facts
-    row = db.session.execute(
-        select(Attempt.user_id, Attempt.paper_id, Attempt.started_at).where(Attempt.id == attempt_id)
-    ).first()
+    if isinstance(attempt, Attempt):
+        row = attempt  # its user, paper and start, as loaded (a new attempt: just written)
+    else:
+        row = db.session.execute(
+            select(Attempt.user_id, Attempt.paper_id, Attempt.started_at).where(Attempt.id == attempt_id)
+        ).first()
     if row is None:
         return None
     versions = current_app.extensions.setdefault("exam_versions", {})

@@ -75,7 +75,9 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     for an attempt the old close had cut short (exam.definition.update_settings). Starts of one candidate run one
     after the other (`_one_start_at_a_time`): sixteen at once (a double click, a script) all get the one attempt."""
     _one_start_at_a_time(user)
-    current = in_progress(exam, user)
+    # The candidate's attempts at this exam (a handful at most), read once: the one in progress and how many.
+    mine = db.session.scalars(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)).all()
+    current = next((a for a in mine if a.status == AttemptStatus.IN_PROGRESS), None)
     if current is not None:
         if not current.overdue(now, grace()):
             return current
@@ -88,9 +90,7 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
         check(exam, user, now)
     if exam.access_code_hash:
         check_access_code(exam, user, access_code, now)
-    done = db.session.scalar(
-        select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)
-    )
+    done = len(mine)
     if done >= exam.attempts_allowed:
         current = in_progress(exam, user)  # a concurrent start may have made it since the first look
         if current is not None:

@@ -49,16 +49,19 @@ def eligible_user_ids(exam: Exam) -> set[int]:
 
 
 def is_eligible(exam: Exam, user: User) -> bool:
-    """eligible_user_ids for one person, without listing everyone."""
+    """eligible_user_ids for one person, without listing everyone: one statement (asked at every start and for
+    every exam of a candidate's list), the hand-made choice first, then the rules."""
     if not user.active:
         return False
-    override = db.session.scalar(
-        select(ExamCandidate.included).where(ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id)
+    override = select(ExamCandidate.included).where(ExamCandidate.exam_id == exam.id, ExamCandidate.user_id == user.id)
+    by_rules = (
+        select(User.id)
+        .join(Cadre, Cadre.user_id == User.id)
+        .join(Unit, Cadre.unit_id == Unit.id)
+        .where(User.id == user.id, *profile_conditions(exam.eligibility or {}, exam.age_on, units_inline=True))
     )
-    if override is not None:
-        return override
-    stmt = select(User.id).join(Cadre, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
-    return db.session.scalar(stmt.where(User.id == user.id, *_rule_conditions(exam))) is not None
+    included, ruled = db.session.execute(select(override.scalar_subquery(), by_rules.exists())).one()
+    return bool(included) if included is not None else bool(ruled)
 
 
 def exams_for(user: User) -> list[tuple[Exam, int, int | None]]:

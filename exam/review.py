@@ -48,7 +48,7 @@ def shown_key(item: PaperItem, corrected: dict):
 def paper(attempt: Attempt) -> list[dict]:
     """The items of the attempt's paper as the candidate sees them (no key material), from the attempt's kept
     facts: a start, a resume or a reload of the page reads no question (attempt_facts)."""
-    facts = attempt_facts(attempt.id, attempt.started_at)
+    facts = attempt_facts(attempt)
     return [
         {
             "position": item.position,
@@ -69,7 +69,7 @@ def _answers(attempt: Attempt) -> dict[int, Answer]:
 
 def saved_answers(attempt: Attempt) -> dict[str, dict]:
     """Position -> {"value": as shown, "seq": n, "saved_at": …} of every answer saved so far (one query)."""
-    items = attempt_facts(attempt.id, attempt.started_at).items
+    items = attempt_facts(attempt).items
     rows = db.session.execute(
         select(Answer.position, Answer.value, Answer.seq, Answer.saved_at).where(
             Answer.attempt_id == attempt.id, Answer.seq > 0
@@ -94,7 +94,7 @@ class Progress:
 
 def progress(attempt: Attempt) -> Progress:
     """The attempt's answers counted by question (one query; the paper comes from the kept facts)."""
-    items = attempt_facts(attempt.id, attempt.started_at).items
+    items = attempt_facts(attempt).items
     values = dict(
         db.session.execute(
             select(Answer.position, Answer.value).where(Answer.attempt_id == attempt.id, Answer.seq > 0)

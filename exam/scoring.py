@@ -45,7 +45,7 @@ def grade(attempt: Attempt, now: datetime) -> Rescored:
         .where(Exam.id == attempt.exam_id)
         .options(selectinload(Exam.sections).selectinload(ExamSection.rules))
     )
-    items = attempt_facts(attempt.id, attempt.started_at).items
+    items = attempt_facts(attempt).items
     answers = {r.position: r for r in db.session.execute(
         select(Answer.id, Answer.position, Answer.value, Answer.points).where(Answer.attempt_id == attempt.id)
     )}  # fmt: skip

@@ -165,3 +165,24 @@ def test_the_hot_queries_use_indexes(app, client, db, sitting):
         event.remove(database.engine, "before_cursor_execute", record)
     assert len(sent) > 10
     assert scanned_tables(sent) == []
+
+
+def test_a_start_asks_eligibility_in_one_statement_and_reads_the_attempts_once(app, client, db):
+    """The start storm's request: who may sit is one statement (asked by the route and again by the service), the
+    candidate's attempts are read once, and the new attempt's facts need no second read of its row."""
+    app.extensions["auth_identities"] = IdentityCache(clock=lambda: 0.0)
+    _exam, user = make_open_exam(code="HOT2", qtypes=("single", "truefalse", "essay"))
+    auth = {"Authorization": f"Bearer {create_api_token(user, 'test', now_utc())}"}
+    db.session.commit()
+    client.get("/api/v1/exams", headers=auth)  # the token becomes known to the process, as in a candidate's day
+    with statements() as sent:
+        response = client.post("/api/v1/exams/HOT2/attempts", headers=auth, json={})
+    assert response.status_code == 200 and len(response.get_json()["items"]) == 3
+    text = "\n".join(sent)
+    assert not any(s.startswith("SELECT units.path") for s in sent), text  # the rule's units are inside the question
+    eligibility = [s for s in sent if "exam_candidates.included" in s]
+    assert len(eligibility) == 2 and all("EXISTS" in s for s in eligibility), text  # the route's, the service's
+    assert sum(s.startswith(("SELECT attempts.", "SELECT count(attempts.")) for s in sent) == 1, text
+    # 23 before: eligibility three statements twice, the attempts read twice, the new attempt's row again. Here
+    # the exam's first start also marks the exam (two statements) and the token's first use is written.
+    assert len(sent) <= 17, text
