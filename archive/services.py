@@ -11,6 +11,7 @@ from archive.records import year_closed
 from core import audit, events
 from core.extensions import db
 from core.models import local_today
+from exam.review import exam_total
 
 #: Rules a package above archive registers: `rule(exam)` answers whether the exam's results may be final now, or
 #: None to leave it to the grading (results.lifecycle: an official exam's records are final only once its results
@@ -47,7 +48,7 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
         "exam_code": exam.code, "exam_title": exam.title, "subject": exam.subject,
         "attempt_number": attempt.number, "sat_on": sat_on, "year": sat_on.year,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
-        "total_points": exam.total_points, "pass_mark": float(exam.pass_mark),
+        "total_points": exam_total(exam), "pass_mark": float(exam.pass_mark),
         "score": attempt.score, "passed": False if voided else attempt.passed,
         "final": attempt.fully_graded and _may_be_final(exam), "voided": voided, "updated_at": now,
     }  # fmt: skip

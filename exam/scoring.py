@@ -7,14 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import selectinload
 
 from core import audit, events
 from core.extensions import db
 from exam.answers import attempt_facts, version_keys
 from exam.attempts import finalize_overdue, lock_attempt
 from exam.integrity import rescoring
-from exam.models import Answer, Attempt, AttemptStatus, Exam, ExamSection, KeyCorrection
+from exam.models import Answer, Attempt, AttemptStatus, Exam, KeyCorrection
 from question_bank.types import QUESTION_TYPES
 
 
@@ -37,14 +36,9 @@ def grade(attempt: Attempt, now: datetime) -> Rescored:
     kept when grading again). The score is set once all items have points; core.events.attempt_finalized is sent
     (the learning archive records the result in the same transaction). Runs only inside exam.integrity.rescoring
     (the caller's documented path, which audits what the returned Rescored says changed)."""
-    # A fixed number of statements whatever the paper's length: the exam with its sections and rules (its total),
-    # the answers, the keys of versions this process has not seen, the corrections, one upsert of the points, and
-    # the listeners' (the archive's record).
-    exam = db.session.scalar(
-        select(Exam)
-        .where(Exam.id == attempt.exam_id)
-        .options(selectinload(Exam.sections).selectinload(ExamSection.rules))
-    )
+    # A fixed number of statements whatever the paper's length: the exam, the answers, the keys of versions this
+    # process has not seen, the corrections, one upsert of the points, and the listeners' (the archive's record).
+    exam = attempt.exam  # its total points (the archive's record) are kept per process: exam.review.exam_total
     items = attempt_facts(attempt).items
     answers = {r.position: r for r in db.session.execute(
         select(Answer.id, Answer.position, Answer.value, Answer.points).where(Answer.attempt_id == attempt.id)

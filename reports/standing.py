@@ -111,6 +111,8 @@ def _score_changed(attempt: Attempt, now: datetime, **_kwargs) -> None:
     points, a regrade, a voiding or its undoing, an appeal's or a correction's mark. The kept ranking is ranked
     again by a job. An attempt graded at its submit (the deadline burst) ended after the kept ranking was computed:
     one read of the kept ranking's row, and its candidate's own result page asks for the job."""
+    if attempt.ended_at is not None and attempt.ended_at >= now:
+        return  # graded as it ends (a submit): no kept ranking can hold it yet, so none is read
     kept = db.session.get(RankSet, attempt.exam_id)
     if kept is None or kept.computed_at is None or attempt.ended_at is None or attempt.ended_at > kept.computed_at:
         return

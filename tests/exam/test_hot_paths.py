@@ -186,3 +186,20 @@ def test_a_start_asks_eligibility_in_one_statement_and_reads_the_attempts_once(a
     # 23 before: eligibility three statements twice, the attempts read twice, the new attempt's row again. Here
     # the exam's first start also marks the exam (two statements) and the token's first use is written.
     assert len(sent) <= 17, text
+
+
+def test_a_submit_reads_neither_the_exams_sections_nor_the_kept_ranking(app, client, db, sitting):
+    """Once the process knows the exam's total (any earlier grading or result of it), a submit's grading reads no
+    section or rule; and an attempt graded as it ends cannot be in a kept ranking, so none is read."""
+    from exam.models import Exam
+    from exam.review import exam_total
+
+    paper, auth = sitting
+    with app.app_context():
+        exam_total(db.session.scalar(select(Exam).where(Exam.code == "HOT1")))  # as an earlier submit would
+    with statements() as sent:
+        response = client.post(f"/api/v1/attempts/{paper['id']}/submit", headers=auth)
+    assert response.status_code == 200 and response.get_json()["status"] == "submitted"
+    text = "\n".join(sent)
+    assert not any("FROM exam_sections" in s or "FROM section_rules" in s for s in sent), text
+    assert not any("exam_rank_sets" in s for s in sent), text
