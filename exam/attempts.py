@@ -75,8 +75,13 @@ def start_attempt(exam: Exam, user: User, now: datetime, access_code: str | None
     for an attempt the old close had cut short (exam.definition.update_settings). Starts of one candidate run one
     after the other (`_one_start_at_a_time`): sixteen at once (a double click, a script) all get the one attempt."""
     _one_start_at_a_time(user)
-    # The candidate's attempts at this exam (a handful at most), read once: the one in progress and how many.
-    mine = db.session.scalars(select(Attempt).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)).all()
+    # The candidate's attempts at this exam (a handful at most), read once: the one in progress and how many. Read
+    # afresh (populate_existing): a status is judged as the database has it, not as an object of this session had it.
+    mine = db.session.scalars(
+        select(Attempt)
+        .where(Attempt.exam_id == exam.id, Attempt.user_id == user.id)
+        .execution_options(populate_existing=True)
+    ).all()
     current = next((a for a in mine if a.status == AttemptStatus.IN_PROGRESS), None)
     if current is not None:
         if not current.overdue(now, grace()):
