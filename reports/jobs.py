@@ -26,11 +26,11 @@ ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 WAITING = (JobState.QUEUED, JobState.RETRYING)
 
 
-def active(kind: str, exam: Exam) -> Job | None:
-    """The job of this kind for the exam that waits or runs, if any."""
+def active(kind: str, exam: Exam, states=ACTIVE) -> Job | None:
+    """The job of this kind for the exam in one of `states` (by default: that waits or runs), if any."""
     return db.session.scalar(
         select(Job)
-        .where(Job.kind == kind, Job.state.in_(ACTIVE), Job.params["exam_id"].as_integer() == exam.id)
+        .where(Job.kind == kind, Job.state.in_(states), Job.params["exam_id"].as_integer() == exam.id)
         .order_by(Job.id)
         .limit(1)
     )
@@ -51,20 +51,11 @@ def ask_refresh(exam: Exam, user=None) -> Job:
     """The kept ranking's job that waits for a worker, or a new one: debounced, so that the result pages of a
     deadline burst and the regrades of a key correction ask for one recomputation, not one each. The exam's row is
     locked only when none waits (as in `start`)."""
-    waiting = _waiting(RANKING, exam)
+    waiting = active(RANKING, exam, WAITING)
     if waiting is not None:
         return waiting
     db.session.execute(select(Exam.id).where(Exam.id == exam.id).with_for_update(key_share=True))
-    return _waiting(RANKING, exam) or submit(RANKING, {"exam_id": exam.id}, user=user)
-
-
-def _waiting(kind: str, exam: Exam) -> Job | None:
-    return db.session.scalar(
-        select(Job)
-        .where(Job.kind == kind, Job.state.in_(WAITING), Job.params["exam_id"].as_integer() == exam.id)
-        .order_by(Job.id)
-        .limit(1)
-    )
+    return active(RANKING, exam, WAITING) or submit(RANKING, {"exam_id": exam.id}, user=user)
 
 
 def _path(endpoint: str, **values) -> str:
