@@ -8,7 +8,7 @@ import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -435,6 +435,21 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and session.exitstatus == 0:
         reporter.write_line(f"TEST_FORBID_SKIPS: {skipped} test(s) were skipped; failing the run.", red=True)
         session.exitstatus = 1
+
+
+#: The instant the tests' fixed dates are written around (tests/exam/test_engine.T0: 2026-12-05 09:00 in Beijing).
+FIXED_DATES_CLOCK = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock_before_t0():
+    """For a test whose exams have fixed dates (T0) and whose code reads the wall clock (a page drawing papers for
+    an exam still ahead, a roster frozen once the exam has closed): the clock is put back to the day before T0,
+    and runs on from there, so that the test means on any day what it meant when written."""
+    import time_machine
+
+    with time_machine.travel(FIXED_DATES_CLOCK, tick=True):
+        yield
 
 
 @pytest.fixture

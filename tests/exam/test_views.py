@@ -129,6 +129,7 @@ def test_import_and_export_through_the_pages(client, auth, db):
     assert response.headers["Location"].endswith("/exams/")
 
 
+@pytest.mark.usefixtures("clock_before_t0")
 def test_hand_added_person_with_extra_time_gets_a_paper_and_the_time(client, auth, db):
     from exam import attempts, publishing
     from exam.models import Paper
@@ -177,6 +178,7 @@ def _new_exam_form(**overrides):
     return {**form, **overrides}
 
 
+@pytest.mark.usefixtures("clock_before_t0")
 def test_an_exam_is_defined_through_the_pages(client, auth, db):
     bank = make_bank(code="QB")
     fill_bank(bank, n=6)

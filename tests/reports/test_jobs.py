@@ -110,6 +110,7 @@ def _login(client, user):
     assert client.post_form("/login", {"username": user.username, "password": PASSWORD}).status_code == 302
 
 
+@pytest.mark.usefixtures("clock_before_t0")
 @pytest.mark.parametrize("who", ["unit_admin", "cadre_author", "district_candidate"])
 def test_who_may_not_see_the_analysis_cannot_start_it(app, client, who):
     exam, unit = _sat()

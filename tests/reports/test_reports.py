@@ -311,6 +311,7 @@ def _cadre_named(name):
 # ---------------------------------------------------------------- candidates
 
 
+@pytest.mark.usefixtures("clock_before_t0")
 def test_a_candidate_sees_their_own_standing_and_a_published_list_only(app, db, client, auth, monkeypatch):
     exam = exam_of(k=2, pass_mark=1, release_policy="immediate")
     unit = make_unit()
@@ -391,6 +392,7 @@ def _now_after_the_exams(monkeypatch):
     monkeypatch.setattr("exam.candidate.now_utc", lambda: later)
 
 
+@pytest.mark.usefixtures("clock_before_t0")
 def test_cached_figures_follow_every_change_they_rest_on(app, db):
     """The cached counts and scores are keyed by what they come from: a new cadre, a deactivation, a new
     result and a unit move each give fresh figures."""
