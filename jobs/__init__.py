@@ -19,7 +19,7 @@ How a package uses it:
 import logging
 
 from flask import Blueprint
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from core.extensions import db
@@ -46,6 +46,19 @@ def submit(kind: str, params: dict | None = None, user=None, max_attempts: int |
     db.session.flush()
     db.session().info.setdefault(_PENDING, []).append(job.id)
     return job
+
+
+def waiting(kind: str, exam_id: int) -> Job | None:
+    """The job of this kind for the exam that waits for a worker (queued, or retrying after a failed try), if any:
+    work asked for often (a deadline burst's grading, a ranking made stale by every new score) asks for one job
+    while one waits, not one each."""
+    return db.session.scalar(
+        select(Job)
+        .where(Job.kind == kind, Job.state.in_([JobState.QUEUED, JobState.RETRYING]),
+               Job.params["exam_id"].as_integer() == exam_id)
+        .order_by(Job.id)
+        .limit(1)
+    )  # fmt: skip
 
 
 @event.listens_for(Session, "after_commit")

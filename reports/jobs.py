@@ -15,7 +15,7 @@ from core import events, policy
 from core.extensions import db
 from core.models import now_utc
 from exam.models import Exam
-from jobs import JobError, register, submit
+from jobs import JobError, register, submit, waiting
 from jobs.models import Job, JobState
 from reports import items, ranking
 from reports.models import RankSet
@@ -23,14 +23,13 @@ from reports.models import RankSet
 ITEM_ANALYSIS = "reports.item-analysis"
 RANKING = "reports.ranking"
 ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
-WAITING = (JobState.QUEUED, JobState.RETRYING)
 
 
-def active(kind: str, exam: Exam, states=ACTIVE) -> Job | None:
-    """The job of this kind for the exam in one of `states` (by default: that waits or runs), if any."""
+def active(kind: str, exam: Exam) -> Job | None:
+    """The job of this kind for the exam that waits or runs, if any."""
     return db.session.scalar(
         select(Job)
-        .where(Job.kind == kind, Job.state.in_(states), Job.params["exam_id"].as_integer() == exam.id)
+        .where(Job.kind == kind, Job.state.in_(ACTIVE), Job.params["exam_id"].as_integer() == exam.id)
         .order_by(Job.id)
         .limit(1)
     )
@@ -51,11 +50,11 @@ def ask_refresh(exam: Exam, user=None) -> Job:
     """The kept ranking's job that waits for a worker, or a new one: debounced, so that the result pages of a
     deadline burst and the regrades of a key correction ask for one recomputation, not one each. The exam's row is
     locked only when none waits (as in `start`)."""
-    waiting = active(RANKING, exam, WAITING)
-    if waiting is not None:
-        return waiting
+    job = waiting(RANKING, exam.id)
+    if job is not None:
+        return job
     db.session.execute(select(Exam.id).where(Exam.id == exam.id).with_for_update(key_share=True))
-    return active(RANKING, exam, WAITING) or submit(RANKING, {"exam_id": exam.id}, user=user)
+    return waiting(RANKING, exam.id) or submit(RANKING, {"exam_id": exam.id}, user=user)
 
 
 def _path(endpoint: str, **values) -> str:
