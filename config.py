@@ -108,6 +108,9 @@ class Config:
 
     #: A save this long after the deadline is still taken (the network's delay); later ones are refused.
     EXAM_SAVE_GRACE_SECONDS = 30
+    #: A candidate's submit leaves the grading to a job (exam.jobs.GRADE); a read of the result grades the attempt
+    #: itself once it has waited this long for one (no worker, or all busy), in seconds.
+    EXAM_GRADING_WAIT_SECONDS = 10
     #: How often the exam page re-reads its attempt (server time, deadline, a proctor's pause), in seconds.
     EXAM_SYNC_SECONDS = 15
     #: How often the proctor's console asks for its JSON twin, in seconds (sitting/console.py says why polling).
@@ -195,7 +198,13 @@ class Config:
         for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "JOBS_URL"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
-        for name in ("JOBS_STALE_SECONDS", "JOBS_MAX_ATTEMPTS", "IMPORT_INLINE_ROWS", "REPORTS_EXPORT_INLINE_ROWS"):
+        for name in (
+            "JOBS_STALE_SECONDS",
+            "JOBS_MAX_ATTEMPTS",
+            "IMPORT_INLINE_ROWS",
+            "REPORTS_EXPORT_INLINE_ROWS",
+            "EXAM_GRADING_WAIT_SECONDS",
+        ):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])
         if os.environ.get("QE_JOBS_DRILL_DELAY"):

@@ -24,6 +24,7 @@ with small numbers (about 2 minutes a database), to check the harness; its figur
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -314,6 +315,7 @@ def run(kind: str, args) -> dict:
     out = {"db": kind, "candidates": args.candidates, "plan": plan, "loop": loop, "generate_s": data["generate_s"]}
     app = data["app"]
     limit_url, limit_drop = make_database(kind)
+    jobs_dir = tempfile.mkdtemp(prefix="qe-bench-jobs-")
     try:
         server_env = {"QE_WORKERS": str(args.workers), "QE_THREADS": str(args.threads),
                       "QE_WORKER_CLASS": args.worker_class}  # fmt: skip
@@ -323,14 +325,19 @@ def run(kind: str, args) -> dict:
             json.dump({"tokens": {t: i + 1 for i, t in enumerate(data["tokens"])}, "paper": data["paper"],
                        "exam": data["exam"]}, fh)  # fmt: skip
         limit_env = {**server_env, "LIMIT_DB": limit_url, "LIMIT_DATA": limit_data}
-        qe_env = {**server_env, "DATABASE_URL": data["url"], "SECRET_KEY": "bench-load", "QE_COOKIE_SECURE": "0"}
-        finalizer = [str(VENV_BIN / "flask"), "--app", "app", "exams", "finalize-overdue", "--every", "5"]
+        # QualExam as in production: gunicorn, one job worker (the submits' grading, the kept ranking; its queue a
+        # SQLite file of the run's own) and the finalizer every 5 s (the worker's own runs once a minute).
+        qe_env = {**server_env, "DATABASE_URL": data["url"], "SECRET_KEY": "bench-load", "QE_COOKIE_SECURE": "0",
+                  "QE_JOBS_URL": f"sqlite:///{jobs_dir}/jobs.sqlite3"}  # fmt: skip
+        flask = [str(VENV_BIN / "flask"), "--app", "app"]
+        finalizer = [*flask, "exams", "finalize-overdue", "--every", "5"]
+        worker = [*flask, "jobs", "worker", "-w", "1", "--quiet"]
 
         def limit_server():
             return Server("limit", ["limit_app:app"], limit_env, ROOT / "bench")
 
         def qualexam_server():
-            return Server("qualexam", ["wsgi:app"], qe_env, ROOT, extra=[finalizer])
+            return Server("qualexam", ["wsgi:app"], qe_env, ROOT, extra=[finalizer, worker])
 
         def set_close(close):
             from core.extensions import db
@@ -370,6 +377,7 @@ def run(kind: str, args) -> dict:
             db.engine.dispose()
         data["drop"]()
         limit_drop()
+        shutil.rmtree(jobs_dir, ignore_errors=True)
     for name in ("loop_limit", "loop_qualexam", "limit", "qualexam"):
         c = out[name]["check"]
         print(f"{kind} {name}: lost={c['lost']} mismatched={c['mismatched']}", file=sys.stderr)
@@ -493,7 +501,9 @@ def report(results: list[dict]) -> str:
         "",
         f"`bench/bench_load.py` (part of `make bench`); {os.cpu_count()} cores, Python {sys.version.split()[0]}; the "
         "servers, the databases and the load driver share this machine. Both apps are served by "
-        f"`gunicorn -c gunicorn.conf.py`: {r0['workers']} {r0['worker_class']} workers × {r0['threads']} threads.",
+        f"`gunicorn -c gunicorn.conf.py`: {r0['workers']} {r0['worker_class']} workers × {r0['threads']} threads; "
+        "beside QualExam, one job worker (`flask jobs worker -w 1`: the submits' grading, the kept ranking) and the "
+        "finalizer every 5 s.",
         f"- **Closed loop:** {loop.concurrency} candidates at once, no think time, each listing the exams, starting, "
         f"saving {loop.answers} answers one request each, submitting and reading the result; the next fresh "
         f"candidate begins as one ends, for {loop.seconds:g} s (throughput counted after {loop.warmup_seconds:g} s).",

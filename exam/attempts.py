@@ -257,8 +257,11 @@ def check_client(attempt: Attempt, client: str | None) -> None:
                           code="taken_over", status=409)  # fmt: skip
 
 
-def submit(attempt: Attempt, now: datetime, client: str | None = None) -> Attempt:
-    """End an attempt by the candidate's choice. Harmless twice; past the deadline it is finalized as expired."""
+def submit(attempt: Attempt, now: datetime, client: str | None = None, grade_later: bool = False) -> Attempt:
+    """End an attempt by the candidate's choice. Harmless twice; past the deadline it is finalized as expired.
+    `grade_later` (a candidate's request): the end is recorded and its grading left to a job (exam.jobs.GRADE),
+    so that a deadline burst's submits cost about what a save costs; the candidate sees "being graded" until it
+    has run (a few seconds), and a read of the result grades it at once if it has not after GRADING_WAIT_SECONDS."""
     from exam.scoring import grade  # scoring builds on attempts: imported on use
 
     attempt = lock_attempt(attempt)
@@ -271,9 +274,53 @@ def submit(attempt: Attempt, now: datetime, client: str | None = None) -> Attemp
         return finalize(attempt, now)
     check_client(attempt, client)
     attempt.status, attempt.ended_at = AttemptStatus.SUBMITTED, now
+    if grade_later:
+        from exam import jobs  # the jobs build on attempts: imported on use
+
+        attempt.graded_at = None  # (an attempt reopened after a mistaken end was graded before)
+        jobs.ask_grading(attempt.exam)
+        return attempt
     with rescoring("finalize"):
         grade(attempt, now)
     return attempt
+
+
+def grading_wait() -> timedelta:
+    return timedelta(seconds=current_app.config.get("EXAM_GRADING_WAIT_SECONDS", 10))
+
+
+def grading_due(now: datetime, exam: Exam | None = None, wait: timedelta = timedelta(0)) -> list[int]:
+    """Ids of the ended attempts (of one exam, or of all) that have waited for their grading longer than `wait`,
+    the longest waiting first."""
+    stmt = select(Attempt.id).where(
+        Attempt.graded_at.is_(None),
+        # The status as a literal: SQLite uses the partial index ix_attempts_grading_due only then.
+        Attempt.status != literal_column(f"'{AttemptStatus.IN_PROGRESS.value}'"),
+        Attempt.ended_at <= now - wait,
+    )
+    if exam is not None:
+        stmt = stmt.where(Attempt.exam_id == exam.id)
+    return list(db.session.scalars(stmt.order_by(Attempt.ended_at)))
+
+
+def grade_ended(attempt: Attempt, now: datetime) -> bool:
+    """Grade an ended attempt that waits for its grading (locked first: of a job and a reader grading it at the
+    same moment, one does). Returns whether it was graded here."""
+    from exam.scoring import grade  # scoring builds on attempts: imported on use
+
+    attempt = lock_attempt(attempt)
+    if not attempt.awaits_grading:
+        return False
+    with rescoring("finalize"):
+        grade(attempt, now)
+    return True
+
+
+def grade_if_kept_waiting(attempt: Attempt, now: datetime) -> None:
+    """A read of an ended attempt: graded here if its job has kept it waiting longer than GRADING_WAIT_SECONDS (no
+    worker runs, or they are all busy), so that no candidate waits long for a score whatever the workers do."""
+    if attempt.awaits_grading and now - attempt.ended_at > grading_wait():
+        grade_ended(attempt, now)
 
 
 def finalize(attempt: Attempt, now: datetime) -> Attempt:

@@ -111,6 +111,7 @@ def result(attempt_id: int):
         if not attempt.overdue(now, attempts.grace()):
             return redirect(url_for("take.attempt", attempt_id=attempt.id))
         attempts.finalize(attempt, now)
+    attempts.grade_if_kept_waiting(attempt, now)
     outcome = review.result(attempt, now)
     entries = {e["position"]: e for e in (outcome or {}).get("review", [])}
     progress = review.progress(attempt)

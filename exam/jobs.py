@@ -1,5 +1,10 @@
-"""The exam engine's long work on the job engine: drawing an exam's papers at publishing, and the finalizer of
-overdue attempts as the workers' periodic work.
+"""The exam engine's long work on the job engine: drawing an exam's papers at publishing, grading the attempts
+candidates have submitted, and the finalizer of overdue attempts as the workers' periodic work.
+
+Grading is not part of a candidate's submit (exam.attempts.submit's `grade_later`): the submit records the end and
+asks for the exam's grading job, one that waits per exam whatever the number of submits (a deadline burst asks
+for a handful, not 2,000). The job grades what has ended, one attempt per commit, the longest waiting first; the
+periodic finalizer, and any read of the result, grade an attempt the job has kept waiting (no worker running).
 
 Drawing papers is not cancellable. It commits a batch of papers at a time (a worker killed after a batch keeps it,
 and the next run skips those candidates), so stopping it half-way could not "keep nothing of what it did", as the
@@ -9,7 +14,7 @@ draft: the next batch sees it and the job ends.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
@@ -21,12 +26,13 @@ from core.extensions import db
 from core.models import now_utc
 from exam import attempts, conflicts, papers, roster
 from exam.models import Attempt, Exam, Phase
-from jobs import JobError, periodic, register, submit
+from jobs import JobError, periodic, register, submit, waiting
 from jobs.models import Job, JobState
 
 log = logging.getLogger(__name__)
 
 PREPARE_PAPERS = "exam.prepare-papers"
+GRADE = "exam.grade"
 FINALIZE_OVERDUE = "exam.finalize-overdue"
 ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.RETRYING)
 #: Tries of one batch when a candidate's start draws a paper of the same batch at the same moment.
@@ -152,25 +158,58 @@ def _draw_batch(exam: Exam, user_ids: list[int], now: datetime, cache: dict, on_
     return 0
 
 
-def finalize_overdue_each(now: datetime) -> int:
-    """Finalize the overdue attempts one transaction each (committed here): a sweep after a deadline burst never
+def _each(attempt_ids: list[int], work, what: str) -> int:
+    """`work(attempt)` for each attempt, one transaction each (committed here): a sweep after a deadline burst never
     holds the database (SQLite's one writer, or many PostgreSQL row locks) for the whole sweep, and one failure
-    stops only its own. Returns how many were finalized."""
+    stops only its own. Returns how many `work` did (it returns whether it did)."""
     count = 0
-    for attempt_id in attempts.overdue_attempts(now):
+    for attempt_id in attempt_ids:
         try:
             attempt = db.session.get(Attempt, attempt_id)
-            if attempt is not None:
-                attempts.finalize(attempts.lock_attempt(attempt), now)
-                db.session.commit()
+            if attempt is not None and work(attempt) is not False:
                 count += 1
+            db.session.commit()
         except OperationalError:
             raise  # the database is away: the whole sweep waits for the next round
         except Exception:  # one attempt that cannot be graded must not hold up the others behind it
             db.session.rollback()
-            log.exception("Attempt %s could not be finalized; the others go on.", attempt_id)
+            log.exception("Attempt %s could not be %s; the others go on.", attempt_id, what)
     db.session.commit()
     return count
+
+
+def finalize_overdue_each(now: datetime) -> int:
+    """Finalize the overdue attempts, and grade those the grading job has kept waiting longer than the reads
+    wait for it (no worker, or all busy), one transaction each. Returns how many were finalized."""
+    count = _each(attempts.overdue_attempts(now), lambda a: attempts.finalize(attempts.lock_attempt(a), now),
+                  "finalized")  # fmt: skip
+    graded = grade_waiting_each(now, wait=attempts.grading_wait())
+    if graded:
+        log.info("%d submitted attempt(s) graded by the finalizer (their job kept them waiting).", graded)
+    return count
+
+
+def grade_waiting_each(now: datetime, exam: Exam | None = None, wait: timedelta = timedelta(0)) -> int:
+    """Grade the ended attempts (of one exam, or of all) that have waited for their grading longer than `wait`, one
+    transaction each. Returns how many were graded here."""
+    return _each(attempts.grading_due(now, exam, wait), lambda a: attempts.grade_ended(a, now_utc()), "graded")
+
+
+def ask_grading(exam: Exam) -> Job:
+    """The exam's grading job that waits for a worker, or a new one (in the caller's transaction, dispatched when
+    it commits). Not locked: two submits that both find none add two, and the second finds nothing left to do."""
+    return waiting(GRADE, exam.id) or submit(GRADE, {"exam_id": exam.id})
+
+
+@register(GRADE, _l("Grading submitted attempts"), cancellable=False)
+def _grade(ctx):
+    """Grade the exam's ended attempts that wait for it, one commit each (grading twice changes nothing, so a
+    worker killed half-way leaves nothing to undo)."""
+    exam = db.session.get(Exam, ctx.params.get("exam_id"))
+    if exam is None:
+        raise JobError(_("The exam no longer exists."))
+    count = grade_waiting_each(now_utc(), exam)
+    return {"message": _("%(n)d attempts graded.", n=count), "url": _exam_path(exam), "graded": count}
 
 
 @periodic(FINALIZE_OVERDUE, every=60)

@@ -338,6 +338,14 @@ class Attempt(db.Model):
             sqlite_where=text("fully_graded = 0 AND status != 'in_progress'"),
             postgresql_where=text("fully_graded = false AND status <> 'in_progress'"),
         ),
+        # Ended attempts waiting for their grading (exam.grading_due, migration 0025): a handful at any time.
+        Index(
+            "ix_attempts_grading_due",
+            "exam_id",
+            "ended_at",
+            sqlite_where=text("graded_at IS NULL AND status <> 'in_progress'"),
+            postgresql_where=text("graded_at IS NULL AND status <> 'in_progress'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -364,6 +372,9 @@ class Attempt(db.Model):
     #: The exam page that holds the attempt (a random id given when the page is opened); a page opened later, on
     #: another device or after another login, takes over, and saves from the old one are refused.
     client_id: Mapped[str | None] = mapped_column(String(32))
+    #: When its items were last graded (exam.scoring.grade). Empty on an ended attempt while it waits for grading
+    #: (a candidate's submit leaves it to a job: exam.grading_due), and on one that has not ended.
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When a key correction last changed this attempt's score (the candidate is told).
     regraded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Set while a proctor holds the candidate's clock (exam.adjustments.pause): saves are refused and the attempt
@@ -384,6 +395,11 @@ class Attempt(db.Model):
     def time_left(self, now: datetime) -> timedelta:
         """The time left at `now`; frozen while a proctor holds the clock."""
         return max(self.deadline_at - (self.paused_at or now), timedelta(0))
+
+    @property
+    def awaits_grading(self) -> bool:
+        """Ended, and its grading left to a job that has not run yet (a candidate's submit: exam.jobs.GRADE)."""
+        return self.status != AttemptStatus.IN_PROGRESS and self.graded_at is None
 
     def overdue(self, now: datetime, grace: timedelta) -> bool:
         """In progress past its deadline and the grace for saves. A held clock is overdue only once the exam has

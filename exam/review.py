@@ -166,6 +166,7 @@ def result(attempt: Attempt, now: datetime) -> dict | None:
         "total": exam_total(exam),
         "passed": attempt.passed,
         "fully_graded": attempt.fully_graded,
+        "grading": attempt.awaits_grading,
         "time_used_seconds": int(((attempt.ended_at or now) - attempt.started_at).total_seconds()),
         "corrected_at": iso(attempt.regraded_at),
         # A score voided by a decision on an incident (the sitting) is kept as graded and counts for nothing.

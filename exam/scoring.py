@@ -65,6 +65,7 @@ def grade(attempt: Attempt, now: datetime) -> Rescored:
         if isinstance(obj, Answer) and obj.attempt_id == attempt.id:
             db.session.expire(obj)
     attempt.score, attempt.fully_graded, attempt.passed = attempt_result(points, all_graded, exam.pass_mark)
+    attempt.graded_at = now
     events.attempt_finalized.send(attempt, now=now)  # the archive records the result, in this transaction
     return Rescored(changes, old_score, _number(attempt.score))
 

@@ -61,8 +61,8 @@ def _show(value) -> str:
 def verify_scores(
     exams: Iterable[Exam] | None = None, on_difference: Callable[[Difference], None] | None = None, batch: int = BATCH
 ) -> Summary:
-    """Recompute every ended attempt of `exams` (None: of every exam) and compare. Each difference is passed to
-    `on_difference` as soon as it is found (and kept in the summary)."""
+    """Recompute every ended and graded attempt of `exams` (None: of every exam) and compare. Each difference is
+    passed to `on_difference` as soon as it is found (and kept in the summary)."""
     summary = Summary()
     exam_rows = select(Exam.id, Exam.code, Exam.mc_policy, Exam.pass_mark).order_by(Exam.code)
     if exams is not None:
@@ -80,7 +80,8 @@ def verify_scores(
                 select(Attempt.id, Attempt.paper_id, Attempt.score, Attempt.fully_graded, Attempt.passed,
                        User.username)
                 .join(User, User.id == Attempt.user_id)
-                .where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS, Attempt.id > last_id)
+                .where(Attempt.exam_id == exam.id, Attempt.status != AttemptStatus.IN_PROGRESS, Attempt.id > last_id,
+                       Attempt.graded_at.is_not(None))  # (one waiting for its grading has no score to check)
                 .order_by(Attempt.id)
                 .limit(batch)
             ).all()  # fmt: skip

@@ -188,11 +188,13 @@ def test_a_start_asks_eligibility_in_one_statement_and_reads_the_attempts_once(a
     assert len(sent) <= 17, text
 
 
-def test_a_submit_reads_neither_the_exams_sections_nor_the_kept_ranking(app, client, db, sitting):
-    """Once the process knows the exam's total (any earlier grading or result of it), a submit's grading reads no
-    section or rule; and an attempt graded as it ends cannot be in a kept ranking, so none is read."""
+def test_a_submit_records_the_end_and_leaves_the_grading_to_the_job(app, client, db, sitting, queued_jobs):
+    """The deadline burst's request: a submit records the end and asks for the exam's grading job, and grades
+    nothing itself (no points written, no archive record, no kept ranking read). Once the process knows the exam's
+    total (any earlier grading or result of it), the job's grading reads no section or rule."""
     from exam.models import Exam
     from exam.review import exam_total
+    from jobs import engine
 
     paper, auth = sitting
     with app.app_context():
@@ -200,6 +202,19 @@ def test_a_submit_reads_neither_the_exams_sections_nor_the_kept_ranking(app, cli
     with statements() as sent:
         response = client.post(f"/api/v1/attempts/{paper['id']}/submit", headers=auth)
     assert response.status_code == 200 and response.get_json()["status"] == "submitted"
+    assert response.get_json()["result"]["grading"] is True
     text = "\n".join(sent)
+    grading = (
+        "INSERT INTO answers",
+        "archive_exam_results",
+        "exam_rank_sets",
+        "FROM exam_sections",
+        "FROM section_rules",
+    )
+    assert not any(word in s for s in sent for word in grading), text
+    assert len(sent) <= 9, text
+    with statements() as sent:
+        engine.run_pending()
+    text = "\n".join(sent)
+    assert any(s.startswith("INSERT INTO answers") for s in sent), text  # the job graded it
     assert not any("FROM exam_sections" in s or "FROM section_rules" in s for s in sent), text
-    assert not any("exam_rank_sets" in s for s in sent), text
