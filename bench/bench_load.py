@@ -358,6 +358,8 @@ def run(kind: str, args) -> dict:
             driver = drive_loop(server.url, loop_tokens, loop)
         out["loop_qualexam"] = {"throughput": driver.throughput(), "summary": driver.summary(),
                                 "check": check_qualexam(app, driver)}  # fmt: skip
+        if args.loop_only:
+            return out
         # 2. Reading a result: the app's own time, in process, on the loop's submitted attempts.
         out["result_server"] = result_server_time(app, driver.attempts)
         # 3. The phases: start storm, steady steps, deadline burst; the limit app first, as before.
@@ -485,15 +487,46 @@ def targets(r: dict) -> list[str]:
     return ["| target | measured | ratio / verdict |", "|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
 
 
-def report(results: list[dict]) -> str:
+def _commit() -> str:
     import subprocess as sp
 
     def git(*args):
         return sp.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
 
-    commit = git("rev-parse", "--short", "HEAD").stdout.strip() + ("" if git("diff", "--quiet", "HEAD").returncode
-                                                                   == 0 else " with uncommitted changes")  # fmt: skip
+    return git("rev-parse", "--short", "HEAD").stdout.strip() + ("" if git("diff", "--quiet", "HEAD").returncode
+                                                                 == 0 else " with uncommitted changes")  # fmt: skip
+
+
+def loop_report(results: list[dict]) -> str:
+    """--loop-only: one row per database of the closed loop, for comparing serving settings run by run."""
     r0 = results[0]
+    lines = [
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · closed loop only: {r0['workers']} {r0['worker_class']} "
+        f"workers × {r0['threads']} threads (commit {_commit()})",
+        "",
+        "| database | QualExam candidates/s | limit app candidates/s | ratio | QualExam save p50 / p99 ms | "
+        "QualExam start p50 / p99 ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        tq, tl = r["loop_qualexam"]["throughput"], r["loop_limit"]["throughput"]
+        s = r["loop_qualexam"]["summary"]
+        save, start = s.get(("loop", "save"), {}), s.get(("loop", "start"), {})
+        errors = sum(_n_errors(v) for v in s.values())
+        ratio = tq["candidates_per_s"] / tl["candidates_per_s"] if tl["candidates_per_s"] else 0.0
+        lines.append(
+            f"| {r['db']} | {tq['candidates_per_s']:.1f} | {tl['candidates_per_s']:.1f} | {ratio:.2f} | "
+            f"{save.get('p50', 0):.0f} / {save.get('p99', 0):.0f} | {start.get('p50', 0):.0f} / "
+            f"{start.get('p99', 0):.0f} | {errors} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def report(results: list[dict]) -> str:
+    r0 = results[0]
+    if r0.get("loop_only"):
+        return loop_report(results)
+    commit = _commit()
     plan, loop = r0["plan"], r0["loop"]
     lines = [
         f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · load: whole candidates and the phases against the limit app "
@@ -590,6 +623,9 @@ def main():
         parser.add_argument("--loop-seconds", type=float, default=None, help="Closed loop: how long.")
         parser.add_argument("--loop-warmup", type=float, default=None, help="Closed loop: seconds not counted.")
         parser.add_argument(
+            "--loop-only", action="store_true", help="Only the closed loop (a few minutes): compare serving settings."
+        )
+        parser.add_argument(
             "--loop-candidates",
             type=int,
             default=None,
@@ -617,10 +653,13 @@ def main():
         if args.worker_class == "sync" and args.threads != 1:
             print("… sync workers have one thread (gunicorn serves sync with threads > 1 as gthread)", file=sys.stderr)
             args.threads = 1
+        if args.loop_only:
+            args.candidates = 0  # nobody for the phases
         if args.storm is None:  # the target's pace: 2,000 starts per 60 s
             args.storm = args.candidates * STORM_SECONDS / STORM_STARTS
         out = run(kind, args)
-        out.update(workers=args.workers, threads=args.threads, worker_class=args.worker_class, quick=args.quick)
+        out.update(workers=args.workers, threads=args.threads, worker_class=args.worker_class, quick=args.quick,
+                   loop_only=args.loop_only)  # fmt: skip
         return out
 
     bench_main(__doc__, run_with, report, options)
