@@ -224,10 +224,14 @@ def in_progress(exam: Exam, user: User) -> Attempt | None:
     )
 
 
-def lock_attempt(attempt: Attempt) -> Attempt:
-    """The attempt row again, locked until the transaction ends (PostgreSQL; SQLite serialises writers)."""
+def lock_attempt(attempt: Attempt, skip_locked: bool = False) -> Attempt | None:
+    """The attempt row again, locked until the transaction ends (PostgreSQL; SQLite serialises writers). With
+    `skip_locked`, None at once if another transaction holds it (PostgreSQL), instead of waiting for it."""
     return db.session.scalar(
-        select(Attempt).where(Attempt.id == attempt.id).with_for_update().execution_options(populate_existing=True)
+        select(Attempt)
+        .where(Attempt.id == attempt.id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
     )
 
 
@@ -303,13 +307,20 @@ def grading_due(now: datetime, exam: Exam | None = None, wait: timedelta = timed
     return list(db.session.scalars(stmt.order_by(Attempt.ended_at)))
 
 
-def grade_ended(attempt: Attempt, now: datetime) -> bool:
+def grade_ended(attempt: Attempt, now: datetime, skip_locked: bool = False) -> bool:
     """Grade an ended attempt that waits for its grading (locked first: of a job and a reader grading it at the
-    same moment, one does). Returns whether it was graded here."""
+    same moment, one does). `skip_locked`: one that another transaction holds is left to it (PostgreSQL), so that
+    several grading jobs of one exam share its attempts instead of queueing on each. Returns whether it was graded
+    here."""
     from exam.scoring import grade  # scoring builds on attempts: imported on use
 
-    attempt = lock_attempt(attempt)
-    if not attempt.awaits_grading:
+    attempt = lock_attempt(attempt, skip_locked=skip_locked)
+    if attempt is None or not attempt.awaits_grading:
+        return False
+    # Claimed by a conditional write: SQLite takes no row lock on a read, so of two jobs that both read it as
+    # waiting, the second's claim waits for the first's commit and then finds it graded.
+    claim = update(Attempt).where(Attempt.id == attempt.id, Attempt.graded_at.is_(None)).values(graded_at=now)
+    if db.session.execute(claim).rowcount != 1:
         return False
     with rescoring("finalize"):
         grade(attempt, now)

@@ -191,13 +191,17 @@ def finalize_overdue_each(now: datetime) -> int:
 
 def grade_waiting_each(now: datetime, exam: Exam | None = None, wait: timedelta = timedelta(0)) -> int:
     """Grade the ended attempts (of one exam, or of all) that have waited for their grading longer than `wait`, one
-    transaction each. Returns how many were graded here."""
-    return _each(attempts.grading_due(now, exam, wait), lambda a: attempts.grade_ended(a, now_utc()), "graded")
+    transaction each, passing over any another job is grading at that moment (PostgreSQL: several workers' jobs
+    grade one exam's burst side by side). Returns how many were graded here."""
+    return _each(attempts.grading_due(now, exam, wait),
+                 lambda a: attempts.grade_ended(a, now_utc(), skip_locked=True), "graded")  # fmt: skip
 
 
 def ask_grading(exam: Exam) -> Job:
     """The exam's grading job that waits for a worker, or a new one (in the caller's transaction, dispatched when
-    it commits). Not locked: two submits that both find none add two, and the second finds nothing left to do."""
+    it commits). Not locked: two submits that both find none add two, and the second finds nothing left to do.
+    While one runs, the next submit queues another, which a free worker runs beside it: a burst is graded by as
+    many workers as are free."""
     return waiting(GRADE, exam.id) or submit(GRADE, {"exam_id": exam.id})
 
 

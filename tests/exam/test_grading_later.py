@@ -158,3 +158,39 @@ def test_verify_leaves_out_an_attempt_waiting_for_its_grading(client, db, queued
     engine.run_pending()
     summary = verification.verify_scores([exam])
     assert summary.attempts == 1 and not summary.differences
+
+
+def test_grading_jobs_running_side_by_side_share_the_exams_attempts(app, client, db, queued_jobs):
+    """Two workers' grading jobs of one exam at once: each attempt is graded by one of them, and (PostgreSQL) one
+    that another transaction holds is passed over at once, not waited for."""
+    from core.extensions import db as database
+    from exam.models import Exam
+    from tests.exam.test_concurrency import run_threads
+
+    exam, first = make_open_exam(code="GL8", qtypes=("single", "truefalse"))
+    people = [first] + [make_cadre(unit=first.cadre.unit).user for _ in range(11)]
+    db.session.commit()
+    for user in people:
+        attempt_id, auth = _sit(client, db, exam, user)
+        assert client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth).status_code == 200
+    exam_id, counts = exam.id, []
+
+    def grade(_i):
+        counts.append(exam_jobs.grade_waiting_each(now_utc(), database.session.get(Exam, exam_id)))
+
+    assert run_threads(app, grade, 2) == []
+    assert sum(counts) == 12  # none graded twice
+    db.session.expire_all()
+    assert not attempts.grading_due(now_utc(), exam)
+    assert not verification.verify_scores([exam]).differences
+    if database.engine.dialect.name != "postgresql":
+        return  # SQLite has one writer and no row locks: nothing is held while another grades
+    late = make_cadre(unit=first.cadre.unit).user
+    db.session.commit()
+    attempt_id, auth = _sit(client, db, exam, late)
+    client.post(f"/api/v1/attempts/{attempt_id}/submit", headers=auth)
+    with database.engine.connect() as other:  # another job grading it at this moment
+        other.execute(select(Attempt.id).where(Attempt.id == attempt_id).with_for_update())
+        assert exam_jobs.grade_waiting_each(now_utc(), exam) == 0  # passed over, and at once (no lock timeout)
+        other.rollback()
+    assert exam_jobs.grade_waiting_each(now_utc(), exam) == 1
