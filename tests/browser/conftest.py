@@ -62,10 +62,34 @@ def live_server(app):
     server.server_close()
 
 
+def _retrying(screenshot):
+    """A screenshot taken again when Chromium had no frame ready for it.
+
+    Headless Chromium now and then answers "Unable to capture screenshot" for a page that has just been opened
+    beside another context's page. The pictures are the docs' screenshots, not what a test asserts, so such a miss
+    brings the page to the front and tries again (three times at most) instead of failing the run.
+    """
+
+    def wrapped(self, *args, **kwargs):
+        for attempt in range(3):
+            try:
+                return screenshot(self, *args, **kwargs)
+            except Exception as error:
+                if "Unable to capture screenshot" not in str(error) or attempt == 2:
+                    raise
+                page = getattr(self, "page", self)
+                page.bring_to_front()
+                page.wait_for_timeout(200)
+
+    return wrapped
+
+
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Locator, Page, sync_playwright
 
+    Page.screenshot = _retrying(Page.screenshot)
+    Locator.screenshot = _retrying(Locator.screenshot)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
