@@ -52,21 +52,23 @@ def create_app(config=None) -> Flask:
     import archive
     import exam
     import jobs
+    import practice
     import question_bank
     import reports
     import results
     import sitting
 
     jobs.init_app(app)
-    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting, results):
+    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting, results, practice):
         app.register_blueprint(package.bp)
     from archive.verify import verify_bp
     from exam.api import api_bp
     from exam.candidate import take_bp
     from exam.grading_views import grading_bp
     from exam.marking_views import marking_bp
+    from practice.api import api_bp as practice_api_bp
 
-    for bp in (api_bp, take_bp, grading_bp, marking_bp, verify_bp, results.verify_bp):
+    for bp in (api_bp, practice_api_bp, take_bp, grading_bp, marking_bp, verify_bp, results.verify_bp):
         app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli, units_cli

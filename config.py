@@ -111,6 +111,8 @@ class Config:
     #: A candidate's submit leaves the grading to a job (exam.jobs.GRADE); a read of the result grades the attempt
     #: itself once it has waited this long for one (no worker, or all busy), in seconds.
     EXAM_GRADING_WAIT_SECONDS = 10
+    #: 以考促学: right answers in a row that take a question out of a cadre's wrong-answer book (错题本).
+    PRACTICE_MASTERED_AFTER = 3
     #: How often the exam page re-reads its attempt (server time, deadline, a proctor's pause), in seconds.
     EXAM_SYNC_SECONDS = 15
     #: How often the proctor's console asks for its JSON twin, in seconds (sitting/console.py says why polling).
@@ -204,6 +206,7 @@ class Config:
             "IMPORT_INLINE_ROWS",
             "REPORTS_EXPORT_INLINE_ROWS",
             "EXAM_GRADING_WAIT_SECONDS",
+            "PRACTICE_MASTERED_AFTER",
         ):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])

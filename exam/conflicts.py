@@ -104,6 +104,20 @@ def pool_condition(exams: list[Exam]):
     return or_(*conditions)
 
 
+def drawable_condition(exams: list[Exam]):
+    """SQL condition over Question: the question can be on a paper of one of `exams` (pool_condition) or is on one
+    drawn already (whatever the rules say now)."""
+    if not exams:
+        return false()
+    drawn = (
+        select(QuestionVersion.question_id)
+        .join(PaperItem, PaperItem.question_version_id == QuestionVersion.id)
+        .join(Paper, PaperItem.paper_id == Paper.id)
+        .where(Paper.exam_id.in_([e.id for e in exams]))
+    )
+    return or_(pool_condition(exams), Question.id.in_(drawn))
+
+
 def _own_paper_questions(user_id: int, exam_ids: list[int]) -> Select:
     """The questions on the person's own papers of these exams (drawn already, whatever the rules say now)."""
     return (

@@ -39,7 +39,7 @@ from exam.models import (
     SectionRule,
 )
 from exam.papers import rule_pool
-from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionVersion
+from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionUsage, QuestionVersion
 from question_bank.services import record_exposure
 from question_bank.types import QUESTION_TYPES
 
@@ -484,6 +484,8 @@ def add_fixed_questions(actor, section: ExamSection, question_ids: list[int], no
             problems.append(_("Question %(id)d is not active.", id=qid))
         elif q.type != section.qtype:
             problems.append(_("Question %(id)d is not of this section's type.", id=qid))
+        elif q.usage == QuestionUsage.PRACTICE:
+            problems.append(_("Question %(id)d is for practice only.", id=qid))
         elif qid in in_exam:
             problems.append(_("Question %(id)d is in the paper already.", id=qid))
     if problems:

@@ -10,16 +10,26 @@ from core.errors import DomainError
 from core.extensions import db
 from exam.eligibility import eligible_user_ids
 from exam.models import Exam, Paper, PaperItem, PaperMode, Phase, SectionRule
-from question_bank.models import Category, Question, QuestionStatus, QuestionVersion, Tag, question_tags
+from question_bank.models import (
+    Category,
+    Question,
+    QuestionStatus,
+    QuestionUsage,
+    QuestionVersion,
+    Tag,
+    question_tags,
+)
 from question_bank.services import record_exposure
 
 
 def rule_pool(rule: SectionRule, qtype: str) -> list[tuple[int, int]]:
-    """(question id, current version id) of the active questions a rule draws from, in a stable order."""
+    """(question id, current version id) of the active questions a rule draws from, in a stable order. A question
+    written for practice only is never drawn onto a formal paper."""
     stmt = select(Question.id, Question.current_version_id).where(
         Question.bank_id == rule.bank_id,
         Question.type == qtype,
         Question.status == QuestionStatus.ACTIVE,
+        Question.usage != QuestionUsage.PRACTICE,
         Question.difficulty.between(rule.difficulty_min, rule.difficulty_max),
     )
     if rule.category_id:

@@ -6,6 +6,7 @@ from enum import StrEnum
 from flask_babel import lazy_pgettext
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -32,6 +33,22 @@ class QuestionStatus(StrEnum):
     RETIRED = "retired"
 
 
+class QuestionUsage(StrEnum):
+    """What a question may be used for. Practice never serves a question a formal exam ahead can draw, whatever
+    this says (practice.pool); a practice-only question is never drawn onto a formal paper (exam.papers)."""
+
+    ANY = "any"
+    PRACTICE = "practice"  # written for practice: served there even in a bank not opened for practice
+    EXAM = "exam"  # formal exams only: never served in practice
+
+
+USAGE_LABELS = {
+    QuestionUsage.ANY: lazy_pgettext("question usage", "Exams and practice"),
+    QuestionUsage.PRACTICE: lazy_pgettext("question usage", "Practice only"),
+    QuestionUsage.EXAM: lazy_pgettext("question usage", "Exams only"),
+}
+
+
 STATUS_LABELS = {
     QuestionStatus.DRAFT: lazy_pgettext("question status", "Draft"),
     QuestionStatus.IN_REVIEW: lazy_pgettext("question status", "In review"),
@@ -52,6 +69,8 @@ class Bank(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: Opened for practice (以考促学): its questions may be practised, except those a formal exam ahead can draw.
+    practice_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     owner_unit: Mapped[Unit] = relationship(lazy="joined")
 
@@ -73,6 +92,8 @@ class Category(db.Model):
     #: Materialised path of ids, "/3/17/"; the subtree of a category is every path starting with its own.
     path: Mapped[str] = mapped_column(String(255), index=True, default="")
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    #: Opened for practice with its whole subtree (when its bank as a whole is not).
+    practice_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     parent: Mapped["Category | None"] = relationship(remote_side=[id])
 
@@ -105,6 +126,7 @@ class Question(db.Model):
     __table_args__ = (
         enum_check("type", QUESTION_TYPES, "type_valid"),
         enum_check("status", QuestionStatus, "status_valid"),
+        enum_check("usage", QuestionUsage, "usage_valid"),
         CheckConstraint("difficulty BETWEEN 1 AND 5", name="difficulty_range"),
         Index("ix_questions_bank_status_type", "bank_id", "status", "type"),
         Index("ix_questions_bank_fingerprint", "bank_id", "fingerprint"),
@@ -116,6 +138,7 @@ class Question(db.Model):
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=QuestionStatus.DRAFT)
     difficulty: Mapped[int] = mapped_column(Integer, default=3)
+    usage: Mapped[str] = mapped_column(String(16), default=QuestionUsage.ANY, server_default="any")
     #: The version exams take from now on; older versions stay for the papers that used them.
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("question_versions.id", use_alter=True, ondelete="SET NULL")

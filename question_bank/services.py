@@ -20,7 +20,16 @@ from core.errors import DomainError
 from core.extensions import db
 from core.models import tree_order
 from core.policy import can
-from question_bank.models import STATUS_LABELS, Bank, Category, Question, QuestionStatus, QuestionVersion, Tag
+from question_bank.models import (
+    STATUS_LABELS,
+    Bank,
+    Category,
+    Question,
+    QuestionStatus,
+    QuestionUsage,
+    QuestionVersion,
+    Tag,
+)
 from question_bank.richtext import sanitize, strip_controls, to_text
 from question_bank.types import QUESTION_TYPES, Content, count_blanks
 
@@ -74,6 +83,33 @@ def update_bank(actor, bank: Bank, *, name: str, subject: str, owner_unit: Unit,
     bank.name, bank.subject, bank.owner_unit, bank.description = name.strip(), subject.strip(), owner_unit, description
     db.session.flush()
     return bank
+
+
+def open_for_practice(actor, bank: Bank, opened: bool, now, category: Category | None = None) -> None:
+    """Open (or close) a bank, or one category subtree of it, for practice. Practice still never serves a question
+    a formal exam ahead can draw (practice.pool)."""
+    if not can(actor, "bank.manage", bank):
+        raise DomainError(_("You may not change this bank."), code="forbidden", status=403)
+    target = category if category is not None else bank
+    if category is not None and category.bank_id != bank.id:
+        raise DomainError(_("The category belongs to another bank."), code="bad_category")
+    target.practice_open = opened
+    detail = {"opened": opened, **({"category": category.id} if category is not None else {})}
+    audit.record("bank.practice_changed", actor=actor, target=f"bank:{bank.code}", detail=detail, at=now)
+    db.session.flush()
+
+
+def set_usage(actor, question: Question, usage: str, now) -> None:
+    """Mark a question for exams and practice, practice only or exams only (question_bank.models.QuestionUsage)."""
+    if not can(actor, "bank.manage", question.bank):
+        raise DomainError(_("You may not change this bank."), code="forbidden", status=403)
+    if usage not in set(QuestionUsage):
+        raise DomainError(_("Unknown question usage."), code="bad_usage")
+    if usage != question.usage:
+        audit.record("question.usage_changed", actor=actor, target=f"question:{question.id}",
+                     detail={"from": question.usage, "to": usage}, at=now)  # fmt: skip
+        question.usage = usage
+        db.session.flush()
 
 
 @dataclass

@@ -24,6 +24,7 @@ from tests.exam import test_take as take_matrix
 from tests.exam import test_views as exam_matrix
 from tests.factories import make_open_exam
 from tests.jobs import test_access as jobs_matrix
+from tests.practice import test_access as practice_matrix
 from tests.question_bank import test_views as bank_matrix
 from tests.reports import test_access as reports_matrix
 from tests.results import test_access as results_matrix
@@ -61,6 +62,7 @@ MATRICES = {
     "jobs": jobs_matrix.ROUTES,
     "sitting": sitting_matrix.ROUTES,
     "results": results_matrix.ROUTES,
+    "practice": practice_matrix.ROUTES,
     "api": API_ROUTES,
 }
 

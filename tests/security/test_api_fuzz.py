@@ -19,8 +19,11 @@ import schemathesis
 from accounts.services import create_api_token
 from core.api import MAX_PATH_INT
 from core.models import now_utc
+from core.policy import Role
 from exam.models import Exam
-from tests.factories import make_open_exam
+from practice import services as practice
+from question_bank import services as qb
+from tests.factories import make_bank, make_open_exam, make_question, make_user
 
 EXAM_CODE = "FZ1"
 QTYPES = ("single", "multiple", "truefalse", "fill", "essay")
@@ -56,6 +59,16 @@ def _config(token: str) -> schemathesis.Config:
                     "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
                 },
                 {
+                    # The same for a practice answer: its shape depends on the question shown now.
+                    "include-name": "PUT /api/v1/practice/sessions/{session_id}/answers/{position}",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
+                },
+                {
+                    # A bank's code or a knowledge point is free text: a lone surrogate is refused (400).
+                    "include-name": "POST /api/v1/practice/sessions",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
+                },
+                {
                     # Free text in the body (an access code, an event's detail) may hold a lone surrogate, which
                     # JSON's escapes can spell but no Unicode text is: the strict JSON provider refuses it (400).
                     "include-name": "POST /api/v1/exams/{code}/attempts",
@@ -69,10 +82,11 @@ def _config(token: str) -> schemathesis.Config:
 class _Sitting:
     """The candidate's running attempt, started again whenever the fuzzer has submitted it."""
 
-    def __init__(self, app, token):
+    def __init__(self, app, token, practice_id):
         self.client = app.test_client()
         self.headers = {"Authorization": f"Bearer {token}"}
         self.attempt_id = self.start()
+        self.practice_id = practice_id
 
     def start(self) -> int:
         response = self.client.post(f"/api/v1/exams/{EXAM_CODE}/attempts", headers=self.headers, json={})
@@ -88,6 +102,8 @@ class _Sitting:
         attempt_id, position, code = (params.get(k) for k in ("attempt_id", "position", "code"))
         if _valid_int(attempt_id) and attempt_id % 2 == 0:
             params["attempt_id"] = self.attempt_id
+        if _valid_int(params.get("session_id")) and params["session_id"] % 2 == 0:
+            params["session_id"] = self.practice_id
         if _valid_int(position) and position % 2 == 0:
             params["position"] = position % len(QTYPES) + 1
         if isinstance(code, str) and len(code) % 2 == 0:
@@ -102,13 +118,19 @@ def _valid_int(value) -> bool:
 @pytest.fixture
 def sitting(app, db):
     """An open exam with every objective type and an essay (attempts enough for every submit the fuzzer makes),
-    and its candidate with a valid token and an attempt running. Function-scoped, as conftest's `app` is: the one
-    test runs every operation (as subtests) against these rows, and conftest empties the tables after it."""
+    and its candidate with a valid token and an attempt running; a practice bank (every type, for practice only)
+    and a practice session of theirs. Function-scoped, as conftest's `app` is: the one test runs every operation
+    (as subtests) against these rows, and conftest empties the tables after it."""
     exam, user = make_open_exam(code=EXAM_CODE, qtypes=QTYPES)
     db.session.get(Exam, exam.id).attempts_allowed = 1000
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    bank = make_bank(code="FZP", actor=admin)
+    for qtype in QTYPES:
+        qb.set_usage(admin, make_question(bank, qtype, actor=admin, status="active"), "practice", now_utc())
+    session = practice.start(user, now_utc(), bank=bank)
     token = create_api_token(user, "fuzz", now_utc())
     db.session.commit()
-    return _Sitting(app, token), token
+    return _Sitting(app, token, session.id), token
 
 
 @pytest.fixture

@@ -1,0 +1,360 @@
+"""Practice: sessions by chapter, knowledge point or the wrong-answer book, an answer's feedback at once, and the
+wrong-answer book kept as answers come in. Every question served or keyed goes through practice.pool first."""
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from core.errors import DomainError
+from core.extensions import db
+from exam.answers import ItemFacts, parse_answer
+from practice.models import Mode, Outcome, PracticeAnswer, PracticeSession, WrongBookEntry
+from practice.pool import Pool
+from question_bank.models import Bank, Category, Question, QuestionVersion, Tag, question_tags
+from question_bank.richtext import to_text
+from question_bank.types import QUESTION_TYPES, count_blanks
+
+#: The most questions one session holds (a chapter of a large bank is practised a session at a time).
+SESSION_SIZE = 50
+
+
+def mastered_after() -> int:
+    """Right answers in a row that take a question out of the wrong-answer book (a district setting)."""
+    return current_app.config["PRACTICE_MASTERED_AFTER"]
+
+
+# ---------------------------------------------------------------- what there is to practise
+
+
+@dataclass(frozen=True)
+class BankChoice:
+    bank: Bank
+    count: int
+    categories: list[tuple[Category, int]]  # with their subtree's count, in tree order; empty ones left out
+
+
+def choices(now: datetime) -> tuple[list[BankChoice], list[tuple[str, int]]]:
+    """The banks (with their categories) and the knowledge points that have questions open to practice now, each
+    with how many."""
+    pool = Pool(now)
+    rows = db.session.execute(
+        select(Question.bank_id, Question.category_id, func.count()).where(pool.condition())
+        .group_by(Question.bank_id, Question.category_id)
+    ).all()  # fmt: skip
+    by_bank: dict[int, dict[int | None, int]] = {}
+    for bank_id, category_id, n in rows:
+        by_bank.setdefault(bank_id, {})[category_id] = n
+    banks = []
+    if by_bank:
+        categories = db.session.scalars(
+            select(Category).where(Category.bank_id.in_(by_bank)).order_by(Category.path, Category.sort_order)
+        ).all()
+        for bank in db.session.scalars(select(Bank).where(Bank.id.in_(by_bank)).order_by(Bank.subject, Bank.code)):
+            counts = by_bank[bank.id]
+            paths = {c.id: c.path for c in categories if c.bank_id == bank.id}
+            subtree = []
+            for c in categories:
+                if c.bank_id != bank.id:
+                    continue
+                n = sum(k for cid, k in counts.items() if cid is not None and paths.get(cid, "").startswith(c.path))
+                if n:
+                    subtree.append((c, n))
+            banks.append(BankChoice(bank, sum(counts.values()), subtree))
+    tags = db.session.execute(
+        select(Tag.name, func.count()).join(question_tags, question_tags.c.tag_id == Tag.id)
+        .join(Question, Question.id == question_tags.c.question_id).where(pool.condition())
+        .group_by(Tag.name).order_by(Tag.name)
+    ).all()  # fmt: skip
+    return banks, [(name, n) for name, n in tags]
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def _same(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+def _open_session(user, mode: str, bank_id, category_id, tag, shuffled: bool) -> PracticeSession | None:
+    return db.session.scalar(
+        select(PracticeSession)
+        .where(
+            PracticeSession.user_id == user.id,
+            PracticeSession.finished_at.is_(None),
+            PracticeSession.mode == mode,
+            _same(PracticeSession.bank_id, bank_id),
+            _same(PracticeSession.category_id, category_id),
+            _same(PracticeSession.tag, tag),
+            PracticeSession.shuffled == shuffled,
+        )
+        .order_by(PracticeSession.id.desc())
+        .limit(1)
+    )
+
+
+def _answered_before(user, question_ids: list[int]) -> set[int]:
+    if not question_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(PracticeAnswer.question_id).where(
+                PracticeAnswer.user_id == user.id, PracticeAnswer.question_id.in_(question_ids)
+            )
+        )
+    )
+
+
+def start(
+    user,
+    now: datetime,
+    *,
+    mode: str = Mode.CATEGORY,
+    bank: Bank | None = None,
+    category: Category | None = None,
+    tag: str | None = None,
+    shuffled: bool = False,
+) -> PracticeSession:
+    """Resume the cadre's unfinished session of the same choice, or start one: up to SESSION_SIZE questions open to
+    practice, those never practised first (in order, or shuffled)."""
+    pool = Pool(now)
+    where = []
+    if mode == Mode.CATEGORY:
+        if category is not None:
+            bank = db.session.get(Bank, category.bank_id)
+            sub = select(Category.id).where(Category.path.startswith(category.path, autoescape=True))
+            where.append(Question.category_id.in_(sub))
+        if bank is None:
+            raise DomainError(_("Choose a bank or a chapter to practise."), code="bad_choice")
+        where.append(Question.bank_id == bank.id)
+    elif mode == Mode.TAG:
+        if not tag:
+            raise DomainError(_("Choose a knowledge point to practise."), code="bad_choice")
+        bank = category = None
+        where.append(Question.id.in_(select(question_tags.c.question_id).join(Tag).where(Tag.name == tag)))
+    elif mode == Mode.WRONG_BOOK:
+        bank = category = tag = None
+        where.append(Question.id.in_(select(WrongBookEntry.question_id).where(*_in_book(user))))
+    else:
+        raise DomainError(_("Unknown practice mode."), code="bad_choice")
+    bank_id = bank.id if bank is not None else None
+    category_id = category.id if category is not None else None
+    session = _open_session(user, mode, bank_id, category_id, tag, shuffled)
+    if session is not None:
+        return session
+    ids = pool.question_ids(*where)
+    if not ids:
+        raise DomainError(_("There is nothing to practise here at the moment."), code="nothing_open", status=409)
+    if shuffled:
+        random.Random().shuffle(ids)
+    seen = _answered_before(user, ids)
+    ids = [q for q in ids if q not in seen] + [q for q in ids if q in seen]  # the new ones first (stable)
+    session = PracticeSession(user_id=user.id, mode=mode, bank_id=bank_id, category_id=category_id, tag=tag)
+    session.shuffled, session.question_ids = shuffled, ids[:SESSION_SIZE]
+    session.started_at = session.updated_at = now
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def own_session(user, session_id: int) -> PracticeSession | None:
+    """The session, if it is the user's (another person's is not there for them)."""
+    session = db.session.get(PracticeSession, session_id)
+    return session if session is not None and session.user_id == user.id else None
+
+
+@dataclass(frozen=True)
+class Served:
+    """The question a session serves next: what the cadre sees (no key)."""
+
+    position: int
+    question: Question
+    version: QuestionVersion
+    blanks: int
+
+
+def current(session: PracticeSession, now: datetime) -> Served | None:
+    """The next question of the session, skipping those closed to practice since it started (a formal exam that
+    can draw them was set up meanwhile); None when the session is through (and then it is finished)."""
+    if session.done:
+        return None
+    pool = Pool(now)
+    remaining = session.question_ids[session.position :]
+    open_ids = pool.open_among(remaining)
+    while session.position < session.total and session.question_ids[session.position] not in open_ids:
+        session.position += 1
+    if session.position >= session.total:
+        session.finished_at = session.updated_at = now
+        db.session.flush()
+        return None
+    question = db.session.get(Question, session.question_ids[session.position])
+    version = question.current_version
+    blanks = count_blanks(to_text(version.stem)) if question.type == "fill" else 0
+    return Served(session.position, question, version, blanks)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What the cadre learns right after answering: how it went, the key and the explanation."""
+
+    position: int
+    question: Question
+    version: QuestionVersion
+    answer: object
+    outcome: str
+    share: float | None
+    wrong_book: str | None  # "added", "mastered" or None: what the answer did to the wrong-answer book
+
+
+def answer(session: PracticeSession, position: int, value, now: datetime) -> Feedback:
+    """Record the answer to the question the session is at, and return its feedback. Only the question served now
+    can be answered (and so keyed): an earlier or later position is refused, as is a question closed to practice
+    since it was served."""
+    if session.done:
+        raise DomainError(_("This practice is finished."), code="session_finished", status=409)
+    served = current(session, now)
+    if served is None:
+        raise DomainError(_("This practice is finished."), code="session_finished", status=409)
+    if position != served.position:
+        raise DomainError(_("Answer the question shown now."), code="wrong_position", status=409)
+    question, version = served.question, served.version
+    n = len(version.options or ())
+    facts = ItemFacts(position + 1, question.type, tuple(range(n)), served.blanks)
+    value = parse_answer(facts, value)
+    qtype = QUESTION_TYPES[question.type]
+    if qtype.manual:
+        outcome, share = Outcome.SELF_CHECK, None
+    else:
+        share = qtype.grade(version.answer, value, version.settings, "all_or_nothing") if value is not None else 0.0
+        outcome = Outcome.RIGHT if share >= 1 else Outcome.WRONG if share <= 0 else Outcome.PARTLY
+    db.session.add(PracticeAnswer(session_id=session.id, user_id=session.user_id, question_id=question.id,
+                                  question_version_id=version.id, position=position, answer=value, outcome=outcome,
+                                  share=share, answered_at=now))  # fmt: skip
+    book = record_in_book(session.user_id, question.id, outcome, now, source="practice")
+    session.position = position + 1
+    session.right_count += outcome == Outcome.RIGHT
+    session.updated_at = now
+    if session.position >= session.total:
+        session.finished_at = now
+    db.session.flush()
+    return Feedback(position, question, version, value, outcome, share, book)
+
+
+def skip(session: PracticeSession, now: datetime) -> None:
+    """Pass over the question shown now (it is not counted either way)."""
+    served = current(session, now)
+    if served is None:
+        return
+    session.position = served.position + 1
+    session.updated_at = now
+    if session.position >= session.total:
+        session.finished_at = now
+    db.session.flush()
+
+
+def finish(session: PracticeSession, now: datetime) -> None:
+    if not session.done:
+        session.finished_at = session.updated_at = now
+        db.session.flush()
+
+
+def recent_sessions(user, limit: int = 10) -> list[PracticeSession]:
+    return list(
+        db.session.scalars(
+            select(PracticeSession).where(PracticeSession.user_id == user.id)
+            .order_by(PracticeSession.finished_at.is_not(None), PracticeSession.updated_at.desc()).limit(limit)
+        )
+    )  # fmt: skip
+
+
+def session_answers(session: PracticeSession) -> list[PracticeAnswer]:
+    return list(
+        db.session.scalars(
+            select(PracticeAnswer).where(PracticeAnswer.session_id == session.id).order_by(PracticeAnswer.position)
+        )
+    )
+
+
+# ---------------------------------------------------------------- the wrong-answer book
+
+
+def _in_book(user) -> list:
+    """Conditions over WrongBookEntry: the user's, not removed, not mastered."""
+    return [
+        WrongBookEntry.user_id == user.id,
+        WrongBookEntry.removed_at.is_(None),
+        WrongBookEntry.mastered_at.is_(None),
+    ]
+
+
+def record_in_book(user_id: int, question_id: int, outcome: str, now: datetime, source: str) -> str | None:
+    """Keep the wrong-answer book: a wrong (or partly right) answer puts the question in (back in, if it had been
+    removed or mastered); right answers count towards mastering it. Returns "added", "mastered" or None."""
+    if outcome == Outcome.SELF_CHECK:
+        return None
+    entry = db.session.scalar(
+        select(WrongBookEntry).where(WrongBookEntry.user_id == user_id, WrongBookEntry.question_id == question_id)
+    )
+    if outcome != Outcome.RIGHT:
+        if entry is None:
+            db.session.add(WrongBookEntry(user_id=user_id, question_id=question_id, source=source, added_at=now,
+                                          last_wrong_at=now))  # fmt: skip
+            return "added"
+        was_out = entry.removed_at is not None or entry.mastered_at is not None
+        entry.wrong_count += 1
+        entry.right_streak = 0
+        entry.last_wrong_at = now
+        entry.removed_at = entry.mastered_at = None
+        return "added" if was_out else None
+    if entry is None or entry.removed_at is not None or entry.mastered_at is not None:
+        return None
+    entry.right_streak += 1
+    if entry.right_streak >= mastered_after():
+        entry.mastered_at = now
+        return "mastered"
+    return None
+
+
+@dataclass(frozen=True)
+class BookGroup:
+    tag: str | None  # the knowledge point (None: questions without one)
+    entries: list[WrongBookEntry]
+
+
+def wrong_book(user, *, include_mastered: bool = False) -> list[BookGroup]:
+    """The cadre's wrong-answer book grouped by knowledge point (a question with several is under each); starred
+    questions stay in view once mastered."""
+    where = [WrongBookEntry.user_id == user.id, WrongBookEntry.removed_at.is_(None)]
+    entries = db.session.scalars(select(WrongBookEntry).where(*where).order_by(WrongBookEntry.last_wrong_at.desc()))
+    groups: dict[str | None, list[WrongBookEntry]] = {}
+    for entry in entries:
+        if entry.mastered_at is not None and not (include_mastered or entry.starred):
+            continue
+        names = [t.name for t in entry.question.tags] or [None]
+        for name in names:
+            groups.setdefault(name, []).append(entry)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1]), kv[0] or ""))
+    return [BookGroup(tag, items) for tag, items in ordered]
+
+
+def book_count(user) -> int:
+    return db.session.scalar(select(func.count()).select_from(WrongBookEntry).where(*_in_book(user))) or 0
+
+
+def own_entry(user, entry_id: int) -> WrongBookEntry | None:
+    entry = db.session.get(WrongBookEntry, entry_id)
+    return entry if entry is not None and entry.user_id == user.id else None
+
+
+def remove_entry(entry: WrongBookEntry, now: datetime) -> None:
+    entry.removed_at = now
+    entry.starred = False
+    db.session.flush()
+
+
+def star_entry(entry: WrongBookEntry, starred: bool) -> None:
+    entry.starred = starred
+    db.session.flush()

@@ -1,0 +1,176 @@
+"""The cadre's practice pages (以考促学): what there is to practise, a session one question at a time with the
+key and explanation right after each answer, and the wrong-answer book. Plain forms, no script needed: they work
+on any phone."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from core.errors import DomainError
+from core.extensions import db
+from core.forms import ActionForm
+from core.models import now_utc
+from core.policy import login_required
+from practice import bp, services
+from practice.models import Mode, PracticeAnswer
+from practice.pool import Pool
+from question_bank.models import Bank, Category
+
+
+def _own_session(practice_id: int):
+    return services.own_session(current_user, practice_id) or abort(404)
+
+
+@bp.route("/")
+@login_required
+def home():
+    now = now_utc()
+    banks, tags = services.choices(now)
+    return render_template(
+        "practice/home.html", banks=banks, tags=tags, sessions=services.recent_sessions(current_user),
+        book_count=services.book_count(current_user), form=ActionForm(),
+    )  # fmt: skip
+
+
+def _form_int(name: str) -> int | None:
+    value = request.form.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+@bp.route("/start", methods=["POST"])
+@login_required
+def start():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    mode = request.form.get("mode", Mode.CATEGORY)
+    bank_id, category_id = _form_int("bank"), _form_int("category")
+    bank = db.session.get(Bank, bank_id) if bank_id else None
+    category = db.session.get(Category, category_id) if category_id else None
+    try:
+        session = services.start(
+            current_user, now_utc(), mode=mode, bank=bank, category=category, tag=request.form.get("tag") or None,
+            shuffled=request.form.get("order") == "shuffled",
+        )  # fmt: skip
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("practice.home"))
+    return redirect(url_for("practice.session", practice_id=session.id))
+
+
+def _feedback_of(session, position: int):
+    """The feedback of an answered position, if its question is still open to practice (a formal exam set up
+    since may hold it: then no key is shown)."""
+    row = db.session.scalar(
+        select(PracticeAnswer).where(PracticeAnswer.session_id == session.id, PracticeAnswer.position == position)
+    )
+    if row is None or not Pool(now_utc()).is_open(row.question_id):
+        return None
+    return row
+
+
+@bp.route("/sessions/<int:practice_id>")
+@login_required
+def session(practice_id: int):
+    session = _own_session(practice_id)
+    now = now_utc()
+    answered = request.args.get("answered", "")
+    feedback = _feedback_of(session, int(answered)) if answered.isdigit() and len(answered) < 6 else None
+    served = None if feedback is not None else services.current(session, now)
+    answers = services.session_answers(session) if session.done and feedback is None else []
+    return render_template(
+        "practice/session.html", session=session, served=served, feedback=feedback, form=ActionForm(),
+        answers=answers, open_ids=Pool(now).open_among(a.question_id for a in answers),
+    )  # fmt: skip
+
+
+def _posted_answer(qtype: str, blanks: int):
+    """The answer as the page's form sends it, in the shape the question type takes (None: left empty)."""
+    if qtype == "single":
+        value = request.form.get("q", "")
+        return int(value) if value.isdigit() and len(value) < 4 else None
+    if qtype == "multiple":
+        values = [int(v) for v in request.form.getlist("q") if v.isdigit() and len(v) < 4]
+        return values or None
+    if qtype == "truefalse":
+        value = request.form.get("q")
+        return {"true": True, "false": False}.get(value)
+    if qtype == "fill":
+        return [request.form.get(f"q-{n}", "") for n in range(1, blanks + 1)]
+    return request.form.get("q", "") or None
+
+
+@bp.route("/sessions/<int:practice_id>/answer", methods=["POST"])
+@login_required
+def answer(practice_id: int):
+    session = _own_session(practice_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    now = now_utc()
+    position = _form_int("position")
+    served = services.current(session, now)
+    if served is None or position != served.position:
+        db.session.commit()  # (a question closed since is passed over for good)
+        flash(_("That question is no longer the one to answer; here is the current one."), "error")
+        return redirect(url_for("practice.session", practice_id=session.id))
+    try:
+        services.answer(session, position, _posted_answer(served.question.type, served.blanks), now)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("practice.session", practice_id=session.id))
+    return redirect(url_for("practice.session", practice_id=session.id, answered=position))
+
+
+@bp.route("/sessions/<int:practice_id>/skip", methods=["POST"])
+@login_required
+def skip(practice_id: int):
+    session = _own_session(practice_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.skip(session, now_utc())
+    return redirect(url_for("practice.session", practice_id=session.id))
+
+
+@bp.route("/sessions/<int:practice_id>/finish", methods=["POST"])
+@login_required
+def finish(practice_id: int):
+    session = _own_session(practice_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.finish(session, now_utc())
+    return redirect(url_for("practice.session", practice_id=session.id))
+
+
+@bp.route("/wrong-book")
+@login_required
+def wrong_book():
+    show_all = request.args.get("all") == "1"
+    groups = services.wrong_book(current_user, include_mastered=show_all)
+    open_ids = Pool(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
+    return render_template(
+        "practice/wrong_book.html", groups=groups, show_all=show_all, form=ActionForm(), open_ids=open_ids,
+        count=services.book_count(current_user), mastered_after=services.mastered_after(),
+    )  # fmt: skip
+
+
+@bp.route("/wrong-book/<int:entry_id>/remove", methods=["POST"])
+@login_required
+def remove_entry(entry_id: int):
+    entry = services.own_entry(current_user, entry_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.remove_entry(entry, now_utc())
+    flash(_("The question was taken out of your wrong-answer book."), "success")
+    return redirect(url_for("practice.wrong_book"))
+
+
+@bp.route("/wrong-book/<int:entry_id>/star", methods=["POST"])
+@login_required
+def star_entry(entry_id: int):
+    entry = services.own_entry(current_user, entry_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    services.star_entry(entry, request.form.get("starred") == "1")
+    return redirect(url_for("practice.wrong_book"))

@@ -1,0 +1,146 @@
+"""Practice sessions: the order served, resuming, feedback at once, only the current question answered, questions
+closed since skipped, the wrong-answer book and mastery, and nothing written to the formal exams' tables."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.errors import DomainError
+from core.extensions import db as _db
+from core.models import now_utc
+from exam.models import Answer, Attempt, Exam, ExamSection, SectionRule
+from practice import services
+from practice.models import Mode, Outcome, PracticeAnswer, WrongBookEntry
+from tests.factories import make_cadre
+
+
+def _answer_all(session, values, now):
+    got = []
+    while (served := services.current(session, now)) is not None:
+        got.append(services.answer(session, served.position, values[served.question.type], now))
+    return got
+
+
+RIGHT = {"single": 0, "multiple": [0, 1, 3], "truefalse": True, "fill": ["全国代表大会", " 中央委员会 "], "essay": "略"}
+WRONG = {"single": 1, "multiple": [0], "truefalse": False, "fill": ["人民", "中央委员会"], "essay": "略"}
+
+
+def test_a_chapter_is_served_in_order_with_feedback_after_each_answer(opened):
+    bank, chapter, questions, cadre, _admin = opened
+    now = now_utc()
+    session = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter)
+    assert session.question_ids == sorted(q.id for q in questions.values())
+    feedback = _answer_all(session, RIGHT, now)
+    outcomes = {f.question.type: f.outcome for f in feedback}
+    assert outcomes == {"single": "right", "multiple": "right", "truefalse": "right", "fill": "right",
+                        "essay": "self_check"}  # fmt: skip
+    assert session.done and session.right_count == 4
+    assert all(f.version.explanation for f in feedback)  # the explanation comes with the feedback
+    assert _db.session.scalar(select(func.count()).select_from(WrongBookEntry)) == 0
+
+
+def test_wrong_answers_fill_the_book_and_right_ones_in_a_row_master_them(opened, app):
+    bank, chapter, questions, cadre, _admin = opened
+    now = now_utc()
+    session = services.start(cadre, now, mode=Mode.CATEGORY, bank=bank)
+    feedback = _answer_all(session, WRONG, now)
+    outcomes = {f.question.type: f.outcome for f in feedback}
+    assert outcomes == {
+        "single": "wrong",
+        "multiple": "wrong",
+        "truefalse": "wrong",
+        "fill": "partly",
+        "essay": "self_check",
+    }
+    assert {f.question.type for f in feedback if f.wrong_book == "added"} == {"single", "multiple", "truefalse", "fill"}
+    assert services.book_count(cadre) == 4
+    # The book's own practice: right answers in a row master each question (PRACTICE_MASTERED_AFTER).
+    need = app.config["PRACTICE_MASTERED_AFTER"]
+    for round_ in range(need):
+        book = services.start(cadre, now + timedelta(minutes=round_ + 1), mode=Mode.WRONG_BOOK)
+        assert sorted(book.question_ids) == sorted(q.id for t, q in questions.items() if t != "essay")
+        results = _answer_all(book, RIGHT, now)
+        assert all(r.outcome == "right" for r in results)
+        assert {r.wrong_book for r in results} == ({"mastered"} if round_ == need - 1 else {None})
+    assert services.book_count(cadre) == 0
+    with pytest.raises(DomainError) as nothing:
+        services.start(cadre, now, mode=Mode.WRONG_BOOK)
+    assert nothing.value.code == "nothing_open"
+    # A wrong answer later puts a mastered question back.
+    assert services.record_in_book(cadre.id, questions["single"].id, Outcome.WRONG, now, "practice") == "added"
+    assert services.book_count(cadre) == 1
+
+
+def test_a_right_answer_breaks_no_streak_it_did_not_start(opened, app):
+    _bank, _chapter, questions, cadre, _admin = opened
+    qid, now = questions["single"].id, now_utc()
+    services.record_in_book(cadre.id, qid, Outcome.WRONG, now, "practice")
+    services.record_in_book(cadre.id, qid, Outcome.RIGHT, now, "practice")
+    services.record_in_book(cadre.id, qid, Outcome.WRONG, now, "practice")
+    entry = _db.session.scalar(select(WrongBookEntry).filter_by(user_id=cadre.id, question_id=qid))
+    assert (entry.wrong_count, entry.right_streak, entry.mastered_at) == (2, 0, None)
+
+
+def test_the_unfinished_session_of_the_same_choice_is_resumed(opened):
+    bank, chapter, _questions, cadre, _admin = opened
+    now = now_utc()
+    first = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter)
+    services.answer(first, 0, RIGHT[services.current(first, now).question.type], now)
+    again = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter)
+    assert again.id == first.id and again.position == 1
+    shuffled = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter, shuffled=True)
+    assert shuffled.id != first.id
+    # Those never practised come first.
+    assert shuffled.question_ids[-1] == first.question_ids[0]
+    assert services.start(cadre, now, mode=Mode.CATEGORY, bank=bank).id not in (first.id, shuffled.id)
+
+
+def test_only_the_question_shown_now_can_be_answered(opened):
+    _bank, chapter, _questions, cadre, _admin = opened
+    now = now_utc()
+    session = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter)
+    for position in (1, 4, -1):
+        with pytest.raises(DomainError) as refused:
+            services.answer(session, position, 0, now)
+        assert refused.value.code == "wrong_position"
+    assert _db.session.scalar(select(func.count()).select_from(PracticeAnswer)) == 0
+    with pytest.raises(DomainError) as bad:
+        services.answer(session, 0, [5], now)  # no shape of a single-choice answer
+    assert bad.value.code == "bad_answer"
+
+
+def test_a_question_held_by_an_exam_set_up_since_the_start_is_skipped_and_never_keyed(opened):
+    bank, chapter, questions, cadre, _admin = opened
+    now = now_utc()
+    session = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter)
+    assert session.question_ids[0] == questions["single"].id
+    exam = Exam(code="LATE", title="后来的考试", subject="政治理论", duration_minutes=60, opens_at=now,
+                closes_at=now + timedelta(days=2), pass_mark=1)  # fmt: skip
+    section = ExamSection(position=1, title="一、单选题", qtype="single", points_per_question=1)
+    section.rules.append(SectionRule(bank=bank, count=1))
+    exam.sections.append(section)
+    _db.session.add(exam)
+    _db.session.flush()
+    with pytest.raises(DomainError) as refused:
+        services.answer(session, 0, 0, now)
+    assert refused.value.code == "wrong_position"  # position 0 is passed over: its key is never given
+    served = services.current(session, now)
+    assert served.position == 1 and served.question.id != questions["single"].id
+
+
+def test_practice_writes_nothing_of_the_formal_exams(opened):
+    _bank, chapter, _questions, cadre, _admin = opened
+    now = now_utc()
+    _answer_all(services.start(cadre, now, mode=Mode.CATEGORY, category=chapter), WRONG, now)
+    assert _db.session.scalar(select(func.count()).select_from(Answer)) == 0
+    assert _db.session.scalar(select(func.count()).select_from(Attempt)) == 0
+    assert _db.session.scalar(select(func.count()).select_from(PracticeAnswer)) == 5
+
+
+def test_a_session_is_its_owners_only(opened):
+    _bank, chapter, _questions, cadre, _admin = opened
+    session = services.start(cadre, now_utc(), mode=Mode.CATEGORY, category=chapter)
+    other = make_cadre().user
+    assert services.own_session(other, session.id) is None
+    assert services.own_session(cadre, session.id) is session
