@@ -113,6 +113,9 @@ class Config:
     EXAM_GRADING_WAIT_SECONDS = 10
     #: 以考促学: right answers in a row that take a question out of a cadre's wrong-answer book (错题本).
     PRACTICE_MASTERED_AFTER = 3
+    #: 每日一练: questions in the day's set, and whether everyone gets the same set that day (else one per person).
+    PRACTICE_DAILY_SIZE = 5
+    PRACTICE_DAILY_PER_PERSON = False
     #: How often the exam page re-reads its attempt (server time, deadline, a proctor's pause), in seconds.
     EXAM_SYNC_SECONDS = 15
     #: How often the proctor's console asks for its JSON twin, in seconds (sitting/console.py says why polling).
@@ -192,6 +195,7 @@ class Config:
         values["SQLALCHEMY_DATABASE_URI"] = db_url
         values["SECRET_KEY"] = load_secret_key(instance_path)
         values["SESSION_COOKIE_SECURE"] = env_bool("QE_COOKIE_SECURE", True)
+        values["PRACTICE_DAILY_PER_PERSON"] = env_bool("QE_PRACTICE_DAILY_PER_PERSON", False)
         for name in ("DB_POOL_SIZE", "DB_MAX_OVERFLOW"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])
@@ -207,6 +211,7 @@ class Config:
             "REPORTS_EXPORT_INLINE_ROWS",
             "EXAM_GRADING_WAIT_SECONDS",
             "PRACTICE_MASTERED_AFTER",
+            "PRACTICE_DAILY_SIZE",
         ):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])

@@ -104,18 +104,23 @@ def pool_condition(exams: list[Exam]):
     return or_(*conditions)
 
 
-def drawable_condition(exams: list[Exam]):
-    """SQL condition over Question: the question can be on a paper of one of `exams` (pool_condition) or is on one
-    drawn already (whatever the rules say now)."""
-    if not exams:
-        return false()
+def placed_questions(exams: list[Exam]) -> Select:
+    """The questions placed on a paper of one of `exams`: a fixed item, or a paper drawn already (whatever the rules
+    say now)."""
+    exam_ids = [e.id for e in exams]
+    fixed = (
+        select(QuestionVersion.question_id)
+        .join(FixedItem, FixedItem.question_version_id == QuestionVersion.id)
+        .join(ExamSection, FixedItem.section_id == ExamSection.id)
+        .where(ExamSection.exam_id.in_(exam_ids))
+    )
     drawn = (
         select(QuestionVersion.question_id)
         .join(PaperItem, PaperItem.question_version_id == QuestionVersion.id)
         .join(Paper, PaperItem.paper_id == Paper.id)
-        .where(Paper.exam_id.in_([e.id for e in exams]))
+        .where(Paper.exam_id.in_(exam_ids))
     )
-    return or_(pool_condition(exams), Question.id.in_(drawn))
+    return union(fixed, drawn)
 
 
 def _own_paper_questions(user_id: int, exam_ids: list[int]) -> Select:

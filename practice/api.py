@@ -5,13 +5,15 @@ explanation leaves only in an answer's feedback, for the question just answered,
 from flask import Blueprint, abort, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from core.api import api_route
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
 from core.policy import login_required
-from practice import services
+from exam.models import Exam
+from practice import mock, services
 from practice.models import Mode, Outcome
 from practice.pool import Pool
 from question_bank.models import Bank, Category
@@ -105,8 +107,56 @@ CHOICES_SCHEMA = _closed(
         },
         "tags": {"type": "array", "items": _closed({"name": {"type": "string"}, "count": {"type": "integer"}})},
         "wrong_book": {"type": "integer", "description": "questions in the wrong-answer book, not yet mastered"},
+        "streak": {"type": "integer", "description": "days in a row of 每日一练 done, up to today"},
+        "mocks": {
+            "type": "array",
+            "description": "the formal exams ahead that a mock can be taken of",
+            "items": _closed({"code": {"type": "string"}, "title": {"type": "string"}}),
+        },
     }
 )
+MOCK_ITEM_SCHEMA = _closed(
+    {
+        "position": {"type": "integer"},
+        "section": {"type": "string"},
+        "type": {"type": "string", "enum": list(QUESTION_TYPES)},
+        "points": {"type": "number"},
+        "open": {"type": "boolean", "description": "false: closed to practice since the start (no text given)"},
+        "stem": {"type": "string", "nullable": True},
+        "options": {"type": "array", "items": {"type": "string"}},
+        "blanks": {"type": "integer"},
+    }
+)
+MOCK_REVIEW_SCHEMA = _closed(
+    {
+        "position": {"type": "integer"},
+        "outcome": {"type": "string", "enum": [o.value for o in Outcome]},
+        "points": {"type": "number", "nullable": True},
+        "your_answer": {},
+        "correct_answer": {},
+        "explanation": {"type": "string"},
+    }
+)
+MOCK_SCHEMA = _closed(
+    {
+        "id": {"type": "integer"},
+        "exam": {"type": "string", "nullable": True},
+        "deadline_at": {"type": "string", "format": "date-time"},
+        "seconds_left": {"type": "integer"},
+        "finished": {"type": "boolean"},
+        "wanted": {"type": "integer", "description": "questions on the formal paper (the mock may have fewer)"},
+        "items": {"type": "array", "items": MOCK_ITEM_SCHEMA},
+        "score": {"type": "number", "nullable": True},
+        "max_score": {"type": "number", "nullable": True},
+        "late": {"type": "boolean"},
+        "review": {"type": "array", "items": MOCK_REVIEW_SCHEMA, "description": "once handed in"},
+    },
+    optional=("review",),
+)
+MASTERY_SCHEMA = {
+    "type": "array",
+    "items": _closed({"tag": {"type": "string"}, "answered": {"type": "integer"}, "share": {"type": "number"}}),
+}
 BOOK_SCHEMA = {
     "type": "array",
     "items": _closed(
@@ -158,7 +208,8 @@ def _session_payload(session, now) -> dict:
 @api_route(api_bp, "/practice", ["GET"], summary="What there is to practise", responses={200: CHOICES_SCHEMA})
 @login_required
 def choices():
-    banks, tags = services.choices(now_utc())
+    now = now_utc()
+    banks, tags = services.choices(now)
     return jsonify(
         banks=[
             {
@@ -172,6 +223,8 @@ def choices():
         ],
         tags=[{"name": name, "count": n} for name, n in tags],
         wrong_book=services.book_count(current_user),
+        streak=services.streak(current_user, now),
+        mocks=[{"code": e.code, "title": e.title} for e in mock.exams_to_mock(current_user, now)],
     )
 
 
@@ -247,12 +300,129 @@ def answer(session_id: int, position: int):
         position=feedback.position,
         outcome=feedback.outcome,
         share=feedback.share,
-        correct_answer=key.get("reference", "") if essay else (key[0] if feedback.question.type == "single" else key),
+        correct_answer=_key_shape(feedback.question.type, key),
         scoring_points=[str(p) for p in key.get("scoring_points", [])] if essay else [],
         explanation=feedback.version.explanation or "",
         wrong_book=feedback.wrong_book,
         session=_session_payload(session, now),
     )
+
+
+@api_route(api_bp, "/practice/daily", ["POST"], summary="Today's 每日一练 (made at the first call of the day)",
+           responses={200: SESSION_SCHEMA}, errors=(409,))  # fmt: skip
+@login_required
+def daily():
+    now = now_utc()
+    return jsonify(_session_payload(services.daily(current_user, now), now))
+
+
+@api_route(api_bp, "/practice/mastery", ["GET"], summary="My mastery by knowledge point, weakest first",
+           responses={200: MASTERY_SCHEMA})  # fmt: skip
+@login_required
+def mastery():
+    return jsonify([{"tag": m.tag, "answered": m.answered, "share": round(m.share, 4)}
+                    for m in services.mastery(current_user)])  # fmt: skip
+
+
+def _key_shape(qtype: str, key):
+    if qtype == "essay":
+        return key.get("reference", "")
+    return key[0] if qtype == "single" else key
+
+
+def _mock_payload(session, now) -> dict:
+    paper = mock.items(session, now)
+    payload = {
+        "id": session.id,
+        "exam": session.exam.code if session.exam is not None else None,
+        "deadline_at": session.deadline_at.isoformat(),
+        "seconds_left": mock.time_left(session, now),
+        "finished": session.done,
+        "wanted": mock.wanted(session),
+        "items": [
+            {
+                "position": i.position, "section": i.slot.section, "type": i.slot.qtype, "points": i.slot.points,
+                "open": i.open, "stem": i.question.current_version.stem if i.open else None,
+                "options": list(i.question.current_version.options or []) if i.open else [], "blanks": i.blanks,
+            }
+            for i in paper
+        ],
+        "score": session.score,
+        "max_score": session.max_score,
+        "late": mock.came_late(session),
+    }  # fmt: skip
+    if session.done:
+        answers = {a.position: a for a in services.session_answers(session)}
+        payload["review"] = [
+            {
+                "position": i.position, "outcome": a.outcome,
+                "points": None if a.share is None else round(a.share * i.slot.points, 2),
+                "your_answer": a.answer, "correct_answer": _key_shape(i.slot.qtype, a.version.answer),
+                "explanation": a.version.explanation or "",
+            }
+            for i in paper
+            if i.open and (a := answers.get(i.position)) is not None
+        ]  # fmt: skip
+    return payload
+
+
+def _own_mock(session_id: int):
+    session = services.own_session(current_user, session_id)
+    if session is None or session.mode != Mode.MOCK:
+        abort(404)
+    return session
+
+
+@api_route(api_bp, "/practice/mocks", ["POST"], summary="Start a mock of a formal exam ahead, or resume it",
+           request={"type": "object", "required": ["exam"], "properties": {"exam": {"type": "string"}}},
+           responses={200: MOCK_SCHEMA}, errors=(404, 409))  # fmt: skip
+@login_required
+def start_mock():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("exam"), str):
+        raise DomainError(_("The request needs an exam's code."), code="bad_request")
+    exam = db.session.scalar(select(Exam).where(Exam.code == body["exam"][:32]))
+    if exam is None:
+        raise DomainError(_("There is no mock of this exam for you."), code="not_found", status=404)
+    now = now_utc()
+    return jsonify(_mock_payload(mock.start(current_user, exam, now), now))
+
+
+@api_route(api_bp, "/practice/mocks/<int:session_id>", ["GET"], summary="A mock exam: its paper, or its review",
+           responses={200: MOCK_SCHEMA})  # fmt: skip
+@login_required
+def get_mock(session_id: int):
+    return jsonify(_mock_payload(_own_mock(session_id), now_utc()))
+
+
+@api_route(
+    api_bp,
+    "/practice/mocks/<int:session_id>/submit",
+    ["POST"],
+    summary="Hand in a mock (harmless twice) and get its review",
+    request={
+        "type": "object",
+        "required": ["answers"],
+        "properties": {
+            "answers": {
+                "type": "object",
+                "description": "position (as text) -> the answer, shaped as for a practice answer; missing: none",
+            }
+        },
+    },
+    responses={200: MOCK_SCHEMA},
+    errors=(409,),
+)
+@login_required
+def submit_mock(session_id: int):
+    session = _own_mock(session_id)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("answers"), dict):
+        raise DomainError(_("The request needs the answers."), code="bad_request")
+    values = {int(k): v for k, v in body["answers"].items() if isinstance(k, str) and k.isdigit() and len(k) < 6}
+    now = now_utc()
+    mock.submit(session, values, now)
+    return jsonify(_mock_payload(session, now))
 
 
 @api_route(

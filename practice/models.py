@@ -1,16 +1,17 @@
 """Practice sessions, their answers and each cadre's wrong-answer book (错题本): tables of their own, so that no
 ranking, statistic, item analysis or archive record of the formal exams ever counts a practice answer."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from flask_babel import lazy_pgettext
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
 from core.extensions import db
 from core.models import UTCDateTime, enum_check, now_utc
+from exam.models import Exam
 from question_bank.models import Bank, Category, Question, QuestionVersion
 
 
@@ -18,12 +19,20 @@ class Mode(StrEnum):
     CATEGORY = "category"  # a bank's category subtree (or the whole bank)
     TAG = "tag"  # one knowledge point, across banks
     WRONG_BOOK = "wrong_book"  # the cadre's own wrong answers not yet mastered
+    DAILY = "daily"  # 每日一练: the day's small set
+    MOCK = "mock"  # a timed mock of a formal exam ahead, drawn by its rules from the practice pool
+
+
+#: Modes answered one question at a time with feedback at once (a mock is answered whole, then reviewed).
+ONE_BY_ONE = frozenset({Mode.CATEGORY, Mode.TAG, Mode.WRONG_BOOK, Mode.DAILY})
 
 
 MODE_LABELS = {
     Mode.CATEGORY: lazy_pgettext("practice mode", "By chapter"),
     Mode.TAG: lazy_pgettext("practice mode", "By knowledge point"),
     Mode.WRONG_BOOK: lazy_pgettext("practice mode", "Wrong-answer book"),
+    Mode.DAILY: lazy_pgettext("practice mode", "Daily practice"),
+    Mode.MOCK: lazy_pgettext("practice mode", "Mock exam"),
 }
 
 
@@ -41,6 +50,7 @@ class PracticeSession(db.Model):
     __table_args__ = (
         enum_check("mode", Mode, "mode_valid"),
         Index("ix_practice_sessions_user_open", "user_id", "finished_at"),
+        Index("ix_practice_sessions_user_day", "user_id", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,10 +68,20 @@ class PracticeSession(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: 每日一练: the (local) day whose set this is.
+    day: Mapped[date | None] = mapped_column(Date)
+    #: A mock exam: the formal exam it mocks, its deadline, each question's points (as question_ids), its section
+    #: titles and types by position, and the score once submitted (objective questions; essays are self-checked).
+    exam_id: Mapped[int | None] = mapped_column(ForeignKey("exams.id", ondelete="SET NULL"))
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    layout: Mapped[list | None] = mapped_column(JSON)
+    score: Mapped[float | None] = mapped_column(Float)
+    max_score: Mapped[float | None] = mapped_column(Float)
 
     user: Mapped[User] = relationship()
     bank: Mapped[Bank | None] = relationship()
     category: Mapped[Category | None] = relationship()
+    exam: Mapped[Exam | None] = relationship()
 
     @property
     def total(self) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import and_, exists, false, or_, select
 
 from core.extensions import db
 from exam import attempts
-from exam.conflicts import drawable_condition
+from exam.conflicts import placed_questions, pool_condition
 from exam.models import Exam, ExamStatus
 from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionUsage
 
@@ -46,13 +46,22 @@ def _opened():
     return or_(bank_open, category_open)
 
 
+def _held(exams: list[Exam]):
+    """SQL condition over Question: one of `exams` can put it on a paper. Their rules never draw a practice-only
+    question (exam.papers.rule_pool), so only a paper it is placed on already holds one."""
+    return or_(
+        and_(pool_condition(exams), Question.usage != QuestionUsage.PRACTICE),
+        Question.id.in_(placed_questions(exams)),
+    )
+
+
 class Pool:
     """The practice pool at one moment (the exams ahead read once)."""
 
     def __init__(self, now: datetime):
         self.now = now
         self.exams_ahead = formal_exams_ahead(now)
-        self._held = drawable_condition(self.exams_ahead) if self.exams_ahead else false()
+        self._held = _held(self.exams_ahead) if self.exams_ahead else false()
 
     def condition(self):
         """SQL condition over Question: open to practice now."""

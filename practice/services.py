@@ -3,7 +3,7 @@ wrong-answer book kept as answers come in. Every question served or keyed goes t
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from core.errors import DomainError
 from core.extensions import db
+from core.models import local_today
 from exam.answers import ItemFacts, parse_answer
-from practice.models import Mode, Outcome, PracticeAnswer, PracticeSession, WrongBookEntry
+from practice.models import ONE_BY_ONE, Mode, Outcome, PracticeAnswer, PracticeSession, WrongBookEntry
 from practice.pool import Pool
 from question_bank.models import Bank, Category, Question, QuestionVersion, Tag, question_tags
 from question_bank.richtext import to_text
@@ -20,6 +21,10 @@ from question_bank.types import QUESTION_TYPES, count_blanks
 
 #: The most questions one session holds (a chapter of a large bank is practised a session at a time).
 SESSION_SIZE = 50
+
+
+def daily_size() -> int:
+    return current_app.config["PRACTICE_DAILY_SIZE"]
 
 
 def mastered_after() -> int:
@@ -178,8 +183,9 @@ class Served:
 
 def current(session: PracticeSession, now: datetime) -> Served | None:
     """The next question of the session, skipping those closed to practice since it started (a formal exam that
-    can draw them was set up meanwhile); None when the session is through (and then it is finished)."""
-    if session.done:
+    can draw them was set up meanwhile); None when the session is through (and then it is finished). A mock exam
+    is answered whole (practice.mock), never one by one."""
+    if session.done or session.mode not in ONE_BY_ONE:
         return None
     pool = Pool(now)
     remaining = session.question_ids[session.position :]
@@ -213,6 +219,8 @@ def answer(session: PracticeSession, position: int, value, now: datetime) -> Fee
     """Record the answer to the question the session is at, and return its feedback. Only the question served now
     can be answered (and so keyed): an earlier or later position is refused, as is a question closed to practice
     since it was served."""
+    if session.mode not in ONE_BY_ONE:
+        raise DomainError(_("A mock exam is answered whole and submitted."), code="wrong_mode", status=409)
     if session.done:
         raise DomainError(_("This practice is finished."), code="session_finished", status=409)
     served = current(session, now)
@@ -276,6 +284,104 @@ def session_answers(session: PracticeSession) -> list[PracticeAnswer]:
             select(PracticeAnswer).where(PracticeAnswer.session_id == session.id).order_by(PracticeAnswer.position)
         )
     )
+
+
+# ---------------------------------------------------------------- 每日一练
+
+
+def _daily_pick(ids: list[int], day: date, user_id: int, per_person: bool) -> list[int]:
+    """The day's set drawn from the open questions: the same for everyone that day (seeded by the date), or one per
+    person (seeded by the date and the person)."""
+    seed = f"{day.isoformat()}:{user_id}" if per_person else day.isoformat()
+    rng = random.Random(seed)
+    return sorted(rng.sample(ids, min(daily_size(), len(ids))), key=ids.index)
+
+
+def daily(user, now: datetime) -> PracticeSession:
+    """Today's 每日一练 (today in the district's time zone), made at the first visit of the day and kept."""
+    day = local_today(now)
+    session = db.session.scalar(
+        select(PracticeSession).where(
+            PracticeSession.user_id == user.id, PracticeSession.mode == Mode.DAILY, PracticeSession.day == day
+        )
+    )
+    if session is not None:
+        return session
+    ids = Pool(now).question_ids()
+    if not ids:
+        raise DomainError(_("There is nothing to practise here at the moment."), code="nothing_open", status=409)
+    picked = _daily_pick(ids, day, user.id, current_app.config["PRACTICE_DAILY_PER_PERSON"])
+    session = PracticeSession(user_id=user.id, mode=Mode.DAILY, day=day, shuffled=False, question_ids=picked)
+    session.started_at = session.updated_at = now
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def today_daily(user, now: datetime) -> PracticeSession | None:
+    """Today's 每日一练 if it has been made (it is made when first opened)."""
+    return db.session.scalar(
+        select(PracticeSession).where(
+            PracticeSession.user_id == user.id,
+            PracticeSession.mode == Mode.DAILY,
+            PracticeSession.day == local_today(now),
+        )
+    )
+
+
+def streak(user, now: datetime) -> int:
+    """Days in a row, up to today, whose 每日一练 was done (every question answered or passed over); today still
+    open does not break it."""
+    days = set(
+        db.session.scalars(
+            select(PracticeSession.day).where(
+                PracticeSession.user_id == user.id,
+                PracticeSession.mode == Mode.DAILY,
+                PracticeSession.finished_at.is_not(None),
+                PracticeSession.day >= local_today(now) - timedelta(days=400),
+            )
+        )
+    )
+    day = local_today(now)
+    if day not in days:
+        day -= timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+# ---------------------------------------------------------------- mastery
+
+#: Mastery of a knowledge point: the share of its last MASTERY_WINDOW practice answers that were right (a partly
+#: right answer counts its share; an essay's self-check counts for nothing).
+MASTERY_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class Mastery:
+    tag: str
+    answered: int  # of the last MASTERY_WINDOW at most
+    share: float  # 0..1
+
+
+def mastery(user) -> list[Mastery]:
+    """Per knowledge point the cadre has practised, their recent share right, weakest first."""
+    rows = db.session.execute(
+        select(Tag.name, PracticeAnswer.share, PracticeAnswer.answered_at)
+        .join(question_tags, question_tags.c.tag_id == Tag.id)
+        .join(PracticeAnswer, PracticeAnswer.question_id == question_tags.c.question_id)
+        .where(PracticeAnswer.user_id == user.id, PracticeAnswer.share.is_not(None))
+        .order_by(Tag.name, PracticeAnswer.answered_at.desc(), PracticeAnswer.id.desc())
+    ).all()
+    recent: dict[str, list[float]] = {}
+    for name, share, _at in rows:
+        kept = recent.setdefault(name, [])
+        if len(kept) < MASTERY_WINDOW:
+            kept.append(share)
+    found = [Mastery(name, len(shares), sum(shares) / len(shares)) for name, shares in recent.items()]
+    return sorted(found, key=lambda m: (m.share, m.tag))
 
 
 # ---------------------------------------------------------------- the wrong-answer book

@@ -12,7 +12,8 @@ from core.extensions import db
 from core.forms import ActionForm
 from core.models import now_utc
 from core.policy import login_required
-from practice import bp, services
+from exam.models import Exam
+from practice import bp, mock, services
 from practice.models import Mode, PracticeAnswer
 from practice.pool import Pool
 from question_bank.models import Bank, Category
@@ -27,10 +28,73 @@ def _own_session(practice_id: int):
 def home():
     now = now_utc()
     banks, tags = services.choices(now)
+    today = services.today_daily(current_user, now)
     return render_template(
         "practice/home.html", banks=banks, tags=tags, sessions=services.recent_sessions(current_user),
-        book_count=services.book_count(current_user), form=ActionForm(),
+        book_count=services.book_count(current_user), form=ActionForm(), today=today,
+        streak=services.streak(current_user, now), daily_size=services.daily_size(),
+        mocks=mock.exams_to_mock(current_user, now), mastery=services.mastery(current_user),
+        mastery_window=services.MASTERY_WINDOW,
     )  # fmt: skip
+
+
+@bp.route("/daily", methods=["POST"])
+@login_required
+def daily():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        session = services.daily(current_user, now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("practice.home"))
+    return redirect(url_for("practice.session", practice_id=session.id))
+
+
+@bp.route("/mocks/<code>", methods=["POST"])
+@login_required
+def start_mock(code: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    exam = db.session.scalar(select(Exam).where(Exam.code == code[:32])) or abort(404)
+    try:
+        session = mock.start(current_user, exam, now_utc())
+    except DomainError as exc:
+        if exc.status == 404:
+            abort(404)
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("practice.home"))
+    return redirect(url_for("practice.session", practice_id=session.id))
+
+
+def _mock_page(session, now):
+    paper = mock.items(session, now)
+    answers = {a.position: a for a in services.session_answers(session)} if session.done else {}
+    return render_template(
+        "practice/mock.html", session=session, items=paper, answers=answers, form=ActionForm(),
+        seconds_left=mock.time_left(session, now), late=mock.came_late(session),
+        wanted=mock.wanted(session), short=len(session.question_ids) < mock.wanted(session),
+    )  # fmt: skip
+
+
+@bp.route("/sessions/<int:practice_id>/submit", methods=["POST"])
+@login_required
+def submit_mock(practice_id: int):
+    session = _own_session(practice_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    now = now_utc()
+    values = {}
+    for item in mock.items(session, now):
+        values[item.position] = _posted_answer(item.slot.qtype, item.blanks, f"q{item.position}")
+    try:
+        mock.submit(session, values, now)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("practice.session", practice_id=session.id))
 
 
 def _form_int(name: str) -> int | None:
@@ -75,6 +139,8 @@ def _feedback_of(session, position: int):
 def session(practice_id: int):
     session = _own_session(practice_id)
     now = now_utc()
+    if session.mode == Mode.MOCK:
+        return _mock_page(session, now)
     answered = request.args.get("answered", "")
     feedback = _feedback_of(session, int(answered)) if answered.isdigit() and len(answered) < 6 else None
     served = None if feedback is not None else services.current(session, now)
@@ -85,20 +151,20 @@ def session(practice_id: int):
     )  # fmt: skip
 
 
-def _posted_answer(qtype: str, blanks: int):
+def _posted_answer(qtype: str, blanks: int, name: str = "q"):
     """The answer as the page's form sends it, in the shape the question type takes (None: left empty)."""
     if qtype == "single":
-        value = request.form.get("q", "")
+        value = request.form.get(name, "")
         return int(value) if value.isdigit() and len(value) < 4 else None
     if qtype == "multiple":
-        values = [int(v) for v in request.form.getlist("q") if v.isdigit() and len(v) < 4]
+        values = [int(v) for v in request.form.getlist(name) if v.isdigit() and len(v) < 4]
         return values or None
     if qtype == "truefalse":
-        value = request.form.get("q")
+        value = request.form.get(name)
         return {"true": True, "false": False}.get(value)
     if qtype == "fill":
-        return [request.form.get(f"q-{n}", "") for n in range(1, blanks + 1)]
-    return request.form.get("q", "") or None
+        return [request.form.get(f"{name}-{n}", "") for n in range(1, blanks + 1)]
+    return request.form.get(name, "") or None
 
 
 @bp.route("/sessions/<int:practice_id>/answer", methods=["POST"])

@@ -46,9 +46,18 @@ def upgrade():
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("mode IN ('category', 'tag', 'wrong_book')", name=op.f("ck_practice_sessions_mode_valid")),
+        sa.Column("day", sa.Date(), nullable=True),
+        sa.Column("exam_id", sa.Integer(), sa.ForeignKey("exams.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("layout", sa.JSON(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.Column("max_score", sa.Float(), nullable=True),
+        sa.CheckConstraint(
+            "mode IN ('category', 'tag', 'wrong_book', 'daily', 'mock')", name=op.f("ck_practice_sessions_mode_valid")
+        ),
     )
     op.create_index("ix_practice_sessions_user_open", "practice_sessions", ["user_id", "finished_at"])
+    op.create_index("ix_practice_sessions_user_day", "practice_sessions", ["user_id", "day"])
     op.create_table(
         "practice_answers",
         sa.Column("id", sa.Integer(), primary_key=True),

@@ -20,6 +20,9 @@ ROUTES = {
     "practice.wrong_book": ("GET", "/practice/wrong-book"),
     "practice.remove_entry": ("POST", "/practice/wrong-book/{id}/remove"),
     "practice.star_entry": ("POST", "/practice/wrong-book/{id}/star"),
+    "practice.daily": ("POST", "/practice/daily"),
+    "practice.start_mock": ("POST", "/practice/mocks/{id}"),
+    "practice.submit_mock": ("POST", "/practice/sessions/{id}/submit"),
 }
 
 

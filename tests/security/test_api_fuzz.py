@@ -64,8 +64,17 @@ def _config(token: str) -> schemathesis.Config:
                     "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
                 },
                 {
-                    # A bank's code or a knowledge point is free text: a lone surrogate is refused (400).
+                    # A bank's code or a knowledge point, an exam's code, a mock's answers are free text: a lone
+                    # surrogate or a NUL is refused (400).
                     "include-name": "POST /api/v1/practice/sessions",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
+                },
+                {
+                    "include-name": "POST /api/v1/practice/mocks",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
+                },
+                {
+                    "include-name": "POST /api/v1/practice/mocks/{session_id}/submit",
                     "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
                 },
                 {
