@@ -11,6 +11,7 @@ from core.extensions import db
 from core.models import local_today
 from core.policy import Role
 from demo import archives, questions, sitting
+from demo import practice as demo_practice
 from demo import results as demo_results
 from exam import publishing
 from exam.models import Exam, ExamSection, SectionRule
@@ -154,6 +155,7 @@ def load(now) -> list[tuple[str, str, str]]:
         accounts.append((username, DEMO_PASSWORD, ", ".join(r.value for r in roles)))
 
     _load_banks(units["ZZB"], {a[0]: a for a in ROLE_ACCOUNTS}, now)
+    demo_practice.open_older_questions(admin, _most_drawn(), now)
     cadre_units = [u for code, u in units.items() if code != "ZZB"]
     for i in range(40):
         gender = rng.choice(list(Gender))
@@ -168,7 +170,17 @@ def load(now) -> list[tuple[str, str, str]]:
     _load_exams(units["ZZB"], now)
     sitting.load(now)
     demo_results.load(now)
+    demo_practice.load_history(now)
     return accounts
+
+
+def _most_drawn() -> dict[tuple[str, str], int]:
+    """(bank code, question type) -> the most any exam of the demo draws (last year's draw no more than these)."""
+    most: dict[tuple[str, str], int] = {}
+    for _code, _title, _subject, bank_code, _ranks, sections, *_rest in EXAMS:
+        for _section, qtype, count, _points in sections:
+            most[bank_code, qtype] = max(most.get((bank_code, qtype), 0), count)
+    return most
 
 
 def _load_banks(owner_unit, role_accounts, now) -> None:

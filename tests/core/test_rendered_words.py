@@ -21,9 +21,10 @@ from core.policy import Role
 from core.web import YearConverter
 from demo import district
 from exam.attempts import start_attempt
-from exam.models import Attempt, Exam
+from exam.models import Attempt, Exam, PaperItem
 from jobs.models import Job
-from question_bank.models import Bank, Question, QuestionVersion
+from practice.models import PracticeSession
+from question_bank.models import Bank, Question
 from results.appeal_models import AppealItem
 from results.models import Notice
 from sitting.models import Incident, Room, Seat, Session
@@ -41,10 +42,10 @@ ALLOWED = {
 NOT_PAGES = re.compile(
     r"\.(pdf|xlsx|json|css|js|png|jpe?g|svg|txt|<fmt>)$|/template$|/export$|^/static/|^/api/|^/jobs/.*/(status|files/.*)$"
 )
-#: Pages the walk does not read: redirects (the archive's home, the login page once signed in, "my history"), an
-#: uploaded image, and a practice session (the demo holds none yet: tests/practice reads its pages in Chinese).
+#: Pages the walk does not read: redirects (the archive's home, the login page once signed in, "my history") and
+#: an uploaded image.
 UNWALKED = {"archive.home", "accounts.login", "reports.my_history", "question_bank.image", "accounts.cadre_photo",
-            "accounts.own_photo", "sitting.seat_photo", "practice.session"}  # fmt: skip
+            "accounts.own_photo", "sitting.seat_photo"}  # fmt: skip
 #: Texts of these tags are not read by people as words of the page.
 _SKIPPED_TAGS = {"script", "style", "code", "pre", "textarea"}
 _READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
@@ -178,7 +179,7 @@ def _samples(username: str) -> dict:
         "answer_id": essay_answer(_db, _first(select(Attempt).join(Exam).filter_by(code="T1"))).id,
         "question_id": _first(select(Question.id).order_by(Question.id)),
         "number": 1,
-        "version_id": _first(select(QuestionVersion.id).order_by(QuestionVersion.id)),
+        "version_id": _first(select(PaperItem.question_version_id).order_by(PaperItem.id)),
         "cadre_id": cadre.cadre.id,
         "user_id": cadre.id,
         "unit_id": _first(select(Unit.id).order_by(Unit.id)),
@@ -193,6 +194,9 @@ def _samples(username: str) -> dict:
         "incident_id": _first(select(Incident.id).order_by(Incident.id)),
         "serial": _first(select(Notice.serial).where(Notice.superseded_at.is_(None)).order_by(Notice.id)),
         "item_id": _first(select(AppealItem.id).order_by(AppealItem.id)),
+        "practice_id": _first(
+            select(PracticeSession.id).where(PracticeSession.user_id == cadre.id).order_by(PracticeSession.id)
+        ),
     }
 
 
