@@ -29,7 +29,9 @@ def _login(page, live_server, username="cadre01"):
 def _book(user_id):
     db.session.expire_all()
     return db.session.scalar(
-        select(func.count()).select_from(WrongBookEntry).where(
+        select(func.count())
+        .select_from(WrongBookEntry)
+        .where(
             WrongBookEntry.user_id == user_id, WrongBookEntry.removed_at.is_(None), WrongBookEntry.mastered_at.is_(None)
         )
     )
