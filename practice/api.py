@@ -209,6 +209,7 @@ def _session_payload(session, now) -> dict:
 @login_required
 def choices():
     now = now_utc()
+    services.take_exam_mistakes(current_user, now)
     banks, tags = services.choices(now)
     return jsonify(
         banks=[
@@ -444,6 +445,7 @@ def skip(session_id: int):
            responses={200: BOOK_SCHEMA})  # fmt: skip
 @login_required
 def wrong_book():
+    services.take_exam_mistakes(current_user, now_utc())
     groups = services.wrong_book(current_user, include_mastered=request.args.get("all") == "1")
     open_ids = Pool(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
     return jsonify([

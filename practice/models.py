@@ -149,3 +149,17 @@ class WrongBookEntry(db.Model):
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     question: Mapped[Question] = relationship(lazy="joined")
+
+
+class ExamMistakesTaken(db.Model):
+    """A formal attempt whose wrong answers have gone into its candidate's wrong-answer book (once per attempt, when
+    its review first shows the keys)."""
+
+    __tablename__ = "practice_exam_mistakes"
+    __table_args__ = (UniqueConstraint("attempt_id", name="uq_practice_exam_mistakes_attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    count: Mapped[int] = mapped_column(Integer, default=0)

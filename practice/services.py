@@ -12,8 +12,18 @@ from sqlalchemy import func, select
 from core.errors import DomainError
 from core.extensions import db
 from core.models import local_today
+from exam import visibility
 from exam.answers import ItemFacts, parse_answer
-from practice.models import ONE_BY_ONE, Mode, Outcome, PracticeAnswer, PracticeSession, WrongBookEntry
+from exam.models import Answer, Attempt, AttemptStatus, Exam, ReviewPolicy
+from practice.models import (
+    ONE_BY_ONE,
+    ExamMistakesTaken,
+    Mode,
+    Outcome,
+    PracticeAnswer,
+    PracticeSession,
+    WrongBookEntry,
+)
 from practice.pool import Pool
 from question_bank.models import Bank, Category, Question, QuestionVersion, Tag, question_tags
 from question_bank.richtext import to_text
@@ -444,6 +454,45 @@ def wrong_book(user, *, include_mastered: bool = False) -> list[BookGroup]:
             groups.setdefault(name, []).append(entry)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, -len(kv[1]), kv[0] or ""))
     return [BookGroup(tag, items) for tag, items in ordered]
+
+
+def take_exam_mistakes(user, now: datetime) -> int:
+    """Put the questions the person got wrong (or left unanswered) in a formal exam into their wrong-answer book,
+    once per attempt, as soon as its review shows the keys (the exam's review policy shows answers or explanations,
+    and exam.visibility.review_visible allows it). Written answers are left out: practice self-checks them.
+    Returns how many questions went in."""
+    taken = select(ExamMistakesTaken.attempt_id).where(ExamMistakesTaken.user_id == user.id)
+    candidates = db.session.scalars(
+        select(Attempt)
+        .join(Exam, Exam.id == Attempt.exam_id)
+        .where(
+            Attempt.user_id == user.id,
+            Attempt.status != AttemptStatus.IN_PROGRESS,
+            Attempt.score.is_not(None),
+            Exam.review_policy.in_((ReviewPolicy.ANSWERS, ReviewPolicy.EXPLANATIONS)),
+            Attempt.id.not_in(taken),
+        )
+    ).all()
+    added = 0
+    for attempt in candidates:
+        if not visibility.review_visible(attempt, now):
+            continue
+        points = dict(
+            db.session.execute(select(Answer.position, Answer.points).where(Answer.attempt_id == attempt.id)).all()
+        )
+        count = 0
+        for item in attempt.paper.items:
+            if QUESTION_TYPES[item.section.qtype].manual:
+                continue
+            got = points.get(item.position)
+            if got is None or got < float(item.points):
+                record_in_book(user.id, item.version.question_id, Outcome.WRONG, now, source="exam")
+                count += 1
+        db.session.add(ExamMistakesTaken(user_id=user.id, attempt_id=attempt.id, taken_at=now, count=count))
+        added += count
+    if candidates:
+        db.session.flush()
+    return added
 
 
 def book_count(user) -> int:

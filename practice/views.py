@@ -27,6 +27,7 @@ def _own_session(practice_id: int):
 @login_required
 def home():
     now = now_utc()
+    services.take_exam_mistakes(current_user, now)
     banks, tags = services.choices(now)
     today = services.today_daily(current_user, now)
     return render_template(
@@ -213,6 +214,7 @@ def finish(practice_id: int):
 @login_required
 def wrong_book():
     show_all = request.args.get("all") == "1"
+    services.take_exam_mistakes(current_user, now_utc())
     groups = services.wrong_book(current_user, include_mastered=show_all)
     open_ids = Pool(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
     return render_template(

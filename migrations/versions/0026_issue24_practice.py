@@ -94,9 +94,20 @@ def upgrade():
         sa.CheckConstraint("source IN ('practice', 'exam')", name=op.f("ck_practice_wrong_book_source_valid")),
     )
     op.create_index("ix_practice_wrong_book_user_id", "practice_wrong_book", ["user_id"])
+    op.create_table(
+        "practice_exam_mistakes",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("attempt_id", sa.Integer(), sa.ForeignKey("attempts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.UniqueConstraint("attempt_id", name="uq_practice_exam_mistakes_attempt"),
+    )
+    op.create_index("ix_practice_exam_mistakes_user_id", "practice_exam_mistakes", ["user_id"])
 
 
 def downgrade():
+    op.drop_table("practice_exam_mistakes")
     op.drop_table("practice_wrong_book")
     op.drop_table("practice_answers")
     op.drop_table("practice_sessions")

@@ -144,3 +144,25 @@ def test_a_session_is_its_owners_only(opened):
     other = make_cadre().user
     assert services.own_session(other, session.id) is None
     assert services.own_session(cadre, session.id) is session
+
+
+def test_wrong_answers_of_a_formal_exam_enter_the_book_once_its_review_shows_the_keys(db):
+    from exam import attempts
+    from exam.models import Answer
+    from tests.factories import make_open_exam
+
+    exam, cadre = make_open_exam(code="WB1", qtypes=("single", "truefalse", "essay"))
+    now = now_utc()
+    attempt = attempts.start_attempt(exam, cadre, now)
+    tf = next(i for i in attempt.paper.items if i.section.qtype == "truefalse")
+    _db.session.add(Answer(attempt_id=attempt.id, position=tf.position, value=tf.version.answer, seq=1, saved_at=now))
+    _db.session.flush()
+    attempts.submit(attempt, now)  # graded as it ends
+    # Released at once, but the keys wait for the close: nothing goes in yet.
+    assert services.take_exam_mistakes(cadre, now) == 0 and services.book_count(cadre) == 0
+    after = exam.closes_at + timedelta(minutes=5)
+    assert services.take_exam_mistakes(cadre, after) == 1  # the single choice left unanswered; not the essay
+    entry = _db.session.scalar(select(WrongBookEntry).filter_by(user_id=cadre.id))
+    single = next(i for i in attempt.paper.items if i.section.qtype == "single")
+    assert entry.question_id == single.version.question_id and entry.source == "exam"
+    assert services.take_exam_mistakes(cadre, after) == 0  # once per attempt
