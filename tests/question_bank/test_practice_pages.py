@@ -67,14 +67,22 @@ def _audits(action: str) -> list[AuditEvent]:
     return list(_db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
+def _page_form(html: str, action: str) -> dict:
+    """The hidden fields of the page's form posting to `action`, as a browser sends them."""
+    form = re.search(rf'<form method="post" action="{re.escape(action)}".*?</form>', html, re.S).group()
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
 def test_open_and_close_the_bank_and_a_category(client, auth, db):
     bank = make_bank(code="PRAC")
     chapter = make_category(bank, "第一章")
     db.session.commit()
     bank_id, chapter_id = bank.id, chapter.id
     auth.login_as("org_admin")
-    assert 'data-practice-open="0"' in client.get("/banks/PRAC/").get_data(as_text=True)
-    assert client.post_form("/banks/PRAC/practice", {"opened": "1"}).status_code == 302
+    page = client.get("/banks/PRAC/").get_data(as_text=True)
+    assert 'data-practice-open="0"' in page
+    fields = _page_form(page, "/banks/PRAC/practice")  # the form as the page renders it, its CSRF field included
+    assert client.post("/banks/PRAC/practice", data={**fields, "opened": "1"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(Bank, bank_id).practice_open is True
     assert 'data-practice-open="1"' in client.get("/banks/PRAC/").get_data(as_text=True)
@@ -83,7 +91,8 @@ def test_open_and_close_the_bank_and_a_category(client, auth, db):
     assert db.session.get(Bank, bank_id).practice_open is False
     assert [e.detail for e in _audits("bank.practice_changed")] == [{"opened": True}, {"opened": False}]
 
-    response = client.post_form("/banks/PRAC/categories/practice", {"category_id": chapter_id, "opened": "1"})
+    fields = _page_form(page, "/banks/PRAC/categories/practice")
+    response = client.post("/banks/PRAC/categories/practice", data={**fields, "category_id": chapter_id, "opened": "1"})
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Category, chapter_id).practice_open is True
