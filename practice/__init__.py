@@ -8,8 +8,12 @@ bp = Blueprint("practice", __name__, url_prefix="/practice")
 
 from practice import (  # noqa: E402,F401
     models,  # the tables belong to the schema
+    pool,
     views,  # the pages
 )
+from question_bank.access import register_practice_access  # noqa: E402
+
+register_practice_access(pool.question_access)  # the bank's pages show what practice serves, by its one rule
 
 
 @bp.app_context_processor

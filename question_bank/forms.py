@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.forms import options
 from question_bank.formats import FORMAT_LABELS
-from question_bank.models import STATUS_LABELS
+from question_bank.models import STATUS_LABELS, USAGE_LABELS, QuestionUsage
 from question_bank.types import LETTERS, MAX_OPTIONS, QUESTION_TYPES, BadKey, Content, FillMatching, letters_to_indexes
 
 
@@ -55,6 +55,7 @@ class QuestionForm(FlaskForm):
     points = FloatField(_l("Default points"), validators=[DataRequired(), NumberRange(min=0.5, max=1000)])
     difficulty = SelectField(_l("Difficulty"), coerce=int, choices=options((i, str(i)) for i in range(1, 6)), default=3)
     category_id = SelectField(_l("Category"), coerce=int)
+    usage = SelectField(_l("Used for"), choices=options(USAGE_LABELS.items()), default=QuestionUsage.ANY)
     tags = StringField(_l("Knowledge points"), description=_l("Separated by commas."), validators=[Length(max=500)])
     explanation = TextAreaField(_l("Explanation"), validators=[Optional(), Length(max=20000)])
     reference = StringField(_l("Reference"), validators=[Optional(), Length(max=255)])
@@ -177,6 +178,7 @@ def fill_form(form: QuestionForm, question, version) -> None:
     form.points.data = float(version.points)
     form.difficulty.data = question.difficulty
     form.category_id.data = question.category_id or 0
+    form.usage.data = question.usage
     form.tags.data = "，".join(t.name for t in question.tags)
     form.explanation.data = version.explanation
     form.reference.data = version.reference

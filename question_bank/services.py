@@ -1,7 +1,7 @@
 """Rules of banks and questions: creation, versioning, the review workflow, bulk changes, duplicates.
 
 Functions flush and never commit. A change of what a question says (stem, options, key, points, explanation,
-reference, settings) always makes a new version; metadata (category, tags, difficulty, status) does not.
+reference, settings) always makes a new version; metadata (category, tags, difficulty, usage, status) does not.
 """
 
 import difflib
@@ -103,8 +103,7 @@ def set_usage(actor, question: Question, usage: str, now) -> None:
     """Mark a question for exams and practice, practice only or exams only (question_bank.models.QuestionUsage)."""
     if not can(actor, "bank.manage", question.bank):
         raise DomainError(_("You may not change this bank."), code="forbidden", status=403)
-    if usage not in set(QuestionUsage):
-        raise DomainError(_("Unknown question usage."), code="bad_usage")
+    usage = _check_usage(usage)
     if usage != question.usage:
         audit.record("question.usage_changed", actor=actor, target=f"question:{question.id}",
                      detail={"from": question.usage, "to": usage}, at=now)  # fmt: skip
@@ -303,6 +302,12 @@ def _check(qtype: str, content: Content) -> Content:
     return content
 
 
+def _check_usage(usage) -> str:
+    if usage not in set(QuestionUsage):
+        raise DomainError(_("Unknown question usage."), code="bad_usage")
+    return usage
+
+
 def _check_difficulty(difficulty) -> int:
     if not isinstance(difficulty, int) or not 1 <= difficulty <= 5:
         raise DomainError(_("Difficulty is a whole number from 1 to 5."), code="bad_difficulty")
@@ -344,6 +349,7 @@ def create_question(
     category: Category | None = None,
     tags: list[str] = (),
     difficulty: int = 3,
+    usage: str = QuestionUsage.ANY,
     status: str = QuestionStatus.DRAFT,
     flush: bool = True,
     tag_cache: dict[str, Tag] | None = None,
@@ -359,6 +365,7 @@ def create_question(
         type=qtype,
         status=status,
         difficulty=_check_difficulty(difficulty),
+        usage=_check_usage(usage),
         category=category,
         author_id=getattr(actor, "id", None),
         created_at=now,
@@ -381,8 +388,10 @@ def update_question(
     category: Category | None,
     tags: list[str],
     difficulty: int,
+    usage: str | None = None,
 ) -> QuestionVersion | None:
-    """Save an edit. A changed content becomes a new version (returned); the old ones stay as they were."""
+    """Save an edit. A changed content becomes a new version (returned); the old ones stay as they were. A changed
+    `usage` is metadata (set_usage): no new version, and no new review."""
     if not can(actor, "bank.manage", question.bank):
         raise DomainError(_("You may not edit questions of this bank."), code="forbidden", status=403)
     if question.status == QuestionStatus.RETIRED:
@@ -393,6 +402,8 @@ def update_question(
     question.category = category
     question.tags = get_tags(tags)
     question.difficulty = _check_difficulty(difficulty)
+    if usage is not None:
+        set_usage(actor, question, usage, now)
     question.updated_at = now
     current = question.current_version
     new_version = None

@@ -11,12 +11,13 @@ from accounts.services import unit_tree
 from core import policy
 from core.errors import DomainError
 from core.extensions import db
-from core.forms import options
+from core.forms import ActionForm, options
 from core.models import now_utc
 from core.policy import login_required, permission_required
 from core.web import db_int, page_arg
 from jobs import files, submit
 from question_bank import bp, images, queries, rendering, services, transfer
+from question_bank.access import PRACTICE_NOTES, practice_access
 from question_bank.formats import FORMAT_LABELS, commit, table
 from question_bank.forms import (
     BankForm,
@@ -30,7 +31,15 @@ from question_bank.forms import (
     form_content,
 )
 from question_bank.jobs import QUESTION_IMPORT, upload_format, upload_name
-from question_bank.models import STATUS_LABELS, Bank, Category, Question, QuestionStatus, QuestionVersion
+from question_bank.models import (
+    STATUS_LABELS,
+    USAGE_LABELS,
+    Bank,
+    Category,
+    Question,
+    QuestionStatus,
+    QuestionVersion,
+)
 from question_bank.types import QUESTION_TYPES
 
 bp.add_app_template_filter(rendering.stem_with_blanks, "stem_with_blanks")
@@ -39,7 +48,13 @@ bp.add_app_template_global(rendering.letter, "option_letter")
 
 @bp.app_context_processor
 def _labels():
-    return {"QUESTION_TYPES": QUESTION_TYPES, "STATUS_LABELS": STATUS_LABELS, "QuestionStatus": QuestionStatus}
+    return {
+        "QUESTION_TYPES": QUESTION_TYPES,
+        "STATUS_LABELS": STATUS_LABELS,
+        "QuestionStatus": QuestionStatus,
+        "USAGE_LABELS": USAGE_LABELS,
+        "PRACTICE_NOTES": PRACTICE_NOTES,
+    }
 
 
 def _bank(code: str, action: str = "bank.view") -> Bank:
@@ -174,6 +189,7 @@ def bank(code: str):
         page=page,
         args=args,
         tree=tree,
+        practice=practice_access((q.id for q in page.items), now_utc()),
         category_form=_new_category_form(bank),
         bulk=bulk,
         export_formats=FORMAT_LABELS,
@@ -221,6 +237,29 @@ def category_change(code: str):
     return redirect(url_for("question_bank.bank", code=bank.code))
 
 
+def _open_for_practice(bank: Bank, category: Category | None = None):
+    """Open (opened=1) or close (opened=0) the bank, or one category subtree of it, for practice."""
+    opened = request.form.get("opened")
+    if not ActionForm().validate_on_submit() or opened not in ("0", "1"):
+        abort(400)
+    services.open_for_practice(current_user, bank, opened == "1", now_utc(), category=category)
+    flash(_("Opened for practice.") if opened == "1" else _("Closed to practice."), "success")
+    return redirect(url_for("question_bank.bank", code=bank.code))
+
+
+@bp.route("/<code>/practice", methods=["POST"])
+@permission_required("bank.manage")
+def bank_practice(code: str):
+    return _open_for_practice(_bank(code, "bank.manage"))
+
+
+@bp.route("/<code>/categories/practice", methods=["POST"])
+@permission_required("bank.manage")
+def category_practice(code: str):
+    bank = _bank(code, "bank.manage")
+    return _open_for_practice(bank, _category(bank, request.form.get("category_id", type=db_int)) or abort(400))
+
+
 # ---------------------------------------------------------------- questions
 
 
@@ -264,6 +303,7 @@ def question_new(code: str):
                     category=_category(bank, form.category_id.data),
                     tags=services.split_tags(form.tags.data),
                     difficulty=form.difficulty.data,
+                    usage=form.usage.data,
                 )
             except DomainError as exc:
                 flash(exc.message, "error")
@@ -295,6 +335,7 @@ def question_edit(question_id: int):
                 category=_category(bank, form.category_id.data),
                 tags=services.split_tags(form.tags.data),
                 difficulty=form.difficulty.data,
+                usage=form.usage.data,
             )
         except DomainError as exc:
             flash(exc.message, "error")
@@ -323,6 +364,7 @@ def question(question_id: int):
         version=question.current_version,
         history=list(reversed(history)),
         category_path=services.category_path_names(question.category),
+        practice=practice_access([question.id], now_utc()),
         review_form=ReviewForm(),
     )
 

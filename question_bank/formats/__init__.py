@@ -14,7 +14,7 @@ from core.extensions import db
 from core.imports import ImportIssue
 from core.policy import has_district_scope
 from question_bank import services
-from question_bank.models import Bank, Question, QuestionStatus
+from question_bank.models import Bank, Question, QuestionStatus, QuestionUsage
 from question_bank.richtext import to_text
 from question_bank.types import QUESTION_TYPES, BadKey, Content, count_blanks
 
@@ -35,6 +35,17 @@ FIELD_LABELS = {
     "reference": "出处",
     "scoring_points": "评分要点",
     "settings": "填空匹配",
+    "usage": "用途",
+}
+
+#: The words of the 用途 column (a blank cell is 考试和练习); the English names and the stored values are read too.
+USAGE_NAMES = {"考试和练习": QuestionUsage.ANY, "仅练习": QuestionUsage.PRACTICE, "仅考试": QuestionUsage.EXAM}
+_USAGE_READ = {
+    **USAGE_NAMES,
+    **{u.value: u for u in QuestionUsage},
+    "exams and practice": QuestionUsage.ANY,
+    "practice only": QuestionUsage.PRACTICE,
+    "exams only": QuestionUsage.EXAM,
 }
 
 FORMAT_LABELS = {
@@ -66,6 +77,7 @@ class RawQuestion:
     reference: str = ""
     scoring_points: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    usage: str = ""
     #: field -> column letter, for messages about table rows
     columns: dict[str, str] = field(default_factory=dict)
 
@@ -78,6 +90,7 @@ class ParsedQuestion:
     difficulty: int
     category: str
     tags: list[str]
+    usage: str = QuestionUsage.ANY
 
 
 @dataclass
@@ -144,6 +157,10 @@ def _validate_one(raw: RawQuestion, result: ImportResult) -> ParsedQuestion | No
                 raise ValueError
         except (TypeError, ValueError, OverflowError):
             result.issues.append(issue(raw, "difficulty", _("Difficulty is a whole number from 1 to 5.")))
+    usage = _USAGE_READ.get(" ".join(raw.usage.split()).lower()) if raw.usage else QuestionUsage.ANY
+    if usage is None:
+        message = _("“%(v)s” is not one of: %(allowed)s.", v=raw.usage, allowed="、".join(USAGE_NAMES))
+        result.issues.append(issue(raw, "usage", message))
     problem = services.category_path_problem(raw.category)
     if problem:
         result.issues.append(issue(raw, "category", problem))
@@ -167,7 +184,7 @@ def _validate_one(raw: RawQuestion, result: ImportResult) -> ParsedQuestion | No
         result.issues.append(issue(raw, "tags", _("At most %(n)d knowledge points per question.", n=services.MAX_TAGS)))
     if len(result.issues) > before:
         return None
-    return ParsedQuestion(raw.row, qtype, content, difficulty, raw.category, list(raw.tags))
+    return ParsedQuestion(raw.row, qtype, content, difficulty, raw.category, list(raw.tags), usage)
 
 
 def warn_duplicates(bank: Bank | None, result: ImportResult) -> None:
@@ -219,6 +236,7 @@ def commit(actor, bank: Bank, result: ImportResult, now: datetime, status=Questi
             category=categories[q.category],
             tags=q.tags,
             difficulty=q.difficulty,
+            usage=q.usage,
             status=status,
             flush=i % 500 == 0,
             tag_cache=tag_cache,

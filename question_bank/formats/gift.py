@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from core.imports import ImportIssue, nul_issue
 from question_bank.formats import FIELD_LABELS, ImportResult, RawQuestion, validate
+from question_bank.models import QuestionUsage
 from question_bank.richtext import from_text, is_plain, sanitize, to_text
 from question_bank.services import split_tags
 from question_bank.types import BLANK_RE, FillMatching, count_blanks
@@ -312,6 +313,7 @@ def _apply_meta(raw: RawQuestion, meta: tuple[int, str], result: ImportResult) -
     raw.points = data.get("points", raw.points)
     raw.tags = [t for tag in listed("tags") for t in split_tags(tag)]
     raw.reference = str(data.get("reference", ""))
+    raw.usage = str(data.get("usage", ""))
     raw.settings = {k: v for k, v in settings.items() if k in FillMatching.__dataclass_fields__}
     if raw.type == "essay":
         raw.answer = {
@@ -339,6 +341,8 @@ def write(items) -> tuple[str, list[str], int]:
             meta["reference"] = v.reference
         if v.settings:
             meta["settings"] = v.settings
+        if q.usage != QuestionUsage.ANY:
+            meta["usage"] = q.usage
         if q.type == "essay":
             meta["essay_reference"] = v.answer.get("reference", "")
             meta["scoring_points"] = v.answer.get("scoring_points", [])

@@ -19,7 +19,7 @@ from core.spreadsheets import (
     read_uploaded_sheet,
     to_bytes,
 )
-from question_bank.formats import FIELD_LABELS, MAX_QUESTIONS, ImportResult, RawQuestion, validate
+from question_bank.formats import FIELD_LABELS, MAX_QUESTIONS, USAGE_NAMES, ImportResult, RawQuestion, validate
 from question_bank.richtext import from_cell, to_cell
 from question_bank.services import split_tags
 from question_bank.types import LETTERS, QUESTION_TYPES, TYPE_NAMES, type_from_name
@@ -38,6 +38,7 @@ HEADERS = [
     "出处",
     "评分要点",
     "填空匹配",
+    "用途",
 ]
 #: The 填空匹配 cell names the comparisons a fill-in question makes strictly (by default all are relaxed).
 STRICT_WORDS = {
@@ -50,6 +51,8 @@ STRICT_WORDS = {
 #: (docs/exam-file.md); read back as nothing: an import makes new questions.
 EXPORT_ONLY_HEADERS = ["题目编号", "版本"]
 _FIELD_BY_HEADER = {v: k for k, v in FIELD_LABELS.items() if k != "options"}
+_USAGE_WORDS = {usage: word for word, usage in USAGE_NAMES.items()}
+_WIDTHS = [8, 50, *[18] * len(LETTERS), 12, 6, 6, 24, 18, 36, 24, 30, 16, 12]
 _ALIASES = {"题目": "题干", "正确答案": "答案", "分数": "分值", "章节": "分类", "标签": "知识点", "答案解析": "解析"}
 
 
@@ -137,6 +140,7 @@ def _rows_to_raws(rows, result: ImportResult) -> list[RawQuestion]:
         raw.tags = split_tags(_text(cells.get("tags")))
         raw.explanation = from_cell(_text(cells.get("explanation")))
         raw.reference = _text(cells.get("reference"))
+        raw.usage = _text(cells.get("usage"))
         for word in split_tags(_text(cells.get("settings"))):
             if word not in STRICT_WORDS:
                 result.issues.append(
@@ -281,6 +285,7 @@ def question_row(q, version, category_path: str) -> list:
         version.reference or "",
         scoring,
         "、".join(word for word, name in STRICT_WORDS.items() if (version.settings or {}).get(name) is False),
+        _USAGE_WORDS[q.usage],
         q.id,
         version.number,
     ]
@@ -288,9 +293,8 @@ def question_row(q, version, category_path: str) -> list:
 
 def write_xlsx(rows) -> bytes:
     """A bank's questions, a row each, written as they come (openpyxl's write-only mode)."""
-    widths = [8, 50, *[18] * len(LETTERS), 12, 6, 6, 24, 18, 36, 24, 30, 16, 10, 6]
     book = StreamedWorkbook()
-    ws = book.sheet("试题", HEADERS + EXPORT_ONLY_HEADERS, widths)
+    ws = book.sheet("试题", HEADERS + EXPORT_ONLY_HEADERS, [*_WIDTHS, 10, 6])
     for row in rows:
         ws.append(row)
     return book.to_bytes()
@@ -307,22 +311,22 @@ def write_csv(rows: list[list]) -> bytes:
 
 
 def template() -> bytes:
-    """The import template: headers, one example of every type, drop-downs for type and difficulty."""
+    """The import template: headers, one example of every type, drop-downs for type, difficulty and use."""
     examples = [
         ["单选题", "我国的根本政治制度是______。", "人民代表大会制度", "民族区域自治制度", "基层群众自治制度", "",
-         "", "", "", "", "A", 1, 2, "宪法/国家制度", "根本政治制度", "宪法规定……", "《宪法》第二条", "", ""],
+         "", "", "", "", "A", 1, 2, "宪法/国家制度", "根本政治制度", "宪法规定……", "《宪法》第二条", "", "", ""],
         ["多选题", "下列属于党的纪律处分种类的有______。", "警告", "严重警告", "罚款", "开除党籍",
-         "", "", "", "", "ABD", 2, 3, "党章党规/纪律处分", "纪律处分", "", "", "", ""],
+         "", "", "", "", "ABD", 2, 3, "党章党规/纪律处分", "纪律处分", "", "", "", "", "仅考试"],
         ["判断题", "公务员年度考核结果分为优秀、称职、基本称职和不称职四个等次。", "", "", "", "", "", "", "", "",
-         "正确", 1, 2, "公务员法/考核", "年度考核", "", "", "", ""],
+         "正确", 1, 2, "公务员法/考核", "年度考核", "", "", "", "", "仅练习"],
         ["填空题", "党的最高领导机关是党的______和它所产生的______。", "", "", "", "", "", "", "", "",
          "全国代表大会;中央委员会", 2, 3, "党章党规/组织制度", "组织制度",
-         "每个空之间用分号；同一空的多个答案用|", "", "", ""],
+         "每个空之间用分号；同一空的多个答案用|", "", "", "", ""],
         ["简答题", "简述请示与报告的主要区别。", "", "", "", "", "", "", "", "",
          "参考答案：行文目的、时机、内容和处理方式不同……", 10, 4, "公文处理/文种", "公文文种", "", "",
-         "行文目的不同\n行文时机不同\n内容要求不同", ""],
+         "行文目的不同\n行文时机不同\n内容要求不同", "", ""],
     ]  # fmt: skip
-    wb, ws = new_workbook("试题", HEADERS, [8, 50, *[18] * len(LETTERS), 12, 6, 6, 24, 18, 36, 24, 30, 16])
+    wb, ws = new_workbook("试题", HEADERS, _WIDTHS)
     for row in examples:
         append_row(ws, row)
     dv = DataValidation(type="list", formula1='"' + ",".join(n[0] for n in TYPE_NAMES.values()) + '"')
@@ -330,6 +334,10 @@ def template() -> bytes:
     ws.add_data_validation(dv)
     dv = DataValidation(type="whole", operator="between", formula1="1", formula2="5", allow_blank=True)
     dv.add(f"M2:M{MAX_QUESTIONS + 1}")
+    ws.add_data_validation(dv)
+    dv = DataValidation(type="list", formula1='"' + ",".join(USAGE_NAMES) + '"', allow_blank=True)
+    column = get_column_letter(HEADERS.index("用途") + 1)
+    dv.add(f"{column}2:{column}{MAX_QUESTIONS + 1}")
     ws.add_data_validation(dv)
     notes = wb.create_sheet("填写说明")
     for line in (
@@ -342,6 +350,7 @@ def template() -> bytes:
         "分类用/分隔层级，如“党章党规/纪律处分”；知识点之间用顿号或逗号分隔。",
         "简答题的评分要点每行一条。不要使用公式。",
         "填空匹配：默认忽略大小写、全半角、标点和空格的差异；需要严格比对时填写区分大小写、区分全半角、区分标点、区分空格中的一项或几项。",
+        "用途：考试和练习（不填时）、仅练习或仅考试。仅练习的题目不会抽入正式考试；仅考试的题目不用于练习。",
     ):
         notes.append([line])
     notes.column_dimensions["A"].width = 120

@@ -14,7 +14,7 @@ from core.models import now_utc
 from core.policy import Role
 from question_bank import services, transfer
 from question_bank.formats import commit, gift, table
-from question_bank.models import Question
+from question_bank.models import Question, QuestionUsage
 from question_bank.richtext import from_text, to_text
 from question_bank.types import Content
 from tests.factories import content, make_bank, make_question, make_user, workbook_bytes
@@ -261,8 +261,8 @@ safe_text = st.text(
 class Fake:
     """Just enough of a question and its version for the writers."""
 
-    def __init__(self, qid, qtype, version):
-        self.id, self.type, self.difficulty, self.tags = qid, qtype, 3, []
+    def __init__(self, qid, qtype, version, usage="any"):
+        self.id, self.type, self.difficulty, self.tags, self.usage = qid, qtype, 3, [], usage
         self.current_version = version
 
 
@@ -273,7 +273,8 @@ def test_gift_writer_and_parser_agree(app, stem, options, data):
     answer = [data.draw(st.integers(0, len(options) - 1))]
     version = Content(stem=from_text(stem), options=[from_text(o) for o in options], answer=answer, points=1.0)
     version.settings = {}
-    text, skipped, _written = gift.write([(Fake(1, "single", version), version, "")])
+    usage = data.draw(st.sampled_from(list(QuestionUsage)))
+    text, skipped, _written = gift.write([(Fake(1, "single", version, usage), version, "")])
     assert not skipped
     result = gift.read(text.encode())
     assert result.ok, [str(i) for i in result.issues]
@@ -281,20 +282,47 @@ def test_gift_writer_and_parser_agree(app, stem, options, data):
     assert to_text(q.content.stem) == to_text(version.stem).strip()
     assert [to_text(o) for o in q.content.options] == [to_text(o).strip() for o in version.options]
     assert q.content.answer == answer
+    assert q.usage == usage
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(stem=safe_text, options=st.lists(safe_text, min_size=2, max_size=8, unique_by=lambda s: s.strip()))
-def test_csv_writer_and_parser_agree(app, stem, options):
+@given(
+    stem=safe_text,
+    options=st.lists(safe_text, min_size=2, max_size=8, unique_by=lambda s: s.strip()),
+    usage=st.sampled_from(list(QuestionUsage)),
+)
+def test_csv_writer_and_parser_agree(app, stem, options, usage):
     version = Content(stem=from_text(stem), options=[from_text(o) for o in options], answer=[0, 1], points=2.0)
     version.settings, version.number = {}, 1
-    fake = Fake(1, "multiple", version)
+    fake = Fake(1, "multiple", version, usage)
     data = table.write_csv([table.question_row(fake, version, "")])
     result = table.read_csv(data)
     assert result.ok, [str(i) for i in result.issues]
     q = result.questions[0]
     assert to_text(q.content.stem) == to_text(version.stem).strip()
     assert [to_text(o) for o in q.content.options] == [to_text(o).strip() for o in version.options]
+    assert q.usage == usage
+
+
+@pytest.mark.parametrize(
+    ("cell", "usage"),
+    [
+        ("", "any"),
+        ("考试和练习", "any"),
+        ("仅练习", "practice"),
+        (" 仅考试 ", "exam"),
+        ("Practice only", "practice"),
+        ("exam", "exam"),
+        ("练习", None),
+    ],
+)
+def test_the_usage_column(app, db, cell, usage):
+    result = transfer.read_file("xlsx", xlsx([row(**{"用途": cell})]), None)
+    if usage is None:
+        assert [i.header for i in result.issues] == ["用途"]
+    else:
+        assert result.ok, texts(result)
+        assert result.questions[0].usage == usage
 
 
 def test_a_sheet_declaring_a_huge_size_is_read_quickly(app, db):
@@ -447,3 +475,15 @@ def test_csv_cells_over_several_lines_still_import(app, db):
     result = transfer.read_file("csv", data, None)
     assert result.ok, texts(result)
     assert [q.row for q in result.questions] == [2, 3]
+
+
+def test_an_import_keeps_the_usage_and_an_export_writes_it(app, db):
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    bank = make_bank(actor=admin)
+    result = transfer.read_file("xlsx", xlsx([row(stem="甲______", **{"用途": "仅练习"}), row(stem="乙______")]), bank)
+    commit(admin, bank, result, now_utc())
+    questions = db.session.scalars(select(Question).where(Question.bank_id == bank.id).order_by(Question.id)).all()
+    assert [q.usage for q in questions] == ["practice", "any"]
+    data, _skipped, _written = transfer.export_questions(questions, "csv")
+    again = table.read_csv(data)
+    assert [q.usage for q in again.questions] == ["practice", "any"]

@@ -28,6 +28,8 @@ ROUTES = {
     "question_bank.bank": ("GET", "/banks/{bank}/", VIEW),
     "question_bank.category_create": ("POST", "/banks/{bank}/categories", MANAGE),
     "question_bank.category_change": ("POST", "/banks/{bank}/categories/change", MANAGE),
+    "question_bank.bank_practice": ("POST", "/banks/{bank}/practice", MANAGE),
+    "question_bank.category_practice": ("POST", "/banks/{bank}/categories/practice", MANAGE),
     "question_bank.question_new": ("GET", "/banks/{bank}/questions/new?type=fill", MANAGE),
     "question_bank.question_edit": ("GET", "/banks/questions/{question}/edit", MANAGE),
     "question_bank.question": ("GET", "/banks/questions/{question}", VIEW),
@@ -86,7 +88,14 @@ def test_access_matrix(client, auth, db, app, role, route):
     else:
         response = client.post_form(
             url,
-            {"name": "新名", "action": "difficulty", "difficulty": "2", "qid": question.id, "category_id": category.id},
+            {
+                "name": "新名",
+                "action": "difficulty",
+                "difficulty": "2",
+                "qid": question.id,
+                "category_id": category.id,
+                "opened": "1",
+            },
         )
     if role in allowed:
         assert response.status_code in (200, 302), (role, route, response.status_code)
