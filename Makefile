@@ -72,7 +72,8 @@ browser-deps:
 ## newest first. The load benchmark (bench_load.py) serves QualExam and the limit app with gunicorn: the closed loop
 ## of whole candidates, then the phases, and ends with issue 23's targets beside the figures: about 30 minutes with
 ## the rest. `bench/bench_load.py --quick` checks its harness in a few minutes; --workers/--threads/--worker-class
-## compare serving choices.
+## compare serving choices. The practice benchmark (bench_practice.py, issue 24) serves QualExam to 1,000 cadres
+## practising at once and times one answer in process: about 10 minutes; `--quick` checks it in about a minute.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
@@ -85,6 +86,7 @@ bench: install
 	$(BIN)/python bench/bench_result.py --db both --write
 	$(BIN)/python bench/profile_hot_paths.py --db postgresql --write
 	$(BIN)/python bench/bench_load.py --db both --write
+	$(BIN)/python bench/bench_practice.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

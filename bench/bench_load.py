@@ -57,16 +57,65 @@ def free_port() -> int:
 # ---------------------------------------------------------------- data
 
 
-def generate(kind: str, n: int) -> dict:
-    """A fresh database with the exam, its bank and N candidates with tokens; papers drawn at publishing."""
-    from bench_exam import NO_LOGIN, SECTIONS, fill_bank
+def seed_district(n: int, prefix: str, now) -> tuple:
+    """What the load benchmarks start from: the top unit with 20 units under it, a system admin ("bench") and N
+    cadres (`prefix`00000, …) spread over the units, each with an API token. Returns (admin, top, tokens)."""
+    from bench_exam import NO_LOGIN
 
-    from accounts.models import Cadre, RoleAssignment, Unit, User
+    from accounts.models import Cadre, RoleAssignment, User
     from accounts.services import create_api_token, create_unit
     from core.extensions import db
-    from core.models import now_utc
     from core.policy import Role
-    from exam import definition, publishing, review
+
+    top = create_unit("TOP", "区委组织部", "party_committee", None)
+    units = [create_unit(f"U{i:02d}", f"第{i}单位", "town", top) for i in range(20)]
+    admin = User(username="bench", name="bench", must_change_password=False, active=True, password_hash=NO_LOGIN)
+    admin.roles.append(RoleAssignment(role=Role.SYSTEM_ADMIN))
+    db.session.add(admin)
+    tokens = []
+    for i in range(n):
+        user = User(username=f"{prefix}{i:05d}", name=f"考生{i}", must_change_password=False, active=True,
+                    password_hash=NO_LOGIN)  # fmt: skip
+        db.session.add(user)
+        db.session.add(Cadre(user=user, unit=units[i % len(units)], gender="male", birth_date=date(1993, 1, 1),
+                             rank="section_chief", position="科员", education="bachelor",
+                             political_status="cpc_member"))  # fmt: skip
+        db.session.flush()
+        tokens.append(create_api_token(user, "bench", now))
+    return admin, top, tokens
+
+
+def drawn_exam(admin, code: str, title: str, bank, top, opens_at, closes_at, now):
+    """A drawn exam of bench_exam's SECTIONS from `bank` for every cadre under `top`, published (a paper drawn for
+    each, committed). Returns (exam, papers drawn)."""
+    from bench_exam import SECTIONS
+
+    from core.extensions import db
+    from exam import definition, publishing
+
+    values = {"title": title, "subject": "政治理论", "instructions": "", "paper_mode": "drawn",
+              "duration_minutes": 120, "opens_at": opens_at, "closes_at": closes_at, "attempts_allowed": 1,
+              "pass_mark": 60, "shuffle_questions": True, "shuffle_options": True, "mc_policy": "partial",
+              "release_policy": "immediate", "review_policy": "score", "focus_loss_limit": None}  # fmt: skip
+    exam = definition.create_exam(admin, code, values, now)
+    definition.set_eligibility(admin, exam, {"unit_ids": [top.id]}, now)
+    for section_title, qtype, count, points in SECTIONS:
+        section = definition.add_section(admin, exam, section_title, qtype, points, now)
+        definition.add_rule(admin, section, now, bank=bank, count=count)
+    db.session.commit()
+    papers = publishing.publish(admin, exam, now)
+    db.session.commit()
+    return exam, papers
+
+
+def generate(kind: str, n: int) -> dict:
+    """A fresh database with the exam, its bank and N candidates with tokens; papers drawn at publishing."""
+    from bench_exam import fill_bank
+
+    from accounts.models import Unit, User
+    from core.extensions import db
+    from core.models import now_utc
+    from exam import review
     from exam.attempts import start_attempt
     from exam.models import Attempt
 
@@ -76,35 +125,11 @@ def generate(kind: str, n: int) -> dict:
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
         now = now_utc()
-        top = create_unit("TOP", "区委组织部", "party_committee", None)
-        units = [create_unit(f"U{i:02d}", f"第{i}单位", "town", top) for i in range(20)]
-        admin = User(username="bench", name="bench", must_change_password=False, active=True, password_hash=NO_LOGIN)
-        admin.roles.append(RoleAssignment(role=Role.SYSTEM_ADMIN))
-        db.session.add(admin)
+        admin, top, tokens = seed_district(n, "L", now)
         bank = fill_bank(admin, "LOADBANK", top, now)
-        tokens = []
-        for i in range(n):
-            user = User(username=f"L{i:05d}", name=f"考生{i}", must_change_password=False, active=True,
-                        password_hash=NO_LOGIN)  # fmt: skip
-            db.session.add(user)
-            db.session.add(Cadre(user=user, unit=units[i % len(units)], gender="male", birth_date=date(1993, 1, 1),
-                                 rank="section_chief", position="科员", education="bachelor",
-                                 political_status="cpc_member"))  # fmt: skip
-            db.session.flush()
-            tokens.append(create_api_token(user, "bench", now))
-        values = {"title": "负载基准考试", "subject": "政治理论", "instructions": "", "paper_mode": "drawn",
-                  "duration_minutes": 120, "opens_at": now - timedelta(minutes=5),
-                  "closes_at": now + timedelta(hours=6), "attempts_allowed": 1, "pass_mark": 60,
-                  "shuffle_questions": True, "shuffle_options": True, "mc_policy": "partial",
-                  "release_policy": "immediate", "review_policy": "score", "focus_loss_limit": None}  # fmt: skip
-        exam = definition.create_exam(admin, EXAM, values, now)
-        definition.set_eligibility(admin, exam, {"unit_ids": [top.id]}, now)
-        for title, qtype, count, points in SECTIONS:
-            section = definition.add_section(admin, exam, title, qtype, points, now)
-            definition.add_rule(admin, section, now, bank=bank, count=count)
-        db.session.commit()
-        assert publishing.publish(admin, exam, now) == n
-        db.session.commit()
+        exam, papers = drawn_exam(admin, EXAM, "负载基准考试", bank, top, now - timedelta(minutes=5),
+                                  now + timedelta(hours=6), now)  # fmt: skip
+        assert papers == n
         if kind == "postgresql":
             db.session.execute(db.text("ANALYZE"))
             db.session.commit()
@@ -588,6 +613,28 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def add_serving_options(parser) -> None:
+    """gunicorn's settings for the apps served: --workers, --threads, --worker-class (by default what
+    gunicorn.conf.py would take from the environment)."""
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("QE_WORKERS", os.cpu_count())))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("QE_THREADS", 4)))
+    parser.add_argument(
+        "--worker-class",
+        default=os.environ.get("QE_WORKER_CLASS") or "gthread",
+        help="gunicorn's worker class for the apps served (gthread, sync; gevent if installed).",
+    )
+
+
+def fill_defaults(args, defaults: dict) -> None:
+    """Every option of `defaults` left unset takes its (full run, quick run) value; sync workers get one thread."""
+    for name, (full, quick) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    if args.worker_class == "sync" and args.threads != 1:
+        print("… sync workers have one thread (gunicorn serves sync with threads > 1 as gthread)", file=sys.stderr)
+        args.threads = 1
+
+
 def main():
     def options(parser):
         parser.add_argument(
@@ -631,13 +678,7 @@ def main():
             default=None,
             help="Closed loop: fresh candidates available (the loop ends early if they run out).",
         )
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("QE_WORKERS", os.cpu_count())))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("QE_THREADS", 4)))
-        parser.add_argument(
-            "--worker-class",
-            default=os.environ.get("QE_WORKER_CLASS") or "gthread",
-            help="gunicorn's worker class for both apps (gthread, sync; gevent if installed).",
-        )
+        add_serving_options(parser)
 
     # (full run, quick run) of every option left unset.
     defaults = {
@@ -647,12 +688,7 @@ def main():
     }  # fmt: skip
 
     def run_with(kind, args):
-        for name, (full, quick) in defaults.items():
-            if getattr(args, name) is None:
-                setattr(args, name, quick if args.quick else full)
-        if args.worker_class == "sync" and args.threads != 1:
-            print("… sync workers have one thread (gunicorn serves sync with threads > 1 as gthread)", file=sys.stderr)
-            args.threads = 1
+        fill_defaults(args, defaults)
         if args.loop_only:
             args.candidates = 0  # nobody for the phases
         if args.storm is None:  # the target's pace: 2,000 starts per 60 s

@@ -87,12 +87,15 @@ class Calls:
     base_url: str
     samples: list[Sample]
 
+    def _headers(self, token: str, phase: str) -> dict:
+        return {"Authorization": f"Bearer {token}"}
+
     async def _call(self, client, phase, endpoint, method, url, token, body=None):
         t = time.perf_counter()
         data = None
         try:
             async with client.request(method, self.base_url + url, json=body,
-                                      headers={"Authorization": f"Bearer {token}"}) as response:  # fmt: skip
+                                      headers=self._headers(token, phase)) as response:  # fmt: skip
                 status = response.status
                 if status == 200:
                     data = await response.json()
@@ -317,3 +320,98 @@ class ClosedLoop(Calls):
 
     def summary(self) -> dict[tuple[str, str], dict]:
         return summarize(self.samples, {"loop": (self.started, self.ended)})
+
+
+# ---------------------------------------------------------------- practice (issue 24)
+
+
+@dataclass
+class Practising:
+    seconds: float = 180  # the steady part: every cadre practising, counted
+    ramp_seconds: float = 30  # the cadres arrive one after another over this
+    think_seconds: float = 3.0  # the mean pause before each answer (uniform over half to one and a half of it)
+    skip_share: float = 0.05  # questions passed over (POST …/skip) rather than answered
+    connections: int = 1000  # at most this many requests at once: one per cadre
+
+
+class PracticeCrowd(Calls):
+    """Cadres practising, each a coroutine: the practice home, a session started, then one question at a time, each
+    answered (or now and then skipped) after a pause, with the next question in the answer's feedback; a finished
+    session is followed by a look at the wrong-answer book and a new session (half the time of the book itself, when
+    it holds questions open to practice). A failed answer re-reads the session
+    and goes on. Every answer acknowledged with a 200 is kept, to be found in practice_answers afterwards.
+
+    A request sent before the ramp ends is counted in the phase "ramp", after it in "steady"; each carries its
+    phase in the header X-Bench-Phase, for the server's access log."""
+
+    def __init__(self, base_url: str, tokens: list[str], choices: list[dict], practising: Practising, seed: int = 24):
+        self.base_url, self.tokens, self.choices, self.practising = base_url, tokens, choices, practising
+        self.rng = random.Random(seed)
+        self.samples: list[Sample] = []
+        #: (session id, position) -> the value of an answer the server acknowledged with a 200.
+        self.acknowledged: dict[tuple[int, int], object] = {}
+        self.sessions: set[int] = set()  # the ids of the sessions the cadres started (or resumed)
+        self.started = self.ramp_end = self.stop_at = self.ended = 0.0
+
+    def _phase(self) -> str:
+        return "ramp" if time.monotonic() < self.ramp_end else "steady"
+
+    def _headers(self, token: str, phase: str) -> dict:
+        return {"Authorization": f"Bearer {token}", "X-Bench-Phase": phase}
+
+    async def _cadre(self, client, token: str, at: float, rng: random.Random):
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        p = self.practising
+
+        def call(endpoint, method, url, body=None):
+            return self._call(client, self._phase(), endpoint, method, url, token, body)
+
+        async def think():
+            await asyncio.sleep(p.think_seconds * rng.uniform(0.5, 1.5))
+
+        await call("choices", "GET", "/api/v1/practice")
+        choice = None
+        while time.monotonic() < self.stop_at:
+            session = await call("start", "POST", "/api/v1/practice/sessions", choice or rng.choice(self.choices))
+            if session is None:
+                await think()
+                continue
+            self.sessions.add(session["id"])
+            path = f"/api/v1/practice/sessions/{session['id']}"
+            while session is not None and session["question"] is not None:
+                await think()
+                if time.monotonic() >= self.stop_at:
+                    return
+                question = session["question"]
+                if rng.random() < p.skip_share:
+                    session = await call("skip", "POST", f"{path}/skip")
+                else:
+                    value = answer_for(question, rng)
+                    feedback = await call("answer", "PUT", f"{path}/answers/{question['position']}", {"value": value})
+                    if feedback is not None:
+                        self.acknowledged[(session["id"], question["position"])] = value
+                    session = feedback["session"] if feedback is not None else None
+                if session is None:  # the request failed: see where the session is, as the page would
+                    session = await call("session", "GET", path)
+            book = await call("wrong_book", "GET", "/api/v1/practice/wrong-book") or []
+            # Half the time, practise the book next when it holds questions open to practice.
+            to_practise = any(e["open"] and not e["mastered"] for group in book for e in group["entries"])
+            choice = {"mode": "wrong_book"} if to_practise and rng.random() < 0.5 else None
+
+    async def run(self) -> None:
+        p = self.practising
+        connector = aiohttp.TCPConnector(limit=p.connections, keepalive_timeout=3)  # the server keeps 5 s
+        timeout = aiohttp.ClientTimeout(total=60, sock_read=30)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+            self.started = time.monotonic()
+            self.ramp_end = self.started + p.ramp_seconds
+            self.stop_at = self.ramp_end + p.seconds
+            spread = p.ramp_seconds / max(1, len(self.tokens))
+            await asyncio.gather(*(
+                self._cadre(client, token, self.started + i * spread, random.Random(self.rng.random()))
+                for i, token in enumerate(self.tokens)
+            ))  # fmt: skip
+            self.ended = time.monotonic()
+
+    def summary(self) -> dict[tuple[str, str], dict]:
+        return summarize(self.samples, {"ramp": (self.started, self.ramp_end), "steady": (self.ramp_end, self.stop_at)})
