@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, String, and_, cast, false, literal, or_, select, union
+from sqlalchemy import Select, String, and_, cast, exists, false, literal, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Cadre, RoleAssignment, Unit, User
@@ -104,23 +104,25 @@ def pool_condition(exams: list[Exam]):
     return or_(*conditions)
 
 
-def placed_questions(exams: list[Exam]) -> Select:
-    """The questions placed on a paper of one of `exams`: a fixed item, or a paper drawn already (whatever the rules
-    say now)."""
+def placed_condition(exams: list[Exam]):
+    """SQL condition over Question: it is placed on a paper of one of `exams`, by a fixed item or on a paper drawn
+    already (whatever the rules say now). Correlated, so that each question looks up its own versions' paper items
+    (indexed) rather than reading every paper of the exams."""
     exam_ids = [e.id for e in exams]
-    fixed = (
-        select(QuestionVersion.question_id)
-        .join(FixedItem, FixedItem.question_version_id == QuestionVersion.id)
-        .join(ExamSection, FixedItem.section_id == ExamSection.id)
-        .where(ExamSection.exam_id.in_(exam_ids))
+    version = QuestionVersion.__table__.alias("placed_version")
+    fixed = exists().where(
+        version.c.question_id == Question.id,
+        FixedItem.question_version_id == version.c.id,
+        FixedItem.section_id == ExamSection.id,
+        ExamSection.exam_id.in_(exam_ids),
     )
-    drawn = (
-        select(QuestionVersion.question_id)
-        .join(PaperItem, PaperItem.question_version_id == QuestionVersion.id)
-        .join(Paper, PaperItem.paper_id == Paper.id)
-        .where(Paper.exam_id.in_(exam_ids))
+    drawn = exists().where(
+        version.c.question_id == Question.id,
+        PaperItem.question_version_id == version.c.id,
+        PaperItem.paper_id == Paper.id,
+        Paper.exam_id.in_(exam_ids),
     )
-    return union(fixed, drawn)
+    return or_(fixed, drawn)
 
 
 def _own_paper_questions(user_id: int, exam_ids: list[int]) -> Select:

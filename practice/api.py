@@ -15,7 +15,7 @@ from core.policy import login_required
 from exam.models import Exam
 from practice import mock, services
 from practice.models import Mode, Outcome
-from practice.pool import Pool
+from practice.pool import pool_now
 from question_bank.models import Bank, Category
 from question_bank.types import QUESTION_TYPES
 
@@ -447,7 +447,7 @@ def skip(session_id: int):
 def wrong_book():
     services.take_exam_mistakes(current_user, now_utc())
     groups = services.wrong_book(current_user, include_mastered=request.args.get("all") == "1")
-    open_ids = Pool(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
+    open_ids = pool_now(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
     return jsonify([
         {
             "tag": g.tag,

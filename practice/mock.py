@@ -16,7 +16,7 @@ from exam import attempts, eligibility
 from exam.answers import ItemFacts, parse_answer
 from exam.models import Exam, ExamStatus, PaperMode
 from practice.models import Mode, Outcome, PracticeAnswer, PracticeSession
-from practice.pool import Pool
+from practice.pool import pool_now
 from practice.services import record_in_book
 from question_bank.models import Bank, Category, Question, Tag, question_tags
 from question_bank.richtext import to_text
@@ -63,7 +63,7 @@ def draw(exam: Exam, now: datetime, rng: random.Random) -> tuple[list[int], list
     """The mock paper: question ids and slots in order, and how many questions the formal paper has. A rule whose
     filters find too few open questions takes the rest from the next, looser filters; what still lacks is left
     out (the page says the mock is shorter)."""
-    pool = Pool(now)
+    pool = pool_now(now)
     ids, slots, wanted, taken = [], [], 0, set()
     for section in exam.sections:
         if exam.paper_mode == PaperMode.FIXED:
@@ -126,7 +126,7 @@ class MockItem:
 def items(session: PracticeSession, now: datetime) -> list[MockItem]:
     """The mock paper's questions in order (their current versions)."""
     questions = {q.id: q for q in db.session.scalars(select(Question).where(Question.id.in_(session.question_ids)))}
-    open_ids = Pool(now).open_among(session.question_ids)
+    open_ids = pool_now(now).open_among(session.question_ids)
     out = []
     for i, (qid, (section, qtype, points)) in enumerate(zip(session.question_ids, session.layout, strict=True)):
         question = questions.get(qid)

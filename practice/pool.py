@@ -10,11 +10,12 @@ mock exam's draw, the daily set, the wrong-answer book) asks this module, and no
 
 from datetime import datetime
 
+from flask import has_request_context, request
 from sqlalchemy import and_, exists, false, or_, select
 
 from core.extensions import db
 from exam import attempts
-from exam.conflicts import placed_questions, pool_condition
+from exam.conflicts import placed_condition, pool_condition
 from exam.models import Exam, ExamStatus
 from question_bank.models import Bank, Category, Question, QuestionStatus, QuestionUsage
 
@@ -51,7 +52,7 @@ def _held(exams: list[Exam]):
     question (exam.papers.rule_pool), so only a paper it is placed on already holds one."""
     return or_(
         and_(pool_condition(exams), Question.usage != QuestionUsage.PRACTICE),
-        Question.id.in_(placed_questions(exams)),
+        placed_condition(exams),
     )
 
 
@@ -115,3 +116,14 @@ def question_access(question_ids: list[int], now: datetime) -> dict[int, str]:
         else:
             access[row.id] = "practice"
     return access
+
+
+def pool_now(now: datetime) -> Pool:
+    """The pool, read once per request (every check of one request sees the same exams ahead). Kept with the
+    request itself, not in `g`: an app context can outlive a request (tests, a CLI command)."""
+    if not has_request_context():
+        return Pool(now)
+    pool = request.environ.get("qualexam.practice_pool")
+    if pool is None:
+        pool = request.environ["qualexam.practice_pool"] = Pool(now)
+    return pool

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
 from core.extensions import db
@@ -24,7 +25,7 @@ from practice.models import (
     PracticeSession,
     WrongBookEntry,
 )
-from practice.pool import Pool
+from practice.pool import pool_now
 from question_bank.models import Bank, Category, Question, QuestionVersion, Tag, question_tags
 from question_bank.richtext import to_text
 from question_bank.types import QUESTION_TYPES, count_blanks
@@ -55,7 +56,7 @@ class BankChoice:
 def choices(now: datetime) -> tuple[list[BankChoice], list[tuple[str, int]]]:
     """The banks (with their categories) and the knowledge points that have questions open to practice now, each
     with how many."""
-    pool = Pool(now)
+    pool = pool_now(now)
     rows = db.session.execute(
         select(Question.bank_id, Question.category_id, func.count()).where(pool.condition())
         .group_by(Question.bank_id, Question.category_id)
@@ -135,7 +136,7 @@ def start(
 ) -> PracticeSession:
     """Resume the cadre's unfinished session of the same choice, or start one: up to SESSION_SIZE questions open to
     practice, those never practised first (in order, or shuffled)."""
-    pool = Pool(now)
+    pool = pool_now(now)
     where = []
     if mode == Mode.CATEGORY:
         if category is not None:
@@ -197,11 +198,9 @@ def current(session: PracticeSession, now: datetime) -> Served | None:
     is answered whole (practice.mock), never one by one."""
     if session.done or session.mode not in ONE_BY_ONE:
         return None
-    pool = Pool(now)
-    remaining = session.question_ids[session.position :]
-    open_ids = pool.open_among(remaining)
-    while session.position < session.total and session.question_ids[session.position] not in open_ids:
-        session.position += 1
+    pool = pool_now(now)
+    while session.position < session.total and not pool.is_open(session.question_ids[session.position]):
+        session.position += 1  # one indexed check each: the next question is nearly always open
     if session.position >= session.total:
         session.finished_at = session.updated_at = now
         db.session.flush()
@@ -225,14 +224,25 @@ class Feedback:
     wrong_book: str | None  # "added", "mastered" or None: what the answer did to the wrong-answer book
 
 
+def _given_again(session: PracticeSession, position: int, now: datetime) -> Feedback | None:
+    """The feedback already given for this position, when its question is still open: a resend after a lost reply
+    (or a double tap) gets what the first answer got, and changes nothing."""
+    row = db.session.scalar(
+        select(PracticeAnswer).where(PracticeAnswer.session_id == session.id, PracticeAnswer.position == position)
+    )
+    if row is None or not pool_now(now).is_open(row.question_id):
+        return None
+    return Feedback(position, row.question, row.version, row.answer, row.outcome, row.share, None)
+
+
 def answer(session: PracticeSession, position: int, value, now: datetime) -> Feedback:
     """Record the answer to the question the session is at, and return its feedback. Only the question served now
-    can be answered (and so keyed): an earlier or later position is refused, as is a question closed to practice
-    since it was served."""
+    can be answered (and so keyed): a later position is refused, as is a question closed to practice since it was
+    served; an answered position sent again gets its first feedback back (nothing is recorded twice)."""
     if session.mode not in ONE_BY_ONE:
         raise DomainError(_("A mock exam is answered whole and submitted."), code="wrong_mode", status=409)
-    if session.done:
-        raise DomainError(_("This practice is finished."), code="session_finished", status=409)
+    if 0 <= position < session.position and (again := _given_again(session, position, now)) is not None:
+        return again
     served = current(session, now)
     if served is None:
         raise DomainError(_("This practice is finished."), code="session_finished", status=409)
@@ -248,9 +258,19 @@ def answer(session: PracticeSession, position: int, value, now: datetime) -> Fee
     else:
         share = qtype.grade(version.answer, value, version.settings, "all_or_nothing") if value is not None else 0.0
         outcome = Outcome.RIGHT if share >= 1 else Outcome.WRONG if share <= 0 else Outcome.PARTLY
-    db.session.add(PracticeAnswer(session_id=session.id, user_id=session.user_id, question_id=question.id,
-                                  question_version_id=version.id, position=position, answer=value, outcome=outcome,
-                                  share=share, answered_at=now))  # fmt: skip
+    row = PracticeAnswer(session_id=session.id, user_id=session.user_id, question_id=question.id,
+                         question_version_id=version.id, position=position, answer=value, outcome=outcome,
+                         share=share, answered_at=now)  # fmt: skip
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:  # the same position answered at the same moment by another request of the cadre's
+        db.session.refresh(session)
+        again = _given_again(session, position, now)
+        if again is None:
+            raise DomainError(_("Answer the question shown now."), code="wrong_position", status=409) from None
+        return again
     book = record_in_book(session.user_id, question.id, outcome, now, source="practice")
     session.position = position + 1
     session.right_count += outcome == Outcome.RIGHT
@@ -317,7 +337,7 @@ def daily(user, now: datetime) -> PracticeSession:
     )
     if session is not None:
         return session
-    ids = Pool(now).question_ids()
+    ids = pool_now(now).question_ids()
     if not ids:
         raise DomainError(_("There is nothing to practise here at the moment."), code="nothing_open", status=409)
     picked = _daily_pick(ids, day, user.id, current_app.config["PRACTICE_DAILY_PER_PERSON"])
@@ -416,9 +436,18 @@ def record_in_book(user_id: int, question_id: int, outcome: str, now: datetime, 
     )
     if outcome != Outcome.RIGHT:
         if entry is None:
-            db.session.add(WrongBookEntry(user_id=user_id, question_id=question_id, source=source, added_at=now,
-                                          last_wrong_at=now))  # fmt: skip
-            return "added"
+            try:
+                with db.session.begin_nested():
+                    db.session.add(WrongBookEntry(user_id=user_id, question_id=question_id, source=source,
+                                                  added_at=now, last_wrong_at=now))  # fmt: skip
+                    db.session.flush()
+                return "added"
+            except IntegrityError:  # put in at the same moment by another session of the person's
+                entry = db.session.scalar(
+                    select(WrongBookEntry).where(
+                        WrongBookEntry.user_id == user_id, WrongBookEntry.question_id == question_id
+                    )
+                )
         was_out = entry.removed_at is not None or entry.mastered_at is not None
         entry.wrong_count += 1
         entry.right_streak = 0

@@ -15,7 +15,7 @@ from core.policy import login_required
 from exam.models import Exam
 from practice import bp, mock, services
 from practice.models import Mode, PracticeAnswer
-from practice.pool import Pool
+from practice.pool import pool_now
 from question_bank.models import Bank, Category
 
 
@@ -130,7 +130,7 @@ def _feedback_of(session, position: int):
     row = db.session.scalar(
         select(PracticeAnswer).where(PracticeAnswer.session_id == session.id, PracticeAnswer.position == position)
     )
-    if row is None or not Pool(now_utc()).is_open(row.question_id):
+    if row is None or not pool_now(now_utc()).is_open(row.question_id):
         return None
     return row
 
@@ -148,7 +148,7 @@ def session(practice_id: int):
     answers = services.session_answers(session) if session.done and feedback is None else []
     return render_template(
         "practice/session.html", session=session, served=served, feedback=feedback, form=ActionForm(),
-        answers=answers, open_ids=Pool(now).open_among(a.question_id for a in answers),
+        answers=answers, open_ids=pool_now(now).open_among(a.question_id for a in answers),
     )  # fmt: skip
 
 
@@ -216,7 +216,7 @@ def wrong_book():
     show_all = request.args.get("all") == "1"
     services.take_exam_mistakes(current_user, now_utc())
     groups = services.wrong_book(current_user, include_mastered=show_all)
-    open_ids = Pool(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
+    open_ids = pool_now(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
     return render_template(
         "practice/wrong_book.html", groups=groups, show_all=show_all, form=ActionForm(), open_ids=open_ids,
         count=services.book_count(current_user), mastered_after=services.mastered_after(),

@@ -166,3 +166,16 @@ def test_wrong_answers_of_a_formal_exam_enter_the_book_once_its_review_shows_the
     single = next(i for i in attempt.paper.items if i.section.qtype == "single")
     assert entry.question_id == single.version.question_id and entry.source == "exam"
     assert services.take_exam_mistakes(cadre, after) == 0  # once per attempt
+
+
+def test_an_answer_sent_again_gets_its_first_feedback_and_is_kept_once(opened):
+    _bank, chapter, _questions, cadre, _admin = opened
+    now = now_utc()
+    session = services.start(cadre, now, mode=Mode.CATEGORY, category=chapter)
+    first = services.answer(session, 0, 1, now)  # the single choice, wrong
+    again = services.answer(session, 0, 0, now)  # resent (another value: the first one stands)
+    assert (again.outcome, again.answer, again.version.id) == (first.outcome, 1, first.version.id)
+    assert session.position == 1
+    assert _db.session.scalar(select(func.count()).select_from(PracticeAnswer)) == 1
+    entry = _db.session.scalar(select(WrongBookEntry))
+    assert entry.wrong_count == 1
