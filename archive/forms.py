@@ -67,3 +67,5 @@ class AssessmentForm(FlaskForm):
 class YearForm(FlaskForm):
     year = IntegerField(_l("Year"), validators=[InputRequired()])
     required_hours = FloatField(_l("Required hours"), validators=[InputRequired()])
+    practice_hours_cap = FloatField(_l("Practice hours that count as self-study (at most)"), default=0,
+                                    validators=[Optional()])  # fmt: skip

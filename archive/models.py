@@ -148,6 +148,8 @@ class ArchiveYear(db.Model):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     required_hours: Mapped[float] = mapped_column(_HOURS, default=0)
+    #: 以考促学: hours of online practice a cadre may count as in-service self-study this year (0: none).
+    practice_hours_cap: Mapped[float] = mapped_column(_HOURS, default=0, server_default="0")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 

@@ -113,16 +113,27 @@ def check_open(year: int) -> None:
         raise DomainError(_("The year %(y)d is closed: its archive can no longer change.", y=year), code="year_closed")
 
 
-def set_required_hours(actor, year: int, hours, now: datetime) -> ArchiveYear:
-    if not isinstance(hours, int | float) or isinstance(hours, bool) or not 0 <= hours <= MAX_HOURS:
+def _hours_value(hours) -> bool:
+    return isinstance(hours, int | float) and not isinstance(hours, bool) and 0 <= hours <= MAX_HOURS
+
+
+def set_required_hours(actor, year: int, hours, now: datetime, practice_cap=None) -> ArchiveYear:
+    """The hours every cadre should reach in the year, and (when given) the hours of online practice a cadre may
+    count as self-study (以考促学)."""
+    if not _hours_value(hours):
         raise DomainError(_("The required hours are 0 to %(n)d.", n=MAX_HOURS), code="bad_hours")
+    if practice_cap is not None and not _hours_value(practice_cap):
+        raise DomainError(_("The practice hours are 0 to %(n)d.", n=MAX_HOURS), code="bad_hours")
     check_open(year)
     row = archive_year(year) or ArchiveYear(year=year)
-    old = row.required_hours
+    old, old_cap = row.required_hours, row.practice_hours_cap
     row.required_hours = float(hours)
+    detail = {"old": old, "new": float(hours)}
+    if practice_cap is not None:
+        row.practice_hours_cap = float(practice_cap)
+        detail.update(practice_old=old_cap, practice_new=float(practice_cap))
     db.session.add(row)
-    audit.record("archive.year.hours", actor=actor, target=f"year:{year}", detail={"old": old, "new": float(hours)},
-                 at=now)  # fmt: skip
+    audit.record("archive.year.hours", actor=actor, target=f"year:{year}", detail=detail, at=now)
     db.session.flush()
     return row
 

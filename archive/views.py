@@ -652,7 +652,8 @@ def years():
     require("archive.configure")
     form = YearForm(data={"year": local_today().year})
     if form.validate_on_submit() and (done := _save(
-        form, lambda: records.set_required_hours(current_user, form.year.data, form.required_hours.data, now_utc()),
+        form, lambda: records.set_required_hours(current_user, form.year.data, form.required_hours.data, now_utc(),
+                                                 practice_cap=form.practice_hours_cap.data or 0),
         _("Required hours saved."), url_for("archive.years"),
     )):  # fmt: skip
         return done

@@ -71,6 +71,9 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "archive.configure": DISTRICT_ROLES,
     #: Training classes, scoped by the organising unit.
     "training.manage": ADMIN_ROLES,
+    #: Practice activity of the units in scope (counts and shares, and the weakest knowledge points; no person's
+    #: answers). Everyone practises their own (practice/).
+    "practice.activity": ADMIN_ROLES,
     #: Every person's jobs (publishing, analyses, exports, imports) and their downloads; others see their own.
     "jobs.view_all": DISTRICT_ROLES,
     # The sitting (sitting/): rooms, sessions, seats, tickets and the day itself.

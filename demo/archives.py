@@ -108,8 +108,8 @@ def load(top_unit, now) -> None:
     passers = {me.user_id, *(u.id for u in young[::3])}
     _last_years_exams(top_unit, admin, young, passers, rng)
 
-    for year, required in ((2025, 60), (2026, 60)):
-        records.set_required_hours(admin, year, required, _when(date(year, 1, 5), 10))
+    for year, required, practice_cap in ((2025, 60, 0), (2026, 60, 12)):  # practice counts from 2026 (以考促学)
+        records.set_required_hours(admin, year, required, _when(date(year, 1, 5), 10), practice_cap=practice_cap)
         for title, author, note in BOOKS[year]:
             reading.add_book(admin, year, title, author, note, 200, _when(date(year, 1, 5), 10))
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from flask_babel import lazy_pgettext
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import User
@@ -163,3 +163,18 @@ class ExamMistakesTaken(db.Model):
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HourClaim(db.Model):
+    """Hours of practice a cadre put into their archive as in-service self-study (在职自学): the archive entry they
+    made (reviewed like any self-study), and how many hours it holds."""
+
+    __tablename__ = "practice_hour_claims"
+    __table_args__ = (Index("ix_practice_hour_claims_user_year", "user_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("archive_entries.id", ondelete="CASCADE"), unique=True)
+    hours: Mapped[float] = mapped_column(Numeric(7, 1, asdecimal=False))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -11,9 +11,10 @@ from core.errors import DomainError
 from core.extensions import db
 from core.forms import ActionForm
 from core.models import now_utc
-from core.policy import login_required
+from core.policy import login_required, permission_required
 from exam.models import Exam
-from practice import bp, mock, services
+from practice import activity as activity_queries
+from practice import bp, hours, mock, services
 from practice.models import Mode, PracticeAnswer
 from practice.pool import pool_now
 from question_bank.models import Bank, Category
@@ -35,7 +36,34 @@ def home():
         book_count=services.book_count(current_user), form=ActionForm(), today=today,
         streak=services.streak(current_user, now), daily_size=services.daily_size(),
         mocks=mock.exams_to_mock(current_user, now), mastery=services.mastery(current_user),
-        mastery_window=services.MASTERY_WINDOW,
+        mastery_window=services.MASTERY_WINDOW, hours=hours.offer(current_user, now),
+    )  # fmt: skip
+
+
+@bp.route("/hours", methods=["POST"])
+@login_required
+def claim_hours():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        entry = hours.claim(current_user, now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("%(h)s hours of practice were added to your learning archive; they count once reviewed.",
+                h=f"{entry.hours:g}"), "success")  # fmt: skip
+    return redirect(url_for("practice.home"))
+
+
+@bp.route("/activity")
+@permission_required("practice.activity")
+def activity():
+    now = now_utc()
+    return render_template(
+        "practice/activity.html", units=activity_queries.by_unit(current_user, now),
+        weak=activity_queries.weak_points(current_user, now), days=activity_queries.WINDOW_DAYS,
+        min_answers=activity_queries.MIN_ANSWERS,
     )  # fmt: skip
 
 

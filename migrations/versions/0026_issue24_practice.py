@@ -24,6 +24,7 @@ USAGE_VALID = "usage IN ('any', 'practice', 'exam')"
 def upgrade():
     op.add_column("banks", sa.Column("practice_open", sa.Boolean(), nullable=False, server_default="0"))
     op.add_column("categories", sa.Column("practice_open", sa.Boolean(), nullable=False, server_default="0"))
+    op.add_column("archive_years", sa.Column("practice_hours_cap", sa.Numeric(7, 1), nullable=False, server_default="0"))
     if op.get_bind().dialect.name == "sqlite":
         # SQLite takes a check in ADD COLUMN, and only there (a batch copy of `questions` would fire its cascades).
         op.execute("ALTER TABLE questions ADD COLUMN usage VARCHAR(16) DEFAULT 'any' NOT NULL "
@@ -104,9 +105,21 @@ def upgrade():
         sa.UniqueConstraint("attempt_id", name="uq_practice_exam_mistakes_attempt"),
     )
     op.create_index("ix_practice_exam_mistakes_user_id", "practice_exam_mistakes", ["user_id"])
+    op.create_table(
+        "practice_hour_claims",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("entry_id", sa.Integer(), sa.ForeignKey("archive_entries.id", ondelete="CASCADE"), nullable=False,
+                  unique=True),
+        sa.Column("hours", sa.Numeric(7, 1), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    )  # fmt: skip
+    op.create_index("ix_practice_hour_claims_user_year", "practice_hour_claims", ["user_id", "year"])
 
 
 def downgrade():
+    op.drop_table("practice_hour_claims")
     op.drop_table("practice_exam_mistakes")
     op.drop_table("practice_wrong_book")
     op.drop_table("practice_answers")
@@ -114,5 +127,6 @@ def downgrade():
     if op.get_bind().dialect.name != "sqlite":
         op.drop_constraint(op.f("ck_questions_usage_valid"), "questions", type_="check")
     op.drop_column("questions", "usage")  # (SQLite 3.35+ drops a column with its own check)
+    op.drop_column("archive_years", "practice_hours_cap")
     op.drop_column("categories", "practice_open")
     op.drop_column("banks", "practice_open")

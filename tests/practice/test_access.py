@@ -36,6 +36,8 @@ ROUTES = {
     "practice.submit_mock": ("POST", "/practice/sessions/{mock}/submit", {OWNER}),
     "practice.star_entry": ("POST", "/practice/wrong-book/{entry}/star", {OWNER}),
     "practice.remove_entry": ("POST", "/practice/wrong-book/{entry}/remove", {OWNER}),
+    "practice.claim_hours": ("POST", "/practice/hours", SIGNED_IN),  # nothing on offer: back to the page
+    "practice.activity": ("GET", "/practice/activity", {"system_admin", "org_admin", "unit_admin"}),
     "practice_api.choices": ("GET", "/api/v1/practice", SIGNED_IN),
     "practice_api.start": ("POST", "/api/v1/practice/sessions", SIGNED_IN),
     "practice_api.session": ("GET", "/api/v1/practice/sessions/{session}", {OWNER}),
@@ -108,8 +110,8 @@ def test_access_matrix(client, auth, db, who):
             ok = status == 200 or status == 302 and "/login" not in location
         elif who == ANON:
             ok = status == 401 if url.startswith("/api/") else status == 302 and "/login" in location
-        else:
-            ok = status == 404
+        else:  # the units' activity is refused outright; another's session or entry is not there
+            ok = status == (403 if endpoint == "practice.activity" else 404)
         if not ok:
             wrong.append((endpoint, status))
     assert wrong == []

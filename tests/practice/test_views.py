@@ -23,6 +23,8 @@ ROUTES = {
     "practice.daily": ("POST", "/practice/daily"),
     "practice.start_mock": ("POST", "/practice/mocks/{id}"),
     "practice.submit_mock": ("POST", "/practice/sessions/{id}/submit"),
+    "practice.claim_hours": ("POST", "/practice/hours"),
+    "practice.activity": ("GET", "/practice/activity"),
 }
 
 
