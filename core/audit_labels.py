@@ -183,6 +183,8 @@ DETAIL_LABELS = {
     "new": lazy_pgettext("audit detail", "New value"),
     "old": lazy_pgettext("audit detail", "Old value"),
     "papers": _l("Papers"),
+    "practice_new": lazy_pgettext("audit detail", "Practice hours (new)"),
+    "practice_old": lazy_pgettext("audit detail", "Practice hours (old)"),
     "points": _l("Points"),
     "position": lazy_pgettext("audit detail", "Position in the paper"),
     "qtype": _l("Question type"),

@@ -10,7 +10,7 @@ from archive import records
 from archive.models import ArchiveEntry, EntryKind, EntryStatus
 from core.errors import DomainError
 from core.extensions import db as _db
-from core.models import now_utc
+from core.models import local_today, now_utc
 from core.policy import Role
 from practice import hours, services
 from practice.models import Mode
@@ -23,15 +23,19 @@ def _practise(cadre, bank, now, gaps):
     when = now
     for i, gap in enumerate(gaps):
         when = when + timedelta(seconds=gap)
-        services.answer(session, i, 0, when)
+        services.answer(session, i, ANY_ANSWER[services.current(session, when).question.type], when)
     return when
+
+
+#: An answer of each type's shape (right or wrong does not matter to the time).
+ANY_ANSWER = {"single": 0, "multiple": [0], "truefalse": True, "fill": ["甲", "乙"], "essay": "略"}
 
 
 def test_practice_time_follows_the_rule(opened):
     bank, _chapter, _questions, cadre, _admin = opened
     now = now_utc() - timedelta(hours=2)
     _practise(cadre, bank, now, [60, 120, 3600, 30])  # the hour's gap counts five minutes
-    seconds, answers = hours.practised_seconds(cadre.id, now.astimezone(records.LOCAL_ZONE).year)
+    seconds, answers = hours.practised_seconds(cadre.id, local_today(now).year)
     assert (seconds, answers) == (60 + 120 + 300 + 30, 4)
 
 
