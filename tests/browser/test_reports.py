@@ -44,6 +44,7 @@ def test_report_pages_with_charts(app, live_server, page, tmp_path):
     page.wait_for_url(f"{live_server}/")
     page.get_by_role("link", name="统计报表").first.click()
     page.get_by_role("row", name="ZZLL2025").get_by_role("link", name="排名").click()
+    page.wait_for_url("**/reports/exams/ZZLL2025/ranking")  # the click returns before the page has changed
 
     rows = page.locator("#ranking tbody tr")
     assert rows.count() == 12
@@ -64,6 +65,7 @@ def test_report_pages_with_charts(app, live_server, page, tmp_path):
     _assert_charts_print_inside_their_boxes(page.pdf(format="A4"), tmp_path)
 
     page.get_by_role("link", name="题目分析").click()
+    page.wait_for_url("**/items")
     assert page.locator("#items tbody tr").count() >= 20
     assert "克龙巴赫 α 系数" in page.locator("#reliability").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "report-items.png"), full_page=True)
