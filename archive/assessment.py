@@ -8,7 +8,7 @@ passed, reading notes passed); the unit writes an appraisal (写实性书面鉴�
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from accounts.models import Cadre
 from archive import figures, records
@@ -20,6 +20,7 @@ from archive.models import (
     ExamResultRecord,
     HourKind,
     ReadingBook,
+    ReadingExam,
     ReadingNote,
     ReviewStatus,
     StudyPlan,
@@ -113,11 +114,13 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
     plan = latest_plan(cadre.user_id, year)
     year_row = records.archive_year(year)
     required = float(year_row.required_hours) if year_row else 0.0
+    written = db.session.get(ReadingExam, year)  # the list's written exam counts in its list's year, when sat
     rows = db.session.execute(
         select(ExamResultRecord.exam_code, ExamResultRecord.exam_title, ExamResultRecord.score,
                ExamResultRecord.passed, ExamResultRecord.final, Attempt)
         .join(Attempt, Attempt.id == ExamResultRecord.attempt_id)
-        .where(ExamResultRecord.user_id == cadre.user_id, ExamResultRecord.year == year)
+        .where(ExamResultRecord.user_id == cadre.user_id,
+               or_(ExamResultRecord.year == year, ExamResultRecord.exam_id == (written.exam_id if written else None)))
         .order_by(ExamResultRecord.sat_on)
     ).all()  # fmt: skip
     results = [(*row[:5], row[5].id) for row in rows if result_visible(row[5], now)]
@@ -130,6 +133,7 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
                ReadingNote.status == ReviewStatus.ACCEPTED)
     )  # fmt: skip
     total = sum(hours.values())
+    exams = [{"code": c, "title": t, "score": s, "passed": p, "final": f, "attempt": a} for c, t, s, p, f, a in results]
     return {
         "year": year,
         "hours": hours,
@@ -139,14 +143,20 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
         "plan_agreed": bool(plan and plan.agreed_at),
         "required_hours": required,
         "meets_minimum": total >= required,
-        "exams": [
-            {"code": c, "title": t, "score": s, "passed": p, "final": f, "attempt": a} for c, t, s, p, f, a in results
-        ],
+        "exams": exams,
         "exams_taken": len({r[0] for r in results}),
         "exams_passed": len({r[0] for r in results if r[3] and r[4]}),
         "books": books or 0,
         "books_passed": passed_books or 0,
+        "reading_exam": {"code": written.exam.code, "title": written.exam.title} if written else None,
+        **_reading_exam_outcome(exams, written.exam.code if written else None),
     }
+
+
+def _reading_exam_outcome(exams: list[dict], code: str | None) -> dict:
+    """The written exam on the reading list as the summary tells it: sat or not, and passed (a final pass)."""
+    mine = [e for e in exams if code and e["code"] == code]
+    return {"reading_exam_sat": bool(mine), "reading_exam_passed": any(e["passed"] and e["final"] for e in mine)}
 
 
 def visible_summary(kept: dict, now: datetime) -> dict:
@@ -162,7 +172,10 @@ def visible_summary(kept: dict, now: datetime) -> dict:
             exams.append(exam)
     taken = {e["code"] for e in exams}
     passed = {e["code"] for e in exams if e["passed"] and e["final"]}
-    return {**kept, "exams": exams, "exams_taken": len(taken), "exams_passed": len(passed)}
+    written = (kept.get("reading_exam") or {}).get("code")
+    return {**kept, "exams": exams, "exams_taken": len(taken), "exams_passed": len(passed)} | _reading_exam_outcome(
+        exams, written
+    )
 
 
 # ---------------------------------------------------------------- assessment

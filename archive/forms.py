@@ -39,6 +39,10 @@ class BookForm(FlaskForm):
     author = StringField(_l("Author"), validators=[Optional(), Length(max=200)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
     min_chars = IntegerField(_l("Shortest note (characters)"), default=300, validators=[InputRequired()])
+    tag = StringField(
+        _l("Knowledge point of its questions"),
+        validators=[Optional(), Length(max=50)],
+    )
 
 
 class NoteForm(FlaskForm):

@@ -294,8 +294,24 @@ class ReadingBook(db.Model):
     note: Mapped[str] = mapped_column(String(500), default="")
     #: Fewest characters a reading note on this book must have.
     min_chars: Mapped[int] = mapped_column(Integer, default=300)
+    #: The knowledge point (tag) that marks the questions on this book: the written exam draws from them.
+    tag: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReadingExam(db.Model):
+    """The written exam on a year's required reading (S4 of the district's report): an ordinary exam whose rules
+    draw only the questions tagged with the list's books; its results are the list's written exam."""
+
+    __tablename__ = "reading_exams"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), unique=True)
+    attached_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    exam = relationship("Exam", lazy="joined")
 
 
 class ReadingNote(db.Model):

@@ -61,6 +61,7 @@ def timeline(cadre: Cadre, viewer_is_owner: bool, now: datetime) -> list[dict]:
             "closed": bool(year_row and year_row.closed_at),
             "results": [r for r in results if r.year == year],
             "books": books, "notes": reading.notes_of(cadre.user_id, year) if books else {},
+            "reading_exam": reading.reading_exam(year), "reading_results": reading.exam_results(year, results),
             "assessment": assessment.latest_assessment(cadre.user_id, year),
         })  # fmt: skip
     return out

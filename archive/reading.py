@@ -1,14 +1,18 @@
 """Required reading (年内必读书目): the department sets each year's list; cadres submit a reading note per book;
-reviewers of their unit pass or fail each note with a comment. A resubmission is a new version; the newest counts."""
+reviewers of their unit pass or fail each note with a comment. A resubmission is a new version; the newest counts.
 
-from datetime import datetime
+The list can have a written exam (S4 of the district's report): an ordinary exam, attached to the year, whose
+rules draw only the questions tagged with the books' knowledge points (a book's tag, its title unless named
+otherwise). Its results are the list's written exam in the archive and the annual assessment's summary."""
+
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from accounts.models import Cadre
 from archive import figures, records
-from archive.models import ReadingBook, ReadingNote, ReviewStatus
+from archive.models import ReadingBook, ReadingExam, ReadingNote, ReviewStatus
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
@@ -24,9 +28,12 @@ def books_of(year: int) -> list[ReadingBook]:
     ))  # fmt: skip
 
 
-def add_book(actor, year: int, title: str, author: str, note: str, min_chars, now: datetime) -> ReadingBook:
+def add_book(actor, year: int, title: str, author: str, note: str, min_chars, now: datetime,
+             tag: str | None = None) -> ReadingBook:  # fmt: skip
+    """A book on the year's list; its questions are those tagged `tag` (the title, cut to 50, when not given)."""
     records.check_open(year)
     title, author, note = (title or "").strip(), (author or "").strip(), (note or "").strip()
+    tag = (tag or "").strip() or title[:50]
     problems = []
     if not 0 < len(title) <= 200:
         problems.append(("title", _("Required, at most %(n)d characters.", n=200)))
@@ -36,15 +43,17 @@ def add_book(actor, year: int, title: str, author: str, note: str, min_chars, no
         problems.append(("note", _("At most %(n)d characters.", n=500)))
     if not isinstance(min_chars, int) or isinstance(min_chars, bool) or not 0 <= min_chars <= 5000:
         problems.append(("min_chars", _("0 to 5,000 characters.")))
+    if len(tag) > 50:
+        problems.append(("tag", _("A knowledge point is at most 50 characters.")))
     if problems:
         raise DomainError(" ".join(m for _f, m in problems), code="bad_book", problems=problems)
     position = (db.session.scalar(select(func.max(ReadingBook.position)).where(ReadingBook.year == year)) or 0) + 1
     book = ReadingBook(year=year, position=position, title=title, author=author, note=note, min_chars=min_chars,
-                       created_at=now)  # fmt: skip
+                       tag=tag, created_at=now)  # fmt: skip
     db.session.add(book)
     db.session.flush()
-    audit.record("reading.book_added", actor=actor, target=f"book:{book.id}", detail={"year": year, "title": title},
-                 at=now)  # fmt: skip
+    audit.record("reading.book_added", actor=actor, target=f"book:{book.id}",
+                 detail={"year": year, "title": title, "tag": tag}, at=now)  # fmt: skip
     return book
 
 
@@ -124,3 +133,139 @@ def notes_of(user_id: int, year: int) -> dict[int, list[ReadingNote]]:
     ):  # fmt: skip
         notes.setdefault(note.book_id, []).append(note)
     return notes
+
+
+# ---------------------------------------------------------------- the written exam
+
+
+def book_tags(year: int) -> set[str]:
+    """The knowledge points of the year's books (those on the list)."""
+    return {b.tag for b in books_of(year) if b.tag}
+
+
+def reading_exam(year: int) -> ReadingExam | None:
+    return db.session.get(ReadingExam, year)
+
+
+def pool_problems(exam, tags: set[str]) -> list[str]:
+    """Why the exam's pool is not the list's books (empty when every rule draws a book's knowledge point and every
+    fixed question carries one)."""
+    from exam.models import PaperMode
+
+    problems = []
+    if not exam.sections:
+        problems.append(_("The exam has no sections."))
+    for section in exam.sections:
+        if exam.paper_mode == PaperMode.FIXED:
+            for item in section.fixed_items:
+                if not {t.name for t in item.version.question.tags} & tags:
+                    problems.append(_("Section “%(s)s”: question %(n)d is not tagged with a book of the list.",
+                                      s=section.title, n=item.position))  # fmt: skip
+            continue
+        for rule in section.rules:
+            if rule.tag not in tags:
+                problems.append(_("Section “%(s)s”: a rule draws “%(t)s”, not a book of the list.", s=section.title,
+                                  t=rule.tag or _("any knowledge point")))  # fmt: skip
+    return problems
+
+
+def exam_by_code(code: str):
+    from exam.models import Exam
+
+    return db.session.scalar(select(Exam).where(Exam.code == (code or "").strip()))
+
+
+def sits(written: ReadingExam, user) -> bool:
+    """Whether `user` is a candidate of the list's written exam (a published exam's eligibility)."""
+    from exam.eligibility import is_eligible
+
+    return written.exam.status != "draft" and is_eligible(written.exam, user)
+
+
+def attach_exam(actor, year: int, exam, now: datetime) -> ReadingExam:
+    """Make `exam` the written exam of the year's list. Its pool must be the books' questions (checked again here,
+    and the exam editor's later changes are the department's to keep so)."""
+    records.check_open(year)
+    tags = book_tags(year)
+    if not tags:
+        raise DomainError(_("The year's list has no books yet."), code="no_books")
+    taken = db.session.scalar(select(ReadingExam).where(ReadingExam.exam_id == exam.id))
+    if taken is not None and taken.year != year:
+        raise DomainError(_("This exam is the written exam of the %(y)d list already.", y=taken.year),
+                          code="exam_taken")  # fmt: skip
+    problems = pool_problems(exam, tags)
+    if problems:
+        raise DomainError(" ".join(problems), code="bad_pool", problems=[("exam", p) for p in problems])
+    row = reading_exam(year) or ReadingExam(year=year)
+    old = row.exam.code if row.exam_id else None
+    row.exam_id, row.attached_by_id, row.attached_at = exam.id, actor.id, now
+    db.session.add(row)
+    db.session.flush()
+    db.session.refresh(row)
+    audit.record("reading.exam_attached", actor=actor, target=f"year:{year}", detail={"exam": exam.code, "old": old},
+                 at=now)  # fmt: skip
+    return row
+
+
+def detach_exam(actor, year: int, now: datetime) -> None:
+    """The list has no written exam any more (the exam and its results stay, as an ordinary exam's)."""
+    records.check_open(year)
+    row = reading_exam(year)
+    if row is None:
+        raise DomainError(_("The year's list has no written exam."), code="no_exam")
+    audit.record("reading.exam_detached", actor=actor, target=f"year:{year}", detail={"exam": row.exam.code}, at=now)
+    db.session.delete(row)
+    db.session.flush()
+
+
+def draft_exam(actor, year: int, now: datetime):
+    """A draft exam drawing the books' questions, attached to the list: a section per question type the books'
+    questions have, a rule per bank and book of up to five questions. The department edits and publishes it."""
+    from exam import definition
+    from exam.models import Exam, PaperMode
+    from question_bank.models import Bank, Question, QuestionStatus, QuestionUsage, Tag, question_tags
+    from question_bank.types import QUESTION_TYPES
+
+    records.check_open(year)
+    if reading_exam(year) is not None:
+        raise DomainError(_("The year's list has a written exam already."), code="exam_exists")
+    tags = book_tags(year)
+    available = db.session.execute(
+        select(Question.type, Question.bank_id, Tag.name, func.count(Question.id))
+        .join(question_tags, question_tags.c.question_id == Question.id).join(Tag, Tag.id == question_tags.c.tag_id)
+        .where(Tag.name.in_(tags), Question.status == QuestionStatus.ACTIVE, Question.usage != QuestionUsage.PRACTICE)
+        .group_by(Question.type, Question.bank_id, Tag.name).order_by(Question.bank_id, Tag.name)
+    ).all()  # fmt: skip
+    if not available:
+        raise DomainError(_("No active question is tagged with a book of the list: tag the books' questions with "
+                            "their knowledge points first."), code="no_questions")  # fmt: skip
+    code, n = f"READ{year}", 1
+    while db.session.scalar(select(Exam.id).where(Exam.code == code)):
+        n += 1
+        code = f"READ{year}-{n}"
+    opens = now + timedelta(days=7)
+    exam = definition.create_exam(actor, code, {
+        "title": _("Written exam on the required reading %(y)d", y=year), "subject": _("Required reading"),
+        "paper_mode": PaperMode.DRAWN, "duration_minutes": 30, "opens_at": opens,
+        "closes_at": opens + timedelta(days=14), "attempts_allowed": 1, "pass_mark": 0, "shuffle_questions": True,
+        "shuffle_options": True, "mc_policy": "all_or_nothing", "release_policy": "after_close",
+        "review_policy": "score", "publish_ranking": False,
+    }, now)  # fmt: skip
+    total = 0.0
+    for qtype, kind in QUESTION_TYPES.items():
+        rows = [r for r in available if r[0] == qtype]
+        if not rows:
+            continue
+        points = 10.0 if kind.manual else 2.0
+        section = definition.add_section(actor, exam, str(kind.label), qtype, points, now)
+        for _type, bank_id, tag, count in rows:
+            definition.add_rule(actor, section, now, bank=db.session.get(Bank, bank_id), tag=tag, count=min(count, 5))
+            total += points * min(count, 5)
+    exam.pass_mark = round(total * 0.6, 1)
+    return attach_exam(actor, year, exam, now)
+
+
+def exam_results(year: int, results) -> list:
+    """Of a cadre's visible results (archive records), those of the year's written exam."""
+    row = reading_exam(year)
+    return [r for r in results if row is not None and r.exam_id == row.exam_id]

@@ -422,9 +422,16 @@ def reading_list():
     me = current_user.cadre
     if me is None and not can(current_user, "archive.view"):
         abort(403)
-    return render_template("archive/reading.html", year=year, books=reading.books_of(year),
-                           notes=reading.notes_of(me.user_id, year) if me else {}, form=BookForm(),
-                           closed=records.year_closed(year), action_form=ActionForm())  # fmt: skip
+    now = now_utc()
+    written = reading.reading_exam(year)
+    return render_template(
+        "archive/reading.html", year=year, books=reading.books_of(year), form=BookForm(), now=now,
+        notes=reading.notes_of(me.user_id, year) if me else {}, closed=records.year_closed(year),
+        action_form=ActionForm(), written=written,
+        my_results=reading.exam_results(year, queries.visible_results(me, True, now)) if me and written else [],
+        sits=bool(me and written and reading.sits(written, me.user)),
+        problems=reading.pool_problems(written.exam, reading.book_tags(year)) if written else [],
+    )  # fmt: skip
 
 
 @bp.route("/reading/books", methods=["POST"])
@@ -437,8 +444,40 @@ def book_add():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(url_for("archive.reading_list", year=year))
     return _attempt(lambda: reading.add_book(current_user, year, form.title.data, form.author.data, form.note.data,
-                                             form.min_chars.data, now_utc()),
+                                             form.min_chars.data, now_utc(), tag=form.tag.data),
                     _("Book added to the list."), url_for("archive.reading_list", year=year))  # fmt: skip
+
+
+@bp.route("/reading/exam", methods=["POST"])
+@login_required
+def reading_exam_attach():
+    """Attach an exam (by its code) to the year's list as its written exam, or draft one from the books' questions."""
+    require("archive.configure")
+    require("exam.manage")
+    _check_form()
+    year = _year()
+    back = url_for("archive.reading_list", year=year)
+    if request.form.get("draft"):
+        return _attempt(
+            lambda: reading.draft_exam(current_user, year, now_utc()),
+            _("A draft written exam was made from the books' questions: check it and publish it."),
+            back,
+        )
+    exam = reading.exam_by_code(request.form.get("code", ""))
+    if exam is None:
+        flash(_("No exam has this code."), "error")
+        return redirect(back)
+    return _attempt(lambda: reading.attach_exam(current_user, year, exam, now_utc()),
+                    _("The exam is the list's written exam."), back)  # fmt: skip
+
+
+@bp.route("/reading/exam/detach", methods=["POST"])
+@login_required
+def reading_exam_detach():
+    require("archive.configure")
+    year = _year()
+    return _attempt(lambda: reading.detach_exam(current_user, year, now_utc()),
+                    _("The list has no written exam now."), url_for("archive.reading_list", year=year))  # fmt: skip
 
 
 @bp.route("/reading/books/<int:ident>/withdraw", methods=["POST"])

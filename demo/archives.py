@@ -7,11 +7,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from accounts.models import Cadre, CadreStatus, User
+from accounts.models import Cadre, CadreStatus, RoleAssignment, User
 from archive import assessment, reading, records, training
 from core.extensions import db
 from core.models import LOCAL_ZONE
-from core.policy import can
+from core.policy import Role, can
 from exam import answers, attempts, definition, eligibility, publishing
 from exam.models import Exam, ExamSection, SectionRule
 from question_bank.models import Bank
@@ -214,3 +214,17 @@ def _note(title: str, rng: random.Random) -> str:
     middle = parts[1:]
     rng.shuffle(middle)
     return "\n\n".join([parts[0], *middle])
+
+
+def load_reading_exam(top_unit, now) -> None:
+    """The 2026 list's written exam, drafted from the questions tagged with its books and published for the
+    district's cadres; it opens a week after the demo is loaded. Those who run exams (any role beside cadre) are
+    left out by hand: the exam shares questions with ZZLL2026, and a candidate may not run an exam sharing its pool
+    (conflicts of interest)."""
+    admin = db.session.scalar(select(User).where(User.username == "zzb001"))
+    exam = reading.draft_exam(admin, 2026, now).exam
+    exam.eligibility = {"unit_ids": [top_unit.id]}
+    for user in db.session.scalars(select(User).join(User.roles).where(RoleAssignment.role != Role.CADRE).distinct()):
+        eligibility.set_candidate(admin, exam, user, now, included=False, note="负责考务工作")
+    exam.instructions = "本次笔试考查年度必读书目的学习情况，限时30分钟，答案随作答自动保存。"
+    publishing.publish(admin, exam, now)

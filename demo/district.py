@@ -168,6 +168,7 @@ def load(now) -> list[tuple[str, str, str]]:
     db.session.flush()
     archives.load(units["ZZB"], now)
     _load_exams(units["ZZB"], now)
+    archives.load_reading_exam(units["ZZB"], now)
     sitting.load(now)
     demo_results.load(now)
     demo_practice.load_history(now)

@@ -48,6 +48,8 @@ ROUTES = {
     "archive.note": ("GET", "/archive/reading/books/{book}/note", WITH_PROFILE),
     "archive.notes_queue": ("GET", "/archive/reading/review?year=2026", ADMINS),
     "archive.note_review": ("POST", "/archive/reading/notes/{note}/review", ADMINS),
+    "archive.reading_exam_attach": ("POST", "/archive/reading/exam?year=2026", DISTRICT, {"code": "NOPE"}),
+    "archive.reading_exam_detach": ("POST", "/archive/reading/exam/detach?year=2026", DISTRICT),
     "archive.classes": ("GET", "/archive/classes?year=2026", ADMINS),
     "archive.class_new": ("GET", "/archive/classes/new", ADMINS),
     "archive.class_detail": ("GET", "/archive/classes/{klass}/", ADMINS),
