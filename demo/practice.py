@@ -3,12 +3,13 @@ rest), and cadre01's practice of the past week (a streak of 每日一练, a chap
 a question mastered, mastery by knowledge point)."""
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from accounts.models import User
 from core.extensions import db
+from core.models import LOCAL_ZONE, local_today
 from practice import services as practice
 from practice.models import Mode, Outcome
 from question_bank import services as qb
@@ -65,8 +66,9 @@ def load_history(now) -> None:
     chapter practised with some answers wrong, and the wrong-answer book practised once (one question mastered)."""
     user = db.session.scalar(select(User).where(User.username == "cadre01"))
     rng = random.Random(24)
-    for days_ago in range(5, 0, -1):
-        when = now - timedelta(days=days_ago, hours=2)
+    for days_ago in range(5, 0, -1):  # each in the evening of its own day in the district (not "now" less n days,
+        day = local_today(now) - timedelta(days=days_ago)  # which just after midnight falls on the day before)
+        when = datetime.combine(day, time(20, 0), tzinfo=LOCAL_ZONE).astimezone(UTC)
         _practise(practice.daily(user, when), when, rng, right_share=0.7)
     banks, _tags = practice.choices(now)
     if not banks:
