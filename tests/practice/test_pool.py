@@ -93,6 +93,17 @@ def test_a_formal_exam_ahead_holds_what_it_can_draw_until_it_closes(db, admin, s
     assert Pool(later).open_among([held.id]) == {held.id}
 
 
+def test_a_question_without_a_category_is_not_held_by_a_rule_drawing_one_chapter(db, admin):
+    bank = make_bank(actor=admin)
+    chapter = make_category(bank, "第一章")
+    held = make_question(bank, actor=admin, status="active", category=chapter)
+    loose = make_question(bank, actor=admin, status="active")
+    qb.open_for_practice(admin, bank, True, now_utc())
+    _exam("H2", bank=bank, category=chapter)
+    assert Pool(now_utc()).open_among([held.id, loose.id]) == {loose.id}
+    assert question_access([held.id, loose.id], now_utc()) == {held.id: "held", loose.id: "practice"}
+
+
 def test_a_fixed_paper_and_a_drawn_paper_hold_their_questions(db, admin):
     bank = make_bank(actor=admin)
     fixed_q = make_question(bank, actor=admin, status="active")
