@@ -48,6 +48,13 @@ ERROR_SCHEMA = {
 }
 
 
+def closed_object(properties: dict, optional=()) -> dict:
+    """An object schema with exactly these properties, each required unless named in `optional`: a field a view adds
+    (a key, an explanation too early) breaks the document, and the API's tests see it."""
+    required = [name for name in properties if name not in optional]
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
 #: The largest id or position a path may name: the database's integer columns hold no more.
 MAX_PATH_INT = MAX_INT
 

@@ -96,7 +96,9 @@ def pool_condition(exams: list[Exam]):
         parts = [Question.bank_id == rule.bank_id, Question.type == qtype]
         if rule.category is not None:
             sub = select(Category.id).where(Category.path.startswith(rule.category.path, autoescape=True))
-            parts.append(Question.category_id.in_(sub))
+            # Not NULL IN (...) for a question without a category: NULL, not false, would make the negation
+            # (practice's "not held", an image's "other questions") NULL as well, and drop the question there.
+            parts += [Question.category_id.is_not(None), Question.category_id.in_(sub)]
         if rule.tag:
             tagged = select(question_tags.c.question_id).join(Tag).where(Tag.name == rule.tag)
             parts.append(Question.id.in_(tagged))

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from core.api import api_route
+from core.api import api_route, closed_object
 from core.errors import DomainError
 from core.extensions import db
 from core.models import now_utc
@@ -22,12 +22,7 @@ from question_bank.types import QUESTION_TYPES
 api_bp = Blueprint("practice_api", __name__, url_prefix="/api/v1")
 
 
-def _closed(properties: dict, optional=()) -> dict:
-    required = [name for name in properties if name not in optional]
-    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
-
-
-QUESTION_SCHEMA = _closed(
+QUESTION_SCHEMA = closed_object(
     {
         "position": {"type": "integer", "description": "0-based, in the session"},
         "question": {"type": "integer"},
@@ -37,7 +32,7 @@ QUESTION_SCHEMA = _closed(
         "blanks": {"type": "integer"},
     }
 )
-SESSION_SCHEMA = _closed(
+SESSION_SCHEMA = closed_object(
     {
         "id": {"type": "integer"},
         "mode": {"type": "string", "enum": [m.value for m in Mode]},
@@ -48,7 +43,7 @@ SESSION_SCHEMA = _closed(
         "question": {**QUESTION_SCHEMA, "nullable": True, "description": "the question to answer now"},
     }
 )
-FEEDBACK_SCHEMA = _closed(
+FEEDBACK_SCHEMA = closed_object(
     {
         "position": {"type": "integer"},
         "outcome": {"type": "string", "enum": [o.value for o in Outcome]},
@@ -81,11 +76,11 @@ ANSWER_REQUEST = {
         }
     },
 }
-CHOICES_SCHEMA = _closed(
+CHOICES_SCHEMA = closed_object(
     {
         "banks": {
             "type": "array",
-            "items": _closed(
+            "items": closed_object(
                 {
                     "code": {"type": "string"},
                     "name": {"type": "string"},
@@ -93,7 +88,7 @@ CHOICES_SCHEMA = _closed(
                     "count": {"type": "integer"},
                     "categories": {
                         "type": "array",
-                        "items": _closed(
+                        "items": closed_object(
                             {
                                 "id": {"type": "integer"},
                                 "name": {"type": "string"},
@@ -105,17 +100,17 @@ CHOICES_SCHEMA = _closed(
                 }
             ),
         },
-        "tags": {"type": "array", "items": _closed({"name": {"type": "string"}, "count": {"type": "integer"}})},
+        "tags": {"type": "array", "items": closed_object({"name": {"type": "string"}, "count": {"type": "integer"}})},
         "wrong_book": {"type": "integer", "description": "questions in the wrong-answer book, not yet mastered"},
         "streak": {"type": "integer", "description": "days in a row of 每日一练 done, up to today"},
         "mocks": {
             "type": "array",
             "description": "the formal exams ahead that a mock can be taken of",
-            "items": _closed({"code": {"type": "string"}, "title": {"type": "string"}}),
+            "items": closed_object({"code": {"type": "string"}, "title": {"type": "string"}}),
         },
     }
 )
-MOCK_ITEM_SCHEMA = _closed(
+MOCK_ITEM_SCHEMA = closed_object(
     {
         "position": {"type": "integer"},
         "section": {"type": "string"},
@@ -127,7 +122,7 @@ MOCK_ITEM_SCHEMA = _closed(
         "blanks": {"type": "integer"},
     }
 )
-MOCK_REVIEW_SCHEMA = _closed(
+MOCK_REVIEW_SCHEMA = closed_object(
     {
         "position": {"type": "integer"},
         "outcome": {"type": "string", "enum": [o.value for o in Outcome]},
@@ -137,7 +132,7 @@ MOCK_REVIEW_SCHEMA = _closed(
         "explanation": {"type": "string"},
     }
 )
-MOCK_SCHEMA = _closed(
+MOCK_SCHEMA = closed_object(
     {
         "id": {"type": "integer"},
         "exam": {"type": "string", "nullable": True},
@@ -155,16 +150,16 @@ MOCK_SCHEMA = _closed(
 )
 MASTERY_SCHEMA = {
     "type": "array",
-    "items": _closed({"tag": {"type": "string"}, "answered": {"type": "integer"}, "share": {"type": "number"}}),
+    "items": closed_object({"tag": {"type": "string"}, "answered": {"type": "integer"}, "share": {"type": "number"}}),
 }
 BOOK_SCHEMA = {
     "type": "array",
-    "items": _closed(
+    "items": closed_object(
         {
             "tag": {"type": "string", "nullable": True},
             "entries": {
                 "type": "array",
-                "items": _closed(
+                "items": closed_object(
                     {
                         "id": {"type": "integer"},
                         "question": {"type": "integer"},

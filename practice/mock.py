@@ -152,7 +152,7 @@ def submit(session: PracticeSession, values: dict[int, object], now: datetime) -
     if session.done:
         return session.score or 0.0
     policy = session.exam.mc_policy if session.exam is not None else "all_or_nothing"
-    score = 0.0
+    score, right = 0.0, 0
     for item in items(session, now):
         if not item.open:
             continue  # closed to practice since the start (an exam set up meanwhile): not graded, not keyed
@@ -169,19 +169,16 @@ def submit(session: PracticeSession, values: dict[int, object], now: datetime) -
             share = qtype.grade(version.answer, value, version.settings, policy) if value is not None else 0.0
             outcome = Outcome.RIGHT if share >= 1 else Outcome.WRONG if share <= 0 else Outcome.PARTLY
             score += share * item.slot.points
+            right += outcome == Outcome.RIGHT
         db.session.add(PracticeAnswer(session_id=session.id, user_id=session.user_id, question_id=item.question.id,
                                       question_version_id=version.id, position=item.position, answer=value,
                                       outcome=outcome, share=share, answered_at=now))  # fmt: skip
         record_in_book(session.user_id, item.question.id, outcome, now, source="practice")
     session.score = round(score, 2)
-    session.right_count = 0
+    session.right_count = right
     session.position = session.total
     session.finished_at = session.updated_at = now
     db.session.flush()
-    session.right_count = sum(
-        1 for a in db.session.scalars(select(PracticeAnswer.outcome).where(PracticeAnswer.session_id == session.id))
-        if a == Outcome.RIGHT
-    )  # fmt: skip
     return session.score
 
 

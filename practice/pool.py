@@ -92,30 +92,38 @@ class Pool:
     def is_open(self, question_id: int) -> bool:
         return bool(self.open_among([question_id]))
 
+    def access(self, question_ids) -> dict[int, str]:
+        """What each question is open to now, and if not, why: "practice" (open, exactly as `condition` says),
+        "exam_only", "inactive" (not active, or nothing to show), "closed" (its bank or category is not opened for
+        practice) or "held" (a formal exam ahead can draw it). A question both closed and held is "closed": the
+        exam's close will not open it."""
+        ids = list(set(question_ids))
+        if not ids:
+            return {}
+        rows = db.session.execute(
+            select(Question.id, Question.status, Question.usage, _opened().label("opened"),
+                   self.held_condition().label("held"), self.condition().label("open")).where(Question.id.in_(ids))
+        ).all()  # fmt: skip
+        access = {}
+        for row in rows:
+            if row.open:
+                access[row.id] = "practice"
+            elif row.usage == QuestionUsage.EXAM:
+                access[row.id] = "exam_only"
+            elif row.status != QuestionStatus.ACTIVE:
+                access[row.id] = "inactive"
+            elif row.usage != QuestionUsage.PRACTICE and not row.opened:
+                access[row.id] = "closed"
+            elif row.held:
+                access[row.id] = "held"
+            else:
+                access[row.id] = "inactive"  # active, opened and not held, yet without a current version
+        return access
+
 
 def question_access(question_ids: list[int], now: datetime) -> dict[int, str]:
-    """What each question is open to now, for the bank's pages: "exam_only", "practice", "held" (a formal exam
-    ahead can draw it), "closed" (its bank or category is not opened for practice) or "inactive"."""
-    if not question_ids:
-        return {}
-    pool = Pool(now)
-    rows = db.session.execute(
-        select(Question.id, Question.status, Question.usage, _opened().label("opened"),
-               pool.held_condition().label("held")).where(Question.id.in_(question_ids))
-    ).all()  # fmt: skip
-    access = {}
-    for row in rows:
-        if row.usage == QuestionUsage.EXAM:
-            access[row.id] = "exam_only"
-        elif row.status != QuestionStatus.ACTIVE:
-            access[row.id] = "inactive"
-        elif row.usage != QuestionUsage.PRACTICE and not row.opened:
-            access[row.id] = "closed"
-        elif row.held:
-            access[row.id] = "held"
-        else:
-            access[row.id] = "practice"
-    return access
+    """What each question is open to now, for the bank's pages (see Pool.access)."""
+    return Pool(now).access(question_ids)
 
 
 def pool_now(now: datetime) -> Pool:

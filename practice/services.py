@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, null, select, union_all
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from core.errors import DomainError
 from core.extensions import db
@@ -57,29 +58,39 @@ def choices(now: datetime) -> tuple[list[BankChoice], list[tuple[str, int]]]:
     """The banks (with their categories) and the knowledge points that have questions open to practice now, each
     with how many."""
     pool = pool_now(now)
-    rows = db.session.execute(
-        select(Question.bank_id, Question.category_id, func.count()).where(pool.condition())
-        .group_by(Question.bank_id, Question.category_id)
-    ).all()  # fmt: skip
-    by_bank: dict[int, dict[int | None, int]] = {}
-    for bank_id, category_id, n in rows:
-        by_bank.setdefault(bank_id, {})[category_id] = n
+    # The open questions per category, read once (a CTE used twice) for two kinds of row: each bank's total (no
+    # category), and each category's subtree, summed over the categories whose path starts with its own (the tree
+    # is stored as materialised paths, "/3/17/").
+    per_category = (
+        select(Question.bank_id, Question.category_id, func.count().label("n"))
+        .where(pool.condition()).group_by(Question.bank_id, Question.category_id).cte("open_per_category")
+    )  # fmt: skip
+    listed = aliased(Category, name="listed")
+    descendant = aliased(Category, name="descendant")
+    n = func.sum(per_category.c.n)
+    bank_totals = select(per_category.c.bank_id, null().label("category_id"), n).group_by(per_category.c.bank_id)
+    subtrees = (
+        select(listed.bank_id, listed.id, n)
+        .join(descendant, and_(descendant.bank_id == listed.bank_id, descendant.path.startswith(listed.path)))
+        .join(per_category, per_category.c.category_id == descendant.id)
+        .group_by(listed.bank_id, listed.id)
+    )
+    totals: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    for bank_id, category_id, count in db.session.execute(union_all(bank_totals, subtrees)):
+        if category_id is None:
+            totals[bank_id] = int(count)
+        else:
+            counts[category_id] = int(count)
     banks = []
-    if by_bank:
-        categories = db.session.scalars(
-            select(Category).where(Category.bank_id.in_(by_bank)).order_by(Category.path, Category.sort_order)
-        ).all()
-        for bank in db.session.scalars(select(Bank).where(Bank.id.in_(by_bank)).order_by(Bank.subject, Bank.code)):
-            counts = by_bank[bank.id]
-            paths = {c.id: c.path for c in categories if c.bank_id == bank.id}
-            subtree = []
-            for c in categories:
-                if c.bank_id != bank.id:
-                    continue
-                n = sum(k for cid, k in counts.items() if cid is not None and paths.get(cid, "").startswith(c.path))
-                if n:
-                    subtree.append((c, n))
-            banks.append(BankChoice(bank, sum(counts.values()), subtree))
+    if totals:
+        by_bank: dict[int, list[tuple[Category, int]]] = {}
+        for c in db.session.scalars(
+            select(Category).where(Category.id.in_(counts)).order_by(Category.path, Category.sort_order)
+        ):
+            by_bank.setdefault(c.bank_id, []).append((c, counts[c.id]))
+        for bank in db.session.scalars(select(Bank).where(Bank.id.in_(totals)).order_by(Bank.subject, Bank.code)):
+            banks.append(BankChoice(bank, totals[bank.id], by_bank.get(bank.id, [])))
     tags = db.session.execute(
         select(Tag.name, func.count()).join(question_tags, question_tags.c.tag_id == Tag.id)
         .join(Question, Question.id == question_tags.c.question_id).where(pool.condition())

@@ -242,11 +242,12 @@ def finish(practice_id: int):
 @login_required
 def wrong_book():
     show_all = request.args.get("all") == "1"
-    services.take_exam_mistakes(current_user, now_utc())
+    now = now_utc()
+    services.take_exam_mistakes(current_user, now)
     groups = services.wrong_book(current_user, include_mastered=show_all)
-    open_ids = pool_now(now_utc()).open_among(e.question_id for g in groups for e in g.entries)
+    access = pool_now(now).access(e.question_id for g in groups for e in g.entries)
     return render_template(
-        "practice/wrong_book.html", groups=groups, show_all=show_all, form=ActionForm(), open_ids=open_ids,
+        "practice/wrong_book.html", groups=groups, show_all=show_all, form=ActionForm(), access=access,
         count=services.book_count(current_user), mastered_after=services.mastered_after(),
     )  # fmt: skip
 

@@ -1,9 +1,11 @@
 """每日一练 (the day's set, the same for everyone or one each, and the streak), mastery by knowledge point, and mock
 exams (laid out like a formal exam ahead, drawn from the practice pool, graded like it, reviewed at once)."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from core.errors import DomainError
 from core.extensions import db as _db
@@ -12,6 +14,7 @@ from core.policy import Role
 from exam import publishing
 from exam.models import Exam, ExamSection, SectionRule
 from practice import mock, services
+from practice.models import PracticeSession
 from question_bank import services as qb
 from tests.factories import SECRET, make_bank, make_cadre, make_question, make_unit, make_user
 
@@ -180,3 +183,34 @@ def test_the_api_starts_a_mock_and_hands_it_in(client, auth, db):
                        headers=csrf).get_json()  # fmt: skip
     assert done["finished"] and done["score"] == 4.0 and done["review"][0]["explanation"]
     assert client.post("/api/v1/practice/mocks", json={"exam": "NOPE"}, headers=csrf).status_code == 404
+
+
+@contextmanager
+def _statements():
+    """Every SQL statement sent while the block runs."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(" ".join(statement.split()))
+
+    event.listen(_db.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", record)
+
+
+def test_a_mock_counts_its_right_answers_as_it_grades_them_without_reading_them_back(db):
+    exam, cadre = _mock_world("MOCK4")
+    _db.session.commit()
+    now = now_utc()
+    session = mock.start(cadre, exam, now)
+    with _statements() as sent:
+        mock.submit(session, {0: 0, 1: 1, 2: 0}, now + timedelta(minutes=5))  # two right, one wrong, one empty
+    assert not [s for s in sent if s.startswith("SELECT") and "FROM practice_answers" in s]
+    _db.session.commit()
+    _db.session.expire_all()
+    stored = _db.session.get(PracticeSession, session.id)
+    assert stored.right_count == 2 and stored.score == 4.0
+    outcomes = [a.outcome for a in services.session_answers(stored)]
+    assert outcomes.count("right") == 2 and len(outcomes) == 4

@@ -93,6 +93,31 @@ def test_a_formal_exam_ahead_holds_what_it_can_draw_until_it_closes(db, admin, s
     assert Pool(later).open_among([held.id]) == {held.id}
 
 
+def test_a_question_without_a_category_is_not_held_by_a_rule_drawing_one_chapter(db, admin):
+    bank = make_bank(actor=admin)
+    chapter = make_category(bank, "第一章")
+    held = make_question(bank, actor=admin, status="active", category=chapter)
+    loose = make_question(bank, actor=admin, status="active")
+    qb.open_for_practice(admin, bank, True, now_utc())
+    _exam("H2", bank=bank, category=chapter)
+    assert Pool(now_utc()).open_among([held.id, loose.id]) == {loose.id}
+    assert question_access([held.id, loose.id], now_utc()) == {held.id: "held", loose.id: "practice"}
+
+
+def test_a_question_both_closed_and_held_is_closed_and_practice_means_open(db, admin):
+    closed_bank, opened_bank = make_bank(actor=admin), make_bank(actor=admin)
+    both = make_question(closed_bank, actor=admin, status="active")
+    held = make_question(opened_bank, actor=admin, status="active")
+    free = make_question(opened_bank, "truefalse", actor=admin, status="active")
+    qb.open_for_practice(admin, opened_bank, True, now_utc())
+    _exam("H3", bank=closed_bank)
+    _exam("H4", bank=opened_bank)
+    pool = Pool(now_utc())
+    access = pool.access([both.id, held.id, free.id])
+    assert access == {both.id: "closed", held.id: "held", free.id: "practice"}  # the exam's close would not open it
+    assert {q for q, reason in access.items() if reason == "practice"} == pool.open_among(access)
+
+
 def test_a_fixed_paper_and_a_drawn_paper_hold_their_questions(db, admin):
     bank = make_bank(actor=admin)
     fixed_q = make_question(bank, actor=admin, status="active")

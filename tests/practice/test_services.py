@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 from core.errors import DomainError
 from core.extensions import db as _db
 from core.models import now_utc
+from core.policy import Role
 from exam.models import Answer, Attempt, Exam, ExamSection, SectionRule
 from practice import services
 from practice.models import Mode, Outcome, PracticeAnswer, WrongBookEntry
-from tests.factories import make_cadre
+from question_bank import services as qb
+from tests.factories import make_bank, make_cadre, make_category, make_question, make_user
 
 
 def _answer_all(session, values, now):
@@ -179,3 +181,49 @@ def test_an_answer_sent_again_gets_its_first_feedback_and_is_kept_once(opened):
     assert _db.session.scalar(select(func.count()).select_from(PracticeAnswer)) == 1
     entry = _db.session.scalar(select(WrongBookEntry))
     assert entry.wrong_count == 1
+
+
+def test_a_chapter_counts_the_open_questions_of_its_whole_subtree_and_no_others(db):
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    now = now_utc()
+    bank = make_bank(actor=admin)
+    chapter = make_category(bank, "第一章")
+    section = make_category(bank, "第一节", parent=chapter)
+    point = make_category(bank, "知识点", parent=section)
+    held_chapter = make_category(bank, "第二章")
+
+    def question(category, status="active", qtype="single"):
+        return make_question(bank, qtype, actor=admin, status=status, category=category)
+
+    question(chapter)
+    question(section, qtype="truefalse")
+    question(section, qtype="truefalse")
+    question(section, status="draft")  # not active
+    qb.set_usage(admin, question(section), "exam", now)  # for exams only
+    question(point, qtype="truefalse")
+    question(held_chapter)  # a formal exam ahead draws its single-choice questions
+    question(None)  # no category: the bank's total only
+    qb.open_for_practice(admin, bank, True, now)
+    exam = Exam(code="HOLD", title="将来的考试", subject="政治理论", duration_minutes=60, opens_at=now,
+                closes_at=now + timedelta(days=2), pass_mark=1)  # fmt: skip
+    exam_section = ExamSection(position=1, title="一、单选题", qtype="single", points_per_question=1)
+    exam_section.rules.append(SectionRule(bank=bank, category=held_chapter, count=1))
+    exam.sections.append(exam_section)
+    # A closed bank with one opened chapter: only that subtree counts.
+    closed = make_bank(actor=admin)
+    opened_chapter, shut_chapter = make_category(closed, "开放章"), make_category(closed, "未开放章")
+    opened_section = make_category(closed, "开放节", parent=opened_chapter)
+    make_question(closed, "truefalse", actor=admin, status="active", category=opened_section)
+    make_question(closed, "truefalse", actor=admin, status="active", category=shut_chapter)
+    qb.open_for_practice(admin, closed, True, now, category=opened_chapter)
+    _db.session.add(exam)
+    _db.session.flush()
+
+    banks, _tags = services.choices(now)
+    found = {c.bank.id: (c.count, {k.name: n for k, n in c.categories}) for c in banks}
+    assert found == {
+        bank.id: (5, {"第一章": 4, "第一节": 3, "知识点": 1}),  # 第二章's only question is held: left out
+        closed.id: (1, {"开放章": 1, "开放节": 1}),
+    }
+    (listed,) = [c for c in banks if c.bank.id == bank.id]
+    assert [k.id for k, _n in listed.categories] == [chapter.id, section.id, point.id]  # in tree order

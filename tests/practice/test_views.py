@@ -1,14 +1,21 @@
 """The practice pages and the practice API: a chapter practised with feedback at once, no key before the answer,
 only one's own sessions and book, CSRF on every change, and the OpenAPI shapes."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from accounts.services import create_api_token
 from core.extensions import db as _db
 from core.models import now_utc
-from practice.models import WrongBookEntry
-from tests.factories import SECRET, make_cadre
+from core.policy import Role
+from exam.models import Exam, ExamSection, SectionRule
+from practice import services
+from practice.models import Outcome, WrongBookEntry
+from question_bank import services as qb
+from tests.factories import SECRET, make_bank, make_cadre, make_category, make_question, make_user
 
 ROUTES = {
     "practice.home": ("GET", "/practice/"),
@@ -160,3 +167,59 @@ def test_the_api_refuses_what_does_not_fit(client, opened, token):
         client.get(f"/api/v1/practice/sessions/{sid}", headers={"Authorization": f"Bearer {other_token}"}).status_code
         == 404
     )
+
+
+def test_the_book_says_why_each_question_it_does_not_show_is_closed(client, auth, db):
+    admin = make_user(roles=(Role.SYSTEM_ADMIN,))
+    now = now_utc()
+    bank, shut = make_bank(actor=admin), make_bank(actor=admin)
+    free_chapter, drawn_chapter = make_category(bank, "第一章"), make_category(bank, "第二章")
+
+    def question(reason, in_bank=bank, category=None):
+        return make_question(in_bank, "truefalse" if reason != "held" else "single", actor=admin, status="active",
+                             category=category, stem=f"题干{reason}。", explanation=f"解析{reason}")  # fmt: skip
+
+    questions = {
+        "practice": question("practice", category=free_chapter),
+        "held": question("held", category=drawn_chapter),
+        "closed": question("closed", in_bank=shut),
+        "exam_only": question("exam_only", category=free_chapter),
+        "inactive": question("inactive", category=free_chapter),
+    }
+    qb.open_for_practice(admin, bank, True, now)
+    qb.set_usage(admin, questions["exam_only"], "exam", now)
+    qb.retire(admin, questions["inactive"], now)
+    exam = Exam(code="AHEAD", title="将来的考试", subject="政治理论", duration_minutes=60, opens_at=now,
+                closes_at=now + timedelta(days=2), pass_mark=1)  # fmt: skip
+    section = ExamSection(position=1, title="一、单选题", qtype="single", points_per_question=1)
+    section.rules.append(SectionRule(bank=bank, category=drawn_chapter, count=1))
+    exam.sections.append(section)
+    _db.session.add(exam)
+    cadre = make_cadre().user
+    for q in questions.values():
+        services.record_in_book(cadre.id, q.id, Outcome.WRONG, now, "exam")
+    _db.session.commit()
+    auth.login(cadre.username)
+    page = client.get("/practice/wrong-book").get_data(as_text=True)
+    entries = {
+        int(qid): (reason, body)
+        for qid, reason, body in re.findall(
+            r'<li class="wrong-book-entry[^"]*" data-question="(\d+)" data-access="(\w+)">(.*?)</li>', page, re.S
+        )
+    }
+    assert {qid: reason for qid, (reason, _body) in entries.items()} == {q.id: r for r, q in questions.items()}
+    for reason, q in questions.items():
+        body = entries[q.id][1]
+        if reason == "practice":
+            assert f"题干{reason}" in body and f"解析{reason}" in body
+        else:  # neither its text nor its key anywhere on the page
+            assert f"题干{reason}" not in page and f"解析{reason}" not in page, reason
+        assert ('class="muted access-note"' in body) == (reason != "practice"), reason
+    notes = {
+        re.search(r'access-note">([^<]+)<', entries[q.id][1]).group(1) for r, q in questions.items() if r != "practice"
+    }
+    assert len(notes) == 4  # a message of its own for each reason
+    # The API says as much as "open": no text for any of the others.
+    api = client.get("/api/v1/practice/wrong-book").get_json()
+    found = {e["question"]: (e["open"], e["stem"] is not None) for g in api for e in g["entries"]}
+    assert found == {q.id: (r == "practice",) * 2 for r, q in questions.items()}
