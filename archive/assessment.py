@@ -8,7 +8,7 @@ passed, reading notes passed); the unit writes an appraisal (写实性书面鉴�
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from accounts.models import Cadre
 from archive import figures, records
@@ -114,13 +114,17 @@ def summary(cadre: Cadre, year: int, now: datetime | None = None) -> dict:
     plan = latest_plan(cadre.user_id, year)
     year_row = records.archive_year(year)
     required = float(year_row.required_hours) if year_row else 0.0
-    written = db.session.get(ReadingExam, year)  # the list's written exam counts in its list's year, when sat
+    # The year's results, but a list's written exam counts in its list's year (once), whenever it was sat.
+    written = db.session.get(ReadingExam, year)
+    other_lists = select(ReadingExam.exam_id).where(ReadingExam.year != year)
+    sat_in = [and_(ExamResultRecord.year == year, ExamResultRecord.exam_id.not_in(other_lists))]
+    if written is not None:
+        sat_in.append(ExamResultRecord.exam_id == written.exam_id)
     rows = db.session.execute(
         select(ExamResultRecord.exam_code, ExamResultRecord.exam_title, ExamResultRecord.score,
                ExamResultRecord.passed, ExamResultRecord.final, Attempt)
         .join(Attempt, Attempt.id == ExamResultRecord.attempt_id)
-        .where(ExamResultRecord.user_id == cadre.user_id,
-               or_(ExamResultRecord.year == year, ExamResultRecord.exam_id == (written.exam_id if written else None)))
+        .where(ExamResultRecord.user_id == cadre.user_id, or_(*sat_in))
         .order_by(ExamResultRecord.sat_on)
     ).all()  # fmt: skip
     results = [(*row[:5], row[5].id) for row in rows if result_visible(row[5], now)]

@@ -16,7 +16,7 @@ from archive.models import ReadingBook, ReadingExam, ReadingNote, ReviewStatus
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
-from core.policy import can, is_archive_owner
+from core.policy import can, is_archive_owner, refuse_conflict
 
 MAX_NOTE_CHARS = 20000
 
@@ -33,7 +33,7 @@ def add_book(actor, year: int, title: str, author: str, note: str, min_chars, no
     """A book on the year's list; its questions are those tagged `tag` (the title, cut to 50, when not given)."""
     records.check_open(year)
     title, author, note = (title or "").strip(), (author or "").strip(), (note or "").strip()
-    tag = (tag or "").strip() or title[:50]
+    tag = (tag or "").strip() or title[:50].strip()
     problems = []
     if not 0 < len(title) <= 200:
         problems.append(("title", _("Required, at most %(n)d characters.", n=200)))
@@ -175,17 +175,31 @@ def exam_by_code(code: str):
     return db.session.scalar(select(Exam).where(Exam.code == (code or "").strip()))
 
 
-def sits(written: ReadingExam, user) -> bool:
-    """Whether `user` is a candidate of the list's written exam (a published exam's eligibility)."""
+def candidate_state(written: ReadingExam, user, now: datetime) -> str:
+    """Where `user` stands with the list's written exam: "draft" (not published: nothing to show a cadre),
+    "sat" (an attempt of theirs exists), "take" (a candidate, the exam not closed), "closed" (a candidate who did not
+    sit it) or "not_candidate"."""
     from exam.eligibility import is_eligible
+    from exam.models import Attempt, Phase
 
-    return written.exam.status != "draft" and is_eligible(written.exam, user)
+    exam = written.exam
+    if exam.status == "draft":
+        return "draft"
+    if db.session.scalar(select(Attempt.id).where(Attempt.exam_id == exam.id, Attempt.user_id == user.id).limit(1)):
+        return "sat"
+    if not is_eligible(exam, user):
+        return "not_candidate"
+    return "closed" if exam.phase(now) == Phase.CLOSED else "take"
 
 
 def attach_exam(actor, year: int, exam, now: datetime) -> ReadingExam:
     """Make `exam` the written exam of the year's list. Its pool must be the books' questions (checked again here,
     and the exam editor's later changes are the department's to keep so)."""
     records.check_open(year)
+    refuse_conflict(actor, exam_id=exam.id)  # nobody sets up (or probes the rules of) an exam they sit
+    current = reading_exam(year)
+    if current is not None and current.exam_id != exam.id:
+        refuse_conflict(actor, exam_id=current.exam_id)
     tags = book_tags(year)
     if not tags:
         raise DomainError(_("The year's list has no books yet."), code="no_books")
@@ -196,7 +210,7 @@ def attach_exam(actor, year: int, exam, now: datetime) -> ReadingExam:
     problems = pool_problems(exam, tags)
     if problems:
         raise DomainError(" ".join(problems), code="bad_pool", problems=[("exam", p) for p in problems])
-    row = reading_exam(year) or ReadingExam(year=year)
+    row = current or ReadingExam(year=year)
     old = row.exam.code if row.exam_id else None
     row.exam_id, row.attached_by_id, row.attached_at = exam.id, actor.id, now
     db.session.add(row)
@@ -213,6 +227,7 @@ def detach_exam(actor, year: int, now: datetime) -> None:
     row = reading_exam(year)
     if row is None:
         raise DomainError(_("The year's list has no written exam."), code="no_exam")
+    refuse_conflict(actor, exam_id=row.exam_id)
     audit.record("reading.exam_detached", actor=actor, target=f"year:{year}", detail={"exam": row.exam.code}, at=now)
     db.session.delete(row)
     db.session.flush()
@@ -230,12 +245,19 @@ def draft_exam(actor, year: int, now: datetime):
     if reading_exam(year) is not None:
         raise DomainError(_("The year's list has a written exam already."), code="exam_exists")
     tags = book_tags(year)
-    available = db.session.execute(
-        select(Question.type, Question.bank_id, Tag.name, func.count(Question.id))
+    order = [b.tag for b in books_of(year) if b.tag]
+    first: dict[int, tuple] = {}  # a question on two books counts under the first (one rule draws it, not two)
+    for qid, qtype, bank_id, tag in db.session.execute(
+        select(Question.id, Question.type, Question.bank_id, Tag.name)
         .join(question_tags, question_tags.c.question_id == Question.id).join(Tag, Tag.id == question_tags.c.tag_id)
         .where(Tag.name.in_(tags), Question.status == QuestionStatus.ACTIVE, Question.usage != QuestionUsage.PRACTICE)
-        .group_by(Question.type, Question.bank_id, Tag.name).order_by(Question.bank_id, Tag.name)
-    ).all()  # fmt: skip
+    ):  # fmt: skip
+        if qid not in first or order.index(tag) < order.index(first[qid][2]):
+            first[qid] = (qtype, bank_id, tag)
+    counts: dict[tuple, int] = {}
+    for key in first.values():
+        counts[key] = counts.get(key, 0) + 1
+    available = sorted(((*key, n) for key, n in counts.items()), key=lambda r: (r[1], order.index(r[2])))
     if not available:
         raise DomainError(_("No active question is tagged with a book of the list: tag the books' questions with "
                             "their knowledge points first."), code="no_questions")  # fmt: skip

@@ -39,6 +39,7 @@ from archive.models import (
     TrainingClass,
     TrainingEnrolment,
 )
+from core import policy
 from core.errors import DomainError
 from core.extensions import db
 from core.forms import ActionForm
@@ -424,13 +425,16 @@ def reading_list():
         abort(403)
     now = now_utc()
     written = reading.reading_exam(year)
+    # The department's view of the exam (its editor, what breaks the list's rule): not for one who sits it.
+    editor = bool(written and can(current_user, "archive.configure") and can(current_user, "exam.manage")
+                  and not policy.conflict(current_user, exam_id=written.exam_id))  # fmt: skip
     return render_template(
         "archive/reading.html", year=year, books=reading.books_of(year), form=BookForm(), now=now,
         notes=reading.notes_of(me.user_id, year) if me else {}, closed=records.year_closed(year),
         action_form=ActionForm(), written=written,
         my_results=reading.exam_results(year, queries.visible_results(me, True, now)) if me and written else [],
-        sits=bool(me and written and reading.sits(written, me.user)),
-        problems=reading.pool_problems(written.exam, reading.book_tags(year)) if written else [],
+        state=reading.candidate_state(written, me.user, now) if me and written else None, exam_editor=editor,
+        problems=reading.pool_problems(written.exam, reading.book_tags(year)) if editor else [],
     )  # fmt: skip
 
 

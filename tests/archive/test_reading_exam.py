@@ -148,7 +148,9 @@ def test_results_reach_the_reading_section_and_the_assessment_summary(app, db):
     assert not shown["reading_exam_sat"] and not shown["reading_exam_passed"] and shown["reading_exam"]
 
 
-def test_the_pages_show_the_exam_to_its_candidates_and_let_the_department_attach_one(app, db, client, auth):
+def test_the_pages_show_the_exam_to_its_candidates_and_let_the_department_attach_one(
+    app, db, client, auth, clock_before_t0
+):
     unit = make_unit()
     cadre = make_cadre(unit=unit, username="reader1")
     # The department's admin who is also a cadre of the unit (people hold several roles).
@@ -173,6 +175,9 @@ def test_the_pages_show_the_exam_to_its_candidates_and_let_the_department_attach
     page = client.get("/archive/reading?year=2026").get_data(as_text=True)
     assert f'data-exam="{written.exam.code}"' in page and "reading-exam-take" not in page  # a draft: nothing to sit
     auth.logout()
+    auth.login("reader1", PASSWORD)  # a draft is the department's: cadres see nothing of it
+    assert 'id="reading-exam"' not in client.get("/archive/reading?year=2026").get_data(as_text=True)
+    auth.logout()
 
     auth.login("unitadm", PASSWORD)  # a unit's admin keeps archives but does not set the district's list
     assert client.post_form("/archive/reading/exam/detach?year=2026").status_code == 403
@@ -194,6 +199,12 @@ def test_the_pages_show_the_exam_to_its_candidates_and_let_the_department_attach
     auth.login("reader1", PASSWORD)
     page = client.get("/archive/reading?year=2026").get_data(as_text=True)
     assert 'id="reading-exam-results"' in page and 'data-passed="yes"' in page and "reading-exam-take" not in page
+    exam.release_policy = "manual"  # sat, the result not out: no way back in, and no result yet
+    db.session.commit()
+    page = client.get("/archive/reading?year=2026").get_data(as_text=True)
+    assert 'data-state="sat"' in page and "reading-exam-take" not in page and "reading-exam-results" not in page
+    exam.release_policy = "immediate"
+    db.session.commit()
     archive = client.get("/archive/", follow_redirects=True).get_data(as_text=True)
     assert f'data-reading-exam="{exam.code}"' in archive
     auth.logout()
@@ -201,3 +212,34 @@ def test_the_pages_show_the_exam_to_its_candidates_and_let_the_department_attach
     summary = client.get("/archive/cadres/reader1/assessments/2026").get_data(as_text=True)
     assert 'data-reading-exam="passed"' in summary
     assert attempt.user_id == cadre.user_id and both.user_id != cadre.user_id
+
+
+def test_a_result_counts_once_in_its_lists_year(app, db):
+    """The 2025 list's exam sat in 2026 counts in 2025's summary, not in 2026's as well."""
+    unit = make_unit()
+    cadre, admin = make_cadre(unit=unit), _admin()
+    exam = _reading_exam(unit, admin, year=2025)
+    _pass(exam, cadre.user, T0)
+    later = T0 + timedelta(hours=1)
+    listed, sat = assessment.summary(cadre, 2025, later), assessment.summary(cadre, 2026, later)
+    assert (listed["exams_taken"], listed["reading_exam_passed"]) == (1, True)
+    assert (sat["exams_taken"], sat["exams"], sat["reading_exam"]) == (0, [], None)
+
+
+def test_one_who_sits_the_written_exam_does_not_set_it_up(app, db, client, auth, clock_before_t0):
+    """An org admin who is also a cadre and a candidate of the list's exam (ahead): no attaching, detaching or
+    replacing it, and the reading page shows neither its editor nor what breaks the list's rule."""
+    unit = make_unit()
+    both = make_cadre(unit=unit, username="orgsits", roles=(Role.ORG_ADMIN, Role.CADRE))
+    exam = _reading_exam(unit, _admin())
+    db.session.commit()
+    for action in (lambda: reading.detach_exam(both.user, 2026, NOW),
+                   lambda: reading.attach_exam(both.user, 2026, exam, NOW)):  # fmt: skip
+        with pytest.raises(DomainError) as exc:
+            action()
+        assert exc.value.status == 403
+    auth.login("orgsits", PASSWORD)
+    page = client.get("/archive/reading?year=2026").get_data(as_text=True)
+    assert 'id="reading-exam-take"' in page and "编辑考试" not in page and "reading-exam-setup" not in page
+    assert client.post_form("/archive/reading/exam/detach?year=2026").status_code == 403
+    assert reading.reading_exam(2026) is not None
