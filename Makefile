@@ -74,6 +74,8 @@ browser-deps:
 ## the rest. `bench/bench_load.py --quick` checks its harness in a few minutes; --workers/--threads/--worker-class
 ## compare serving choices. The practice benchmark (bench_practice.py, issue 24) serves QualExam to 1,000 cadres
 ## practising at once and times one answer in process: about 10 minutes; `--quick` checks it in about a minute.
+## The snapshot benchmark (bench_snapshots.py, issue 25) uploads camera snapshots beside the autosaves: bytes stored,
+## the write rate, the saves' p99 with and without: about 12 minutes a database; `--quick` in about 2.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
@@ -87,6 +89,7 @@ bench: install
 	$(BIN)/python bench/profile_hot_paths.py --db postgresql --write
 	$(BIN)/python bench/bench_load.py --db both --write
 	$(BIN)/python bench/bench_practice.py --db both --write
+	$(BIN)/python bench/bench_snapshots.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -223,8 +223,9 @@ ENDPOINTS = [
 ]
 
 
-def server_times(access_log: str) -> dict[tuple[str, str], dict]:
-    """Per (phase, endpoint), the server's own time per request from gunicorn's access log (ACCESS_FORMAT)."""
+def server_times(access_log: str, endpoints=ENDPOINTS) -> dict[tuple[str, str], dict]:
+    """Per (phase, endpoint), the server's own time per request from gunicorn's access log (ACCESS_FORMAT);
+    `endpoints`: (method, path pattern, name) of the requests counted."""
     groups: dict[tuple[str, str], list[float]] = {}
     with open(access_log) as fh:
         for line in fh:
@@ -232,7 +233,7 @@ def server_times(access_log: str) -> dict[tuple[str, str], dict]:
             if len(parts) != 5 or not parts[3].isdigit():
                 continue
             method, path, _status, micros, phase = parts
-            name = next((n for m, rx, n in ENDPOINTS if m == method and rx.match(path)), None)
+            name = next((n for m, rx, n in endpoints if m == method and rx.match(path)), None)
             if name is not None:
                 groups.setdefault((phase, name), []).append(int(micros) / 1000)
     return {key: {"n": len(ms), "p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99),

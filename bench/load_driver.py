@@ -82,7 +82,7 @@ def answer_for(item: dict, rng: random.Random):
 
 
 class Calls:
-    """One request, timed and kept as a Sample (status 0: no response); the JSON body of a 200, else None."""
+    """One request, timed and kept as a Sample (status 0: no response); the JSON body of a 2xx, else None."""
 
     base_url: str
     samples: list[Sample]
@@ -90,14 +90,18 @@ class Calls:
     def _headers(self, token: str, phase: str) -> dict:
         return {"Authorization": f"Bearer {token}"}
 
-    async def _call(self, client, phase, endpoint, method, url, token, body=None):
+    async def _call(self, client, phase, endpoint, method, url, token, body=None, jpeg: bytes | None = None):
+        """`body` goes as JSON; `jpeg`, when given, as the raw body (Content-Type image/jpeg) instead."""
         t = time.perf_counter()
         data = None
+        headers = self._headers(token, phase)
+        payload = {"json": body} if jpeg is None else {"data": jpeg}
+        if jpeg is not None:
+            headers = {**headers, "Content-Type": "image/jpeg"}
         try:
-            async with client.request(method, self.base_url + url, json=body,
-                                      headers=self._headers(token, phase)) as response:  # fmt: skip
+            async with client.request(method, self.base_url + url, headers=headers, **payload) as response:
                 status = response.status
-                if status == 200:
+                if 200 <= status < 300:
                     data = await response.json()
                 else:
                     await response.read()
@@ -225,7 +229,7 @@ def summarize(samples: list[Sample], phase_times: dict) -> dict[tuple[str, str],
         start, end = phase_times.get(key[0], (0, 0))
         errors: dict[int, int] = {}
         for s in group:
-            if s.status != 200:
+            if not 200 <= s.status < 300:  # (a snapshot upload answers 201)
                 errors[s.status] = errors.get(s.status, 0) + 1
         out[key] = {
             "n": len(ms), "rps": len(ms) / (end - start) if end > start else 0.0,
