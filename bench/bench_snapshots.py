@@ -10,8 +10,9 @@ The issue's workload: 10,000 candidates, one snapshot every 5 minutes over a 90-
 5 minutes), and QualExam served as in production (`gunicorn -c gunicorn.conf.py wsgi:app`, the job worker and the
 finalizer beside it, the access log on for the server's own time per request). The frames are real JPEGs of the
 size a page sends (320×240, quality 60: a lit wall, a head and shoulders, sensor noise; 64 different ones), sent as
-the page sends them (`POST /api/attempts/<id>/snapshots?reason=…`, the raw JPEG as the body; here with the
-candidate's API token). The load driver (bench/load_driver.py):
+the API takes them (`POST /api/v1/attempts/<id>/snapshots`, JSON {"reason", "image": a data:image/jpeg;base64 URL
+as canvas.toDataURL gives}; here with the candidate's API token; never two of one attempt within the server's 5 s).
+The load driver (bench/load_driver.py):
 1. start: every candidate starts their attempt and uploads the "start" snapshot, spread over `--storm` seconds;
 2. rounds: steps of `--step-seconds` of autosaves offered at `--save-rate`, with snapshot uploads offered beside
    them at 0, 1 and 2 times the workload's 33.3/s (`--multiples`), each candidate's turn coming round in order;
@@ -27,6 +28,7 @@ judge nothing.
 """
 
 import asyncio
+import base64
 import hashlib
 import io
 import os
@@ -52,10 +54,11 @@ SNAPSHOTS = CANDIDATES * EXAM_MINUTES // EVERY_MINUTES  # 180,000
 SNAPSHOT_RATE = SNAPSHOTS / (EXAM_MINUTES * 60)  # 33.3 uploads/s
 SAVE_RATE = 333  # bench_load.py's steady autosave: 10,000 candidates at one save per 30 s
 SAVE_P99_MS = 150  # issue 23's target for that step
-SNAPSHOT_URL = "/api/attempts/{id}/snapshots"
+SNAPSHOT_URL = "/api/v1/attempts/{id}/snapshots"
+MIN_INTERVAL_S = 5.2  # the server takes at most one snapshot per attempt every 5 s (proctoring.snapshots)
 ENDPOINTS = [
     ("PUT", re.compile(r"^/api/v1/attempts/\d+/answers/\d+$"), "save"),
-    ("POST", re.compile(r"^/api(/v1)?/attempts/\d+/snapshots$"), "snapshot"),
+    ("POST", re.compile(r"^/api/v1/attempts/\d+/snapshots$"), "snapshot"),
     ("POST", re.compile(r"^/api/v1/exams/[^/]+/attempts$"), "start"),
 ]
 
@@ -124,6 +127,13 @@ class SnapshotDriver(Driver):
         super().__init__(base_url, EXAM, tokens, Plan(connections=plan.connections))
         self.splan, self.frames = plan, frames
         self.frame_sha = [hashlib.sha256(f).hexdigest() for f in frames]
+        #: As the page sends them: canvas.toDataURL("image/jpeg", 0.6) in a JSON body.
+        self.frame_urls = ["data:image/jpeg;base64," + base64.b64encode(f).decode() for f in frames]
+        #: attempt id -> when its last upload was answered (monotonic): the server compares the times it received
+        #: them, and the earlier one may have waited in its queue.
+        self.last_upload: dict[int, float] = {}
+        self.load: dict[str, float] = {}  # phase -> the machine's 1-minute load average at its end
+        self.held_back = 0  # uploads that waited for their candidate's 5 s (too few candidates for the rate)
         #: snapshot id -> (attempt id, size, sha256) of every upload answered 201.
         self.uploaded: dict[int, tuple[int, int, str]] = {}
         self._turn = self._frame = 0
@@ -133,8 +143,16 @@ class SnapshotDriver(Driver):
 
     async def _upload(self, client, c, phase: str, reason: str = "interval"):
         i = self._frame = (self._frame + 1) % len(self.frames)
-        url = SNAPSHOT_URL.format(id=c.attempt_id) + f"?reason={reason}"
-        response = await self._call(client, phase, "snapshot", "POST", url, c.token, jpeg=self.frames[i])
+        waited = False
+        while (wait := self.last_upload.get(c.attempt_id, -MIN_INTERVAL_S) + MIN_INTERVAL_S - time.monotonic()) > 0:
+            waited = True
+            await asyncio.sleep(min(wait, 0.05))
+        self.held_back += waited
+        self.last_upload[c.attempt_id] = float("inf")  # under way: the next one waits for its answer
+        body = {"reason": reason, "image": self.frame_urls[i]}
+        url = SNAPSHOT_URL.format(id=c.attempt_id)
+        response = await self._call(client, phase, "snapshot", "POST", url, c.token, body)
+        self.last_upload[c.attempt_id] = time.monotonic()
         if response is not None:
             self.uploaded[response["id"]] = (c.attempt_id, len(self.frames[i]), self.frame_sha[i])
 
@@ -199,11 +217,13 @@ class SnapshotDriver(Driver):
                         self._uploads(client, running, phase, multiple * SNAPSHOT_RATE, until),
                     )
                     self.phase_times[phase] = (start, time.monotonic())
+                    self.load[phase] = os.getloadavg()[0]
                     await asyncio.sleep(p.settle_seconds)
             print(f"…   write rate: {p.max_concurrency} uploads at once for {p.max_seconds:g} s", file=sys.stderr)
             start = time.monotonic()
             await self._upload_loop(client, running, "max", p.max_concurrency, start + p.max_seconds)
             self.phase_times["max"] = (start, time.monotonic())
+            self.load["max"] = os.getloadavg()[0]
 
     def pooled(self) -> dict[tuple[str, str], dict]:
         """Per (condition, endpoint): the rounds' samples together (rates per second are not meaningful here)."""
@@ -340,7 +360,8 @@ def run(kind: str, args) -> dict:
         folder = os.path.join(instance, "snapshots")
         out.update(summary=driver.summary(), pooled=driver.pooled(), server=server_times(access_log, ENDPOINTS),
                    check=check_and_measure(app, kind, driver, folder), tracebacks=tracebacks(server.log.name),
-                   started=sum(c.attempt_id is not None for c in driver.candidates))  # fmt: skip
+                   started=sum(c.attempt_id is not None for c in driver.candidates),
+                   held_back=driver.held_back, load=driver.load)  # fmt: skip
     finally:
         with app.app_context():
             from core.extensions import db
@@ -443,19 +464,20 @@ def report(results: list[dict]) -> str:
         f"the same candidates ({SAVE_RATE}/s: bench_load.py's steady step).",
         f"- **Frames:** {len(frames)} different JPEGs, 320×240 at quality 60 (a lit wall, a head and shoulders, "
         f"sensor noise), mean {_kb(sum(frames) / len(frames))} ({_kb(min(frames))}–{_kb(max(frames))}), sent as "
-        "the exam page sends them (`POST /api/attempts/<id>/snapshots?reason=interval`, the JPEG as the body), with "
-        "each candidate's API token.",
+        "the API takes them (`POST /api/v1/attempts/<id>/snapshots`, JSON with the reason and the JPEG as a "
+        "data:image/jpeg;base64 URL, about 27 KB a request), with each candidate's API token.",
         f"- **Run:** {r0['candidates']:,} candidates (bench_load.py's data: a published 100-question drawn exam, "
         f"its proctoring settings with snapshots on) start over {plan.storm_seconds:g} s, each uploading the "
         f'"start" snapshot; then {plan.rounds} round(s) of {len(plan.multiples)} steps of {plan.step_seconds:g} s: '
         f"saves offered at {plan.save_rate:g}/s with uploads at "
         f"{', '.join(f'{m * SNAPSHOT_RATE:.1f}' for m in plan.multiples)}/s beside them (the order rotated each "
         f"round); then the write rate: uploads only, {plan.max_concurrency} at once with no pause, for "
-        f"{plan.max_seconds:g} s. Client latency in ms; server: the worker's own time (gunicorn's `%(D)s`).",
+        f"{plan.max_seconds:g} s. Client latency in ms; server: the worker's own time (gunicorn's `%(D)s`); "
+        "load: the machine's 1-minute load average at the step's end (2 cores; other people's tests may run beside).",
         "",
     ]
-    header = ("| step · endpoint | requests | req/s | p50 | p95 | p99 | max (ms) | errors | server p50 / p99 ms |\n"
-              "|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+    header = ("| step · endpoint | requests | req/s | p50 | p95 | p99 | max (ms) | errors | server p50 / p99 ms | "
+              "load |\n|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
 
     def order(key):
         phase, endpoint = key
@@ -471,13 +493,15 @@ def report(results: list[dict]) -> str:
         for key in sorted(r["summary"], key=order):
             s, sv = r["summary"][key], r["server"].get(key)
             server = f"{sv['p50']:.1f} / {sv['p99']:.1f}" if sv else "–"
+            load = f"{r['load'][key[0]]:.1f}" if key[0] in r["load"] else ""
             lines.append(f"| {key[0]} · {key[1]} | {s['n']:,} | {s['rps']:.1f} | {s['p50']:.0f} | {s['p95']:.0f} | "
-                         f"{s['p99']:.0f} | {s['max']:.0f} | {_fmt_errors(s['errors'])} | {server} |")  # fmt: skip
+                         f"{s['p99']:.0f} | {s['max']:.0f} | {_fmt_errors(s['errors'])} | {server} | "
+                         f"{load} |")  # fmt: skip
         for key in sorted(r["pooled"], key=lambda k: (k[0], k[1])):
             s = r["pooled"][key]
             label = f"all rounds, uploads {float(key[0][1:]) * SNAPSHOT_RATE:.1f}/s"
             lines.append(f"| {label} · {key[1]} | {s['n']:,} | | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} | "
-                         f"{s['max']:.0f} | {_fmt_errors(s['errors'])} | |")  # fmt: skip
+                         f"{s['max']:.0f} | {_fmt_errors(s['errors'])} | | |")  # fmt: skip
         c = r["check"]
         f, t = c["files"], c["tables"]
         lines += [
@@ -487,7 +511,8 @@ def report(results: list[dict]) -> str:
             f"{t['attempt_snapshots'] / 1024:.0f} KB with its indexes; attempt_events {c['events']:,} rows "
             f'({c["snapshot_events"]:,} of them "snapshot"), {t["attempt_events"] / 1024:.0f} KB.',
             f"- {r['started']:,} candidates started; {c['acknowledged']:,} uploads acknowledged, {c['rows']:,} rows "
-            f"({c['extra_rows']} stored whose answer never came back). Data: {r['generate_s']:.0f} s.",
+            f"({c['extra_rows']} stored whose answer never came back); {r['held_back']:,} uploads waited for "
+            f"their candidate's 5 s. Data: {r['generate_s']:.0f} s.",
             "",
         ]
     lines += ["### Targets (issue 25)", ""]
@@ -513,7 +538,7 @@ def main():
         add_serving_options(parser)
 
     # (full run, quick run) of every option left unset.
-    defaults = {"candidates": (2223, 100), "storm": (60, 5), "step_seconds": (40, 5), "rounds": (3, 1),
+    defaults = {"candidates": (2223, 400), "storm": (60, 5), "step_seconds": (40, 5), "rounds": (3, 1),
                 "settle": (3, 1), "max_seconds": (20, 5)}  # fmt: skip
 
     def run_with(kind, args):

@@ -90,16 +90,12 @@ class Calls:
     def _headers(self, token: str, phase: str) -> dict:
         return {"Authorization": f"Bearer {token}"}
 
-    async def _call(self, client, phase, endpoint, method, url, token, body=None, jpeg: bytes | None = None):
-        """`body` goes as JSON; `jpeg`, when given, as the raw body (Content-Type image/jpeg) instead."""
+    async def _call(self, client, phase, endpoint, method, url, token, body=None):
         t = time.perf_counter()
         data = None
-        headers = self._headers(token, phase)
-        payload = {"json": body} if jpeg is None else {"data": jpeg}
-        if jpeg is not None:
-            headers = {**headers, "Content-Type": "image/jpeg"}
         try:
-            async with client.request(method, self.base_url + url, headers=headers, **payload) as response:
+            async with client.request(method, self.base_url + url, json=body,
+                                      headers=self._headers(token, phase)) as response:  # fmt: skip
                 status = response.status
                 if 200 <= status < 300:
                     data = await response.json()
