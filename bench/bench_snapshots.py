@@ -12,7 +12,8 @@ finalizer beside it, the access log on for the server's own time per request). T
 size a page sends (320×240, quality 60: a lit wall, a head and shoulders, sensor noise; 64 different ones), sent as
 the API takes them (`POST /api/v1/attempts/<id>/snapshots`, JSON {"reason", "image": a data:image/jpeg;base64 URL
 as canvas.toDataURL gives}; here with the candidate's API token; never two of one attempt within the server's 5 s).
-The load driver (bench/load_driver.py):
+First, in process (Flask's test client, one request at a time, no other load): a save and an upload each of a few
+dozen candidates, their own server time and SQL statements. Then the load driver (bench/load_driver.py):
 1. start: every candidate starts their attempt and uploads the "start" snapshot, spread over `--storm` seconds;
 2. rounds: steps of `--step-seconds` of autosaves offered at `--save-rate`, with snapshot uploads offered beside
    them at 0, 1 and 2 times the workload's 33.3/s (`--multiples`), each candidate's turn coming round in order;
@@ -45,8 +46,8 @@ from datetime import UTC, datetime
 import aiohttp
 from bench_load import EXAM, VENV_BIN, Server, _commit, _fmt_errors, add_serving_options, fill_defaults, generate
 from bench_practice import ACCESS_FORMAT, server_times, tracebacks
-from common import ROOT, bench_main
-from load_driver import Driver, Plan, Sample, summarize
+from common import ROOT, bench_main, percentile
+from load_driver import Driver, Plan, Sample, answer_for, summarize
 
 # Issue 25's workload.
 CANDIDATES, EXAM_MINUTES, EVERY_MINUTES = 10_000, 90, 5
@@ -309,7 +310,9 @@ def check_and_measure(app, kind: str, driver: SnapshotDriver, folder: str) -> di
             bad_files += 1
     sizes = table_bytes(app, kind, ["attempt_snapshots", "attempt_events"])
     files = files_under(folder)
-    n = len(rows)
+    n = len(rows)  # (with the few taken in process, whose files are elsewhere: the bytes per row count them all)
+    attempts = {c.attempt_id for c in driver.candidates if c.attempt_id is not None}
+    crowd_rows = sum(1 for row in rows.values() if row.attempt_id in attempts)
     per = {
         "file": files["allocated"] / files["files"] if files["files"] else 0.0,
         "file_apparent": files["apparent"] / files["files"] if files["files"] else 0.0,
@@ -318,10 +321,70 @@ def check_and_measure(app, kind: str, driver: SnapshotDriver, folder: str) -> di
     }
     per["total"] = per["file"] + per["row"] + per["event"]
     return {
-        "acknowledged": len(driver.uploaded), "rows": n, "extra_rows": n - (len(driver.uploaded) - lost),
+        "acknowledged": len(driver.uploaded), "rows": crowd_rows, "all_rows": n,
+        "extra_rows": crowd_rows - (len(driver.uploaded) - lost),
         "lost": lost, "mismatched": mismatched, "bad_files": bad_files, "events": events,
         "snapshot_events": snapshot_events, "tables": sizes, "files": files, "per": per,
     }  # fmt: skip
+
+
+def in_process(app, tokens: list[str], frames: list[bytes], folder: str) -> dict:
+    """One request at a time through Flask's test client, no other load: each candidate starts, saves an answer,
+    uploads a snapshot, saves another; the app's own time for the save and the upload, with SQL statements counted.
+    The first five candidates warm the process and are not counted."""
+    from sqlalchemy import event
+
+    from core.extensions import db
+
+    app.config["SNAPSHOT_DIR"] = folder
+    client = app.test_client()
+    rng = random.Random(25)
+    sent = [0]
+
+    def count(*_args):
+        sent[0] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    times: dict[str, list[float]] = {"save": [], "snapshot": []}
+    statements: dict[str, list[int]] = {"save": [], "snapshot": []}
+
+    def timed(name, i, method, url, body, headers, status):
+        sent[0] = 0
+        t = time.perf_counter()
+        response = client.open(url, method=method, json=body, headers=headers)
+        ms = (time.perf_counter() - t) * 1000
+        assert response.status_code == status, response.get_data(as_text=True)[:500]
+        if i >= 5:
+            times[name].append(ms)
+            statements[name].append(sent[0])
+
+    try:
+        for i, token in enumerate(tokens):
+            headers = {"Authorization": f"Bearer {token}"}
+            response = client.post(f"/api/v1/exams/{EXAM}/attempts", json={}, headers=headers)
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+            started = response.get_json()
+            items = rng.sample(started["items"], 2)
+            attempt = f"/api/v1/attempts/{started['id']}"
+            for seq, item in enumerate(items, 1):
+                body = {"value": answer_for(item, rng), "seq": seq}
+                timed("save", i, "PUT", f"{attempt}/answers/{item['position']}", body, headers, 200)
+                if seq == 1:
+                    image = "data:image/jpeg;base64," + base64.b64encode(frames[i % len(frames)]).decode()
+                    body = {"reason": "interval", "image": image}
+                    timed("snapshot", i, "POST", f"{attempt}/snapshots", body, headers, 201)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        with app.app_context():
+            db.session.remove()
+    out = {}
+    for name, ms in times.items():
+        if ms:
+            out[name] = {"n": len(ms), "p50": percentile(ms, 50), "p95": percentile(ms, 95), "max": max(ms),
+                         "statements": sum(statements[name]) / len(statements[name])}  # fmt: skip
+    return out
 
 
 # ---------------------------------------------------------------- one database
@@ -329,8 +392,8 @@ def check_and_measure(app, kind: str, driver: SnapshotDriver, folder: str) -> di
 
 def run(kind: str, args) -> dict:
     print(f"… {kind}: generating {args.candidates} candidates and the exam", file=sys.stderr)
-    data = generate(kind, args.candidates)
-    app, tokens = data["app"], data["tokens"]
+    data = generate(kind, args.candidates + args.inprocess)
+    app, tokens, own_tokens = data["app"], data["tokens"][: args.candidates], data["tokens"][args.candidates :]
     enable_snapshots(app)
     frames = make_frames()
     plan = SnapPlan(storm_seconds=args.storm, save_rate=args.save_rate, multiples=tuple(args.multiples),
@@ -343,6 +406,8 @@ def run(kind: str, args) -> dict:
     instance = os.path.join(work, "instance")
     os.makedirs(instance)
     try:
+        print(f"… {kind}: one upload and one save at a time, in process", file=sys.stderr)
+        out["in_process"] = in_process(app, own_tokens, frames, os.path.join(work, "own-snapshots"))
         access_log = os.path.join(work, "access.log")
         env = {"QE_WORKERS": str(args.workers), "QE_THREADS": str(args.threads), "QE_WORKER_CLASS": args.worker_class,
                "DATABASE_URL": data["url"], "SECRET_KEY": "bench-snapshots", "QE_COOKIE_SECURE": "0",
@@ -507,9 +572,15 @@ def report(results: list[dict]) -> str:
         lines += [
             "",
             f"- Storage after the run: {f['files']:,} files in {f['dirs']:,} folders, {f['apparent'] / 1024**2:.1f} MB "
-            f"of JPEG, {f['allocated'] / 1024**2:.1f} MB on disk; attempt_snapshots {c['rows']:,} rows, "
+            f"of JPEG, {f['allocated'] / 1024**2:.1f} MB on disk; attempt_snapshots {c['all_rows']:,} rows, "
             f"{t['attempt_snapshots'] / 1024:.0f} KB with its indexes; attempt_events {c['events']:,} rows "
             f'({c["snapshot_events"]:,} of them "snapshot"), {t["attempt_events"] / 1024:.0f} KB.',
+            *(
+                f"- In process, one {name} at a time (Flask's test client, no other load): p50 {v['p50']:.1f} ms, "
+                f"p95 {v['p95']:.1f} ms, max {v['max']:.0f} ms, {v['statements']:.1f} SQL statements ({v['n']} "
+                f"requests)."
+                for name, v in r["in_process"].items()
+            ),
             f"- {r['started']:,} candidates started; {c['acknowledged']:,} uploads acknowledged, {c['rows']:,} rows "
             f"({c['extra_rows']} stored whose answer never came back); {r['held_back']:,} uploads waited for "
             f"their candidate's 5 s. Data: {r['generate_s']:.0f} s.",
@@ -535,6 +606,7 @@ def main():
         parser.add_argument("--max-concurrency", type=int, default=16, help="The write rate: uploads at once.")
         parser.add_argument("--max-seconds", type=float, default=None, help="The write rate: how long.")
         parser.add_argument("--connections", type=int, default=200)
+        parser.add_argument("--inprocess", type=int, default=60, help="Candidates timed in process (5 warm up).")
         add_serving_options(parser)
 
     # (full run, quick run) of every option left unset.
