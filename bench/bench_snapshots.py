@@ -328,6 +328,32 @@ def check_and_measure(app, kind: str, driver: SnapshotDriver, folder: str) -> di
     }  # fmt: skip
 
 
+def purge(app, folder: str) -> dict:
+    """The retention job on what the run left: the exam's close moved back past its retention, then
+    `purge_expired` (rows and files) timed in process and committed; the files left afterwards counted."""
+    from datetime import timedelta
+
+    from core.extensions import db
+    from exam.models import Exam
+    from proctoring.snapshots import purge_expired
+
+    app.config["SNAPSHOT_DIR"] = folder
+    with app.app_context():
+        now = datetime.now(UTC)
+        db.session.execute(
+            db.update(Exam)
+            .where(Exam.code == EXAM)
+            .values(opens_at=now - timedelta(days=401), closes_at=now - timedelta(days=400))
+        )
+        db.session.commit()
+        t = time.perf_counter()
+        deleted = purge_expired(now)
+        db.session.commit()
+        seconds = time.perf_counter() - t
+        db.session.remove()
+    return {"deleted": deleted, "seconds": seconds, "left": files_under(folder)["files"]}
+
+
 def in_process(app, tokens: list[str], frames: list[bytes], folder: str) -> dict:
     """One request at a time through Flask's test client, no other load: each candidate starts, saves an answer,
     uploads a snapshot, saves another; the app's own time for the save and the upload, with SQL statements counted.
@@ -425,6 +451,7 @@ def run(kind: str, args) -> dict:
         folder = os.path.join(instance, "snapshots")
         out.update(summary=driver.summary(), pooled=driver.pooled(), server=server_times(access_log, ENDPOINTS),
                    check=check_and_measure(app, kind, driver, folder), tracebacks=tracebacks(server.log.name),
+                   purge=purge(app, folder),
                    started=sum(c.attempt_id is not None for c in driver.candidates),
                    held_back=driver.held_back, load=driver.load)  # fmt: skip
     finally:
@@ -568,7 +595,7 @@ def report(results: list[dict]) -> str:
             lines.append(f"| {label} · {key[1]} | {s['n']:,} | | {s['p50']:.0f} | {s['p95']:.0f} | {s['p99']:.0f} | "
                          f"{s['max']:.0f} | {_fmt_errors(s['errors'])} | | |")  # fmt: skip
         c = r["check"]
-        f, t = c["files"], c["tables"]
+        f, t, pg = c["files"], c["tables"], r["purge"]
         lines += [
             "",
             f"- Storage after the run: {f['files']:,} files in {f['dirs']:,} folders, {f['apparent'] / 1024**2:.1f} MB "
@@ -581,6 +608,10 @@ def report(results: list[dict]) -> str:
                 f"requests)."
                 for name, v in r["in_process"].items()
             ),
+            f"- Retention: `purge_expired` deleted {pg['deleted']:,} snapshots (rows and files) in "
+            f"{pg['seconds']:.1f} s, in process ({pg['deleted'] / max(pg['seconds'], 1e-6):,.0f}/s; "
+            f"{SNAPSHOTS:,} would take about {SNAPSHOTS / max(pg['deleted'], 1) * pg['seconds']:.0f} s "
+            f"in one job); {pg['left']} files left.",
             f"- {r['started']:,} candidates started; {c['acknowledged']:,} uploads acknowledged, {c['rows']:,} rows "
             f"({c['extra_rows']} stored whose answer never came back); {r['held_back']:,} uploads waited for "
             f"their candidate's 5 s. Data: {r['generate_s']:.0f} s.",
