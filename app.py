@@ -53,13 +53,14 @@ def create_app(config=None) -> Flask:
     import exam
     import jobs
     import practice
+    import proctoring
     import question_bank
     import reports
     import results
     import sitting
 
     jobs.init_app(app)
-    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting, results, practice):
+    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting, results, practice, proctoring):
         app.register_blueprint(package.bp)
     from archive.verify import verify_bp
     from exam.api import api_bp
@@ -67,8 +68,18 @@ def create_app(config=None) -> Flask:
     from exam.grading_views import grading_bp
     from exam.marking_views import marking_bp
     from practice.api import api_bp as practice_api_bp
+    from proctoring.api import api_bp as proctoring_api_bp
 
-    for bp in (api_bp, practice_api_bp, take_bp, grading_bp, marking_bp, verify_bp, results.verify_bp):
+    for bp in (
+        api_bp,
+        practice_api_bp,
+        proctoring_api_bp,
+        take_bp,
+        grading_bp,
+        marking_bp,
+        verify_bp,
+        results.verify_bp,
+    ):
         app.register_blueprint(bp)
 
     from accounts.cli import accounts_cli, cadres_cli, units_cli

@@ -142,6 +142,9 @@ class Config:
     #: The job engine's queue (jobs.engine): None is instance/jobs.sqlite3 (one machine, no server); several nodes
     #: share QE_JOBS_URL=redis://host:6379/1 or postgresql://… (README, "Workers").
     JOBS_URL = None
+    #: Where camera snapshots are kept (proctoring.snapshots); default <instance>/snapshots. Several nodes share
+    #: one folder (QE_SNAPSHOT_DIR), as they share the instance's.
+    SNAPSHOT_DIR = None
     #: A running job whose worker has not reported for this long is taken back and tried again.
     JOBS_STALE_SECONDS = 120
     #: How often a running job's own thread says it is alive (well under JOBS_STALE_SECONDS).
@@ -201,7 +204,7 @@ class Config:
                 values[name] = int(os.environ[f"QE_{name}"])
         if os.environ.get("QE_DB_PRE_PING"):
             values["DB_PRE_PING"] = env_bool("QE_DB_PRE_PING", False)
-        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "JOBS_URL"):
+        for name in ("PDF_FONT", "RATELIMIT_STORAGE_URI", "RATELIMIT_KEY_PREFIX", "JOBS_URL", "SNAPSHOT_DIR"):
             if os.environ.get(f"QE_{name}"):
                 values[name] = os.environ[f"QE_{name}"]
         for name in (

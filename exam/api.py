@@ -90,7 +90,12 @@ EVENT_REQUEST = {
     "type": "object",
     "required": ["kind"],
     "properties": {
-        "kind": {"type": "string", "enum": ["focus_loss", "paste"]},
+        "kind": {
+            "type": "string",
+            "enum": ["focus_loss", "paste", "fullscreen_exit", "fullscreen_back", "inactive", "camera_off"],
+            "description": "fullscreen_exit, fullscreen_back, inactive and camera_off only where the exam "
+            "watches them (its proctoring settings)",
+        },
         "detail": {
             "type": "object",
             "nullable": True,
@@ -101,6 +106,8 @@ EVENT_REQUEST = {
 EVENT_RESPONSE = closed_object({
     "status": {"type": "string", "enum": [s.value for s in AttemptStatus]}, "focus_losses": {"type": "integer"},
     "focus_loss_limit": {"type": "integer", "nullable": True},
+    "fullscreen_exits": {"type": "integer"},
+    "fullscreen_limit": {"type": "integer", "nullable": True, "description": "submitted at this count of exits"},
 })  # fmt: skip
 CLAIM_REQUEST = {
     "type": "object",
@@ -123,7 +130,7 @@ CLIENT_HEADER = {
 }  # fmt: skip
 
 
-def _client() -> str | None:
+def client_of_request() -> str | None:
     """The exam page's id (X-Exam-Client), when a page sends one: writes from a page taken over are refused."""
     client = request.headers.get("X-Exam-Client")
     if client is not None and not attempts.CLIENT_ID.fullmatch(client):  # sent, but no page's id (nor empty)
@@ -222,7 +229,7 @@ def save(attempt_id: int, position: int):
         raise DomainError(_("The request needs a value and a whole-number seq."), code="bad_request")
     # The hot path: the token's lookup (which loads the user) and one statement that checks and writes.
     saved = answers.save_answer(
-        attempt_id, position, body["value"], body["seq"], now_utc(), client=_client(), user_id=current_user.id
+        attempt_id, position, body["value"], body["seq"], now_utc(), client=client_of_request(), user_id=current_user.id
     )
     # The commit happens before the response is sent (core.models): "saved" is never said of an unsaved answer.
     return jsonify(position=position, seq=saved.seq, saved_at=review.iso(saved.saved_at), accepted=saved.accepted)
@@ -241,7 +248,7 @@ def save(attempt_id: int, position: int):
 def submit(attempt_id: int):
     now = now_utc()
     # The end is recorded; the grading is a job's (a deadline burst's submits cost about what a save costs).
-    attempt = attempts.submit(_own_attempt(attempt_id), now, client=_client(), grade_later=True)
+    attempt = attempts.submit(_own_attempt(attempt_id), now, client=client_of_request(), grade_later=True)
     return jsonify(review.attempt_payload(attempt, now))
 
 
@@ -260,7 +267,8 @@ def _event_detail(raw) -> dict | None:
 
 @api_route(
     api_bp, "/attempts/<int:attempt_id>/events", ["POST"],
-    summary="Report an integrity signal (a focus loss, a paste); at the focus-loss limit the attempt is submitted",
+    summary="Report an integrity signal (a focus loss, a paste, a full-screen exit, inactivity, the camera off); at "
+            "the exam's limits the attempt is submitted",
     request=EVENT_REQUEST, responses={200: EVENT_RESPONSE}, errors=(409,), parameters=(CLIENT_HEADER,),
 )  # fmt: skip
 @login_required
@@ -272,11 +280,9 @@ def event(attempt_id: int):
     if not isinstance(body.get("detail"), dict | None):
         raise DomainError(_("The event's detail must be a JSON object."), code="bad_request")
     attempt = timeline.record_event(
-        attempt, body["kind"], now_utc(), _event_detail(body.get("detail")), client=_client()
+        attempt, body["kind"], now_utc(), _event_detail(body.get("detail")), client=client_of_request()
     )
-    return jsonify(
-        status=attempt.status, focus_losses=attempt.focus_losses, focus_loss_limit=attempt.exam.focus_loss_limit
-    )
+    return jsonify(timeline.signal_state(attempt))
 
 
 @api_route(

@@ -39,6 +39,16 @@ def register_start_check(check):
     return check
 
 
+#: Called with (attempt, now) after a start for a request, by the packages above (proctoring keeps the camera's
+#: answer of the start page).
+_started: list = []
+
+
+def register_started(callback):
+    _started.append(callback)
+    return callback
+
+
 def start_refusal(exam: Exam, user: User, now: datetime) -> str | None:
     """Why a new attempt of `user` would be refused by a registered start check now, or None: for the start page,
     which says so before the candidate presses the button."""
@@ -178,13 +188,16 @@ def start_for_request(exam: Exam, user: User, now: datetime, access_code=None) -
     committed here before the refusal rolls the request back: the count must outlive the refusal, or the limit
     on guesses (check_access_code) would never be reached. The one service that commits, for that reason."""
     try:
-        return start_attempt(exam, user, now, access_code=access_code)
+        attempt = start_attempt(exam, user, now, access_code=access_code)
     except DomainError as exc:
         if exc.code == "bad_access_code":
             db.session.rollback()
             audit.record("exam.bad_access_code", actor=user, target=f"exam:{exam.code}", at=now)
             db.session.commit()
         raise
+    for callback in _started:
+        callback(attempt, now)
+    return attempt
 
 
 def access_code_hash(exam: Exam, code: str) -> str:

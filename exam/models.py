@@ -414,7 +414,7 @@ class Attempt(db.Model):
 class EventKind(StrEnum):
     FOCUS_LOSS = "focus_loss"  # the page lost focus: a tab or window switch (切屏)
     PASTE = "paste"
-    AUTO_SUBMIT = "auto_submit"  # submitted by the server at the exam's focus-loss limit
+    AUTO_SUBMIT = "auto_submit"  # submitted by the server at a limit (detail "reason": focus, fullscreen, inactive)
     TAKEOVER = "takeover"  # the attempt was opened on another page (another device or login), which took it over
     # A proctor's actions (exam.adjustments), each with the actor, the reason and what changed in `detail`:
     EXTENDED = "extended"  # time added (a technical failure)
@@ -425,12 +425,18 @@ class EventKind(StrEnum):
     REOPENED = "reopened"  # an attempt ended by mistake opened again
     VOIDED = "voided"  # the score voided by a decision on an incident
     RESTORED = "restored"  # a voiding undone by a later decision
+    # Proctoring in the browser (proctoring/, where the exam turned it on):
+    FULLSCREEN_EXIT = "fullscreen_exit"  # out of full screen longer than the exam's grace (counted)
+    FULLSCREEN_BACK = "fullscreen_back"  # back in full screen, with the seconds spent out of it
+    INACTIVE = "inactive"  # no input for the exam's time and the whole warning's countdown
+    CAMERA_OFF = "camera_off"  # no camera: refused at the start, unavailable, or stopped during the exam
+    SNAPSHOT = "snapshot"  # a camera snapshot kept (its id in `detail`)
 
 
 EVENT_LABELS = {
     EventKind.FOCUS_LOSS: _l("Left the exam page"),
     EventKind.PASTE: _l("Pasted text"),
-    EventKind.AUTO_SUBMIT: _l("Submitted at the focus-loss limit"),
+    EventKind.AUTO_SUBMIT: _l("Submitted automatically"),
     EventKind.TAKEOVER: _l("Opened on another page, which took over"),
     EventKind.EXTENDED: _l("Time extended"),
     EventKind.PAUSED: _l("Clock paused"),
@@ -440,6 +446,11 @@ EVENT_LABELS = {
     EventKind.REOPENED: _l("Reopened"),
     EventKind.VOIDED: _l("Score voided"),
     EventKind.RESTORED: _l("Voided score restored"),
+    EventKind.FULLSCREEN_EXIT: _l("Left full screen"),
+    EventKind.FULLSCREEN_BACK: _l("Back in full screen"),
+    EventKind.INACTIVE: _l("No input (inactive)"),
+    EventKind.CAMERA_OFF: _l("Camera off"),
+    EventKind.SNAPSHOT: _l("Camera snapshot"),
 }
 
 

@@ -63,6 +63,10 @@ ALERT_LABELS = {
     "silent": _l("Silent too long"),
     "focus": _l("Focus-loss limit near"),
     "pastes": _l("Many pastes"),
+    # Proctoring in the browser (proctoring/), where the exam watches it:
+    "fullscreen": _l("Left full screen"),
+    "inactive": _l("Inactive"),
+    "camera": _l("Camera off"),
 }
 
 
@@ -93,6 +97,10 @@ class Candidate:
     online: bool = False
     focus_losses: int = 0
     pastes: int = 0
+    fullscreen_exits: int = 0
+    inactive: int = 0
+    camera_off: int = 0
+    snapshots: int = 0  # camera snapshots kept (the link to them is the proctor's)
     extra_minutes: int = 0  # the candidate's own extra time (set before the start)
     extended_minutes: int = 0  # given by proctors since
     seconds_left: int | None = None
@@ -214,6 +222,10 @@ def candidates(exam: Exam, now: datetime, *, session_id: int | None = None, room
                 select(
                     AttemptEvent.attempt_id,
                     func.sum(case((AttemptEvent.kind == EventKind.PASTE, 1), else_=0)).label("pastes"),
+                    func.sum(case((AttemptEvent.kind == EventKind.FULLSCREEN_EXIT, 1), else_=0)).label("fullscreen"),
+                    func.sum(case((AttemptEvent.kind == EventKind.INACTIVE, 1), else_=0)).label("inactive"),
+                    func.sum(case((AttemptEvent.kind == EventKind.CAMERA_OFF, 1), else_=0)).label("camera_off"),
+                    func.sum(case((AttemptEvent.kind == EventKind.SNAPSHOT, 1), else_=0)).label("snapshots"),
                     func.max(AttemptEvent.at).label("last"),
                 )
                 .where(AttemptEvent.attempt_id.in_(ids))
@@ -243,6 +255,9 @@ def candidates(exam: Exam, now: datetime, *, session_id: int | None = None, room
         c.answered = saved.n if saved else 0
         c.last_save = saved.last if saved else None
         c.pastes = int(ev.pastes or 0) if ev else 0
+        if ev:
+            c.fullscreen_exits, c.inactive = int(ev.fullscreen or 0), int(ev.inactive or 0)
+            c.camera_off, c.snapshots = int(ev.camera_off or 0), int(ev.snapshots or 0)
         c.extra_minutes, c.extended_minutes = row.extra_minutes or 0, extended.get(row.id, 0)
         c.last_contact = max(t for t in (row.started_at, c.last_save, ev.last if ev else None) if t is not None)
         if row.status == AttemptStatus.IN_PROGRESS:
@@ -256,6 +271,10 @@ def candidates(exam: Exam, now: datetime, *, session_id: int | None = None, room
                 c.alerts.append("focus")
             if c.pastes >= PASTE_ALERT:
                 c.alerts.append("pastes")
+            for name, count in (("fullscreen", c.fullscreen_exits), ("inactive", c.inactive),
+                                ("camera", c.camera_off)):  # fmt: skip
+                if count:
+                    c.alerts.append(name)
         else:
             c.state = State.EXPIRED if row.status == AttemptStatus.EXPIRED else State.SUBMITTED
     for c in found:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 
 from accounts.models import User
 from core.extensions import db
@@ -25,6 +25,17 @@ ACTIONS = {
     EventKind.FORCED: "强制交卷",
     EventKind.RELEASED: "解除锁定（换机）",
     EventKind.REOPENED: "重新开放作答",
+}
+#: The signals of the exam pages the record counts (focus losses and pastes always; the rest where the exam's
+#: proctoring watches them).
+SIGNALS = {
+    EventKind.FOCUS_LOSS: "切屏",
+    EventKind.PASTE: "粘贴",
+    EventKind.FULLSCREEN_EXIT: "退出全屏",
+    EventKind.INACTIVE: "长时间无操作",
+    EventKind.CAMERA_OFF: "摄像头未开启",
+    EventKind.SNAPSHOT: "抓拍照片",
+    EventKind.AUTO_SUBMIT: "自动交卷",
 }
 KINDS = {
     IncidentKind.MATERIALS: "携带资料",
@@ -58,6 +69,9 @@ class RoomRecord:
     not_checked_in: int = 0
     incidents: list[tuple] = field(default_factory=list)  # rows for the table
     actions: list[tuple] = field(default_factory=list)
+    #: Counts of the exam pages' signals (SIGNALS) of the room's candidates, and how many candidates had any.
+    signals: dict[str, int] = field(default_factory=dict)
+    signalled: dict[str, int] = field(default_factory=dict)
 
 
 def _proctors(session: Session) -> dict[int | None, list[str]]:
@@ -113,6 +127,16 @@ def room_record(
             (_local(incident.at, "%H:%M"), incident.user.name, KINDS.get(incident.kind, incident.kind), text, decision)
         )
     if names:
+        record.signals = {kind.value: 0 for kind in SIGNALS}
+        record.signalled = {kind.value: 0 for kind in SIGNALS}
+        for kind, count, people in db.session.execute(
+            select(AttemptEvent.kind, func.count(), func.count(distinct(Attempt.user_id)))
+            .join(Attempt, Attempt.id == AttemptEvent.attempt_id)
+            .where(Attempt.exam_id == session.exam_id, Attempt.user_id.in_(list(names)),
+                   AttemptEvent.kind.in_([k.value for k in SIGNALS]))
+            .group_by(AttemptEvent.kind)
+        ):  # fmt: skip
+            record.signals[kind], record.signalled[kind] = count, people
         events = db.session.execute(
             select(AttemptEvent, Attempt.user_id)
             .join(Attempt, Attempt.id == AttemptEvent.attempt_id)
@@ -199,6 +223,20 @@ def _actions(pdf: Pdf, rows: list[tuple], with_room: bool = False) -> None:
     pdf.data_table([head, *rows], widths)
 
 
+def _signals(pdf: Pdf, records: list[RoomRecord]) -> None:
+    """The signals' counts (times, and how many candidates), summed over the rooms; kinds never seen left out."""
+    rows = []
+    for kind, label in SIGNALS.items():
+        count = sum(r.signals.get(kind.value, 0) for r in records)
+        people = sum(r.signalled.get(kind.value, 0) for r in records)
+        if count:
+            rows.append((label, str(count), str(people)))
+    if not rows:
+        pdf.multi_cell(0, 7, "无。", new_x="LMARGIN", new_y="NEXT")
+        return
+    pdf.data_table([("信号", "次数", "涉及考生（人）"), *rows], (60, 30, 40))
+
+
 def _signatures(pdf: Pdf, who: str, now: datetime) -> None:
     pdf.ln(8)
     pdf.keep_room(34)
@@ -241,6 +279,8 @@ def room_record_pdf(session: Session, room: Room, now: datetime, *, show_decisio
     _incidents(pdf, record.incidents)
     _section(pdf, "三、监考操作（延时、暂停、强制交卷等）")
     _actions(pdf, record.actions)
+    _section(pdf, "四、作答页面记录的信号")
+    _signals(pdf, [record])
     _signatures(pdf, "监考员", now)
     return bytes(pdf.output())
 
@@ -265,5 +305,7 @@ def session_record_pdf(session: Session, now: datetime, *, show_decisions: bool 
     _incidents(pdf, [(r.room.name, *row) for r in records for row in r.incidents], with_room=True)
     _section(pdf, "三、监考操作")
     _actions(pdf, [(r.room.name, *row) for r in records for row in r.actions], with_room=True)
+    _section(pdf, "四、作答页面记录的信号")
+    _signals(pdf, records)
     _signatures(pdf, "考务负责人", now)
     return bytes(pdf.output())

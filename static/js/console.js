@@ -12,6 +12,7 @@
   var STATES = initial.states;
   var feed = root.getAttribute("data-feed");
   var actionUrl = root.getAttribute("data-action");
+  var snapshotsUrl = root.getAttribute("data-snapshots"); // an attempt's camera snapshots (proctoring)
   var reopenOpen = root.getAttribute("data-reopen") === "true";
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var rows = document.getElementById("console-rows");
@@ -90,6 +91,14 @@
     var signals = el("td", "signals");
     if (c.attempt_id) {
       signals.appendChild(el("span", "", fill(M.focus, { n: c.focus_losses }) + " · " + fill(M.pastes, { n: c.pastes })));
+      if (c.fullscreen_exits) signals.appendChild(el("span", "", " · " + fill(M.fullscreen, { n: c.fullscreen_exits })));
+      if (c.snapshots && snapshotsUrl) {
+        var shots = el("a", "snapshots-link", fill(M.snapshots, { n: c.snapshots }));
+        shots.href = snapshotsUrl.replace("/0/", "/" + c.attempt_id + "/");
+        shots.setAttribute("data-attempt", c.attempt_id);
+        signals.appendChild(el("br"));
+        signals.appendChild(shots);
+      }
       c.alerts.forEach(function (name) {
         var tag = el("span", "tag alert", initial.alerts[name]);
         tag.setAttribute("data-alert", name);

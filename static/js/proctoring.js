@@ -136,22 +136,22 @@
   }
 
   function snapshot(reason) {
-    // 320×240 JPEG at quality 0.6 (a few tens of KB), sent beside the answers, never in their queue; one lost
-    // to a dropped network is not sent again.
+    // 320×240 JPEG at quality 0.6 (a few tens of KB), sent beside the answers, never in their queue. The server
+    // takes one every 5 s at most: one refused for that goes again once, later; one lost offline is not sent again.
     if (!video || cameraDown || Q.ended() || video.readyState < 2) return;
     var canvas = document.createElement("canvas");
     canvas.width = 320;
     canvas.height = 240;
     canvas.getContext("2d").drawImage(video, 0, 0, 320, 240);
-    canvas.toBlob(function (blob) {
-      if (!blob) return;
-      whenReady(function () {
-        fetch(S.url + "?reason=" + encodeURIComponent(reason), {
-          method: "POST", credentials: "same-origin", cache: "no-store", body: blob,
-          headers: { "Content-Type": "image/jpeg", "X-CSRFToken": Q.csrf(), "X-Exam-Client": Q.client }
-        }).then(function () { /* the server keeps it; nothing to show */ }, function () { /* offline: lost */ });
-      });
-    }, "image/jpeg", 0.6);
+    var image = canvas.toDataURL("image/jpeg", 0.6);
+    whenReady(function () { upload(reason, image, true); });
+  }
+
+  function upload(reason, image, again) {
+    if (Q.ended()) return;
+    Q.request("POST", S.url, { reason: reason, image: image }).then(function (result) {
+      if (result.response.status === 429 && again) setTimeout(function () { upload(reason, image, false); }, 6000);
+    }, function () { /* offline: lost */ });
   }
 
   function startCamera() {

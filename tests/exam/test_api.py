@@ -217,7 +217,8 @@ def test_events_are_kept_and_the_focus_loss_limit_submits(client, db, setup):
     client.put(f"/api/v1/attempts/{attempt_id}/answers/1", headers=auth, json={"value": 0, "seq": 1})
     url = f"/api/v1/attempts/{attempt_id}/events"
     pasted = client.post(url, headers=auth, json={"kind": "paste", "detail": {"position": 5, "x": "y" * 500}})
-    assert pasted.get_json() == {"status": "in_progress", "focus_losses": 0, "focus_loss_limit": 2}
+    assert pasted.get_json() == {"status": "in_progress", "focus_losses": 0, "focus_loss_limit": 2,
+                                 "fullscreen_exits": 0, "fullscreen_limit": None}  # fmt: skip
     first = client.post(url, headers=auth, json={"kind": "focus_loss"}).get_json()
     assert first["focus_losses"] == 1 and first["status"] == "in_progress"
     assert client.post(url, headers=auth, json={"kind": "focus_loss"}).get_json()["status"] == "submitted"
