@@ -213,6 +213,7 @@
     var graceTimer = null;
 
     var countText = function () {
+      if (!exits) return limit ? fill(M.fullscreenLimit, { m: limit }) : "";
       var text = fill(M.fullscreenExits, { n: exits });
       return limit ? text + " " + fill(M.focusLimit, { m: limit }) : text;
     };
