@@ -70,6 +70,9 @@ ACTION_LABELS = {
     "reading.reviewed": _l("Reading note reviewed"),
     "reading.exam_attached": _l("Written exam attached to the reading list"),
     "reading.exam_detached": _l("Written exam detached from the reading list"),
+    "exam.proctoring_changed": _l("Proctoring in the browser changed"),
+    "proctoring.snapshots_viewed": _l("Camera snapshots viewed"),
+    "proctoring.snapshots_purged": _l("Camera snapshots deleted at the end of their retention"),
     "role.granted": _l("Role granted"),
     "role.revoked": _l("Role removed"),
     "token.created": _l("API token created"),
@@ -82,6 +85,10 @@ ACTION_LABELS = {
     "training.updated": _l("Training class changed"),
     "unit.created": _l("Unit created"),
     "unit.import": _l("Units imported"),
+    # Proctoring in the browser (proctoring/)
+    "candidate": lazy_pgettext("audit detail", "Candidate"),
+    "page": lazy_pgettext("audit detail", "Page"),
+    "retention_days": lazy_pgettext("audit detail", "Kept for (days)"),
     # The sitting's incidents (sitting.incidents)
     "incident.recorded": _l("Incident recorded"),
     # The sitting (sitting/): rooms, sessions, seats, tickets, the door
@@ -163,6 +170,7 @@ PREFIX_LABELS = {
     "results": _l("All results lifecycle actions"),
     "calendar": _l("All working-day calendar actions"),
     "marking": _l("All marking plan actions"),
+    "proctoring": _l("All camera snapshot actions"),
 }
 
 
@@ -209,6 +217,10 @@ DETAIL_LABELS = {
     "users": lazy_pgettext("audit detail", "People"),
     "version": lazy_pgettext("audit detail", "Version"),
     "year": _l("Year"),
+    # Proctoring in the browser (proctoring/)
+    "candidate": lazy_pgettext("audit detail", "Candidate"),
+    "page": lazy_pgettext("audit detail", "Page"),
+    "retention_days": lazy_pgettext("audit detail", "Kept for (days)"),
     # The sitting's incidents (sitting.incidents)
     "incident": lazy_pgettext("audit detail", "Incident"),
     "kind": lazy_pgettext("audit detail", "Kind"),

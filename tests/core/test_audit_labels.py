@@ -12,7 +12,19 @@ from core.audit_labels import (
 )
 from tests.conftest import ROOT
 
-PACKAGES = ("accounts", "archive", "core", "demo", "exam", "question_bank", "reports", "results", "sitting")
+PACKAGES = (
+    "accounts",
+    "archive",
+    "core",
+    "demo",
+    "exam",
+    "practice",
+    "proctoring",
+    "question_bank",
+    "reports",
+    "results",
+    "sitting",
+)
 
 
 def _strings(node):

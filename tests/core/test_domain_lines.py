@@ -12,17 +12,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: package -> the packages it must not import (anything under them included).
 FORBIDDEN = {
-    "core": {"accounts", "question_bank", "exam", "sitting", "archive", "reports", "jobs", "demo", "practice"},
-    "accounts": {"question_bank", "exam", "sitting", "archive", "reports", "practice"},
-    "question_bank": {"exam", "sitting", "archive", "reports", "practice"},
-    "exam": {"sitting", "archive", "reports", "practice"},
+    "core": {
+        "accounts",
+        "question_bank",
+        "exam",
+        "sitting",
+        "archive",
+        "reports",
+        "jobs",
+        "demo",
+        "practice",
+        "proctoring",
+    },
+    "accounts": {"question_bank", "exam", "sitting", "archive", "reports", "practice", "proctoring"},
+    "question_bank": {"exam", "sitting", "archive", "reports", "practice", "proctoring"},
+    "exam": {"sitting", "archive", "reports", "practice", "proctoring"},
     #: The sitting builds on the exam engine (a start check it registers, the proctor's adjustments it calls);
     #: the archive and the reports may read it (absences, incidents), never the other way.
-    "sitting": {"archive", "reports", "practice"},
+    "sitting": {"archive", "reports", "practice", "proctoring"},
+    #: Proctoring in the browser registers its signals and start check with the engine and asks the sitting who
+    #: proctors a seat; nothing below it imports it, and it reads nothing of the results, archive or reports.
+    "proctoring": {"archive", "reports", "results", "practice"},
     #: Practice (以考促学) reads the formal exams to keep their questions out of its pool; no formal part reads it.
     "practice": {"sitting", "reports", "results"},
     #: The job engine sits between core and the domains: they register their kinds with it, it knows none of them.
-    "jobs": {"accounts", "question_bank", "exam", "sitting", "archive", "reports", "demo", "practice"},
+    "jobs": {"accounts", "question_bank", "exam", "sitting", "archive", "reports", "demo", "practice", "proctoring"},
 }
 
 

@@ -25,6 +25,7 @@ from tests.exam import test_views as exam_matrix
 from tests.factories import make_open_exam
 from tests.jobs import test_access as jobs_matrix
 from tests.practice import test_access as practice_matrix
+from tests.proctoring import test_access as proctoring_matrix
 from tests.question_bank import test_views as bank_matrix
 from tests.reports import test_access as reports_matrix
 from tests.results import test_access as results_matrix
@@ -63,6 +64,7 @@ MATRICES = {
     "sitting": sitting_matrix.ROUTES,
     "results": results_matrix.ROUTES,
     "practice": practice_matrix.ROUTES,
+    "proctoring": proctoring_matrix.ROUTES,
     "api": API_ROUTES,
 }
 
