@@ -168,6 +168,7 @@ def load(now) -> list[tuple[str, str, str]]:
     db.session.flush()
     archives.load(units["ZZB"], now)
     _load_exams(units["ZZB"], now)
+    _load_proctoring(now)
     archives.load_reading_exam(units["ZZB"], now)
     sitting.load(now)
     demo_results.load(now)
@@ -261,6 +262,21 @@ def _load_exams(top_unit, now) -> None:
         db.session.add(exam)
         db.session.flush()
         publishing.publish(reviewer, exam, now)
+
+
+def _load_proctoring(now) -> None:
+    """GWZS2026 is sat from the cadres' own offices: watermarked, in full screen (five leaves submit it), with an
+    inactivity warning after ten minutes and camera snapshots every five minutes with consent (a refusal is
+    recorded, not refused), kept 90 days. ZZLL2026 is sat in rooms (demo/sitting.py) and watches nothing more."""
+    from proctoring import services as proctoring
+
+    exam = db.session.scalar(select(Exam).where(Exam.code == "GWZS2026"))
+    reviewer = db.session.scalar(select(User).where(User.username == "zzb001"))
+    proctoring.update_settings(
+        exam, actor=reviewer, now=now, watermark=True, fullscreen=True, fullscreen_grace_seconds=3,
+        fullscreen_exit_limit=5, inactivity_minutes=10, inactivity_warning_seconds=60, snapshots=True,
+        snapshot_minutes=5, snapshot_retention_days=90,
+    )  # fmt: skip
 
 
 def _cadre_data(rng: random.Random, number: str, name: str, gender: Gender, unit, young: bool) -> services.CadreData:

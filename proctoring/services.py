@@ -4,7 +4,7 @@ camera). Functions take `now`, flush and never commit, like every service."""
 import ipaddress
 from datetime import datetime
 
-from flask import has_request_context, request, url_for
+from flask import g, has_request_context, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -151,12 +151,25 @@ def camera_answer() -> tuple[bool, str]:
     return request.form.get("camera_consent") == "1", (request.form.get("camera") or "")[:16]
 
 
+def _start_settings(exam_id: int) -> ProctoringSettings | None:
+    """The exam's settings for a start: read once per request (the check and the record after the start share it;
+    an exam without a row would otherwise be asked again, the identity map keeping no "none")."""
+    if not has_request_context():
+        return db.session.get(ProctoringSettings, exam_id)
+    memo = g.setdefault("proctoring_settings", {})
+    if exam_id not in memo:
+        memo[exam_id] = db.session.get(ProctoringSettings, exam_id)
+    return memo[exam_id]
+
+
 @register_start_check
 def may_start(exam: Exam, user, now: datetime) -> None:
     """The exam's networks, then its camera: a start from elsewhere, or without the camera the exam requires, is
     refused with the reason (outside a request, e.g. a command, neither is asked)."""
-    settings = db.session.get(ProctoringSettings, exam.id)
-    if settings is None or not has_request_context():
+    if not has_request_context():
+        return
+    settings = _start_settings(exam.id)
+    if settings is None:
         return
     networks = parse_networks(settings.networks)
     if networks:
@@ -186,8 +199,10 @@ def may_start(exam: Exam, user, now: datetime) -> None:
 @register_started
 def record_start(attempt: Attempt, now: datetime) -> None:
     """After a start from the page: without consent or a camera (where the exam allowed that), a camera_off event."""
-    settings = db.session.get(ProctoringSettings, attempt.exam_id)
-    if settings is None or not settings.snapshots or not has_request_context():
+    if not has_request_context():
+        return
+    settings = _start_settings(attempt.exam_id)
+    if settings is None or not settings.snapshots:
         return
     consented, camera = camera_answer()
     if consented and camera == "granted":

@@ -19,7 +19,8 @@ def _settings(attempt: Attempt) -> ProctoringSettings | None:
 
 
 def _refuse() -> DomainError:
-    return DomainError(_("This exam does not watch that."), code="bad_event")
+    # A kind the API knows, which this exam does not watch: refused by the exam's settings (409), not the request.
+    return DomainError(_("This exam does not watch that."), code="not_watched", status=409)
 
 
 def rule(attempt: Attempt, kind: str, detail: dict, now: datetime) -> str | None:

@@ -184,8 +184,10 @@ def test_a_start_asks_eligibility_in_one_statement_and_reads_the_attempts_once(a
     assert len(eligibility) == 2 and all("EXISTS" in s for s in eligibility), text  # the route's, the service's
     assert sum(s.startswith(("SELECT attempts.", "SELECT count(attempts.")) for s in sent) == 1, text
     # 23 before: eligibility three statements twice, the attempts read twice, the new attempt's row again. Here
-    # the exam's first start also marks the exam (two statements) and the token's first use is written.
-    assert len(sent) <= 17, text
+    # the exam's first start also marks the exam (two statements) and the token's first use is written; the exam's
+    # proctoring settings are read once (issue 25: its networks and camera, and what the start records).
+    assert len(sent) <= 18, text
+    assert sum(s.startswith("SELECT proctoring_settings.") for s in sent) == 1, text
 
 
 def test_a_submit_records_the_end_and_leaves_the_grading_to_the_job(app, client, db, sitting, queued_jobs):

@@ -22,6 +22,7 @@ from core.models import now_utc
 from core.policy import Role
 from exam.models import Exam
 from practice import services as practice
+from proctoring import services as proctoring
 from question_bank import services as qb
 from tests.factories import make_bank, make_open_exam, make_question, make_user
 
@@ -78,6 +79,12 @@ def _config(token: str) -> schemathesis.Config:
                     "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409]}},
                 },
                 {
+                    # Whether a base64 string is a JPEG of the right size no schema can say: a schema-valid body
+                    # may hold no image at all (400 bad_snapshot).
+                    "include-name": "POST /api/v1/attempts/{attempt_id}/snapshots",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 400, 404, 409, 429]}},
+                },
+                {
                     # Free text in the body (an access code, an event's detail) may hold a lone surrogate, which
                     # JSON's escapes can spell but no Unicode text is: the strict JSON provider refuses it (400).
                     "include-name": "POST /api/v1/exams/{code}/attempts",
@@ -132,6 +139,8 @@ def sitting(app, db):
     (as subtests) against these rows, and conftest empties the tables after it."""
     exam, user = make_open_exam(code=EXAM_CODE, qtypes=QTYPES)
     db.session.get(Exam, exam.id).attempts_allowed = 1000
+    # Every signal the page may report is watched, and snapshots are taken (with no limit that would submit).
+    proctoring.update_settings(exam, actor=None, now=now_utc(), fullscreen=True, inactivity_minutes=5, snapshots=True)
     admin = make_user(roles=(Role.SYSTEM_ADMIN,))
     bank = make_bank(code="FZP", actor=admin)
     for qtype in QTYPES:
