@@ -103,11 +103,15 @@ def count_events(attempt: Attempt, kind: str) -> int:
 
 
 def camera_given(attempt: Attempt) -> bool:
-    """Did the candidate consent and the start page get the camera? (A refusal is kept as a camera_off event.)"""
-    return not db.session.scalar(
-        select(func.count())
-        .select_from(AttemptEvent)
-        .where(AttemptEvent.attempt_id == attempt.id, AttemptEvent.kind == EventKind.CAMERA_OFF)
+    """Did the candidate consent and the start page get the camera? A refusal at the start is kept as a camera_off
+    event marked `start` (record_start); a camera lost later is not a refusal: a reload tries it again."""
+    return not any(
+        (detail or {}).get("start")
+        for detail in db.session.scalars(
+            select(AttemptEvent.detail).where(
+                AttemptEvent.attempt_id == attempt.id, AttemptEvent.kind == EventKind.CAMERA_OFF
+            )
+        )
     )
 
 
@@ -208,5 +212,6 @@ def record_start(attempt: Attempt, now: datetime) -> None:
     if consented and camera == "granted":
         return
     reason = "refused" if not consented or camera == "refused" else "unavailable"
-    db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.CAMERA_OFF, at=now, detail={"reason": reason}))
+    db.session.add(AttemptEvent(attempt_id=attempt.id, kind=EventKind.CAMERA_OFF, at=now,
+                                detail={"reason": reason, "start": True}))  # fmt: skip
     db.session.flush()

@@ -744,14 +744,15 @@
   var unloadingTimer = null;
   var pendingLoss = null;
   var LOSS_SETTLE_MS = 1500;
+  var focusLossHooks = []; // called at each counted focus loss (the proctoring camera takes a snapshot)
 
-  function report(kind, detail) {
+  function report(kind, detail, onReply) {
     if (halted || leaving || !claimed) return;
     // A focus loss may end the attempt (the exam's limit): the queued answers go out first.
-    afterQueue(function () { send(kind, detail); }, serverNow() + 3000);
+    afterQueue(function () { send(kind, detail, onReply); }, serverNow() + 3000);
   }
 
-  function send(kind, detail) {
+  function send(kind, detail, onReply) {
     request("POST", api + "/events", { kind: kind, detail: detail || {} }).then(function (result) {
       if (!result.response.ok || !result.data) {
         if (errorCode(result) === "taken_over") takenOver();
@@ -763,6 +764,7 @@
         if (data.focus_loss_limit) text += " " + M.focusLimit.replace("{m}", data.focus_loss_limit);
         showBanner(text);
       }
+      if (onReply) onReply(data);
       if (data.status !== "in_progress") finish();
     }, function () { /* offline: the signal is lost, the answers are not */ });
   }
@@ -780,6 +782,7 @@
     if (unloading || submitting) return;
     lastLoss = Date.now();
     report("focus_loss");
+    focusLossHooks.forEach(function (hook) { hook(); });
   }
 
   function focusBack() {
@@ -843,4 +846,22 @@
   paper.addEventListener("copy", function (event) {
     if (!/^(INPUT|TEXTAREA)$/.test(event.target.tagName)) event.preventDefault();
   });
+
+  // ------------------------------------------------------------ what the proctoring controls share (static/js/proctoring.js)
+
+  window.QualExam = {
+    state: state,
+    api: api,
+    client: client,
+    csrf: function () { return csrf; }, // refreshed after a new login
+    serverNow: serverNow,
+    request: request,
+    report: report, // report(kind, detail, onReply): after the queued answers; the end of the attempt handled here
+    showBanner: showBanner,
+    finish: finish,
+    ended: function () { return halted || leaving || submitting; },
+    ready: function () { return claimed; }, // the page holds the attempt: events and uploads are taken
+    paused: function () { return paused; }, // a proctor holds the clock
+    onFocusLoss: function (hook) { focusLossHooks.push(hook); }
+  };
 })();

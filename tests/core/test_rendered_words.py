@@ -45,7 +45,7 @@ NOT_PAGES = re.compile(
 #: Pages the walk does not read: redirects (the archive's home, the login page once signed in, "my history") and
 #: an uploaded image.
 UNWALKED = {"archive.home", "accounts.login", "reports.my_history", "question_bank.image", "accounts.cadre_photo",
-            "accounts.own_photo", "sitting.seat_photo"}  # fmt: skip
+            "accounts.own_photo", "sitting.seat_photo", "proctoring.profile_photo"}  # fmt: skip
 #: Texts of these tags are not read by people as words of the page.
 _SKIPPED_TAGS = {"script", "style", "code", "pre", "textarea"}
 _READ_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
@@ -207,7 +207,16 @@ def _paths(rule, samples) -> list[str]:
     for name, converter in rule._converters.items():
         if isinstance(converter, YearConverter):
             values[name] = samples["year"]
-        elif name == "code" and blueprint in ("exam", "reports", "take", "grading", "marking", "sitting", "results"):
+        elif name == "code" and blueprint in (
+            "exam",
+            "reports",
+            "take",
+            "grading",
+            "marking",
+            "sitting",
+            "results",
+            "proctoring",
+        ):
             exams = samples["exam"]
         elif name == "code":
             kind = {"question_bank": "bank", "verify": "qualification", "archive": "class"}[blueprint]

@@ -128,6 +128,9 @@ def test_the_camera_required_refuses_a_start_without_consent_or_camera(client, a
     assert "/attempts/" in started.headers["Location"]
     attempt = db.session.scalar(select(Attempt))
     assert "camera_off" not in _kinds(attempt) and services.camera_given(attempt)
+    # A camera lost during the exam is no refusal: the next page load tries it again.
+    timeline.record_event(attempt, "camera_off", now_utc(), {"reason": "ended"})
+    assert services.camera_given(attempt)
 
 
 def test_a_refused_camera_where_allowed_starts_and_is_recorded(client, auth, db):
@@ -137,7 +140,7 @@ def test_a_refused_camera_where_allowed_starts_and_is_recorded(client, auth, db)
     assert "/attempts/" in started.headers["Location"]
     attempt = db.session.scalar(select(Attempt))
     off = db.session.scalar(select(AttemptEvent).where(AttemptEvent.kind == "camera_off"))
-    assert off.attempt_id == attempt.id and off.detail == {"reason": "refused"}
+    assert off.attempt_id == attempt.id and off.detail == {"reason": "refused", "start": True}
     assert not services.camera_given(attempt)
     page = client.get(started.headers["Location"]).get_data(as_text=True)
     assert '"camera": false' in page or '"camera":false' in page
