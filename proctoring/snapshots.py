@@ -120,19 +120,31 @@ def read(snapshot: Snapshot) -> bytes | None:
 
 
 def may_see_snapshots(user, attempt: Attempt) -> bool:
-    """The district's exam managers (not under a conflict of interest: no candidate of the exam) and the proctors
-    of the candidate's session or room. Never the candidates (the candidate included), graders or unit admins as
-    such."""
+    """The district's exam managers and the proctors of the candidate's room (or of the whole session, for a seat
+    in no room), when none of them is a candidate of the exam. Never the candidates (the candidate included),
+    graders or unit admins as such."""
     if not getattr(user, "is_authenticated", False) or user.id == attempt.user_id:
         return False
     if policy.conflict(user, exam_id=attempt.exam_id) is not None:  # sits the exam (or one that shares questions)
         return False
+    # The sitting is a sibling package: asked, not imported at load.
+    from sitting.services import is_candidate, proctors_whole_session, seat_of
+
+    # A candidate of the exam never sees another's, whatever their roles, and after the conflict's window too (it
+    # protects the pool and ends with the review; the snapshots are kept for their retention): eligible, seated,
+    # or having sat it (eligibility can change after).
+    sat = db.session.scalar(select(Attempt.id).where(Attempt.exam_id == attempt.exam_id, Attempt.user_id == user.id)
+                            .limit(1))  # fmt: skip
+    if sat is not None or is_candidate(attempt.exam, user):
+        return False
     if policy.can(user, "exam.manage"):
         return True
-    from sitting.services import seat_of  # the sitting is a sibling package: asked, not imported at load
-
     seat = seat_of(attempt.exam, attempt.user)
-    return seat is not None and seat.session_id is not None and policy.may_proctor(user, seat.session_id, seat.room_id)
+    if seat is None or seat.session_id is None:
+        return False
+    if seat.room_id is None:  # in the session, in no room yet: no room's proctor's (as the check-in's seat photo)
+        return proctors_whole_session(user, seat.session_id)
+    return policy.may_proctor(user, seat.session_id, seat.room_id)
 
 
 def record_view(user, attempt: Attempt, count: int, where: str, now: datetime) -> None:
