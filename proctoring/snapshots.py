@@ -3,8 +3,8 @@ full-screen exit), kept on disk under SNAPSHOT_DIR with a row each, read only by
 (`may_see_snapshots`, every view audited), and deleted when the exam's retention ends (`purge_expired`, a
 periodic job).
 
-Files are `<exam id>/<attempt id>/<snapshot id>-<random>.jpg`: the random part keeps a guessed path useless even
-to someone who could list the folder's neighbours (the folder is never served as static files)."""
+Files are `<exam id>/<attempt id>/<random>.jpg`, every part made by the server (nothing of the request reaches a
+path): a guessed name is useless, and the folder is never served as static files."""
 
 import base64
 import binascii
