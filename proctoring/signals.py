@@ -2,6 +2,7 @@
 with the engine's timeline (exam.timeline.register_reported_kinds): each is refused where the exam does not watch
 it, and the full-screen limit and inactivity (where the exam says so) submit the paper."""
 
+import math
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -59,7 +60,9 @@ def _seconds_out(attempt: Attempt, settings: ProctoringSettings, said, now: date
         select(func.max(AttemptEvent.at)).where(AttemptEvent.attempt_id == attempt.id,
                                                 AttemptEvent.kind == EventKind.FULLSCREEN_EXIT)
     )  # fmt: skip
-    bound = int(max(0.0, (now - (exit_at or attempt.started_at)).total_seconds())) + settings.fullscreen_grace_seconds
+    # (Whole seconds up, and one more: the page rounds its own count, and its exit reached the server later.)
+    out = math.ceil(max(0.0, (now - (exit_at or attempt.started_at)).total_seconds()))
+    bound = out + settings.fullscreen_grace_seconds + 1
     if isinstance(said, int | float) and not isinstance(said, bool) and 0 <= said <= bound:
         return int(said)
     return bound
