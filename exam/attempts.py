@@ -39,8 +39,8 @@ def register_start_check(check):
     return check
 
 
-#: Called with (attempt, now) after a start for a request, by the packages above (proctoring keeps the camera's
-#: answer of the start page).
+#: Called with (attempt, now) after a new attempt's start for a request (not a resume), by the packages above
+#: (proctoring keeps the camera's answer of the start page).
 _started: list = []
 
 
@@ -195,8 +195,9 @@ def start_for_request(exam: Exam, user: User, now: datetime, access_code=None) -
             audit.record("exam.bad_access_code", actor=user, target=f"exam:{exam.code}", at=now)
             db.session.commit()
         raise
-    for callback in _started:
-        callback(attempt, now)
+    if attempt.started_at == now:  # started by this request, not the attempt in progress resumed
+        for callback in _started:
+            callback(attempt, now)
     return attempt
 
 

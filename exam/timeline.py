@@ -15,7 +15,8 @@ from exam.scoring import grade
 
 #: Kinds of signal a package above the engine lets the page report (proctoring: full screen, inactivity, camera),
 #: each with `rule(attempt, kind, detail, now) -> str | None`: it raises a DomainError for a signal the exam does
-#: not watch, and returns a reason ("fullscreen", "inactive") when the signal submits the paper.
+#: not watch, may correct `detail` (a copy, kept as the rule leaves it), and returns a reason ("fullscreen",
+#: "inactive") when the signal submits the paper.
 _reported: dict[str, Callable] = {}
 #: `state(attempt) -> dict`: what those packages add to the answer to a reported signal (their counts and limits).
 _states: list[Callable] = []
@@ -58,7 +59,8 @@ def record_event(
     if now > attempt.deadline_at + grace():
         return finalize(attempt, now)
     if kind in _reported:
-        reason = _reported[kind](attempt, kind, detail or {}, now)
+        detail = dict(detail or {})  # the rule may correct what the page says (its own copy, kept as corrected)
+        reason = _reported[kind](attempt, kind, detail, now)
         db.session.add(AttemptEvent(attempt_id=attempt.id, kind=kind, at=now, detail=detail or None))
         if reason and attempt.paused_at is None:  # never while a proctor holds the clock, as below
             db.session.flush()

@@ -1,7 +1,6 @@
 """An exam's proctoring settings, what the exam page is told of them, and the start's checks (the networks, the
 camera). Functions take `now`, flush and never commit, like every service."""
 
-import ipaddress
 from datetime import datetime
 
 from flask import g, has_request_context, request, url_for
@@ -14,7 +13,7 @@ from core.extensions import db
 from exam.attempts import register_start_check, register_started
 from exam.models import Attempt, AttemptEvent, EventKind, Exam
 from proctoring.models import ProctoringSettings
-from sitting.services import parse_networks
+from sitting.services import address_in, parse_networks
 
 #: The settings, in the order the form shows them, with their defaults (an exam without a row has these).
 DEFAULTS = {
@@ -178,11 +177,7 @@ def may_start(exam: Exam, user, now: datetime) -> None:
     networks = parse_networks(settings.networks)
     if networks:
         raw = client_address() or ""
-        try:
-            address = ipaddress.ip_address(raw)
-        except ValueError:
-            address = None
-        if address is None or not any(address in network for network in networks):
+        if not address_in(raw, networks):
             raise DomainError(
                 _("This exam can be started only from the networks its organisers allow; your address (%(ip)s) is "
                   "not one of them. Start it from a computer of your unit or exam room.", ip=raw or "?"),

@@ -3,35 +3,42 @@ full-screen exit), kept on disk under SNAPSHOT_DIR with a row each, read only by
 (`may_see_snapshots`, every view audited), and deleted when the exam's retention ends (`purge_expired`, a
 periodic job).
 
-Files are `<exam id>/<attempt id>/<snapshot id>-<random>.jpg`: the random part keeps a guessed path useless even
-to someone who could list the folder's neighbours (the folder is never served as static files)."""
+Files are `<exam id>/<attempt id>/<random>.jpg`, every part made by the server (nothing of the request reaches a
+path): a guessed name is useless, and the folder is never served as static files."""
 
 import base64
 import binascii
 import hashlib
 import io
+import logging
 import os
 import secrets
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from core import audit, policy
 from core.errors import DomainError
 from core.extensions import db
-from exam.attempts import check_client, lock_attempt
+from exam.attempts import check_client, grace, lock_attempt
 from exam.models import Attempt, AttemptEvent, AttemptStatus, EventKind, Exam
 from proctoring.models import SNAPSHOT_REASONS, ProctoringSettings, Snapshot
+
+log = logging.getLogger(__name__)
 
 #: A snapshot is small: 320×240 at JPEG quality 0.6 is 10–30 KB. Anything larger is refused.
 MAX_BYTES = 200 * 1024
 MAX_PIXELS = 1280 * 960
 #: The fewest seconds between two snapshots of one attempt (a page gone wrong cannot fill the disk).
 MIN_INTERVAL_SECONDS = 5
+#: The bytes one attempt may keep: the interval alone would let a script keep 216 MB in 90 minutes. A page takes
+#: a 10–30 KB snapshot at most once a minute plus one per focus loss: 16 MB is hundreds of them.
+MAX_ATTEMPT_BYTES = 16 * 1024 * 1024
 
 
 def folder() -> Path:
@@ -82,8 +89,13 @@ def store(attempt: Attempt, data: bytes, reason: str, now: datetime, client: str
     check_jpeg(data)
     attempt = lock_attempt(attempt)
     check_client(attempt, client)
-    if attempt.status != AttemptStatus.IN_PROGRESS:
+    if attempt.status != AttemptStatus.IN_PROGRESS or attempt.overdue(now, grace()):
         raise DomainError(_("This attempt has ended."), code="ended", status=409)
+    kept = db.session.scalar(select(func.coalesce(func.sum(Snapshot.size), 0)).where(Snapshot.attempt_id == attempt.id))
+    if kept + len(data) > MAX_ATTEMPT_BYTES:
+        # (The exam page never shows this refusal, and a page within the rules never meets it: in words of the API
+        # alone, like its error codes, until the catalogue has a translation.)
+        raise DomainError("This attempt keeps no more snapshots.", code="snapshots_full", status=409)
     last = db.session.scalar(select(Snapshot.taken_at).where(Snapshot.attempt_id == attempt.id)
                              .order_by(Snapshot.id.desc()).limit(1))  # fmt: skip
     if last is not None and now - last < timedelta(seconds=MIN_INTERVAL_SECONDS):
@@ -120,19 +132,31 @@ def read(snapshot: Snapshot) -> bytes | None:
 
 
 def may_see_snapshots(user, attempt: Attempt) -> bool:
-    """The district's exam managers (not under a conflict of interest: no candidate of the exam) and the proctors
-    of the candidate's session or room. Never the candidates (the candidate included), graders or unit admins as
-    such."""
+    """The district's exam managers and the proctors of the candidate's room (or of the whole session, for a seat
+    in no room), when none of them is a candidate of the exam. Never the candidates (the candidate included),
+    graders or unit admins as such."""
     if not getattr(user, "is_authenticated", False) or user.id == attempt.user_id:
         return False
     if policy.conflict(user, exam_id=attempt.exam_id) is not None:  # sits the exam (or one that shares questions)
         return False
+    # The sitting is a sibling package: asked, not imported at load.
+    from sitting.services import is_candidate, proctors_whole_session, seat_of
+
+    # A candidate of the exam never sees another's, whatever their roles, and after the conflict's window too (it
+    # protects the pool and ends with the review; the snapshots are kept for their retention): eligible, seated,
+    # or having sat it (eligibility can change after).
+    sat = db.session.scalar(select(Attempt.id).where(Attempt.exam_id == attempt.exam_id, Attempt.user_id == user.id)
+                            .limit(1))  # fmt: skip
+    if sat is not None or is_candidate(attempt.exam, user):
+        return False
     if policy.can(user, "exam.manage"):
         return True
-    from sitting.services import seat_of  # the sitting is a sibling package: asked, not imported at load
-
     seat = seat_of(attempt.exam, attempt.user)
-    return seat is not None and seat.session_id is not None and policy.may_proctor(user, seat.session_id, seat.room_id)
+    if seat is None or seat.session_id is None:
+        return False
+    if seat.room_id is None:  # in the session, in no room yet: no room's proctor's (as the check-in's seat photo)
+        return proctors_whole_session(user, seat.session_id)
+    return policy.may_proctor(user, seat.session_id, seat.room_id)
 
 
 def record_view(user, attempt: Attempt, count: int, where: str, now: datetime) -> None:
@@ -162,9 +186,12 @@ def purge_expired(now: datetime) -> int:
         if not paths and not exam_folder.exists():
             continue
         db.session.execute(delete(Snapshot).where(Snapshot.attempt_id.in_(attempt_ids)))
-        for relative in paths:
-            (folder() / relative).unlink(missing_ok=True)
-        _remove_tree(exam_folder)
+        try:
+            for relative in paths:
+                (folder() / relative).unlink(missing_ok=True)
+            _remove_tree(exam_folder)
+        except OSError:  # a folder the job cannot change: the rows go all the same, the others' files too
+            log.exception("The snapshots' folder of exam %s could not be removed.", code)
         deleted += len(paths)
         audit.record("proctoring.snapshots_purged", target=f"exam:{code}", at=now,
                      detail={"count": len(paths), "retention_days": days})  # fmt: skip
@@ -173,11 +200,10 @@ def purge_expired(now: datetime) -> int:
 
 
 def _remove_tree(path: Path) -> None:
-    if not path.exists():
+    """Remove an exam's folder and what is in it, never following a symbolic link (a link put there is removed
+    as a link, whatever it points to); an exam folder that is itself a link is only unlinked."""
+    if path.is_symlink():
+        path.unlink()
         return
-    for child in sorted(path.rglob("*"), reverse=True):
-        if child.is_dir():
-            child.rmdir()
-        else:
-            child.unlink(missing_ok=True)
-    path.rmdir()
+    if path.exists():
+        shutil.rmtree(path)  # symlink-attack safe where the platform allows (shutil.rmtree.avoids_symlink_attacks)

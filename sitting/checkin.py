@@ -2,7 +2,6 @@
 start check the exam engine asks (checked in, inside the session, from the room's network); the absences (缺考)
 recorded once at the end of the check-in window, by a periodic job or the district's button."""
 
-import ipaddress
 from datetime import datetime
 
 from flask import has_request_context, request
@@ -17,7 +16,7 @@ from exam.attempts import register_start_check
 from exam.models import Attempt, Exam
 from jobs import periodic
 from sitting.models import Seat, Session, SittingSettings
-from sitting.services import parse_networks, seat_of
+from sitting.services import address_in, parse_networks, seat_of
 
 RECORD_ABSENCES = "sitting.record-absences"
 
@@ -182,20 +181,15 @@ def may_start(exam: Exam, user, now: datetime) -> None:
                 status=403,
             )
         networks = parse_networks(seat.room.networks)
-        if networks:
-            try:
-                address = ipaddress.ip_address(request.remote_addr or "")
-            except ValueError:
-                address = None
-            if address is None or not any(address in network for network in networks):
-                raise DomainError(
-                    _(
-                        "You are not on the network of room %(room)s: start the exam from a computer in that room.",
-                        room=seat.room.name,
-                    ),
-                    code="wrong_network",
-                    status=403,
-                )
+        if networks and not address_in(request.remote_addr, networks):
+            raise DomainError(
+                _(
+                    "You are not on the network of room %(room)s: start the exam from a computer in that room.",
+                    room=seat.room.name,
+                ),
+                code="wrong_network",
+                status=403,
+            )
 
 
 # ---------------------------------------------------------------- absences

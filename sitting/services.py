@@ -44,6 +44,19 @@ def parse_networks(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Netw
     return found
 
 
+def address_in(raw: str | None, networks) -> bool:
+    """Is the client address `raw` (request.remote_addr) in one of `networks`? An IPv4-mapped IPv6 address
+    (::ffff:10.1.2.3, what a dual-stack server reports for an IPv4 client) is its IPv4 address; an empty or invalid
+    address is in none."""
+    try:
+        address = ipaddress.ip_address(raw or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
 def _room_fields(name: str, capacity, computers, networks: str) -> tuple[str, int, int, str]:
     name = (name or "").strip()
     if not name:
