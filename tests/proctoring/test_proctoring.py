@@ -245,7 +245,9 @@ def test_viewing_snapshots_is_audited_and_links_are_personal(app, client, auth, 
     page = client.get(f"/exams/{exam.code}/attempts/{attempt.id}").get_data(as_text=True)
     assert 'id="snapshots" data-count="1"' in page
     timeline_page = client.get(f"/proctoring/attempts/{attempt.id}/snapshots").get_data(as_text=True)
-    viewed = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "proctoring.snapshots_viewed")).all()
+    viewed = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "proctoring.snapshots_viewed").order_by(AuditEvent.id)
+    ).all()
     assert [v.detail["page"] for v in viewed] == ["attempt", "timeline"]
     assert viewed[0].detail["candidate"] == candidate.username and viewed[0].detail["count"] == 1
     link = timeline_page.split(f"/proctoring/snapshots/{shot.id}.jpg?t=")[1].split('"')[0].replace("&amp;", "&")
