@@ -24,21 +24,29 @@ def create_app(config=None) -> Flask:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
-    from core import i18n, static
+    from core import crypto, i18n, static
     from core.errors import register_error_handlers
     from core.extensions import csrf, db, limiter, login_manager, migrate
     from core.models import init_transactions
-    from core.security import StrictJSONProvider, register_csrf, register_input_checks, register_security_headers
+    from core.security import (
+        StrictJSONProvider,
+        register_body_limits,
+        register_csrf,
+        register_input_checks,
+        register_security_headers,
+    )
     from core.web import register_converters
 
     app.json = StrictJSONProvider(app)
     register_converters(app)  # before the blueprints: `<int:…>` is bounded by what a column holds
     db.init_app(app)
+    crypto.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     csrf.init_app(app)
     limiter.init_app(app)
+    register_body_limits(app)
     register_input_checks(app)
     register_csrf(app)
     i18n.init_app(app)
@@ -52,6 +60,7 @@ def create_app(config=None) -> Flask:
     import archive
     import exam
     import jobs
+    import personnel
     import practice
     import proctoring
     import question_bank
@@ -60,7 +69,19 @@ def create_app(config=None) -> Flask:
     import sitting
 
     jobs.init_app(app)
-    for package in (jobs, accounts, question_bank, exam, archive, reports, sitting, results, practice, proctoring):
+    for package in (
+        jobs,
+        accounts,
+        question_bank,
+        exam,
+        archive,
+        reports,
+        sitting,
+        results,
+        practice,
+        proctoring,
+        personnel,
+    ):
         app.register_blueprint(package.bp)
     from archive.verify import verify_bp
     from exam.api import api_bp
@@ -89,12 +110,13 @@ def create_app(config=None) -> Flask:
     from demo.cli import demo_cli
     from exam.cli import exams_cli
     from jobs.cli import jobs_cli
+    from personnel.cli import personal_data_cli  # also adds `flask cadres import-lrmx`
     from question_bank.cli import banks_cli, questions_cli
     from reports.cli import reports_cli
     from results.cli import results_cli
 
     groups = (accounts_cli, cadres_cli, banks_cli, questions_cli, exams_cli, archive_cli, reports_cli, demo_cli)
-    for group in (*groups, units_cli, backup_cli, audit_cli, jobs_cli, results_cli):
+    for group in (*groups, units_cli, backup_cli, audit_cli, jobs_cli, results_cli, personal_data_cli):
         app.cli.add_command(group)
 
     import core.audit  # noqa: F401  (its model belongs to the schema)

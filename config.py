@@ -181,11 +181,21 @@ class Config:
     REPORTS_LIVE_RANKING_LIMIT = 5000
     #: Seconds a ranking job may wait for a worker before the pages stop waiting and recompute it themselves.
     REPORTS_RANKING_WAIT = 60
+    #: Keys of personal data at rest (core.crypto): QE_DATA_KEYS (Fernet keys, the first encrypts) and QE_INDEX_KEYS
+    #: (blind-index keys, the first indexes); without them, keys made once in instance/personal_data_keys.json.
+    DATA_KEYS: list = []
+    INDEX_KEYS: list = []
+    #: An .lrmx batch sent through the page (one zip or several files) is at most this many MB; the command line
+    #: takes larger ones (QE_LRMX_UPLOAD_MB).
+    LRMX_UPLOAD_MB = 100
     TESTING = False
 
     @classmethod
     def from_env(cls, instance_path: str) -> dict:
+        from core.crypto import load_keys
+
         values = {}
+        values.update(load_keys(instance_path))
         db_url = os.environ.get("DATABASE_URL")
         if db_url:
             # Accept the short scheme people copy from hosting docs; SQLAlchemy needs the driver named.
@@ -215,6 +225,7 @@ class Config:
             "EXAM_GRADING_WAIT_SECONDS",
             "PRACTICE_MASTERED_AFTER",
             "PRACTICE_DAILY_SIZE",
+            "LRMX_UPLOAD_MB",
         ):
             if os.environ.get(f"QE_{name}"):
                 values[name] = int(os.environ[f"QE_{name}"])
@@ -252,6 +263,8 @@ class TestConfig(Config):
     PUBLIC_URL = "http://127.0.0.1:5000"
     #: Jobs run in the process that asks, right after its transaction commits (tests of the queue use "memory").
     JOBS_URL = "immediate"
+    DATA_KEYS = ["dGVzdC1vbmx5LWRhdGEta2V5LW5vdC1mb3ItcHJvZCE="]
+    INDEX_KEYS = ["test-only-index-key-not-for-production-use"]
 
     @classmethod
     def from_env(cls, instance_path: str) -> dict:

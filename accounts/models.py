@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core.crypto import EncryptedText
 from core.extensions import db
 from core.models import UTCDateTime, enum_check, now_utc
 from core.policy import Role
@@ -51,6 +52,10 @@ class Education(StrEnum):
     BACHELOR = "bachelor"
     COLLEGE = "college"
     SECONDARY = "secondary"
+
+
+#: Levels of education from the lowest up (a profile keeps the highest).
+EDUCATION_ORDER = (Education.SECONDARY, Education.COLLEGE, Education.BACHELOR, Education.MASTER, Education.DOCTORATE)
 
 
 class PoliticalStatus(StrEnum):
@@ -249,6 +254,9 @@ class Cadre(db.Model):
     education: Mapped[str] = mapped_column(String(32))
     political_status: Mapped[str] = mapped_column(String(32))
     phone: Mapped[str] = mapped_column(String(20), default="")
+    #: The resident ID number (居民身份证号码), encrypted at rest; `id_number_index` finds it (accounts.personal).
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)
+    id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=CadreStatus.SERVING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     #: Indexed: the reports stamp their cached figures with the newest change to any profile (reports.ranking).

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import select
 
 from accounts.models import Cadre, CadrePhoto
 from core import audit
@@ -58,16 +59,29 @@ def photo_of(cadre: Cadre) -> CadrePhoto | None:
 
 def set_photo(cadre: Cadre, data: bytes, *, actor, now: datetime) -> CadrePhoto:
     """Store (or replace) the cadre's photo; audited."""
-    jpeg = make_jpeg(data)
-    photo = photo_of(cadre)
-    if photo is None:
-        photo = CadrePhoto(cadre_id=cadre.id, mimetype="image/jpeg", data=jpeg, updated_at=now)
-        db.session.add(photo)
-    else:
-        photo.mimetype, photo.data, photo.updated_at = "image/jpeg", jpeg, now
+    return set_photos([(cadre, make_jpeg(data))], actor=actor, now=now)[0]
+
+
+def set_photos(items, *, actor, now: datetime) -> list[CadrePhoto]:
+    """Store (or replace) the photos of many cadres at once, each audited (a batch import). `items`: (cadre, JPEG
+    made by `make_jpeg` in this process): the caller made them, so they are not decoded a second time."""
+    ids = [cadre.id for cadre, _jpeg in items]
+    existing = {}
+    for start in range(0, len(ids), 500):
+        query = select(CadrePhoto).where(CadrePhoto.cadre_id.in_(ids[start : start + 500]))
+        existing.update({p.cadre_id: p for p in db.session.scalars(query)})
+    stored = []
+    for cadre, jpeg in items:
+        photo = existing.get(cadre.id)
+        if photo is None:
+            photo = CadrePhoto(cadre_id=cadre.id, mimetype="image/jpeg", data=jpeg, updated_at=now)
+            db.session.add(photo)
+        else:
+            photo.mimetype, photo.data, photo.updated_at = "image/jpeg", jpeg, now
+        audit.record("cadre.photo_set", actor=actor, target=f"user:{cadre.user_id}", at=now)
+        stored.append(photo)
     db.session.flush()
-    audit.record("cadre.photo_set", actor=actor, target=f"user:{cadre.user_id}", at=now)
-    return photo
+    return stored
 
 
 def remove_photo(cadre: Cadre, *, actor, now: datetime) -> bool:

@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from accounts import bp, home, identity, importing, photos, queries, services
+from accounts import bp, home, identity, importing, personal, photos, queries, services
 from accounts.forms import (
     AuditFilterForm,
     CadreFilterForm,
@@ -327,6 +327,7 @@ def cadre_edit(cadre_id: int):
         today=local_today(),
         photo=photos.photo_of(cadre),
         photo_form=PhotoForm(),
+        mask_id_number=personal.mask_id_number,
     )
 
 

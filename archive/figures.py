@@ -2,6 +2,9 @@
 that changes one of them calls `refresh` in the same transaction; `rebuild` recomputes them all (a repair, and
 the test that the kept figures equal a fresh count)."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from sqlalchemy import delete, func, select
 
 from archive.models import (
@@ -17,35 +20,97 @@ from core.extensions import db
 
 
 def compute(user_id: int, year: int) -> dict:
-    hours = db.session.scalar(
-        select(func.coalesce(func.sum(ArchiveEntry.hours), 0))
-        .where(ArchiveEntry.user_id == user_id, ArchiveEntry.year == year, ArchiveEntry.deleted_at.is_(None),
-               ArchiveEntry.status == EntryStatus.ACCEPTED, ArchiveEntry.hour_kind.isnot(None))
-    )  # fmt: skip
-    notes = db.session.scalar(
-        select(func.count(func.distinct(ReadingNote.book_id))).join(ReadingBook)
-        .where(ReadingNote.user_id == user_id, ReadingBook.year == year, ReadingBook.withdrawn_at.is_(None),
-               ReadingNote.status == ReviewStatus.ACCEPTED)
-    )  # fmt: skip
-    newest = db.session.scalar(
-        select(AnnualAssessment).where(AnnualAssessment.user_id == user_id, AnnualAssessment.year == year)
-        .order_by(AnnualAssessment.version.desc()).limit(1)
-    )  # fmt: skip
-    return {"hours": float(hours or 0), "notes_passed": notes or 0, "grade": newest.grade if newest else None,
-            "acknowledged": bool(newest and newest.acknowledged_at)}  # fmt: skip
+    return compute_many([(user_id, year)])[(user_id, year)]
+
+
+def compute_many(pairs) -> dict[tuple[int, int], dict]:
+    """The figures of many (user, year) pairs at once: a few grouped queries per 500 users, whatever the count."""
+    pairs = set(pairs)
+    found = {pair: {"hours": 0.0, "notes_passed": 0, "grade": None, "acknowledged": False} for pair in pairs}
+    users = sorted({u for u, _y in pairs})
+    years = sorted({y for _u, y in pairs})
+    for start in range(0, len(users), 500):
+        chunk = users[start : start + 500]
+        hours = db.session.execute(
+            select(ArchiveEntry.user_id, ArchiveEntry.year, func.coalesce(func.sum(ArchiveEntry.hours), 0))
+            .where(ArchiveEntry.user_id.in_(chunk), ArchiveEntry.year.in_(years), ArchiveEntry.deleted_at.is_(None),
+                   ArchiveEntry.status == EntryStatus.ACCEPTED, ArchiveEntry.hour_kind.isnot(None))
+            .group_by(ArchiveEntry.user_id, ArchiveEntry.year)
+        )  # fmt: skip
+        for user_id, year, total in hours:
+            if (user_id, year) in found:
+                found[(user_id, year)]["hours"] = float(total or 0)
+        notes = db.session.execute(
+            select(ReadingNote.user_id, ReadingBook.year, func.count(func.distinct(ReadingNote.book_id)))
+            .join(ReadingBook)
+            .where(ReadingNote.user_id.in_(chunk), ReadingBook.year.in_(years), ReadingBook.withdrawn_at.is_(None),
+                   ReadingNote.status == ReviewStatus.ACCEPTED)
+            .group_by(ReadingNote.user_id, ReadingBook.year)
+        )  # fmt: skip
+        for user_id, year, count in notes:
+            if (user_id, year) in found:
+                found[(user_id, year)]["notes_passed"] = count or 0
+        newest = db.session.execute(
+            select(AnnualAssessment.user_id, AnnualAssessment.year, AnnualAssessment.grade,
+                   AnnualAssessment.acknowledged_at)
+            .where(AnnualAssessment.user_id.in_(chunk), AnnualAssessment.year.in_(years))
+            .order_by(AnnualAssessment.user_id, AnnualAssessment.year, AnnualAssessment.version.desc())
+        )  # fmt: skip
+        seen = set()
+        for user_id, year, grade, acknowledged_at in newest:
+            if (user_id, year) in found and (user_id, year) not in seen:
+                seen.add((user_id, year))
+                found[(user_id, year)].update(grade=grade, acknowledged=acknowledged_at is not None)
+    return found
+
+
+_DEFERRED: ContextVar[set | None] = ContextVar("archive_figures_deferred", default=None)
 
 
 def refresh(user_id: int, *years: int) -> None:
-    """Recompute the cadre's figures for these years (after a change to their records, notes or assessment)."""
+    """Recompute the cadre's figures for these years (after a change to their records, notes or assessment); inside
+    `deferred()`, once for every pair at its end."""
+    waiting = _DEFERRED.get()
+    if waiting is not None:
+        waiting.update((user_id, year) for year in years)
+        return
+    refresh_many([(user_id, year) for year in years])
+
+
+def refresh_many(pairs) -> None:
+    """Recompute the figures of many (user, year) pairs (a batch import's), in a few statements per 500 users."""
+    pairs = set(pairs)
+    if not pairs:
+        return
     db.session.flush()
-    for year in set(years):
-        row = db.session.get(CadreYear, (year, user_id))
+    figures = compute_many(pairs)
+    users = sorted({u for u, _y in pairs})
+    years = sorted({y for _u, y in pairs})
+    rows = {}
+    for start in range(0, len(users), 500):
+        query = select(CadreYear).where(CadreYear.user_id.in_(users[start : start + 500]), CadreYear.year.in_(years))
+        rows.update({(r.user_id, r.year): r for r in db.session.scalars(query)})
+    for user_id, year in pairs:
+        row = rows.get((user_id, year))
         if row is None:
             row = CadreYear(year=year, user_id=user_id)
             db.session.add(row)
-        for name, value in compute(user_id, year).items():
+        for name, value in figures[(user_id, year)].items():
             setattr(row, name, value)
     db.session.flush()
+
+
+@contextmanager
+def deferred():
+    """Within the block, `refresh` only notes what to recompute; the block's end recomputes it all at once (a batch
+    that writes many records of many cadres recomputes each pair once, in grouped statements)."""
+    token = _DEFERRED.set(set())
+    try:
+        yield
+        pending = _DEFERRED.get()
+    finally:
+        _DEFERRED.reset(token)
+    refresh_many(pending)
 
 
 def refresh_book(book: ReadingBook) -> None:
@@ -62,7 +127,7 @@ def rebuild() -> int:
     pairs |= set(db.session.execute(
         select(ReadingNote.user_id, ReadingBook.year).join(ReadingBook).distinct()).all())  # fmt: skip
     pairs |= set(db.session.execute(select(AnnualAssessment.user_id, AnnualAssessment.year).distinct()).all())
-    for user_id, year in pairs:
-        db.session.add(CadreYear(year=year, user_id=user_id, **compute(user_id, year)))
+    for (user_id, year), values in compute_many(pairs).items():
+        db.session.add(CadreYear(year=year, user_id=user_id, **values))
     db.session.flush()
     return len(pairs)

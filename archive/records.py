@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from sqlalchemy import select
 
-from accounts.models import Cadre, Education
+from accounts.models import EDUCATION_ORDER, Cadre, Education
 from archive import figures
 from archive.models import (
     ArchiveEntry,
@@ -93,7 +93,7 @@ CHOICE_LABELS = {"full_time": _l("Full-time"), "part_time": _l("Part-time")}
 ADMIN_KINDS = (EntryKind.DEGREE, EntryKind.TRAINING, EntryKind.COLLECTIVE, EntryKind.SELF_STUDY)
 #: Kinds the cadre adds to their own archive; a reviewer accepts them.
 OWNER_KINDS = (EntryKind.SELF_STUDY,)
-_EDUCATION_ORDER = [Education.SECONDARY, Education.COLLEGE, Education.BACHELOR, Education.MASTER, Education.DOCTORATE]
+_EDUCATION_ORDER = EDUCATION_ORDER
 
 
 # ---------------------------------------------------------------- years
@@ -273,6 +273,41 @@ def add_entry(actor, cadre: Cadre, kind: str, raw: dict, now: datetime) -> Archi
         _raise_profile_education(actor, cadre, entry, now)
     figures.refresh(cadre.user_id, entry.year)
     return entry
+
+
+def closed_years(years) -> set[int]:
+    """Which of these years are closed (one statement)."""
+    years = set(years)
+    if not years:
+        return set()
+    query = select(ArchiveYear.year).where(ArchiveYear.year.in_(years), ArchiveYear.closed_at.is_not(None))
+    return set(db.session.scalars(query))
+
+
+def add_entries(actor, items, now: datetime) -> list[ArchiveEntry]:
+    """Many entries of many cadres at once, each as `add_entry` by a keeper writes it (accepted, with its first
+    revision), in grouped statements (a batch import). `items`: (cadre, kind, raw values). All or none: the first
+    refusal raises before anything is flushed."""
+    prepared = []
+    for cadre, kind, raw in items:
+        if not may_add(actor, cadre, kind) or is_archive_owner(actor, cadre):
+            raise DomainError(_("You may not add this kind of record here."), code="forbidden", status=403)
+        prepared.append((cadre, kind, entry_values(kind, raw)))
+    for year in sorted(closed_years(values["year"] for _c, _k, values in prepared))[:1]:
+        check_open(year)
+    entries = []
+    for cadre, kind, values in prepared:
+        entry = ArchiveEntry(user_id=cadre.user_id, kind=kind, created_at=now, created_by_id=actor.id,
+                             status=EntryStatus.ACCEPTED, revision=0)  # fmt: skip
+        _apply(entry, values)
+        entries.append((cadre, entry))
+    db.session.add_all([entry for _c, entry in entries])
+    db.session.flush()
+    for cadre, entry in entries:
+        _revise(entry, "created", actor, "", now)
+        _raise_profile_education(actor, cadre, entry, now)
+    figures.refresh_many({(entry.user_id, entry.year) for _c, entry in entries})
+    return [entry for _c, entry in entries]
 
 
 def _editable(actor, entry: ArchiveEntry, cadre: Cadre) -> None:

@@ -26,12 +26,14 @@ PASSWORD = "Bench-Result-2026"  # noqa: S105
 
 
 def build(url: str):
+    from common import bench_keys
+
     from app import create_app
     from config import Config
 
     cfg = type("BenchResultConfig", (Config,), {
         "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False,
-        "RATELIMIT_ENABLED": False, "JOBS_URL": "memory",
+        "RATELIMIT_ENABLED": False, "JOBS_URL": "memory", **bench_keys(),
     })  # fmt: skip
     cfg.from_env = classmethod(lambda cls, path: {})
     app = create_app(cfg)

@@ -2,6 +2,7 @@
 writing a section into bench/RESULTS.md (newest first)."""
 
 import argparse
+import base64
 import os
 import secrets
 import sys
@@ -37,11 +38,17 @@ def make_database(kind: str) -> tuple[str, callable]:
     return url.render_as_string(hide_password=False), drop
 
 
+def bench_keys() -> dict:
+    """Personal data's keys (core.crypto), made for one run: a throwaway database needs no others."""
+    return {"DATA_KEYS": [base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()],
+            "INDEX_KEYS": [secrets.token_urlsafe(48)]}  # fmt: skip
+
+
 def build_app(url: str, instance: str):
     cfg = type(
         "BenchConfig",
         (Config,),
-        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False},
+        {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False, **bench_keys()},
     )
     cfg.from_env = classmethod(lambda cls, path: {})
     app = create_app(cfg)

@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "cadre.updated": _l("Cadre profile changed"),
     "cadre.photo_set": _l("Profile photo uploaded"),
     "cadre.photo_removed": _l("Profile photo removed"),
+    "cadre.id_number_set": _l("ID number recorded"),
+    "cadre.lrmx_import": _l("干部任免审批表 forms imported"),
     "exam.access_code": _l("Exam access code changed"),
     "job.cancelled": _l("Job stopped"),
     "exam.bad_access_code": _l("Wrong exam access code"),
@@ -85,22 +87,6 @@ ACTION_LABELS = {
     "training.updated": _l("Training class changed"),
     "unit.created": _l("Unit created"),
     "unit.import": _l("Units imported"),
-    # Proctoring in the browser (proctoring/)
-    "candidate": lazy_pgettext("audit detail", "Candidate"),
-    "page": lazy_pgettext("audit detail", "Viewed on page"),
-    "retention_days": lazy_pgettext("audit detail", "Kept for (days)"),
-    "watermark": lazy_pgettext("audit detail", "Watermark"),
-    "fullscreen": lazy_pgettext("audit detail", "Full screen"),
-    "fullscreen_grace_seconds": lazy_pgettext("audit detail", "Full-screen grace (seconds)"),
-    "fullscreen_exit_limit": lazy_pgettext("audit detail", "Full-screen leaves before the submit"),
-    "inactivity_minutes": lazy_pgettext("audit detail", "Inactivity warning after (minutes)"),
-    "inactivity_warning_seconds": lazy_pgettext("audit detail", "Inactivity countdown (seconds)"),
-    "inactivity_submit": lazy_pgettext("audit detail", "Submit at the end of inactivity"),
-    "snapshots": lazy_pgettext("audit detail", "Camera snapshots"),
-    "snapshot_minutes": lazy_pgettext("audit detail", "Snapshot interval (minutes)"),
-    "camera_required": lazy_pgettext("audit detail", "Camera required"),
-    "snapshot_retention_days": lazy_pgettext("audit detail", "Snapshots kept for (days)"),
-    "networks": lazy_pgettext("audit detail", "Allowed networks"),
     # The sitting's incidents (sitting.incidents)
     "incident.recorded": _l("Incident recorded"),
     # The sitting (sitting/): rooms, sessions, seats, tickets, the door
@@ -188,6 +174,12 @@ PREFIX_LABELS = {
 
 #: The keys of events' details, in words (a key without a label shows as itself).
 DETAIL_LABELS = {
+    # The .lrmx import (personnel/) and ID numbers (accounts.personal)
+    "forms": lazy_pgettext("audit detail", "Forms"),
+    "new_cadres": lazy_pgettext("audit detail", "New cadres"),
+    "updated_cadres": lazy_pgettext("audit detail", "Cadres updated"),
+    "unchanged_cadres": lazy_pgettext("audit detail", "Cadres unchanged"),
+    "id_number": lazy_pgettext("audit detail", "ID number (masked)"),
     "active": _l("Active"),
     "added": lazy_pgettext("audit detail", "Added"),
     "attempts": lazy_pgettext("audit detail", "Attempts"),

@@ -45,6 +45,26 @@ def _holds_nul(value) -> bool:
     return False
 
 
+#: Endpoints that take a larger body than MAX_CONTENT_LENGTH: endpoint -> the config key of their limit, in MB.
+LARGER_BODIES: dict[str, str] = {}
+
+
+def allow_larger_body(endpoint: str, config_key: str) -> None:
+    """Let one endpoint (a batch upload) take up to `config[config_key]` MB, in as many form parts as it needs."""
+    LARGER_BODIES[endpoint] = config_key
+
+
+def register_body_limits(app) -> None:
+    """Set a larger endpoint's limit before anything reads the body (the CSRF check reads the form)."""
+
+    @app.before_request
+    def _larger_body():
+        key = LARGER_BODIES.get(request.endpoint or "")
+        if key:
+            request.max_content_length = int(app.config[key]) * 1024 * 1024
+            request.max_form_parts = 100_000
+
+
 def register_input_checks(app) -> None:
     """A NUL character in the path, a header, the query, a form field or a JSON body is refused with a 400 before
     any view runs: PostgreSQL cannot store or even compare it (psycopg raises, which would be a 500), and no

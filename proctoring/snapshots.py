@@ -93,8 +93,7 @@ def store(attempt: Attempt, data: bytes, reason: str, now: datetime, client: str
         raise DomainError(_("This attempt has ended."), code="ended", status=409)
     kept = db.session.scalar(select(func.coalesce(func.sum(Snapshot.size), 0)).where(Snapshot.attempt_id == attempt.id))
     if kept + len(data) > MAX_ATTEMPT_BYTES:
-        # (The exam page never shows this refusal, and a page within the rules never meets it: in words of the API
-        # alone, like its error codes, until the catalogue has a translation.)
+        # (The exam page never shows this refusal: a page within the rules never meets it.)
         raise DomainError(_("This attempt keeps no more snapshots."), code="snapshots_full", status=409)
     last = db.session.scalar(select(Snapshot.taken_at).where(Snapshot.attempt_id == attempt.id)
                              .order_by(Snapshot.id.desc()).limit(1))  # fmt: skip

@@ -18,6 +18,7 @@ PACKAGES = (
     "core",
     "demo",
     "exam",
+    "personnel",
     "practice",
     "proctoring",
     "question_bank",

@@ -24,6 +24,7 @@ from tests.exam import test_take as take_matrix
 from tests.exam import test_views as exam_matrix
 from tests.factories import make_open_exam
 from tests.jobs import test_access as jobs_matrix
+from tests.personnel import test_access as personnel_matrix
 from tests.practice import test_access as practice_matrix
 from tests.proctoring import test_access as proctoring_matrix
 from tests.question_bank import test_views as bank_matrix
@@ -65,6 +66,7 @@ MATRICES = {
     "results": results_matrix.ROUTES,
     "practice": practice_matrix.ROUTES,
     "proctoring": proctoring_matrix.ROUTES,
+    "personnel": personnel_matrix.ROUTES,
     "api": API_ROUTES,
 }
 

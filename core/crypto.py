@@ -1,0 +1,119 @@
+"""Personal data encrypted at rest, and found again without decrypting it.
+
+- **Encryption:** Fernet (AES-128-CBC with HMAC-SHA256, from the `cryptography` package) under the data keys of
+  QE_DATA_KEYS. The first key encrypts; every key listed decrypts, so a key is rotated by putting a new one first,
+  running `flask personal-data rotate-keys` (which re-encrypts every value under it) and then dropping the old one
+  (README, "Personal data"). A column of type `EncryptedText` does this on every write and read.
+- **Lookup:** a value that must be found (an ID number, when a cadre is matched on import) also keeps a blind index:
+  HMAC-SHA256 of its normal form under the index keys of QE_INDEX_KEYS. Lookups try every index key listed, so the
+  index key rotates the same way.
+
+Without the variables a key of each kind is made once and kept in instance/personal_data_keys.json (0600), as the
+secret key is: fine for one node, while several nodes must share the variables.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+from sqlalchemy import Text
+from sqlalchemy.types import TypeDecorator
+
+
+class UnreadableValue(RuntimeError):
+    """A value could not be decrypted with any configured key (a key was dropped too early, or is missing)."""
+
+
+class Keyring:
+    def __init__(self, data_keys: list[str], index_keys: list[str]):
+        if not data_keys or not index_keys:
+            raise ValueError("personal data needs at least one data key and one index key")
+        try:
+            self._fernet = MultiFernet([Fernet(k.encode()) for k in data_keys])
+        except ValueError as exc:
+            message = "QE_DATA_KEYS: each key is 32 url-safe base64-encoded bytes (Fernet.generate_key())"
+            raise ValueError(message) from exc
+        self._index_keys = [k.encode() for k in index_keys]
+        if any(len(k) < 32 for k in self._index_keys):
+            raise ValueError("QE_INDEX_KEYS: each key is at least 32 characters")
+
+    def encrypt(self, text: str) -> str:
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise UnreadableValue("a personal data value cannot be decrypted with the keys of QE_DATA_KEYS") from exc
+
+    def rotate(self, token: str) -> str:
+        """The value encrypted under the first key (unchanged when it already is)."""
+        return self._fernet.rotate(token.encode()).decode()
+
+    def index(self, normal: str) -> str:
+        """The blind index of a value in its normal form, under the current (first) index key."""
+        return hmac.new(self._index_keys[0], normal.encode(), hashlib.sha256).hexdigest()
+
+    def indexes(self, normal: str) -> list[str]:
+        """Its blind index under every index key listed (a lookup matches any of them)."""
+        return [hmac.new(k, normal.encode(), hashlib.sha256).hexdigest() for k in self._index_keys]
+
+
+def _split(value) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+
+def load_keys(instance_path: str) -> dict:
+    """QE_DATA_KEYS and QE_INDEX_KEYS from the environment, else the keys kept in the instance folder (made once)."""
+    data, index = _split(os.environ.get("QE_DATA_KEYS")), _split(os.environ.get("QE_INDEX_KEYS"))
+    if data and index:
+        return {"DATA_KEYS": data, "INDEX_KEYS": index}
+    path = Path(instance_path) / "personal_data_keys.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        made = {"data": [Fernet.generate_key().decode()], "index": [secrets.token_urlsafe(48)]}
+        tmp = path.with_name(f"personal_data_keys.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(made, fh)
+        try:
+            os.link(tmp, path)  # several workers starting at once agree on the keys of the one that won
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    kept = json.loads(path.read_text())
+    return {"DATA_KEYS": data or kept["data"], "INDEX_KEYS": index or kept["index"]}
+
+
+def init_app(app) -> None:
+    app.extensions["qe_keyring"] = Keyring(_split(app.config.get("DATA_KEYS")), _split(app.config.get("INDEX_KEYS")))
+
+
+def keyring() -> Keyring:
+    return current_app.extensions["qe_keyring"]
+
+
+class EncryptedText(TypeDecorator):
+    """Text kept encrypted in the database; Python sees the clear text. Empty and null stay as they are (nothing
+    to hide), so a blank field costs no key."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None or value == "":
+            return value
+        return keyring().encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None or value == "":
+            return value
+        return keyring().decrypt(value)
