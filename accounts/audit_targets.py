@@ -35,3 +35,9 @@ def _audit_units(keys):
 @register_detail_value("role.revoked", "role")
 def _audit_role(value):
     return str(ROLE_LABELS.get(value, value))
+
+
+@register_detail_value("cadre.personal_viewed", "fields")
+def _audit_personal_fields(value):
+    names = {"id_number": _("ID number"), "phone": _("Phone")}
+    return "、".join(names.get(v, str(v)) for v in (value if isinstance(value, list) else [value]))

@@ -3,7 +3,16 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import DateField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from accounts.models import LABELS, CadreStatus, Education, Gender, PoliticalStatus, Rank, UnitKind
@@ -58,6 +67,10 @@ class CadreForm(FlaskForm):
     education = SelectField(_l("Education"), choices=enum_choices(Education))
     political_status = SelectField(_l("Political status"), choices=enum_choices(PoliticalStatus))
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=20)])
+    #: On an existing profile, an empty field keeps the number kept (never sent to the page); these remove it.
+    remove_phone = BooleanField(_l("Remove the phone number"))
+    id_number = StringField(_l("ID number"), validators=[Optional(), Length(max=24)])
+    remove_id_number = BooleanField(_l("Remove the ID number"))
     status = SelectField(_l("Status"), choices=enum_choices(CadreStatus))
     submit = SubmitField(_l("Save"))
 

@@ -253,7 +253,8 @@ class Cadre(db.Model):
     position: Mapped[str] = mapped_column(String(100), default="")
     education: Mapped[str] = mapped_column(String(32))
     political_status: Mapped[str] = mapped_column(String(32))
-    phone: Mapped[str] = mapped_column(String(20), default="")
+    #: Encrypted at rest (core.crypto); shown masked (accounts.personal), in full to its keepers, audited.
+    phone: Mapped[str] = mapped_column(EncryptedText, default="")
     #: The resident ID number (居民身份证号码), encrypted at rest; `id_number_index` finds it (accounts.personal).
     id_number: Mapped[str | None] = mapped_column(EncryptedText)
     id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)

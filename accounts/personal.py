@@ -12,6 +12,7 @@ from core import audit
 from core.crypto import keyring
 from core.errors import DomainError
 from core.extensions import db
+from core.policy import can
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -65,11 +66,41 @@ def mask_id_number(value: str | None) -> str:
 
 
 def mask_phone(value: str | None) -> str:
-    """138****5678: the first three and the last four digits."""
+    """138****5678: a mobile number's first three and last four digits; a shorter number's first and last two."""
     digits = re.sub(r"\D", "", value or "")
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    if len(digits) >= 11:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    if len(digits) >= 7:
+        return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
+    return "*" * len(digits)
+
+
+def reindex_all() -> int:
+    """Every ID number's blind index under the first index key (after a rotation); returns how many."""
+    ring, done = keyring(), 0
+    ids = list(db.session.scalars(select(Cadre.id).where(Cadre.id_number_index.is_not(None)).order_by(Cadre.id)))
+    for start in range(0, len(ids), 500):
+        for cadre in db.session.scalars(select(Cadre).where(Cadre.id.in_(ids[start : start + 500]))):
+            cadre.id_number_index = ring.index(normal_id_number(cadre.id_number))
+            done += 1
+        db.session.flush()
+    return done
+
+
+def may_reveal(user, cadre: Cadre) -> bool:
+    """Who sees a cadre's ID and phone numbers in full: those who keep the profile (cadre.manage on it), never
+    anyone else whatever their roles. Everyone else sees them masked, where they see them at all."""
+    return can(user, "cadre.manage", cadre)
+
+
+def reveal(cadre: Cadre, *, actor, now: datetime) -> dict:
+    """The numbers in full, for one who may see them; the view is audited (which fields, not their values)."""
+    if not may_reveal(actor, cadre):
+        raise DomainError(_("You may not see these numbers."), code="forbidden", status=403)
+    shown = {"id_number": cadre.id_number or "", "phone": cadre.phone or ""}
+    audit.record("cadre.personal_viewed", actor=actor, target=f"user:{cadre.user_id}",
+                 detail={"fields": sorted(k for k, v in shown.items() if v)}, at=now)  # fmt: skip
+    return shown
 
 
 def find_by_id_number(value: str) -> Cadre | None:

@@ -30,6 +30,7 @@ from accounts.models import (
     UnitKind,
     User,
 )
+from accounts.personal import mask_phone
 from core import audit, events
 from core.errors import DomainError
 from core.extensions import db
@@ -756,7 +757,7 @@ def profile_values(cadre: Cadre) -> dict:
         "position": cadre.position,
         "education": cadre.education,
         "political_status": cadre.political_status,
-        "phone": cadre.phone,
+        "phone": mask_phone(cadre.phone),  # the log keeps no phone number in clear
         "status": cadre.status,
     }
 

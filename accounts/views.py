@@ -9,6 +9,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -18,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from accounts import bp, home, identity, importing, personal, photos, queries, services
+from accounts import bp, home, identity, importing, personal, photos, queries, roster, services
 from accounts.forms import (
     AuditFilterForm,
     CadreFilterForm,
@@ -220,9 +221,13 @@ def dashboard():
     """The home page: the person's profile and whatever the packages above accounts contribute (accounts.home):
     their exams and, for those who run the district, what needs them today."""
     now = now_utc()
+    cadre = current_user.cadre
     return render_template(
         "accounts/dashboard.html",
-        cadre=current_user.cadre,
+        cadre=cadre,
+        masked={"id_number": personal.mask_id_number(cadre.id_number), "phone": personal.mask_phone(cadre.phone)}
+        if cadre
+        else {},
         today=local_today(now),
         now=now,
         **home.values(current_user, now),
@@ -269,6 +274,38 @@ def cadres():
     )
 
 
+def _filtered_cadres(args) -> list[Cadre]:
+    form = CadreFilterForm(args)
+    units = services.units_in_scope(current_user)
+    unit = next((u for u in units if str(u.id) == (form.unit.data or "")), None)
+    stmt = queries.cadres_query(current_user, today=local_today(), q=form.q.data or "", unit=unit,
+                                rank=form.rank.data or "", age_band=form.age.data or "",
+                                include_inactive=form.inactive.data == "1")  # fmt: skip
+    return list(db.session.scalars(stmt))
+
+
+@bp.route("/admin/cadres/export", methods=["GET", "POST"])
+@permission_required("cadre.view")
+def cadres_export():
+    """The roster the list shows (its filters) as .xlsx: without ID and phone numbers (GET), or with them when a
+    reason is given (POST, its filters in the form). Audited either way."""
+    if request.method == "POST":
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        try:
+            data = roster.build_roster(current_user, _filtered_cadres(request.form),
+                                       personal_reason=request.form.get("reason", ""), now=now_utc())  # fmt: skip
+        except DomainError as exc:
+            flash(exc.message, "error")
+            args = {k: v for k, v in request.form.items() if k in ("q", "unit", "rank", "age", "inactive") and v}
+            return redirect(url_for("accounts.cadres", **args))
+    else:
+        data = roster.build_roster(current_user, _filtered_cadres(request.args), personal_reason=None, now=now_utc())
+    return Response(data, mimetype=XLSX,
+                    headers={"Content-Disposition": "attachment; filename=cadre-roster.xlsx",
+                             "Cache-Control": "no-store"})  # fmt: skip
+
+
 def _cadre_data(form: CadreForm, unit: Unit) -> services.CadreData:
     return services.CadreData(
         employee_number=form.employee_number.data.strip(),
@@ -293,12 +330,41 @@ def cadre_new():
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data) or abort(400)
         try:
-            cadre, password = services.create_cadre(current_user, _cadre_data(form, unit), now_utc())
+            now = now_utc()
+            cadre, password = services.create_cadre(current_user, _cadre_data(form, unit), now)
+            if (form.id_number.data or "").strip():
+                personal.set_id_number(cadre, form.id_number.data, actor=current_user, now=now)
         except DomainError as exc:
+            db.session.rollback()  # neither the account nor its number
             flash(exc.message, "error")
         else:
             return render_template("accounts/initial_password.html", user=cadre.user, password=password, new=True)
     return render_template("accounts/cadre_form.html", form=form, cadre=None)
+
+
+def _kept_personal(form: CadreForm, cadre: Cadre) -> None:
+    """An existing profile's form: its phone and ID numbers are never sent to the page (an empty field keeps
+    them); the placeholders show them masked."""
+    form.phone.render_kw = {"placeholder": personal.mask_phone(cadre.phone)} if cadre.phone else None
+    form.id_number.render_kw = {"placeholder": personal.mask_id_number(cadre.id_number)} if cadre.id_number else None
+    for field in (form.phone, form.id_number):
+        if field.name not in request.form:  # filled from the profile otherwise: only what was typed goes back
+            field.data = ""
+
+
+def _cadre_page(form: CadreForm, cadre: Cadre, revealed: dict | None = None):
+    return render_template(
+        "accounts/cadre_form.html",
+        form=form,
+        cadre=cadre,
+        action_form=ActionForm(),
+        today=local_today(),
+        photo=photos.photo_of(cadre),
+        photo_form=PhotoForm(),
+        masked={"id_number": personal.mask_id_number(cadre.id_number), "phone": personal.mask_phone(cadre.phone)},
+        revealed=revealed,
+        may_reveal=personal.may_reveal(current_user, cadre),
+    )
 
 
 @bp.route("/admin/cadres/<int:cadre_id>/edit", methods=["GET", "POST"])
@@ -308,27 +374,47 @@ def cadre_edit(cadre_id: int):
     form = CadreForm(obj=cadre, employee_number=cadre.employee_number, name=cadre.name)
     form.unit_id.choices = _unit_choices()
     form.employee_number.render_kw = {"readonly": True}
+    _kept_personal(form, cadre)
     if request.method == "POST":
         form.employee_number.data = cadre.employee_number
     if form.validate_on_submit():
         unit = db.session.get(Unit, form.unit_id.data) or abort(400)
+        data = _cadre_data(form, unit)
+        if not data.phone and not form.remove_phone.data:
+            data.phone = cadre.phone
         try:
-            services.update_cadre(current_user, cadre, _cadre_data(form, unit), now_utc())
+            now = now_utc()
+            services.update_cadre(current_user, cadre, data, now)
+            if form.remove_id_number.data:
+                personal.set_id_number(cadre, None, actor=current_user, now=now)
+            elif (form.id_number.data or "").strip():
+                personal.set_id_number(cadre, form.id_number.data, actor=current_user, now=now)
         except DomainError as exc:
+            db.session.rollback()
             flash(exc.message, "error")
         else:
             flash(_("The profile of %(name)s has been saved.", name=cadre.name), "success")
             return redirect(url_for("accounts.cadres"))
-    return render_template(
-        "accounts/cadre_form.html",
-        form=form,
-        cadre=cadre,
-        action_form=ActionForm(),
-        today=local_today(),
-        photo=photos.photo_of(cadre),
-        photo_form=PhotoForm(),
-        mask_id_number=personal.mask_id_number,
-    )
+    return _cadre_page(form, cadre)
+
+
+@bp.route("/admin/cadres/<int:cadre_id>/personal", methods=["POST"])
+@permission_required("cadre.manage")
+def cadre_reveal(cadre_id: int):
+    """The profile with its ID and phone numbers in full, for its keepers; every such view is audited."""
+    cadre = db.session.get(Cadre, cadre_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not personal.may_reveal(current_user, cadre):
+        abort(403)
+    revealed = personal.reveal(cadre, actor=current_user, now=now_utc())
+    form = CadreForm(obj=cadre, employee_number=cadre.employee_number, name=cadre.name, formdata=None)
+    form.unit_id.choices = _unit_choices()
+    form.employee_number.render_kw = {"readonly": True}
+    _kept_personal(form, cadre)
+    response = make_response(_cadre_page(form, cadre, revealed))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/admin/cadres/<int:cadre_id>/deactivate", methods=["POST"])

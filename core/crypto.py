@@ -101,6 +101,39 @@ def keyring() -> Keyring:
     return current_app.extensions["qe_keyring"]
 
 
+def rotate_all(session, batch: int = 500) -> int:
+    """Every value of every `EncryptedText` column, re-encrypted under the first data key (read under whichever
+    key listed wrote it), in batches of rows, each committed. Returns how many values were rewritten."""
+    from sqlalchemy import select, type_coerce, update
+
+    from core.extensions import db
+
+    ring, done = keyring(), 0
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, EncryptedText)]
+        if not columns or len(table.primary_key.columns) != 1:
+            continue
+        key = next(iter(table.primary_key.columns))
+        last = None
+        while True:
+            raw = [type_coerce(c, Text).label(c.name) for c in columns]
+            query = select(key, *raw).order_by(key).limit(batch)
+            if last is not None:
+                query = query.where(key > last)
+            rows = session.execute(query).all()
+            if not rows:
+                break
+            for row in rows:
+                values = {c.name: ring.rotate(row._mapping[c.name]) for c in columns if row._mapping[c.name]}
+                if values:
+                    session.execute(update(table).where(key == row[0])
+                                    .values({table.c[n]: type_coerce(v, Text) for n, v in values.items()}))  # fmt: skip
+                    done += len(values)
+            last = rows[-1][0]
+            session.commit()
+    return done
+
+
 class EncryptedText(TypeDecorator):
     """Text kept encrypted in the database; Python sees the clear text. Empty and null stay as they are (nothing
     to hide), so a blank field costs no key."""

@@ -9,8 +9,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from accounts.cli import cadres_cli, cli_actor, import_as_job
-from accounts.models import Cadre, Rank
-from core.crypto import keyring
+from accounts.models import Rank
+from core.crypto import rotate_all
 from core.extensions import db
 from core.models import local_today
 from jobs import files
@@ -115,20 +115,12 @@ def personal_data_cli():
 @personal_data_cli.command("rotate-keys")
 @with_appcontext
 def rotate_keys():
-    """Re-encrypt every encrypted value under the first key of QE_DATA_KEYS and re-index it under the first key of
-    QE_INDEX_KEYS. Run it after putting a new key first; drop the old key only once it has finished."""
-    from accounts.personal import normal_id_number
+    """Re-encrypt every encrypted value (ID and phone numbers) under the first key of QE_DATA_KEYS, and re-index the
+    ID numbers under the first key of QE_INDEX_KEYS. Run it after putting new keys first; drop the old keys only
+    once it has finished."""
+    from accounts.personal import reindex_all
 
-    ring, done = keyring(), 0
-    ids = list(db.session.scalars(select(Cadre.id).where(Cadre.id_number.is_not(None)).order_by(Cadre.id)))
-    for start in range(0, len(ids), 500):
-        for cadre in db.session.scalars(select(Cadre).where(Cadre.id.in_(ids[start : start + 500]))):
-            value = cadre.id_number  # decrypted with whichever key listed encrypted it
-            if value:
-                index = ring.index(normal_id_number(value))
-                db.session.query(Cadre).filter(Cadre.id == cadre.id).update(
-                    {Cadre.id_number: value, Cadre.id_number_index: index}
-                )
-                done += 1
-        db.session.commit()
-    click.echo(f"{done} ID number(s) re-encrypted under the first data key and re-indexed.")
+    values = rotate_all(db.session)
+    indexed = reindex_all()
+    db.session.commit()
+    click.echo(f"{values} value(s) re-encrypted under the first data key; {indexed} ID number(s) re-indexed.")

@@ -398,7 +398,8 @@ def test_cli_rotate_keys(runner, app, db, town, cli_admin):
         app.config["DATA_KEYS"], app.config["INDEX_KEYS"] = [new_data], [new_index]
         crypto.init_app(app)  # the old keys dropped: everything still reads and is found
         db.session.expire_all()
-        assert db.session.get(Cadre, cadre.id).id_number == Form().id
+        again = db.session.get(Cadre, cadre.id)
+        assert again.id_number == Form().id and again.phone == "13900000000"  # every encrypted column rotated
         assert personal.find_by_id_number(Form().id).id == cadre.id
     finally:
         app.config.update(old)
