@@ -379,6 +379,17 @@ def demo_district(app, db):
 
 
 @pytest.fixture
+def old_database(database_url, tmp_path):
+    """A database of its own, for migrating up and down (not the suite's)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    url, drop = _postgres_database(os.environ["TEST_DATABASE_URL"])
+    yield url
+    drop()
+
+
+@pytest.fixture
 def db(app):
     from core.extensions import db
 

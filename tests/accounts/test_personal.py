@@ -3,7 +3,6 @@ the profile (each such view audited), left out of the roster unless asked for wi
 encrypted the phone numbers already kept."""
 
 import io
-import os
 from datetime import date
 
 import pytest
@@ -165,18 +164,6 @@ def test_the_roster_leaves_the_numbers_out_unless_asked_with_a_reason(client, au
                                  .order_by(AuditEvent.id)).all()  # fmt: skip
     assert [e.detail.get("personal") for e in exports] == [False, True]
     assert exports[1].detail["reason"] == "核对考试报名信息" and exports[1].detail["count"] == len(rows) - 1
-
-
-@pytest.fixture
-def old_database(database_url, tmp_path):
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    from tests.conftest import _postgres_database
-
-    url, drop = _postgres_database(os.environ["TEST_DATABASE_URL"])
-    yield url
-    drop()
 
 
 def test_the_migration_encrypts_the_phone_numbers_kept(old_database, tmp_path):

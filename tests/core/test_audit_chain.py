@@ -2,7 +2,6 @@
 names the first broken link after rows are deleted, edited, forged or reordered behind the app's back (triggers
 off, as a database superuser can); `flask audit head` and anchors; the migration chains existing events."""
 
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -273,19 +272,6 @@ def test_verification_streams_and_checks_a_window(app, db):
 
 
 # The migration: events written before the chain existed get their links in id order.
-
-
-@pytest.fixture
-def old_database(database_url, tmp_path):
-    """A database of its own, for migrating up and down (not the suite's)."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    from tests.conftest import _postgres_database
-
-    url, drop = _postgres_database(os.environ["TEST_DATABASE_URL"])
-    yield url
-    drop()
 
 
 def test_the_migration_chains_the_events_already_there(old_database, tmp_path):
