@@ -103,3 +103,12 @@ def page(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def log_in(page, base: str, username: str, password: str, *, exact: bool = False, landing: str = "/") -> None:
+    """Log in through the login page as a person does, and wait for the page it lands on."""
+    page.goto(f"{base}/login")
+    page.get_by_label("工号").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录", exact=exact or None).click()
+    page.wait_for_url(f"{base}{landing}")

@@ -13,17 +13,14 @@ from core.models import now_utc
 from demo import district
 from exam import definition
 from exam.models import Exam
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _login(page, live_server, username="admin", password=district.DEMO_PASSWORD):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, username, password)
 
 
 def _draft_demo_exam(code="ZZLL2026") -> Exam:

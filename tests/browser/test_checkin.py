@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from core.extensions import db
 from core.policy import Role
 from sitting import services as sitting
+from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, make_cadre, make_open_exam, make_sitting, make_user
 
 pytestmark = pytest.mark.browser
@@ -18,11 +19,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def login(page, base, username):
-    page.goto(f"{base}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, PASSWORD)
 
 
 def _door():

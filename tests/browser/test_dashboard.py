@@ -8,17 +8,14 @@ import pytest
 from core.extensions import db
 from core.models import now_utc
 from demo import district
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _login(page, live_server, username="admin"):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(district.DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, username, district.DEMO_PASSWORD)
 
 
 def test_the_demo_admins_dashboard(app, live_server, page, browser):

@@ -15,6 +15,7 @@ from core.models import now_utc
 from demo import district
 from exam import eligibility
 from exam.models import Attempt, Exam
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -22,11 +23,7 @@ LETTERS = "ABCDEFGH"
 
 
 def login(page, base, username):
-    page.goto(f"{base}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(district.DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, district.DEMO_PASSWORD)
 
 
 def test_exam_day(app, live_server, browser, page):

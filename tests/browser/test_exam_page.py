@@ -14,6 +14,7 @@ from core.extensions import db
 from core.models import now_utc
 from exam import answers, attempts, timeline
 from exam.models import Answer, Attempt, AttemptEvent, Exam
+from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, make_open_exam
 
 pytestmark = pytest.mark.browser
@@ -31,11 +32,7 @@ SHIFTED_CLOCK = """(() => {
 
 
 def login(page, base, username):
-    page.goto(f"{base}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, PASSWORD)
 
 
 def open_paper(page, base, user, code="T1"):

@@ -12,6 +12,7 @@ from core.extensions import db
 from core.policy import Role
 from jobs import engine, register, submit
 from jobs.models import Job
+from tests.browser.conftest import log_in
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
@@ -44,11 +45,7 @@ def _worker(app):
 
 
 def _login(page, live_server, user):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工号").fill(user.username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录", exact=True).click()
-    page.wait_for_url(f"{live_server}/**")
+    log_in(page, live_server, user.username, PASSWORD, exact=True, landing="/**")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from core.extensions import db
 from core.models import now_utc
 from demo import district
 from practice.models import PracticeAnswer, PracticeSession, WrongBookEntry
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -19,11 +20,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 
 
 def _login(page, live_server, username="cadre01"):
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(district.DEMO_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, username, district.DEMO_PASSWORD)
 
 
 def _book(user_id):

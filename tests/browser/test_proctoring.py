@@ -17,7 +17,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.models import now_utc
 from exam.models import Answer, Attempt, AttemptEvent
-from tests.browser.conftest import ARGS, CHROMIUM
+from tests.browser.conftest import ARGS, CHROMIUM, log_in
 from tests.factories import PASSWORD, make_open_exam
 
 pytestmark = pytest.mark.browser
@@ -40,11 +40,7 @@ def proctor(exam, **values):
 
 
 def login(page, base, username):
-    page.goto(f"{base}/login")
-    page.get_by_label("工号").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username, PASSWORD)
 
 
 def start(page, base, code="T1"):
