@@ -5,7 +5,7 @@ import io
 from datetime import datetime
 
 from flask_babel import gettext as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from sqlalchemy import select
 
 from accounts.models import Cadre, CadrePhoto
@@ -49,7 +49,9 @@ def make_jpeg(data: bytes) -> bytes:
             out = io.BytesIO()
             image.save(out, "JPEG", quality=85, optimize=True)
             return out.getvalue()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+    except DomainError:
+        raise
+    except Exception:  # noqa: BLE001  (a damaged image or its EXIF can raise anything from deep in Pillow)
         raise _refuse(_("The photo must be a JPEG or PNG image.")) from None
 
 

@@ -45,13 +45,15 @@ def _holds_nul(value) -> bool:
     return False
 
 
-#: Endpoints that take a larger body than MAX_CONTENT_LENGTH: endpoint -> the config key of their limit, in MB.
-LARGER_BODIES: dict[str, str] = {}
+#: Endpoints that take a larger body than MAX_CONTENT_LENGTH: endpoint -> (the config key of their limit in MB,
+#: the action whose holders may send it).
+LARGER_BODIES: dict[str, tuple[str, str]] = {}
 
 
-def allow_larger_body(endpoint: str, config_key: str) -> None:
-    """Let one endpoint (a batch upload) take up to `config[config_key]` MB, in as many form parts as it needs."""
-    LARGER_BODIES[endpoint] = config_key
+def allow_larger_body(endpoint: str, config_key: str, action: str) -> None:
+    """Let one endpoint (a batch upload) take up to `config[config_key]` MB, in as many form parts as it needs, from
+    those who may do `action` (anyone else is held to the usual limit, before the body is read)."""
+    LARGER_BODIES[endpoint] = (config_key, action)
 
 
 def register_body_limits(app) -> None:
@@ -59,9 +61,11 @@ def register_body_limits(app) -> None:
 
     @app.before_request
     def _larger_body():
-        key = LARGER_BODIES.get(request.endpoint or "")
-        if key:
-            request.max_content_length = int(app.config[key]) * 1024 * 1024
+        from core.policy import can
+
+        rule = LARGER_BODIES.get(request.endpoint or "")
+        if rule and can(current_user, rule[1]):
+            request.max_content_length = int(app.config[rule[0]]) * 1024 * 1024
             request.max_form_parts = 100_000
 
 

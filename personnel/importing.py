@@ -38,7 +38,7 @@ from core.crypto import keyring
 from core.errors import DomainError
 from core.extensions import db
 from core.policy import Role, can, is_archive_owner
-from personnel.lrmx import FileIssue, Person, read_batch, read_person
+from personnel.lrmx import FileIssue, Person, iter_batch, read_person
 
 #: The profile's fields a form can change, in the order the preview shows them.
 FIELDS = ("name", "gender", "birth_date", "political_status", "education", "rank", "position", "id_number", "photo")
@@ -104,30 +104,39 @@ class Plan:
 
 
 def fingerprint(rows: list[dict]) -> str:
-    """What the preview promised, in one hash: the import refuses to write anything else (the data moved since)."""
-    return hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    """What the preview promised, in one hash: the import refuses to write anything else (the data moved since).
+    The notes are left out: they are words in the reader's language, and follow from the rest."""
+    promised = [{k: v for k, v in row.items() if k != "notes"} for row in rows]
+    return hashlib.sha256(json.dumps(promised, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- planning
 
 
+#: Problems a batch lists at most (a zip of thousands of wrong files needs no thousands of lines to say so).
+MAX_ISSUES = 500
+
+
 def plan_batch(actor, items: list[tuple[str, bytes]], options: Options, today: date, progress=None) -> Plan:
-    """Read, match and plan a whole batch; writes nothing. `items` are (name, bytes) of .lrmx files and zips."""
+    """Read, match and plan a whole batch; writes nothing. `items` are (name, bytes) of .lrmx files and zips, read
+    one file at a time (only what each person's plan needs is kept)."""
     plan = Plan()
-    files, plan.issues = read_batch(items)
     people = []
-    for name, data in files:
+    for name, data in iter_batch(items, plan.issues):
         person, issues = read_person(name, data, today)
         plan.issues += issues
         if person is not None:
             people.append(person)
         if progress:
-            progress(1, len(files))
+            progress(1, None)
     if options.unit is not None and not can(actor, "cadre.manage", options.unit):
         plan.issues.append(FileIssue("", None, _("The unit for new cadres is outside your scope.")))
     _Matcher(actor, options, today, plan).run(people)
     if not plan.people and not plan.issues:
         plan.issues.append(FileIssue("", None, _("No .lrmx file was found.")))
+    if len(plan.issues) > MAX_ISSUES:
+        more = len(plan.issues) - MAX_ISSUES
+        plan.issues = plan.issues[:MAX_ISSUES] + [FileIssue("", None, _("…and %(n)d more.", n=more))]
     return plan
 
 
@@ -138,47 +147,27 @@ class _Matcher:
     def problem(self, person: Person, message: str, label: str | None = None) -> None:
         self.plan.issues.append(FileIssue(person.file, label, message))
 
+    def shown(self, row) -> str | None:
+        """A matched cadre's employee number, where the importer may see the cadre (a unit admin is not told who
+        else is in QualExam)."""
+        return row.username if can(self.actor, "cadre.view", SimpleNamespace(unit_path=row.path)) else None
+
     def run(self, people: list[Person]) -> None:
         rows = db.session.execute(
-            select(Cadre.id, User.username, User.name, Cadre.birth_date, Cadre.id_number_index).join(User)
-        ).all()
+            select(Cadre.id, User.username, User.name, Cadre.birth_date, Cadre.id_number_index, Unit.path)
+            .join(User, Cadre.user_id == User.id).join(Unit, Cadre.unit_id == Unit.id)
+        ).all()  # fmt: skip
         by_index = {r.id_number_index: r for r in rows if r.id_number_index}
         by_number = {r.username.lower(): r for r in rows}
         by_name: dict[str, list] = {}
         for r in rows:
             by_name.setdefault(r.name, []).append(r)
         accounts = {n.lower() for n in db.session.scalars(select(User.username))}
-        ring = keyring()
         resolved: list[tuple[Person, int | None, str | None]] = []
         for person in people:
-            hit, how = None, None
-            own_index = ring.indexes(person.id_number) if person.id_number else []
-            if own_index:
-                hit = next((by_index[i] for i in own_index if i in by_index), None)
-                how = "id_number" if hit else None
-            if hit is None and person.employee_number:
-                hit = by_number.get(person.employee_number.lower())
-                how = "employee_number" if hit else None
-                if hit is None and person.employee_number.lower() in accounts:
-                    self.problem(person, _("The account %(n)s exists but has no cadre profile.",
-                                           n=person.employee_number), "工号")  # fmt: skip
-                    continue
-            if hit is not None and hit.id_number_index and own_index and hit.id_number_index not in own_index:
-                self.problem(person, _("The cadre %(n)s has another ID number in QualExam: check the form.",
-                                       n=hit.username), "身份证号")  # fmt: skip
-                continue
-            if hit is None:
-                fits = [r for r in by_name.get(person.name, []) if _same_birth(r.birth_date, person)
-                        and not (r.id_number_index and own_index and r.id_number_index not in own_index)]  # fmt: skip
-                if len(fits) > 1:
-                    numbers = "、".join(sorted(r.username for r in fits))
-                    self.problem(person, _("Several cadres have this name and birth date (%(numbers)s): give the "
-                                           "form an ID number or name the file by the employee number.",
-                                           numbers=numbers))  # fmt: skip
-                    continue
-                if fits:
-                    hit, how = fits[0], "name_birth"
-            resolved.append((person, hit.id if hit else None, how))
+            found = self._match(person, by_index, by_number, by_name, accounts)
+            if found is not False:
+                resolved.append((person, found[0].id if found[0] else None, found[1]))
         self._duplicates(resolved)
         cadres = _load([cid for _p, cid, _h in resolved if cid])
         photos_now = _photos([cid for _p, cid, _h in resolved if cid])
@@ -191,6 +180,56 @@ class _Matcher:
                 self._update(person, cadres[cid], how, photos_now.get(cid), degrees_now, graded_now)
             else:
                 self._new(person)
+
+    def _match(self, person: Person, by_index, by_number, by_name, accounts):
+        """(cadre row or None for a new person, how), or False after reporting why the form fits no one surely."""
+        own_index = keyring().indexes(person.id_number) if person.id_number else []
+        number = (person.employee_number or "").lower()
+        hit = next((by_index[i] for i in own_index if i in by_index), None)
+        if hit is not None:
+            if person.number_stated and number != hit.username.lower():
+                self.problem(person, _("The form's 工号 and its ID number belong to different cadres."), "工号")
+                return False
+            return hit, "id_number"
+        if number:
+            row = by_number.get(number)
+            if row is not None:
+                if row.name == person.name or _same_birth(row.birth_date, person):
+                    hit = row
+                elif person.number_stated:
+                    self.problem(person, _("The cadre with this 工号 has another name and birth date: check the form."),
+                                 "工号")  # fmt: skip
+                    return False
+                else:  # a running number in the file's name, not this person's employee number
+                    person.notes.append(_("The number leading the file's name is someone else's employee number: "
+                                          "it was not used."))  # fmt: skip
+                    person.employee_number = None
+            elif number in accounts:
+                self.problem(person, _("The account %(n)s exists but has no cadre profile.", n=person.employee_number),
+                             "工号")  # fmt: skip
+                return False
+        if hit is not None:
+            if hit.id_number_index and own_index and hit.id_number_index not in own_index:
+                self.problem(person, _("The cadre with this employee number has another ID number in QualExam: "
+                                       "check the form."), "身份证号")  # fmt: skip
+                return False
+            return hit, "employee_number"
+        fits = [r for r in by_name.get(person.name, []) if _same_birth(r.birth_date, person)
+                and not (r.id_number_index and own_index and r.id_number_index not in own_index)]  # fmt: skip
+        if fits and person.number_stated:
+            self.problem(person, _("The form's 工号 is not in QualExam, but a cadre has this name and birth date: "
+                                   "check the form."), "工号")  # fmt: skip
+            return False
+        if len(fits) > 1:
+            seen = sorted(n for n in (self.shown(r) for r in fits) if n)
+            numbers = "、".join(seen + ([_("%(n)d outside your units", n=len(fits) - len(seen))]
+                                        if len(seen) < len(fits) else []))  # fmt: skip
+            self.problem(person, _("Several cadres have this name and birth date (%(numbers)s): give the form an ID "
+                                   "number or name the file by the employee number.", numbers=numbers))  # fmt: skip
+            return False
+        if fits:
+            return fits[0], "name_birth"
+        return None, None
 
     def _duplicates(self, resolved) -> None:
         seen: dict[str, str] = {}
@@ -222,6 +261,8 @@ class _Matcher:
         except DomainError as exc:
             self.problem(person, str(exc.message), "照片")
             return None
+        finally:
+            person.photo = None  # the form's own bytes are needed no more: a batch keeps only what it will write
         return None if jpeg == stored else jpeg
 
     def _update(self, person, cadre: Cadre, how, stored_photo, degrees_now, graded_now) -> None:
@@ -229,7 +270,10 @@ class _Matcher:
             self.problem(person, _("This is your own form: another administrator imports it."))
             return
         if not can(self.actor, "cadre.manage", cadre):
-            self.problem(person, _("The cadre %(n)s is outside your scope.", n=cadre.employee_number))
+            if can(self.actor, "cadre.view", cadre):
+                self.problem(person, _("The cadre %(n)s is outside your scope.", n=cadre.employee_number))
+            else:  # nor is who it is
+                self.problem(person, _("This form is of a cadre outside your units."))
             return
         before = _values(cadre)
         data = CadreData(employee_number=cadre.employee_number, name=person.name or cadre.name,
@@ -321,6 +365,11 @@ class _Matcher:
         for degree in person.degrees:
             if (degree.study_mode, degree.level, degree.institution) in have:
                 continue
+            try:
+                records.entry_values(EntryKind.DEGREE, degree_values(degree, self.today))
+            except DomainError as exc:
+                self.problem(person, str(exc.message), "简历")
+                continue
             if degree.starts_on.year in self.closed:
                 plan.notes.append(_("%(school)s: the archive's year %(y)d is closed.", school=degree.institution,
                                     y=degree.starts_on.year))  # fmt: skip
@@ -336,6 +385,14 @@ class _Matcher:
                 plan.notes.append(_("%(y)d: the archive's year is closed.", y=year))
                 continue
             plan.assessments[year] = grade
+
+
+def degree_values(d, today: date) -> dict:
+    """An education line as the archive's degree entry takes it (archive.records.entry_values)."""
+    finished = d.ends_on is not None and d.ends_on <= today
+    return {"institution": d.institution, "major": d.major, "level": d.level, "study_mode": d.study_mode,
+            "degree_status": DegreeStatus.GRADUATED if finished else DegreeStatus.STUDYING,
+            "starts_on": d.starts_on, "ends_on": d.ends_on}  # fmt: skip
 
 
 def _higher(stated: str | None, kept: str) -> str:
@@ -454,11 +511,7 @@ def commit_plan(actor, plan: Plan, now: datetime, progress=None) -> list[Credent
         if p.photo is not None:
             pictures.append((cadre, p.photo))
         for d in p.degrees:
-            finished = d.ends_on is not None and d.ends_on <= now.date()
-            degrees.append((cadre, EntryKind.DEGREE, {
-                "institution": d.institution, "major": d.major, "level": d.level, "study_mode": d.study_mode,
-                "degree_status": DegreeStatus.GRADUATED if finished else DegreeStatus.STUDYING,
-                "starts_on": d.starts_on, "ends_on": d.ends_on}))  # fmt: skip
+            degrees.append((cadre, EntryKind.DEGREE, degree_values(d, now.date())))
         file = p.person.file.rsplit("/", 1)[-1][:200]
         for year, grade in sorted(p.assessments.items()):
             grades.append((cadre, year, APPRAISAL.format(grade=GRADE_WORDS[grade], file=file), grade))

@@ -20,6 +20,7 @@ import base64
 import binascii
 import io
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +32,7 @@ from defusedxml.ElementTree import fromstring
 from flask_babel import gettext as _
 
 from accounts.models import EDUCATION_ORDER, Education, Gender, PoliticalStatus, Rank
-from accounts.personal import id_birth_date, id_gender, id_number_problem, normal_id_number
+from accounts.personal import id_birth_date, id_gender, id_number_problem, mask_id_number, normal_id_number
 from accounts.services import USERNAME_RE
 
 #: One .lrmx: the form is text and a photo (at most 2 MB, about 2.7 MB in base64).
@@ -41,6 +42,8 @@ MAX_FILES = 20_000
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 #: A member of a zip may unpack to at most this many times its packed size (text packs ~10×, a bomb ~1000×).
 MAX_RATIO = 100
+#: Members of any kind one zip may list (its directory is read only below this).
+MAX_ENTRIES = 2 * MAX_FILES
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Person:
     assessments: dict[int, str] = field(default_factory=dict)  # year -> AssessmentGrade value
     photo: bytes | None = None
     employee_number: str | None = None
+    #: The employee number is the form's own 工号 (not read from the file's name, which may be a running number).
+    number_stated: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -104,85 +109,132 @@ def _kind(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).suffix.lower()
 
 
+def masked_name(name: str) -> str:
+    """A file's name as QualExam shows and keeps it: a run of digits that may be an ID number is masked (forms are
+    often named by it), so no clear ID number reaches a preview, a problem, a log or the archive."""
+    return re.sub(r"\d{14,17}[\dXx]", lambda m: mask_id_number(m.group(0).upper()), name)
+
+
 def read_batch(items: list[tuple[str, bytes]]) -> tuple[list[tuple[str, bytes]], list[FileIssue]]:
-    """The .lrmx files of a batch: files as they are, and the .lrmx members of zips (folders inside them included).
-    Everything else in a zip is passed over, except what looks meant to be read and is not (.lrm, a zip in a zip)."""
-    found, issues, total = [], [], 0
-    for name, data in items:
+    """`iter_batch` as a list (small batches, tests)."""
+    issues: list[FileIssue] = []
+    found = list(iter_batch(items, issues))
+    return found, issues
+
+
+def iter_batch(items: list[tuple[str, bytes]], issues: list[FileIssue]):
+    """The .lrmx files of a batch, one at a time (name, bytes): files as they are, and the .lrmx members of zips
+    (folders inside them included), each read only when its turn comes, so a batch is never all in memory at once.
+    Everything else in a zip is passed over, except what looks meant to be read and is not (.lrm, a zip in a zip).
+    Problems are added to `issues`."""
+    state = {"files": 0, "bytes": 0}
+    for raw_name, data in items:
+        name = masked_name(raw_name)
         kind = _kind(name)
         if kind == ".zip":
-            members, problems = _unzip(name, data, MAX_TOTAL_BYTES - total)
-            found += members
-            issues += problems
-            total += sum(len(d) for _n, d in members)
+            yield from _unzip(name, data, state, issues)
         elif kind == ".lrmx":
             if len(data) > MAX_FILE_BYTES:
                 issues.append(FileIssue(name, None, _("The file is larger than %(n)d MB.", n=MAX_FILE_BYTES >> 20)))
-            else:
-                found.append((name, data))
-                total += len(data)
+            elif _counted(state, len(data), name, issues):
+                yield name, data
         elif kind == ".lrm":
             issues.append(FileIssue(name, None, _lrm_message()))
         else:
             issues.append(FileIssue(name, None, _("Only .lrmx files and .zip archives of them are read.")))
-    if len(found) > MAX_FILES:
-        issues.append(FileIssue("", None, _("At most %(n)d files in one batch.", n=MAX_FILES)))
-    if not found and not issues:
+        if state["files"] > MAX_FILES:
+            return
+    if not state["files"] and not issues:
         issues.append(FileIssue("", None, _("No .lrmx file was found.")))
-    return found, issues
+
+
+def _counted(state: dict, size: int, name: str, issues: list[FileIssue]) -> bool:
+    """Count a file into the batch; False (and a problem, once) past the batch's bounds."""
+    state["files"] += 1
+    state["bytes"] += size
+    if state["files"] > MAX_FILES:
+        issues.append(FileIssue("", None, _("At most %(n)d files in one batch.", n=MAX_FILES)))
+        return False
+    if state["bytes"] > MAX_TOTAL_BYTES:
+        issues.append(FileIssue(name, None, _("The archive unpacks to more than %(n)d MB.", n=MAX_TOTAL_BYTES >> 20)))
+        state["files"] = MAX_FILES + 1  # stop reading
+        return False
+    return True
 
 
 def _lrm_message() -> str:
     return _("This is a form of the older 2.0 layout (.lrm), which is not read: save it as .lrmx (3.0) first.")
 
 
-def _unzip(zip_name: str, data: bytes, budget: int) -> tuple[list[tuple[str, bytes]], list[FileIssue]]:
-    found, issues = [], []
+def _declared_entries(data: bytes) -> int | None:
+    """How many members the zip's end record says it lists, read before the directory is (2 million entries take
+    seconds and hundreds of MB to list); None when the record is not found (the zip module then refuses it)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + 22 > len(data):
+        return None
+    (entries,) = struct.unpack_from("<H", data, end + 10)
+    if entries == 0xFFFF:  # a zip64 archive: its own end record says
+        end64 = data.rfind(b"PK\x06\x06", 0, end)
+        if end64 >= 0 and end64 + 56 <= len(data):
+            (entries,) = struct.unpack_from("<Q", data, end64 + 32)
+    return entries
+
+
+def _unzip(zip_name: str, data: bytes, state: dict, issues: list[FileIssue]):
+    declared = _declared_entries(data)
+    if declared is not None and declared > MAX_ENTRIES:
+        issues.append(FileIssue(zip_name, None, _("At most %(n)d files in one batch.", n=MAX_FILES)))
+        return
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        return [], [FileIssue(zip_name, None, _("This is not a readable zip archive."))]
-    wanted = []
+    except (zipfile.BadZipFile, ValueError, OSError, struct.error):
+        issues.append(FileIssue(zip_name, None, _("This is not a readable zip archive.")))
+        return
+    # What a member can really hold packed: the bytes up to the next member (the header's own word for its packed
+    # size is not believed: a reader stops at the end of the real stream whatever it says).
+    starts = sorted({i.header_offset for i in infos} | {archive.start_dir})
+    span = {o: (starts[k + 1] - o) for k, o in enumerate(starts[:-1])}
     for info in infos:
-        name = _member_name(info)
+        name = masked_name(_member_name(info))
         base = PurePosixPath(name.replace("\\", "/"))
         if info.is_dir() or base.name.startswith(".") or "__MACOSX" in base.parts:
             continue
-        kind = base.suffix.lower()
-        shown = f"{zip_name}/{name}"
+        kind, shown = base.suffix.lower(), f"{zip_name}/{name}"
         if kind == ".lrm":
             issues.append(FileIssue(shown, None, _lrm_message()))
-        elif kind == ".zip":
+            continue
+        if kind == ".zip":
             issues.append(FileIssue(shown, None, _("A zip inside a zip is not opened: put its files in the folder.")))
-        elif kind == ".lrmx":
-            wanted.append((shown, info))
-    if len(wanted) > MAX_FILES:
-        return [], [FileIssue(zip_name, None, _("At most %(n)d files in one batch.", n=MAX_FILES))]
-    declared = sum(info.file_size for _s, info in wanted)
-    if declared > budget:
-        return [], [FileIssue(zip_name, None, _("The archive unpacks to more than %(n)d MB.", n=MAX_TOTAL_BYTES >> 20))]
-    for shown, info in wanted:
+            continue
+        if kind != ".lrmx":
+            continue
         if info.flag_bits & 0x1:
             message = _("The file is encrypted in the archive: pack it without a password.")
             issues.append(FileIssue(shown, None, message))
             continue
-        if info.file_size > MAX_FILE_BYTES or info.file_size > MAX_RATIO * max(info.compress_size, 1) + 4096:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # zipfile bounds what it unpacks at once for these two only: LZMA or BZIP2 would unpack a whole bomb.
+            issues.append(FileIssue(shown, None, _("The file is packed in a way not read: pack it as a plain zip.")))
+            continue
+        room = span.get(info.header_offset, 0)
+        if info.file_size > MAX_FILE_BYTES or info.file_size > MAX_RATIO * room + 4096:
             issues.append(FileIssue(shown, None, _("The file is too large once unpacked (at most %(n)d MB).",
                                                    n=MAX_FILE_BYTES >> 20)))  # fmt: skip
             continue
         try:
             with archive.open(info) as member:  # the sizes in the header are the packer's word: read no further
                 content = member.read(MAX_FILE_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
             issues.append(FileIssue(shown, None, _("The file is damaged in the archive.")))
             continue
         if len(content) > MAX_FILE_BYTES or len(content) > info.file_size:
             issues.append(FileIssue(shown, None, _("The file is too large once unpacked (at most %(n)d MB).",
                                                    n=MAX_FILE_BYTES >> 20)))  # fmt: skip
             continue
-        found.append((shown, content))
-    return found, issues
+        if not _counted(state, len(content), shown, issues):
+            return
+        yield shown, content
 
 
 # ---------------------------------------------------------------- one file: bytes to text to elements
@@ -342,9 +394,10 @@ def read_person(file: str, data: bytes, today: date) -> tuple[Person | None, lis
     try:
         text, encoding = decode(data)
         raw = elements(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        message = exc.args[0] if isinstance(exc, ValueError) and exc.args else _("The file cannot be decoded.")
-        return None, [FileIssue(file, None, str(message))]
+    except UnicodeDecodeError as exc:  # a ValueError too, whose first argument is only the codec's name
+        return None, [FileIssue(file, None, _("The file is not valid %(e)s text.", e=exc.encoding.upper()))]
+    except ValueError as exc:
+        return None, [FileIssue(file, None, str(exc.args[0] if exc.args else _("The file cannot be decoded.")))]
     person, issues = Person(file=file, encoding=encoding), []
 
     def problem(label: str, message: str) -> None:
@@ -418,7 +471,8 @@ def read_person(file: str, data: bytes, today: date) -> tuple[Person | None, lis
             person.notes.append(_("%(school)s: the résumé gives no dates, so no degree entry is written.",
                                   school=institution))  # fmt: skip
             continue
-        person.degrees.append(Degree(mode, level, institution[:200], (major or "—")[:200], start, end))
+        # The entry's title is "institution major", at most 200 characters.
+        person.degrees.append(Degree(mode, level, institution[:100], (major or "—")[:99], start, end))
     person.education = highest
 
     post = re.sub(r"\s+", "", raw.get("xianrenzhiwu", ""))
@@ -441,12 +495,16 @@ def read_person(file: str, data: bytes, today: date) -> tuple[Person | None, lis
         except (binascii.Error, ValueError):
             problem("照片", _("The photo is not valid base64."))
 
-    number = raw.get("gonghao", "").strip() or _number_from_file(file)
-    if number:
-        if USERNAME_RE.match(number):
-            person.employee_number = number
-        elif raw.get("gonghao"):
+    stated = raw.get("gonghao", "").strip()
+    if stated:
+        if looks_like_id_number(stated):
+            problem("工号", _("This is an ID number, not an employee number."))
+        elif USERNAME_RE.match(stated):
+            person.employee_number, person.number_stated = stated, True
+        else:
             problem("工号", _("An employee number is 2 to 32 letters, digits, '.', '_' or '-'."))
+    else:
+        person.employee_number = _number_from_file(file)
     return (person if not issues else None), issues
 
 
@@ -466,11 +524,15 @@ def _political(raw: dict) -> str | None:
     return None
 
 
+def looks_like_id_number(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{15}|\d{17}[\dXx]", text or ""))
+
+
 def _number_from_file(file: str) -> str | None:
     """An employee number leading the file's name ("Q0007_张三.lrmx", "Q0007.lrmx"), the way a department names
     the forms of people not yet in QualExam."""
     stem = PurePosixPath(file.replace("\\", "/")).stem
     m = re.match(r"^([A-Za-z0-9._-]{2,32}?)(?:[_\s-]+\S.*)?$", stem)
-    if m and re.search(r"\d", m[1]) and not re.search(r"[\u4e00-\u9fff]", m[1]):
+    if m and re.search(r"\d", m[1]) and not re.search(r"[\u4e00-\u9fff]", m[1]) and not looks_like_id_number(m[1]):
         return m[1]
     return None

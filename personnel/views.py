@@ -60,7 +60,7 @@ def lrmx_upload():
                            limit=current_app.config["LRMX_UPLOAD_MB"])  # fmt: skip
 
 
-allow_larger_body("personnel.lrmx_upload", "LRMX_UPLOAD_MB")
+allow_larger_body("personnel.lrmx_upload", "LRMX_UPLOAD_MB", "cadre.import")
 
 
 def _check_job(job_id: int) -> Job:
@@ -77,6 +77,17 @@ def _preview(job: Job) -> dict | None:
     return json.loads(stored.data) if stored is not None else None
 
 
+#: Changes that say who the person is: a row making them is listed first (the page lists PREVIEW_ROWS rows).
+IDENTITY = ("name", "gender", "birth_date", "id_number")
+
+
+def _first_shown(row: dict) -> tuple:
+    """New people, then profiles whose identity changes (a form matched to the wrong person shows there), then the
+    other changes, then the unchanged."""
+    identity = any(k in row["changes"] for k in IDENTITY)
+    return ({"new": 0, "updated": 1, "unchanged": 3}[row["status"]] + (0 if identity else 1), row["file"])
+
+
 @bp.route("/admin/cadres/import-lrmx/<int:job_id>")
 @permission_required("cadre.import")
 def lrmx_preview(job_id: int):
@@ -88,7 +99,7 @@ def lrmx_preview(job_id: int):
         flash(_("This check has expired. Please upload the forms again."), "error")
         return redirect(url_for("personnel.lrmx_upload"))
     waiting = files.get(job.params.get("upload", ""), owner_id=current_user.id, purpose="upload")
-    rows = sorted(preview["rows"], key=lambda r: {"new": 0, "updated": 1, "unchanged": 2}[r["status"]])
+    rows = sorted(preview["rows"], key=_first_shown)
     unit = db.session.get(Unit, job.params["unit"]) if job.params.get("unit") else None
     return render_template("personnel/lrmx_preview.html", job=job, preview=preview, rows=rows[:PREVIEW_ROWS],
                            hidden=max(len(rows) - PREVIEW_ROWS, 0), fields=FIELDS, shown=shown_value, unit=unit,

@@ -23,20 +23,6 @@ TODAY = date(2026, 12, 6)
 NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def town(db):
-    unit = make_unit("青山镇", code="QSZ", kind="town")
-    db.session.commit()
-    return unit
-
-
-@pytest.fixture
-def admin(db):
-    user = make_user(username="orgadmin", roles=("org_admin",))
-    db.session.commit()
-    return user
-
-
 def lin(town, **kw) -> Cadre:
     """林晓岚 as QualExam knows her before any form: no ID number, an older post and rank."""
     cadre = make_cadre(unit=town, birth_date=date(1991, 4, 12), rank="staff", username=kw.pop("username", "Q0007"),
