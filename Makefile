@@ -76,6 +76,7 @@ browser-deps:
 ## practising at once and times one answer in process: about 10 minutes; `--quick` checks it in about a minute.
 ## The snapshot benchmark (bench_snapshots.py, issue 25) uploads camera snapshots beside the autosaves: bytes stored,
 ## the write rate, the saves' p99 with and without: about 12 minutes a database; `--quick` in about 2.
+## The .lrmx benchmark (bench_lrmx.py, issue 26) checks and imports 5,000 forms in one zip: about 2 minutes a database.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
@@ -90,6 +91,7 @@ bench: install
 	$(BIN)/python bench/bench_load.py --db both --write
 	$(BIN)/python bench/bench_practice.py --db both --write
 	$(BIN)/python bench/bench_snapshots.py --db both --write
+	$(BIN)/python bench/bench_lrmx.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
