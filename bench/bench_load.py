@@ -32,7 +32,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 
-from common import ROOT, bench_main, build_app, make_database, percentile
+from common import ROOT, bench_main, build_app, key_env, make_database, percentile
 from flask_migrate import upgrade
 from load_driver import ClosedLoop, Driver, Loop, Plan
 
@@ -352,7 +352,8 @@ def run(kind: str, args) -> dict:
         limit_env = {**server_env, "LIMIT_DB": limit_url, "LIMIT_DATA": limit_data}
         # QualExam as in production: gunicorn, one job worker (the submits' grading, the kept ranking; its queue a
         # SQLite file of the run's own) and the finalizer every 5 s (the worker's own runs once a minute).
-        qe_env = {**server_env, "DATABASE_URL": data["url"], "SECRET_KEY": "bench-load", "QE_COOKIE_SECURE": "0",
+        qe_env = {**server_env, **key_env(app), "DATABASE_URL": data["url"], "SECRET_KEY": "bench-load",
+                  "QE_COOKIE_SECURE": "0",
                   "QE_JOBS_URL": f"sqlite:///{jobs_dir}/jobs.sqlite3"}  # fmt: skip
         flask = [str(VENV_BIN / "flask"), "--app", "app"]
         finalizer = [*flask, "exams", "finalize-overdue", "--every", "5"]

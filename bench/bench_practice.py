@@ -48,7 +48,7 @@ from bench_load import (
     seed_district,
     verdict,
 )
-from common import ROOT, bench_main, build_app, make_database, percentile
+from common import ROOT, bench_main, build_app, key_env, make_database, percentile
 from flask_migrate import upgrade
 from load_driver import PracticeCrowd, Practising, answer_for
 from sqlalchemy import event
@@ -293,7 +293,7 @@ def run(kind: str, args) -> dict:
         out["inprocess_held"] = answer_server_time(app, held_tokens, choice, profile=args.profile)
         access_log = os.path.join(jobs_dir, "access.log")
         env = {"QE_WORKERS": str(args.workers), "QE_THREADS": str(args.threads), "QE_WORKER_CLASS": args.worker_class,
-               "DATABASE_URL": data["url"], "SECRET_KEY": "bench-practice", "QE_COOKIE_SECURE": "0",
+               **key_env(app), "DATABASE_URL": data["url"], "SECRET_KEY": "bench-practice", "QE_COOKIE_SECURE": "0",
                "QE_JOBS_URL": f"sqlite:///{jobs_dir}/jobs.sqlite3", "QE_ACCESS_LOG": access_log,
                "GUNICORN_CMD_ARGS": f"--access-logformat {shlex.quote(ACCESS_FORMAT)}"}  # fmt: skip
         worker = [str(VENV_BIN / "flask"), "--app", "app", "jobs", "worker", "-w", "1", "--quiet"]

@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 import aiohttp
 from bench_load import EXAM, VENV_BIN, Server, _commit, _fmt_errors, add_serving_options, fill_defaults, generate
 from bench_practice import ACCESS_FORMAT, server_times, tracebacks
-from common import ROOT, bench_main, percentile
+from common import ROOT, bench_main, key_env, percentile
 from load_driver import Driver, Plan, Sample, answer_for, summarize
 
 # Issue 25's workload.
@@ -436,7 +436,7 @@ def run(kind: str, args) -> dict:
         out["in_process"] = in_process(app, own_tokens, frames, os.path.join(work, "own-snapshots"))
         access_log = os.path.join(work, "access.log")
         env = {"QE_WORKERS": str(args.workers), "QE_THREADS": str(args.threads), "QE_WORKER_CLASS": args.worker_class,
-               "DATABASE_URL": data["url"], "SECRET_KEY": "bench-snapshots", "QE_COOKIE_SECURE": "0",
+               **key_env(app), "DATABASE_URL": data["url"], "SECRET_KEY": "bench-snapshots", "QE_COOKIE_SECURE": "0",
                "QE_INSTANCE_PATH": instance, "QE_JOBS_URL": f"sqlite:///{work}/jobs.sqlite3",
                "QE_ACCESS_LOG": access_log,
                "GUNICORN_CMD_ARGS": f"--access-logformat {shlex.quote(ACCESS_FORMAT)}"}  # fmt: skip

@@ -44,6 +44,11 @@ def bench_keys() -> dict:
             "INDEX_KEYS": [secrets.token_urlsafe(48)]}  # fmt: skip
 
 
+def key_env(app) -> dict:
+    """The app's personal data keys as the environment of a server or command serving the same database."""
+    return {"QE_DATA_KEYS": ",".join(app.config["DATA_KEYS"]), "QE_INDEX_KEYS": ",".join(app.config["INDEX_KEYS"])}
+
+
 def build_app(url: str, instance: str):
     cfg = type(
         "BenchConfig",

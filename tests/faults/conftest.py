@@ -23,6 +23,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from config import TestConfig
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 SECRET_KEY = "faults-test-secret-key"  # noqa: S105
@@ -109,6 +111,8 @@ def flask_cli(env: dict, *args: str) -> str:
 def app_env(database_url: str, instance: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QE_", "TEST_"))}
     env.update(DATABASE_URL=database_url, SECRET_KEY=SECRET_KEY, QE_INSTANCE_PATH=str(instance), QE_COOKIE_SECURE="0")
+    # The personal data's keys of the suite (config.TestConfig), so the nodes read what the seeding process wrote.
+    env.update(QE_DATA_KEYS=",".join(TestConfig.DATA_KEYS), QE_INDEX_KEYS=",".join(TestConfig.INDEX_KEYS))
     env.update(extra)
     return env
 
