@@ -2,9 +2,6 @@
 that changes one of them calls `refresh` in the same transaction; `rebuild` recomputes them all (a repair, and
 the test that the kept figures equal a fresh count)."""
 
-from contextlib import contextmanager
-from contextvars import ContextVar
-
 from sqlalchemy import delete, func, select
 
 from archive.models import (
@@ -64,16 +61,8 @@ def compute_many(pairs) -> dict[tuple[int, int], dict]:
     return found
 
 
-_DEFERRED: ContextVar[set | None] = ContextVar("archive_figures_deferred", default=None)
-
-
 def refresh(user_id: int, *years: int) -> None:
-    """Recompute the cadre's figures for these years (after a change to their records, notes or assessment); inside
-    `deferred()`, once for every pair at its end."""
-    waiting = _DEFERRED.get()
-    if waiting is not None:
-        waiting.update((user_id, year) for year in years)
-        return
+    """Recompute the cadre's figures for these years (after a change to their records, notes or assessment)."""
     refresh_many([(user_id, year) for year in years])
 
 
@@ -98,19 +87,6 @@ def refresh_many(pairs) -> None:
         for name, value in figures[(user_id, year)].items():
             setattr(row, name, value)
     db.session.flush()
-
-
-@contextmanager
-def deferred():
-    """Within the block, `refresh` only notes what to recompute; the block's end recomputes it all at once (a batch
-    that writes many records of many cadres recomputes each pair once, in grouped statements)."""
-    token = _DEFERRED.set(set())
-    try:
-        yield
-        pending = _DEFERRED.get()
-    finally:
-        _DEFERRED.reset(token)
-    refresh_many(pending)
 
 
 def refresh_book(book: ReadingBook) -> None:

@@ -93,7 +93,6 @@ CHOICE_LABELS = {"full_time": _l("Full-time"), "part_time": _l("Part-time")}
 ADMIN_KINDS = (EntryKind.DEGREE, EntryKind.TRAINING, EntryKind.COLLECTIVE, EntryKind.SELF_STUDY)
 #: Kinds the cadre adds to their own archive; a reviewer accepts them.
 OWNER_KINDS = (EntryKind.SELF_STUDY,)
-_EDUCATION_ORDER = EDUCATION_ORDER
 
 
 # ---------------------------------------------------------------- years
@@ -366,7 +365,7 @@ def _raise_profile_education(actor, cadre: Cadre, entry: ArchiveEntry, now: date
     if entry.kind != EntryKind.DEGREE or details.get("degree_status") != DegreeStatus.GRADUATED:
         return
     level = details.get("level")
-    if _EDUCATION_ORDER.index(level) > _EDUCATION_ORDER.index(cadre.education):
+    if EDUCATION_ORDER.index(level) > EDUCATION_ORDER.index(cadre.education):
         audit.record("cadre.education", actor=actor, target=f"user:{cadre.user_id}",
                      detail={"old": cadre.education, "new": level, "entry": entry.id}, at=now)  # fmt: skip
         cadre.education = level
