@@ -59,6 +59,7 @@ def create_app(config=None) -> Flask:
     import accounts
     import archive
     import exam
+    import integration
     import jobs
     import personnel
     import practice
@@ -100,6 +101,7 @@ def create_app(config=None) -> Flask:
         marking_bp,
         verify_bp,
         results.verify_bp,
+        integration.bp,
     ):
         app.register_blueprint(bp)
 

@@ -11,14 +11,14 @@ from flask.cli import with_appcontext
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from accounts import importing, services, unit_importing
+from accounts import importing, services, system, unit_importing
 from accounts.jobs import CADRE_IMPORT, UNIT_IMPORT
 from accounts.models import LABELS, RoleAssignment, Unit, UnitKind, User
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import exit_on_issues
 from core.models import local_today, now_utc
-from core.policy import Role
+from core.policy import API_SCOPES, Role
 from jobs import files
 from jobs.cli import run_here
 from jobs.models import StoredFile
@@ -80,9 +80,9 @@ def token(username, name, api_only):
     if user is None:
         raise click.ClickException(f"No account {username!r}.")
     if api_only:
-        value = services.create_api_only_token(cli_actor(), user, name, now_utc())
+        value = _domain(lambda: services.create_api_only_token(cli_actor(), user, name, now_utc()))
     else:
-        value = services.create_api_token(user, name, now_utc())
+        value = _domain(lambda: services.create_api_token(user, name, now_utc()))
     db.session.commit()
     if api_only:
         click.echo(
@@ -98,6 +98,70 @@ def token(username, name, api_only):
     if not user.active:
         click.echo(f"Warning: the account {username} is disabled; the token works only once it is enabled.", err=True)
     click.echo(value)
+
+
+def _domain(call):
+    """Run a service call for the CLI: its refusal becomes the command's error message (exit status 1)."""
+    try:
+        return call()
+    except DomainError as exc:
+        raise click.ClickException(str(exc.message)) from exc
+
+
+@accounts_cli.command("system-account")
+@click.argument("username")
+@click.option("--name", default="", help="Which system this is, e.g. 人事系统.")
+@click.option("--unit", "units", multiple=True, help="Unit code: the account reaches this unit's subtree only "
+              "(repeatable). Without it, the whole district.")  # fmt: skip
+@with_appcontext
+def system_account(username, name, units):
+    """Create an account for another system (the personnel system): it never logs in on the web and reaches the
+    admin API (/api/v1/admin/) only through tokens minted with `flask accounts system-token`."""
+    found = [_domain(lambda code=code: services.find_unit(code)) for code in units]
+    account = _domain(lambda: system.create_account(cli_actor(), username, name, found, now_utc()))
+    db.session.commit()
+    scope = ", ".join(f"{u.code} {u.name}" for u in found) or "the whole district"
+    click.echo(f"System account {account.username} created; it reaches {scope}.")
+
+
+@accounts_cli.command("system-token")
+@click.argument("username")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="What the token may do (repeatable, or space-separated): " + ", ".join(API_SCOPES))  # fmt: skip
+@click.option("--name", default="", help="What the token is for.")
+@with_appcontext
+def system_token(username, scopes, name):
+    """Mint a token of the system account USERNAME with these scopes (printed once on standard output; only its
+    hash is kept). It reaches the admin API only, and there only what its scopes and the account's roles allow."""
+    account = _domain(lambda: system.find_account(username))
+    value = _domain(lambda: system.mint_token(cli_actor(), account, name, scopes, now_utc()))
+    db.session.commit()
+    click.echo(f"Token for {account.username} minted; its minting is in the audit log.", err=True)
+    click.echo(value)
+
+
+@accounts_cli.command("system-tokens")
+@with_appcontext
+def system_tokens():
+    """List the system accounts, their scope of units and their tokens (never the tokens' values)."""
+    for account in system.accounts():
+        units = ", ".join(r.unit.code for r in account.roles if r.unit is not None) or "district"
+        state = "" if account.active else " (disabled)"
+        click.echo(f"{account.username}  {account.name}  [{units}]{state}")
+        for token in system.tokens_of(account):
+            used = token.last_used_at.isoformat(timespec="minutes") if token.last_used_at else "never used"
+            revoked = f"  revoked {token.revoked_at.isoformat(timespec='minutes')}" if token.revoked_at else ""
+            click.echo(f"  #{token.id}  {token.name}  {token.scopes}  {used}{revoked}")
+
+
+@accounts_cli.command("revoke-system-token")
+@click.argument("token_id", type=int)
+@with_appcontext
+def revoke_system_token(token_id):
+    """Revoke a system account's token by its number (from `flask accounts system-tokens`); audited."""
+    token = _domain(lambda: system.revoke_token(cli_actor(), token_id, now_utc()))
+    db.session.commit()
+    click.echo(f"Token #{token.id} ({token.name}) of {token.user.username} revoked.")
 
 
 @click.group("cadres", help="Import cadres and write the import template.")

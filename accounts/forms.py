@@ -10,15 +10,17 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from accounts.models import LABELS, CadreStatus, Education, Gender, PoliticalStatus, Rank, UnitKind
 from accounts.queries import AGE_BANDS
 from core.forms import options
-from core.policy import ROLE_LABELS, Role
+from core.policy import API_SCOPES, ROLE_LABELS, Role
 
 
 def enum_choices(enum, blank: str | None = None):
@@ -143,3 +145,21 @@ class PhotoForm(FlaskForm):
         _l("Photo (JPEG or PNG, at most 2 MB)"),
         validators=[FileRequired(_l("Choose a photo to upload."))],
     )
+
+
+class SystemAccountForm(FlaskForm):
+    """An account for another system (accounts.system): its unit bounds what its tokens reach (none: the district)."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(min=2, max=32)])
+    name = StringField(_l("Which system"), validators=[DataRequired(), Length(max=64)])
+    unit_id = SelectField(_l("Reaches (a unit's subtree, or the whole district)"), coerce=int)
+    create = SubmitField(_l("Create the system account"))
+
+
+class SystemTokenForm(FlaskForm):
+    name = StringField(_l("What is it for?"), validators=[DataRequired(), Length(max=100)])
+    scopes = SelectMultipleField(
+        _l("What the token may do"), choices=options(API_SCOPES.items()), validators=[DataRequired()],
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+    )  # fmt: skip
+    mint = SubmitField(_l("Make a token"))

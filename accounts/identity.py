@@ -55,6 +55,8 @@ class TokenIdentity:
     api_only: bool
     must_change_password: bool
     locale: str | None
+    #: A system account's token: the scopes it carries (core.policy.API_SCOPES); None for a person's token.
+    scopes: frozenset[str] | None = None
 
 
 class IdentityCache:
@@ -200,8 +202,8 @@ def write_last_used() -> int:
 # ---------------------------------------------------------------- what moves the epoch
 
 #: Columns and relationships whose change alters what a kept identity says, or whether the token still works.
-_USER_FIELDS = ("active", "must_change_password", "locale", "password_hash", "roles")
-_TOKEN_FIELDS = ("revoked_at", "api_only", "user_id", "token_hash")
+_USER_FIELDS = ("active", "must_change_password", "locale", "password_hash", "roles", "system")
+_TOKEN_FIELDS = ("revoked_at", "api_only", "user_id", "token_hash", "scopes")
 
 
 def _changed(obj, fields) -> bool:

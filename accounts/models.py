@@ -161,6 +161,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: An account for another system (the personnel system): it never logs in on the web, has no password anyone
+    #: knows and no cadre profile; its roles (organisation-department or unit admin) bound what its scoped tokens
+    #: may reach, and its tokens' scopes bound it further (`flask accounts system-token`).
+    system: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     roles: Mapped[list["RoleAssignment"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -361,6 +365,10 @@ class ApiToken(db.Model):
     #: Minted by an administrator with `flask accounts token --api-only` (audited): it reaches the JSON API, and
     #: nothing else, even while the account must still change its one-time password on the web.
     api_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: A system account's token: the scopes it carries, space-separated (core.policy.API_SCOPES). It reaches the
+    #: admin API (/api/v1/admin/) only, and there only what its scopes and its account's roles both allow. Null: a
+    #: person's token, which the admin API refuses.
+    scopes: Mapped[str | None] = mapped_column(String(300))
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -35,7 +35,7 @@ from core import audit, events
 from core.errors import DomainError
 from core.extensions import db
 from core.models import MAX_INT, tree_order
-from core.policy import Role, can, can_grant_role, has_district_scope
+from core.policy import SYSTEM_ROLES, Role, can, can_grant_role, has_district_scope
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
 PHONE_RE = re.compile(r"^[0-9+\- ]{0,20}$")
@@ -264,6 +264,8 @@ def authenticate(attempt: LoginAttempt, username: str, password: str, now: datet
         password_ok = False
     else:
         password_ok = user.check_password(password)
+    if user is not None and user.system:
+        password_ok = False  # another system's account: it reaches the admin API with its tokens, never the web
     if not (password_ok and user.active):
         audit.record("login.failed", target=username[:128], actor=user, at=now)
         if password_ok:
@@ -343,11 +345,22 @@ def prune_login_records(before: datetime) -> tuple[int, int]:
 TOKEN_PREFIX = "qe_"  # noqa: S105  (a visible marker, not a secret)
 
 
+def new_token(user: User, name: str, now: datetime, **columns) -> tuple[str, ApiToken]:
+    """A new token of `user` (its value, returned once, and its row, which keeps only the SHA-256), unaudited:
+    each caller records what kind of token it made."""
+    if user.system and not columns.get("scopes"):
+        raise DomainError(_("A system account's tokens carry scopes: use flask accounts system-token."),
+                          code="system_account")  # fmt: skip
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=(name or "API")[:100], token_hash=_hash_key(token), created_at=now, **columns)
+    db.session.add(row)
+    return token, row
+
+
 def create_api_token(user: User, name: str, now: datetime) -> str:
     """A new personal API token for `user`; returned once, stored only as its SHA-256. Like a session, it is
     refused (403 password_change_required) while the account must still change its one-time password."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user=user, name=(name or "API")[:100], token_hash=_hash_key(token), created_at=now))
+    token, _row = new_token(user, name, now)
     audit.record("token.created", actor=user, target=f"user:{user.id}", detail={"name": name}, at=now)
     db.session.flush()
     return token
@@ -357,9 +370,7 @@ def create_api_only_token(actor: User, user: User, name: str, now: datetime) -> 
     """A token an administrator (`actor`) mints on purpose for scripts: it reaches the JSON API only, and does so
     even while `user` must still change the one-time password (an imported cadre). Audited as its own action,
     with who minted it. It is revoked with the others when the password changes or is reset."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user=user, name=(name or "API")[:100], token_hash=_hash_key(token), created_at=now, api_only=True)
-    db.session.add(row)
+    token, _row = new_token(user, name, now, api_only=True)
     detail = {"name": name, "must_change_password": user.must_change_password}
     audit.record("token.created_api_only", actor=actor, target=f"user:{user.id}", detail=detail, at=now)
     db.session.flush()
@@ -402,7 +413,15 @@ def revoke_all_api_tokens(actor: User | None, user: User, reason: str, now: date
 def _token_query():
     """Built once per process: building the query costs more than running it."""
     return (
-        select(ApiToken.id, ApiToken.api_only, ApiToken.last_used_at, User.id, User.must_change_password, User.locale)
+        select(
+            ApiToken.id,
+            ApiToken.api_only,
+            ApiToken.last_used_at,
+            User.id,
+            User.must_change_password,
+            User.locale,
+            ApiToken.scopes,
+        )
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.active)
     )
@@ -422,8 +441,15 @@ def load_token(token: str, now: datetime) -> identity.TokenIdentity | None:
         row = db.session.execute(_token_query(), {"token_hash": token_hash}).first()
         if row is None:
             return None
-        token_id, api_only, stored, user_id, must_change_password, locale = row
-        found = identity.TokenIdentity(token_id, user_id, api_only, must_change_password, locale)
+        token_id, api_only, stored, user_id, must_change_password, locale, scopes = row
+        found = identity.TokenIdentity(
+            token_id,
+            user_id,
+            api_only,
+            must_change_password,
+            locale,
+            None if scopes is None else frozenset(scopes.split()),
+        )
         kept.keep(token_hash, found, generation)
     kept.note_use(found.token_id, now, stored)
     return found
@@ -457,6 +483,8 @@ def reset_password(actor: User, user: User, now: datetime) -> str:
     """Give `user` a new one-time password (returned once), to be changed at next login; ends their sessions."""
     if not can(actor, "account.reset_password", user):
         raise DomainError(_("You may not reset this account's password."), code="forbidden", status=403)
+    if user.system:
+        raise DomainError(_("A system account has no password: it uses its tokens."), code="system_account")
     password = generate_initial_password()
     user.set_password(password)
     user.must_change_password = True
@@ -502,6 +530,8 @@ def grant_role(actor: User, user: User, role: Role, unit: Unit | None = None) ->
         raise DomainError(_("You may not grant this role."), code="forbidden", status=403)
     if (role == Role.UNIT_ADMIN) != (unit is not None):
         raise DomainError(_("A unit administrator needs a unit; other roles take none."), code="bad_role_unit")
+    if user.system and role not in SYSTEM_ROLES:
+        raise DomainError(_("A system account holds an administrator's role only."), code="bad_role")
     for existing in user.roles:
         if existing.role == role and existing.unit_id == (unit.id if unit else None):
             return existing

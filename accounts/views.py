@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from accounts import bp, home, identity, importing, personal, photos, queries, roster, services
+from accounts import bp, home, identity, importing, personal, photos, queries, roster, services, system
 from accounts.forms import (
     AuditFilterForm,
     CadreFilterForm,
@@ -30,6 +30,8 @@ from accounts.forms import (
     LoginForm,
     PhotoForm,
     RoleForm,
+    SystemAccountForm,
+    SystemTokenForm,
     UnitForm,
 )
 from accounts.jobs import CADRE_IMPORT
@@ -57,6 +59,8 @@ def _load_user(session_key: str):
 
 #: Blueprints an API-only token reaches (`flask accounts token --api-only`).
 _API_BLUEPRINTS = {"exam_api"}
+#: The blueprint a system account's token reaches, and the only one (`flask accounts system-token`).
+_SYSTEM_BLUEPRINT = "admin_api"
 
 
 @login_manager.request_loader
@@ -65,7 +69,10 @@ def _load_token_user(_request):
     found = services.load_token(token, now_utc()) if token else None
     if found is None or (found.api_only and request.blueprint not in _API_BLUEPRINTS):
         return None
+    if found.scopes is not None and request.blueprint != _SYSTEM_BLUEPRINT:
+        return None  # another system's token opens the admin API and nothing else
     g.api_only_token = found.api_only
+    g.token_scopes = found.scopes
     return identity.attach_user(found)  # a real User, read only if more than the identity holds is asked
 
 
@@ -593,6 +600,46 @@ def users():
         queries.users_query(q), page=page_arg(), per_page=current_app.config["CADRES_PER_PAGE"], error_out=False
     )
     return render_template("accounts/users.html", page=page, q=q)
+
+
+@bp.route("/admin/system-accounts", methods=["GET", "POST"])
+@permission_required("system.manage")
+def system_accounts():
+    """Accounts for other systems (the personnel system) and their scoped tokens for the admin API: create one,
+    mint a token (shown once), revoke one. Every step is audited."""
+    create_form = SystemAccountForm(prefix="account")
+    create_form.unit_id.choices = _unit_choices(blank=_("The whole district"))
+    token_form = SystemTokenForm(prefix="token")
+    revoke_form = ActionForm()
+    new_token, now = None, now_utc()
+    try:
+        if create_form.create.data and create_form.validate_on_submit():
+            unit = db.session.get(Unit, create_form.unit_id.data) if create_form.unit_id.data else None
+            system.create_account(current_user, create_form.username.data, create_form.name.data,
+                                  [unit] if unit else [], now)  # fmt: skip
+            flash(_("The system account has been created. Make it a token below."), "success")
+            return redirect(url_for("accounts.system_accounts"))
+        if token_form.mint.data and token_form.validate_on_submit():
+            account = db.session.get(User, request.form.get("account", type=db_int))
+            if account is None or not account.system:
+                abort(404)
+            new_token = system.mint_token(current_user, account, token_form.name.data, token_form.scopes.data, now)
+            token_form = SystemTokenForm(prefix="token", formdata=None)
+        elif "revoke" in request.form and revoke_form.validate_on_submit():
+            system.revoke_token(current_user, request.form.get("revoke", type=db_int), now)
+            flash(_("The token has been revoked."), "success")
+            return redirect(url_for("accounts.system_accounts"))
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    accounts = [(account, system.tokens_of(account)) for account in system.accounts()]
+    response = make_response(render_template(
+        "accounts/system_accounts.html", accounts=accounts, create_form=create_form, token_form=token_form,
+        revoke_form=revoke_form, new_token=new_token, scope_labels=policy.API_SCOPES,
+    ))  # fmt: skip
+    if new_token:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])

@@ -8,8 +8,11 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from flask import Blueprint, abort
+import jsonschema
+from flask import Blueprint, abort, request
+from flask_babel import gettext as _
 
+from core.errors import DomainError
 from core.models import MAX_INT
 
 API_PREFIX = "/api/v1"
@@ -27,6 +30,7 @@ class Operation:
     request_required: bool = True
     parameters: tuple[dict, ...] = ()  # besides the path's: headers, e.g.
     description: str = ""  # the operation's rules, where its summary cannot say them
+    scope: str = ""  # the admin API's: the scope a system token needs (core.policy.API_SCOPES)
 
 
 _OPERATIONS: list[Operation] = []
@@ -75,12 +79,13 @@ COMMON_ERRORS = (400, 401, 403, 503)
 
 def api_route(
     bp: Blueprint, rule: str, methods: list[str], *, summary: str, request=None, responses=None, errors=(),
-    request_required=True, parameters=(), description="",
+    request_required=True, parameters=(), description="", scope="",
 ):  # fmt: skip
     """Register a view on `bp` and describe it for the OpenAPI document. `responses` maps status -> schema;
     `errors` names the error statuses the view answers besides the common ones (COMMON_ERRORS, 404 where the path
     names something, 413 where a body is read), each with an ERROR_SCHEMA body; `parameters` adds OpenAPI
-    parameter objects (headers) to those of the path; `description` says the rules a summary cannot.
+    parameter objects (headers) to those of the path; `description` says the rules a summary cannot; `scope` marks
+    an admin API operation, reached with a system token carrying that scope (the view checks it: scope_required).
 
     An integer in the path beyond MAX_PATH_INT names nothing: 404, as for a path that is no integer at all, rather
     than a driver's overflow error."""
@@ -96,7 +101,7 @@ def api_route(
         for method in methods:
             _OPERATIONS.append(
                 Operation(rule, method.lower(), f"{bp.name}.{view.__name__}", summary, request, responses or {},
-                          tuple(errors), request_required, tuple(parameters), description)
+                          tuple(errors), request_required, tuple(parameters), description, scope)
             )  # fmt: skip
         return bounded
 
@@ -145,7 +150,12 @@ def openapi_document(title: str, version: str) -> dict:
         for status in sorted(statuses):
             responses.setdefault(str(status), _error_response(status))
         operation = {"operationId": op.endpoint.replace(".", "_"), "summary": op.summary, "responses": responses}
-        if op.description:
+        if op.scope:
+            note = f"Needs a system token with the scope `{op.scope}`."
+            operation["description"] = f"{note} {op.description}".strip()
+            operation["security"] = [{"bearer": []}]
+            operation["tags"] = ["admin"]
+        elif op.description:
             operation["description"] = op.description
         if params or op.parameters:
             operation["parameters"] = params + list(op.parameters)
@@ -172,3 +182,17 @@ def openapi_document(title: str, version: str) -> dict:
 
 def operations() -> list[Operation]:
     return list(_OPERATIONS)
+
+
+def json_body(schema: dict) -> dict:
+    """The request's JSON object, checked against `schema` (the one the document shows): a body that does not
+    fit is refused (400 bad_request) with the first field at fault and why, before anything is read from it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DomainError(_("The request body must be a JSON object."), code="bad_request")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft4Validator(schema).iter_errors(body))
+    if error is not None:
+        field = "/".join(str(part) for part in error.absolute_path) or _("the body")
+        raise DomainError(_("%(field)s: %(reason)s", field=field, reason=error.message), code="bad_request",
+                          problems=((field, error.message),))  # fmt: skip
+    return body

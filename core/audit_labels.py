@@ -82,12 +82,15 @@ ACTION_LABELS = {
     "token.created": _l("API token created"),
     "token.revoked": _l("API token revoked"),
     "token.created_api_only": _l("API-only token created for an account that must change its password"),
+    "token.created_system": _l("Token with scopes created for a system account"),
+    "system.account_created": _l("Account for another system created"),
     "training.attendance": _l("Training attendance recorded"),
     "training.created": _l("Training class created"),
     "training.enrolled": _l("Enrolled in training class"),
     "training.unenrolled": _l("Removed from training class"),
     "training.updated": _l("Training class changed"),
     "unit.created": _l("Unit created"),
+    "unit.updated": _l("Unit changed"),
     "unit.import": _l("Units imported"),
     # The sitting's incidents (sitting.incidents)
     "incident.recorded": _l("Incident recorded"),
@@ -171,6 +174,7 @@ PREFIX_LABELS = {
     "calendar": _l("All working-day calendar actions"),
     "marking": _l("All marking plan actions"),
     "proctoring": _l("All camera snapshot actions"),
+    "system": _l("All system account actions"),
 }
 
 
@@ -184,6 +188,13 @@ DETAIL_LABELS = {
     "id_number": lazy_pgettext("audit detail", "ID number (masked)"),
     "fields": lazy_pgettext("audit detail", "Fields"),
     "personal": lazy_pgettext("audit detail", "With ID and phone numbers"),
+    # System accounts and the admin API (accounts.system, integration/)
+    "scopes": lazy_pgettext("audit detail", "Scopes"),
+    "units": lazy_pgettext("audit detail", "Units"),
+    "username": lazy_pgettext("audit detail", "Username"),
+    "via": lazy_pgettext("audit detail", "Through"),
+    "parent": lazy_pgettext("audit detail", "Parent unit"),
+    "sort_order": lazy_pgettext("audit detail", "Position in the tree"),
     "active": _l("Active"),
     "added": lazy_pgettext("audit detail", "Added"),
     "attempts": lazy_pgettext("audit detail", "Attempts"),

@@ -76,6 +76,9 @@ _ACTIONS: dict[str, frozenset[Role]] = {
     "practice.activity": ADMIN_ROLES,
     #: Every person's jobs (publishing, analyses, exports, imports) and their downloads; others see their own.
     "jobs.view_all": DISTRICT_ROLES,
+    #: Accounts for other systems (the personnel system) and their scoped tokens for the admin API; the roles such
+    #: an account gets are granted as any role is (`can_grant_role`).
+    "system.manage": DISTRICT_ROLES,
     # The sitting (sitting/): rooms, sessions, seats, tickets and the day itself.
     #: Sessions, seats, tickets, proctors' assignments and the sitting records of every exam.
     "sitting.manage": DISTRICT_ROLES,
@@ -481,3 +484,58 @@ def login_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+# ---------------------------------------------------------------- other systems' tokens (the admin API)
+#
+# A system account (an account for the personnel system, never a person) holds an organisation-department or a
+# unit admin's role, which bounds what it reaches as it bounds a person; each of its tokens carries scopes, which
+# bound it further. A request to the admin API must bring such a token (`g.token_scopes`, set by the token's
+# loader), carry the operation's scope, and pass the operation's action here as any request does.
+
+#: scope -> what it allows, as the CLI and the token page say it.
+API_SCOPES: dict[str, object] = {
+    "units:read": _l("Read the unit tree"),
+    "units:write": _l("Create and change units"),
+    "cadres:read": _l("Read cadres' profiles (ID and phone numbers masked)"),
+    "cadres:write": _l("Create and change cadres' profiles"),
+    "personal:read": _l("Read cadres' ID and phone numbers in full (each read audited)"),
+    "exams:read": _l("Read the exams"),
+    "results:read": _l("Read exam results"),
+    "archives:read": _l("Read learning archives and qualifications"),
+}
+#: The roles a system account may hold: it administers the district or some units, and nothing else.
+SYSTEM_ROLES = frozenset({Role.ORG_ADMIN, Role.UNIT_ADMIN})
+
+
+def token_scopes() -> frozenset[str] | None:
+    """The scopes of the system token the request brings; None without one (a session, a person's token)."""
+    from flask import g
+
+    return g.get("token_scopes") if has_request_context() else None
+
+
+def scope_required(scope: str, action: str):
+    """Admin API view decorator: 401 without a valid token; 403 system_token_required for a person (session or
+    personal token); 403 insufficient_scope without `scope`; then the `action` (403) as for any request."""
+    if scope not in API_SCOPES:
+        raise KeyError(f"unknown scope {scope!r}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            scopes = token_scopes()
+            if scopes is None:
+                raise DomainError(_l("This API is for other systems: send a system account's token."),
+                                  code="system_token_required", status=403)  # fmt: skip
+            if scope not in scopes:
+                raise DomainError(_l("This token lacks the scope %(scope)s.", scope=scope),
+                                  code="insufficient_scope", status=403)  # fmt: skip
+            require(action)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from accounts import services
+from accounts import services, system
 from accounts.models import CadreStatus, Education, Gender, PoliticalStatus, Rank, RoleAssignment, UnitKind, User
 from core.extensions import db
 from core.models import local_today
@@ -173,6 +173,9 @@ def load(now) -> list[tuple[str, str, str]]:
     sitting.load(now)
     demo_results.load(now)
     demo_practice.load_history(now)
+    # The department's personnel system, as the admin API's caller: an account (its tokens are made by whoever
+    # tries the API: `flask accounts system-token hr-system --scope cadres:read`, or the system accounts page).
+    system.create_account(admin, "hr-system", "区干部管理系统", [], now)
     return accounts
 
 

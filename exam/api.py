@@ -301,4 +301,4 @@ def claim(attempt_id: int):
 @api_bp.route("/openapi.json")
 def openapi():
     """The OpenAPI document of this API, built from the routes themselves."""
-    return jsonify(openapi_document("QualExam candidate API", current_app.config.get("API_VERSION", "1.0")))
+    return jsonify(openapi_document("QualExam API", current_app.config.get("API_VERSION", "1.0")))

@@ -39,6 +39,8 @@ ROUTES = {
     "accounts.unit_form#edit": ("GET", "/admin/units/{unit}/edit", DISTRICT),
     "accounts.users": ("GET", "/admin/users", DISTRICT),
     "accounts.user_roles": ("GET", "/admin/users/{cadre_user}", DISTRICT),
+    "accounts.system_accounts": ("GET", "/admin/system-accounts", DISTRICT),
+    "accounts.system_accounts#post": ("POST", "/admin/system-accounts", DISTRICT),
     "accounts.revoke_role": ("POST", "/admin/roles/{assignment}/revoke", DISTRICT),
     "accounts.audit_log": ("GET", "/admin/audit?action=role&actor=a", DISTRICT),
     "accounts.cadre_photo": ("GET", "/admin/cadres/{cadre}/photo", ADMINS),

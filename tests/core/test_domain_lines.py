@@ -24,23 +24,36 @@ FORBIDDEN = {
         "practice",
         "proctoring",
         "personnel",
+        "integration",
     },
-    "accounts": {"question_bank", "exam", "sitting", "archive", "reports", "practice", "proctoring", "personnel"},
-    "question_bank": {"exam", "sitting", "archive", "reports", "practice", "proctoring", "personnel"},
-    "exam": {"sitting", "archive", "reports", "practice", "proctoring", "personnel"},
+    "accounts": {
+        "question_bank",
+        "exam",
+        "sitting",
+        "archive",
+        "reports",
+        "practice",
+        "proctoring",
+        "personnel",
+        "integration",
+    },
+    "question_bank": {"exam", "sitting", "archive", "reports", "practice", "proctoring", "personnel", "integration"},
+    "exam": {"sitting", "archive", "reports", "practice", "proctoring", "personnel", "integration"},
     #: The sitting builds on the exam engine (a start check it registers, the proctor's adjustments it calls);
     #: the archive and the reports may read it (absences, incidents), never the other way.
-    "sitting": {"archive", "reports", "practice", "proctoring", "personnel"},
+    "sitting": {"archive", "reports", "practice", "proctoring", "personnel", "integration"},
     #: Proctoring in the browser registers its signals and start check with the engine and asks the sitting who
     #: proctors a seat; nothing below it imports it, and it reads nothing of the results, archive or reports.
-    "proctoring": {"archive", "reports", "results", "practice", "personnel"},
+    "proctoring": {"archive", "reports", "results", "practice", "personnel", "integration"},
     #: Practice (以考促学) reads the formal exams to keep their questions out of its pool; no formal part reads it.
-    "practice": {"sitting", "reports", "results", "personnel"},
+    "practice": {"sitting", "reports", "results", "personnel", "integration"},
     #: Cadre data from the department's own systems (.lrmx forms) writes profiles and archives through their
     #: services; it reads no exam, sitting or result, and nothing imports it.
-    "personnel": {"question_bank", "exam", "sitting", "reports", "results", "practice", "proctoring"},
-    "archive": {"personnel"},
-    "reports": {"personnel"},
+    "personnel": {"question_bank", "exam", "sitting", "reports", "results", "practice", "proctoring", "integration"},
+    "archive": {"personnel", "integration"},
+    "reports": {"personnel", "integration"},
+    #: The admin API for other systems reads and writes every domain through its services; nothing imports it.
+    "results": {"integration"},
     #: The job engine sits between core and the domains: they register their kinds with it, it knows none of them.
     "jobs": {
         "accounts",
@@ -53,6 +66,7 @@ FORBIDDEN = {
         "practice",
         "proctoring",
         "personnel",
+        "integration",
     },
 }
 

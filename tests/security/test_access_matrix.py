@@ -23,6 +23,7 @@ from tests.exam import test_marking_views as marking_matrix
 from tests.exam import test_take as take_matrix
 from tests.exam import test_views as exam_matrix
 from tests.factories import make_open_exam
+from tests.integration import test_access as integration_matrix
 from tests.jobs import test_access as jobs_matrix
 from tests.personnel import test_access as personnel_matrix
 from tests.practice import test_access as practice_matrix
@@ -67,6 +68,7 @@ MATRICES = {
     "practice": practice_matrix.ROUTES,
     "proctoring": proctoring_matrix.ROUTES,
     "personnel": personnel_matrix.ROUTES,
+    "integration": integration_matrix.ROUTES,
     "api": API_ROUTES,
 }
 
