@@ -37,7 +37,7 @@ from core.extensions import db
 from core.models import MAX_INT, tree_order
 from core.policy import SYSTEM_ROLES, Role, can, can_grant_role, has_district_scope
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
+USERNAME_RE = re.compile(r"\A[A-Za-z0-9_.-]{2,32}\Z")  # \Z: "$" would let a trailing newline through
 PHONE_RE = re.compile(r"^[0-9+\- ]{0,20}$")
 # Letters and digits that cannot be mistaken for each other when read aloud or off a printout.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105
@@ -729,9 +729,10 @@ def update_cadre(actor: User, cadre: Cadre, data: CadreData, now: datetime) -> C
     return cadre
 
 
-def update_cadres(actor: User, items, now: datetime) -> None:
+def update_cadres(actor: User, items, now: datetime) -> int:
     """Edit many profiles at once, each as `update_cadre` does (checked, audited with its changes), in one flush
-    (a batch import). `items`: (cadre, data). All or none: the first refusal raises before anything is flushed."""
+    (a batch import). `items`: (cadre, data). All or none: the first refusal raises before anything is flushed.
+    Returns how many profiles changed."""
     changed = []
     for cadre, data in items:
         if not can(actor, "cadre.manage", cadre):
@@ -739,9 +740,11 @@ def update_cadres(actor: User, items, now: datetime) -> None:
         data.employee_number = cadre.employee_number
         _check_cadre_write(actor, data, now.date())
     for cadre, data in items:
-        before = profile_values(cadre)
+        before, phone = profile_values(cadre), cadre.phone or ""
         _apply(cadre, data)
         changes = profile_changes(before, profile_values(cadre))
+        if (cadre.phone or "") != phone and "phone" not in changes:  # the masks agree, the numbers do not
+            changes["phone"] = [mask_phone(phone), mask_phone(cadre.phone)]
         if changes:  # saving the form unchanged is no event
             cadre.updated_at = now
             audit.record("cadre.updated", actor=actor, target=f"user:{cadre.user_id}", detail=changes, at=now)
@@ -749,6 +752,7 @@ def update_cadres(actor: User, items, now: datetime) -> None:
     db.session.flush()
     for cadre, changes in changed:
         events.cadre_changed.send(cadre, actor=actor, now=now, kind="updated", changes=changes)
+    return len(changed)
 
 
 def set_cadre_active(actor: User, cadre: Cadre, active: bool, now: datetime) -> None:

@@ -89,6 +89,20 @@ def revoke_token(actor: User, token_id, now: datetime) -> ApiToken:
     return token
 
 
+def set_active(actor: User, account: User, active: bool, now: datetime) -> None:
+    """Disable a system account (every token of it stops within a second, kept for the record) or enable it again;
+    audited."""
+    if not can(actor, "system.manage"):
+        raise DomainError(_("You may not manage system accounts."), code="forbidden", status=403)
+    if not account.system:
+        raise DomainError(_("No system account %(u)s.", u=account.username), code="not_found", status=404)
+    if account.active != active:
+        account.active = active
+        audit.record("system.account_activated" if active else "system.account_deactivated", actor=actor,
+                     target=f"user:{account.id}", detail={"active": [not active, active]}, at=now)  # fmt: skip
+    db.session.flush()
+
+
 def accounts() -> list[User]:
     return list(db.session.scalars(select(User).where(User.system.is_(True)).order_by(User.username)))
 

@@ -620,11 +620,21 @@ def system_accounts():
             flash(_("The system account has been created. Make it a token below."), "success")
             return redirect(url_for("accounts.system_accounts"))
         if token_form.mint.data and token_form.validate_on_submit():
-            account = db.session.get(User, request.form.get("account", type=db_int))
+            account_id = request.form.get("account", type=db_int)
+            account = db.session.get(User, account_id) if account_id else None
             if account is None or not account.system:
                 abort(404)
             new_token = system.mint_token(current_user, account, token_form.name.data, token_form.scopes.data, now)
             token_form = SystemTokenForm(prefix="token", formdata=None)
+        elif ("deactivate" in request.form or "activate" in request.form) and revoke_form.validate_on_submit():
+            account_id = request.form.get("deactivate" if "deactivate" in request.form else "activate", type=db_int)
+            account = db.session.get(User, account_id) if account_id else None
+            if account is None or not account.system:
+                abort(404)
+            system.set_active(current_user, account, "activate" in request.form, now)
+            flash(_("The system account has been enabled.") if account.active
+                  else _("The system account has been disabled: its tokens no longer work."), "success")  # fmt: skip
+            return redirect(url_for("accounts.system_accounts"))
         elif "revoke" in request.form and revoke_form.validate_on_submit():
             system.revoke_token(current_user, request.form.get("revoke", type=db_int), now)
             flash(_("The token has been revoked."), "success")

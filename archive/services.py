@@ -77,6 +77,12 @@ def record_exam_result(attempt, now: datetime) -> ExamResultRecord:
 def record_final_results(exam, now: datetime, **_kwargs) -> int:
     """An official exam's results became final: its records are written again (now final), and the qualifications
     that rest on them granted. Returns how many records were rewritten."""
+    return rewrite_results(exam, now)
+
+
+def rewrite_results(exam, now: datetime) -> int:
+    """Write every archive record of the exam again, as the rules say now (an exam just made official: its
+    records written before stop being final, and a qualification one of them granted is revoked)."""
     from exam.models import Attempt
 
     attempts = db.session.scalars(

@@ -84,6 +84,8 @@ ACTION_LABELS = {
     "token.created_api_only": _l("API-only token created for an account that must change its password"),
     "token.created_system": _l("Token with scopes created for a system account"),
     "system.account_created": _l("Account for another system created"),
+    "system.account_deactivated": _l("Account for another system disabled"),
+    "system.account_activated": _l("Account for another system enabled"),
     "training.attendance": _l("Training attendance recorded"),
     "training.created": _l("Training class created"),
     "training.enrolled": _l("Enrolled in training class"),

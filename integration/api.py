@@ -7,7 +7,7 @@ system account); ID and phone numbers come masked unless the token has `personal
 full is audited. Bodies are checked against the schemas the OpenAPI document shows (core.api.json_body).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, abort, jsonify, request
 from flask_babel import gettext as _
@@ -207,9 +207,10 @@ def _cadre_filter() -> services.CadreFilter:
     if request.args.get("updated_since") is not None:
         try:
             since = datetime.fromisoformat(request.args["updated_since"])
-        except ValueError:
+            since = since.astimezone(UTC) if since.tzinfo is not None else None
+        except (ValueError, OverflowError):  # not a time, or one whose offset takes it past year 1 or 9999
             since = None
-        if since is None or since.tzinfo is None:
+        if since is None:
             raise DomainError(_("updated_since: a date and time with its offset (ISO 8601)."), code="bad_request")
     return services.CadreFilter(unit=unit, updated_since=since)
 

@@ -114,7 +114,7 @@ def cadre_payloads(viewer, cadres: list[Cadre], may_read_numbers: bool, now: dat
 
 def cadre_by_number(viewer, number: str) -> Cadre | None:
     """The cadre with this employee number, if the viewer may read their profile (else None: as for nobody)."""
-    if not accounts.USERNAME_RE.match(number or ""):
+    if not accounts.USERNAME_RE.fullmatch(number or ""):
         return None
     cadre = db.session.scalar(
         select(Cadre).join(User, User.id == Cadre.user_id).where(func.lower(User.username) == number.lower())
@@ -159,7 +159,7 @@ def upsert_cadre(actor, number: str, body: dict, now: datetime) -> tuple[Cadre, 
     changed, one-time password of a new account). Optional fields left out keep what is kept (phone, ID number,
     status, whether the account is active); "" clears a phone or an ID number. Every write goes through the
     accounts services, checked and audited as the pages' are; all or nothing."""
-    if not accounts.USERNAME_RE.match(number or ""):
+    if not accounts.USERNAME_RE.fullmatch(number or ""):
         raise DomainError(_("An employee number is 2 to 32 letters, digits, '.', '_' or '-'."), code="invalid_cadre")
     unit = unit_by_code(body["unit"])
     if unit is None:
@@ -188,9 +188,7 @@ def upsert_cadre(actor, number: str, body: dict, now: datetime) -> tuple[Cadre, 
         cadre, password = accounts.create_cadre(actor, data, now)
         changed = True
     else:
-        before = (accounts.profile_values(cadre), cadre.user.active, cadre.id_number)
-        accounts.update_cadres(actor, [(cadre, data)], now)
-        changed = accounts.profile_values(cadre) != before[0]
+        changed = bool(accounts.update_cadres(actor, [(cadre, data)], now))
     if "id_number" in body:
         changed |= bool(personal.set_id_numbers([(cadre, body["id_number"] or None)], actor=actor, now=now))
     if "active" in body and body["active"] != cadre.user.active:

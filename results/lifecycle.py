@@ -71,6 +71,8 @@ def register(actor, exam, now: datetime, *, scope: str = Scope.CANDIDATES, days:
     db.session.add(row)
     db.session.flush()
     db.session.info.setdefault(_CACHE, {})[exam.id] = row
+    # Attempts graded before the registration were archived final: from now on they are final with the exam's.
+    archive_services.rewrite_results(exam, now)
     audit.record("results.registered", actor=actor, target=f"exam:{exam.code}",
                  detail={"scope": scope, "days": int(days)}, at=now)  # fmt: skip
     return row

@@ -240,6 +240,11 @@ def test_a_cadre_is_created_once_and_updated_idempotently(systems, client, db):
     cadre = db.session.scalar(select(Cadre).where(Cadre.user_id == user.id))
     assert cadre.id_number is None and cadre.phone == "13812345678" and not cadre.user.active
     assert _events(db, "cadre.deactivated")[0].actor_id == systems.district.id
+    # A phone number changed within its mask (138****5678 both) is a change, audited (a review found it hidden).
+    body = cadre_body(rank="deputy_section_chief", position="副科长", phone="13899995678")
+    within = client.put("/api/v1/admin/cadres/QS1001", headers=headers, json=body)
+    assert within.get_json()["changed"] is True
+    assert _events(db, "cadre.updated")[-1].detail == {"phone": ["138****5678", "138****5678"]}
 
 
 def test_bad_cadre_bodies_are_refused_with_the_field(systems, client, db):
@@ -257,6 +262,8 @@ def test_bad_cadre_bodies_are_refused_with_the_field(systems, client, db):
         assert response.status_code == 400, (body, response.get_json())
         assert word in response.get_json()["error"]["message"], response.get_json()
     assert client.put("/api/v1/admin/cadres/a%20b", headers=headers, json=cadre_body()).status_code == 400
+    # A trailing newline is no employee number (it once created "QS2001" and then refused its own repeat).
+    assert client.put("/api/v1/admin/cadres/QS2001%0A", headers=headers, json=cadre_body()).status_code == 400
     assert db.session.scalar(select(func.count(User.id)).where(User.username == "QS2001")) == 0
 
 
@@ -291,7 +298,15 @@ def test_the_list_pages_filters_and_stays_in_scope(systems, client, db):
     later = (now_utc() + timedelta(minutes=1)).isoformat()
     assert client.get("/api/v1/admin/cadres", headers=district, query_string={"updated_since": later}
                       ).get_json()["total"] == 0  # fmt: skip
-    for bad in ({"page": "0"}, {"per_page": "501"}, {"unit": "NOPE"}, {"updated_since": "2026-12-01"}):
+    bad_args = (
+        {"page": "0"},
+        {"per_page": "501"},
+        {"unit": "NOPE"},
+        {"updated_since": "2026-12-01"},
+        {"updated_since": "0001-01-01T00:00:00+01:00"},
+        {"updated_since": "9999-12-31T23:59:59-01:00"},
+    )
+    for bad in bad_args:  # the last two: past year 1 or 9999 in UTC (a 500 once)
         assert client.get("/api/v1/admin/cadres", headers=district, query_string=bad).status_code == 400, bad
     # A unit outside a town account's scope is "no such unit", as for a code nobody has.
     response = client.get("/api/v1/admin/cadres?unit=LSZ", headers=systems.token(account=systems.town_account))

@@ -6,6 +6,7 @@ import re
 from sqlalchemy import select
 
 from accounts.models import ApiToken, User
+from core.audit import AuditEvent
 from core.policy import Role
 from tests.factories import make_cadre, make_unit, make_user
 
@@ -39,6 +40,18 @@ def test_create_mint_use_and_revoke_on_the_page(client, auth, db):
     assert api.get("/api/v1/admin/cadres", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     again = client.get("/admin/system-accounts").get_data(as_text=True)
     assert token not in again and "cadres:read" in again and "青山镇人事系统" in again
+    # Disabled: the token stops; enabled again: it works again (both audited).
+    assert client.post_form("/admin/system-accounts", {"deactivate": str(account.id)}).status_code == 302
+    assert api.get("/api/v1/admin/cadres", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.post_form("/admin/system-accounts", {"activate": str(account.id)}).status_code == 302
+    assert api.get("/api/v1/admin/cadres", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.action.like("system.%")).order_by(AuditEvent.id)
+    ).all()
+    assert actions == ["system.account_created", "system.account_deactivated", "system.account_activated"]
+    person = db.session.scalar(select(User).where(User.username == "zzb9"))
+    assert client.post_form("/admin/system-accounts", {"deactivate": str(person.id)}).status_code == 404
+    assert person.active
     row = db.session.scalar(select(ApiToken).where(ApiToken.user_id == account.id))
     assert client.post_form("/admin/system-accounts", {"revoke": str(row.id)}).status_code == 302
     assert api.get("/api/v1/admin/cadres", headers={"Authorization": f"Bearer {token}"}).status_code == 401
@@ -61,6 +74,9 @@ def test_refusals_are_shown_and_nothing_is_made(client, auth, db):
         {"account": str(person.id), "token-name": "x", "token-scopes": ["units:read"], "token-mint": "1"},
     )
     assert not_system.status_code == 404 and db.session.scalar(select(ApiToken.id)) is None
+    for account in ({}, {"account": "99999999999"}):  # no account named: 404, never a 500
+        fields = {**account, "token-name": "x", "token-scopes": ["units:read"], "token-mint": "1"}
+        assert client.post_form("/admin/system-accounts", fields).status_code == 404
 
 
 def test_a_unit_admin_may_not_open_the_page(client, auth, db):

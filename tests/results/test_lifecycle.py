@@ -277,3 +277,22 @@ def test_the_periodic_job_and_the_cli(app, db, runner):
     assert lifecycle.state(db.session.get(Exam, exam.id), now) == State.FINAL
     result = runner.invoke(args=["results", "status", exam.code])
     assert f"{exam.code}: final" in result.output and "notice -> final" in result.output
+
+
+def test_attempts_graded_before_the_registration_stop_being_final(app, db, client):
+    """An exam made official while open, after some candidates finished: their archived results (graded, so final
+    under the old rule) become provisional with the exam's, and no score of theirs leaves early (a review found it
+    through the admin API)."""
+    from accounts.services import create_api_token
+
+    exam, candidate = make_open_exam(code="EARLY", qtypes=("single", "truefalse"))
+    token = {"Authorization": f"Bearer {create_api_token(candidate, 'sit', now_utc())}"}
+    db.session.commit()
+    attempt = client.post("/api/v1/exams/EARLY/attempts", headers=token, json={}).get_json()
+    assert client.post(f"/api/v1/attempts/{attempt['id']}/submit", headers=token).status_code == 200
+    record = db.session.scalar(select(ExamResultRecord).where(ExamResultRecord.exam_id == exam.id))
+    assert record.final is True  # not official yet: graded is final
+    lifecycle.register(district_admin(), db.session.get(Exam, exam.id), now_utc())
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(ExamResultRecord, record.id).final is False
