@@ -13,7 +13,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import func, select
 
 from accounts.models import LABELS, CadreStatus, Education, Gender, PoliticalStatus, Rank, Unit, User
-from accounts.services import CadreData, cadre_data_problems, create_cadre, units_in_scope
+from accounts.services import CadreData, cadre_data_problems, create_cadres, units_in_scope
 from core import audit
 from core.errors import DomainError
 from core.extensions import db
@@ -298,8 +298,7 @@ def commit_cadre_import(actor, result: ImportResult, now: datetime, progress=Non
     if not result.ok:
         raise DomainError(_("The file has errors; nothing was imported."), code="import_invalid")
     credentials = []
-    for row in result.rows:
-        cadre, password = create_cadre(actor, row.data, now)
+    for cadre, password in create_cadres(actor, [row.data for row in result.rows], now):
         credentials.append(Credential(cadre.employee_number, cadre.name, cadre.unit.name, password))
         if progress:
             progress(1)

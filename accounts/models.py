@@ -174,8 +174,11 @@ class User(UserMixin, db.Model):
     #: The login session this object was loaded for (set by the user loader); Flask-Login stores it as the id.
     session_key = None
 
-    def set_password(self, password: str) -> None:
-        method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+    def set_password(self, password: str, *, one_time: bool = False) -> None:
+        """Hash and keep `password`; `one_time`: a random password QualExam drew (config.ONE_TIME_PASSWORD_HASH_METHOD),
+        which the person must change at the first login."""
+        key = "ONE_TIME_PASSWORD_HASH_METHOD" if one_time else "PASSWORD_HASH_METHOD"
+        method = current_app.config[key] if has_app_context() else "scrypt"
         self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:

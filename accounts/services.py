@@ -58,7 +58,7 @@ COMMON_PASSWORDS = frozenset(_COMMON_PASSWORDS_TEXT.split())
 # ---------------------------------------------------------------- passwords and login
 
 
-def generate_initial_password(length: int = 10) -> str:
+def generate_initial_password(length: int = 12) -> str:
     """A random one-time password with at least one letter and one digit, that the strength estimator also finds
     strong (about one draw in 20,000, such as "Vvrn4zY4zY", repeats itself enough to score lower)."""
     while True:
@@ -486,7 +486,7 @@ def reset_password(actor: User, user: User, now: datetime) -> str:
     if user.system:
         raise DomainError(_("A system account has no password: it uses its tokens."), code="system_account")
     password = generate_initial_password()
-    user.set_password(password)
+    user.set_password(password, one_time=True)
     user.must_change_password = True
     user.password_changed_at = now
     end_all_sessions(user, now)
@@ -702,25 +702,47 @@ def _check_cadre_write(actor: User, data: CadreData, today: date) -> None:
 
 def create_cadre(actor: User, data: CadreData, now: datetime) -> tuple[Cadre, str]:
     """Create a cadre and their account with a one-time password (returned once, never stored in clear)."""
-    _check_cadre_write(actor, data, now.date())
-    number = data.employee_number.strip()
-    if db.session.scalar(select(User.id).where(func.lower(User.username) == number.lower())):
-        raise DomainError(_("The employee number %(n)s already exists.", n=number), code="duplicate_number")
-    password = generate_initial_password()
-    user = User(username=number, name=data.name.strip(), must_change_password=True)
-    user.set_password(password)
-    user.roles.append(RoleAssignment(role=Role.CADRE))
-    cadre = Cadre(user=user, created_at=now, updated_at=now)
-    _apply(cadre, data)
-    db.session.add(cadre)
+    return create_cadres(actor, [data], now)[0]
+
+
+def create_cadres(actor: User, items: list[CadreData], now: datetime) -> list[tuple[Cadre, str]]:
+    """Create many cadres at once, each as `create_cadre` does (checked, audited), in one flush (a batch import).
+    All or none: the first refusal raises before anything is flushed. Returns (cadre, one-time password) pairs."""
+    numbers = {}
+    for data in items:
+        _check_cadre_write(actor, data, now.date())
+        number = data.employee_number.strip()
+        if number.lower() in numbers:
+            raise DomainError(_("The employee number %(n)s already exists.", n=number), code="duplicate_number")
+        numbers[number.lower()] = number
+    keys = list(numbers)
+    for start in range(0, len(keys), 500):
+        taken = db.session.scalar(select(User.username).where(func.lower(User.username).in_(keys[start : start + 500])))
+        if taken is not None:
+            raise DomainError(_("The employee number %(n)s already exists.", n=taken), code="duplicate_number")
+    created = []
+    for data in items:
+        password = generate_initial_password()
+        user = User(username=data.employee_number.strip(), name=data.name.strip(), must_change_password=True)
+        user.set_password(password, one_time=True)
+        user.roles.append(RoleAssignment(role=Role.CADRE))
+        cadre = Cadre(user=user, created_at=now, updated_at=now)
+        _apply(cadre, data)
+        db.session.add(cadre)
+        created.append((cadre, password))
     try:
         with db.session.begin_nested():
             db.session.flush()
-    except IntegrityError as exc:  # a concurrent create of the same number
-        raise DomainError(_("The employee number %(n)s already exists.", n=number), code="duplicate_number") from exc
-    audit.record("cadre.created", actor=actor, target=f"user:{user.id}", at=now)
-    events.cadre_changed.send(cadre, actor=actor, now=now, kind="created", changes=None)
-    return cadre, password
+    except IntegrityError as exc:  # a concurrent create of one of the numbers
+        number = next(iter(numbers.values())) if len(numbers) == 1 else ""
+        message = (_("The employee number %(n)s already exists.", n=number) if number
+                   else _("An employee number of the batch was created meanwhile; nothing was created."))  # fmt: skip
+        raise DomainError(message, code="duplicate_number") from exc
+    for cadre, _password in created:
+        audit.record("cadre.created", actor=actor, target=f"user:{cadre.user_id}", at=now)
+    for cadre, _password in created:
+        events.cadre_changed.send(cadre, actor=actor, now=now, kind="created", changes=None)
+    return created
 
 
 def update_cadre(actor: User, cadre: Cadre, data: CadreData, now: datetime) -> Cadre:

@@ -64,6 +64,6 @@ cadre_changed = _signals.signal(
 
     Sender: the `accounts.models.Cadre`. Keyword arguments: `actor`, `now`, `kind` ("created", "updated",
     "activated" or "deactivated"), `changes` (field -> [old, new] for "updated", else None). Sent by
-    `accounts.services.create_cadre` (one per imported row too), `update_cadre` (only when something changed)
+    `accounts.services.create_cadres` (one per cadre, a batch too), `update_cadres` (only when something changed)
     and `set_cadre_active`.""",
 )

@@ -30,7 +30,7 @@ from accounts.models import (
     User,
     label,
 )
-from accounts.services import CadreData, cadre_data_problems, create_cadre, update_cadres
+from accounts.services import CadreData, cadre_data_problems, create_cadres, update_cadres
 from archive import assessment, records
 from archive.models import AnnualAssessment, ArchiveEntry, DegreeStatus, EntryKind
 from core import audit
@@ -498,9 +498,10 @@ def commit_plan(actor, plan: Plan, now: datetime, progress=None) -> list[Credent
         raise DomainError(_("The batch has errors; nothing was imported."), code="import_invalid")
     credentials, counts, degrees, grades = [], plan.counts(), [], []
     profiles, numbers, pictures = [], [], []
+    created = iter(create_cadres(actor, [p.data for p in plan.people if p.cadre is None], now))
     for p in plan.people:
         if p.cadre is None:
-            cadre, password = create_cadre(actor, p.data, now)
+            cadre, password = next(created)
             credentials.append(Credential(cadre.employee_number, cadre.name, cadre.unit.name, password))
         else:
             cadre = p.cadre

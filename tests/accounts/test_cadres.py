@@ -40,10 +40,41 @@ def test_create_cadre_shows_one_time_password_and_forces_change(client, auth, db
     assert cadre.unit.name == "东湖街道" and cadre.rank == "deputy_section_chief"
     assert cadre.user.must_change_password and Role.CADRE in cadre.user.role_names
     assert password not in cadre.user.password_hash
+    # A drawn password: 12 random characters, hashed with the one-time method; the chosen one with the slow one.
+    assert len(password) == 12 and cadre.user.password_hash.startswith(app.config["ONE_TIME_PASSWORD_HASH_METHOD"])
 
     fresh = app.test_client()
     response = fresh.post_form("/login", {"username": "QE9001", "password": password})
     assert response.headers["Location"] == "/account/password"
+    fresh.get("/account/password")
+    response = fresh.post_form("/account/password", {"current": password, "new": "Kestrel-42-bloom",
+                                                     "confirm": "Kestrel-42-bloom"})  # fmt: skip
+    assert response.status_code == 302
+    db.session.expire_all()
+    user = db.session.scalar(select(User).where(User.username == "QE9001"))
+    assert not user.must_change_password and user.password_hash.startswith(app.config["PASSWORD_HASH_METHOD"])
+    assert app.config["PASSWORD_HASH_METHOD"] != app.config["ONE_TIME_PASSWORD_HASH_METHOD"]
+
+
+def test_create_cadres_is_all_or_nothing(db, app):
+    unit = make_unit()
+    admin = make_user_with_role("org_admin")
+    make_user(username="qe9002")
+    db.session.commit()
+    data = [services.CadreData(**{**NEW_CADRE, "employee_number": n, "birth_date": date(1993, 4, 12)}, unit=unit)
+            for n in ("QE9001", "qe9001")]  # fmt: skip
+    with pytest.raises(DomainError, match="qe9001"):  # twice in one batch
+        services.create_cadres(admin, data, now_utc())
+    data[1].employee_number = "QE9002"  # taken by an account
+    with pytest.raises(DomainError, match="qe9002"):
+        services.create_cadres(admin, data, now_utc())
+    db.session.rollback()
+    assert db.session.scalar(select(User).where(User.username == "QE9001")) is None
+    data[1].employee_number = "QE9003"
+    created = services.create_cadres(admin, data, now_utc())
+    db.session.commit()
+    assert [c.employee_number for c, _pw in created] == ["QE9001", "QE9003"]
+    assert len({pw for _c, pw in created}) == 2
 
 
 def test_duplicate_employee_number_is_refused(client, auth, db):

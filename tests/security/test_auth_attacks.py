@@ -382,4 +382,4 @@ def test_a_one_time_password_that_scores_low_is_drawn_again(monkeypatch):
     letters = iter("Vvrn4zY4zY" + "Tq7Hkm9WpR")
     monkeypatch.setattr(services.secrets, "choice", lambda _alphabet: next(letters))
     assert password_problems("Vvrn4zY4zY", "zhang2026")
-    assert generate_initial_password() == "Tq7Hkm9WpR"
+    assert generate_initial_password(10) == "Tq7Hkm9WpR"
