@@ -3,7 +3,8 @@
 - **Encryption:** Fernet (AES-128-CBC with HMAC-SHA256, from the `cryptography` package) under the data keys of
   QE_DATA_KEYS. The first key encrypts; every key listed decrypts, so a key is rotated by putting a new one first,
   running `flask personal-data rotate-keys` (which re-encrypts every value under it) and then dropping the old one
-  (README, "Personal data"). A column of type `EncryptedText` does this on every write and read.
+  (README, "Personal data"). A column of type `EncryptedText` (or `EncryptedBlob`: the stored files) does this on
+  every write and read.
 - **Lookup:** a value that must be found (an ID number, when a cadre is matched on import) also keeps a blind index:
   HMAC-SHA256 of its normal form under the index keys of QE_INDEX_KEYS. Lookups try every index key listed, so the
   index key rotates the same way.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import Text
+from sqlalchemy import LargeBinary, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -51,9 +52,21 @@ class Keyring:
         except InvalidToken as exc:
             raise UnreadableValue("a personal data value cannot be decrypted with the keys of QE_DATA_KEYS") from exc
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise UnreadableValue("a stored file cannot be decrypted with the keys of QE_DATA_KEYS") from exc
+
     def rotate(self, token: str) -> str:
         """The value encrypted under the first key (unchanged when it already is)."""
         return self._fernet.rotate(token.encode()).decode()
+
+    def rotate_bytes(self, token: bytes) -> bytes:
+        return self._fernet.rotate(token)
 
     def index(self, normal: str) -> str:
         """The blind index of a value in its normal form, under the current (first) index key."""
@@ -102,32 +115,36 @@ def keyring() -> Keyring:
 
 
 def rotate_all(session, batch: int = 500) -> int:
-    """Every value of every `EncryptedText` column, re-encrypted under the first data key (read under whichever
-    key listed wrote it), in batches of rows, each committed. Returns how many values were rewritten."""
+    """Every value of every `EncryptedText` and `EncryptedBlob` column, re-encrypted under the first data key (read
+    under whichever key listed wrote it), in batches of rows (a row at a time where files are), each committed.
+    Returns how many values were rewritten."""
     from sqlalchemy import select, type_coerce, update
 
     from core.extensions import db
 
     ring, done = keyring(), 0
     for table in db.metadata.sorted_tables:
-        columns = [c for c in table.columns if isinstance(c.type, EncryptedText)]
+        columns = [c for c in table.columns if isinstance(c.type, (EncryptedText, EncryptedBlob))]
         if not columns or len(table.primary_key.columns) != 1:
             continue
+        raw_type = {c.name: LargeBinary if isinstance(c.type, EncryptedBlob) else Text for c in columns}
+        rotate = {c.name: ring.rotate_bytes if isinstance(c.type, EncryptedBlob) else ring.rotate for c in columns}
+        size = 1 if LargeBinary in raw_type.values() else batch
         key = next(iter(table.primary_key.columns))
         last = None
         while True:
-            raw = [type_coerce(c, Text).label(c.name) for c in columns]
-            query = select(key, *raw).order_by(key).limit(batch)
+            query = select(key, *[type_coerce(c, raw_type[c.name]).label(c.name) for c in columns])
+            query = query.order_by(key).limit(size)
             if last is not None:
                 query = query.where(key > last)
             rows = session.execute(query).all()
             if not rows:
                 break
             for row in rows:
-                values = {c.name: ring.rotate(row._mapping[c.name]) for c in columns if row._mapping[c.name]}
+                values = {c.name: rotate[c.name](row._mapping[c.name]) for c in columns if row._mapping[c.name]}
                 if values:
-                    session.execute(update(table).where(key == row[0])
-                                    .values({table.c[n]: type_coerce(v, Text) for n, v in values.items()}))  # fmt: skip
+                    session.execute(update(table).where(key == row[0]).values(
+                        {table.c[n]: type_coerce(v, raw_type[n]) for n, v in values.items()}))  # fmt: skip
                     done += len(values)
             last = rows[-1][0]
             session.commit()
@@ -150,3 +167,17 @@ class EncryptedText(TypeDecorator):
         if value is None or value == "":
             return value
         return keyring().decrypt(value)
+
+
+class EncryptedBlob(TypeDecorator):
+    """Bytes kept encrypted in the database (a stored file: an upload waiting for its import, a job's download);
+    Python sees the clear bytes. Reading a value no configured key decrypts raises UnreadableValue."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value if value is None else keyring().encrypt_bytes(bytes(value))
+
+    def process_result_value(self, value, dialect):
+        return value if value is None else keyring().decrypt_bytes(bytes(value))

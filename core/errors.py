@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from core.crypto import UnreadableValue
 from core.guards import is_refusal
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,16 @@ def _csrf_error(exc: CSRFError):
 
 def _domain_error(exc: DomainError):
     return _render(exc.status, _("Not possible"), str(exc.message), code=exc.code)
+
+
+def _unreadable(exc: UnreadableValue):
+    log.exception("Data no configured key decrypts, on %s %s", request.method, request.path)
+    from core.extensions import db
+
+    db.session.rollback()
+    message = _("Some of the data this page needs cannot be decrypted with the keys this server has. An "
+                "administrator must restore the missing key (QE_DATA_KEYS); nothing was changed.")  # fmt: skip
+    return _render(500, _("Data cannot be read"), message, code="unreadable")
 
 
 def _server_error(exc: Exception):
@@ -144,6 +155,7 @@ def register_error_handlers(app) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(UnreadableValue, _unreadable)
     app.register_error_handler(sa_exc.DBAPIError, _database_error)
     app.register_error_handler(sa_exc.TimeoutError, _database_error)
     app.register_error_handler(Exception, _server_error)

@@ -10,9 +10,10 @@ transaction on SQLite must not wait on its own progress bar.
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.crypto import EncryptedBlob
 from core.extensions import db
 from core.models import UTCDateTime, now_utc
 
@@ -86,7 +87,8 @@ class StoredFile(db.Model):
     name: Mapped[str] = mapped_column(String(255))
     mimetype: Mapped[str] = mapped_column(String(128))
     size: Mapped[int] = mapped_column()
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Encrypted at rest (uploads and downloads carry personal data and one-time passwords); loaded when read.
+    data: Mapped[bytes] = mapped_column(EncryptedBlob, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     #: Set when an import consumed the upload: a second confirmation (a double click) finds it taken.

@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import update
 
+from core.crypto import UnreadableValue
 from core.extensions import db
 from core.models import now_utc
 from jobs import engine, registry
@@ -25,6 +26,7 @@ INTERNAL_ERROR = "An internal error stopped the job; the server's log has the de
 GAVE_UP = "The job was stopped after its last try: its worker was lost or it kept failing."
 WORKER_LOST = "The worker running the job stopped; the job will be tried again."
 STARTER_INACTIVE = "The person who started the job can no longer sign in; the job did not run."
+UNREADABLE = "The job's data cannot be decrypted with the keys this server has (QE_DATA_KEYS): nothing was done."
 
 #: Write live progress at most this often (seconds); the last step is always written.
 PROGRESS_EVERY = 0.5
@@ -38,6 +40,9 @@ def error_text(error: str | None) -> str | None:
         GAVE_UP: _("The job was stopped after its last try: its worker was lost or it kept failing."),
         WORKER_LOST: _("The worker running the job stopped; the job will be tried again."),
         STARTER_INACTIVE: _("The person who started the job can no longer sign in; the job did not run."),
+        UNREADABLE: _(
+            "The job's data cannot be decrypted with the keys this server has (QE_DATA_KEYS): nothing was done."
+        ),
     }
     return known.get(error, error)
 
@@ -188,6 +193,10 @@ def execute(job_id: int, on_progress=None) -> str | None:
     except JobError as exc:
         db.session.rollback()
         return _finish(job_id, token, JobState.FAILED, error=str(exc), done=ctx.done, total=ctx.total)
+    except UnreadableValue:  # a key dropped while the job's file waited: no retry brings it back
+        db.session.rollback()
+        log.exception("job %s (%s) read data no configured key decrypts", job_id, job.kind)
+        return _finish(job_id, token, JobState.FAILED, error=UNREADABLE, done=ctx.done, total=ctx.total)
     except Exception as exc:
         db.session.rollback()
         log.exception("job %s (%s) failed on try %s", job_id, job.kind, job.attempts)

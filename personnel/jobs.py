@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from accounts import importing as xlsx
 from accounts.jobs import PASSWORDS_KEPT_DAYS, counter, speaking, stored_upload
 from accounts.models import Unit
-from core.crypto import UnreadableValue
 from core.errors import DomainError
 from core.extensions import db
 from core.imports import issues_text
@@ -49,10 +48,7 @@ def _check(ctx):
             total["n"] += 1
             ctx.progress(total["n"], of)
 
-        try:
-            plan = plan_batch(actor, items, options_of(ctx.params), local_today(), progress=step)
-        except UnreadableValue as exc:
-            raise JobError(str(exc)) from exc
+        plan = plan_batch(actor, items, options_of(ctx.params), local_today(), progress=step)
         preview = plan.preview()
         if not plan.ok:  # nothing will come of it: the forms hold personal data, keep them no longer
             files.discard(stored)

@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from core.extensions import db
@@ -303,3 +304,28 @@ def test_a_sweep_lease_held_by_a_dead_worker_expires(app, queued_jobs):
     assert engine.take_lease("tests.sweep", 60)
     engine.release_lease("tests.sweep")
     assert engine.take_lease("tests.sweep", 60)
+
+
+def test_the_migration_encrypts_the_stored_files_kept(old_database, tmp_path):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from tests.conftest import ROOT, _make_app
+
+    migrations = str(ROOT / "migrations")
+    app = _make_app(old_database, tmp_path / "instance")
+    with app.app_context():
+        upgrade(directory=migrations, revision="f20a26c0a001")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO stored_files (id, token, purpose, name, mimetype, size, data, created_at, "
+                              "expires_at) VALUES (5, 't5', 'download', 'a.txt', 'text/plain', 6, :data, "
+                              "'2026-12-01 00:00:00', '2099-01-01 00:00:00')").bindparams(
+                                  sa.bindparam("data", type_=sa.LargeBinary)), {"data": b"plain!"})  # fmt: skip
+        upgrade(directory=migrations)
+        raw = db.session.execute(text("SELECT data FROM stored_files WHERE id = 5")).scalar()
+        assert bytes(raw).startswith(b"gAAAA") and db.session.get(StoredFile, 5).data == b"plain!"
+        db.session.remove()
+        downgrade(directory=migrations, revision="f20a26c0a001")
+        assert bytes(db.session.execute(text("SELECT data FROM stored_files WHERE id = 5")).scalar()) == b"plain!"
+        db.session.remove()
+        db.engine.dispose()

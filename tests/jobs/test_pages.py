@@ -132,3 +132,32 @@ def test_the_runners_reasons_read_in_the_readers_language(app, client):
         client.get(f"/jobs/{job.id}/status").get_json()["error"]
         == "任务已在最后一次尝试后停止：运行它的后台进程丢失，或任务反复失败。"
     )
+
+
+def test_stored_files_are_encrypted_at_rest_and_a_dropped_key_is_told(app, client):
+    from cryptography.fernet import Fernet
+    from sqlalchemy import LargeBinary, select, type_coerce
+
+    from core import crypto
+    from jobs.models import StoredFile
+
+    owner = make_user(roles=(Role.CADRE, Role.ORG_ADMIN))
+    job = submit("tests.count", {"n": 4}, user=owner)
+    db.session.commit()
+    stored = db.session.scalar(select(StoredFile).where(StoredFile.job_id == job.id))
+    raw = db.session.scalar(select(type_coerce(StoredFile.data, LargeBinary)).where(StoredFile.id == stored.id))
+    assert raw.startswith(b"gAAAA")  # a Fernet token, not the file
+    assert crypto.keyring().decrypt_bytes(raw) == b"4" and stored.data == b"4"
+    _login(client, owner)
+    url = f"/jobs/{job.id}/files/{stored.token}"
+    assert client.get(url).data == b"4"
+    old = app.config["DATA_KEYS"]
+    try:
+        app.config["DATA_KEYS"] = [Fernet.generate_key().decode()]  # the key that wrote it, dropped too early
+        crypto.init_app(app)
+        response = client.get(url)
+    finally:
+        app.config["DATA_KEYS"] = old
+        crypto.init_app(app)
+    assert response.status_code == 500 and "QE_DATA_KEYS" in response.get_data(as_text=True)
+    assert "数据无法读取" in response.get_data(as_text=True)

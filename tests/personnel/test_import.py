@@ -7,7 +7,7 @@ import zipfile
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import LargeBinary, func, select, text, type_coerce
 
 from accounts import personal
 from accounts.models import Cadre, CadrePhoto, User
@@ -231,11 +231,12 @@ def test_a_refusal_mid_commit_leaves_nothing(app, db, town, admin, monkeypatch):
     def refuse(*a, **k):
         raise importing.DomainError("refused", code="x")
 
-    monkeypatch.setattr(importing, "create_cadre", refuse)
+    monkeypatch.setattr(importing.assessment, "appraise_many", refuse)  # the last write: the rest is flushed
     with pytest.raises(importing.DomainError):
         commit_plan(admin, p, NOW)
     db.session.rollback()
     assert db.session.scalar(select(func.count(ArchiveEntry.id))) == 0
+    assert db.session.scalar(select(User.id).where(User.username == "Q0300")) is None  # the new cadre
     assert db.session.scalar(select(Cadre.id_number_index).join(User).where(User.username == "Q0007")) is None
 
 
@@ -276,6 +277,46 @@ def test_pages_upload_check_preview_confirm(app, client, auth, db, town, admin):
     # A second confirmation finds nothing waiting.
     again = client.post_form(f"/admin/cadres/import-lrmx/{check.id}/commit")
     assert again.status_code == 302 and again.headers["Location"].endswith("/admin/cadres/import-lrmx")
+
+
+def test_a_waiting_batch_is_encrypted_and_a_dropped_key_is_told(app, client, auth, db, town, admin):
+    from cryptography.fernet import Fernet
+
+    from core import crypto
+    from jobs import files, runner, submit
+    from personnel import batches
+
+    lin(town)
+    db.session.commit()
+    auth.login("orgadmin")
+    sent = software(Form())
+    upload(client, ("林晓岚.lrmx", sent))
+    check = db.session.scalar(select(Job).order_by(Job.id.desc()))
+    assert check.state == JobState.DONE, check.error
+    waiting = db.session.scalar(select(type_coerce(StoredFile.data, LargeBinary)).where(StoredFile.purpose == "upload"))
+    for plain in (sent, Form().id.encode(), "林晓岚".encode(), b"<Person"):
+        assert plain not in waiting  # as the database holds it
+    another = files.store(batches.pack([("林晓岚.lrmx", sent)]), "b.zip", "application/zip", purpose="upload",
+                          owner_id=admin.id)  # fmt: skip
+    db.session.commit()
+    old = app.config["DATA_KEYS"]
+    try:
+        app.config["DATA_KEYS"] = [Fernet.generate_key().decode()]  # the key they were encrypted with, dropped
+        crypto.init_app(app)
+        page = client.post_form(f"/admin/cadres/import-lrmx/{check.id}/commit")  # reads the preview
+        job = submit("personnel.check-lrmx", {"upload": another.token}, user=admin)  # reads the forms
+        db.session.commit()
+    finally:
+        app.config["DATA_KEYS"] = old
+        crypto.init_app(app)
+    assert page.status_code == 500 and "QE_DATA_KEYS" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert (
+        db.session.get(Job, job.id).state == JobState.FAILED and db.session.get(Job, job.id).error == runner.UNREADABLE
+    )
+    assert "无法用本服务器的密钥" in client.get(f"/jobs/{job.id}").get_data(as_text=True)  # told in words
+    assert db.session.scalar(select(func.count(Job.id)).where(Job.kind == "personnel.import-lrmx")) == 0
+    assert db.session.scalar(select(Cadre.id_number_index).join(User).where(User.username == "Q0007")) is None
 
 
 def test_pages_show_problems_and_offer_no_confirmation(app, client, auth, db, town, admin):
@@ -368,9 +409,11 @@ def test_cli_rotate_keys(runner, app, db, town, cli_admin):
     from cryptography.fernet import Fernet
 
     from core import crypto
+    from jobs import files
 
     cadre = lin(town)
     personal.set_id_number(cadre, Form().id, actor=cli_admin, now=NOW)
+    waiting = files.store(b"forms", "b.zip", "application/zip", purpose="upload", owner_id=cli_admin.id)
     db.session.commit()
     old = dict(DATA_KEYS=app.config["DATA_KEYS"], INDEX_KEYS=app.config["INDEX_KEYS"])
     new_data, new_index = Fernet.generate_key().decode(), "a-new-index-key-for-this-test-only-0123456789"
@@ -386,6 +429,7 @@ def test_cli_rotate_keys(runner, app, db, town, cli_admin):
         db.session.expire_all()
         again = db.session.get(Cadre, cadre.id)
         assert again.id_number == Form().id and again.phone == "13900000000"  # every encrypted column rotated
+        assert db.session.get(StoredFile, waiting.id).data == b"forms"  # and every stored file
         assert personal.find_by_id_number(Form().id).id == cadre.id
     finally:
         app.config.update(old)
