@@ -164,6 +164,29 @@ def revoke_system_token(token_id):
     click.echo(f"Token #{token.id} ({token.name}) of {token.user.username} revoked.")
 
 
+@accounts_cli.command("disable-system-account")
+@click.argument("username")
+@with_appcontext
+def disable_system_account(username):
+    """Disable the system account USERNAME: every token of it stops within a second (kept for the record); audited."""
+    _set_system_active(username, False)
+
+
+@accounts_cli.command("enable-system-account")
+@click.argument("username")
+@with_appcontext
+def enable_system_account(username):
+    """Enable the system account USERNAME again: its unrevoked tokens work again; audited."""
+    _set_system_active(username, True)
+
+
+def _set_system_active(username: str, active: bool) -> None:
+    account = _domain(lambda: system.find_account(username))
+    _domain(lambda: system.set_active(cli_actor(), account, active, now_utc()))
+    db.session.commit()
+    click.echo(f"System account {account.username} {'enabled' if active else 'disabled'}.")
+
+
 @click.group("cadres", help="Import cadres and write the import template.")
 def cadres_cli():
     pass

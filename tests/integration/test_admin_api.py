@@ -154,6 +154,16 @@ def test_the_cli_makes_accounts_and_tokens_lists_and_revokes(app, db, runner):
     assert runner.invoke(args=["accounts", "system-token", "root", "--scope", "units:read"]).exit_code == 1
     personal = runner.invoke(args=["accounts", "token", "hr2"])  # a person's token would open the web pages
     assert personal.exit_code == 1 and "system-token" in personal.output
+    result = runner.invoke(args=["accounts", "system-token", "hr2", "--scope", "units:read"])
+    token = result.stdout.strip().splitlines()[-1]
+    assert runner.invoke(args=["accounts", "disable-system-account", "hr2"]).exit_code == 0
+    assert client.get("/api/v1/admin/units", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "(disabled)" in runner.invoke(args=["accounts", "system-tokens"]).output
+    assert runner.invoke(args=["accounts", "enable-system-account", "hr2"]).exit_code == 0
+    assert client.get("/api/v1/admin/units", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert runner.invoke(args=["accounts", "disable-system-account", "root"]).exit_code == 1  # a person
+    kinds = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("system.account_%")))
+    assert sorted(kinds) == ["system.account_activated", "system.account_created", "system.account_deactivated"]
 
 
 # ---------------------------------------------------------------- units
