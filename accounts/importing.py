@@ -297,11 +297,8 @@ def commit_cadre_import(actor, result: ImportResult, now: datetime, progress=Non
     `progress(n)` is told of each row done (a job's progress bar)."""
     if not result.ok:
         raise DomainError(_("The file has errors; nothing was imported."), code="import_invalid")
-    credentials = []
-    for cadre, password in create_cadres(actor, [row.data for row in result.rows], now):
-        credentials.append(Credential(cadre.employee_number, cadre.name, cadre.unit.name, password))
-        if progress:
-            progress(1)
+    created = create_cadres(actor, [row.data for row in result.rows], now, progress)
+    credentials = [Credential(c.employee_number, c.name, c.unit.name, password) for c, password in created]
     audit.record("cadre.import", actor=actor, detail={"count": len(credentials)}, at=now)
     return credentials
 

@@ -60,7 +60,8 @@ COMMON_PASSWORDS = frozenset(_COMMON_PASSWORDS_TEXT.split())
 
 def generate_initial_password(length: int = 12) -> str:
     """A random one-time password with at least one letter and one digit, that the strength estimator also finds
-    strong (about one draw in 20,000, such as "Vvrn4zY4zY", repeats itself enough to score lower)."""
+    strong (about one 10-character draw in 20,000, such as "Vvrn4zY4zY", repeats itself enough to score lower).
+    Hashed with config.ONE_TIME_PASSWORD_HASH_METHOD: 12 characters of 55 are about 69 bits."""
     while True:
         pw = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
         if any(c.isdigit() for c in pw) and any(c.isalpha() for c in pw) and _score(pw, []) >= MIN_PASSWORD_SCORE:
@@ -68,7 +69,7 @@ def generate_initial_password(length: int = 12) -> str:
 
 
 #: zxcvbn's score a new password must reach. 3 means about 10^8 guesses or more: "safely unguessable, moderate
-#: protection from an offline slow-hash attack" in zxcvbn's own terms. Our hashes are scrypt (slow on purpose) and
+#: protection from an offline slow-hash attack" in zxcvbn's own terms. Chosen passwords are scrypt (slow on purpose) and
 #: logins are throttled, so 3 holds against a stolen database for long enough to reset every password; 4 (10^10)
 #: would refuse most passwords people can remember and push them to write them down.
 MIN_PASSWORD_SCORE = 3
@@ -264,6 +265,8 @@ def authenticate(attempt: LoginAttempt, username: str, password: str, now: datet
         password_ok = False
     else:
         password_ok = user.check_password(password)
+        if user.password_hash.startswith(current_app.config["ONE_TIME_PASSWORD_HASH_METHOD"] + "$"):
+            _dummy_password_check(password)  # a one-time password's fast hash: timing does not tell it either
     if user is not None and user.system:
         password_ok = False  # another system's account: it reaches the admin API with its tokens, never the web
     if not (password_ok and user.active):
@@ -705,9 +708,10 @@ def create_cadre(actor: User, data: CadreData, now: datetime) -> tuple[Cadre, st
     return create_cadres(actor, [data], now)[0]
 
 
-def create_cadres(actor: User, items: list[CadreData], now: datetime) -> list[tuple[Cadre, str]]:
+def create_cadres(actor: User, items: list[CadreData], now: datetime, progress=None) -> list[tuple[Cadre, str]]:
     """Create many cadres at once, each as `create_cadre` does (checked, audited), in one flush (a batch import).
-    All or none: the first refusal raises before anything is flushed. Returns (cadre, one-time password) pairs."""
+    All or none: the first refusal raises before anything is flushed. Returns (cadre, one-time password) pairs, in
+    the order of `items`. `progress(1)` is told of each cadre made (a job's progress bar)."""
     numbers = {}
     for data in items:
         _check_cadre_write(actor, data, now.date())
@@ -730,6 +734,8 @@ def create_cadres(actor: User, items: list[CadreData], now: datetime) -> list[tu
         _apply(cadre, data)
         db.session.add(cadre)
         created.append((cadre, password))
+        if progress:
+            progress(1)
     try:
         with db.session.begin_nested():
             db.session.flush()

@@ -114,15 +114,16 @@ def keyring() -> Keyring:
     return current_app.extensions["qe_keyring"]
 
 
-def rotate_all(session, batch: int = 500) -> int:
+def rotate_all(session, batch: int = 500) -> tuple[int, int]:
     """Every value of every `EncryptedText` and `EncryptedBlob` column, re-encrypted under the first data key (read
     under whichever key listed wrote it), in batches of rows (a row at a time where files are), each committed.
-    Returns how many values were rewritten."""
+    Returns how many values were rewritten, and how many stored files no key listed reads (left as they are: they
+    expire). A text value no key reads stops the rotation (UnreadableValue, naming its row): it is never dropped."""
     from sqlalchemy import select, type_coerce, update
 
     from core.extensions import db
 
-    ring, done = keyring(), 0
+    ring, done, unreadable = keyring(), 0, 0
     for table in db.metadata.sorted_tables:
         columns = [c for c in table.columns if isinstance(c.type, (EncryptedText, EncryptedBlob))]
         if not columns or len(table.primary_key.columns) != 1:
@@ -141,14 +142,20 @@ def rotate_all(session, batch: int = 500) -> int:
             if not rows:
                 break
             for row in rows:
-                values = {c.name: rotate[c.name](row._mapping[c.name]) for c in columns if row._mapping[c.name]}
+                try:
+                    values = {c.name: rotate[c.name](row._mapping[c.name]) for c in columns if row._mapping[c.name]}
+                except InvalidToken as exc:
+                    if LargeBinary not in raw_type.values():
+                        raise UnreadableValue(f"{table.name} #{row[0]}: no key of QE_DATA_KEYS decrypts it") from exc
+                    unreadable += 1
+                    continue
                 if values:
                     session.execute(update(table).where(key == row[0]).values(
                         {table.c[n]: type_coerce(v, raw_type[n]) for n, v in values.items()}))  # fmt: skip
                     done += len(values)
             last = rows[-1][0]
             session.commit()
-    return done
+    return done, unreadable
 
 
 class EncryptedText(TypeDecorator):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from accounts.cli import cadres_cli, cli_actor, import_as_job
 from accounts.models import Rank
-from core.crypto import rotate_all
+from core.crypto import UnreadableValue, rotate_all
 from core.extensions import db
 from core.models import local_today
 from jobs import files
@@ -115,12 +115,19 @@ def personal_data_cli():
 @personal_data_cli.command("rotate-keys")
 @with_appcontext
 def rotate_keys():
-    """Re-encrypt every encrypted value (ID and phone numbers) under the first key of QE_DATA_KEYS, and re-index the
-    ID numbers under the first key of QE_INDEX_KEYS. Run it after putting new keys first; drop the old keys only
-    once it has finished."""
+    """Re-encrypt every encrypted value (ID and phone numbers, stored files) under the first key of QE_DATA_KEYS, and
+    re-index the ID numbers under the first key of QE_INDEX_KEYS. Run it after putting new keys first; drop the old
+    keys only once it has finished."""
     from accounts.personal import reindex_all
 
-    values = rotate_all(db.session)
+    try:
+        values, unreadable = rotate_all(db.session)
+    except UnreadableValue as exc:  # a profile's value: never dropped; its key must come back into QE_DATA_KEYS
+        message = f"{exc}: put the key that wrote it back into QE_DATA_KEYS and run this again."
+        raise click.ClickException(message) from exc
     indexed = reindex_all()
     db.session.commit()
     click.echo(f"{values} value(s) re-encrypted under the first data key; {indexed} ID number(s) re-indexed.")
+    if unreadable:
+        click.echo(f"{unreadable} stored file(s) no listed key decrypts were left as they are (they expire within a "
+                   "week; their pages say the key is missing).", err=True)  # fmt: skip

@@ -310,6 +310,7 @@ def test_the_migration_encrypts_the_stored_files_kept(old_database, tmp_path):
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
+    from core import crypto
     from tests.conftest import ROOT, _make_app
 
     migrations = str(ROOT / "migrations")
@@ -321,9 +322,16 @@ def test_the_migration_encrypts_the_stored_files_kept(old_database, tmp_path):
                               "expires_at) VALUES (5, 't5', 'download', 'a.txt', 'text/plain', 6, :data, "
                               "'2026-12-01 00:00:00', '2099-01-01 00:00:00')").bindparams(
                                   sa.bindparam("data", type_=sa.LargeBinary)), {"data": b"plain!"})  # fmt: skip
+            # A file that new code wrote (encrypted) before the migration ran: kept, not encrypted twice.
+            conn.execute(text("INSERT INTO stored_files (id, token, purpose, name, mimetype, size, data, created_at, "
+                              "expires_at) VALUES (6, 't6', 'download', 'b.txt', 'text/plain', 6, :data, "
+                              "'2026-12-01 00:00:00', '2099-01-01 00:00:00')").bindparams(
+                                  sa.bindparam("data", type_=sa.LargeBinary)),
+                         {"data": crypto.keyring().encrypt_bytes(b"early!")})  # fmt: skip
         upgrade(directory=migrations)
         raw = db.session.execute(text("SELECT data FROM stored_files WHERE id = 5")).scalar()
         assert bytes(raw).startswith(b"gAAAA") and db.session.get(StoredFile, 5).data == b"plain!"
+        assert db.session.get(StoredFile, 6).data == b"early!"
         db.session.remove()
         downgrade(directory=migrations, revision="f20a26c0a001")
         assert bytes(db.session.execute(text("SELECT data FROM stored_files WHERE id = 5")).scalar()) == b"plain!"

@@ -414,6 +414,11 @@ def test_cli_rotate_keys(runner, app, db, town, cli_admin):
     cadre = lin(town)
     personal.set_id_number(cadre, Form().id, actor=cli_admin, now=NOW)
     waiting = files.store(b"forms", "b.zip", "application/zip", purpose="upload", owner_id=cli_admin.id)
+    lost = files.store(b"lost", "c.zip", "application/zip", purpose="upload", owner_id=cli_admin.id)
+    db.session.flush()  # and one whose key was dropped too early: the rotation goes past it
+    unknown_key = Fernet(Fernet.generate_key()).encrypt(b"lost")
+    db.session.execute(StoredFile.__table__.update().where(StoredFile.id == lost.id)
+                       .values(data=type_coerce(unknown_key, LargeBinary)))  # fmt: skip
     db.session.commit()
     old = dict(DATA_KEYS=app.config["DATA_KEYS"], INDEX_KEYS=app.config["INDEX_KEYS"])
     new_data, new_index = Fernet.generate_key().decode(), "a-new-index-key-for-this-test-only-0123456789"
@@ -424,6 +429,7 @@ def test_cli_rotate_keys(runner, app, db, town, cli_admin):
         assert personal.find_by_id_number(Form().id).id == cadre.id  # the old index still finds it meanwhile
         result = runner.invoke(args=["personal-data", "rotate-keys"])
         assert result.exit_code == 0, result.output
+        assert "1 stored file(s) no listed key decrypts" in result.output
         app.config["DATA_KEYS"], app.config["INDEX_KEYS"] = [new_data], [new_index]
         crypto.init_app(app)  # the old keys dropped: everything still reads and is found
         db.session.expire_all()
@@ -464,3 +470,16 @@ def test_education_is_raised_never_lowered(app, db, town, admin):
     p = plan(admin, ("a.lrmx", software(Form())))  # the form's highest: a master's
     assert p.ok and "education" not in p.people[0].changes and p.people[0].data.education == "doctorate"
     assert p.people[0].notes
+
+
+def test_cli_rotate_keys_stops_at_a_profile_value_no_key_reads(runner, db, town, cli_admin):
+    from cryptography.fernet import Fernet
+    from sqlalchemy import Text
+
+    cadre_id = lin(town).id
+    lost = Fernet(Fernet.generate_key()).encrypt(b"13900000000").decode()
+    db.session.execute(Cadre.__table__.update().where(Cadre.id == cadre_id).values(phone=type_coerce(lost, Text)))
+    db.session.commit()
+    result = runner.invoke(args=["personal-data", "rotate-keys"])
+    assert result.exit_code == 1 and f"cadres #{cadre_id}" in result.output and "QE_DATA_KEYS" in result.output
+    assert db.session.execute(select(type_coerce(Cadre.phone, Text)).where(Cadre.id == cadre_id)).scalar() == lost

@@ -383,3 +383,25 @@ def test_a_one_time_password_that_scores_low_is_drawn_again(monkeypatch):
     monkeypatch.setattr(services.secrets, "choice", lambda _alphabet: next(letters))
     assert password_problems("Vvrn4zY4zY", "zhang2026")
     assert generate_initial_password(10) == "Tq7Hkm9WpR"
+
+
+def test_a_login_costs_the_slow_hash_whatever_the_account_holds(app, db, monkeypatch):
+    """An unknown name, a chosen password (scrypt) and a one-time password (a fast hash) each cost one slow hash at
+    least, so the time a login takes tells neither which names exist nor which accounts still hold
+    the password of a workbook handed out."""
+    import accounts.services as services
+
+    slow = []
+    monkeypatch.setattr(services, "_dummy_password_check", lambda password: slow.append(password))
+    chosen = make_user(username="chosen01")
+    fresh = make_user(username="fresh01", must_change_password=True)
+    one_time = services.generate_initial_password()
+    fresh.set_password(one_time, one_time=True)
+    db.session.commit()
+    assert chosen.password_hash.startswith("scrypt:") and fresh.password_hash.startswith("pbkdf2:sha256:2000$")
+    client = app.test_client()
+    for username, password, n in (("nobody01", "x", 1), ("chosen01", "wrong-one", 0), ("fresh01", "wrong-one", 1),
+                                  ("fresh01", one_time, 1)):  # fmt: skip
+        slow.clear()
+        _login(client, username, password, "203.0.113.9")
+        assert len(slow) == n, (username, password)
