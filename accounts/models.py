@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     UniqueConstraint,
     false,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.crypto import EncryptedText
+from core.crypto import EncryptedBlob, EncryptedText
 from core.extensions import db
 from core.models import UTCDateTime, enum_check, now_utc
 from core.policy import Role
@@ -307,7 +306,8 @@ class CadrePhoto(db.Model):
 
     cadre_id: Mapped[int] = mapped_column(ForeignKey("cadres.id", ondelete="CASCADE"), primary_key=True)
     mimetype: Mapped[str] = mapped_column(String(32))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Encrypted at rest, as the ID and phone numbers are: a face that identifies the person.
+    data: Mapped[bytes] = mapped_column(EncryptedBlob)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 

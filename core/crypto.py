@@ -3,8 +3,8 @@
 - **Encryption:** Fernet (AES-128-CBC with HMAC-SHA256, from the `cryptography` package) under the data keys of
   QE_DATA_KEYS. The first key encrypts; every key listed decrypts, so a key is rotated by putting a new one first,
   running `flask personal-data rotate-keys` (which re-encrypts every value under it) and then dropping the old one
-  (README, "Personal data"). A column of type `EncryptedText` (or `EncryptedBlob`: the stored files) does this on
-  every write and read.
+  (README, "Personal data"). A column of type `EncryptedText` (or `EncryptedBlob`: photos and stored files) does
+  this on every write and read.
 - **Lookup:** a value that must be found (an ID number, when a cadre is matched on import) also keeps a blind index:
   HMAC-SHA256 of its normal form under the index keys of QE_INDEX_KEYS. Lookups try every index key listed, so the
   index key rotates the same way.
@@ -117,8 +117,8 @@ def keyring() -> Keyring:
 def rotate_all(session, batch: int = 500) -> tuple[int, int]:
     """Every value of every `EncryptedText` and `EncryptedBlob` column, re-encrypted under the first data key (read
     under whichever key listed wrote it), in batches of rows (a row at a time where files are), each committed.
-    Returns how many values were rewritten, and how many stored files no key listed reads (left as they are: they
-    expire). A text value no key reads stops the rotation (UnreadableValue, naming its row): it is never dropped."""
+    Returns how many values were rewritten, and how many files (stored files, photos) no key listed reads (left as
+    they are). A text value no key reads stops the rotation (UnreadableValue, naming its row): it is never dropped."""
     from sqlalchemy import select, type_coerce, update
 
     from core.extensions import db
@@ -177,8 +177,9 @@ class EncryptedText(TypeDecorator):
 
 
 class EncryptedBlob(TypeDecorator):
-    """Bytes kept encrypted in the database (a stored file: an upload waiting for its import, a job's download);
-    Python sees the clear bytes. Reading a value no configured key decrypts raises UnreadableValue."""
+    """Bytes kept encrypted in the database (a profile photo; a stored file: an upload waiting for its import, a
+    job's download); Python sees the clear bytes. Reading a value no configured key decrypts raises
+    UnreadableValue."""
 
     impl = LargeBinary
     cache_ok = True

@@ -115,9 +115,9 @@ def personal_data_cli():
 @personal_data_cli.command("rotate-keys")
 @with_appcontext
 def rotate_keys():
-    """Re-encrypt every encrypted value (ID and phone numbers, stored files) under the first key of QE_DATA_KEYS, and
-    re-index the ID numbers under the first key of QE_INDEX_KEYS. Run it after putting new keys first; drop the old
-    keys only once it has finished."""
+    """Re-encrypt every encrypted value (ID and phone numbers, photos, stored files) under the first key of
+    QE_DATA_KEYS, and re-index the ID numbers under the first key of QE_INDEX_KEYS. Run it after putting new keys
+    first; drop the old keys only once it has finished."""
     from accounts.personal import reindex_all
 
     try:
@@ -129,5 +129,5 @@ def rotate_keys():
     db.session.commit()
     click.echo(f"{values} value(s) re-encrypted under the first data key; {indexed} ID number(s) re-indexed.")
     if unreadable:
-        click.echo(f"{unreadable} stored file(s) no listed key decrypts were left as they are (they expire within a "
-                   "week; their pages say the key is missing).", err=True)  # fmt: skip
+        click.echo(f"{unreadable} file(s) or photo(s) no listed key decrypts were left as they are (stored files "
+                   "expire within a week; a photo can be uploaded again).", err=True)  # fmt: skip

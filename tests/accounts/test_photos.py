@@ -4,7 +4,7 @@ and served to whoever may read the profile and to the cadre themselves, never ca
 import io
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import LargeBinary, select, type_coerce
 
 from accounts.models import CadrePhoto
 from core.audit import AuditEvent
@@ -43,6 +43,8 @@ def test_an_upload_is_resized_and_stored_as_jpeg(client, auth, db):
     assert photo.mimetype == "image/jpeg"
     with Image.open(io.BytesIO(photo.data)) as stored:
         assert stored.format == "JPEG" and stored.size == (320, 480)
+    raw = db.session.scalar(select(type_coerce(CadrePhoto.data, LargeBinary)).where(CadrePhoto.cadre_id == cadre.id))
+    assert raw.startswith(b"gAAAA") and b"JFIF" not in raw  # encrypted at rest, as the ID numbers are
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "cadre.photo_set")).target == (
         f"user:{cadre.user_id}"
     )

@@ -306,10 +306,11 @@ def test_a_sweep_lease_held_by_a_dead_worker_expires(app, queued_jobs):
     assert engine.take_lease("tests.sweep", 60)
 
 
-def test_the_migration_encrypts_the_stored_files_kept(old_database, tmp_path):
+def test_the_migration_encrypts_the_stored_files_and_photos_kept(old_database, tmp_path):
     from flask_migrate import downgrade, upgrade
     from sqlalchemy import text
 
+    from accounts.models import CadrePhoto
     from core import crypto
     from tests.conftest import ROOT, _make_app
 
@@ -328,12 +329,27 @@ def test_the_migration_encrypts_the_stored_files_kept(old_database, tmp_path):
                               "'2026-12-01 00:00:00', '2099-01-01 00:00:00')").bindparams(
                                   sa.bindparam("data", type_=sa.LargeBinary)),
                          {"data": crypto.keyring().encrypt_bytes(b"early!")})  # fmt: skip
+            conn.execute(text("INSERT INTO units (id, code, name, kind, path, sort_order, is_active) "
+                              "VALUES (1, 'U', '单位', 'other', '/1/', 0, true)"))  # fmt: skip
+            conn.execute(text("INSERT INTO users (id, username, name, password_hash, active, must_change_password, "
+                              "created_at) VALUES (7, 'q7', '甲', 'x', true, false, "
+                              "'2026-11-01 00:00:00')"))  # fmt: skip
+            conn.execute(text("INSERT INTO cadres (id, user_id, unit_id, gender, birth_date, rank, position, "
+                              "education, political_status, phone, status, created_at, updated_at) VALUES (3, 7, 1, "
+                              "'male', '1990-01-01', 'staff', '', 'bachelor', 'masses', '', 'serving', "
+                              "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"))  # fmt: skip
+            conn.execute(text("INSERT INTO cadre_photos (cadre_id, mimetype, data, updated_at) VALUES (3, "
+                              "'image/jpeg', :data, '2026-11-01 00:00:00')").bindparams(
+                                  sa.bindparam("data", type_=sa.LargeBinary)), {"data": b"\xff\xd8face"})  # fmt: skip
         upgrade(directory=migrations)
         raw = db.session.execute(text("SELECT data FROM stored_files WHERE id = 5")).scalar()
         assert bytes(raw).startswith(b"gAAAA") and db.session.get(StoredFile, 5).data == b"plain!"
         assert db.session.get(StoredFile, 6).data == b"early!"
+        raw = db.session.execute(text("SELECT data FROM cadre_photos WHERE cadre_id = 3")).scalar()
+        assert bytes(raw).startswith(b"gAAAA") and db.session.get(CadrePhoto, 3).data == b"\xff\xd8face"
         db.session.remove()
         downgrade(directory=migrations, revision="f20a26c0a001")
         assert bytes(db.session.execute(text("SELECT data FROM stored_files WHERE id = 5")).scalar()) == b"plain!"
+        assert bytes(db.session.execute(text("SELECT data FROM cadre_photos")).scalar()) == b"\xff\xd8face"
         db.session.remove()
         db.engine.dispose()

@@ -408,11 +408,14 @@ def test_cli_refuses_a_bad_batch(runner, db, town, cli_admin, tmp_path):
 def test_cli_rotate_keys(runner, app, db, town, cli_admin):
     from cryptography.fernet import Fernet
 
+    from accounts import photos
     from core import crypto
     from jobs import files
 
     cadre = lin(town)
     personal.set_id_number(cadre, Form().id, actor=cli_admin, now=NOW)
+    photos.set_photo(cadre, photo_jpeg(1), actor=cli_admin, now=NOW)
+    photo = db.session.get(CadrePhoto, cadre.id).data
     waiting = files.store(b"forms", "b.zip", "application/zip", purpose="upload", owner_id=cli_admin.id)
     lost = files.store(b"lost", "c.zip", "application/zip", purpose="upload", owner_id=cli_admin.id)
     db.session.flush()  # and one whose key was dropped too early: the rotation goes past it
@@ -429,13 +432,14 @@ def test_cli_rotate_keys(runner, app, db, town, cli_admin):
         assert personal.find_by_id_number(Form().id).id == cadre.id  # the old index still finds it meanwhile
         result = runner.invoke(args=["personal-data", "rotate-keys"])
         assert result.exit_code == 0, result.output
-        assert "1 stored file(s) no listed key decrypts" in result.output
+        assert "1 file(s) or photo(s) no listed key decrypts" in result.output
         app.config["DATA_KEYS"], app.config["INDEX_KEYS"] = [new_data], [new_index]
         crypto.init_app(app)  # the old keys dropped: everything still reads and is found
         db.session.expire_all()
         again = db.session.get(Cadre, cadre.id)
         assert again.id_number == Form().id and again.phone == "13900000000"  # every encrypted column rotated
         assert db.session.get(StoredFile, waiting.id).data == b"forms"  # and every stored file
+        assert db.session.get(CadrePhoto, cadre.id).data == photo  # and every photo
         assert personal.find_by_id_number(Form().id).id == cadre.id
     finally:
         app.config.update(old)
