@@ -78,6 +78,8 @@ browser-deps:
 ## the write rate, the saves' p99 with and without: about 12 minutes a database; `--quick` in about 2.
 ## The .lrmx benchmark (bench_lrmx.py, issue 26) checks and imports 5,000 forms in one zip into existing cadres,
 ## then 5,000 of new people: about 1.5 minutes a database.
+## The admin API benchmark (bench_admin_api.py, issue 26) syncs 5,000 cadres through the API (new, unchanged,
+## changed) and reads them back: about 2 minutes a database.
 bench: install
 	$(BIN)/python bench/bench_question_bank.py --db both --write
 	$(BIN)/python bench/bench_exam.py --db both --write
@@ -93,6 +95,7 @@ bench: install
 	$(BIN)/python bench/bench_practice.py --db both --write
 	$(BIN)/python bench/bench_snapshots.py --db both --write
 	$(BIN)/python bench/bench_lrmx.py --db both --write
+	$(BIN)/python bench/bench_admin_api.py --db both --write
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
